@@ -1,0 +1,327 @@
+//! One decoder for every way AWS hands an envelope to a function.
+//!
+//! | carrier | payload |
+//! |---|---|
+//! | `eventbridge` | an EventBridge event delivered to a Lambda target |
+//! | `sqs/eventbridge` | SQS event whose bodies are EventBridge events (rule -> SQS target) |
+//! | `sns` | SNS event whose messages are envelopes |
+//! | `sqs/sns` | SQS event whose bodies are SNS notifications (subscription without raw delivery) |
+//! | `sqs/envelope` | SQS event whose bodies are envelopes (raw SNS delivery, or SendMessage) |
+//! | `sqs/cloudevent` | SQS event whose bodies are CloudEvents |
+//! | `envelope`, `cloudevent` | a bare envelope or CloudEvent |
+//!
+//! A batch decodes record by record: a bad record is an error for that record only, carrying
+//! its message id, so the other records go on and the batch response names exactly the bad one.
+
+use aws_lambda_events::event::eventbridge::EventBridgeEvent;
+use aws_lambda_events::event::sns::{SnsEvent, SnsMessage};
+use aws_lambda_events::event::sqs::SqsEvent;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+
+use crate::envelope::Envelope;
+use crate::error::{EnvelopeError, Location};
+use crate::eventbridge::MAX_ENTRY_BYTES;
+use crate::versioning::Registry;
+
+/// How an envelope reached the function.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Carrier {
+    /// EventBridge event delivered directly to a Lambda target.
+    EventBridge,
+    /// SNS notification delivered directly to Lambda.
+    Sns,
+    /// SQS message whose body is an EventBridge event.
+    SqsEventBridge,
+    /// SQS message whose body is an SNS notification (raw delivery off).
+    SqsSns,
+    /// SQS message whose body is the envelope (raw SNS delivery, or sent directly).
+    SqsEnvelope,
+    /// SQS message whose body is a CloudEvent.
+    SqsCloudEvent,
+    /// A bare envelope.
+    Envelope,
+    /// A bare CloudEvent.
+    CloudEvent,
+}
+
+impl Carrier {
+    /// A short name, as in the table above.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::EventBridge => "eventbridge",
+            Self::Sns => "sns",
+            Self::SqsEventBridge => "sqs/eventbridge",
+            Self::SqsSns => "sqs/sns",
+            Self::SqsEnvelope => "sqs/envelope",
+            Self::SqsCloudEvent => "sqs/cloudevent",
+            Self::Envelope => "envelope",
+            Self::CloudEvent => "cloudevent",
+        }
+    }
+}
+
+/// One record of a payload, decoded or not.
+#[derive(Debug)]
+pub struct Decoded {
+    /// Position in the batch.
+    pub index: usize,
+    /// The carrier's id for the record: the SQS message id (what a batch item failure names),
+    /// the SNS message id, or the EventBridge event id.
+    pub message_id: Option<String>,
+    /// How it arrived; for a record that could not be read, the outer carrier as far as known.
+    pub carrier: Carrier,
+    /// The envelope, or why there is none.
+    pub envelope: Result<Envelope<Value>, EnvelopeError>,
+}
+
+/// Reads envelopes out of AWS payloads; with a [`Registry`], also upcasts them to the current
+/// version and rejects types and versions the consumer does not know.
+#[derive(Debug, Clone, Default)]
+pub struct Decoder {
+    registry: Option<Registry>,
+}
+
+impl Decoder {
+    /// A decoder that accepts any event type and version as it is.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// A decoder for a consumer that knows the types in `registry`.
+    pub fn with_registry(registry: Registry) -> Self {
+        Self {
+            registry: Some(registry),
+        }
+    }
+
+    /// Decodes a payload of any carrier given as JSON text. An error here means the payload
+    /// as a whole is unreadable; errors of single records are inside the returned records.
+    pub fn decode_slice(&self, payload: &[u8]) -> Result<Vec<Decoded>, EnvelopeError> {
+        let value =
+            serde_json::from_slice(payload).map_err(|source| EnvelopeError::MalformedJson {
+                at: Location::root(),
+                source,
+            })?;
+        self.decode_value(value)
+    }
+
+    /// Decodes a payload of any carrier, telling carriers apart by their shape.
+    pub fn decode_value(&self, payload: Value) -> Result<Vec<Decoded>, EnvelopeError> {
+        let root = Location::root();
+        let Some(object) = payload.as_object() else {
+            return Err(unrecognized(root));
+        };
+        if let Some(records) = object.get("Records") {
+            let first = records.get(0);
+            let source = first.and_then(|r| r.get("eventSource").or_else(|| r.get("EventSource")));
+            return match source.and_then(Value::as_str) {
+                None if first.is_none() => Ok(Vec::new()),
+                Some("aws:sqs") => Ok(self.decode_sqs(&from_value::<SqsEvent>(payload, &root)?)),
+                Some("aws:sns") => Ok(self.decode_sns(&from_value::<SnsEvent>(payload, &root)?)),
+                _ => Err(EnvelopeError::Unrecognized {
+                    at: root.field("Records[0].eventSource"),
+                    expected: "records of an SQS (aws:sqs) or SNS (aws:sns) event",
+                }),
+            };
+        }
+        if object.contains_key("detail-type") {
+            let event = from_value::<EventBridgeEvent<Value>>(payload, &root)?;
+            return Ok(vec![self.decode_eventbridge(event)]);
+        }
+        let (carrier, envelope) = match read_document(payload, &root) {
+            Ok((Document::CloudEvent, envelope)) => (Carrier::CloudEvent, Ok(envelope)),
+            Ok((_, envelope)) => (Carrier::Envelope, Ok(envelope)),
+            Err(err @ EnvelopeError::Unrecognized { .. }) => return Err(err),
+            Err(err) => (Carrier::Envelope, Err(err)),
+        };
+        let envelope = envelope.and_then(|e| self.check(e, &root, None));
+        Ok(vec![Decoded {
+            index: 0,
+            message_id: None,
+            carrier,
+            envelope,
+        }])
+    }
+
+    /// Decodes an EventBridge event delivered to a Lambda target.
+    pub fn decode_eventbridge(&self, event: EventBridgeEvent<Value>) -> Decoded {
+        let message_id = event.id.clone();
+        let at = Location::record(0, message_id.as_deref(), "");
+        let envelope =
+            Envelope::from_eventbridge_event(event, &at).and_then(|e| self.check(e, &at, None));
+        Decoded {
+            index: 0,
+            message_id,
+            carrier: Carrier::EventBridge,
+            envelope,
+        }
+    }
+
+    /// Decodes an SNS event whose messages are envelopes.
+    pub fn decode_sns(&self, event: &SnsEvent) -> Vec<Decoded> {
+        let decode = |(index, record): (usize, &aws_lambda_events::event::sns::SnsRecord)| {
+            let message = &record.sns;
+            let at = Location::record(
+                index,
+                Some(&message.message_id),
+                format!("Records[{index}].Sns.Message"),
+            );
+            let envelope =
+                self.decode_text(&message.message, &at)
+                    .and_then(|(document, envelope)| match document {
+                        Document::SnsNotification => Err(unrecognized_inner(at.inside())),
+                        _ => Ok(envelope),
+                    });
+            Decoded {
+                index,
+                message_id: Some(message.message_id.clone()),
+                carrier: Carrier::Sns,
+                envelope,
+            }
+        };
+        event.records.iter().enumerate().map(decode).collect()
+    }
+
+    /// Decodes an SQS event, each body being an EventBridge event, an SNS notification, a
+    /// CloudEvent or an envelope.
+    pub fn decode_sqs(&self, event: &SqsEvent) -> Vec<Decoded> {
+        let decode = |(index, message): (usize, &aws_lambda_events::event::sqs::SqsMessage)| {
+            let at = Location::record(
+                index,
+                message.message_id.as_deref(),
+                format!("Records[{index}].body"),
+            );
+            let (carrier, envelope) = match &message.body {
+                None => (
+                    Carrier::SqsEnvelope,
+                    Err(EnvelopeError::MissingField { at }),
+                ),
+                Some(body) => match self.decode_text(body, &at) {
+                    Ok((document, envelope)) => (document.in_sqs(), Ok(envelope)),
+                    Err(err) => (Carrier::SqsEnvelope, Err(err)),
+                },
+            };
+            Decoded {
+                index,
+                message_id: message.message_id.clone(),
+                carrier,
+                envelope,
+            }
+        };
+        event.records.iter().enumerate().map(decode).collect()
+    }
+
+    /// A JSON document carried as text (SQS body, SNS message): parse, read, limit, check.
+    fn decode_text(
+        &self,
+        text: &str,
+        at: &Location,
+    ) -> Result<(Document, Envelope<Value>), EnvelopeError> {
+        let inner = at.inside();
+        let value: Value =
+            serde_json::from_str(text).map_err(|source| EnvelopeError::MalformedJson {
+                at: at.clone(),
+                source,
+            })?;
+        let (document, envelope) = match value.get("Type").and_then(Value::as_str) {
+            Some("Notification") if value.get("TopicArn").is_some() => {
+                let notification = from_value::<SnsMessage>(value, &inner)?;
+                let message_at = inner.field("Message");
+                let (document, envelope) = self.decode_text(&notification.message, &message_at)?;
+                // An EventBridge rule may target the topic, so the message may be an event;
+                // a notification inside a notification is never something AWS delivers.
+                if document == Document::SnsNotification {
+                    return Err(unrecognized_inner(message_at.inside()));
+                }
+                return Ok((Document::SnsNotification, envelope));
+            }
+            _ if value.get("detail-type").is_some() => {
+                let event = from_value::<EventBridgeEvent<Value>>(value, &inner)?;
+                (
+                    Document::EventBridge,
+                    Envelope::from_eventbridge_event(event, &inner)?,
+                )
+            }
+            _ => read_document(value, &inner)?,
+        };
+        // The text holds the envelope, so it bounds the envelope's size: measure only when over.
+        let size_hint = (text.len() > MAX_ENTRY_BYTES)
+            .then(|| serde_json::to_vec(&envelope).map_or(text.len(), |v| v.len()));
+        Ok((document, self.check(envelope, &inner, size_hint)?))
+    }
+
+    /// Limits and versions, the same for every carrier.
+    fn check(
+        &self,
+        envelope: Envelope<Value>,
+        at: &Location,
+        size: Option<usize>,
+    ) -> Result<Envelope<Value>, EnvelopeError> {
+        if let Some(size) = size.filter(|size| *size > MAX_ENTRY_BYTES) {
+            return Err(EnvelopeError::TooLarge {
+                at: at.clone(),
+                size,
+                limit: MAX_ENTRY_BYTES,
+            });
+        }
+        match &self.registry {
+            Some(registry) => registry.upcast(envelope, at),
+            None => Ok(envelope),
+        }
+    }
+}
+
+/// What a piece of JSON text turned out to be.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Document {
+    EventBridge,
+    SnsNotification,
+    CloudEvent,
+    Envelope,
+}
+
+impl Document {
+    fn in_sqs(self) -> Carrier {
+        match self {
+            Self::EventBridge => Carrier::SqsEventBridge,
+            Self::SnsNotification => Carrier::SqsSns,
+            Self::CloudEvent => Carrier::SqsCloudEvent,
+            Self::Envelope => Carrier::SqsEnvelope,
+        }
+    }
+}
+
+/// A bare envelope or CloudEvent.
+fn read_document(
+    value: Value,
+    at: &Location,
+) -> Result<(Document, Envelope<Value>), EnvelopeError> {
+    if value.get("specversion").is_some() {
+        return Ok((Document::CloudEvent, Envelope::from_cloudevent(value, at)?));
+    }
+    if value.get("metadata").is_some() || value.get("data").is_some() {
+        return Ok((Document::Envelope, Envelope::from_json_value(value, at)?));
+    }
+    Err(unrecognized_inner(at.clone()))
+}
+
+fn from_value<T: DeserializeOwned>(value: Value, at: &Location) -> Result<T, EnvelopeError> {
+    serde_path_to_error::deserialize(value).map_err(|e| EnvelopeError::from_serde(at, e))
+}
+
+fn unrecognized(at: Location) -> EnvelopeError {
+    EnvelopeError::Unrecognized {
+        at,
+        expected: "an SQS, SNS or EventBridge event, a CloudEvent, or an envelope ({\"metadata\": ..., \"data\": ...})",
+    }
+}
+
+fn unrecognized_inner(at: Location) -> EnvelopeError {
+    EnvelopeError::Unrecognized {
+        at,
+        expected: "an envelope ({\"metadata\": ..., \"data\": ...}), a CloudEvent, an EventBridge event or an SNS notification",
+    }
+}
