@@ -28,11 +28,7 @@ struct CloudEvent {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     datacontenttype: Option<String>,
     eventversion: u32,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "sequence_string"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "sequence_string")]
     sequence: Option<u64>,
     correlationid: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -74,8 +70,8 @@ impl Envelope<Value> {
 
     /// Reads a CloudEvents 1.0 structured-mode JSON object. Errors name the CloudEvents attribute.
     pub fn from_cloudevent(value: Value, at: &Location) -> Result<Self, EnvelopeError> {
-        let event: CloudEvent = serde_path_to_error::deserialize(value)
-            .map_err(|e| EnvelopeError::from_serde(at, e))?;
+        let event: CloudEvent =
+            serde_path_to_error::deserialize(value).map_err(|e| EnvelopeError::from_serde(at, e))?;
         if event.specversion != SPEC_VERSION {
             return Err(EnvelopeError::invalid(
                 at.field("specversion"),
@@ -155,19 +151,14 @@ fn rename_to_cloudevents(error: EnvelopeError, at: &Location) -> EnvelopeError {
 mod sequence_string {
     use serde::{Deserialize, Deserializer, Serializer, de::Error};
 
-    pub(super) fn serialize<S: Serializer>(
-        sequence: &Option<u64>,
-        serializer: S,
-    ) -> Result<S::Ok, S::Error> {
+    pub(super) fn serialize<S: Serializer>(sequence: &Option<u64>, serializer: S) -> Result<S::Ok, S::Error> {
         match sequence {
             Some(n) => serializer.serialize_str(&n.to_string()),
             None => serializer.serialize_none(),
         }
     }
 
-    pub(super) fn deserialize<'de, D: Deserializer<'de>>(
-        deserializer: D,
-    ) -> Result<Option<u64>, D::Error> {
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<u64>, D::Error> {
         #[derive(Deserialize)]
         #[serde(untagged)]
         enum Repr {
@@ -177,9 +168,10 @@ mod sequence_string {
         match Option::<Repr>::deserialize(deserializer)? {
             None => Ok(None),
             Some(Repr::Number(n)) => Ok(Some(n)),
-            Some(Repr::Text(text)) => text.parse().map(Some).map_err(|_| {
-                D::Error::custom(format!("sequence '{text}' is not a non-negative integer"))
-            }),
+            Some(Repr::Text(text)) => text
+                .parse()
+                .map(Some)
+                .map_err(|_| D::Error::custom(format!("sequence '{text}' is not a non-negative integer"))),
         }
     }
 }

@@ -100,11 +100,10 @@ impl Decoder {
     /// Decodes a payload of any carrier given as JSON text. An error here means the payload
     /// as a whole is unreadable; errors of single records are inside the returned records.
     pub fn decode_slice(&self, payload: &[u8]) -> Result<Vec<Decoded>, EnvelopeError> {
-        let value =
-            serde_json::from_slice(payload).map_err(|source| EnvelopeError::MalformedJson {
-                at: Location::root(),
-                source,
-            })?;
+        let value = serde_json::from_slice(payload).map_err(|source| EnvelopeError::MalformedJson {
+            at: Location::root(),
+            source,
+        })?;
         self.decode_value(value)
     }
 
@@ -134,10 +133,10 @@ impl Decoder {
         let (carrier, envelope) = match read_document(payload, &root) {
             Ok((Document::CloudEvent, envelope)) => (Carrier::CloudEvent, Ok(envelope)),
             Ok((_, envelope)) => (Carrier::Envelope, Ok(envelope)),
-            Err(err @ EnvelopeError::Unrecognized { .. }) => return Err(err),
+            Err(EnvelopeError::Unrecognized { .. }) => return Err(unrecognized(root)),
             Err(err) => (Carrier::Envelope, Err(err)),
         };
-        let envelope = envelope.and_then(|e| self.check(e, &root, None));
+        let envelope = envelope.and_then(|e| self.check(e, &root));
         Ok(vec![Decoded {
             index: 0,
             message_id: None,
@@ -150,8 +149,7 @@ impl Decoder {
     pub fn decode_eventbridge(&self, event: EventBridgeEvent<Value>) -> Decoded {
         let message_id = event.id.clone();
         let at = Location::record(0, message_id.as_deref(), "");
-        let envelope =
-            Envelope::from_eventbridge_event(event, &at).and_then(|e| self.check(e, &at, None));
+        let envelope = Envelope::from_eventbridge_event(event, &at).and_then(|e| self.check(e, &at.field("detail")));
         Decoded {
             index: 0,
             message_id,
@@ -169,12 +167,12 @@ impl Decoder {
                 Some(&message.message_id),
                 format!("Records[{index}].Sns.Message"),
             );
-            let envelope =
-                self.decode_text(&message.message, &at)
-                    .and_then(|(document, envelope)| match document {
-                        Document::SnsNotification => Err(unrecognized_inner(at.inside())),
-                        _ => Ok(envelope),
-                    });
+            let envelope = self
+                .decode_text(&message.message, &at)
+                .and_then(|(document, envelope)| match document {
+                    Document::SnsNotification => Err(unrecognized_inner(at.inside())),
+                    _ => Ok(envelope),
+                });
             Decoded {
                 index,
                 message_id: Some(message.message_id.clone()),
@@ -189,16 +187,9 @@ impl Decoder {
     /// CloudEvent or an envelope.
     pub fn decode_sqs(&self, event: &SqsEvent) -> Vec<Decoded> {
         let decode = |(index, message): (usize, &aws_lambda_events::event::sqs::SqsMessage)| {
-            let at = Location::record(
-                index,
-                message.message_id.as_deref(),
-                format!("Records[{index}].body"),
-            );
+            let at = Location::record(index, message.message_id.as_deref(), format!("Records[{index}].body"));
             let (carrier, envelope) = match &message.body {
-                None => (
-                    Carrier::SqsEnvelope,
-                    Err(EnvelopeError::MissingField { at }),
-                ),
+                None => (Carrier::SqsEnvelope, Err(EnvelopeError::MissingField { at })),
                 Some(body) => match self.decode_text(body, &at) {
                     Ok((document, envelope)) => (document.in_sqs(), Ok(envelope)),
                     Err(err) => (Carrier::SqsEnvelope, Err(err)),
@@ -215,17 +206,10 @@ impl Decoder {
     }
 
     /// A JSON document carried as text (SQS body, SNS message): parse, read, limit, check.
-    fn decode_text(
-        &self,
-        text: &str,
-        at: &Location,
-    ) -> Result<(Document, Envelope<Value>), EnvelopeError> {
+    fn decode_text(&self, text: &str, at: &Location) -> Result<(Document, Envelope<Value>), EnvelopeError> {
         let inner = at.inside();
         let value: Value =
-            serde_json::from_str(text).map_err(|source| EnvelopeError::MalformedJson {
-                at: at.clone(),
-                source,
-            })?;
+            serde_json::from_str(text).map_err(|source| EnvelopeError::MalformedJson { at: at.clone(), source })?;
         let (document, envelope) = match value.get("Type").and_then(Value::as_str) {
             Some("Notification") if value.get("TopicArn").is_some() => {
                 let notification = from_value::<SnsMessage>(value, &inner)?;
@@ -240,33 +224,32 @@ impl Decoder {
             }
             _ if value.get("detail-type").is_some() => {
                 let event = from_value::<EventBridgeEvent<Value>>(value, &inner)?;
-                (
-                    Document::EventBridge,
-                    Envelope::from_eventbridge_event(event, &inner)?,
-                )
+                (Document::EventBridge, Envelope::from_eventbridge_event(event, &inner)?)
             }
             _ => read_document(value, &inner)?,
         };
-        // The text holds the envelope, so it bounds the envelope's size: measure only when over.
-        let size_hint = (text.len() > MAX_ENTRY_BYTES)
-            .then(|| serde_json::to_vec(&envelope).map_or(text.len(), |v| v.len()));
-        Ok((document, self.check(envelope, &inner, size_hint)?))
+        // SQS takes bodies up to 1 MiB, but an envelope over EventBridge's limit could never be
+        // published on. The text holds the envelope, so it bounds its size: measure only when over.
+        if text.len() > MAX_ENTRY_BYTES {
+            let size = serde_json::to_vec(&envelope).map_or(text.len(), |v| v.len());
+            if size > MAX_ENTRY_BYTES {
+                return Err(EnvelopeError::TooLarge {
+                    at: at.clone(),
+                    size,
+                    limit: MAX_ENTRY_BYTES,
+                });
+            }
+        }
+        let envelope_at = if document == Document::EventBridge {
+            inner.field("detail")
+        } else {
+            inner
+        };
+        Ok((document, self.check(envelope, &envelope_at)?))
     }
 
-    /// Limits and versions, the same for every carrier.
-    fn check(
-        &self,
-        envelope: Envelope<Value>,
-        at: &Location,
-        size: Option<usize>,
-    ) -> Result<Envelope<Value>, EnvelopeError> {
-        if let Some(size) = size.filter(|size| *size > MAX_ENTRY_BYTES) {
-            return Err(EnvelopeError::TooLarge {
-                at: at.clone(),
-                size,
-                limit: MAX_ENTRY_BYTES,
-            });
-        }
+    /// Versions, the same for every carrier.
+    fn check(&self, envelope: Envelope<Value>, at: &Location) -> Result<Envelope<Value>, EnvelopeError> {
         match &self.registry {
             Some(registry) => registry.upcast(envelope, at),
             None => Ok(envelope),
@@ -295,10 +278,7 @@ impl Document {
 }
 
 /// A bare envelope or CloudEvent.
-fn read_document(
-    value: Value,
-    at: &Location,
-) -> Result<(Document, Envelope<Value>), EnvelopeError> {
+fn read_document(value: Value, at: &Location) -> Result<(Document, Envelope<Value>), EnvelopeError> {
     if value.get("specversion").is_some() {
         return Ok((Document::CloudEvent, Envelope::from_cloudevent(value, at)?));
     }

@@ -69,12 +69,7 @@ pub fn sqs_event(
 }
 
 /// An SNS notification of `message` on `topic_arn`.
-pub fn sns_notification(
-    topic_arn: &str,
-    message_id: &str,
-    message: String,
-    timestamp: DateTime<Utc>,
-) -> SnsMessage {
+pub fn sns_notification(topic_arn: &str, message_id: &str, message: String, timestamp: DateTime<Utc>) -> SnsMessage {
     let mut notification = SnsMessage::default();
     notification.sns_message_type = "Notification".to_owned();
     notification.message_id = message_id.to_owned();
@@ -84,11 +79,9 @@ pub fn sns_notification(
     // Local deliveries are not signed; consumers behind SQS or Lambda do not verify signatures.
     notification.signature = "LOCAL".to_owned();
     let region = topic_arn.split(':').nth(3).unwrap_or("eu-west-1");
-    notification.signing_cert_url =
-        format!("https://sns.{region}.amazonaws.com/SimpleNotificationService-local.pem");
-    notification.unsubscribe_url = format!(
-        "https://sns.{region}.amazonaws.com/?Action=Unsubscribe&SubscriptionArn={topic_arn}:{message_id}"
-    );
+    notification.signing_cert_url = format!("https://sns.{region}.amazonaws.com/SimpleNotificationService-local.pem");
+    notification.unsubscribe_url =
+        format!("https://sns.{region}.amazonaws.com/?Action=Unsubscribe&SubscriptionArn={topic_arn}:{message_id}");
     notification.message = message;
     notification
 }
@@ -111,10 +104,7 @@ pub fn sns_notification_body(notification: &SnsMessage) -> String {
 }
 
 /// An SNS event as Lambda receives it from a subscription.
-pub fn sns_event(
-    subscription_arn: &str,
-    notifications: impl IntoIterator<Item = SnsMessage>,
-) -> SnsEvent {
+pub fn sns_event(subscription_arn: &str, notifications: impl IntoIterator<Item = SnsMessage>) -> SnsEvent {
     let mut event = SnsEvent::default();
     event.records = notifications
         .into_iter()
@@ -134,11 +124,7 @@ impl Carrier {
     /// Wraps envelopes as AWS delivers them through this carrier: one payload for a batching
     /// carrier (SQS, SNS), one payload per envelope otherwise. Carrier ids are derived from the
     /// envelope ids, so the same envelopes always give the same payloads.
-    pub fn wrap(
-        self,
-        envelopes: &[Envelope<Value>],
-        aws: &AwsContext,
-    ) -> Result<Vec<Value>, EnvelopeError> {
+    pub fn wrap(self, envelopes: &[Envelope<Value>], aws: &AwsContext) -> Result<Vec<Value>, EnvelopeError> {
         let id = |envelope: &Envelope<Value>, purpose: &str| {
             Metadata::derived_id(envelope.metadata.id, purpose, 0).to_string()
         };
@@ -169,20 +155,14 @@ impl Carrier {
                 sent,
             ))]
         };
-        let texts =
-            |f: &dyn Fn(&Envelope<Value>) -> String| envelopes.iter().map(f).collect::<Vec<_>>();
+        let texts = |f: &dyn Fn(&Envelope<Value>) -> String| envelopes.iter().map(f).collect::<Vec<_>>();
         Ok(match self {
-            Self::EventBridge => envelopes
-                .iter()
-                .map(eventbridge)
-                .collect::<Result<_, _>>()?,
+            Self::EventBridge => envelopes.iter().map(eventbridge).collect::<Result<_, _>>()?,
             Self::Envelope => envelopes.iter().map(to_json).collect(),
             Self::CloudEvent => envelopes.iter().map(Envelope::to_cloudevent).collect(),
             Self::Sns => {
                 let subscription = format!("{topic_arn}:{}", Uuid::nil());
-                let notifications = envelopes
-                    .iter()
-                    .map(|e| notification(e, to_json(e).to_string()));
+                let notifications = envelopes.iter().map(|e| notification(e, to_json(e).to_string()));
                 vec![to_json(&sns_event(&subscription, notifications))]
             }
             Self::SqsEventBridge => sqs(envelopes

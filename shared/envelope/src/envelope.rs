@@ -103,8 +103,7 @@ impl Metadata {
     /// Checks the rules serde cannot: formats, lengths, reserved names.
     /// Returns the location of the first offending field.
     pub fn validate(&self, at: &Location) -> Result<(), EnvelopeError> {
-        let bad =
-            |field: &str, reason: String| Err(EnvelopeError::invalid(at.field(field), reason));
+        let bad = |field: &str, reason: String| Err(EnvelopeError::invalid(at.field(field), reason));
         if self.id.is_nil() {
             return bad("id", "the nil UUID is not an event id".into());
         }
@@ -120,10 +119,7 @@ impl Metadata {
         if self.source.starts_with("aws.") {
             return bad(
                 "source",
-                format!(
-                    "'{}': sources starting with 'aws.' are reserved by AWS",
-                    self.source
-                ),
+                format!("'{}': sources starting with 'aws.' are reserved by AWS", self.source),
             );
         }
         if let Err(reason) = check_text(&self.subject, 256) {
@@ -158,10 +154,7 @@ fn check_name(value: &str, max: usize) -> Result<(), String> {
         return Err("must not be empty".into());
     }
     if value.len() > max {
-        return Err(format!(
-            "is {} characters, over the limit of {max}",
-            value.len()
-        ));
+        return Err(format!("is {} characters, over the limit of {max}", value.len()));
     }
     match value
         .chars()
@@ -190,9 +183,7 @@ fn check_text(value: &str, max: usize) -> Result<(), String> {
 
 fn is_traceparent(value: &str) -> bool {
     let parts: Vec<&str> = value.split('-').collect();
-    let hex = |s: &str, len: usize| {
-        s.len() == len && s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
-    };
+    let hex = |s: &str, len: usize| s.len() == len && s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
     let nonzero = |s: &str| s.bytes().any(|b| b != b'0');
     matches!(parts.as_slice(), [version, trace, parent, flags]
         if hex(version, 2) && *version != "ff" && hex(trace, 32) && nonzero(trace)
@@ -227,23 +218,9 @@ impl<E: EventType> Envelope<E> {
 
     /// The `index`-th event of this type caused by `cause`: a deterministic id, the cause's
     /// correlation id and trace, and `causation_id` = the cause's id.
-    pub fn caused_by(
-        cause: &Metadata,
-        index: u32,
-        subject: impl Into<String>,
-        time: DateTime<Utc>,
-        data: E,
-    ) -> Self {
-        let mut envelope = Self::with_id(
-            Metadata::derived_id(cause.id, E::TYPE, index),
-            subject,
-            time,
-            data,
-        );
-        envelope
-            .metadata
-            .correlation_id
-            .clone_from(&cause.correlation_id);
+    pub fn caused_by(cause: &Metadata, index: u32, subject: impl Into<String>, time: DateTime<Utc>, data: E) -> Self {
+        let mut envelope = Self::with_id(Metadata::derived_id(cause.id, E::TYPE, index), subject, time, data);
+        envelope.metadata.correlation_id.clone_from(&cause.correlation_id);
         envelope.metadata.causation_id = Some(cause.id);
         envelope.metadata.trace.clone_from(&cause.trace);
         envelope
@@ -306,8 +283,8 @@ impl Envelope<Value> {
                 ),
             ));
         }
-        let data = serde_path_to_error::deserialize(self.data)
-            .map_err(|e| EnvelopeError::from_serde(&at.field("data"), e))?;
+        let data =
+            serde_path_to_error::deserialize(self.data).map_err(|e| EnvelopeError::from_serde(&at.field("data"), e))?;
         Ok(Envelope {
             metadata: self.metadata,
             data,
@@ -323,19 +300,15 @@ impl Envelope<Value> {
                 expected: "an envelope object with `metadata` and `data`",
             });
         };
-        let metadata = object
-            .remove("metadata")
-            .ok_or_else(|| EnvelopeError::MissingField {
-                at: at.field("metadata"),
-            })?;
+        let metadata = object.remove("metadata").ok_or_else(|| EnvelopeError::MissingField {
+            at: at.field("metadata"),
+        })?;
         let data = object
             .remove("data")
-            .ok_or_else(|| EnvelopeError::MissingField {
-                at: at.field("data"),
-            })?;
+            .ok_or_else(|| EnvelopeError::MissingField { at: at.field("data") })?;
         let at_metadata = at.field("metadata");
-        let metadata: Metadata = serde_path_to_error::deserialize(metadata)
-            .map_err(|e| EnvelopeError::from_serde(&at_metadata, e))?;
+        let metadata: Metadata =
+            serde_path_to_error::deserialize(metadata).map_err(|e| EnvelopeError::from_serde(&at_metadata, e))?;
         metadata.validate(&at_metadata)?;
         Ok(Self { metadata, data })
     }
@@ -347,16 +320,11 @@ pub(crate) mod rfc3339 {
     use chrono::{DateTime, SecondsFormat, Utc};
     use serde::{Deserialize, Deserializer, Serializer, de::Error};
 
-    pub(crate) fn serialize<S: Serializer>(
-        time: &DateTime<Utc>,
-        serializer: S,
-    ) -> Result<S::Ok, S::Error> {
+    pub(crate) fn serialize<S: Serializer>(time: &DateTime<Utc>, serializer: S) -> Result<S::Ok, S::Error> {
         serializer.serialize_str(&format(time))
     }
 
-    pub(crate) fn deserialize<'de, D: Deserializer<'de>>(
-        deserializer: D,
-    ) -> Result<DateTime<Utc>, D::Error> {
+    pub(crate) fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<DateTime<Utc>, D::Error> {
         let text = <std::borrow::Cow<'de, str>>::deserialize(deserializer)?;
         parse(&text).map_err(D::Error::custom)
     }
@@ -368,7 +336,9 @@ pub(crate) mod rfc3339 {
     pub(crate) fn parse(text: &str) -> Result<DateTime<Utc>, String> {
         DateTime::parse_from_rfc3339(text)
             .map(|t| t.with_timezone(&Utc))
-            .map_err(|e| format!("'{text}' is not an RFC 3339 time with an offset, like 2026-11-23T09:30:00+05:30 ({e})"))
+            .map_err(|e| {
+                format!("'{text}' is not an RFC 3339 time with an offset, like 2026-11-23T09:30:00+05:30 ({e})")
+            })
     }
 }
 
@@ -474,25 +444,17 @@ mod tests {
 
     #[test]
     fn typing_data_names_the_schema_violation_path() {
-        let envelope = Envelope::new("o-1", at(), Pinged { n: 1 })
-            .to_untyped()
-            .unwrap();
+        let envelope = Envelope::new("o-1", at(), Pinged { n: 1 }).to_untyped().unwrap();
         let mut wrong = envelope.clone();
         wrong.data = serde_json::json!({ "n": "one" });
         let err = wrong.into_typed::<Pinged>(&Location::root()).unwrap_err();
         assert!(matches!(err, EnvelopeError::InvalidField { .. }), "{err}");
         assert_eq!(err.location().path, "data.n");
 
-        let err = envelope
-            .clone()
-            .into_typed::<Ponged>(&Location::root())
-            .unwrap_err();
+        let err = envelope.clone().into_typed::<Ponged>(&Location::root()).unwrap_err();
         assert!(matches!(err, EnvelopeError::UnexpectedType { .. }));
         assert_eq!(
-            envelope
-                .into_typed::<Pinged>(&Location::root())
-                .unwrap()
-                .data,
+            envelope.into_typed::<Pinged>(&Location::root()).unwrap().data,
             Pinged { n: 1 }
         );
     }

@@ -49,10 +49,7 @@ impl Location {
             (true, _) | (_, true) => format!("{}{name}", self.path),
             _ => format!("{}.{name}", self.path),
         };
-        Self {
-            path,
-            ..self.clone()
-        }
+        Self { path, ..self.clone() }
     }
 
     /// A step into the JSON document carried as a string at this location.
@@ -243,16 +240,9 @@ impl EnvelopeError {
     }
 
     /// Turns a serde error found at `at` into a missing or invalid field error naming the path.
-    pub(crate) fn from_serde(
-        at: &Location,
-        err: serde_path_to_error::Error<serde_json::Error>,
-    ) -> Self {
+    pub(crate) fn from_serde(at: &Location, err: serde_path_to_error::Error<serde_json::Error>) -> Self {
         let path = err.path().to_string();
-        let at = if path == "." {
-            at.clone()
-        } else {
-            at.field(&path)
-        };
+        let at = if path == "." { at.clone() } else { at.field(&path) };
         let inner = err.into_inner();
         let message = inner.to_string();
         // serde reports a missing field on the enclosing object; name the field itself.
@@ -260,9 +250,7 @@ impl EnvelopeError {
             .strip_prefix("missing field `")
             .and_then(|m| m.split('`').next())
         {
-            Some(field) => Self::MissingField {
-                at: at.field(field),
-            },
+            Some(field) => Self::MissingField { at: at.field(field) },
             None => Self::invalid(at, message),
         }
     }

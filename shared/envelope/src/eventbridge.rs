@@ -45,17 +45,11 @@ impl PutEventsEntry {
 
     /// The event EventBridge delivers to a target for this entry (the local cloud uses it; so do
     /// round-trip tests). `id` is the event id EventBridge would assign.
-    pub fn to_event(
-        &self,
-        id: &str,
-        account: &str,
-        region: &str,
-    ) -> Result<EventBridgeEvent<Value>, EnvelopeError> {
-        let detail =
-            serde_json::from_str(&self.detail).map_err(|source| EnvelopeError::MalformedJson {
-                at: Location::root().field("Detail"),
-                source,
-            })?;
+    pub fn to_event(&self, id: &str, account: &str, region: &str) -> Result<EventBridgeEvent<Value>, EnvelopeError> {
+        let detail = serde_json::from_str(&self.detail).map_err(|source| EnvelopeError::MalformedJson {
+            at: Location::root().field("Detail"),
+            source,
+        })?;
         let mut event = EventBridgeEvent::<Value>::default();
         event.version = Some("0".to_owned());
         event.id = Some(id.to_owned());
@@ -99,10 +93,7 @@ impl<T: Serialize> Envelope<T> {
 impl Envelope<Value> {
     /// Reads the envelope in an EventBridge event's `detail`, checking it agrees with the
     /// event's `detail-type` and `source` (a disagreement means a producer bypassed the envelope).
-    pub fn from_eventbridge_event(
-        event: EventBridgeEvent<Value>,
-        at: &Location,
-    ) -> Result<Self, EnvelopeError> {
+    pub fn from_eventbridge_event(event: EventBridgeEvent<Value>, at: &Location) -> Result<Self, EnvelopeError> {
         let envelope = Self::from_json_value(event.detail, &at.field("detail"))?;
         let metadata = &envelope.metadata;
         for (field, carrier, inner) in [

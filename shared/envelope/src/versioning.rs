@@ -64,11 +64,7 @@ impl Registry {
     ///
     /// Unknown types and versions newer than the registered one are permanent errors: the
     /// consumer cannot read them, and a retry will not teach it.
-    pub fn upcast(
-        &self,
-        mut envelope: Envelope<Value>,
-        at: &Location,
-    ) -> Result<Envelope<Value>, EnvelopeError> {
+    pub fn upcast(&self, mut envelope: Envelope<Value>, at: &Location) -> Result<Envelope<Value>, EnvelopeError> {
         let metadata = &envelope.metadata;
         let Some(known) = self.types.get(metadata.event_type.as_str()) else {
             return Err(EnvelopeError::UnknownType {
@@ -163,10 +159,7 @@ mod tests {
     fn given_v1_when_upcast_then_current_version_is_typed() {
         let registry = Registry::new().register::<Charged>();
         let envelope = registry
-            .upcast(
-                charged(1, json!({ "amount_cents": 1250 })),
-                &Location::root(),
-            )
+            .upcast(charged(1, json!({ "amount_cents": 1250 })), &Location::root())
             .unwrap();
         assert_eq!(envelope.metadata.version, 3);
         let typed = envelope.into_typed::<Charged>(&Location::root()).unwrap();
@@ -182,15 +175,12 @@ mod tests {
     #[test]
     fn given_newer_version_then_error_names_type_and_both_versions() {
         let registry = Registry::new().register::<Charged>();
-        let err = registry
-            .upcast(charged(7, json!({})), &Location::root())
-            .unwrap_err();
+        let err = registry.upcast(charged(7, json!({})), &Location::root()).unwrap_err();
         assert!(
             matches!(&err, EnvelopeError::UnsupportedVersion { event_type, found: 7, known: 3, .. } if event_type == "Charged")
         );
         assert!(
-            err.to_string()
-                .contains("Charged version 7 is newer than version 3"),
+            err.to_string().contains("Charged version 7 is newer than version 3"),
             "{err}"
         );
     }
@@ -212,14 +202,8 @@ mod tests {
     fn given_data_an_upcaster_cannot_read_then_error_names_the_step() {
         let err = Registry::new()
             .register::<Charged>()
-            .upcast(
-                charged(1, json!({ "amount_cents": "lots" })),
-                &Location::root(),
-            )
+            .upcast(charged(1, json!({ "amount_cents": "lots" })), &Location::root())
             .unwrap_err();
-        assert!(
-            matches!(err, EnvelopeError::Upcast { from: 1, to: 2, .. }),
-            "{err}"
-        );
+        assert!(matches!(err, EnvelopeError::Upcast { from: 1, to: 2, .. }), "{err}");
     }
 }

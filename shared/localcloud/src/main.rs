@@ -8,10 +8,7 @@ use clap::{Parser, Subcommand};
 use localcloud::decode::{Format, decode};
 
 #[derive(Parser)]
-#[command(
-    version,
-    about = "Run, route and inspect the event-driven backend on this machine"
-)]
+#[command(version, about = "Run, route and inspect the event-driven backend on this machine")]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -38,11 +35,7 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let format = if summary {
-        Format::Summary
-    } else {
-        Format::JsonLines
-    };
+    let format = if summary { Format::Summary } else { Format::JsonLines };
     let report = decode(&envelope::Decoder::new(), &payload, format);
     let mut out = std::io::stdout().lock();
     for line in &report.lines {
