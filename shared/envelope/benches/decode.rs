@@ -2,6 +2,8 @@
 //! consumer: from the raw payload text (what the runtime receives), and from the already
 //! deserialised `SqsEvent` (what a handler receives from `lambda_runtime`).
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a panic is how a test or benchmark reports failure
+
 use std::hint::black_box;
 
 use aws_lambda_events::event::sqs::SqsEvent;
@@ -79,11 +81,11 @@ fn decode_batch(c: &mut Criterion) {
     let mut group = c.benchmark_group("sqs-eventbridge-batch-of-10");
     group.throughput(Throughput::Elements(10));
     group.bench_function("from payload text", |b| {
-        b.iter(|| plain.decode_slice(black_box(text.as_bytes())))
+        b.iter(|| plain.decode_slice(black_box(text.as_bytes())));
     });
     group.bench_function("from SqsEvent", |b| b.iter(|| plain.decode_sqs(black_box(&event))));
     group.bench_function("from SqsEvent, with registry", |b| {
-        b.iter(|| with_registry.decode_sqs(black_box(&event)))
+        b.iter(|| with_registry.decode_sqs(black_box(&event)));
     });
     group.finish();
 }

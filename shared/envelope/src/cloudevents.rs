@@ -87,13 +87,13 @@ impl Envelope<Value> {
                 "binary data is not supported; events carry JSON in `data`",
             ));
         }
-        if let Some(content_type) = &event.datacontenttype {
-            if !(content_type.starts_with("application/json") || content_type.contains("+json")) {
-                return Err(EnvelopeError::invalid(
-                    at.field("datacontenttype"),
-                    format!("'{content_type}' is not JSON; events carry application/json"),
-                ));
-            }
+        if let Some(content_type) = &event.datacontenttype
+            && !(content_type.starts_with("application/json") || content_type.contains("+json"))
+        {
+            return Err(EnvelopeError::invalid(
+                at.field("datacontenttype"),
+                format!("'{content_type}' is not JSON; events carry application/json"),
+            ));
         }
         let trace = match (event.traceparent, event.tracestate) {
             (Some(traceparent), tracestate) => Some(TraceContext {

@@ -138,10 +138,10 @@ impl Metadata {
                     ),
                 );
             }
-            if let Some(state) = &trace.tracestate {
-                if let Err(reason) = check_text(state, 512) {
-                    return bad("trace.tracestate", reason);
-                }
+            if let Some(state) = &trace.tracestate
+                && let Err(reason) = check_text(state, 512)
+            {
+                return bad("trace.tracestate", reason);
             }
         }
         Ok(())

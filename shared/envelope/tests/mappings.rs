@@ -1,6 +1,8 @@
 //! Property tests: for any valid envelope, the CloudEvents mapping, the EventBridge mapping and
 //! every carrier give back exactly the envelope that went in.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a panic is how a test or benchmark reports failure
+
 use chrono::{DateTime, Utc};
 use envelope::encode::AwsContext;
 use envelope::{Carrier, Decoder, Envelope, Location, MAX_ENTRY_BYTES, Metadata, TraceContext};

@@ -1,6 +1,8 @@
 //! The sample payloads in `events/` are the shared truth: every good one decodes and survives
 //! decode -> encode -> decode; every bad one fails with the documented error, at the documented place.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a panic is how a test or benchmark reports failure
+
 use std::path::{Path, PathBuf};
 
 use aws_lambda_events::event::eventbridge::EventBridgeEvent;

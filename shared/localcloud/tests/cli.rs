@@ -1,5 +1,7 @@
 //! `localcloud decode` as a person runs it: on files, on stdin, on good and bad payloads.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a panic is how a test or benchmark reports failure
+
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};

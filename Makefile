@@ -1,0 +1,70 @@
+# Short verbs for people and CI alike: CI runs exactly `make lint` and `make test`.
+#   make demo      decode every sample payload in events/ and summarise what is inside
+#   make test      every test (installs what it needs first)
+#   make lint      rustfmt, clippy with warnings as errors
+#   make package   arm64 Lambda zips of every function, via cargo-lambda
+#   make bench     criterion benchmarks
+#   make clean     build output and the local tool venv
+
+SHELL := /bin/bash
+.SHELLFLAGS := -euo pipefail -c
+.DEFAULT_GOAL := help
+
+CARGO ?= cargo
+PYTHON ?= python3
+VENV := .venv
+# Python tools (cargo-lambda, zig, later moto and cfn-lint) live in a project venv, never system-wide.
+TOOLS_STAMP := $(VENV)/.tools-installed
+FUNCTIONS := $(notdir $(patsubst %/Cargo.toml,%,$(wildcard functions/*/Cargo.toml)))
+LAMBDA_TARGET := aarch64-unknown-linux-gnu
+LOCALCLOUD := $(or $(CARGO_TARGET_DIR),target)/debug/localcloud
+
+.PHONY: help demo test lint package bench clean tools
+
+help:
+	@sed -n 's/^#   //p' $(MAKEFILE_LIST)
+
+demo:
+	@$(CARGO) build --quiet -p localcloud
+	@echo "Decoding every sample in events/ (carrier, event type and version, subject, event time in UTC)"
+	@good=0; refused=0; unchecked=0; failed=0; \
+	for file in $$(find events -name '*.json' | sort); do \
+	  case "$$(basename $$file)" in bad-*) expect=bad ;; *) expect=good ;; esac; \
+	  echo; echo "$$file"; \
+	  if $(LOCALCLOUD) decode --summary "$$file" 2>&1 | sed 's/^/    /'; then \
+	    if [ $$expect = good ]; then good=$$((good + 1)); \
+	    else unchecked=$$((unchecked + 1)); echo "    -> decoded: refusing it needs a consumer's registry of known versions"; fi; \
+	  elif [ $$expect = bad ]; then refused=$$((refused + 1)); echo "    -> refused, as a bad sample must be"; \
+	  else failed=$$((failed + 1)); echo "    -> UNEXPECTED: a good sample was refused"; fi; \
+	done; \
+	echo; echo "$$good good samples decoded, $$refused bad samples refused, $$unchecked bad samples left to a consumer's registry, $$failed unexpected failures"; \
+	[ $$failed -eq 0 ]
+
+test:
+	$(CARGO) test --workspace --all-targets
+	$(CARGO) test --workspace --doc
+
+lint:
+	$(CARGO) fmt --all --check
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+
+$(TOOLS_STAMP): requirements-tools.txt
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-tools.txt
+	touch $@
+
+tools: $(TOOLS_STAMP)
+
+package: $(TOOLS_STAMP)
+	@if [ -z "$(FUNCTIONS)" ]; then echo "no function crates in functions/ yet: nothing to package"; exit 0; fi; \
+	rustup target list --installed | grep -qx $(LAMBDA_TARGET) || rustup target add $(LAMBDA_TARGET); \
+	for fn in $(FUNCTIONS); do \
+	  PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(CARGO) lambda build --release --arm64 --output-format zip --package $$fn; \
+	done
+
+bench:
+	$(CARGO) bench --workspace
+
+clean:
+	$(CARGO) clean
+	rm -rf $(VENV)
