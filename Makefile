@@ -1,6 +1,6 @@
 # Short verbs for people and CI alike: CI runs exactly `make lint` and `make test`.
 #   make demo      decode every sample payload in events/ and summarise what is inside
-#   make test      every test (installs what it needs first)
+#   make test      every test (installs moto, cargo-lambda and zig into .venv first)
 #   make lint      rustfmt, clippy with warnings as errors
 #   make package   arm64 Lambda zips of every function, via cargo-lambda
 #   make bench     criterion benchmarks
@@ -13,7 +13,7 @@ SHELL := /bin/bash
 CARGO ?= cargo
 PYTHON ?= python3
 VENV := .venv
-# Python tools (cargo-lambda, zig, later moto and cfn-lint) live in a project venv, never system-wide.
+# Python tools (cargo-lambda, zig, moto) live in a project venv, never system-wide.
 TOOLS_STAMP := $(VENV)/.tools-installed
 FUNCTIONS := $(notdir $(patsubst %/Cargo.toml,%,$(wildcard functions/*/Cargo.toml)))
 LAMBDA_TARGET := aarch64-unknown-linux-gnu
@@ -40,7 +40,8 @@ demo:
 	echo; echo "$$good good samples decoded, $$refused bad samples refused, $$unchecked bad samples left to a consumer's registry, $$failed unexpected failures"; \
 	[ $$failed -eq 0 ]
 
-test:
+# Adapter tests start moto from .venv themselves, on a free loopback port.
+test: $(TOOLS_STAMP)
 	$(CARGO) test --workspace --all-targets
 	$(CARGO) test --workspace --doc
 

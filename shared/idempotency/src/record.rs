@@ -1,0 +1,163 @@
+//! The idempotency record and the payload hash it carries.
+
+use serde::Serialize;
+
+use crate::error::StoreError;
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+/// DynamoDB's item size limit; both stores hold records to it, so local runs fail where AWS would.
+pub const MAX_ITEM_BYTES: usize = 400 * 1024;
+
+/// Where a key is in its life. Expired is never stored: it is computed from the expiries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    /// Some invocation is running the work.
+    InProgress,
+    /// The work ran; its result is stored.
+    Completed,
+}
+
+impl Status {
+    /// The stored name (the same as Powertools', so tables can be shared with other languages' functions).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::InProgress => "INPROGRESS",
+            Self::Completed => "COMPLETED",
+        }
+    }
+
+    /// Reads a stored name.
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "INPROGRESS" => Some(Self::InProgress),
+            "COMPLETED" => Some(Self::Completed),
+            _ => None,
+        }
+    }
+}
+
+/// One idempotency record, as every store keeps it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Record {
+    /// `<function>#<key>`.
+    pub key: String,
+    /// In progress or completed.
+    pub status: Status,
+    /// When the record stops counting, in epoch seconds (the DynamoDB TTL attribute).
+    pub expires_at: i64,
+    /// While in progress: when the running invocation is presumed dead, in epoch milliseconds.
+    pub in_progress_expires_at_ms: Option<i64>,
+    /// Hash of the payload the key was first seen with.
+    pub payload_hash: PayloadHash,
+    /// The work's result as JSON text, once completed.
+    pub result: Option<String>,
+}
+
+impl Record {
+    /// Whether the record no longer guards its key at `now_ms` (epoch milliseconds).
+    pub fn is_expired(&self, now_ms: i64) -> bool {
+        let completed_or_abandoned_long_ago = self.expires_at.saturating_mul(1000) <= now_ms;
+        let in_progress_abandoned =
+            self.status == Status::InProgress && self.in_progress_expires_at_ms.is_some_and(|until| until <= now_ms);
+        completed_or_abandoned_long_ago || in_progress_abandoned
+    }
+
+    /// The completed record of `key`, refused when it would not fit in one item.
+    pub fn completed(key: &str, hash: &PayloadHash, result: &str, expires_at: i64) -> Result<Self, StoreError> {
+        let record = Self {
+            key: key.to_owned(),
+            status: Status::Completed,
+            expires_at,
+            in_progress_expires_at_ms: None,
+            payload_hash: hash.clone(),
+            result: Some(result.to_owned()),
+        };
+        let size = record.item_size();
+        if size > MAX_ITEM_BYTES {
+            return Err(StoreError::TooLarge {
+                key: key.to_owned(),
+                size,
+                limit: MAX_ITEM_BYTES,
+            });
+        }
+        Ok(record)
+    }
+
+    /// Size as DynamoDB counts it (attribute names plus values; a number counts as at most 21 bytes).
+    pub fn item_size(&self) -> usize {
+        const NUMBER: usize = 21;
+        "id".len()
+            + self.key.len()
+            + "status".len()
+            + self.status.as_str().len()
+            + "expiration".len()
+            + NUMBER
+            + self
+                .in_progress_expires_at_ms
+                .map_or(0, |_| "in_progress_expiration".len() + NUMBER)
+            + "validation".len()
+            + self.payload_hash.0.len()
+            + self.result.as_ref().map_or(0, |r| "data".len() + r.len())
+    }
+}
+
+/// SHA-256 of a payload's canonical JSON form: object keys sorted, no insignificant whitespace,
+/// so the same payload hashes the same however its producer ordered or spaced it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PayloadHash(pub String);
+
+impl PayloadHash {
+    /// Hashes `payload`.
+    pub fn of<P: Serialize + ?Sized>(payload: &P) -> Result<Self, serde_json::Error> {
+        // serde_json's map is ordered by key (the `preserve_order` feature is off in this
+        // workspace), so writing a `Value` back out is canonical.
+        let canonical = serde_json::to_vec(&serde_json::to_value(payload)?)?;
+        let digest = Sha256::digest(&canonical);
+        Ok(Self(digest.iter().map(|b| format!("{b:02x}")).collect()))
+    }
+
+    /// Hashes JSON given as text.
+    pub fn of_json_text(text: &str) -> Result<Self, serde_json::Error> {
+        Self::of(&serde_json::from_str::<Value>(text)?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn key_order_and_whitespace_do_not_change_the_hash() {
+        let compact = PayloadHash::of_json_text(r#"{"b":1,"a":{"y":[1,2],"x":"é"}}"#).unwrap();
+        let spaced =
+            PayloadHash::of_json_text("{ \"a\" : { \"x\" : \"\\u00e9\", \"y\" : [ 1, 2 ] },\n  \"b\" : 1 }").unwrap();
+        assert_eq!(compact, spaced);
+        let different = PayloadHash::of_json_text(r#"{"b":2,"a":{"y":[1,2],"x":"é"}}"#).unwrap();
+        assert_ne!(compact, different);
+        let reordered_array = PayloadHash::of_json_text(r#"{"b":1,"a":{"y":[2,1],"x":"é"}}"#).unwrap();
+        assert_ne!(compact, reordered_array, "array order is meaningful");
+        assert_eq!(compact.0.len(), 64);
+    }
+
+    #[test]
+    fn expiry_is_computed_not_stored() {
+        let mut record = Record {
+            key: "f#k".into(),
+            status: Status::InProgress,
+            expires_at: 1_000,
+            in_progress_expires_at_ms: Some(500_000),
+            payload_hash: PayloadHash("h".into()),
+            result: None,
+        };
+        assert!(!record.is_expired(499_999));
+        assert!(record.is_expired(500_000), "an abandoned invocation frees its key");
+        record.status = Status::Completed;
+        record.in_progress_expires_at_ms = None;
+        assert!(!record.is_expired(999_999));
+        assert!(
+            record.is_expired(1_000_000),
+            "a completed record lapses at its TTL, whatever DynamoDB has deleted"
+        );
+    }
+}
