@@ -201,6 +201,25 @@ impl MotoServer {
     }
 }
 
+impl MotoServer {
+    /// Creates an SQS queue (FIFO when `name` ends with `.fifo`) and returns its URL.
+    pub async fn create_queue(&self, config: &SdkConfig, name: &str) -> Result<String, HarnessError> {
+        let client = aws_sdk_sqs::Client::new(config);
+        let mut request = client.create_queue().queue_name(name);
+        if name.ends_with(".fifo") {
+            request = request.attributes(aws_sdk_sqs::types::QueueAttributeName::FifoQueue, "true");
+        }
+        let output = request.send().await.map_err(|e| HarnessError::Setup {
+            resource: format!("queue {name}"),
+            reason: aws_sdk_sqs::error::DisplayErrorContext(e).to_string(),
+        })?;
+        output.queue_url.ok_or_else(|| HarnessError::Setup {
+            resource: format!("queue {name}"),
+            reason: "no queue URL returned".into(),
+        })
+    }
+}
+
 impl Drop for MotoServer {
     fn drop(&mut self) {
         // SIGTERM, not SIGKILL: the watchdog traps it and takes moto down with it.

@@ -1,0 +1,20 @@
+//! What every function shares, so a function's `lib.rs` is only its domain decision and its
+//! `main.rs` one call:
+//!
+//! - [`processor`]: SQS batches (concurrent, FIFO-aware, deadline-aware) and direct EventBridge
+//!   and SNS events, each record through the idempotent executor, errors classified: transient
+//!   ones reported for retry, permanent ones parked with their reason;
+//! - [`publish`]: batched publishers for EventBridge, SNS, SQS and memory, and parking;
+//! - [`observability`]: JSON logs with request, function, event and correlation ids; EMF metrics;
+//! - [`config`]: environment variables read once, each problem named;
+//! - [`lambda`]: the glue to `lambda_runtime`.
+
+pub mod config;
+mod error;
+pub mod lambda;
+pub mod observability;
+pub mod processor;
+pub mod publish;
+
+pub use error::{HandlerError, KitError};
+pub use processor::{Handler, Invocation, Limits, Processor};

@@ -1,0 +1,100 @@
+//! In-memory publisher and parking: they record what was sent, and can be told to fail.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Mutex, PoisonError};
+
+use envelope::Envelope;
+use serde_json::Value;
+
+use super::{ParkedMessage, Parking, PublishError, Publisher};
+
+/// Records published envelopes.
+#[derive(Debug, Default)]
+pub struct InMemoryPublisher {
+    published: Mutex<Vec<Envelope<Value>>>,
+    calls: Mutex<usize>,
+    failing: AtomicBool,
+}
+
+impl InMemoryPublisher {
+    /// An empty publisher.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Everything published so far.
+    pub fn published(&self) -> Vec<Envelope<Value>> {
+        self.published.lock().unwrap_or_else(PoisonError::into_inner).clone()
+    }
+
+    /// How many times `publish` was called.
+    pub fn calls(&self) -> usize {
+        *self.calls.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// While `true`, every publish fails as a throttled bus would.
+    pub fn set_failing(&self, failing: bool) {
+        self.failing.store(failing, Ordering::SeqCst);
+    }
+}
+
+impl Publisher for InMemoryPublisher {
+    async fn publish(&self, events: &[Envelope<Value>]) -> Result<(), PublishError> {
+        *self.calls.lock().unwrap_or_else(PoisonError::into_inner) += 1;
+        if self.failing.load(Ordering::SeqCst) {
+            return Err(PublishError::all(
+                events.len(),
+                "ThrottlingException",
+                "in-memory publisher set failing",
+                false,
+            ));
+        }
+        self.published
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .extend_from_slice(events);
+        Ok(())
+    }
+}
+
+/// Records parked messages.
+#[derive(Debug, Default)]
+pub struct InMemoryParking {
+    parked: Mutex<Vec<ParkedMessage>>,
+    failing: AtomicBool,
+}
+
+impl InMemoryParking {
+    /// Empty parking.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Everything parked so far.
+    pub fn parked(&self) -> Vec<ParkedMessage> {
+        self.parked.lock().unwrap_or_else(PoisonError::into_inner).clone()
+    }
+
+    /// While `true`, parking fails as an unreachable queue would.
+    pub fn set_failing(&self, failing: bool) {
+        self.failing.store(failing, Ordering::SeqCst);
+    }
+}
+
+impl Parking for InMemoryParking {
+    async fn park(&self, messages: &[ParkedMessage]) -> Result<(), PublishError> {
+        if self.failing.load(Ordering::SeqCst) {
+            return Err(PublishError::all(
+                messages.len(),
+                "Unreachable",
+                "in-memory parking set failing",
+                false,
+            ));
+        }
+        self.parked
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .extend_from_slice(messages);
+        Ok(())
+    }
+}

@@ -1,0 +1,100 @@
+//! Publishing a batch's outputs: one [`Publisher`] port for envelopes, a [`Parking`] port for
+//! messages that can never be processed, and adapters for EventBridge, SNS, SQS and memory.
+//!
+//! Every AWS adapter sends in chunks within the service's limits, all chunks at once, and
+//! retries only the entries that failed for a reason that can pass (throttling, internal
+//! errors), with exponential backoff and full jitter. Entries that still fail are returned by
+//! index, so the caller knows exactly which records' outputs did not go out.
+
+mod batch;
+mod eventbridge;
+mod memory;
+mod sns;
+mod sqs;
+
+use std::future::Future;
+
+use envelope::{Envelope, ErrorClass};
+use serde_json::Value;
+
+pub use batch::RetryPolicy;
+pub use eventbridge::EventBridgePublisher;
+pub use memory::{InMemoryParking, InMemoryPublisher};
+pub use sns::{AttributesOf, SnsPublisher};
+pub use sqs::{SqsParking, SqsPublisher};
+
+/// Sends envelopes somewhere: a bus, a topic, a queue.
+pub trait Publisher: Send + Sync {
+    /// Publishes all `events`, or says which did not go out.
+    fn publish(&self, events: &[Envelope<Value>]) -> impl Future<Output = Result<(), PublishError>> + Send;
+}
+
+/// A message set aside because it can never be processed, with why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ParkedMessage {
+    /// The function that gave up on it.
+    pub function: String,
+    /// The SQS message id (or other carrier id) it arrived with.
+    pub message_id: Option<String>,
+    /// The body exactly as it arrived, so it can be inspected, fixed and replayed.
+    pub body: String,
+    /// A short, stable name of the error (`malformed-json`, `payload-mismatch`, ...).
+    pub kind: String,
+    /// The full reason, naming what and where.
+    pub reason: String,
+}
+
+/// Where messages that can never be processed go (a quarantine queue), instead of burning retries.
+pub trait Parking: Send + Sync {
+    /// Parks all `messages`, or says which were not parked.
+    fn park(&self, messages: &[ParkedMessage]) -> impl Future<Output = Result<(), PublishError>> + Send;
+}
+
+/// One entry that did not go out.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FailedEntry {
+    /// Its position in the slice given to `publish` or `park`.
+    pub index: usize,
+    /// The service's error code.
+    pub code: String,
+    /// The service's message.
+    pub message: String,
+    /// Whether the service said a retry cannot help.
+    pub permanent: bool,
+}
+
+/// Some entries were not published.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{} of {total} entries not sent; first: entry {} {}: {}", failed.len(), failed.first().map_or(0, |f| f.index), failed.first().map_or("", |f| f.code.as_str()), failed.first().map_or("", |f| f.message.as_str()))]
+pub struct PublishError {
+    /// How many entries were to be sent.
+    pub total: usize,
+    /// Those that were not, by index, after retries.
+    pub failed: Vec<FailedEntry>,
+}
+
+impl PublishError {
+    /// Transient unless every failed entry was refused for good.
+    pub fn class(&self) -> ErrorClass {
+        if !self.failed.is_empty() && self.failed.iter().all(|f| f.permanent) {
+            ErrorClass::Permanent
+        } else {
+            ErrorClass::Transient
+        }
+    }
+
+    /// The same failure of every entry in `0..total`.
+    pub(crate) fn all(total: usize, code: &str, message: &str, permanent: bool) -> Self {
+        Self {
+            total,
+            failed: (0..total)
+                .map(|index| FailedEntry {
+                    index,
+                    code: code.to_owned(),
+                    message: message.to_owned(),
+                    permanent,
+                })
+                .collect(),
+        }
+    }
+}

@@ -1,0 +1,134 @@
+//! SNS: PublishBatch in chunks of at most 10 messages and 256 KB, with message attributes
+//! that subscription filter policies can match.
+
+use aws_sdk_sns::Client;
+use aws_sdk_sns::types::{MessageAttributeValue, PublishBatchRequestEntry};
+use envelope::Envelope;
+use serde_json::Value;
+
+use super::batch::{CallError, EntryError, Limits, RetryPolicy, call_error, send_all};
+use super::{PublishError, Publisher};
+
+const LIMITS: Limits = Limits {
+    entries: 10,
+    bytes: 256 * 1024,
+};
+
+/// Extra message attributes of an event, for subscription filter policies (e.g. `customerId`).
+pub type AttributesOf = fn(&Envelope<Value>) -> Vec<(String, String)>;
+
+/// Publishes envelopes (their JSON as the message) to one topic.
+#[derive(Debug, Clone)]
+pub struct SnsPublisher {
+    client: Client,
+    topic_arn: String,
+    retry: RetryPolicy,
+    attributes: Option<AttributesOf>,
+}
+
+impl SnsPublisher {
+    /// A publisher to `topic_arn`. Every message carries the attributes `type`, `source`,
+    /// `subject` and `correlationId`; a FIFO topic also gets group = subject, dedup id = event id.
+    pub fn new(client: Client, topic_arn: impl Into<String>) -> Self {
+        Self {
+            client,
+            topic_arn: topic_arn.into(),
+            retry: RetryPolicy::default(),
+            attributes: None,
+        }
+    }
+
+    /// Adds attributes taken from each event.
+    #[must_use]
+    pub fn with_attributes(mut self, attributes: AttributesOf) -> Self {
+        self.attributes = Some(attributes);
+        self
+    }
+
+    /// Retries failed entries by `policy`.
+    #[must_use]
+    pub fn with_retry(mut self, retry: RetryPolicy) -> Self {
+        self.retry = retry;
+        self
+    }
+
+    fn entry(
+        &self,
+        position: usize,
+        event: &Envelope<Value>,
+        message: &str,
+    ) -> Result<PublishBatchRequestEntry, CallError> {
+        let m = &event.metadata;
+        let mut attributes = vec![
+            ("type".to_owned(), m.event_type.clone()),
+            ("source".to_owned(), m.source.clone()),
+            ("subject".to_owned(), m.subject.clone()),
+            ("correlationId".to_owned(), m.correlation_id.clone()),
+        ];
+        attributes.extend(self.attributes.map(|extra| extra(event)).unwrap_or_default());
+        let mut entry = PublishBatchRequestEntry::builder()
+            .id(position.to_string())
+            .message(message);
+        for (name, value) in attributes {
+            let value = MessageAttributeValue::builder()
+                .data_type("String")
+                .string_value(value)
+                .build()
+                .map_err(invalid)?;
+            entry = entry.message_attributes(name, value);
+        }
+        if self.topic_arn.ends_with(".fifo") {
+            entry = entry
+                .message_group_id(&m.subject)
+                .message_deduplication_id(m.id.to_string());
+        }
+        entry.build().map_err(invalid)
+    }
+}
+
+fn invalid(err: impl std::fmt::Display) -> CallError {
+    CallError {
+        code: "InvalidRequest".into(),
+        message: err.to_string(),
+        retryable: false,
+    }
+}
+
+impl Publisher for SnsPublisher {
+    async fn publish(&self, events: &[Envelope<Value>]) -> Result<(), PublishError> {
+        let messages: Vec<String> = events
+            .iter()
+            .map(|e| serde_json::to_string(e).unwrap_or_default())
+            .collect();
+        let sizes: Vec<usize> = messages.iter().map(String::len).collect();
+        send_all(&sizes, LIMITS, self.retry, |indexes| {
+            let messages = &messages;
+            async move {
+                let entries = indexes
+                    .iter()
+                    .enumerate()
+                    .map(|(position, &i)| self.entry(position, &events[i], &messages[i]))
+                    .collect::<Result<Vec<_>, _>>()?;
+                let output = self
+                    .client
+                    .publish_batch()
+                    .topic_arn(&self.topic_arn)
+                    .set_publish_batch_request_entries(Some(entries))
+                    .send()
+                    .await
+                    .map_err(|err| call_error(&err))?;
+                Ok(output
+                    .failed()
+                    .iter()
+                    .map(|f| EntryError {
+                        position: f.id().parse().unwrap_or(usize::MAX),
+                        code: f.code().to_owned(),
+                        message: f.message().unwrap_or_default().to_owned(),
+                        retryable: !f.sender_fault(),
+                    })
+                    .collect())
+            }
+        })
+        .await
+    }
+}

@@ -1,0 +1,180 @@
+//! SQS: SendMessageBatch in chunks of at most 10 messages and 1 MiB, for publishing envelopes
+//! to a queue and for parking messages that cannot be processed.
+
+use aws_sdk_sqs::Client;
+use aws_sdk_sqs::types::{MessageAttributeValue, SendMessageBatchRequestEntry};
+use envelope::Envelope;
+use serde_json::Value;
+
+use super::batch::{CallError, EntryError, Limits, RetryPolicy, call_error, send_all};
+use super::{ParkedMessage, Parking, PublishError, Publisher};
+
+const LIMITS: Limits = Limits {
+    entries: 10,
+    bytes: 1024 * 1024,
+};
+
+/// One message to send.
+#[derive(Debug)]
+struct Outgoing {
+    body: String,
+    attributes: Vec<(&'static str, String)>,
+    group_id: Option<String>,
+    deduplication_id: Option<String>,
+}
+
+impl Outgoing {
+    fn size(&self) -> usize {
+        self.body.len()
+            + self
+                .attributes
+                .iter()
+                .map(|(n, v)| n.len() + v.len() + "String".len())
+                .sum::<usize>()
+    }
+}
+
+#[derive(Debug, Clone)]
+struct Queue {
+    client: Client,
+    url: String,
+    retry: RetryPolicy,
+}
+
+impl Queue {
+    fn is_fifo(&self) -> bool {
+        self.url.ends_with(".fifo")
+    }
+
+    async fn send(&self, messages: &[Outgoing]) -> Result<(), PublishError> {
+        let sizes: Vec<usize> = messages.iter().map(Outgoing::size).collect();
+        send_all(&sizes, LIMITS, self.retry, |indexes| async move {
+            let entries = indexes
+                .iter()
+                .enumerate()
+                .map(|(position, &i)| entry(position, &messages[i]))
+                .collect::<Result<Vec<_>, _>>()?;
+            let output = self
+                .client
+                .send_message_batch()
+                .queue_url(&self.url)
+                .set_entries(Some(entries))
+                .send()
+                .await
+                .map_err(|err| call_error(&err))?;
+            Ok(output
+                .failed()
+                .iter()
+                .map(|f| EntryError {
+                    position: f.id().parse().unwrap_or(usize::MAX),
+                    code: f.code().to_owned(),
+                    message: f.message().unwrap_or_default().to_owned(),
+                    retryable: !f.sender_fault(),
+                })
+                .collect())
+        })
+        .await
+    }
+}
+
+fn entry(position: usize, message: &Outgoing) -> Result<SendMessageBatchRequestEntry, CallError> {
+    let invalid = |err: aws_sdk_sqs::error::BuildError| CallError {
+        code: "InvalidRequest".into(),
+        message: err.to_string(),
+        retryable: false,
+    };
+    let mut entry = SendMessageBatchRequestEntry::builder()
+        .id(position.to_string())
+        .message_body(&message.body)
+        .set_message_group_id(message.group_id.clone())
+        .set_message_deduplication_id(message.deduplication_id.clone());
+    for (name, value) in &message.attributes {
+        let value = MessageAttributeValue::builder()
+            .data_type("String")
+            .string_value(value)
+            .build()
+            .map_err(invalid)?;
+        entry = entry.message_attributes(*name, value);
+    }
+    entry.build().map_err(invalid)
+}
+
+/// Publishes envelopes (their JSON as the body) to one queue. On a FIFO queue the group is the
+/// event's subject (one aggregate's events stay in order) and the deduplication id its id.
+#[derive(Debug, Clone)]
+pub struct SqsPublisher {
+    queue: Queue,
+}
+
+impl SqsPublisher {
+    /// A publisher to the queue at `queue_url`.
+    pub fn new(client: Client, queue_url: impl Into<String>) -> Self {
+        Self {
+            queue: Queue {
+                client,
+                url: queue_url.into(),
+                retry: RetryPolicy::default(),
+            },
+        }
+    }
+}
+
+impl Publisher for SqsPublisher {
+    async fn publish(&self, events: &[Envelope<Value>]) -> Result<(), PublishError> {
+        let fifo = self.queue.is_fifo();
+        let messages: Vec<Outgoing> = events
+            .iter()
+            .map(|event| Outgoing {
+                body: serde_json::to_string(event).unwrap_or_default(),
+                attributes: vec![("type", event.metadata.event_type.clone())],
+                group_id: fifo.then(|| event.metadata.subject.clone()),
+                deduplication_id: fifo.then(|| event.metadata.id.to_string()),
+            })
+            .collect();
+        self.queue.send(&messages).await
+    }
+}
+
+/// Parks messages on a quarantine queue: the original body, and the reason in message attributes
+/// (`parked-reason`, `parked-kind`, `parked-by`, `original-message-id`).
+#[derive(Debug, Clone)]
+pub struct SqsParking {
+    queue: Queue,
+}
+
+impl SqsParking {
+    /// Parking on the queue at `queue_url`.
+    pub fn new(client: Client, queue_url: impl Into<String>) -> Self {
+        Self {
+            queue: Queue {
+                client,
+                url: queue_url.into(),
+                retry: RetryPolicy::default(),
+            },
+        }
+    }
+}
+
+impl Parking for SqsParking {
+    async fn park(&self, parked: &[ParkedMessage]) -> Result<(), PublishError> {
+        let fifo = self.queue.is_fifo();
+        let messages: Vec<Outgoing> = parked
+            .iter()
+            .map(|p| {
+                let mut attributes = vec![
+                    ("parked-reason", p.reason.clone()),
+                    ("parked-kind", p.kind.clone()),
+                    ("parked-by", p.function.clone()),
+                ];
+                attributes.extend(p.message_id.clone().map(|id| ("original-message-id", id)));
+                Outgoing {
+                    body: p.body.clone(),
+                    attributes,
+                    group_id: fifo.then(|| p.function.clone()),
+                    deduplication_id: fifo.then(|| p.message_id.clone().unwrap_or_default()),
+                }
+            })
+            .collect();
+        self.queue.send(&messages).await
+    }
+}

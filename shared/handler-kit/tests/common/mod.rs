@@ -1,0 +1,134 @@
+//! Fixtures shared by the processor tests: a reserve-inventory handler whose order ids name
+//! the case, and SQS batches of EventBridge-carried envelopes.
+
+#![allow(dead_code, unreachable_pub)] // each test binary uses part of it
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
+use chrono::{TimeZone, Utc};
+use envelope::encode::AwsContext;
+use envelope::{Carrier, Envelope, EventType, Registry};
+use handler_kit::publish::{InMemoryParking, InMemoryPublisher};
+use handler_kit::{Handler, HandlerError, Invocation, Processor};
+use idempotency::{Idempotency, InMemoryStore};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct OrderPlaced {
+    pub order_id: String,
+}
+impl EventType for OrderPlaced {
+    const TYPE: &'static str = "OrderPlaced";
+    const VERSION: u32 = 1;
+    const SOURCE: &'static str = "shop.orders";
+}
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct InventoryReserved {
+    pub order_id: String,
+}
+impl EventType for InventoryReserved {
+    const TYPE: &'static str = "InventoryReserved";
+    const VERSION: u32 = 1;
+    const SOURCE: &'static str = "shop.inventory";
+}
+
+/// Reserves inventory for an order: order ids name the case. `o-slow*` take a second each.
+#[derive(Default)]
+pub struct ReserveInventory {
+    runs: Mutex<HashMap<String, usize>>,
+}
+
+impl ReserveInventory {
+    pub fn runs(&self, order: &str) -> usize {
+        self.runs.lock().unwrap().get(order).copied().unwrap_or(0)
+    }
+}
+
+impl Handler for ReserveInventory {
+    fn event_types(&self) -> Registry {
+        Registry::new().register::<OrderPlaced>()
+    }
+
+    async fn handle(&self, event: Envelope<Value>) -> Result<Vec<Envelope<Value>>, HandlerError> {
+        let placed = event.into_typed::<OrderPlaced>(&envelope::Location::root())?;
+        let order = placed.data.order_id.clone();
+        *self.runs.lock().unwrap().entry(order.clone()).or_default() += 1;
+        match order.as_str() {
+            "o-timeout" => {
+                return Err(HandlerError::transient(
+                    "inventory-timeout",
+                    "the inventory table timed out",
+                ));
+            }
+            "o-invalid" => return Err(HandlerError::permanent("invalid-order", "order has no lines")),
+            slow if slow.starts_with("o-slow") => tokio::time::sleep(Duration::from_secs(1)).await,
+            _ => {}
+        }
+        let reserved = Envelope::caused_by(
+            &placed.metadata,
+            0,
+            &order,
+            placed.metadata.time,
+            InventoryReserved {
+                order_id: order.clone(),
+            },
+        );
+        Ok(vec![reserved.to_untyped()?])
+    }
+}
+
+pub type TestProcessor = Processor<ReserveInventory, InMemoryStore, InMemoryPublisher, InMemoryParking>;
+
+pub fn processor() -> TestProcessor {
+    Processor::new(
+        "reserve-inventory",
+        ReserveInventory::default(),
+        Idempotency::new("reserve-inventory", InMemoryStore::new()),
+        InMemoryPublisher::new(),
+        InMemoryParking::new(),
+    )
+}
+
+pub fn placed(order: &str) -> Envelope<Value> {
+    let time = Utc.with_ymd_and_hms(2026, 11, 23, 9, 0, 0).unwrap();
+    let id = envelope::Metadata::derived_id(uuid_of(order), "test", 0);
+    Envelope::with_id(id, order, time, OrderPlaced { order_id: order.into() })
+        .to_untyped()
+        .unwrap()
+}
+
+pub fn uuid_of(text: &str) -> uuid::Uuid {
+    uuid::Uuid::new_v5(&uuid::Uuid::NAMESPACE_OID, text.as_bytes())
+}
+
+/// An SQS batch of EventBridge-carried envelopes, message ids `m-<order>`.
+pub fn batch(orders: &[&str]) -> SqsEvent {
+    let envelopes: Vec<_> = orders.iter().map(|o| placed(o)).collect();
+    let mut event: SqsEvent = serde_json::from_value(
+        Carrier::SqsEventBridge
+            .wrap(&envelopes, &AwsContext::default())
+            .unwrap()
+            .remove(0),
+    )
+    .unwrap();
+    for (record, order) in event.records.iter_mut().zip(orders) {
+        record.message_id = Some(format!("m-{order}"));
+    }
+    event
+}
+
+pub fn failed_ids(response: &SqsBatchResponse) -> Vec<String> {
+    response
+        .batch_item_failures
+        .iter()
+        .map(|f| f.item_identifier.clone())
+        .collect()
+}
+
+pub fn invocation() -> Invocation {
+    Invocation::with_remaining("req-1", Duration::from_secs(60))
+}
