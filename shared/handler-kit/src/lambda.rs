@@ -6,15 +6,18 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use aws_config::{BehaviorVersion, SdkConfig};
+use aws_lambda_events::event::eventbridge::EventBridgeEvent;
+use aws_lambda_events::event::sns::SnsEvent;
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
-use idempotency::{DynamoDbStore, Idempotency};
+use idempotency::{DynamoDbStore, Idempotency, Store};
 use lambda_runtime::{Context, LambdaEvent};
+use serde_json::Value;
 use tracing::Instrument;
 
 use crate::config::{ConfigError, Env, KitConfig};
 use crate::observability;
 use crate::processor::{Handler, Invocation, Limits, Processor};
-use crate::publish::{EventBridgePublisher, SqsParking};
+use crate::publish::{EventBridgePublisher, Parking, Publisher, SqsParking};
 
 /// The CloudWatch namespace of every function's metrics.
 pub const METRICS_NAMESPACE: &str = "ServerlessEvents";
@@ -61,10 +64,22 @@ impl Invocation {
     }
 }
 
-/// Runs an SQS-triggered function: `make` builds the handler from the environment once, at
-/// cold start; outputs go to the bus in `EVENT_BUS_NAME`, idempotency records to
-/// `IDEMPOTENCY_TABLE`, parked messages to `PARKING_QUEUE_URL`.
-pub async fn run_sqs<H, F, Fut>(make: F) -> Result<(), lambda_runtime::Error>
+/// How events reach the function, which decides the payload and the response.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Trigger {
+    /// An SQS event source mapping with `ReportBatchItemFailures`: responds with the failed ids.
+    Sqs,
+    /// An EventBridge rule targeting the function directly.
+    EventBridge,
+    /// An SNS subscription with protocol `lambda`.
+    Sns,
+}
+
+/// Runs a function: `make` builds the handler from the environment once, at cold start;
+/// outputs go to the bus in `EVENT_BUS_NAME`, idempotency records to `IDEMPOTENCY_TABLE`,
+/// parked messages to `PARKING_QUEUE_URL`. A configuration error stops the cold start with a
+/// log line naming the variable.
+pub async fn run<H, F, Fut>(trigger: Trigger, make: F) -> Result<(), lambda_runtime::Error>
 where
     H: Handler + 'static,
     F: FnOnce(Aws) -> Fut,
@@ -96,22 +111,116 @@ where
     let (function, processor) = match setup.await {
         Ok(ready) => ready,
         Err(err) => {
-            // An init error: Lambda reports it and retries the cold start; the log says what to fix.
             tracing::error!(error = %err, "configuration error");
             return Err(err.into());
         }
     };
+    tracing::info!(function, ?trigger, "cold start: initialised");
     let metrics = observability::metrics(METRICS_NAMESPACE, &function)?;
     let processor = Arc::new(processor);
-    metrics_cloudwatch_embedded::lambda::handler::run(metrics, move |event: LambdaEvent<SqsEvent>| {
+    metrics_cloudwatch_embedded::lambda::handler::run(metrics, move |event: LambdaEvent<Value>| {
         let processor = Arc::clone(&processor);
         let invocation = Invocation::from_context(&event.context);
         let span = observability::invocation_span(&function, &invocation.request_id);
-        async move {
-            let response: SqsBatchResponse = processor.process_sqs(&event.payload, &invocation).await?;
-            Ok::<_, lambda_runtime::Error>(response)
-        }
-        .instrument(span)
+        async move { dispatch(trigger, &processor, event.payload, &invocation).await }.instrument(span)
     })
     .await
+}
+
+/// Reads the payload as the trigger delivers it; an SQS batch answers with its failed ids.
+async fn dispatch<H: Handler, S: Store, P: Publisher, Q: Parking>(
+    trigger: Trigger,
+    processor: &Processor<H, S, P, Q>,
+    payload: Value,
+    invocation: &Invocation,
+) -> Result<Value, lambda_runtime::Error> {
+    match trigger {
+        Trigger::Sqs => {
+            let event: SqsEvent = serde_json::from_value(payload)?;
+            let response: SqsBatchResponse = processor.process_sqs(&event, invocation).await?;
+            Ok(serde_json::to_value(response)?)
+        }
+        Trigger::EventBridge => {
+            let event: EventBridgeEvent<Value> = serde_json::from_value(payload)?;
+            processor.process_eventbridge(event, invocation).await?;
+            Ok(Value::Null)
+        }
+        Trigger::Sns => {
+            let event: SnsEvent = serde_json::from_value(payload)?;
+            processor.process_sns(&event, invocation).await?;
+            Ok(Value::Null)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::HandlerError;
+    use crate::publish::{InMemoryParking, InMemoryPublisher};
+    use envelope::{Envelope, Registry};
+    use idempotency::InMemoryStore;
+
+    /// Accepts any event and emits nothing.
+    struct Accept;
+    impl Handler for Accept {
+        fn event_types(&self) -> Registry {
+            Registry::new()
+        }
+        async fn handle(&self, _: Envelope<Value>) -> Result<Vec<Envelope<Value>>, HandlerError> {
+            Ok(Vec::new())
+        }
+    }
+
+    fn sample(name: &str) -> Value {
+        let path = format!("{}/../../events/carriers/{name}", env!("CARGO_MANIFEST_DIR"));
+        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+    }
+
+    #[tokio::test]
+    async fn each_trigger_reads_its_payload_and_answers_as_lambda_expects() {
+        // An empty registry knows no type: every record is refused for good, so parked.
+        let processor = Processor::new(
+            "f",
+            Accept,
+            Idempotency::new("f", InMemoryStore::new()),
+            InMemoryPublisher::new(),
+            InMemoryParking::new(),
+        );
+        let invocation = Invocation::with_remaining("r", Duration::from_secs(30));
+        let sqs = sample("bad-json.sqs-eventbridge.json");
+        let response = dispatch(Trigger::Sqs, &processor, sqs, &invocation).await.unwrap();
+        assert_eq!(response, serde_json::json!({ "batchItemFailures": [] }));
+        assert_eq!(processor.parts().3.parked().len(), 2);
+
+        let eventbridge = sample("order-placed.eventbridge.json");
+        assert_eq!(
+            dispatch(Trigger::EventBridge, &processor, eventbridge, &invocation)
+                .await
+                .unwrap(),
+            Value::Null
+        );
+        let sns = sample("order-shipped.sns.json");
+        assert_eq!(
+            dispatch(Trigger::Sns, &processor, sns, &invocation).await.unwrap(),
+            Value::Null
+        );
+        assert!(
+            dispatch(Trigger::Sqs, &processor, Value::from("nonsense"), &invocation)
+                .await
+                .is_err()
+        );
+    }
+
+    #[test]
+    fn the_deadline_comes_from_the_context() {
+        let mut context = Context::default();
+        let now_ms = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_millis();
+        context.deadline = u64::try_from(now_ms).unwrap() + 5_000;
+        let remaining = Invocation::from_context(&context).deadline - tokio::time::Instant::now();
+        assert!(
+            remaining > Duration::from_millis(4_000) && remaining <= Duration::from_millis(5_000),
+            "{remaining:?}"
+        );
+    }
 }

@@ -78,16 +78,18 @@ pub(crate) fn batch_done(failures: &[bool]) {
 /// `ColdStart` metric on the first invocation, and the request id on every document. Metrics
 /// are flushed to stdout after each invocation by [`crate::lambda`].
 pub fn metrics(namespace: &str, function: &str) -> Result<&'static metrics_cloudwatch_embedded::Collector, String> {
-    metrics::describe_histogram!(
-        "RecordLatency",
-        metrics::Unit::Milliseconds,
-        "time to process one record"
-    );
-    metrics_cloudwatch_embedded::Builder::new()
+    let collector = metrics_cloudwatch_embedded::Builder::new()
         .cloudwatch_namespace(namespace.to_owned())
         .with_dimension("function", function.to_owned())
         .lambda_cold_start_metric("ColdStart")
         .with_lambda_request_id("RequestId")
         .init()
-        .map_err(|e| format!("cannot install the metrics collector: {e}"))
+        .map_err(|e| format!("cannot install the metrics collector: {e}"))?;
+    // Descriptions go to the installed recorder, so only after `init`.
+    metrics::describe_histogram!(
+        "RecordLatency",
+        metrics::Unit::Milliseconds,
+        "time to process one record"
+    );
+    Ok(collector)
 }
