@@ -1,9 +1,10 @@
 # Short verbs for people and CI alike: CI runs exactly `make lint` and `make test`.
 #   make demo      decode every sample payload in events/ and summarise what is inside
 #   make test      every test (installs moto, cargo-lambda and zig into .venv first)
-#   make lint      rustfmt, clippy with warnings as errors
+#   make lint      rustfmt, clippy with warnings as errors, cfn-lint of infra/template.yaml
 #   make package   arm64 Lambda zips of every function, via cargo-lambda
 #   make bench     criterion benchmarks
+#   make deploy    sam build + sam deploy of infra/template.yaml (needs an AWS account and the SAM CLI)
 #   make clean     build output and the local tool venv
 
 SHELL := /bin/bash
@@ -19,7 +20,7 @@ FUNCTIONS := $(notdir $(patsubst %/Cargo.toml,%,$(wildcard functions/*/Cargo.tom
 LAMBDA_TARGET := aarch64-unknown-linux-gnu
 LOCALCLOUD := $(or $(CARGO_TARGET_DIR),target)/debug/localcloud
 
-.PHONY: help demo test lint package bench clean tools
+.PHONY: help demo test lint package bench clean tools deploy
 
 help:
 	@sed -n 's/^#   //p' $(MAKEFILE_LIST)
@@ -27,17 +28,17 @@ help:
 demo:
 	@$(CARGO) build --quiet -p localcloud
 	@echo "Decoding every sample in events/ (carrier, event type and version, subject, event time in UTC)"
-	@good=0; refused=0; unchecked=0; failed=0; \
+	@good=0; refused=0; failed=0; \
 	for file in $$(find events -name '*.json' | sort); do \
 	  case "$$(basename $$file)" in bad-*) expect=bad ;; *) expect=good ;; esac; \
 	  echo; echo "$$file"; \
 	  if $(LOCALCLOUD) decode --summary "$$file" 2>&1 | sed 's/^/    /'; then \
 	    if [ $$expect = good ]; then good=$$((good + 1)); \
-	    else unchecked=$$((unchecked + 1)); echo "    -> decoded: refusing it needs a consumer's registry of known versions"; fi; \
+	    else failed=$$((failed + 1)); echo "    -> UNEXPECTED: a bad sample was accepted"; fi; \
 	  elif [ $$expect = bad ]; then refused=$$((refused + 1)); echo "    -> refused, as a bad sample must be"; \
 	  else failed=$$((failed + 1)); echo "    -> UNEXPECTED: a good sample was refused"; fi; \
 	done; \
-	echo; echo "$$good good samples decoded, $$refused bad samples refused, $$unchecked bad samples left to a consumer's registry, $$failed unexpected failures"; \
+	echo; echo "$$good good samples decoded, $$refused bad samples refused, $$failed unexpected"; \
 	[ $$failed -eq 0 ]
 
 # Adapter tests start moto from .venv themselves, on a free loopback port.
@@ -45,9 +46,10 @@ test: $(TOOLS_STAMP)
 	$(CARGO) test --workspace --all-targets
 	$(CARGO) test --workspace --doc
 
-lint:
+lint: $(TOOLS_STAMP)
 	$(CARGO) fmt --all --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
+	$(VENV)/bin/cfn-lint infra/template.yaml
 
 $(TOOLS_STAMP): requirements-tools.txt
 	$(PYTHON) -m venv $(VENV)
@@ -65,6 +67,15 @@ package: $(TOOLS_STAMP)
 
 bench:
 	$(CARGO) bench --workspace
+
+# Deploys the stack to a real AWS account: needs AWS credentials and the SAM CLI on PATH, which
+# `make tools` deliberately does not install. SAM's rust-cargolambda builder (a beta feature) runs
+# cargo-lambda and zig from .venv; settings (stack, region, capabilities) are in infra/samconfig.toml.
+deploy: $(TOOLS_STAMP)
+	@command -v sam >/dev/null || { echo "make deploy needs the AWS SAM CLI on PATH (https://docs.aws.amazon.com/serverless-application-model/latest/developerguide/install-sam-cli.html)"; exit 1; }
+	rustup target list --installed | grep -qx $(LAMBDA_TARGET) || rustup target add $(LAMBDA_TARGET)
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" sam build --template infra/template.yaml --beta-features
+	sam deploy --config-file infra/samconfig.toml
 
 clean:
 	$(CARGO) clean

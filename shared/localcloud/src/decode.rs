@@ -1,6 +1,6 @@
 //! `localcloud decode`: the envelopes inside any AWS payload.
 
-use envelope::{Decoded, Decoder, EnvelopeError};
+use envelope::{Decoded, Decoder, EnvelopeError, Location, Registry};
 use serde::Serialize;
 use serde_json::Value;
 
@@ -39,9 +39,10 @@ struct Line<'a> {
     envelope: &'a envelope::Envelope<Value>,
 }
 
-/// Decodes `payload` and reports each record.
-pub fn decode(decoder: &Decoder, payload: &[u8], format: Format) -> Report {
-    let records = match decoder.decode_slice(payload) {
+/// Decodes `payload` and reports each record. Envelopes of a type in `known` are checked and
+/// upcast to its current version, as a consumer would; other types are shown as they are.
+pub fn decode(known: &Registry, payload: &[u8], format: Format) -> Report {
+    let records = match Decoder::new().decode_slice(payload) {
         Ok(records) => records,
         Err(err) => {
             return Report {
@@ -54,7 +55,17 @@ pub fn decode(decoder: &Decoder, payload: &[u8], format: Format) -> Report {
         lines: Vec::new(),
         errors: Vec::new(),
     };
-    for record in &records {
+    for mut record in records {
+        let read_version = record.envelope.as_ref().map(|e| e.metadata.version).unwrap_or_default();
+        record.envelope = record.envelope.and_then(|envelope| {
+            if known.knows(&envelope.metadata.event_type) {
+                let at = Location::record(record.index, record.message_id.as_deref(), "");
+                known.upcast(envelope, &at)
+            } else {
+                Ok(envelope)
+            }
+        });
+        let record = &record;
         match &record.envelope {
             Ok(envelope) => report.lines.push(match format {
                 Format::JsonLines => serde_json::to_string(&Line {
@@ -64,7 +75,7 @@ pub fn decode(decoder: &Decoder, payload: &[u8], format: Format) -> Report {
                     envelope,
                 })
                 .unwrap_or_default(),
-                Format::Summary => summary(record, envelope),
+                Format::Summary => summary(record, envelope, read_version),
             }),
             Err(err) => report.errors.push(describe(err)),
         }
@@ -72,15 +83,21 @@ pub fn decode(decoder: &Decoder, payload: &[u8], format: Format) -> Report {
     report
 }
 
-fn summary(record: &Decoded, envelope: &envelope::Envelope<Value>) -> String {
+fn summary(record: &Decoded, envelope: &envelope::Envelope<Value>, read_version: u32) -> String {
     let m = &envelope.metadata;
+    let upcast = if read_version == m.version {
+        String::new()
+    } else {
+        format!(" (upcast from v{read_version})")
+    };
     let sequence = m.sequence.map(|s| format!(" #{s}")).unwrap_or_default();
     format!(
-        "record {} [{}] {} v{} from {} about {}{} at {} (id {}, correlation {})",
+        "record {} [{}] {} v{}{} from {} about {}{} at {} (id {}, correlation {})",
         record.index,
         record.carrier.name(),
         m.event_type,
         m.version,
+        upcast,
         m.source,
         m.subject,
         sequence,

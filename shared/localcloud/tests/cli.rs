@@ -124,3 +124,14 @@ fn summary_prints_one_readable_line_per_record() {
     // 09:00 in Tokyo is midnight UTC.
     assert!(lines[0].starts_with("record 0 [sqs/envelope] SensorReadingRecorded v1 from iot.sensors about sensor-tokyo-7 #1041 at 2026-11-23T00:00:00Z"), "{}", lines[0]);
 }
+
+#[test]
+fn given_an_old_version_of_a_known_type_then_it_is_shown_upcast() {
+    let file = carriers().join("order-placed-v1.sqs-eventbridge.json");
+    let out = localcloud(&["decode", file.to_str().unwrap()], None);
+    assert!(out.status.success());
+    let record: Value = serde_json::from_str(&lines(&out.stdout)[0]).unwrap();
+    assert_eq!(record["envelope"]["metadata"]["version"], 2);
+    assert_eq!(record["envelope"]["data"]["currency"], "EUR");
+    assert_eq!(record["envelope"]["data"]["total"], 1250);
+}

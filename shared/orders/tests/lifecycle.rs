@@ -1,0 +1,228 @@
+//! The orders domain, given / when / then: given the events so far, when the next one
+//! arrives (or a step decides), then the view or the decided event.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a panic is how a test reports failure
+
+use chrono::{DateTime, TimeZone, Utc};
+use envelope::{Envelope, Location, Metadata};
+use orders::decisions::{self, PaymentOutcome, StockOutcome};
+use orders::events::{InventoryReserved, OrderLine, OrderPlaced, PaymentCompleted, PaymentFailed, StockLine};
+use orders::lifecycle::{Applied, LifecycleError, OrderEvent, OrderStatus, OrderView};
+use serde_json::Value;
+
+fn at(minute: u32) -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 11, 23, 9, minute, 0).unwrap()
+}
+
+fn placed() -> Envelope<OrderPlaced> {
+    let order = OrderPlaced {
+        order_id: "o-1".into(),
+        customer_id: "c-42".into(),
+        currency: "EUR".into(),
+        lines: vec![
+            OrderLine {
+                sku: "SKU-RED-MUG".into(),
+                quantity: 2,
+                unit_price: 1250,
+            },
+            OrderLine {
+                sku: "SKU-TEA".into(),
+                quantity: 1,
+                unit_price: 899,
+            },
+        ],
+        total: 3399,
+        payment_token: Some("tok_approve".into()),
+    };
+    Envelope::new("o-1", at(0), order).with_sequence(1)
+}
+
+fn typed<E: envelope::EventType>(event: &Envelope<Value>) -> Envelope<E> {
+    event.clone().into_typed(&Location::root()).unwrap()
+}
+
+/// The happy path's events, as each step decides them.
+fn happy_path() -> Vec<Envelope<Value>> {
+    let placed = placed();
+    let reserved = decisions::inventory_decided(&placed, StockOutcome::Reserved, at(1)).unwrap();
+    let approved = PaymentOutcome::Approved {
+        payment_id: "pay-1".into(),
+    };
+    let paid = decisions::payment_decided(&typed::<InventoryReserved>(&reserved), approved, at(2)).unwrap();
+    let shipped = decisions::shipment(&typed::<PaymentCompleted>(&paid), at(3)).unwrap();
+    vec![placed.to_untyped().unwrap(), reserved, paid, shipped]
+}
+
+fn given(events: &[Envelope<Value>]) -> Option<OrderView> {
+    events
+        .iter()
+        .fold(None, |view, event| match when(view.as_ref(), event) {
+            Ok(Applied::Updated(next)) => Some(next),
+            Ok(Applied::Stale { .. }) => view,
+            Err(err) => panic!("given: {err}"),
+        })
+}
+
+fn when(view: Option<&OrderView>, event: &Envelope<Value>) -> Result<Applied, LifecycleError> {
+    let (metadata, event) = OrderEvent::from_envelope(event.clone()).unwrap();
+    OrderView::apply(view, &metadata, &event)
+}
+
+#[test]
+fn given_the_happy_path_then_the_order_is_shipped_with_its_whole_timeline() {
+    let view = given(&happy_path()).unwrap();
+    assert_eq!(view.status, OrderStatus::Shipped);
+    assert_eq!(view.sequence, 4);
+    assert_eq!((view.total, view.lines.len()), (Some(3399), 2));
+    let timeline: Vec<&str> = view.timeline.iter().map(|t| t.event.as_str()).collect();
+    assert_eq!(
+        timeline,
+        ["OrderPlaced", "InventoryReserved", "PaymentCompleted", "OrderShipped"]
+    );
+    assert!(view.tracking.unwrap().contains('-'));
+}
+
+#[test]
+fn given_an_applied_event_when_it_is_delivered_again_then_it_is_stale() {
+    let events = happy_path();
+    let view = given(&events[..2]).unwrap();
+    assert_eq!(
+        when(Some(&view), &events[1]).unwrap(),
+        Applied::Stale {
+            current: 2,
+            received: 2
+        }
+    );
+}
+
+#[test]
+fn given_events_out_of_order_then_the_newest_wins_and_older_ones_are_stale() {
+    let events = happy_path();
+    let view = given(&[events[0].clone(), events[1].clone(), events[3].clone()]).unwrap();
+    assert_eq!(view.status, OrderStatus::Shipped);
+    assert_eq!(
+        when(Some(&view), &events[2]).unwrap(),
+        Applied::Stale {
+            current: 4,
+            received: 3
+        }
+    );
+}
+
+#[test]
+fn given_nothing_when_a_later_event_arrives_first_then_the_view_starts_from_it() {
+    let events = happy_path();
+    let view = given(&events[1..2]).unwrap();
+    assert_eq!(
+        (view.status, view.customer_id.as_str(), view.total),
+        (OrderStatus::Reserved, "c-42", None)
+    );
+}
+
+#[test]
+fn given_a_rejected_order_when_a_payment_event_arrives_then_the_transition_is_refused() {
+    let placed = placed();
+    let rejected = decisions::inventory_decided(
+        &placed,
+        StockOutcome::OutOfStock {
+            skus: vec!["SKU-TEA".into()],
+        },
+        at(1),
+    )
+    .unwrap();
+    let view = given(&[placed.to_untyped().unwrap(), rejected]).unwrap();
+    assert_eq!(view.status, OrderStatus::Rejected);
+    assert_eq!(view.reason.as_deref(), Some("out-of-stock: SKU-TEA"));
+    let paid = &happy_path()[2];
+    assert!(matches!(
+        when(Some(&view), paid),
+        Err(LifecycleError::InvalidTransition {
+            from: OrderStatus::Rejected,
+            ..
+        })
+    ));
+}
+
+#[test]
+fn an_event_without_a_sequence_cannot_be_placed_in_the_history() {
+    let mut event = happy_path().remove(1);
+    event.metadata.sequence = None;
+    assert!(matches!(
+        when(None, &event),
+        Err(LifecycleError::MissingSequence { .. })
+    ));
+}
+
+#[test]
+fn when_a_step_decides_then_the_event_is_caused_by_its_input_with_the_next_sequence() {
+    let placed = placed();
+    let first = decisions::inventory_decided(&placed, StockOutcome::Reserved, at(1)).unwrap();
+    let again = decisions::inventory_decided(&placed, StockOutcome::Reserved, at(5)).unwrap();
+    assert_eq!(first.metadata.id, again.metadata.id, "a re-run decides the same event");
+    let m: &Metadata = &first.metadata;
+    assert_eq!(
+        (m.event_type.as_str(), m.sequence, m.causation_id),
+        ("InventoryReserved", Some(2), Some(placed.metadata.id))
+    );
+    assert_eq!(m.correlation_id, placed.metadata.correlation_id);
+    let reserved = typed::<InventoryReserved>(&first).data;
+    assert_eq!(
+        reserved.lines,
+        [
+            StockLine {
+                sku: "SKU-RED-MUG".into(),
+                quantity: 2
+            },
+            StockLine {
+                sku: "SKU-TEA".into(),
+                quantity: 1
+            }
+        ]
+    );
+    assert_eq!(reserved.payment_token.as_deref(), Some("tok_approve"));
+}
+
+#[test]
+fn given_a_declined_payment_then_the_failure_carries_exactly_the_reserved_lines_and_release_returns_them() {
+    let reserved = decisions::inventory_decided(&placed(), StockOutcome::Reserved, at(1)).unwrap();
+    let reserved = typed::<InventoryReserved>(&reserved);
+    let failed = decisions::payment_decided(
+        &reserved,
+        PaymentOutcome::Declined {
+            reason: "card declined".into(),
+        },
+        at(2),
+    )
+    .unwrap();
+    let failed = typed::<PaymentFailed>(&failed);
+    assert_eq!(failed.data.lines, reserved.data.lines);
+    let released = decisions::inventory_released(&failed, at(3)).unwrap();
+    assert_eq!(
+        released.data["lines"],
+        serde_json::to_value(&reserved.data.lines).unwrap()
+    );
+    assert_eq!(released.metadata.sequence, Some(4));
+}
+
+#[test]
+fn shipping_is_deterministic_per_order() {
+    let events = happy_path();
+    let paid = typed::<PaymentCompleted>(&events[2]);
+    let again = decisions::shipment(&paid, at(9)).unwrap();
+    assert_eq!(again.data, events[3].data);
+    assert!(decisions::CARRIERS.contains(&again.data["carrier"].as_str().unwrap()));
+}
+
+#[test]
+fn customers_are_told_of_shipment_payment_failure_and_rejection_only() {
+    let events = happy_path();
+    let notify = |event: &Envelope<Value>| {
+        let (metadata, typed) = OrderEvent::from_envelope(event.clone()).unwrap();
+        decisions::notification(&metadata, &typed, at(9)).map(Result::unwrap)
+    };
+    assert!(notify(&events[0]).is_none() && notify(&events[1]).is_none() && notify(&events[2]).is_none());
+    let shipped = notify(&events[3]).unwrap();
+    assert_eq!(shipped.metadata.event_type, "CustomerNotified");
+    assert_eq!(shipped.data["template"], "order-shipped");
+    assert_eq!(shipped.metadata.sequence, None, "not part of the order's history");
+}
