@@ -17,7 +17,7 @@ use tracing::Instrument;
 use crate::config::{ConfigError, Env, KitConfig};
 use crate::observability;
 use crate::processor::{Handler, Invocation, Limits, Processor};
-use crate::publish::{EventBridgePublisher, Parking, Publisher, SqsParking};
+use crate::publish::{AttributesOf, EventBridgePublisher, Parking, Publisher, SnsPublisher, SqsParking};
 
 /// The CloudWatch namespace of every function's metrics.
 pub const METRICS_NAMESPACE: &str = "ServerlessEvents";
@@ -75,11 +75,66 @@ pub enum Trigger {
     Sns,
 }
 
+/// Where a function's outputs go.
+#[derive(Debug, Clone, Copy)]
+pub enum Outputs {
+    /// The event bus named by `EVENT_BUS_NAME`.
+    Bus,
+    /// The SNS topic whose ARN is in the environment variable `variable`, with extra message
+    /// attributes for subscription filter policies.
+    Topic {
+        /// The variable holding the topic ARN.
+        variable: &'static str,
+        /// Extra attributes of each message.
+        attributes: AttributesOf,
+    },
+}
+
+/// The publisher [`Outputs`] names.
+#[derive(Debug, Clone)]
+pub enum OutputPublisher {
+    /// To the bus.
+    Bus(EventBridgePublisher),
+    /// To a topic.
+    Topic(SnsPublisher),
+}
+
+impl Publisher for OutputPublisher {
+    async fn publish(&self, events: &[envelope::Envelope<Value>]) -> Result<(), crate::publish::PublishError> {
+        match self {
+            Self::Bus(bus) => bus.publish(events).await,
+            Self::Topic(topic) => topic.publish(events).await,
+        }
+    }
+}
+
+impl Outputs {
+    fn publisher(self, aws: &Aws) -> Result<OutputPublisher, ConfigError> {
+        Ok(match self {
+            Self::Bus => {
+                let bus = aws
+                    .env
+                    .required("EVENT_BUS_NAME", "the event bus outputs are published to")?;
+                OutputPublisher::Bus(EventBridgePublisher::new(
+                    aws_sdk_eventbridge::Client::new(&aws.config),
+                    bus,
+                ))
+            }
+            Self::Topic { variable, attributes } => {
+                let topic = aws.env.required(variable, "the SNS topic outputs are published to")?;
+                OutputPublisher::Topic(
+                    SnsPublisher::new(aws_sdk_sns::Client::new(&aws.config), topic).with_attributes(attributes),
+                )
+            }
+        })
+    }
+}
+
 /// Runs a function: `make` builds the handler from the environment once, at cold start;
-/// outputs go to the bus in `EVENT_BUS_NAME`, idempotency records to `IDEMPOTENCY_TABLE`,
-/// parked messages to `PARKING_QUEUE_URL`. A configuration error stops the cold start with a
-/// log line naming the variable.
-pub async fn run<H, F, Fut>(trigger: Trigger, make: F) -> Result<(), lambda_runtime::Error>
+/// outputs go where `outputs` says, idempotency records to `IDEMPOTENCY_TABLE`, parked
+/// messages to `PARKING_QUEUE_URL`. A configuration error stops the cold start with a log line
+/// naming the variable.
+pub async fn run<H, F, Fut>(trigger: Trigger, outputs: Outputs, make: F) -> Result<(), lambda_runtime::Error>
 where
     H: Handler + 'static,
     F: FnOnce(Aws) -> Fut,
@@ -88,9 +143,7 @@ where
     observability::init_logging();
     let setup = async {
         let aws = Aws::load().await?;
-        let bus = aws
-            .env
-            .required("EVENT_BUS_NAME", "the event bus outputs are published to")?;
+        let publisher = outputs.publisher(&aws)?;
         let kit = aws.kit.clone();
         let config = aws.config.clone();
         let handler = make(aws).await?;
@@ -99,7 +152,7 @@ where
             &kit.function_name,
             handler,
             Idempotency::new(&kit.function_name, store).with_ttl(kit.idempotency_ttl),
-            EventBridgePublisher::new(aws_sdk_eventbridge::Client::new(&config), bus),
+            publisher,
             SqsParking::new(aws_sdk_sqs::Client::new(&config), &kit.parking_queue_url),
         )
         .with_limits(Limits {

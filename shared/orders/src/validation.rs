@@ -6,8 +6,9 @@ use serde_json::{Map, Value};
 
 use crate::events::{OrderLine, OrderPlaced};
 
-/// The most lines an order may have.
-pub const MAX_LINES: usize = 100;
+/// The most lines an order may have: reserving them is one DynamoDB transaction of at most
+/// 100 items (one per line, plus the reservation).
+pub const MAX_LINES: usize = 50;
 /// The most of one sku an order may ask for.
 pub const MAX_QUANTITY: u64 = 1_000;
 /// The highest unit price, in minor units (one million in major units).

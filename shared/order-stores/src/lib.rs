@@ -1,0 +1,13 @@
+//! The state the orders functions keep, behind ports with a DynamoDB and an in-memory adapter:
+//!
+//! - [`Inventory`]: stock per sku; reserving an order's lines is all or nothing (one DynamoDB
+//!   transaction), and releasing gives back exactly a reservation that exists, once.
+//! - [`OrderViews`]: the order-tracking read model, written only by a newer sequence.
+
+mod error;
+mod inventory;
+mod views;
+
+pub use error::StoreFailure;
+pub use inventory::{DynamoInventory, InMemoryInventory, Inventory, Stock};
+pub use views::{DynamoOrderViews, InMemoryOrderViews, OrderViews, Saved};

@@ -1,0 +1,152 @@
+//! The same contract on both adapters: in memory, and DynamoDB on moto (tables with the
+//! template's key schema).
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a panic is how a test reports failure
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use chrono::{TimeZone, Utc};
+use envelope::Envelope;
+use order_stores::{
+    DynamoInventory, DynamoOrderViews, InMemoryInventory, InMemoryOrderViews, Inventory, OrderViews, Saved, Stock,
+};
+use orders::decisions::StockOutcome;
+use orders::events::{OrderPlaced, StockLine};
+use orders::lifecycle::{Applied, OrderEvent, OrderView};
+
+static TABLES: AtomicUsize = AtomicUsize::new(0);
+
+async fn dynamo_table(partition_key: &str) -> (aws_sdk_dynamodb::Client, String) {
+    let moto = motoserver::shared().expect("moto server");
+    let config = moto.sdk_config().await;
+    let name = format!(
+        "{partition_key}-{}-{}",
+        std::process::id(),
+        TABLES.fetch_add(1, Ordering::SeqCst)
+    );
+    moto.create_table(&config, &motoserver::TableSpec::new(&name, partition_key))
+        .await
+        .unwrap();
+    (aws_sdk_dynamodb::Client::new(&config), name)
+}
+
+async fn dynamo_inventory() -> DynamoInventory {
+    let (client, table) = dynamo_table("id").await;
+    let inventory = DynamoInventory::new(client, table);
+    inventory.restock("SKU-MUG", 5).await.unwrap();
+    inventory.restock("SKU-TEA", 1).await.unwrap();
+    inventory
+}
+
+fn line(sku: &str, quantity: u32) -> StockLine {
+    StockLine {
+        sku: sku.into(),
+        quantity,
+    }
+}
+
+async fn stock(inventory: &impl Inventory, sku: &str) -> (u64, u64) {
+    let Stock { available, reserved } = inventory.stock(sku).await.unwrap().unwrap();
+    (available, reserved)
+}
+
+async fn reservations_are_all_or_nothing_and_once(inventory: impl Inventory) {
+    let order = [line("SKU-MUG", 2), line("SKU-TEA", 1)];
+    assert_eq!(inventory.reserve("o-1", &order).await.unwrap(), StockOutcome::Reserved);
+    assert_eq!(
+        (stock(&inventory, "SKU-MUG").await, stock(&inventory, "SKU-TEA").await),
+        ((3, 2), (0, 1))
+    );
+
+    // Delivered again: reserved, and nothing moves.
+    assert_eq!(inventory.reserve("o-1", &order).await.unwrap(), StockOutcome::Reserved);
+    assert_eq!(stock(&inventory, "SKU-MUG").await, (3, 2));
+
+    // Short of tea and of an unknown sku: nothing at all is reserved.
+    let greedy = [line("SKU-MUG", 1), line("SKU-TEA", 1), line("SKU-GHOST", 1)];
+    let outcome = inventory.reserve("o-2", &greedy).await.unwrap();
+    assert_eq!(
+        outcome,
+        StockOutcome::OutOfStock {
+            skus: vec!["SKU-TEA".into(), "SKU-GHOST".into()]
+        }
+    );
+    assert_eq!(stock(&inventory, "SKU-MUG").await, (3, 2), "no partial reservation");
+}
+
+async fn a_release_gives_back_exactly_the_reservation_once(inventory: impl Inventory) {
+    let order = [line("SKU-MUG", 2), line("SKU-TEA", 1)];
+    inventory.reserve("o-1", &order).await.unwrap();
+    inventory.release("o-1", &order).await.unwrap();
+    assert_eq!(
+        (stock(&inventory, "SKU-MUG").await, stock(&inventory, "SKU-TEA").await),
+        ((5, 0), (1, 0))
+    );
+    inventory.release("o-1", &order).await.unwrap();
+    assert_eq!(
+        stock(&inventory, "SKU-MUG").await,
+        (5, 0),
+        "a second release gives nothing back"
+    );
+    inventory.release("o-never-reserved", &order).await.unwrap();
+    assert_eq!(stock(&inventory, "SKU-MUG").await, (5, 0));
+}
+
+fn view(sequence: u64) -> OrderView {
+    let time = Utc.with_ymd_and_hms(2026, 11, 23, 9, 0, 0).unwrap();
+    let placed = OrderPlaced {
+        order_id: "o-1".into(),
+        customer_id: "c-1".into(),
+        currency: "EUR".into(),
+        lines: Vec::new(),
+        total: 0,
+        payment_token: None,
+    };
+    let envelope = Envelope::new("o-1", time, placed.clone()).with_sequence(sequence);
+    match OrderView::apply(None, &envelope.metadata, &OrderEvent::Placed(placed)).unwrap() {
+        Applied::Updated(view) => view,
+        Applied::Stale { .. } => unreachable!("a first view is never stale"),
+    }
+}
+
+async fn only_a_newer_view_is_written(views: impl OrderViews) {
+    assert_eq!(views.get("o-1").await.unwrap(), None);
+    assert_eq!(views.save_if_newer(&view(2)).await.unwrap(), Saved::Written);
+    assert_eq!(views.save_if_newer(&view(2)).await.unwrap(), Saved::Stale);
+    assert_eq!(views.save_if_newer(&view(1)).await.unwrap(), Saved::Stale);
+    assert_eq!(views.get("o-1").await.unwrap().unwrap().sequence, 2);
+    assert_eq!(views.save_if_newer(&view(3)).await.unwrap(), Saved::Written);
+    assert_eq!(views.get("o-1").await.unwrap(), Some(view(3)));
+}
+
+#[tokio::test]
+async fn in_memory_reservations_are_all_or_nothing_and_once() {
+    reservations_are_all_or_nothing_and_once(InMemoryInventory::with_stock([("SKU-MUG", 5), ("SKU-TEA", 1)])).await;
+}
+
+#[tokio::test]
+async fn dynamodb_reservations_are_all_or_nothing_and_once() {
+    reservations_are_all_or_nothing_and_once(dynamo_inventory().await).await;
+}
+
+#[tokio::test]
+async fn in_memory_release_gives_back_exactly_the_reservation_once() {
+    a_release_gives_back_exactly_the_reservation_once(InMemoryInventory::with_stock([("SKU-MUG", 5), ("SKU-TEA", 1)]))
+        .await;
+}
+
+#[tokio::test]
+async fn dynamodb_release_gives_back_exactly_the_reservation_once() {
+    a_release_gives_back_exactly_the_reservation_once(dynamo_inventory().await).await;
+}
+
+#[tokio::test]
+async fn in_memory_views_are_written_only_by_a_newer_sequence() {
+    only_a_newer_view_is_written(InMemoryOrderViews::new()).await;
+}
+
+#[tokio::test]
+async fn dynamodb_views_are_written_only_by_a_newer_sequence() {
+    let (client, table) = dynamo_table("orderId").await;
+    only_a_newer_view_is_written(DynamoOrderViews::new(client, table)).await;
+}
