@@ -27,9 +27,9 @@ help:
 
 demo:
 	@$(CARGO) build --quiet -p localcloud
-	@echo "Decoding every sample in events/ (carrier, event type and version, subject, event time in UTC)"
+	@echo "Decoding every sample in events/ that carries envelopes (carrier, event type and version, subject, event time in UTC)"
 	@good=0; refused=0; failed=0; \
-	for file in $$(find events -name '*.json' | sort); do \
+	for file in $$(find events -name '*.json' ! -name '*.function-url.json' | sort); do \
 	  case "$$(basename $$file)" in bad-*) expect=bad ;; *) expect=good ;; esac; \
 	  echo; echo "$$file"; \
 	  if $(LOCALCLOUD) decode --summary "$$file" 2>&1 | sed 's/^/    /'; then \

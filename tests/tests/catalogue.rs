@@ -27,8 +27,9 @@ fn files_on_disk() -> BTreeSet<String> {
     found
 }
 
-/// Table rows of the catalogue whose first cell is a `file.json`: (file, last cell).
-fn catalogued() -> Vec<(String, String)> {
+/// Table rows of the catalogue whose first cell is a `file.json`: (file, its "refused with"
+/// cell, present only in tables that have that third column).
+fn catalogued() -> Vec<(String, Option<String>)> {
     let readme = std::fs::read_to_string(events_dir().join("README.md")).unwrap();
     readme
         .lines()

@@ -34,6 +34,15 @@ impl HandlerError {
         }
     }
 
+    /// A failure whose class its source already knows (e.g. a store's).
+    pub fn classified(class: ErrorClass, kind: &'static str, source: impl Into<Cause>) -> Self {
+        Self {
+            class,
+            kind,
+            source: source.into(),
+        }
+    }
+
     /// Transient or permanent.
     pub fn class(&self) -> ErrorClass {
         self.class

@@ -15,6 +15,8 @@ pub mod lambda;
 pub mod observability;
 pub mod processor;
 pub mod publish;
+pub mod testing;
 
 pub use error::{HandlerError, KitError};
+pub use idempotency::{Clock, ManualClock, SystemClock};
 pub use processor::{Handler, Invocation, Limits, Processor};

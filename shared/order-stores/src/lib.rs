@@ -2,7 +2,7 @@
 //!
 //! - [`Inventory`]: stock per sku; reserving an order's lines is all or nothing (one DynamoDB
 //!   transaction), and releasing gives back exactly a reservation that exists, once.
-//! - [`OrderViews`]: the order-tracking read model, written only by a newer sequence.
+//! - [`OrderViews`]: the order-tracking read model, written only if unchanged since read.
 
 mod error;
 mod inventory;

@@ -1,6 +1,7 @@
-//! The order-tracking read model: one item per order, replaced only by a view of a newer
-//! sequence (a conditional put), so duplicates and late events cannot move it backwards even
-//! when two projections race.
+//! The order-tracking read model: one item per order, replaced only if it has not changed since
+//! it was read (a conditional put on its sequence). Two projections racing on one order cannot
+//! lose each other's events: the loser reads again and re-applies. That only newer events move
+//! the view is the domain's rule (`OrderView::apply`).
 //!
 //! Table (key `orderId`): `sequence` (N), `status` (S) and `view` (S, the view as JSON).
 
@@ -20,8 +21,8 @@ use crate::error::StoreFailure;
 pub enum Saved {
     /// The view was written.
     Written,
-    /// A view of the same or a newer sequence was already there; nothing was written.
-    Stale,
+    /// The stored view changed since it was read; nothing was written: read and apply again.
+    Conflict,
 }
 
 /// Order-tracking views.
@@ -29,8 +30,12 @@ pub trait OrderViews: Send + Sync {
     /// The view of `order_id`, if any event of it was applied.
     fn get(&self, order_id: &str) -> impl Future<Output = Result<Option<OrderView>, StoreFailure>> + Send;
 
-    /// Writes `view` unless the stored one is as new or newer.
-    fn save_if_newer(&self, view: &OrderView) -> impl Future<Output = Result<Saved, StoreFailure>> + Send;
+    /// Writes `view` if the stored view is still the one read: at sequence `read` (`None`: absent).
+    fn save_if_unchanged(
+        &self,
+        view: &OrderView,
+        read: Option<u64>,
+    ) -> impl Future<Output = Result<Saved, StoreFailure>> + Send;
 }
 
 /// Views in memory.
@@ -56,15 +61,13 @@ impl OrderViews for InMemoryOrderViews {
             .cloned())
     }
 
-    async fn save_if_newer(&self, view: &OrderView) -> Result<Saved, StoreFailure> {
+    async fn save_if_unchanged(&self, view: &OrderView, read: Option<u64>) -> Result<Saved, StoreFailure> {
         let mut views = self.views.lock().unwrap_or_else(PoisonError::into_inner);
-        match views.get(&view.order_id) {
-            Some(stored) if stored.sequence >= view.sequence => Ok(Saved::Stale),
-            _ => {
-                views.insert(view.order_id.clone(), view.clone());
-                Ok(Saved::Written)
-            }
+        if views.get(&view.order_id).map(|stored| stored.sequence) != read {
+            return Ok(Saved::Conflict);
         }
+        views.insert(view.order_id.clone(), view.clone());
+        Ok(Saved::Written)
     }
 }
 
@@ -104,12 +107,16 @@ impl OrderViews for DynamoOrderViews {
             .map_err(|e| StoreFailure::permanent("get view", format!("order {order_id}: stored view unreadable: {e}")))
     }
 
-    async fn save_if_newer(&self, view: &OrderView) -> Result<Saved, StoreFailure> {
+    async fn save_if_unchanged(&self, view: &OrderView, read: Option<u64>) -> Result<Saved, StoreFailure> {
         let text = serde_json::to_string(view).map_err(|e| StoreFailure::permanent("save view", e.to_string()))?;
         let status = serde_json::to_value(view.status)
             .ok()
             .and_then(|v| v.as_str().map(str::to_owned))
             .unwrap_or_default();
+        let (condition, read_sequence) = match read {
+            None => ("attribute_not_exists(orderId)", None),
+            Some(sequence) => ("#sequence = :read", Some(AttributeValue::N(sequence.to_string()))),
+        };
         let result = self
             .client
             .put_item()
@@ -119,9 +126,13 @@ impl OrderViews for DynamoOrderViews {
             .item("status", AttributeValue::S(status))
             .item("customerId", AttributeValue::S(view.customer_id.clone()))
             .item("view", AttributeValue::S(text))
-            .condition_expression("attribute_not_exists(orderId) OR #sequence < :sequence")
-            .expression_attribute_names("#sequence", "sequence")
-            .expression_attribute_values(":sequence", AttributeValue::N(view.sequence.to_string()))
+            .condition_expression(condition)
+            .set_expression_attribute_names(
+                read_sequence
+                    .is_some()
+                    .then(|| [("#sequence".to_owned(), "sequence".to_owned())].into()),
+            )
+            .set_expression_attribute_values(read_sequence.map(|n| [(":read".to_owned(), n)].into()))
             .send()
             .await;
         match result {
@@ -132,7 +143,7 @@ impl OrderViews for DynamoOrderViews {
                     Some(PutItemError::ConditionalCheckFailedException(_))
                 ) =>
             {
-                Ok(Saved::Stale)
+                Ok(Saved::Conflict)
             }
             Err(err) => Err(StoreFailure::sdk("save view", &err)),
         }

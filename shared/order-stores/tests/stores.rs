@@ -109,14 +109,20 @@ fn view(sequence: u64) -> OrderView {
     }
 }
 
-async fn only_a_newer_view_is_written(views: impl OrderViews) {
+async fn a_view_is_written_only_if_unchanged_since_read(views: impl OrderViews) {
     assert_eq!(views.get("o-1").await.unwrap(), None);
-    assert_eq!(views.save_if_newer(&view(2)).await.unwrap(), Saved::Written);
-    assert_eq!(views.save_if_newer(&view(2)).await.unwrap(), Saved::Stale);
-    assert_eq!(views.save_if_newer(&view(1)).await.unwrap(), Saved::Stale);
-    assert_eq!(views.get("o-1").await.unwrap().unwrap().sequence, 2);
-    assert_eq!(views.save_if_newer(&view(3)).await.unwrap(), Saved::Written);
-    assert_eq!(views.get("o-1").await.unwrap(), Some(view(3)));
+    assert_eq!(views.save_if_unchanged(&view(1), None).await.unwrap(), Saved::Written);
+    // Another writer read nothing too, or an outdated sequence: it must read again.
+    assert_eq!(views.save_if_unchanged(&view(2), None).await.unwrap(), Saved::Conflict);
+    assert_eq!(
+        views.save_if_unchanged(&view(3), Some(2)).await.unwrap(),
+        Saved::Conflict
+    );
+    assert_eq!(
+        views.save_if_unchanged(&view(2), Some(1)).await.unwrap(),
+        Saved::Written
+    );
+    assert_eq!(views.get("o-1").await.unwrap(), Some(view(2)));
 }
 
 #[tokio::test]
@@ -141,12 +147,12 @@ async fn dynamodb_release_gives_back_exactly_the_reservation_once() {
 }
 
 #[tokio::test]
-async fn in_memory_views_are_written_only_by_a_newer_sequence() {
-    only_a_newer_view_is_written(InMemoryOrderViews::new()).await;
+async fn in_memory_views_are_written_only_if_unchanged_since_read() {
+    a_view_is_written_only_if_unchanged_since_read(InMemoryOrderViews::new()).await;
 }
 
 #[tokio::test]
-async fn dynamodb_views_are_written_only_by_a_newer_sequence() {
+async fn dynamodb_views_are_written_only_if_unchanged_since_read() {
     let (client, table) = dynamo_table("orderId").await;
-    only_a_newer_view_is_written(DynamoOrderViews::new(client, table)).await;
+    a_view_is_written_only_if_unchanged_since_read(DynamoOrderViews::new(client, table)).await;
 }

@@ -1,0 +1,47 @@
+//! notify-customer: on `OrderShipped`, `PaymentFailed` and `OrderRejected`, publishes a
+//! `CustomerNotified` message to the notifications topic, with message attributes
+//! (`customerId`, `template`) that subscriptions can filter on.
+
+use std::sync::Arc;
+
+use envelope::{Envelope, Registry};
+use handler_kit::{Clock, Handler, HandlerError};
+use orders::decisions;
+use orders::events::{OrderRejected, OrderShipped, PaymentFailed};
+use orders::lifecycle::OrderEvent;
+use serde_json::Value;
+
+/// Tells customers what happened to their orders.
+pub struct NotifyCustomer {
+    clock: Arc<dyn Clock>,
+}
+
+impl NotifyCustomer {
+    /// Notifies with event times from `clock`.
+    pub fn new(clock: Arc<dyn Clock>) -> Self {
+        Self { clock }
+    }
+}
+
+/// Message attributes of a notification, for subscription filter policies.
+pub fn attributes(notification: &Envelope<Value>) -> Vec<(String, String)> {
+    ["customerId", "template"]
+        .iter()
+        .filter_map(|name| Some(((*name).to_owned(), notification.data.get(*name)?.as_str()?.to_owned())))
+        .collect()
+}
+
+impl Handler for NotifyCustomer {
+    fn event_types(&self) -> Registry {
+        Registry::new()
+            .register::<OrderShipped>()
+            .register::<PaymentFailed>()
+            .register::<OrderRejected>()
+    }
+
+    async fn handle(&self, event: Envelope<Value>) -> Result<Vec<Envelope<Value>>, HandlerError> {
+        let (metadata, event) = OrderEvent::from_envelope(event)?;
+        let notification = decisions::notification(&metadata, &event, self.clock.now()).transpose()?;
+        Ok(notification.into_iter().collect())
+    }
+}

@@ -1,0 +1,41 @@
+//! notify-customer on its sample: shipped, payment failed, rejected.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a panic is how a test reports failure
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{TimeZone, Utc};
+use handler_kit::testing::{in_memory, sqs_sample};
+use handler_kit::{Invocation, ManualClock};
+use notify_customer::{NotifyCustomer, attributes};
+
+#[tokio::test]
+async fn each_customer_is_told_once_with_filterable_attributes() {
+    let clock = Arc::new(ManualClock::new(Utc.with_ymd_and_hms(2026, 11, 23, 7, 0, 0).unwrap()));
+    let processor = in_memory("notify-customer", NotifyCustomer::new(clock));
+    let root = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../.."));
+    let event = sqs_sample(
+        root,
+        "events/orders/notify-customer/customer-events.sqs-eventbridge.json",
+    )
+    .unwrap();
+    let response = processor
+        .process_sqs(&event, &Invocation::with_remaining("r-1", Duration::from_secs(30)))
+        .await
+        .unwrap();
+    assert!(response.batch_item_failures.is_empty());
+
+    let sent = processor.parts().2.published();
+    let templates: Vec<&str> = sent.iter().map(|n| n.data["template"].as_str().unwrap()).collect();
+    assert_eq!(templates, ["order-shipped", "payment-failed", "order-rejected"]);
+    assert!(sent[0].data["subject"].as_str().unwrap().contains("DHL-1A2B3C4D5E6F"));
+    assert_eq!(
+        attributes(&sent[2]),
+        [
+            ("customerId".to_owned(), "c-7".to_owned()),
+            ("template".to_owned(), "order-rejected".to_owned())
+        ]
+    );
+}

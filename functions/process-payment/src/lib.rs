@@ -1,0 +1,131 @@
+//! process-payment: on `InventoryReserved`, charges the order through a [`PaymentGateway`] and
+//! publishes `PaymentCompleted`, or `PaymentFailed` carrying the reserved lines for release.
+//! A gateway that cannot answer is a transient failure (the record is retried); a decline is an
+//! outcome, not a failure, and is never retried.
+
+use std::collections::HashSet;
+use std::future::Future;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use envelope::{Envelope, Location, Metadata, Registry};
+use handler_kit::{Clock, Handler, HandlerError};
+use orders::decisions::{self, PaymentOutcome};
+use orders::events::InventoryReserved;
+use serde_json::Value;
+
+/// What to charge.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Charge {
+    /// The order.
+    pub order_id: String,
+    /// In minor units.
+    pub amount: u64,
+    /// ISO 4217 code.
+    pub currency: String,
+    /// The payment method's token.
+    pub token: Option<String>,
+    /// The gateway's idempotency key: a retried charge must not charge twice.
+    pub idempotency_key: String,
+}
+
+/// The gateway did not answer; the same charge may succeed later.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("payment gateway unavailable for order {order_id}")]
+pub struct GatewayUnavailable {
+    /// The order.
+    pub order_id: String,
+}
+
+/// The payment gateway port.
+pub trait PaymentGateway: Send + Sync {
+    /// Charges, answering approved or declined, or that it could not answer.
+    fn charge(&self, charge: &Charge) -> impl Future<Output = Result<PaymentOutcome, GatewayUnavailable>> + Send;
+}
+
+/// A deterministic gateway for tests, the local cloud and demos. Test tokens:
+///
+/// | token | answer |
+/// |---|---|
+/// | `tok_approve` | approved; payment id derived from the idempotency key |
+/// | `tok_decline` | declined: card declined |
+/// | `tok_insufficient_funds` | declined: insufficient funds |
+/// | `tok_unavailable` | gateway unavailable, always |
+/// | `tok_flaky` | gateway unavailable on the first attempt of each charge, then approved |
+/// | none | declined: no payment method |
+/// | anything else | declined: unknown payment token |
+#[derive(Debug, Default)]
+pub struct SimulatedGateway {
+    attempted: Mutex<HashSet<String>>,
+}
+
+impl PaymentGateway for SimulatedGateway {
+    async fn charge(&self, charge: &Charge) -> Result<PaymentOutcome, GatewayUnavailable> {
+        let approved = || PaymentOutcome::Approved {
+            payment_id: format!(
+                "pay-{}",
+                &charge.idempotency_key.replace('-', "")[..12.min(charge.idempotency_key.len())]
+            ),
+        };
+        let declined = |reason: &str| PaymentOutcome::Declined {
+            reason: reason.to_owned(),
+        };
+        let unavailable = || GatewayUnavailable {
+            order_id: charge.order_id.clone(),
+        };
+        match charge.token.as_deref() {
+            Some("tok_approve") => Ok(approved()),
+            Some("tok_decline") => Ok(declined("card declined")),
+            Some("tok_insufficient_funds") => Ok(declined("insufficient funds")),
+            Some("tok_unavailable") => Err(unavailable()),
+            Some("tok_flaky") => {
+                let first = self
+                    .attempted
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .insert(charge.idempotency_key.clone());
+                if first { Err(unavailable()) } else { Ok(approved()) }
+            }
+            None => Ok(declined("no payment method")),
+            Some(_) => Ok(declined("unknown payment token")),
+        }
+    }
+}
+
+/// Charges reserved orders.
+pub struct ProcessPayment<G> {
+    gateway: G,
+    clock: Arc<dyn Clock>,
+}
+
+impl<G: PaymentGateway> ProcessPayment<G> {
+    /// Charges through `gateway`, with event times from `clock`.
+    pub fn new(gateway: G, clock: Arc<dyn Clock>) -> Self {
+        Self { gateway, clock }
+    }
+}
+
+fn charge_of(metadata: &Metadata, reserved: &InventoryReserved) -> Charge {
+    Charge {
+        order_id: reserved.order_id.clone(),
+        amount: reserved.total,
+        currency: reserved.currency.clone(),
+        token: reserved.payment_token.clone(),
+        idempotency_key: metadata.id.to_string(),
+    }
+}
+
+impl<G: PaymentGateway> Handler for ProcessPayment<G> {
+    fn event_types(&self) -> Registry {
+        Registry::new().register::<InventoryReserved>()
+    }
+
+    async fn handle(&self, event: Envelope<Value>) -> Result<Vec<Envelope<Value>>, HandlerError> {
+        let reserved = event.into_typed::<InventoryReserved>(&Location::root())?;
+        let outcome = self
+            .gateway
+            .charge(&charge_of(&reserved.metadata, &reserved.data))
+            .await
+            .map_err(|e| HandlerError::transient("gateway-unavailable", e))?;
+        Ok(vec![decisions::payment_decided(&reserved, outcome, self.clock.now())?])
+    }
+}

@@ -1,0 +1,57 @@
+//! release-inventory on its sample event: the failed order's reservation comes back, once.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a panic is how a test reports failure
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{TimeZone, Utc};
+use handler_kit::testing::{in_memory, sqs_sample};
+use handler_kit::{Invocation, ManualClock};
+use order_stores::{InMemoryInventory, Inventory, Stock};
+use orders::events::StockLine;
+use release_inventory::ReleaseInventory;
+
+#[tokio::test]
+async fn given_a_failed_payment_then_exactly_its_reservation_is_released_once() {
+    let inventory = InMemoryInventory::with_stock([("SKU-RED-MUG", 10)]);
+    let reserved = [StockLine {
+        sku: "SKU-RED-MUG".into(),
+        quantity: 1,
+    }];
+    inventory.reserve("o-1003", &reserved).await.unwrap();
+    let clock = Arc::new(ManualClock::new(Utc.with_ymd_and_hms(2026, 11, 23, 5, 0, 0).unwrap()));
+    let processor = in_memory("release-inventory", ReleaseInventory::new(inventory, clock));
+    let root = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../.."));
+    let event = sqs_sample(
+        root,
+        "events/orders/release-inventory/payment-failed.sqs-eventbridge.json",
+    )
+    .unwrap();
+    let invocation = Invocation::with_remaining("r-1", Duration::from_secs(30));
+
+    for _ in 0..2 {
+        assert!(
+            processor
+                .process_sqs(&event, &invocation)
+                .await
+                .unwrap()
+                .batch_item_failures
+                .is_empty()
+        );
+    }
+    let (handler, _, publisher, _) = processor.parts();
+    assert_eq!(
+        handler.inventory().stock("SKU-RED-MUG").await.unwrap(),
+        Some(Stock {
+            available: 10,
+            reserved: 0
+        })
+    );
+    let released = &publisher.published()[0];
+    assert_eq!(
+        (released.metadata.event_type.as_str(), released.metadata.sequence),
+        ("InventoryReleased", Some(4))
+    );
+}

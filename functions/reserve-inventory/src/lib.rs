@@ -1,0 +1,46 @@
+//! reserve-inventory: on `OrderPlaced`, reserves every line at once (no partial reservation)
+//! and publishes `InventoryReserved`, or `OrderRejected` naming the skus out of stock.
+
+use std::sync::Arc;
+
+use envelope::{Envelope, Location, Registry};
+use handler_kit::{Clock, Handler, HandlerError};
+use order_stores::Inventory;
+use orders::decisions;
+use orders::events::OrderPlaced;
+use serde_json::Value;
+
+/// Reserves stock for placed orders.
+pub struct ReserveInventory<I> {
+    inventory: I,
+    clock: Arc<dyn Clock>,
+}
+
+impl<I: Inventory> ReserveInventory<I> {
+    /// Reserves from `inventory`, with event times from `clock`.
+    pub fn new(inventory: I, clock: Arc<dyn Clock>) -> Self {
+        Self { inventory, clock }
+    }
+
+    /// The inventory, e.g. to inspect an in-memory one.
+    pub fn inventory(&self) -> &I {
+        &self.inventory
+    }
+}
+
+impl<I: Inventory> Handler for ReserveInventory<I> {
+    fn event_types(&self) -> Registry {
+        Registry::new().register::<OrderPlaced>()
+    }
+
+    async fn handle(&self, event: Envelope<Value>) -> Result<Vec<Envelope<Value>>, HandlerError> {
+        let placed = event.into_typed::<OrderPlaced>(&Location::root())?;
+        let lines = decisions::stock_lines(&placed.data);
+        let outcome = self
+            .inventory
+            .reserve(&placed.data.order_id, &lines)
+            .await
+            .map_err(|e| HandlerError::classified(e.class, "inventory", e))?;
+        Ok(vec![decisions::inventory_decided(&placed, outcome, self.clock.now())?])
+    }
+}

@@ -1,0 +1,59 @@
+//! reserve-inventory on its sample events: one order in stock, one not.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a panic is how a test reports failure
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{TimeZone, Utc};
+use handler_kit::testing::{in_memory, sqs_sample};
+use handler_kit::{Invocation, ManualClock};
+use order_stores::{InMemoryInventory, Inventory, Stock};
+use reserve_inventory::ReserveInventory;
+
+#[tokio::test]
+async fn given_one_order_in_stock_and_one_not_then_one_is_reserved_and_one_rejected_naming_the_sku() {
+    let clock = Arc::new(ManualClock::new(Utc.with_ymd_and_hms(2026, 11, 23, 5, 0, 0).unwrap()));
+    let stock = InMemoryInventory::with_stock([("SKU-RED-MUG", 10), ("SKU-TEA-100G", 10), ("SKU-LAMP", 0)]);
+    let processor = in_memory("reserve-inventory", ReserveInventory::new(stock, clock));
+    let root = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../.."));
+    let event = sqs_sample(
+        root,
+        "events/orders/reserve-inventory/order-placed.sqs-eventbridge.json",
+    )
+    .unwrap();
+    let invocation = Invocation::with_remaining("r-1", Duration::from_secs(30));
+
+    assert!(
+        processor
+            .process_sqs(&event, &invocation)
+            .await
+            .unwrap()
+            .batch_item_failures
+            .is_empty()
+    );
+    // Every message delivered twice: nothing is reserved twice.
+    assert!(
+        processor
+            .process_sqs(&event, &invocation)
+            .await
+            .unwrap()
+            .batch_item_failures
+            .is_empty()
+    );
+
+    let (handler, _, publisher, _) = processor.parts();
+    let published = publisher.published();
+    assert_eq!(published[0].metadata.event_type, "InventoryReserved");
+    assert_eq!(published[0].data["paymentToken"], "tok_approve");
+    assert_eq!(published[1].metadata.event_type, "OrderRejected");
+    assert_eq!(published[1].data["skus"], serde_json::json!(["SKU-LAMP"]));
+    assert_eq!(
+        handler.inventory().stock("SKU-RED-MUG").await.unwrap(),
+        Some(Stock {
+            available: 8,
+            reserved: 2
+        })
+    );
+}

@@ -1,0 +1,70 @@
+//! ship-order on its sample events, with in-memory adapters.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a panic is how a test reports failure
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{TimeZone, Utc};
+use handler_kit::testing::{in_memory, sqs_sample};
+use handler_kit::{Invocation, ManualClock};
+use ship_order::ShipOrder;
+
+fn sample(name: &str) -> aws_lambda_events::event::sqs::SqsEvent {
+    sqs_sample(
+        Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../..")),
+        &format!("events/orders/ship-order/{name}"),
+    )
+    .unwrap()
+}
+
+fn ship_order() -> handler_kit::testing::InMemoryProcessor<ShipOrder> {
+    let clock = Arc::new(ManualClock::new(Utc.with_ymd_and_hms(2026, 11, 23, 6, 0, 0).unwrap()));
+    in_memory("ship-order", ShipOrder::new(clock))
+}
+
+#[tokio::test]
+async fn given_a_paid_order_then_it_ships_once_with_a_stable_tracking_number() {
+    let processor = ship_order();
+    let event = sample("payment-completed.sqs-eventbridge.json");
+    let invocation = Invocation::with_remaining("r-1", Duration::from_secs(30));
+    assert!(
+        processor
+            .process_sqs(&event, &invocation)
+            .await
+            .unwrap()
+            .batch_item_failures
+            .is_empty()
+    );
+    processor.process_sqs(&event, &invocation).await.unwrap();
+
+    let published = processor.parts().2.published();
+    assert_eq!(published.len(), 2, "the duplicate re-publishes the same event");
+    assert_eq!(published[0], published[1]);
+    let shipped = &published[0];
+    assert_eq!(
+        (shipped.metadata.event_type.as_str(), shipped.metadata.sequence),
+        ("OrderShipped", Some(4))
+    );
+    assert_eq!(shipped.data["orderId"], "o-1001");
+    let tracking = shipped.data["trackingNumber"].as_str().unwrap();
+    assert!(
+        tracking.starts_with(&shipped.data["carrier"].as_str().unwrap().to_uppercase()),
+        "{tracking}"
+    );
+}
+
+#[tokio::test]
+async fn given_a_payment_without_its_id_then_it_is_parked_naming_the_field() {
+    let processor = ship_order();
+    let event = sample("payment-completed-missing-payment-id.sqs-eventbridge.json");
+    let response = processor
+        .process_sqs(&event, &Invocation::with_remaining("r-1", Duration::from_secs(30)))
+        .await
+        .unwrap();
+    assert!(response.batch_item_failures.is_empty(), "parked, not retried");
+    let parked = processor.parts().3.parked();
+    assert_eq!(parked[0].kind, "missing-field");
+    assert!(parked[0].reason.contains("data.paymentId"), "{}", parked[0].reason);
+}
