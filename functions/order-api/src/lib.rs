@@ -1,0 +1,274 @@
+//! order-api: the HTTP producer behind a Lambda Function URL.
+//!
+//! - `POST /orders`: validates the order and publishes `OrderPlaced`; `202` with the order id.
+//!   `400` with a problem-details body naming every invalid field; `413` over the body limit.
+//!   With an `Idempotency-Key` header, a retried request gets the first response and places
+//!   nothing twice; the same key with another body is `422`, and while the first request is
+//!   still running, `409`.
+//! - `GET /orders/{id}`: the order's tracking view, or `404`.
+
+use std::sync::Arc;
+
+use envelope::{Envelope, Metadata, TraceContext};
+use handler_kit::Clock;
+use handler_kit::publish::Publisher;
+use idempotency::{Idempotency, IdempotencyError, Store};
+use lambda_http::{Body, Request, RequestExt, Response};
+use order_stores::OrderViews;
+use orders::validation::validate_order;
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+/// The largest order body accepted.
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+
+/// Namespace of order ids derived from idempotency keys; fixed, or retries get new ids.
+const ORDER_ID_NAMESPACE: Uuid = Uuid::from_u128(0x3c0f_5b7e_2a19_4d86_b1e4_7f20_9a6c_d851);
+
+/// An HTTP answer, as stored for idempotent retries.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ApiResponse {
+    /// HTTP status.
+    pub status: u16,
+    /// JSON body.
+    pub body: Value,
+    /// `Location`, for a created resource.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub location: Option<String>,
+}
+
+impl ApiResponse {
+    fn json(status: u16, body: Value) -> Self {
+        Self {
+            status,
+            body,
+            location: None,
+        }
+    }
+
+    /// An RFC 9457 problem-details answer.
+    fn problem(status: u16, title: &str, detail: impl Into<String>) -> Self {
+        Self::json(
+            status,
+            json!({ "type": "about:blank", "title": title, "status": status, "detail": detail.into() }),
+        )
+    }
+
+    /// As the HTTP response Lambda returns.
+    pub fn into_http(self) -> Response<Body> {
+        let content_type = if self.status >= 400 {
+            "application/problem+json"
+        } else {
+            "application/json"
+        };
+        let mut builder = Response::builder()
+            .status(self.status)
+            .header("content-type", content_type);
+        if let Some(location) = &self.location {
+            builder = builder.header("location", location);
+        }
+        builder
+            .body(Body::from(self.body.to_string()))
+            .unwrap_or_else(|_| Response::new(Body::from("{}")))
+    }
+}
+
+/// The request parts the API reads, independent of the HTTP library.
+#[derive(Debug, Clone, Default)]
+pub struct ApiRequest {
+    /// `GET`, `POST`, ...
+    pub method: String,
+    /// The path, e.g. `/orders/o-1`.
+    pub path: String,
+    /// `Idempotency-Key` header.
+    pub idempotency_key: Option<String>,
+    /// `X-Correlation-Id` header.
+    pub correlation_id: Option<String>,
+    /// `traceparent` header.
+    pub traceparent: Option<String>,
+    /// The body.
+    pub body: Vec<u8>,
+}
+
+impl ApiRequest {
+    /// The parts of a Lambda HTTP request.
+    pub fn from_http(request: &Request) -> Self {
+        let header = |name: &str| {
+            request
+                .headers()
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned)
+        };
+        Self {
+            method: request.method().as_str().to_owned(),
+            path: request.raw_http_path().to_owned(),
+            idempotency_key: header("idempotency-key"),
+            correlation_id: header("x-correlation-id"),
+            traceparent: header("traceparent"),
+            body: request.body().as_ref().to_vec(),
+        }
+    }
+}
+
+/// The order API over its ports.
+pub struct OrderApi<P, S, V> {
+    publisher: P,
+    idempotency: Idempotency<S>,
+    views: V,
+    clock: Arc<dyn Clock>,
+}
+
+impl<P: Publisher, S: Store, V: OrderViews> OrderApi<P, S, V> {
+    /// An API publishing with `publisher`, remembering responses in `idempotency`, reading `views`.
+    pub fn new(publisher: P, idempotency: Idempotency<S>, views: V, clock: Arc<dyn Clock>) -> Self {
+        Self {
+            publisher,
+            idempotency,
+            views,
+            clock,
+        }
+    }
+
+    /// The publisher, e.g. to inspect an in-memory one.
+    pub fn publisher(&self) -> &P {
+        &self.publisher
+    }
+
+    /// Answers one request.
+    pub async fn handle(&self, request: &ApiRequest) -> ApiResponse {
+        let segments: Vec<&str> = request.path.trim_matches('/').split('/').collect();
+        match (request.method.as_str(), segments.as_slice()) {
+            ("POST", ["orders"]) => self.place(request).await,
+            ("GET", ["orders", id]) => self.track(id).await,
+            (_, ["orders"] | ["orders", _]) => ApiResponse::problem(
+                405,
+                "Method Not Allowed",
+                format!("{} {} is not served", request.method, request.path),
+            ),
+            _ => ApiResponse::problem(404, "Not Found", format!("no resource at {}", request.path)),
+        }
+    }
+
+    async fn track(&self, order_id: &str) -> ApiResponse {
+        match self.views.get(order_id).await {
+            Ok(Some(view)) => ApiResponse::json(200, serde_json::to_value(view).unwrap_or_default()),
+            Ok(None) => ApiResponse::problem(404, "Not Found", format!("no order {order_id}")),
+            Err(err) => {
+                tracing::error!(error = %err, "order views unavailable");
+                ApiResponse::problem(
+                    503,
+                    "Service Unavailable",
+                    "order tracking is unavailable; retry shortly",
+                )
+            }
+        }
+    }
+
+    async fn place(&self, request: &ApiRequest) -> ApiResponse {
+        if request.body.len() > MAX_BODY_BYTES {
+            return ApiResponse::problem(
+                413,
+                "Payload Too Large",
+                format!(
+                    "the body is {} bytes; the limit is {MAX_BODY_BYTES}",
+                    request.body.len()
+                ),
+            );
+        }
+        let order: Value = match serde_json::from_slice(&request.body) {
+            Ok(order) => order,
+            Err(err) => return ApiResponse::problem(400, "Bad Request", format!("the body is not valid JSON: {err}")),
+        };
+        let Some(key) = &request.idempotency_key else {
+            return self
+                .accept(request, Uuid::new_v4(), &order)
+                .await
+                .unwrap_or_else(|failure| failure);
+        };
+        if key.is_empty() || key.len() > 128 || !key.bytes().all(|b| b.is_ascii_graphic()) {
+            return ApiResponse::problem(
+                400,
+                "Bad Request",
+                "Idempotency-Key must be 1 to 128 visible ASCII characters",
+            );
+        }
+        let id = Uuid::new_v5(&ORDER_ID_NAMESPACE, key.as_bytes());
+        // The remaining time bounds how long the key is held if this invocation dies.
+        let outcome = self
+            .idempotency
+            .execute(key, &order, std::time::Duration::from_secs(30), || {
+                self.accept(request, id, &order)
+            })
+            .await;
+        match outcome {
+            Ok(outcome) => outcome.into_result(),
+            Err(IdempotencyError::Work(failure)) => failure,
+            Err(IdempotencyError::PayloadMismatch { .. }) => ApiResponse::problem(
+                422,
+                "Unprocessable Content",
+                "this Idempotency-Key was used with a different body",
+            ),
+            Err(IdempotencyError::InProgress { .. }) => ApiResponse::problem(
+                409,
+                "Conflict",
+                "a request with this Idempotency-Key is still being processed; retry shortly",
+            ),
+            Err(err) => {
+                tracing::error!(error = ?err, "idempotency store unavailable");
+                ApiResponse::problem(
+                    503,
+                    "Service Unavailable",
+                    "orders cannot be accepted right now; retry with the same Idempotency-Key",
+                )
+            }
+        }
+    }
+
+    /// Validates and publishes. `Err` is an answer that must not be remembered (the order was
+    /// not placed, so a retry should try again).
+    async fn accept(&self, request: &ApiRequest, id: Uuid, order: &Value) -> Result<ApiResponse, ApiResponse> {
+        let order_id = format!("o-{}", id.simple());
+        let placed = match validate_order(&order_id, order) {
+            Ok(placed) => placed,
+            Err(errors) => {
+                let mut problem =
+                    ApiResponse::problem(400, "Bad Request", format!("{} invalid field(s)", errors.len()));
+                problem.body["errors"] = serde_json::to_value(errors).unwrap_or_default();
+                return Ok(problem);
+            }
+        };
+        let event_id = Metadata::derived_id(id, "OrderPlaced", 0);
+        let mut envelope = Envelope::with_id(event_id, &order_id, self.clock.now(), placed).with_sequence(1);
+        if let Some(correlation_id) = &request.correlation_id {
+            envelope = envelope.with_correlation_id(correlation_id.clone());
+        }
+        if let Some(traceparent) = &request.traceparent {
+            envelope = envelope.with_trace(TraceContext {
+                traceparent: traceparent.clone(),
+                tracestate: None,
+            });
+        }
+        if let Err(err) = envelope.metadata.validate(&envelope::Location::root().field("headers")) {
+            return Ok(ApiResponse::problem(400, "Bad Request", err.to_string()));
+        }
+        let untyped = envelope
+            .to_untyped()
+            .map_err(|e| ApiResponse::problem(500, "Internal Server Error", e.to_string()))?;
+        if let Err(err) = self.publisher.publish(std::slice::from_ref(&untyped)).await {
+            tracing::error!(error = %err, "OrderPlaced not published");
+            return Err(ApiResponse::problem(
+                503,
+                "Service Unavailable",
+                "the order could not be placed; retry with the same Idempotency-Key",
+            ));
+        }
+        tracing::info!(order_id, event_id = %event_id, "order placed");
+        Ok(ApiResponse {
+            status: 202,
+            body: json!({ "orderId": order_id, "status": "placed" }),
+            location: Some(format!("/orders/{order_id}")),
+        })
+    }
+}

@@ -1,0 +1,142 @@
+//! order-api on its Function URL samples, with in-memory adapters.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a panic is how a test reports failure
+
+use std::sync::Arc;
+
+use chrono::{TimeZone, Utc};
+use handler_kit::ManualClock;
+use handler_kit::publish::InMemoryPublisher;
+use idempotency::{Idempotency, InMemoryStore};
+use order_api::{ApiRequest, MAX_BODY_BYTES, OrderApi};
+use order_stores::{InMemoryOrderViews, OrderViews};
+use orders::lifecycle::{Applied, OrderEvent, OrderView};
+use serde_json::Value;
+
+type Api = OrderApi<InMemoryPublisher, InMemoryStore, InMemoryOrderViews>;
+
+fn api() -> Api {
+    let clock = Arc::new(ManualClock::new(Utc.with_ymd_and_hms(2026, 11, 23, 4, 45, 0).unwrap()));
+    OrderApi::new(
+        InMemoryPublisher::new(),
+        Idempotency::new("order-api", InMemoryStore::new()),
+        InMemoryOrderViews::new(),
+        clock,
+    )
+}
+
+fn sample(name: &str) -> ApiRequest {
+    let path = format!("{}/../../events/orders/order-api/{name}", env!("CARGO_MANIFEST_DIR"));
+    let request = lambda_http::request::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    ApiRequest::from_http(&request)
+}
+
+#[tokio::test]
+async fn given_a_valid_order_then_202_and_order_placed_is_published_once_however_often_it_is_retried() {
+    let api = api();
+    let request = sample("post-order.function-url.json");
+    let first = api.handle(&request).await;
+    assert_eq!(first.status, 202, "{}", first.body);
+    let order_id = first.body["orderId"].as_str().unwrap().to_owned();
+    assert_eq!(first.location.as_deref(), Some(format!("/orders/{order_id}").as_str()));
+
+    let retried = api.handle(&request).await;
+    assert_eq!(
+        retried, first,
+        "a retry with the same Idempotency-Key gets the same answer"
+    );
+    let published = api.publisher().published();
+    assert_eq!(published.len(), 1);
+    let placed = &published[0];
+    assert_eq!(
+        (placed.metadata.event_type.as_str(), placed.metadata.sequence),
+        ("OrderPlaced", Some(1))
+    );
+    assert_eq!(placed.data["orderId"], order_id.as_str());
+    assert_eq!(placed.data["total"], 3399);
+
+    let mut other_body = request.clone();
+    other_body.body =
+        br#"{"customerId":"c-1","currency":"EUR","lines":[{"sku":"SKU-LAMP","quantity":1,"unitPrice":1}],"total":1}"#
+            .to_vec();
+    assert_eq!(api.handle(&other_body).await.status, 422);
+}
+
+#[tokio::test]
+async fn given_invalid_fields_then_400_names_each_of_them() {
+    let response = api().handle(&sample("post-order-invalid.function-url.json")).await;
+    assert_eq!(response.status, 400);
+    let fields: Vec<&str> = response.body["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["field"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        fields,
+        ["currency", "lines[0].quantity", "lines[1].sku", "lines[1].unitPrice"]
+    );
+    let http = response.into_http();
+    assert_eq!(http.headers()["content-type"], "application/problem+json");
+}
+
+#[tokio::test]
+async fn given_a_body_over_the_limit_then_413_and_given_no_json_then_400() {
+    let api = api();
+    let mut request = sample("post-order.function-url.json");
+    request.body = vec![b' '; MAX_BODY_BYTES + 1];
+    assert_eq!(api.handle(&request).await.status, 413);
+    request.body = b"{\"customerId\": ".to_vec();
+    let response = api.handle(&request).await;
+    assert_eq!(response.status, 400);
+    assert!(response.body["detail"].as_str().unwrap().contains("not valid JSON"));
+}
+
+#[tokio::test]
+async fn given_the_bus_is_down_then_503_and_a_retry_with_the_same_key_places_the_order() {
+    let api = api();
+    let request = sample("post-order.function-url.json");
+    api.publisher().set_failing(true);
+    assert_eq!(api.handle(&request).await.status, 503);
+    api.publisher().set_failing(false);
+    assert_eq!(
+        api.handle(&request).await.status,
+        202,
+        "the failed attempt was not remembered"
+    );
+    assert_eq!(api.publisher().published().len(), 1);
+}
+
+#[tokio::test]
+async fn get_answers_the_tracking_view_or_404() {
+    let api = api();
+    let views = InMemoryOrderViews::new();
+    let placed: envelope::Envelope<Value> = serde_json::from_value(serde_json::json!({
+        "metadata": { "id": "7c9e6679-7425-40de-944b-e07fc1f90ae7", "type": "OrderPlaced", "version": 2, "source": "shop.orders",
+                      "time": "2026-11-23T04:45:00Z", "subject": "o-1001", "sequence": 1, "correlationId": "c" },
+        "data": { "orderId": "o-1001", "customerId": "c-42", "currency": "EUR", "lines": [], "total": 0 } }))
+    .unwrap();
+    let (metadata, event) = OrderEvent::from_envelope(placed).unwrap();
+    let Applied::Updated(view) = OrderView::apply(None, &metadata, &event).unwrap() else {
+        panic!("a first event updates")
+    };
+    views.save_if_unchanged(&view, None).await.unwrap();
+    let clock = Arc::new(ManualClock::new(Utc::now()));
+    let api_with_view = OrderApi::new(
+        InMemoryPublisher::new(),
+        Idempotency::new("order-api", InMemoryStore::new()),
+        views,
+        clock,
+    );
+
+    let found = api_with_view.handle(&sample("get-order.function-url.json")).await;
+    assert_eq!(found.status, 200);
+    assert_eq!(found.body["status"], "placed");
+    assert_eq!(
+        api.handle(&sample("get-order-unknown.function-url.json")).await.status,
+        404
+    );
+    let mut delete = sample("get-order.function-url.json");
+    delete.method = "DELETE".into();
+    assert_eq!(api.handle(&delete).await.status, 405);
+}
