@@ -3,6 +3,8 @@
 #   make test      every test (installs moto, cargo-lambda and zig into .venv first)
 #   make lint      rustfmt, clippy with warnings as errors, cfn-lint of infra/template.yaml
 #   make package   arm64 Lambda zips of every function, via cargo-lambda
+#   make watch     serve every function locally with cargo lambda watch (AWS_ENDPOINT_URL for a local AWS)
+#   make invoke-F  send function F its first sample from events/orders/F/ (or EVENT=path) via cargo lambda invoke
 #   make bench     criterion benchmarks
 #   make deploy    sam build + sam deploy of infra/template.yaml (needs an AWS account and the SAM CLI)
 #   make clean     build output and the local tool venv
@@ -20,7 +22,7 @@ FUNCTIONS := $(notdir $(patsubst %/Cargo.toml,%,$(wildcard functions/*/Cargo.tom
 LAMBDA_TARGET := aarch64-unknown-linux-gnu
 LOCALCLOUD := $(or $(CARGO_TARGET_DIR),target)/debug/localcloud
 
-.PHONY: help demo test lint package bench clean tools deploy
+.PHONY: help demo test lint package bench clean tools deploy watch
 
 help:
 	@sed -n 's/^#   //p' $(MAKEFILE_LIST)
@@ -64,6 +66,17 @@ package: $(TOOLS_STAMP)
 	for fn in $(FUNCTIONS); do \
 	  PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(CARGO) lambda build --release --arm64 --output-format zip --package $$fn; \
 	done
+
+# Functions read their table, queue and bus names from the environment the template gives them:
+# export them (and AWS_ENDPOINT_URL, for moto or another local AWS) before `make watch`.
+watch: $(TOOLS_STAMP)
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(CARGO) lambda watch
+
+invoke-%: $(TOOLS_STAMP)
+	@event="$${EVENT:-$$(ls events/orders/$*/*.json 2>/dev/null | head -n 1)}"; \
+	[ -n "$$event" ] || { echo "no sample in events/orders/$*/: pass EVENT=path/to/payload.json"; exit 2; }; \
+	echo "invoking $* with $$event"; \
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(CARGO) lambda invoke $* --data-file "$$event"
 
 bench:
 	$(CARGO) bench --workspace
