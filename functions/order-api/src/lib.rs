@@ -20,6 +20,10 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
+/// How long a request holds its `Idempotency-Key` if its invocation dies: the function's timeout
+/// (10 s in the template) and a margin.
+const HOLD: std::time::Duration = std::time::Duration::from_secs(15);
+
 /// The largest order body accepted.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
 
@@ -194,13 +198,13 @@ impl<P: Publisher, S: Store, V: OrderViews> OrderApi<P, S, V> {
                 "Idempotency-Key must be 1 to 128 visible ASCII characters",
             );
         }
-        let id = Uuid::new_v5(&ORDER_ID_NAMESPACE, key.as_bytes());
-        // The remaining time bounds how long the key is held if this invocation dies.
+        // The id comes from the key and the body: a key reused with another body, even after its
+        // record expired, can never give a second order the first one's id.
+        let hash = idempotency::PayloadHash::of(&order).map(|h| h.0).unwrap_or_default();
+        let id = Uuid::new_v5(&ORDER_ID_NAMESPACE, format!("{key}\n{hash}").as_bytes());
         let outcome = self
             .idempotency
-            .execute(key, &order, std::time::Duration::from_secs(30), || {
-                self.accept(request, id, &order)
-            })
+            .execute(key, &order, HOLD, || self.accept(request, id, &order))
             .await;
         match outcome {
             Ok(outcome) => outcome.into_result(),

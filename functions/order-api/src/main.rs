@@ -1,6 +1,7 @@
 //! order-api on Lambda: Function URL requests in, `OrderPlaced` to the bus, views from `ORDERS_TABLE`.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use handler_kit::SystemClock;
 use handler_kit::config::Env;
@@ -13,22 +14,18 @@ use order_stores::DynamoOrderViews;
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
     handler_kit::observability::init_logging();
-    let env = Env::from_process();
-    let config = aws_config::load_from_env().await;
-    let idempotency = DynamoDbStore::new(
-        aws_sdk_dynamodb::Client::new(&config),
+    let (env, config) = (Env::from_process(), aws_config::load_from_env().await);
+    let dynamodb = aws_sdk_dynamodb::Client::new(&config);
+    let bus = env.required("EVENT_BUS_NAME", "the bus orders are placed on")?;
+    let store = DynamoDbStore::new(
+        dynamodb.clone(),
         env.required("IDEMPOTENCY_TABLE", "idempotency records")?,
     );
+    let ttl = Duration::from_secs(env.parsed("IDEMPOTENCY_TTL_SECONDS", 3600)?);
     let api = OrderApi::new(
-        EventBridgePublisher::new(
-            aws_sdk_eventbridge::Client::new(&config),
-            env.required("EVENT_BUS_NAME", "the bus orders are placed on")?,
-        ),
-        Idempotency::new("order-api", idempotency),
-        DynamoOrderViews::new(
-            aws_sdk_dynamodb::Client::new(&config),
-            env.required("ORDERS_TABLE", "order-tracking views")?,
-        ),
+        EventBridgePublisher::new(aws_sdk_eventbridge::Client::new(&config), bus),
+        Idempotency::new("order-api", store).with_ttl(ttl),
+        DynamoOrderViews::new(dynamodb, env.required("ORDERS_TABLE", "order-tracking views")?),
         Arc::new(SystemClock),
     );
     let api = &api;

@@ -140,3 +140,25 @@ async fn get_answers_the_tracking_view_or_404() {
     delete.method = "DELETE".into();
     assert_eq!(api.handle(&delete).await.status, 405);
 }
+
+#[tokio::test]
+async fn a_key_reused_with_another_body_after_it_expired_never_reuses_the_first_orders_id() {
+    let clock = Arc::new(ManualClock::new(Utc.with_ymd_and_hms(2026, 11, 23, 4, 45, 0).unwrap()));
+    let idempotency = Idempotency::new("order-api", InMemoryStore::new()).with_clock(clock.clone());
+    let api = OrderApi::new(
+        InMemoryPublisher::new(),
+        idempotency,
+        InMemoryOrderViews::new(),
+        clock.clone(),
+    );
+    let request = sample("post-order.function-url.json");
+    let first = api.handle(&request).await;
+    clock.advance(chrono::Duration::hours(2));
+    let mut reused = request.clone();
+    reused.body =
+        br#"{"customerId":"c-1","currency":"EUR","lines":[{"sku":"SKU-LAMP","quantity":1,"unitPrice":1}],"total":1}"#
+            .to_vec();
+    let second = api.handle(&reused).await;
+    assert_eq!(second.status, 202);
+    assert_ne!(second.body["orderId"], first.body["orderId"]);
+}

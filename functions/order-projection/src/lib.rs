@@ -1,7 +1,8 @@
 //! order-projection: the CQRS query side. On every order event, applies it to the order's
 //! tracking view if it is newer than the view; duplicates and late events change nothing.
-//! Records of one order racing in a batch cannot lose each other's updates: a save only
-//! succeeds if the view is unchanged since it was read, else the event is applied again.
+//! An event older than the view only adds its step and details. Records of one order racing
+//! in a batch cannot lose each other's updates: a save only succeeds if the view is unchanged
+//! since it was read, else the event is applied again.
 
 use envelope::{Envelope, ErrorClass, Registry};
 use handler_kit::{Handler, HandlerError};
@@ -37,7 +38,11 @@ impl<V: OrderViews> Handler for OrderProjection<V> {
     async fn handle(&self, event: Envelope<Value>) -> Result<Vec<Envelope<Value>>, HandlerError> {
         let (metadata, event) = OrderEvent::from_envelope(event)?;
         let store = |e: order_stores::StoreFailure| HandlerError::classified(e.class, "order-views", e);
-        for _ in 0..ATTEMPTS {
+        for attempt in 0..ATTEMPTS {
+            if attempt > 0 {
+                // Another record of this order won the race: give it a moment, then re-read.
+                tokio::time::sleep(std::time::Duration::from_millis(5 << attempt)).await;
+            }
             let current = self.views.get(event.order_id()).await.map_err(store)?;
             let view = match OrderView::apply(current.as_ref(), &metadata, &event) {
                 Ok(Applied::Updated(view)) => view,
@@ -47,13 +52,8 @@ impl<V: OrderViews> Handler for OrderProjection<V> {
                 }
                 Err(err) => return Err(HandlerError::permanent("invalid-transition", err)),
             };
-            if self
-                .views
-                .save_if_unchanged(&view, current.map(|c| c.sequence))
-                .await
-                .map_err(store)?
-                == Saved::Written
-            {
+            let revision = current.map(|c| c.timeline.len());
+            if self.views.save_if_unchanged(&view, revision).await.map_err(store)? == Saved::Written {
                 return Ok(Vec::new());
             }
         }

@@ -304,9 +304,11 @@ impl<H: Handler, S: Store, P: Publisher, Q: Parking> Processor<H, S, P, Q> {
         .await
     }
 
-    /// Parks what must be parked and publishes what was produced, each in one batched call;
-    /// records whose parking or outputs failed become failures, to be retried.
+    /// Publishes what was produced and parks what must be parked, each in one batched call.
+    /// A record whose output was refused for good (too large, malformed) is parked; one whose
+    /// output or parking failed for now is retried.
     async fn settle(&self, outcomes: &mut [Outcome], bodies: &[&str], message_ids: Vec<Option<String>>) {
+        self.publish_outputs(outcomes).await;
         let parked: Vec<(usize, ParkedMessage)> = outcomes
             .iter()
             .enumerate()
@@ -324,18 +326,21 @@ impl<H: Handler, S: Store, P: Publisher, Q: Parking> Processor<H, S, P, Q> {
                 _ => None,
             })
             .collect();
-        if !parked.is_empty() {
-            let messages: Vec<ParkedMessage> = parked.iter().map(|(_, m)| m.clone()).collect();
-            if let Err(err) = self.parking.park(&messages).await {
-                tracing::error!(error = %err, "parking failed; the records will be retried");
-                for failed in err.failed {
-                    outcomes[parked[failed.index].0] = Outcome::Retry {
-                        reason: format!("could not be parked: {}", failed.message),
-                    };
-                }
+        if parked.is_empty() {
+            return;
+        }
+        let messages: Vec<ParkedMessage> = parked.iter().map(|(_, m)| m.clone()).collect();
+        if let Err(err) = self.parking.park(&messages).await {
+            tracing::error!(error = %err, "parking failed; the records will be retried");
+            for failed in err.failed {
+                outcomes[parked[failed.index].0] = Outcome::Retry {
+                    reason: format!("could not be parked: {}", failed.message),
+                };
             }
         }
+    }
 
+    async fn publish_outputs(&self, outcomes: &mut [Outcome]) {
         let mut owners = Vec::new();
         let mut outputs = Vec::new();
         for (index, outcome) in outcomes.iter().enumerate() {
@@ -347,13 +352,26 @@ impl<H: Handler, S: Store, P: Publisher, Q: Parking> Processor<H, S, P, Q> {
         if outputs.is_empty() {
             return;
         }
-        if let Err(err) = self.publisher.publish(&outputs).await {
-            tracing::error!(error = %err, "publishing failed; the records that produced the failed events will be retried");
-            for failed in err.failed {
-                outcomes[owners[failed.index]] = Outcome::Retry {
-                    reason: format!("output not published: {} {}", failed.code, failed.message),
-                };
-            }
+        let Err(err) = self.publisher.publish(&outputs).await else {
+            return;
+        };
+        tracing::error!(error = %err, "publishing failed for some outputs");
+        for failed in err.failed {
+            let owner = &mut outcomes[owners[failed.index]];
+            let reason = format!(
+                "output {} not published: {} {}",
+                failed.index, failed.code, failed.message
+            );
+            *owner = match owner {
+                // A transient failure of any of its outputs makes the record a retry.
+                Outcome::Retry { .. } => continue,
+                _ if !failed.permanent => Outcome::Retry { reason },
+                Outcome::Park { .. } => continue,
+                _ => Outcome::Park {
+                    kind: "output-refused".to_owned(),
+                    reason,
+                },
+            };
         }
     }
 }

@@ -110,6 +110,17 @@ async fn given_publishing_fails_then_the_records_are_retried_and_the_retry_repub
 }
 
 #[tokio::test]
+async fn given_an_output_the_bus_refuses_for_good_then_its_record_is_parked_not_retried() {
+    let processor = processor();
+    processor.parts().2.refuse("InventoryReserved");
+    let response = processor.process_sqs(&batch(&["o-1"]), &invocation()).await.unwrap();
+    assert!(response.batch_item_failures.is_empty());
+    let parked = processor.parts().3.parked();
+    assert_eq!(parked[0].kind, "output-refused");
+    assert!(parked[0].reason.contains("MalformedDetail"), "{}", parked[0].reason);
+}
+
+#[tokio::test]
 async fn given_parking_fails_then_the_record_is_retried_not_lost() {
     let processor = processor();
     processor.parts().3.set_failing(true);

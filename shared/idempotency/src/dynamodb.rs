@@ -24,8 +24,9 @@ const VALIDATION: &str = "validation";
 const DATA: &str = "data";
 
 /// Absent, or expired (TTL passed, or an in-progress invocation presumed dead): the key is free.
-const KEY_IS_FREE: &str =
-    "attribute_not_exists(#id) OR #expiration < :now OR (#status = :in_progress AND #in_progress_expiration < :now_ms)";
+/// The same instants as [`Record::is_expired`] (expired at, not after, the expiry), so both
+/// stores free a key at the same moment.
+const KEY_IS_FREE: &str = "attribute_not_exists(#id) OR #expiration <= :now OR (#status = :in_progress AND #in_progress_expiration <= :now_ms)";
 
 /// Idempotency records in a DynamoDB table.
 #[derive(Debug, Clone)]

@@ -1,9 +1,9 @@
 //! The order-tracking read model: one item per order, replaced only if it has not changed since
-//! it was read (a conditional put on its sequence). Two projections racing on one order cannot
+//! it was read (a conditional put on its revision, the number of steps in its timeline). Two projections racing on one order cannot
 //! lose each other's events: the loser reads again and re-applies. That only newer events move
 //! the view is the domain's rule (`OrderView::apply`).
 //!
-//! Table (key `orderId`): `sequence` (N), `status` (S) and `view` (S, the view as JSON).
+//! Table (key `orderId`): `revision` (N), `sequence` (N), `status` (S) and `view` (S, the view as JSON).
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -30,11 +30,12 @@ pub trait OrderViews: Send + Sync {
     /// The view of `order_id`, if any event of it was applied.
     fn get(&self, order_id: &str) -> impl Future<Output = Result<Option<OrderView>, StoreFailure>> + Send;
 
-    /// Writes `view` if the stored view is still the one read: at sequence `read` (`None`: absent).
+    /// Writes `view` if the stored view is still the one read: at revision `read` (its timeline's
+    /// length; `None`: absent).
     fn save_if_unchanged(
         &self,
         view: &OrderView,
-        read: Option<u64>,
+        read: Option<usize>,
     ) -> impl Future<Output = Result<Saved, StoreFailure>> + Send;
 }
 
@@ -61,9 +62,9 @@ impl OrderViews for InMemoryOrderViews {
             .cloned())
     }
 
-    async fn save_if_unchanged(&self, view: &OrderView, read: Option<u64>) -> Result<Saved, StoreFailure> {
+    async fn save_if_unchanged(&self, view: &OrderView, read: Option<usize>) -> Result<Saved, StoreFailure> {
         let mut views = self.views.lock().unwrap_or_else(PoisonError::into_inner);
-        if views.get(&view.order_id).map(|stored| stored.sequence) != read {
+        if views.get(&view.order_id).map(|stored| stored.timeline.len()) != read {
             return Ok(Saved::Conflict);
         }
         views.insert(view.order_id.clone(), view.clone());
@@ -95,6 +96,7 @@ impl OrderViews for DynamoOrderViews {
             .get_item()
             .table_name(&self.table)
             .key("orderId", AttributeValue::S(order_id.to_owned()))
+            .consistent_read(true)
             .send()
             .await
             .map_err(|e| StoreFailure::sdk("get view", &e))?;
@@ -107,32 +109,33 @@ impl OrderViews for DynamoOrderViews {
             .map_err(|e| StoreFailure::permanent("get view", format!("order {order_id}: stored view unreadable: {e}")))
     }
 
-    async fn save_if_unchanged(&self, view: &OrderView, read: Option<u64>) -> Result<Saved, StoreFailure> {
+    async fn save_if_unchanged(&self, view: &OrderView, read: Option<usize>) -> Result<Saved, StoreFailure> {
         let text = serde_json::to_string(view).map_err(|e| StoreFailure::permanent("save view", e.to_string()))?;
         let status = serde_json::to_value(view.status)
             .ok()
             .and_then(|v| v.as_str().map(str::to_owned))
             .unwrap_or_default();
-        let (condition, read_sequence) = match read {
+        let (condition, read_revision) = match read {
             None => ("attribute_not_exists(orderId)", None),
-            Some(sequence) => ("#sequence = :read", Some(AttributeValue::N(sequence.to_string()))),
+            Some(revision) => ("#revision = :read", Some(AttributeValue::N(revision.to_string()))),
         };
         let result = self
             .client
             .put_item()
             .table_name(&self.table)
             .item("orderId", AttributeValue::S(view.order_id.clone()))
+            .item("revision", AttributeValue::N(view.timeline.len().to_string()))
             .item("sequence", AttributeValue::N(view.sequence.to_string()))
             .item("status", AttributeValue::S(status))
             .item("customerId", AttributeValue::S(view.customer_id.clone()))
             .item("view", AttributeValue::S(text))
             .condition_expression(condition)
             .set_expression_attribute_names(
-                read_sequence
+                read_revision
                     .is_some()
-                    .then(|| [("#sequence".to_owned(), "sequence".to_owned())].into()),
+                    .then(|| [("#revision".to_owned(), "revision".to_owned())].into()),
             )
-            .set_expression_attribute_values(read_sequence.map(|n| [(":read".to_owned(), n)].into()))
+            .set_expression_attribute_values(read_revision.map(|n| [(":read".to_owned(), n)].into()))
             .send()
             .await;
         match result {

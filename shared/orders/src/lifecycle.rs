@@ -223,8 +223,10 @@ pub enum LifecycleError {
 }
 
 impl OrderView {
-    /// Applies an event to the current view (`None` for an order not seen yet). Only an event
-    /// newer than the view counts, so duplicates and late arrivals cannot move it backwards.
+    /// Applies an event to the current view (`None` for an order not seen yet). The newest event
+    /// decides the status: an older one arriving late only adds its step to the timeline and the
+    /// details only it carries (an order placed after it was reserved still gets its total), and
+    /// an event already applied changes nothing.
     pub fn apply(
         current: Option<&OrderView>,
         metadata: &Metadata,
@@ -235,11 +237,25 @@ impl OrderView {
             event_id: metadata.id.to_string(),
         })?;
         let mut view = match current {
-            Some(view) if view.sequence >= sequence => {
+            Some(view) if view.timeline.iter().any(|step| step.sequence == sequence) => {
                 return Ok(Applied::Stale {
                     current: view.sequence,
                     received: sequence,
                 });
+            }
+            Some(view) if view.sequence > sequence => {
+                let mut view = view.clone();
+                view.record_details(event);
+                let at = view.timeline.partition_point(|step| step.sequence < sequence);
+                view.timeline.insert(
+                    at,
+                    TimelineEntry {
+                        event: metadata.event_type.clone(),
+                        sequence,
+                        time: metadata.time,
+                    },
+                );
+                return Ok(Applied::Updated(view));
             }
             Some(view) if !view.status.can_reach(event.status()) => {
                 return Err(LifecycleError::InvalidTransition {
@@ -266,26 +282,34 @@ impl OrderView {
         };
         view.status = event.status();
         view.sequence = sequence;
-        match event {
-            OrderEvent::Placed(placed) => {
-                view.currency = Some(placed.currency.clone());
-                view.total = Some(placed.total);
-                view.lines.clone_from(&placed.lines);
-            }
-            OrderEvent::Rejected(rejected) => {
-                view.reason = Some(format!("{}: {}", rejected.reason, rejected.skus.join(", ")));
-            }
-            OrderEvent::PaymentFailed(failed) => view.reason = Some(failed.reason.clone()),
-            OrderEvent::Shipped(shipped) => {
-                view.tracking = Some(format!("{} {}", shipped.carrier, shipped.tracking_number));
-            }
-            OrderEvent::Reserved(_) | OrderEvent::PaymentCompleted(_) | OrderEvent::Released(_) => {}
-        }
+        view.record_details(event);
         view.timeline.push(TimelineEntry {
             event: metadata.event_type.clone(),
             sequence,
             time: metadata.time,
         });
         Ok(Applied::Updated(view))
+    }
+}
+
+impl OrderView {
+    /// The details each event alone carries; each field is set by one event type only, so the
+    /// order events arrive in does not matter.
+    fn record_details(&mut self, event: &OrderEvent) {
+        match event {
+            OrderEvent::Placed(placed) => {
+                self.currency = Some(placed.currency.clone());
+                self.total = Some(placed.total);
+                self.lines.clone_from(&placed.lines);
+            }
+            OrderEvent::Rejected(rejected) => {
+                self.reason = Some(format!("{}: {}", rejected.reason, rejected.skus.join(", ")));
+            }
+            OrderEvent::PaymentFailed(failed) => self.reason = Some(failed.reason.clone()),
+            OrderEvent::Shipped(shipped) => {
+                self.tracking = Some(format!("{} {}", shipped.carrier, shipped.tracking_number));
+            }
+            OrderEvent::Reserved(_) | OrderEvent::PaymentCompleted(_) | OrderEvent::Released(_) => {}
+        }
     }
 }

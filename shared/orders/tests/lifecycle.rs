@@ -96,16 +96,25 @@ fn given_an_applied_event_when_it_is_delivered_again_then_it_is_stale() {
 }
 
 #[test]
-fn given_events_out_of_order_then_the_newest_wins_and_older_ones_are_stale() {
+fn given_events_out_of_order_then_the_newest_decides_the_status_and_late_ones_fill_in_their_step() {
     let events = happy_path();
-    let view = given(&[events[0].clone(), events[1].clone(), events[3].clone()]).unwrap();
-    assert_eq!(view.status, OrderStatus::Shipped);
+    let view = given(&[events[1].clone(), events[3].clone()]).unwrap();
+    assert_eq!((view.status, view.total), (OrderStatus::Shipped, None));
+    let Applied::Updated(view) = when(Some(&view), &events[2]).unwrap() else {
+        panic!("a late step is recorded")
+    };
+    let Applied::Updated(view) = when(Some(&view), &events[0]).unwrap() else {
+        panic!("a late step is recorded")
+    };
     assert_eq!(
-        when(Some(&view), &events[2]).unwrap(),
-        Applied::Stale {
-            current: 4,
-            received: 3
-        }
+        (view.status, view.sequence, view.total),
+        (OrderStatus::Shipped, 4, Some(3399))
+    );
+    let steps: Vec<u64> = view.timeline.iter().map(|t| t.sequence).collect();
+    assert_eq!(steps, [1, 2, 3, 4]);
+    assert!(
+        matches!(when(Some(&view), &events[2]).unwrap(), Applied::Stale { .. }),
+        "and only once"
     );
 }
 

@@ -14,6 +14,7 @@ pub struct InMemoryPublisher {
     published: Mutex<Vec<Envelope<Value>>>,
     calls: Mutex<usize>,
     failing: AtomicBool,
+    refused: Mutex<Option<String>>,
 }
 
 impl InMemoryPublisher {
@@ -36,6 +37,11 @@ impl InMemoryPublisher {
     pub fn set_failing(&self, failing: bool) {
         self.failing.store(failing, Ordering::SeqCst);
     }
+
+    /// Refuses events of `event_type` for good, as a bus refuses a malformed entry; others go out.
+    pub fn refuse(&self, event_type: &str) {
+        *self.refused.lock().unwrap_or_else(PoisonError::into_inner) = Some(event_type.to_owned());
+    }
 }
 
 impl Publisher for InMemoryPublisher {
@@ -49,11 +55,29 @@ impl Publisher for InMemoryPublisher {
                 false,
             ));
         }
-        self.published
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .extend_from_slice(events);
-        Ok(())
+        let refused = self.refused.lock().unwrap_or_else(PoisonError::into_inner).clone();
+        let mut failed = Vec::new();
+        let mut published = self.published.lock().unwrap_or_else(PoisonError::into_inner);
+        for (index, event) in events.iter().enumerate() {
+            if refused.as_deref() == Some(event.metadata.event_type.as_str()) {
+                failed.push(super::FailedEntry {
+                    index,
+                    code: "MalformedDetail".into(),
+                    message: "refused by the in-memory publisher".into(),
+                    permanent: true,
+                });
+            } else {
+                published.push(event.clone());
+            }
+        }
+        if failed.is_empty() {
+            Ok(())
+        } else {
+            Err(PublishError {
+                total: events.len(),
+                failed,
+            })
+        }
     }
 }
 

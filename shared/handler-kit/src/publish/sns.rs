@@ -52,12 +52,8 @@ impl SnsPublisher {
         self
     }
 
-    fn entry(
-        &self,
-        position: usize,
-        event: &Envelope<Value>,
-        message: &str,
-    ) -> Result<PublishBatchRequestEntry, CallError> {
+    /// The message attributes of `event`.
+    fn attributes_of(&self, event: &Envelope<Value>) -> Vec<(String, String)> {
         let m = &event.metadata;
         let mut attributes = vec![
             ("type".to_owned(), m.event_type.clone()),
@@ -66,6 +62,17 @@ impl SnsPublisher {
             ("correlationId".to_owned(), m.correlation_id.clone()),
         ];
         attributes.extend(self.attributes.map(|extra| extra(event)).unwrap_or_default());
+        attributes
+    }
+
+    fn entry(
+        &self,
+        position: usize,
+        event: &Envelope<Value>,
+        message: &str,
+        attributes: &[(String, String)],
+    ) -> Result<PublishBatchRequestEntry, CallError> {
+        let m = &event.metadata;
         let mut entry = PublishBatchRequestEntry::builder()
             .id(position.to_string())
             .message(message);
@@ -75,7 +82,7 @@ impl SnsPublisher {
                 .string_value(value)
                 .build()
                 .map_err(invalid)?;
-            entry = entry.message_attributes(name, value);
+            entry = entry.message_attributes(name.clone(), value);
         }
         if self.topic_arn.ends_with(".fifo") {
             entry = entry
@@ -100,14 +107,20 @@ impl Publisher for SnsPublisher {
             .iter()
             .map(|e| serde_json::to_string(e).unwrap_or_default())
             .collect();
-        let sizes: Vec<usize> = messages.iter().map(String::len).collect();
+        let attributes: Vec<Vec<(String, String)>> = events.iter().map(|e| self.attributes_of(e)).collect();
+        // SNS counts attribute names, types and values into the 256 KB too.
+        let sizes: Vec<usize> = messages
+            .iter()
+            .zip(&attributes)
+            .map(|(m, a)| m.len() + a.iter().map(|(n, v)| n.len() + "String".len() + v.len()).sum::<usize>())
+            .collect();
         send_all(&sizes, LIMITS, self.retry, |indexes| {
-            let messages = &messages;
+            let (messages, attributes) = (&messages, &attributes);
             async move {
                 let entries = indexes
                     .iter()
                     .enumerate()
-                    .map(|(position, &i)| self.entry(position, &events[i], &messages[i]))
+                    .map(|(position, &i)| self.entry(position, &events[i], &messages[i], &attributes[i]))
                     .collect::<Result<Vec<_>, _>>()?;
                 let output = self
                     .client
