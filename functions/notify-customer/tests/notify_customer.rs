@@ -2,29 +2,19 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a panic is how a test reports failure
 
-use std::path::Path;
-use std::sync::Arc;
-use std::time::Duration;
-
-use chrono::{TimeZone, Utc};
-use handler_kit::testing::{in_memory, sqs_sample};
-use handler_kit::{Invocation, ManualClock};
+use handler_kit::testing::{function_sample, in_memory, invocation, stopped_clock};
 use notify_customer::{NotifyCustomer, attributes};
 
 #[tokio::test]
 async fn each_customer_is_told_once_with_filterable_attributes() {
-    let clock = Arc::new(ManualClock::new(Utc.with_ymd_and_hms(2026, 11, 23, 7, 0, 0).unwrap()));
+    let clock = stopped_clock();
     let processor = in_memory("notify-customer", NotifyCustomer::new(clock));
-    let root = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../.."));
-    let event = sqs_sample(
-        root,
-        "events/orders/notify-customer/customer-events.sqs-eventbridge.json",
+    let event = function_sample(
+        env!("CARGO_MANIFEST_DIR"),
+        "orders/notify-customer/customer-events.sqs-eventbridge.json",
     )
     .unwrap();
-    let response = processor
-        .process_sqs(&event, &Invocation::with_remaining("r-1", Duration::from_secs(30)))
-        .await
-        .unwrap();
+    let response = processor.process_sqs(&event, &invocation()).await.unwrap();
     assert!(response.batch_item_failures.is_empty());
 
     let sent = processor.parts().2.published();

@@ -2,11 +2,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a panic is how a test reports failure
 
-use std::path::Path;
-use std::time::Duration;
-
-use handler_kit::Invocation;
-use handler_kit::testing::{in_memory, sqs_sample};
+use handler_kit::testing::{function_sample, in_memory, invocation, stopped_clock};
 use order_projection::OrderProjection;
 use order_stores::{InMemoryOrderViews, OrderViews};
 use orders::lifecycle::OrderStatus;
@@ -14,9 +10,12 @@ use orders::lifecycle::OrderStatus;
 #[tokio::test]
 async fn given_events_out_of_order_with_a_duplicate_then_each_view_ends_at_its_newest_event() {
     let processor = in_memory("order-projection", OrderProjection::new(InMemoryOrderViews::new()));
-    let root = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../.."));
-    let event = sqs_sample(root, "events/orders/order-projection/order-events.sqs-eventbridge.json").unwrap();
-    let invocation = Invocation::with_remaining("r-1", Duration::from_secs(30));
+    let event = function_sample(
+        env!("CARGO_MANIFEST_DIR"),
+        "orders/order-projection/order-events.sqs-eventbridge.json",
+    )
+    .unwrap();
+    let invocation = invocation();
 
     for _ in 0..2 {
         let response = processor.process_sqs(&event, &invocation).await.unwrap();

@@ -2,33 +2,23 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a panic is how a test reports failure
 
-use std::path::Path;
-use std::sync::Arc;
-use std::time::Duration;
-
-use chrono::{TimeZone, Utc};
-use handler_kit::testing::{in_memory, sqs_sample};
-use handler_kit::{Invocation, ManualClock};
+use handler_kit::testing::{function_sample, in_memory, invocation, stopped_clock};
 use process_payment::{Charge, PaymentGateway, ProcessPayment, SimulatedGateway};
 
 #[tokio::test]
 async fn given_three_reservations_then_one_completes_one_fails_and_one_is_retried() {
-    let clock = Arc::new(ManualClock::new(Utc.with_ymd_and_hms(2026, 11, 23, 5, 0, 0).unwrap()));
+    let clock = stopped_clock();
     let processor = in_memory(
         "process-payment",
         ProcessPayment::new(SimulatedGateway::default(), clock),
     );
-    let root = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../.."));
-    let event = sqs_sample(
-        root,
-        "events/orders/process-payment/inventory-reserved.sqs-eventbridge.json",
+    let event = function_sample(
+        env!("CARGO_MANIFEST_DIR"),
+        "orders/process-payment/inventory-reserved.sqs-eventbridge.json",
     )
     .unwrap();
 
-    let response = processor
-        .process_sqs(&event, &Invocation::with_remaining("r-1", Duration::from_secs(30)))
-        .await
-        .unwrap();
+    let response = processor.process_sqs(&event, &invocation()).await.unwrap();
     let failed: Vec<&str> = response
         .batch_item_failures
         .iter()

@@ -2,13 +2,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a panic is how a test reports failure
 
-use std::path::Path;
-use std::sync::Arc;
-use std::time::Duration;
-
-use chrono::{TimeZone, Utc};
-use handler_kit::testing::{in_memory, sqs_sample};
-use handler_kit::{Invocation, ManualClock};
+use handler_kit::testing::{function_sample, in_memory, invocation, stopped_clock};
 use order_stores::{InMemoryInventory, Inventory, Stock};
 use orders::events::StockLine;
 use release_inventory::ReleaseInventory;
@@ -21,15 +15,14 @@ async fn given_a_failed_payment_then_exactly_its_reservation_is_released_once() 
         quantity: 1,
     }];
     inventory.reserve("o-1003", &reserved).await.unwrap();
-    let clock = Arc::new(ManualClock::new(Utc.with_ymd_and_hms(2026, 11, 23, 5, 0, 0).unwrap()));
+    let clock = stopped_clock();
     let processor = in_memory("release-inventory", ReleaseInventory::new(inventory, clock));
-    let root = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../.."));
-    let event = sqs_sample(
-        root,
-        "events/orders/release-inventory/payment-failed.sqs-eventbridge.json",
+    let event = function_sample(
+        env!("CARGO_MANIFEST_DIR"),
+        "orders/release-inventory/payment-failed.sqs-eventbridge.json",
     )
     .unwrap();
-    let invocation = Invocation::with_remaining("r-1", Duration::from_secs(30));
+    let invocation = invocation();
 
     for _ in 0..2 {
         assert!(

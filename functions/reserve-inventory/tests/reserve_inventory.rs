@@ -2,28 +2,21 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a panic is how a test reports failure
 
-use std::path::Path;
-use std::sync::Arc;
-use std::time::Duration;
-
-use chrono::{TimeZone, Utc};
-use handler_kit::testing::{in_memory, sqs_sample};
-use handler_kit::{Invocation, ManualClock};
+use handler_kit::testing::{function_sample, in_memory, invocation, stopped_clock};
 use order_stores::{InMemoryInventory, Inventory, Stock};
 use reserve_inventory::ReserveInventory;
 
 #[tokio::test]
 async fn given_one_order_in_stock_and_one_not_then_one_is_reserved_and_one_rejected_naming_the_sku() {
-    let clock = Arc::new(ManualClock::new(Utc.with_ymd_and_hms(2026, 11, 23, 5, 0, 0).unwrap()));
+    let clock = stopped_clock();
     let stock = InMemoryInventory::with_stock([("SKU-RED-MUG", 10), ("SKU-TEA-100G", 10), ("SKU-LAMP", 0)]);
     let processor = in_memory("reserve-inventory", ReserveInventory::new(stock, clock));
-    let root = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../.."));
-    let event = sqs_sample(
-        root,
-        "events/orders/reserve-inventory/order-placed.sqs-eventbridge.json",
+    let event = function_sample(
+        env!("CARGO_MANIFEST_DIR"),
+        "orders/reserve-inventory/order-placed.sqs-eventbridge.json",
     )
     .unwrap();
-    let invocation = Invocation::with_remaining("r-1", Duration::from_secs(30));
+    let invocation = invocation();
 
     assert!(
         processor

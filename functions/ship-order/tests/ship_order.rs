@@ -2,42 +2,31 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a panic is how a test reports failure
 
-use std::path::Path;
-use std::sync::Arc;
-use std::time::Duration;
-
-use chrono::{TimeZone, Utc};
-use handler_kit::testing::{in_memory, sqs_sample};
-use handler_kit::{Invocation, ManualClock};
+use aws_lambda_events::event::sqs::SqsEvent;
+use handler_kit::testing::{InMemoryProcessor, function_sample, in_memory, invocation, stopped_clock};
 use ship_order::ShipOrder;
 
-fn sample(name: &str) -> aws_lambda_events::event::sqs::SqsEvent {
-    sqs_sample(
-        Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../..")),
-        &format!("events/orders/ship-order/{name}"),
-    )
-    .unwrap()
+fn sample(name: &str) -> SqsEvent {
+    function_sample(env!("CARGO_MANIFEST_DIR"), &format!("orders/ship-order/{name}")).unwrap()
 }
 
-fn ship_order() -> handler_kit::testing::InMemoryProcessor<ShipOrder> {
-    let clock = Arc::new(ManualClock::new(Utc.with_ymd_and_hms(2026, 11, 23, 6, 0, 0).unwrap()));
-    in_memory("ship-order", ShipOrder::new(clock))
+fn ship_order() -> InMemoryProcessor<ShipOrder> {
+    in_memory("ship-order", ShipOrder::new(stopped_clock()))
 }
 
 #[tokio::test]
 async fn given_a_paid_order_then_it_ships_once_with_a_stable_tracking_number() {
     let processor = ship_order();
     let event = sample("payment-completed.sqs-eventbridge.json");
-    let invocation = Invocation::with_remaining("r-1", Duration::from_secs(30));
     assert!(
         processor
-            .process_sqs(&event, &invocation)
+            .process_sqs(&event, &invocation())
             .await
             .unwrap()
             .batch_item_failures
             .is_empty()
     );
-    processor.process_sqs(&event, &invocation).await.unwrap();
+    processor.process_sqs(&event, &invocation()).await.unwrap();
 
     let published = processor.parts().2.published();
     assert_eq!(published.len(), 2, "the duplicate re-publishes the same event");
@@ -59,10 +48,7 @@ async fn given_a_paid_order_then_it_ships_once_with_a_stable_tracking_number() {
 async fn given_a_payment_without_its_id_then_it_is_parked_naming_the_field() {
     let processor = ship_order();
     let event = sample("payment-completed-missing-payment-id.sqs-eventbridge.json");
-    let response = processor
-        .process_sqs(&event, &Invocation::with_remaining("r-1", Duration::from_secs(30)))
-        .await
-        .unwrap();
+    let response = processor.process_sqs(&event, &invocation()).await.unwrap();
     assert!(response.batch_item_failures.is_empty(), "parked, not retried");
     let parked = processor.parts().3.parked();
     assert_eq!(parked[0].kind, "missing-field");

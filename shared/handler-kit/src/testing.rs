@@ -1,11 +1,14 @@
 //! Helpers for functions' tests: a processor on in-memory adapters, and sample payloads.
 
 use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
 
 use aws_lambda_events::event::sqs::SqsEvent;
-use idempotency::{Idempotency, InMemoryStore};
+use chrono::{TimeZone, Utc};
+use idempotency::{Idempotency, InMemoryStore, ManualClock};
 
-use crate::processor::{Handler, Processor};
+use crate::processor::{Handler, Invocation, Processor};
 use crate::publish::{InMemoryParking, InMemoryPublisher};
 
 /// A processor whose store, publisher and parking are in memory.
@@ -27,4 +30,22 @@ pub fn sqs_sample(root: &Path, relative: &str) -> Result<SqsEvent, String> {
     let path = root.join(relative);
     let text = std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
     serde_json::from_str(&text).map_err(|e| format!("{}: not an SQS event: {e}", path.display()))
+}
+
+/// The SQS sample `events/<domain>/<function>/<name>` of the workspace, read from a function
+/// crate's tests (`manifest_dir` = its `CARGO_MANIFEST_DIR`, two levels below the root).
+pub fn function_sample(manifest_dir: &str, path: &str) -> Result<SqsEvent, String> {
+    sqs_sample(&Path::new(manifest_dir).join("../.."), &format!("events/{path}"))
+}
+
+/// A clock stopped at 2026-11-23T06:00:00Z, for event times a test can assert.
+pub fn stopped_clock() -> Arc<ManualClock> {
+    Arc::new(ManualClock::new(
+        Utc.with_ymd_and_hms(2026, 11, 23, 6, 0, 0).single().unwrap_or_default(),
+    ))
+}
+
+/// An invocation with half a minute left.
+pub fn invocation() -> Invocation {
+    Invocation::with_remaining("test-request", Duration::from_secs(30))
 }

@@ -55,6 +55,19 @@ pub(super) struct EntryError {
     pub(super) retryable: bool,
 }
 
+impl EntryError {
+    /// An entry SNS or SQS reported failed (both report id, code, message and whether the
+    /// sender is at fault, which is what makes a retry useless).
+    pub(super) fn from_batch_result(id: &str, code: &str, message: Option<&str>, sender_fault: bool) -> Self {
+        Self {
+            position: id.parse().unwrap_or(usize::MAX),
+            code: code.to_owned(),
+            message: message.unwrap_or_default().to_owned(),
+            retryable: !sender_fault,
+        }
+    }
+}
+
 /// A call failed as a whole.
 #[derive(Debug)]
 pub(super) struct CallError {

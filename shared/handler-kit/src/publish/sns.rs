@@ -133,12 +133,7 @@ impl Publisher for SnsPublisher {
                 Ok(output
                     .failed()
                     .iter()
-                    .map(|f| EntryError {
-                        position: f.id().parse().unwrap_or(usize::MAX),
-                        code: f.code().to_owned(),
-                        message: f.message().unwrap_or_default().to_owned(),
-                        retryable: !f.sender_fault(),
-                    })
+                    .map(|f| EntryError::from_batch_result(f.id(), f.code(), f.message(), f.sender_fault()))
                     .collect())
             }
         })

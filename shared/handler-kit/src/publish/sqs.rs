@@ -42,6 +42,14 @@ struct Queue {
 }
 
 impl Queue {
+    fn new(client: Client, url: impl Into<String>) -> Self {
+        Self {
+            client,
+            url: url.into(),
+            retry: RetryPolicy::default(),
+        }
+    }
+
     fn is_fifo(&self) -> bool {
         self.url.ends_with(".fifo")
     }
@@ -65,12 +73,7 @@ impl Queue {
             Ok(output
                 .failed()
                 .iter()
-                .map(|f| EntryError {
-                    position: f.id().parse().unwrap_or(usize::MAX),
-                    code: f.code().to_owned(),
-                    message: f.message().unwrap_or_default().to_owned(),
-                    retryable: !f.sender_fault(),
-                })
+                .map(|f| EntryError::from_batch_result(f.id(), f.code(), f.message(), f.sender_fault()))
                 .collect())
         })
         .await
@@ -110,11 +113,7 @@ impl SqsPublisher {
     /// A publisher to the queue at `queue_url`.
     pub fn new(client: Client, queue_url: impl Into<String>) -> Self {
         Self {
-            queue: Queue {
-                client,
-                url: queue_url.into(),
-                retry: RetryPolicy::default(),
-            },
+            queue: Queue::new(client, queue_url),
         }
     }
 }
@@ -146,11 +145,7 @@ impl SqsParking {
     /// Parking on the queue at `queue_url`.
     pub fn new(client: Client, queue_url: impl Into<String>) -> Self {
         Self {
-            queue: Queue {
-                client,
-                url: queue_url.into(),
-                retry: RetryPolicy::default(),
-            },
+            queue: Queue::new(client, queue_url),
         }
     }
 }
