@@ -2,7 +2,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a panic is how a test reports failure
 
-use handler_kit::testing::{function_sample, in_memory, invocation, stopped_clock};
+use handler_kit::testing::{function_sample, in_memory, invocation};
 use order_projection::OrderProjection;
 use order_stores::{InMemoryOrderViews, OrderViews};
 use orders::lifecycle::OrderStatus;
