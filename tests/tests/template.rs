@@ -150,7 +150,7 @@ fn every_environment_variable_the_code_requires_is_set_by_the_template() {
         if main.contains("run(Trigger::") {
             required.extend(["IDEMPOTENCY_TABLE", "PARKING_QUEUE_URL"].map(String::from));
         }
-        if main.contains("Outputs::Bus") {
+        if main.contains("run(Trigger::Sqs, Bus,") {
             required.insert("EVENT_BUS_NAME".into());
         }
         let own: BTreeSet<String> = function["Properties"]["Environment"]["Variables"]

@@ -3,12 +3,12 @@
 use std::sync::Arc;
 
 use handler_kit::SystemClock;
-use handler_kit::lambda::{Outputs, Trigger, run};
+use handler_kit::lambda::{Topic, Trigger, run};
 use notify_customer::{NotifyCustomer, attributes};
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    let outputs = Outputs::Topic {
+    let outputs = Topic {
         variable: "NOTIFICATIONS_TOPIC_ARN",
         attributes,
     };

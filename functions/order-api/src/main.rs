@@ -14,7 +14,7 @@ use order_stores::DynamoOrderViews;
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
     handler_kit::observability::init_logging();
-    let (env, config) = (Env::from_process(), aws_config::load_from_env().await);
+    let (env, config) = (Env::from_process(), handler_kit::lambda::sdk_loader().load().await);
     let dynamodb = aws_sdk_dynamodb::Client::new(&config);
     let bus = env.required("EVENT_BUS_NAME", "the bus orders are placed on")?;
     let store = DynamoDbStore::new(

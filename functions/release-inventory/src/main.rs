@@ -3,13 +3,13 @@
 use std::sync::Arc;
 
 use handler_kit::SystemClock;
-use handler_kit::lambda::{Outputs, Trigger, run};
+use handler_kit::lambda::{Bus, Trigger, run};
 use order_stores::DynamoInventory;
 use release_inventory::ReleaseInventory;
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    run(Trigger::Sqs, Outputs::Bus, |aws| async move {
+    run(Trigger::Sqs, Bus, |aws| async move {
         let table = aws
             .env
             .required("INVENTORY_TABLE", "the DynamoDB table of stock per sku")?;

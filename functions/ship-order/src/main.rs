@@ -3,12 +3,12 @@
 use std::sync::Arc;
 
 use handler_kit::SystemClock;
-use handler_kit::lambda::{Outputs, Trigger, run};
+use handler_kit::lambda::{Bus, Trigger, run};
 use ship_order::ShipOrder;
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    run(Trigger::Sqs, Outputs::Bus, |_aws| async {
+    run(Trigger::Sqs, Bus, |_aws| async {
         Ok(ShipOrder::new(Arc::new(SystemClock)))
     })
     .await

@@ -33,12 +33,26 @@ pub struct Aws {
     pub config: SdkConfig,
 }
 
+/// The HTTPS client every SDK client shares: rustls on ring (smaller zips than the default aws-lc).
+pub fn http_client() -> aws_smithy_runtime_api::client::http::SharedHttpClient {
+    use aws_smithy_http_client::tls::{Provider, rustls_provider::CryptoMode};
+    aws_smithy_http_client::Builder::new()
+        .tls_provider(Provider::Rustls(CryptoMode::Ring))
+        .build_https()
+}
+
+/// The SDK configuration loader with the shared HTTPS client; it reads the region, credentials
+/// and `AWS_ENDPOINT_URL` from the environment as usual.
+pub fn sdk_loader() -> aws_config::ConfigLoader {
+    aws_config::defaults(BehaviorVersion::latest()).http_client(http_client())
+}
+
 impl Aws {
     /// Reads the environment and loads the AWS configuration.
     pub async fn load() -> Result<Self, ConfigError> {
         let env = Env::from_process();
         let kit = KitConfig::from_env(&env)?;
-        let mut loader = aws_config::defaults(BehaviorVersion::latest());
+        let mut loader = sdk_loader();
         if let Some(url) = &kit.endpoint_url {
             loader = loader.endpoint_url(url);
         }
@@ -75,58 +89,52 @@ pub enum Trigger {
     Sns,
 }
 
-/// Where a function's outputs go.
+/// Where a function's outputs go. Each destination is its own type, so a function links only
+/// the SDK client it publishes with (the zip stays small).
+pub trait Outputs {
+    /// The publisher it builds.
+    type Publisher: Publisher + 'static;
+
+    /// Builds the publisher from the environment.
+    fn publisher(self, aws: &Aws) -> Result<Self::Publisher, ConfigError>;
+}
+
+/// Outputs go to the event bus named by `EVENT_BUS_NAME`.
 #[derive(Debug, Clone, Copy)]
-pub enum Outputs {
-    /// The event bus named by `EVENT_BUS_NAME`.
-    Bus,
-    /// The SNS topic whose ARN is in the environment variable `variable`, with extra message
-    /// attributes for subscription filter policies.
-    Topic {
-        /// The variable holding the topic ARN.
-        variable: &'static str,
-        /// Extra attributes of each message.
-        attributes: AttributesOf,
-    },
-}
+pub struct Bus;
 
-/// The publisher [`Outputs`] names.
-#[derive(Debug, Clone)]
-pub enum OutputPublisher {
-    /// To the bus.
-    Bus(EventBridgePublisher),
-    /// To a topic.
-    Topic(SnsPublisher),
-}
+impl Outputs for Bus {
+    type Publisher = EventBridgePublisher;
 
-impl Publisher for OutputPublisher {
-    async fn publish(&self, events: &[envelope::Envelope<Value>]) -> Result<(), crate::publish::PublishError> {
-        match self {
-            Self::Bus(bus) => bus.publish(events).await,
-            Self::Topic(topic) => topic.publish(events).await,
-        }
+    fn publisher(self, aws: &Aws) -> Result<EventBridgePublisher, ConfigError> {
+        let bus = aws
+            .env
+            .required("EVENT_BUS_NAME", "the event bus outputs are published to")?;
+        Ok(EventBridgePublisher::new(
+            aws_sdk_eventbridge::Client::new(&aws.config),
+            bus,
+        ))
     }
 }
 
-impl Outputs {
-    fn publisher(self, aws: &Aws) -> Result<OutputPublisher, ConfigError> {
-        Ok(match self {
-            Self::Bus => {
-                let bus = aws
-                    .env
-                    .required("EVENT_BUS_NAME", "the event bus outputs are published to")?;
-                OutputPublisher::Bus(EventBridgePublisher::new(
-                    aws_sdk_eventbridge::Client::new(&aws.config),
-                    bus,
-                ))
-            }
-            Self::Topic { variable, attributes } => {
-                let topic = aws.env.required(variable, "the SNS topic outputs are published to")?;
-                OutputPublisher::Topic(
-                    SnsPublisher::new(aws_sdk_sns::Client::new(&aws.config), topic).with_attributes(attributes),
-                )
-            }
-        })
+/// Outputs go to the SNS topic whose ARN is in the environment variable `variable`, with extra
+/// message attributes for subscription filter policies.
+#[derive(Debug, Clone, Copy)]
+pub struct Topic {
+    /// The variable holding the topic ARN.
+    pub variable: &'static str,
+    /// Extra attributes of each message.
+    pub attributes: AttributesOf,
+}
+
+impl Outputs for Topic {
+    type Publisher = SnsPublisher;
+
+    fn publisher(self, aws: &Aws) -> Result<SnsPublisher, ConfigError> {
+        let topic = aws
+            .env
+            .required(self.variable, "the SNS topic outputs are published to")?;
+        Ok(SnsPublisher::new(aws_sdk_sns::Client::new(&aws.config), topic).with_attributes(self.attributes))
     }
 }
 
@@ -134,8 +142,9 @@ impl Outputs {
 /// outputs go where `outputs` says, idempotency records to `IDEMPOTENCY_TABLE`, parked
 /// messages to `PARKING_QUEUE_URL`. A configuration error stops the cold start with a log line
 /// naming the variable.
-pub async fn run<H, F, Fut>(trigger: Trigger, outputs: Outputs, make: F) -> Result<(), lambda_runtime::Error>
+pub async fn run<O, H, F, Fut>(trigger: Trigger, outputs: O, make: F) -> Result<(), lambda_runtime::Error>
 where
+    O: Outputs,
     H: Handler + 'static,
     F: FnOnce(Aws) -> Fut,
     Fut: Future<Output = Result<H, ConfigError>>,

@@ -237,7 +237,14 @@ pub async fn unreachable_sdk_config() -> SdkConfig {
 }
 
 async fn sdk_config_for(endpoint: &str) -> SdkConfig {
+    // The same TLS stack the functions use (see handler_kit::lambda::http_client); plain HTTP
+    // to moto does not touch it, but a client must be given once the default one is off.
+    use aws_smithy_http_client::tls::{Provider, rustls_provider::CryptoMode};
+    let http = aws_smithy_http_client::Builder::new()
+        .tls_provider(Provider::Rustls(CryptoMode::Ring))
+        .build_https();
     aws_config::defaults(BehaviorVersion::latest())
+        .http_client(http)
         .region(Region::new(REGION))
         .endpoint_url(endpoint)
         .credentials_provider(Credentials::new("testing", "testing", None, None, "motoserver"))
