@@ -4,7 +4,7 @@
 #   make lint      rustfmt, clippy with warnings as errors, cfn-lint of infra/template.yaml
 #   make package   arm64 Lambda zips of every function, via cargo-lambda
 #   make watch     serve every function locally with cargo lambda watch (AWS_ENDPOINT_URL for a local AWS)
-#   make invoke-F  send function F its first sample from events/orders/F/ (or EVENT=path) via cargo lambda invoke
+#   make invoke-F  send function F its main sample (the shortest name in events/orders/F/, or EVENT=path) via cargo lambda invoke
 #   make bench     criterion benchmarks
 #   make deploy    sam build + sam deploy of infra/template.yaml (needs an AWS account and the SAM CLI)
 #   make clean     build output and the local tool venv
@@ -73,7 +73,7 @@ watch: $(TOOLS_STAMP)
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(CARGO) lambda watch
 
 invoke-%: $(TOOLS_STAMP)
-	@event="$${EVENT:-$$(ls events/orders/$*/*.json 2>/dev/null | head -n 1)}"; \
+	@event="$${EVENT:-$$(ls events/orders/$*/*.json 2>/dev/null | awk '{ print length, $$0 }' | sort -n | head -n 1 | cut -d' ' -f2)}"; \
 	[ -n "$$event" ] || { echo "no sample in events/orders/$*/: pass EVENT=path/to/payload.json"; exit 2; }; \
 	echo "invoking $* with $$event"; \
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(CARGO) lambda invoke $* --data-file "$$event"

@@ -67,10 +67,18 @@ impl Aws {
 impl Invocation {
     /// The invocation described by Lambda's context.
     pub fn from_context(context: &Context) -> Self {
+        // Lambda sends the deadline as epoch milliseconds; local emulators (`cargo lambda
+        // watch`) send the milliseconds remaining instead. No real deadline is before 2001.
+        const EPOCH_2001_MS: u128 = 978_307_200_000;
         let now_ms = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| d.as_millis());
-        let remaining = u128::from(context.deadline).saturating_sub(now_ms);
+        let deadline = u128::from(context.deadline);
+        let remaining = if deadline < EPOCH_2001_MS {
+            deadline
+        } else {
+            deadline.saturating_sub(now_ms)
+        };
         Self::with_remaining(
             context.request_id.clone(),
             Duration::from_millis(u64::try_from(remaining).unwrap_or(u64::MAX)),
