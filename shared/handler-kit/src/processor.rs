@@ -279,7 +279,7 @@ impl<H: Handler, S: Store, P: Publisher, Q: Parking> Processor<H, S, P, Q> {
         let span = observability::record_span(&record);
         async move {
             let remaining = invocation.deadline.saturating_duration_since(Instant::now());
-            if remaining < self.limits.deadline_margin {
+            if remaining <= self.limits.deadline_margin {
                 tracing::warn!(
                     remaining_ms = remaining.as_millis(),
                     "not started: too close to the deadline; reported for retry"
@@ -290,11 +290,21 @@ impl<H: Handler, S: Store, P: Publisher, Q: Parking> Processor<H, S, P, Q> {
             let outcome = match record.envelope {
                 Err(err) => permanent_decode(&err),
                 Ok(event) => {
-                    let result = self
+                    let work = self
                         .idempotency
-                        .execute_envelope(&event, remaining, || self.handler.handle(event.clone()))
-                        .await;
-                    classify(result)
+                        .execute_envelope(&event, remaining, || self.handler.handle(event.clone()));
+                    // Stop a record that would run into Lambda's timeout, so the batch still
+                    // answers (and publishes and parks) for the others. Its key stays in progress
+                    // until the deadline, like a crash, and the record is retried.
+                    match tokio::time::timeout(remaining.saturating_sub(self.limits.deadline_margin), work).await {
+                        Ok(result) => classify(result),
+                        Err(_) => {
+                            tracing::warn!("stopped at the deadline margin; reported for retry");
+                            Outcome::Retry {
+                                reason: "did not finish before the deadline margin".into(),
+                            }
+                        }
+                    }
                 }
             };
             observability::record_done(outcome_name(&outcome), started.elapsed());

@@ -85,12 +85,28 @@ async fn given_the_deadline_approaches_then_records_not_started_are_reported_fai
         concurrency: 1,
         deadline_margin: Duration::from_secs(1),
     });
-    // One record a second, 3.5 s left, 1 s margin: three start, two do not.
+    // One record a second, 3.5 s left, 1 s margin: two finish; the third starts with 1.5 s
+    // left and is stopped at the margin (it could not finish); the last two never start.
     let event = batch(&["o-slow1", "o-slow2", "o-slow3", "o-slow4", "o-slow5"]);
     let invocation = Invocation::with_remaining("req-1", Duration::from_millis(3500));
     let response = processor.process_sqs(&event, &invocation).await.unwrap();
-    assert_eq!(failed_ids(&response), ["m-o-slow4", "m-o-slow5"]);
-    assert_eq!(processor.parts().0.runs("o-slow4"), 0);
+    assert_eq!(failed_ids(&response), ["m-o-slow3", "m-o-slow4", "m-o-slow5"]);
+    assert_eq!((processor.parts().0.runs("o-slow4"), processor.parts().0.runs("o-slow5")), (0, 0));
+    assert_eq!(processor.parts().2.published().len(), 2, "the two that finished published");
+}
+
+#[tokio::test(start_paused = true)]
+async fn given_a_record_that_would_run_past_the_deadline_then_it_is_stopped_and_the_others_still_answer() {
+    let processor = processor().with_limits(Limits {
+        concurrency: 2,
+        deadline_margin: Duration::from_millis(500),
+    });
+    // o-slow1 takes a second; only 0.8 s are left: it is stopped at 0.3 s, o-ok goes through.
+    let event = batch(&["o-slow1", "o-ok"]);
+    let invocation = Invocation::with_remaining("req-1", Duration::from_millis(800));
+    let response = processor.process_sqs(&event, &invocation).await.unwrap();
+    assert_eq!(failed_ids(&response), ["m-o-slow1"]);
+    assert_eq!(processor.parts().2.published().len(), 1, "o-ok's output still went out");
 }
 
 #[tokio::test]
