@@ -58,7 +58,16 @@ fn every_function_crate_has_exactly_one_function_resource_and_no_resource_lacks_
         .filter(|(_, r)| r["Type"] == "AWS::Serverless::Function")
         .map(|(id, r)| {
             assert_eq!(r["Metadata"]["BuildMethod"], "rust-cargolambda", "{id}");
-            r["Metadata"]["BuildProperties"]["Binary"].as_str().unwrap().to_owned()
+            let binary = r["Metadata"]["BuildProperties"]["Binary"].as_str().unwrap().to_owned();
+            let Value::Tagged(name) = &r["Properties"]["FunctionName"] else {
+                panic!("{id}: FunctionName !Sub")
+            };
+            let name = name.value.as_str().unwrap();
+            assert!(
+                name.ends_with(&format!("-{binary}")),
+                "{id}: deployed as <stack>-{binary}, not {name}"
+            );
+            binary
         })
         .collect();
     let unique: BTreeSet<String> = binaries.iter().cloned().collect();

@@ -91,8 +91,15 @@ async fn given_the_deadline_approaches_then_records_not_started_are_reported_fai
     let invocation = Invocation::with_remaining("req-1", Duration::from_millis(3500));
     let response = processor.process_sqs(&event, &invocation).await.unwrap();
     assert_eq!(failed_ids(&response), ["m-o-slow3", "m-o-slow4", "m-o-slow5"]);
-    assert_eq!((processor.parts().0.runs("o-slow4"), processor.parts().0.runs("o-slow5")), (0, 0));
-    assert_eq!(processor.parts().2.published().len(), 2, "the two that finished published");
+    assert_eq!(
+        (processor.parts().0.runs("o-slow4"), processor.parts().0.runs("o-slow5")),
+        (0, 0)
+    );
+    assert_eq!(
+        processor.parts().2.published().len(),
+        2,
+        "the two that finished published"
+    );
 }
 
 #[tokio::test(start_paused = true)]
