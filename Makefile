@@ -45,8 +45,8 @@ demo:
 
 # Adapter tests start moto from .venv themselves, on a free loopback port.
 test: $(TOOLS_STAMP)
-	$(CARGO) test --workspace --all-targets
 	$(CARGO) test --workspace --doc
+	$(CARGO) test --workspace --all-targets
 
 lint: $(TOOLS_STAMP)
 	$(CARGO) fmt --all --check
