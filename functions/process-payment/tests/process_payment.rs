@@ -2,7 +2,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a panic is how a test reports failure
 
-use handler_kit::testing::{function_sample, in_memory, invocation, stopped_clock};
+use handler_kit::testing::{failed_ids, function_sample, in_memory, stopped_clock};
 use process_payment::{Charge, PaymentGateway, ProcessPayment, SimulatedGateway};
 
 #[tokio::test]
@@ -18,15 +18,10 @@ async fn given_three_reservations_then_one_completes_one_fails_and_one_is_retrie
     )
     .unwrap();
 
-    let response = processor.process_sqs(&event, &invocation()).await.unwrap();
-    let failed: Vec<&str> = response
-        .batch_item_failures
-        .iter()
-        .map(|f| f.item_identifier.as_str())
-        .collect();
+    let failed = failed_ids(&processor, &event).await.unwrap();
     assert_eq!(
         failed,
-        [event.records[2].message_id.as_deref().unwrap()],
+        [event.records[2].message_id.clone().unwrap()],
         "the gateway outage is retried"
     );
 

@@ -49,3 +49,16 @@ pub fn stopped_clock() -> Arc<ManualClock> {
 pub fn invocation() -> Invocation {
     Invocation::with_remaining("test-request", Duration::from_secs(30))
 }
+
+/// Processes `event` with half a minute left and returns the message ids reported for retry.
+pub async fn failed_ids<H: Handler>(processor: &InMemoryProcessor<H>, event: &SqsEvent) -> Result<Vec<String>, String> {
+    let response = processor
+        .process_sqs(event, &invocation())
+        .await
+        .map_err(|e| e.to_string())?;
+    Ok(response
+        .batch_item_failures
+        .into_iter()
+        .map(|f| f.item_identifier)
+        .collect())
+}
