@@ -1,0 +1,305 @@
+//! What one entry of a match list tests against one value of the event.
+//!
+//! Every condition here looks at a single leaf value of the event (a string, number, boolean or
+//! null); arrays are spread and objects skipped by the caller. `{"exists": false}` is not here:
+//! it is about the absence of every value, so the pattern tree handles it.
+
+use serde_json::{Number, Value};
+
+use crate::cidr::Cidr;
+use crate::wildcard::Wildcard;
+
+/// A JSON number as both a float and, when it is a whole number, exactly.
+///
+/// Numbers are equal when their values are equal (`5`, `5.0` and `0.5e1` are one number, as in
+/// AWS and quamina); two whole numbers are compared exactly, so large ids do not collide.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Num {
+    float: f64,
+    whole: Option<i128>,
+}
+
+impl Num {
+    pub(crate) fn of(number: &Number) -> Self {
+        let whole = number
+            .as_i64()
+            .map(i128::from)
+            .or_else(|| number.as_u64().map(i128::from));
+        Self {
+            float: number.as_f64().unwrap_or(f64::NAN),
+            whole,
+        }
+    }
+
+    /// A hash key that is equal for equal numbers (whole numbers beyond 2^53 may share one).
+    pub(crate) fn bucket(self) -> u64 {
+        // -0.0 == 0.0, so both must land in one bucket.
+        if self.float == 0.0 { 0 } else { self.float.to_bits() }
+    }
+}
+
+impl PartialEq for Num {
+    fn eq(&self, other: &Self) -> bool {
+        match (self.whole, other.whole) {
+            (Some(a), Some(b)) => a == b,
+            _ => self.float == other.float,
+        }
+    }
+}
+
+/// A value an exact match compares with.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Scalar {
+    Str(Box<str>),
+    Num(Num),
+    Bool(bool),
+    Null,
+}
+
+impl Scalar {
+    /// Whether the event value is this very value (a string never equals a number).
+    pub(crate) fn equals(&self, value: &Value) -> bool {
+        match (self, value) {
+            (Self::Str(s), Value::String(v)) => **s == **v,
+            (Self::Num(n), Value::Number(v)) => *n == Num::of(v),
+            (Self::Bool(b), Value::Bool(v)) => b == v,
+            (Self::Null, Value::Null) => true,
+            _ => false,
+        }
+    }
+}
+
+/// A numeric range; either end may be open-ended, and each end is inclusive or not.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct Range {
+    pub(crate) lower: Option<Bound>,
+    pub(crate) upper: Option<Bound>,
+}
+
+/// One end of a [`Range`].
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct Bound {
+    pub(crate) value: f64,
+    pub(crate) inclusive: bool,
+}
+
+impl Range {
+    /// Whether some number could be in both ranges (ends taken as inclusive: an estimate).
+    pub(crate) fn overlaps(&self, other: &Self) -> bool {
+        let below = |lower: Option<Bound>, upper: Option<Bound>| match (lower, upper) {
+            (Some(l), Some(u)) => l.value <= u.value,
+            _ => true,
+        };
+        below(self.lower, other.upper) && below(other.lower, self.upper)
+    }
+
+    pub(crate) fn contains(&self, x: f64) -> bool {
+        let above = self
+            .lower
+            .is_none_or(|b| if b.inclusive { x >= b.value } else { x > b.value });
+        let below = self
+            .upper
+            .is_none_or(|b| if b.inclusive { x <= b.value } else { x < b.value });
+        above && below
+    }
+}
+
+/// What `anything-but` excludes.
+#[derive(Debug, Clone)]
+pub(crate) enum Excluded {
+    /// These strings (a number, boolean or null is never one of them).
+    Strings(Vec<Box<str>>),
+    /// These numbers (a string is never one of them).
+    Numbers(Vec<Num>),
+    /// Strings starting with one of these.
+    Prefixes(Vec<Box<str>>),
+    /// Strings ending with one of these.
+    Suffixes(Vec<Box<str>>),
+    /// Strings matching one of these wildcards.
+    Wildcards(Vec<Wildcard>),
+    /// Strings equal to one of these, ignoring case (stored case-folded).
+    IgnoringCase(Vec<Box<str>>),
+}
+
+impl Excluded {
+    /// Whether the event value is one of the excluded ones. Only strings can be excluded by the
+    /// string forms: AWS matches them against the quoted JSON text, which a number never fits.
+    fn excludes(&self, value: &Value) -> bool {
+        match (self, value) {
+            (Self::Strings(list), Value::String(s)) => list.iter().any(|x| **x == **s),
+            (Self::Numbers(list), Value::Number(n)) => {
+                let n = Num::of(n);
+                list.contains(&n)
+            }
+            (Self::Prefixes(list), Value::String(s)) => list.iter().any(|x| s.starts_with(&**x)),
+            (Self::Suffixes(list), Value::String(s)) => list.iter().any(|x| s.ends_with(&**x)),
+            (Self::Wildcards(list), Value::String(s)) => list.iter().any(|x| x.matches(s)),
+            (Self::IgnoringCase(list), Value::String(s)) => list.iter().any(|x| folded_equals(x, s)),
+            _ => false,
+        }
+    }
+}
+
+/// What the index can file a condition under (see [`Condition::index_key`]).
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum IndexKey<'a> {
+    /// Only this value.
+    Exact(&'a Scalar),
+    /// Only strings that start with this (not empty).
+    Prefix(&'a str),
+    /// Only numbers in this range.
+    Range(Range),
+    /// Any leaf value at all.
+    Present,
+}
+
+/// One entry of a match list, other than `{"exists": false}`.
+#[derive(Debug, Clone)]
+pub(crate) enum Condition {
+    /// `"x"`, `5`, `true`, `null`.
+    Exact(Scalar),
+    /// `{"prefix": "x"}`.
+    Prefix(Box<str>),
+    /// `{"prefix": {"equals-ignore-case": "x"}}`, stored case-folded.
+    PrefixIgnoringCase(Box<str>),
+    /// `{"suffix": "x"}`.
+    Suffix(Box<str>),
+    /// `{"suffix": {"equals-ignore-case": "x"}}`, stored case-folded.
+    SuffixIgnoringCase(Box<str>),
+    /// `{"equals-ignore-case": "x"}`, stored case-folded.
+    EqualsIgnoringCase(Box<str>),
+    /// `{"wildcard": "x*y"}`.
+    Wildcard(Wildcard),
+    /// `{"anything-but": ...}`.
+    AnythingBut(Excluded),
+    /// `{"numeric": [...]}`.
+    Numeric(Range),
+    /// `{"cidr": "10.0.0.0/8"}`.
+    Cidr(Cidr),
+    /// `{"exists": true}`: any leaf value at all.
+    Exists,
+}
+
+impl Condition {
+    /// Whether this condition accepts one leaf value of the event.
+    pub(crate) fn accepts(&self, value: &Value) -> bool {
+        match self {
+            Self::Exact(scalar) => scalar.equals(value),
+            Self::Exists => true,
+            Self::AnythingBut(excluded) => !excluded.excludes(value),
+            Self::Numeric(range) => value.as_f64().is_some_and(|x| range.contains(x)),
+            Self::Prefix(p) => value.as_str().is_some_and(|s| s.starts_with(&**p)),
+            Self::Suffix(p) => value.as_str().is_some_and(|s| s.ends_with(&**p)),
+            Self::PrefixIgnoringCase(p) => value.as_str().is_some_and(|s| folded_starts_with(s, p)),
+            Self::SuffixIgnoringCase(p) => value.as_str().is_some_and(|s| folded_ends_with(s, p)),
+            Self::EqualsIgnoringCase(p) => value.as_str().is_some_and(|s| folded_equals(p, s)),
+            Self::Wildcard(w) => value.as_str().is_some_and(|s| w.matches(s)),
+            Self::Cidr(net) => value.as_str().is_some_and(|s| net.contains(s)),
+        }
+    }
+
+    /// What every value this condition accepts is known to have, for the index: the exact
+    /// value, a string prefix, a numeric range, or only that there is a value.
+    pub(crate) fn index_key(&self) -> IndexKey<'_> {
+        match self {
+            Self::Exact(scalar) => IndexKey::Exact(scalar),
+            Self::Prefix(p) if !p.is_empty() => IndexKey::Prefix(p),
+            Self::Wildcard(w) if !w.literal_prefix().is_empty() => IndexKey::Prefix(w.literal_prefix()),
+            Self::Numeric(range) => IndexKey::Range(*range),
+            _ => IndexKey::Present,
+        }
+    }
+}
+
+/// Case-folds text for `equals-ignore-case`: each character lower-cased on its own (Unicode simple
+/// and special lower-case mappings; no locale, no context).
+pub(crate) fn fold_case(text: &str) -> Box<str> {
+    text.chars()
+        .flat_map(char::to_lowercase)
+        .collect::<String>()
+        .into_boxed_str()
+}
+
+/// `text` equals `folded` (already case-folded) ignoring case.
+fn folded_equals(folded: &str, text: &str) -> bool {
+    if text.is_ascii() && folded.is_ascii() {
+        return text.eq_ignore_ascii_case(folded);
+    }
+    text.chars().flat_map(char::to_lowercase).eq(folded.chars())
+}
+
+/// `text` starts with `folded` (already case-folded) ignoring case.
+fn folded_starts_with(text: &str, folded: &str) -> bool {
+    // Fast path: when the bytes to compare are ASCII they are whole characters on both sides.
+    if let Some(head) = text.as_bytes().get(..folded.len())
+        && head.is_ascii()
+        && folded.is_ascii()
+    {
+        return head.eq_ignore_ascii_case(folded.as_bytes());
+    }
+    let mut lowered = text.chars().flat_map(char::to_lowercase);
+    folded.chars().all(|c| lowered.next() == Some(c))
+}
+
+/// `text` ends with `folded` (already case-folded) ignoring case.
+fn folded_ends_with(text: &str, folded: &str) -> bool {
+    if let Some(tail) = text.len().checked_sub(folded.len()).map(|at| &text.as_bytes()[at..])
+        && tail.is_ascii()
+        && folded.is_ascii()
+    {
+        return tail.eq_ignore_ascii_case(folded.as_bytes());
+    }
+    let mut lowered = text.chars().rev().flat_map(|c| c.to_lowercase().rev());
+    folded.chars().rev().all(|c| lowered.next() == Some(c))
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn numbers_equal_by_value_and_whole_numbers_exactly() {
+        let n = |v: Value| match v {
+            Value::Number(n) => Num::of(&n),
+            _ => unreachable!(),
+        };
+        assert_eq!(n(json!(5)), n(json!(5.0)));
+        assert_eq!(n(json!(0.0)), n(json!(-0.0)));
+        assert_eq!(n(json!(0.0)).bucket(), n(json!(-0.0)).bucket());
+        assert_ne!(n(json!(9_007_199_254_740_993_u64)), n(json!(9_007_199_254_740_992_u64)));
+        assert_eq!(n(json!(u64::MAX)), n(json!(u64::MAX)));
+    }
+
+    #[test]
+    fn case_folding_compares_characters_not_bytes() {
+        assert!(folded_equals(&fold_case("ÉTÉ"), "été"));
+        assert!(folded_equals(&fold_case("Straße"), "STRAßE"));
+        assert!(!folded_equals(&fold_case("STRASSE"), "straße"));
+        assert!(folded_starts_with("EventBridge", &fold_case("eventb")));
+        assert!(folded_starts_with("ÉVÉNEMENT", &fold_case("év")));
+        assert!(!folded_starts_with("Ev", &fold_case("eventb")));
+        assert!(folded_ends_with("IMAGE.PNG", &fold_case(".png")));
+        assert!(folded_ends_with("photo.ÉTÉ", &fold_case(".été")));
+        assert!(!folded_ends_with("png", &fold_case(".png")));
+        // The Kelvin sign lower-cases to an ASCII k: the ASCII fast path must not miss it.
+        assert!(folded_starts_with("\u{212A}ey", "key"));
+        assert!(folded_ends_with("ke\u{212A}", "kek"));
+    }
+
+    #[test]
+    fn string_operators_never_accept_numbers() {
+        let conditions = [
+            Condition::Prefix("1".into()),
+            Condition::Suffix("1".into()),
+            Condition::EqualsIgnoringCase("1".into()),
+            Condition::Wildcard(Wildcard::parse("1*").unwrap_or_else(|e| panic!("{e}"))),
+            Condition::Exact(Scalar::Str("1".into())),
+        ];
+        for condition in conditions {
+            assert!(!condition.accepts(&json!(1)), "{condition:?}");
+            assert!(condition.accepts(&json!("1")), "{condition:?}");
+        }
+    }
+}
