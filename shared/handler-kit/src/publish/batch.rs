@@ -112,14 +112,7 @@ where
         .into_iter()
         .map(|chunk| send_chunk(chunk, policy, &send));
     let failed: Vec<FailedEntry> = join_all(sends).await.into_iter().flatten().collect();
-    if failed.is_empty() {
-        Ok(())
-    } else {
-        Err(PublishError {
-            total: sizes.len(),
-            failed,
-        })
-    }
+    PublishError::unless_failed(sizes.len(), failed)
 }
 
 async fn send_chunk<F, Fut>(mut pending: Vec<usize>, policy: RetryPolicy, send: &F) -> Vec<FailedEntry>

@@ -70,14 +70,7 @@ impl Publisher for InMemoryPublisher {
                 published.push(event.clone());
             }
         }
-        if failed.is_empty() {
-            Ok(())
-        } else {
-            Err(PublishError {
-                total: events.len(),
-                failed,
-            })
-        }
+        PublishError::unless_failed(events.len(), failed)
     }
 }
 

@@ -20,7 +20,7 @@ use serde_json::Value;
 pub use batch::RetryPolicy;
 pub use eventbridge::EventBridgePublisher;
 pub use memory::{InMemoryParking, InMemoryPublisher};
-pub use sns::{AttributesOf, SnsPublisher};
+pub use sns::{AttributesOf, SnsPublisher, message_attributes};
 pub use sqs::{SqsParking, SqsPublisher};
 
 /// Sends envelopes somewhere: a bus, a topic, a queue.
@@ -42,6 +42,19 @@ pub struct ParkedMessage {
     pub kind: String,
     /// The full reason, naming what and where.
     pub reason: String,
+}
+
+impl ParkedMessage {
+    /// The message attributes it is parked with: why, what kind, by whom, its original id.
+    pub fn attributes(&self) -> Vec<(&'static str, String)> {
+        let mut attributes = vec![
+            ("parked-reason", self.reason.clone()),
+            ("parked-kind", self.kind.clone()),
+            ("parked-by", self.function.clone()),
+        ];
+        attributes.extend(self.message_id.clone().map(|id| ("original-message-id", id)));
+        attributes
+    }
 }
 
 /// Where messages that can never be processed go (a quarantine queue), instead of burning retries.
@@ -80,6 +93,15 @@ impl PublishError {
             ErrorClass::Permanent
         } else {
             ErrorClass::Transient
+        }
+    }
+
+    /// Success if nothing of `total` entries failed, else the failed ones.
+    pub fn unless_failed(total: usize, failed: Vec<FailedEntry>) -> Result<(), Self> {
+        if failed.is_empty() {
+            Ok(())
+        } else {
+            Err(Self { total, failed })
         }
     }
 

@@ -54,15 +54,7 @@ impl SnsPublisher {
 
     /// The message attributes of `event`.
     fn attributes_of(&self, event: &Envelope<Value>) -> Vec<(String, String)> {
-        let m = &event.metadata;
-        let mut attributes = vec![
-            ("type".to_owned(), m.event_type.clone()),
-            ("source".to_owned(), m.source.clone()),
-            ("subject".to_owned(), m.subject.clone()),
-            ("correlationId".to_owned(), m.correlation_id.clone()),
-        ];
-        attributes.extend(self.attributes.map(|extra| extra(event)).unwrap_or_default());
-        attributes
+        message_attributes(event, self.attributes)
     }
 
     fn entry(
@@ -91,6 +83,20 @@ impl SnsPublisher {
         }
         entry.build().map_err(invalid)
     }
+}
+
+/// The message attributes an event is published with: `type`, `source`, `subject`,
+/// `correlationId`, then the `extra` ones (also what the local cloud's topics filter on).
+pub fn message_attributes(event: &Envelope<Value>, extra: Option<AttributesOf>) -> Vec<(String, String)> {
+    let m = &event.metadata;
+    let mut attributes = vec![
+        ("type".to_owned(), m.event_type.clone()),
+        ("source".to_owned(), m.source.clone()),
+        ("subject".to_owned(), m.subject.clone()),
+        ("correlationId".to_owned(), m.correlation_id.clone()),
+    ];
+    attributes.extend(extra.map(|extra| extra(event)).unwrap_or_default());
+    attributes
 }
 
 fn invalid(err: impl std::fmt::Display) -> CallError {

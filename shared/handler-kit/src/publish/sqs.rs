@@ -155,19 +155,11 @@ impl Parking for SqsParking {
         let fifo = self.queue.is_fifo();
         let messages: Vec<Outgoing> = parked
             .iter()
-            .map(|p| {
-                let mut attributes = vec![
-                    ("parked-reason", p.reason.clone()),
-                    ("parked-kind", p.kind.clone()),
-                    ("parked-by", p.function.clone()),
-                ];
-                attributes.extend(p.message_id.clone().map(|id| ("original-message-id", id)));
-                Outgoing {
-                    body: p.body.clone(),
-                    attributes,
-                    group_id: fifo.then(|| p.function.clone()),
-                    deduplication_id: fifo.then(|| p.message_id.clone().unwrap_or_default()),
-                }
+            .map(|p| Outgoing {
+                body: p.body.clone(),
+                attributes: p.attributes(),
+                group_id: fifo.then(|| p.function.clone()),
+                deduplication_id: fifo.then(|| p.message_id.clone().unwrap_or_default()),
             })
             .collect();
         self.queue.send(&messages).await
