@@ -1,11 +1,13 @@
 # Short verbs for people and CI alike: CI runs exactly `make lint` and `make test`.
-#   make demo      decode every sample payload in events/ and summarise what is inside
+#   make demo      run the orders saga on the local cloud from infra/template.yaml (ORDERS=12 SEED=1; NO_FAULTS=1)
+#   make samples   decode every sample payload in events/ and summarise what is inside
+#   make graph     redraw the README's event graph from the template
 #   make test      every test (installs moto, cargo-lambda and zig into .venv first)
 #   make lint      rustfmt, clippy with warnings as errors, cfn-lint of infra/template.yaml
 #   make package   arm64 Lambda zips of every function, via cargo-lambda
 #   make watch     serve every function locally with cargo lambda watch (AWS_ENDPOINT_URL for a local AWS)
 #   make invoke-F  send function F its main sample (the shortest name in events/orders/F/, or EVENT=path) via cargo lambda invoke
-#   make bench     criterion benchmarks
+#   make bench     criterion benchmarks, then bench/demo.sh (localcloud demo with 10,000 orders)
 #   make deploy    sam build + sam deploy of infra/template.yaml (needs an AWS account and the SAM CLI)
 #   make clean     build output and the local tool venv
 
@@ -21,13 +23,25 @@ TOOLS_STAMP := $(VENV)/.tools-installed
 FUNCTIONS := $(notdir $(patsubst %/Cargo.toml,%,$(wildcard functions/*/Cargo.toml)))
 LAMBDA_TARGET := aarch64-unknown-linux-gnu
 LOCALCLOUD := $(or $(CARGO_TARGET_DIR),target)/debug/localcloud
+# The demo runs an optimised build (profile `tools`: release without the Lambda size settings).
+LOCALCLOUD_TOOLS := $(or $(CARGO_TARGET_DIR),target)/tools/localcloud
+ORDERS ?= 12
+SEED ?= 1
 
-.PHONY: help demo test lint package bench clean tools deploy watch
+.PHONY: help demo samples graph test lint package bench clean tools deploy watch
 
 help:
 	@sed -n 's/^#   //p' $(MAKEFILE_LIST)
 
 demo:
+	@$(CARGO) build --quiet --profile tools -p localcloud
+	$(LOCALCLOUD_TOOLS) demo --orders $(ORDERS) --seed $(SEED) $(if $(NO_FAULTS),--no-faults)
+
+graph:
+	@$(CARGO) build --quiet -p localcloud
+	$(LOCALCLOUD) graph --update README.md
+
+samples:
 	@$(CARGO) build --quiet -p localcloud
 	@echo "Decoding every sample in events/ that carries envelopes (carrier, event type and version, subject, event time in UTC)"
 	@good=0; refused=0; failed=0; \
@@ -80,6 +94,7 @@ invoke-%: $(TOOLS_STAMP)
 
 bench:
 	$(CARGO) bench --workspace
+	bench/demo.sh
 
 # Deploys the stack to a real AWS account: needs AWS credentials and the SAM CLI on PATH, which
 # `make tools` deliberately does not install. SAM's rust-cargolambda builder (a beta feature) runs

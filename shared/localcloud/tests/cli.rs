@@ -135,3 +135,124 @@ fn given_an_old_version_of_a_known_type_then_it_is_shown_upcast() {
     assert_eq!(record["envelope"]["data"]["currency"], "EUR");
     assert_eq!(record["envelope"]["data"]["total"], 1250);
 }
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn localcloud_at_root(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_localcloud"))
+        .current_dir(root())
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn test_event_pattern_prints_true_or_false_and_exits_2_on_an_invalid_pattern() {
+    let event = r#"{"source": "shop.orders", "detail": {"total": 3399}}"#;
+    let run = |pattern: &str| localcloud_at_root(&["test-event-pattern", "--event-pattern", pattern, "--event", event]);
+    let yes = run(r#"{"detail": {"total": [{"numeric": [">", 1000]}]}}"#);
+    assert_eq!(
+        (yes.status.code(), lines(&yes.stdout)),
+        (Some(0), vec!["true".to_owned()])
+    );
+    let no = run(r#"{"source": [{"prefix": "shop.sensors"}]}"#);
+    assert_eq!(
+        (no.status.code(), lines(&no.stdout)),
+        (Some(0), vec!["false".to_owned()])
+    );
+    let invalid = run(r#"{"detail": {"total": [{"numeric": [">", "a lot"]}]}}"#);
+    assert_eq!(invalid.status.code(), Some(2));
+    assert!(invalid.stdout.is_empty());
+    let reason = String::from_utf8_lossy(&invalid.stderr);
+    assert!(reason.contains("detail.total"), "the reason names where: {reason}");
+}
+
+#[test]
+fn test_event_pattern_reads_files_given_with_an_at_sign() {
+    let dir = std::env::temp_dir().join(format!("localcloud-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let pattern = dir.join("pattern.json");
+    std::fs::write(&pattern, r#"{"detail-type": ["OrderPlaced"]}"#).unwrap();
+    let event = dir.join("event.json");
+    std::fs::write(&event, r#"{"detail-type": "OrderPlaced"}"#).unwrap();
+    let out = localcloud_at_root(&[
+        "test-event-pattern",
+        "--event-pattern",
+        &format!("@{}", pattern.display()),
+        "--event",
+        &format!("@{}", event.display()),
+    ]);
+    assert_eq!(lines(&out.stdout), ["true"]);
+}
+
+#[test]
+fn route_names_every_rule_queue_and_function_an_event_reaches() {
+    let out = localcloud_at_root(&[
+        "route",
+        "events/orders/process-payment/inventory-reserved.sqs-eventbridge.json",
+    ]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let routes = lines(&out.stdout);
+    assert!(
+        routes.contains(&"InventoryReserved: ProcessPaymentRule -> ProcessPaymentQueue -> process-payment".to_owned()),
+        "{routes:?}"
+    );
+    assert!(routes.iter().any(|r| r.contains("OrderProjectionRule")), "{routes:?}");
+    // Three records, each to the same two places.
+    assert_eq!(routes.len(), 6, "{routes:?}");
+}
+
+#[test]
+fn invoke_runs_one_function_on_a_sample_and_prints_its_response_and_events() {
+    let out = localcloud_at_root(&[
+        "invoke",
+        "reserve-inventory",
+        "events/orders/reserve-inventory/order-placed.sqs-eventbridge.json",
+    ]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("\"batchItemFailures\": []"), "{text}");
+    assert!(text.contains("PutEvents local-orders: "), "{text}");
+    let unknown = localcloud_at_root(&["invoke", "no-such-function", "events/README.md"]);
+    assert_eq!(unknown.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&unknown.stderr).contains("there are: "));
+}
+
+#[test]
+fn graph_prints_the_template_as_mermaid() {
+    let out = localcloud_at_root(&["graph"]);
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.starts_with("flowchart LR\n"));
+    assert!(
+        text.contains("OrdersBus -->|\"ReserveInventoryRule: OrderPlaced\"| ReserveInventoryQueue"),
+        "{text}"
+    );
+}
+
+#[test]
+fn demo_places_orders_checks_the_invariants_and_exits_0() {
+    let out = localcloud_at_root(&["demo", "--orders", "5", "--seed", "3"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    assert!(text.contains("Invariants hold"), "{text}");
+    assert!(text.contains("OrderPlaced"), "the timeline is printed: {text}");
+}
+
+#[test]
+fn a_template_the_local_cloud_cannot_run_is_an_error_naming_resource_and_property() {
+    let dir = std::env::temp_dir().join(format!("localcloud-bad-template-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let template = dir.join("template.yaml");
+    std::fs::write(
+        &template,
+        "Resources:\n  Rule:\n    Type: AWS::Events::Rule\n    Properties:\n      EventPattern:\n        source: shop.orders\n",
+    )
+    .unwrap();
+    let out = localcloud_at_root(&["--template", template.to_str().unwrap(), "graph"]);
+    assert_eq!(out.status.code(), Some(1));
+    let error = String::from_utf8_lossy(&out.stderr);
+    assert!(error.contains("Rule: Properties.EventPattern"), "{error}");
+}

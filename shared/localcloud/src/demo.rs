@@ -1,0 +1,550 @@
+//! The shop on the local cloud: orders placed through order-api's Function URL, the saga run
+//! to its end, and the invariants checked. `localcloud demo` and the end-to-end scenarios
+//! both drive a [`Shop`].
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::fmt::Write as _;
+use std::path::Path;
+
+use order_stores::{Inventory, OrderViews};
+use orders::lifecycle::OrderStatus;
+use serde_json::{Value, json};
+
+use crate::cloud::{CloudOptions, LocalCloud, clock_text};
+use crate::faults::Faults;
+use crate::functions::RegistryError;
+use crate::sqs::Outgoing;
+use crate::topology::{LoadError, Topology};
+
+/// How long a run may take in virtual time before what is left counts as stuck.
+pub const VIRTUAL_DEADLINE_MS: i64 = 24 * 60 * 60 * 1000;
+
+/// Skus the shop sells; one is always out of stock.
+pub const IN_STOCK: [(&str, u64); 2] = [("SKU-RED-MUG", 1250), ("SKU-TEA-100G", 899)];
+/// The sku with no stock.
+pub const SOLD_OUT: &str = "SKU-SOLD-OUT";
+
+/// The shop cannot open.
+#[derive(Debug, thiserror::Error)]
+pub enum ShopError {
+    /// The template cannot be run.
+    #[error(transparent)]
+    Load(#[from] LoadError),
+    /// A function cannot be built.
+    #[error(transparent)]
+    Registry(#[from] RegistryError),
+    /// The template has no function with a Function URL built from order-api.
+    #[error("the template has no order-api function with a Function URL")]
+    NoApi,
+}
+
+/// What an order is meant to go through.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Kind {
+    /// Reserved, paid, shipped.
+    Happy,
+    /// Paid on the second try: the gateway is unavailable once.
+    FlakyGateway,
+    /// The card is declined: stock released, order cancelled.
+    Declined,
+    /// A line is out of stock: rejected, nothing reserved.
+    OutOfStock,
+}
+
+impl Kind {
+    /// The status the order must end in.
+    pub fn final_status(self) -> OrderStatus {
+        match self {
+            Self::Happy | Self::FlakyGateway => OrderStatus::Shipped,
+            Self::Declined => OrderStatus::Cancelled,
+            Self::OutOfStock => OrderStatus::Rejected,
+        }
+    }
+}
+
+/// One order request.
+#[derive(Debug, Clone)]
+struct Placed {
+    label: String,
+    kind: Kind,
+    lines: Vec<(String, u64)>,
+}
+
+/// What a run ended with.
+#[derive(Debug, Clone, Default)]
+pub struct Outcome {
+    /// Final status of every accepted order.
+    pub states: BTreeMap<String, OrderStatus>,
+    /// Stock per sku at the end: (available, reserved).
+    pub stock: BTreeMap<String, (u64, u64)>,
+    /// Parked messages: (kind, reason).
+    pub parked: Vec<(String, String)>,
+    /// Dead-lettered messages: queue, message id, last failure.
+    pub dead_letters: Vec<String>,
+    /// Invariants that do not hold.
+    pub violations: Vec<String>,
+}
+
+/// Orders placed on a local cloud.
+#[derive(Debug)]
+pub struct Shop {
+    cloud: LocalCloud,
+    api: String,
+    placed: Vec<Placed>,
+    malformed_requests: Vec<String>,
+    malformed_messages: usize,
+    initial: BTreeMap<String, u64>,
+}
+
+/// A Function URL request, as Lambda delivers it.
+pub fn function_url_request(method: &str, path: &str, headers: &[(&str, &str)], body: Option<&str>) -> Value {
+    let mut header_map = serde_json::Map::new();
+    header_map.insert("content-type".into(), json!("application/json"));
+    for (name, value) in headers {
+        header_map.insert((*name).to_owned(), json!(value));
+    }
+    json!({
+        "version": "2.0",
+        "routeKey": "$default",
+        "rawPath": path,
+        "rawQueryString": "",
+        "headers": header_map,
+        "requestContext": {
+            "accountId": "anonymous",
+            "apiId": "localcloud",
+            "domainName": "localcloud.lambda-url.local.on.aws",
+            "domainPrefix": "localcloud",
+            "http": {"method": method, "path": path, "protocol": "HTTP/1.1", "sourceIp": "127.0.0.1", "userAgent": "localcloud"},
+            "requestId": "localcloud",
+            "routeKey": "$default",
+            "stage": "$default",
+            "time": "23/Nov/2026:09:00:00 +0000",
+            "timeEpoch": 1_795_424_400_000_i64
+        },
+        "isBase64Encoded": false,
+        "body": body,
+    })
+}
+
+impl Shop {
+    /// A shop on the template at `template`, with `stock` units of each sku in stock.
+    pub fn open(template: &Path, seed: u64, faults: Faults, stock: u64) -> Result<Self, ShopError> {
+        let topology = Topology::load(template, &sam_template::Options::default())?;
+        let mut initial: BTreeMap<String, u64> = IN_STOCK.iter().map(|(sku, _)| ((*sku).to_owned(), stock)).collect();
+        initial.insert(SOLD_OUT.to_owned(), 0);
+        let api = topology
+            .functions
+            .values()
+            .find(|f| f.url && f.spec.binary == "order-api")
+            .map(|f| f.spec.logical_id.clone())
+            .ok_or(ShopError::NoApi)?;
+        let cloud = LocalCloud::new(
+            topology,
+            CloudOptions {
+                seed,
+                faults,
+                stock: initial.iter().map(|(sku, n)| (sku.clone(), *n)).collect(),
+                ..CloudOptions::default()
+            },
+        )?;
+        Ok(Self {
+            cloud,
+            api,
+            placed: Vec::new(),
+            malformed_requests: Vec::new(),
+            malformed_messages: 0,
+            initial,
+        })
+    }
+
+    /// The cloud.
+    pub fn cloud(&self) -> &LocalCloud {
+        &self.cloud
+    }
+
+    /// The cloud, to observe or inject into.
+    pub fn cloud_mut(&mut self) -> &mut LocalCloud {
+        &mut self.cloud
+    }
+
+    fn body(kind: Kind, number: usize) -> (String, Vec<(String, u64)>) {
+        let quantity = 1 + (number % 3) as u64;
+        let (sku, price) = IN_STOCK[number % IN_STOCK.len()];
+        let mut lines = vec![(sku.to_owned(), quantity, price)];
+        if kind == Kind::OutOfStock {
+            lines.push((SOLD_OUT.to_owned(), 1, 500));
+        }
+        let token = match kind {
+            Kind::Happy | Kind::OutOfStock => "tok_approve",
+            Kind::FlakyGateway => "tok_flaky",
+            Kind::Declined => "tok_decline",
+        };
+        let total: u64 = lines.iter().map(|(_, q, p)| q * p).sum();
+        let body = json!({
+            "customerId": format!("c-{number}"),
+            "currency": "EUR",
+            "paymentToken": token,
+            "lines": lines.iter().map(|(sku, q, p)| json!({"sku": sku, "quantity": q, "unitPrice": p})).collect::<Vec<_>>(),
+            "total": total,
+        });
+        (
+            body.to_string(),
+            lines.into_iter().map(|(sku, q, _)| (sku, q)).collect(),
+        )
+    }
+
+    /// Places order `number` of `kind` at virtual time `at`, with an Idempotency-Key.
+    pub fn place(&mut self, at: i64, kind: Kind, number: usize) {
+        let (body, lines) = Self::body(kind, number);
+        let key = format!("checkout-{number}");
+        let label = format!("POST /orders #{number}");
+        let request = function_url_request(
+            "POST",
+            "/orders",
+            &[
+                ("idempotency-key", &key),
+                ("x-correlation-id", &format!("demo-{number}")),
+            ],
+            Some(&body),
+        );
+        self.cloud.request(at, &self.api, request, label.clone());
+        self.placed.push(Placed { label, kind, lines });
+    }
+
+    /// Sends order `number` again at `at`, with the same Idempotency-Key: a client retry.
+    pub fn retry(&mut self, at: i64, number: usize) {
+        let Some(first) = self
+            .placed
+            .iter()
+            .find(|p| p.label == format!("POST /orders #{number}"))
+            .cloned()
+        else {
+            return;
+        };
+        let (body, _) = Self::body(first.kind, number);
+        let key = format!("checkout-{number}");
+        let request = function_url_request("POST", "/orders", &[("idempotency-key", &key)], Some(&body));
+        let label = format!("POST /orders #{number} (retry)");
+        self.cloud.request(at, &self.api, request, label.clone());
+        self.placed.push(Placed { label, ..first });
+    }
+
+    /// Places an order that fails validation at `at`: it must be answered 400.
+    pub fn place_malformed(&mut self, at: i64) {
+        let body = json!({"customerId": "", "currency": "EURO", "lines": [{"sku": "SKU-RED-MUG", "quantity": 0}]});
+        let label = format!("POST /orders (malformed #{})", self.malformed_requests.len());
+        let request = function_url_request("POST", "/orders", &[], Some(&body.to_string()));
+        self.cloud.request(at, &self.api, request, label.clone());
+        self.malformed_requests.push(label);
+    }
+
+    /// Sends a message no function can read to the queue of the function built from
+    /// `consumer` now (a producer's bug): it must be parked with its reason.
+    pub fn send_malformed_message(&mut self, consumer: &str) {
+        let topology = self.cloud.topology();
+        let queue = topology
+            .mappings
+            .iter()
+            .find(|m| topology.crate_of(&m.function) == consumer)
+            .map(|m| m.queue.clone());
+        if let Some(queue) = queue {
+            self.cloud
+                .send(&queue, Outgoing::body(r#"{"detail-type": "OrderPlaced", "detail": "#));
+            self.malformed_messages += 1;
+        }
+    }
+
+    /// Runs the cloud until nothing is left to do, then checks every invariant.
+    pub async fn settle(&mut self) -> Outcome {
+        self.cloud.run(VIRTUAL_DEADLINE_MS).await;
+        self.check().await
+    }
+
+    async fn check(&self) -> Outcome {
+        let mut outcome = Outcome::default();
+        let violations = &mut outcome.violations;
+        if !self.cloud.is_idle() {
+            violations.push(format!(
+                "work is still pending after {} of virtual time",
+                clock_text(VIRTUAL_DEADLINE_MS)
+            ));
+        }
+        // Answers: every order accepted (a retry with the first one's id), malformed ones 400.
+        let placed_by_label: HashMap<&str, &Placed> = self.placed.iter().map(|p| (p.label.as_str(), p)).collect();
+        let notified = self.notifications_by_subject();
+        let mut accepted: BTreeMap<String, &Placed> = BTreeMap::new();
+        let mut first_ids: BTreeMap<String, String> = BTreeMap::new();
+        for exchange in self.cloud.exchanges() {
+            let status = exchange
+                .response
+                .as_ref()
+                .ok()
+                .and_then(|r| r.get("statusCode"))
+                .and_then(Value::as_u64);
+            let body: Value = exchange
+                .response
+                .as_ref()
+                .ok()
+                .and_then(|r| r.get("body"))
+                .and_then(Value::as_str)
+                .and_then(|b| serde_json::from_str(b).ok())
+                .unwrap_or(Value::Null);
+            if self.malformed_requests.contains(&exchange.label) {
+                if status != Some(400) {
+                    violations.push(format!("{}: answered {status:?}, not 400", exchange.label));
+                }
+                continue;
+            }
+            let Some(placed) = placed_by_label.get(exchange.label.as_str()).copied() else {
+                continue;
+            };
+            let Some(order_id) = body
+                .get("orderId")
+                .and_then(Value::as_str)
+                .filter(|_| status == Some(202))
+            else {
+                violations.push(format!("{}: not accepted: {status:?} {body}", exchange.label));
+                continue;
+            };
+            let first = exchange.label.trim_end_matches(" (retry)").to_owned();
+            match first_ids.get(&first) {
+                Some(id) if id != order_id => violations.push(format!(
+                    "{}: a retry with the same Idempotency-Key got another order id ({order_id}, first {id})",
+                    exchange.label
+                )),
+                Some(_) => {}
+                None => {
+                    first_ids.insert(first, order_id.to_owned());
+                }
+            }
+            accepted.insert(order_id.to_owned(), placed);
+        }
+        if accepted.len() + self.malformed_requests.len() == 0 && !self.placed.is_empty() {
+            violations.push("no order was answered".into());
+        }
+        // Final states, and each effect decided once.
+        let views = self.cloud.tables().all_views();
+        let mut shipped: BTreeMap<String, u64> = BTreeMap::new();
+        for (order_id, placed) in &accepted {
+            let mut view = None;
+            for (_, table) in &views {
+                if let Ok(Some(found)) = table.get(order_id).await {
+                    view = Some(found);
+                }
+            }
+            let Some(view) = view else {
+                violations.push(format!("{order_id}: no tracking view"));
+                continue;
+            };
+            let expected = placed.kind.final_status();
+            if view.status != expected {
+                violations.push(format!(
+                    "{order_id} ({:?}): ended {:?}, expected {expected:?}",
+                    placed.kind, view.status
+                ));
+            }
+            if view.status == OrderStatus::Shipped {
+                for (sku, quantity) in &placed.lines {
+                    *shipped.entry(sku.clone()).or_default() += quantity;
+                }
+            }
+            outcome.states.insert(order_id.clone(), view.status);
+            for event_type in [
+                "OrderPlaced",
+                "InventoryReserved",
+                "OrderRejected",
+                "PaymentCompleted",
+                "PaymentFailed",
+                "InventoryReleased",
+                "OrderShipped",
+            ] {
+                let ids = self.cloud.event_ids(order_id, event_type);
+                if ids.len() > 1 {
+                    violations.push(format!("{order_id}: {event_type} decided {} times", ids.len()));
+                }
+            }
+            let charges = self.cloud.gateway().charges(order_id);
+            let expected_charges = usize::from(expected == OrderStatus::Shipped);
+            if charges != expected_charges {
+                violations.push(format!(
+                    "{order_id}: charged {charges} times, expected {expected_charges}"
+                ));
+            }
+            let notified = notified.get(order_id.as_str()).map_or(0, HashSet::len);
+            if notified != 1 {
+                violations.push(format!("{order_id}: {notified} distinct notifications, expected 1"));
+            }
+        }
+        // Inventory: what was not shipped is back on the shelf.
+        for (_, table) in self.cloud.tables().inventories() {
+            for (sku, initial) in &self.initial {
+                let stock = table.stock(sku).await.ok().flatten().unwrap_or_default();
+                let sent = shipped.get(sku).copied().unwrap_or(0);
+                if stock.available + sent != *initial || stock.reserved != sent {
+                    violations.push(format!(
+                        "{sku}: {} available and {} reserved; expected {} and {sent} ({initial} stocked, {sent} shipped)",
+                        stock.available,
+                        stock.reserved,
+                        initial - sent.min(*initial)
+                    ));
+                }
+                outcome.stock.insert(sku.clone(), (stock.available, stock.reserved));
+            }
+        }
+        // Queues: consumers' drained; nothing dead-lettered; parked only what was sent malformed.
+        let topology = self.cloud.topology();
+        let dead_letter_arns: Vec<&str> = topology
+            .queues
+            .values()
+            .filter_map(|q| q.redrive.as_ref().map(|(_, arn)| arn.as_str()))
+            .collect();
+        let mut parked_ids = HashSet::new();
+        for queue in self.cloud.queues() {
+            let config = queue.config();
+            let consumed = topology.consumer_of(&config.logical_id).is_some();
+            for message in queue.messages() {
+                if let Some(reason) = message.sent.attributes.get("parked-reason") {
+                    // Parking is at least once: a crash after parking parks the message again.
+                    let original = message.sent.attributes.get("original-message-id");
+                    if original.is_none() || parked_ids.insert(original.cloned()) {
+                        let kind = message.sent.attributes.get("parked-kind").cloned().unwrap_or_default();
+                        outcome.parked.push((kind, reason.clone()));
+                    }
+                } else if dead_letter_arns.contains(&config.arn.as_str()) {
+                    outcome.dead_letters.push(format!(
+                        "{}: {} ({})",
+                        config.logical_id,
+                        message.id,
+                        self.cloud.failure_of(&message.id).unwrap_or("no failure recorded")
+                    ));
+                } else if consumed {
+                    violations.push(format!("{}: message {} never processed", config.logical_id, message.id));
+                } else {
+                    violations.push(format!("{}: unexpected message {}", config.logical_id, message.id));
+                }
+            }
+        }
+        for dead in &outcome.dead_letters {
+            violations.push(format!("dead-lettered: {dead}"));
+        }
+        if outcome.parked.len() != self.malformed_messages {
+            violations.push(format!(
+                "{} messages parked, expected {} (the malformed ones): {:?}",
+                outcome.parked.len(),
+                self.malformed_messages,
+                outcome.parked
+            ));
+        }
+        for lost in &self.cloud.stats().undeliverable {
+            violations.push(format!("undeliverable: {lost}"));
+        }
+        outcome
+    }
+
+    /// Distinct notification (envelope) ids published, by subject.
+    fn notifications_by_subject(&self) -> HashMap<&str, HashSet<String>> {
+        let mut by_subject: HashMap<&str, HashSet<String>> = HashMap::new();
+        for notification in self.cloud.notifications() {
+            let Some(subject) = notification.message.attributes.get("subject") else {
+                continue;
+            };
+            let id = serde_json::from_str::<Value>(&notification.message.body)
+                .ok()
+                .and_then(|body| Some(body.pointer("/metadata/id")?.as_str()?.to_owned()))
+                .unwrap_or_default();
+            by_subject.entry(subject.as_str()).or_default().insert(id);
+        }
+        by_subject
+    }
+}
+
+/// The demo's mix for `orders` orders: mostly happy, some declined, some out of stock, one in
+/// ten retried by the client, one malformed request and one malformed message.
+pub fn place_mix(shop: &mut Shop, orders: usize, seed: u64) {
+    let mut rng = fastrand::Rng::with_seed(seed);
+    for number in 0..orders {
+        let kind = match rng.u32(0..100) {
+            0..70 => Kind::Happy,
+            70..75 => Kind::FlakyGateway,
+            75..88 => Kind::Declined,
+            _ => Kind::OutOfStock,
+        };
+        let at = i64::try_from(number).unwrap_or(0) * 25;
+        shop.place(at, kind, number);
+        if number % 10 == 3 {
+            shop.retry(at + 400, number);
+        }
+    }
+    shop.place_malformed(5);
+    shop.send_malformed_message("reserve-inventory");
+}
+
+/// A readable summary of a run.
+pub fn summary(shop: &Shop, outcome: &Outcome) -> String {
+    let cloud = shop.cloud();
+    let stats = cloud.stats();
+    let mut out = String::new();
+    let _ = writeln!(out, "\n== Summary after {} of virtual time ==", clock_text(cloud.now()));
+    let _ = writeln!(out, "Events on the bus (puts / distinct ids):");
+    for (event_type, (puts, distinct)) in &stats.events {
+        let _ = writeln!(out, "  {event_type:<20} {puts:>6} / {distinct}");
+    }
+    let _ = writeln!(out, "Function invocations (records):");
+    for (function, invocations) in &stats.invocations {
+        let records = stats.records.get(function).copied().unwrap_or(0);
+        let failed = stats.failed_batches.get(function).copied().unwrap_or(0);
+        let _ = writeln!(
+            out,
+            "  {function:<20} {invocations:>6} ({records} records, {failed} batches with retries)"
+        );
+    }
+    let injected = cloud.injected();
+    let _ = writeln!(
+        out,
+        "Faults injected: {} duplicate deliveries, {} crashes after publish, {} table errors",
+        injected.duplicates, injected.crashes, injected.store_errors
+    );
+    let mut notifications: BTreeMap<&str, usize> = BTreeMap::new();
+    for n in cloud.notifications() {
+        *notifications.entry(n.topic.as_str()).or_default() += 1;
+    }
+    for (topic, count) in notifications {
+        let _ = writeln!(out, "Notifications on {topic}: {count}");
+    }
+    let _ = writeln!(
+        out,
+        "Dead-letter queues: {}",
+        if outcome.dead_letters.is_empty() { "empty" } else { "" }
+    );
+    for dead in &outcome.dead_letters {
+        let _ = writeln!(out, "  {dead}");
+    }
+    let _ = writeln!(out, "Parked ({}):", outcome.parked.len());
+    for (kind, reason) in &outcome.parked {
+        let _ = writeln!(out, "  [{kind}] {reason}");
+    }
+    let mut states: BTreeMap<String, usize> = BTreeMap::new();
+    for status in outcome.states.values() {
+        *states.entry(format!("{status:?}")).or_default() += 1;
+    }
+    let _ = writeln!(out, "Final order states ({} orders):", outcome.states.len());
+    for (state, count) in states {
+        let _ = writeln!(out, "  {state:<12} {count}");
+    }
+    let _ = writeln!(out, "Stock (available / reserved for shipped orders):");
+    for (sku, (available, reserved)) in &outcome.stock {
+        let _ = writeln!(out, "  {sku:<14} {available:>7} / {reserved}");
+    }
+    if outcome.violations.is_empty() {
+        let _ = writeln!(
+            out,
+            "Invariants hold: every accepted order ended as its path says (shipped, cancelled with stock released, or rejected), stock adds up, every effect was decided once, nothing dead-lettered or lost."
+        );
+    } else {
+        let _ = writeln!(out, "INVARIANTS VIOLATED ({}):", outcome.violations.len());
+        for violation in &outcome.violations {
+            let _ = writeln!(out, "  - {violation}");
+        }
+    }
+    out
+}

@@ -1,0 +1,157 @@
+//! Lambda event source mappings for SQS: batch size, batching window, and what a function's
+//! answer means for each record, exactly as Lambda documents partial batch responses:
+//!
+//! - the function failed (an error, a crash, a timeout): every record of the batch is retried;
+//! - with `ReportBatchItemFailures`: an empty or absent `batchItemFailures` is success; an item
+//!   whose `itemIdentifier` is missing, empty or not a message of the batch fails the whole
+//!   batch; otherwise exactly the listed records are retried and the others deleted;
+//! - without it, the response is ignored: success deletes the whole batch.
+//!
+//! Retried records are not made visible early: they come back when their visibility timeout
+//! ends, and count toward `maxReceiveCount`.
+
+use serde_json::Value;
+
+/// A mapping's settings, from the template.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MappingConfig {
+    /// Logical id.
+    pub logical_id: String,
+    /// The queue's logical id.
+    pub queue: String,
+    /// The function's logical id.
+    pub function: String,
+    /// `BatchSize` (default 10).
+    pub batch_size: usize,
+    /// `MaximumBatchingWindowInSeconds`, in ms (default 0).
+    pub window_ms: i64,
+    /// `FunctionResponseTypes` has `ReportBatchItemFailures`.
+    pub report_batch_item_failures: bool,
+    /// `Enabled` (default true).
+    pub enabled: bool,
+}
+
+/// What happens to a batch's records.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Settlement {
+    /// Message ids to delete.
+    pub delete: Vec<String>,
+    /// Message ids left to come back after their visibility timeout.
+    pub retry: Vec<String>,
+    /// Why the whole batch failed, if it did.
+    pub batch_failure: Option<String>,
+}
+
+/// Settles a batch of `message_ids` given the function's result.
+pub fn settle(message_ids: &[String], result: &Result<Value, String>, report_batch_item_failures: bool) -> Settlement {
+    let all_failed = |reason: String| Settlement {
+        delete: Vec::new(),
+        retry: message_ids.to_vec(),
+        batch_failure: Some(reason),
+    };
+    let response = match result {
+        Err(error) => return all_failed(format!("function error: {error}")),
+        Ok(response) => response,
+    };
+    if !report_batch_item_failures {
+        return Settlement {
+            delete: message_ids.to_vec(),
+            retry: Vec::new(),
+            batch_failure: None,
+        };
+    }
+    let failures = match response.get("batchItemFailures") {
+        None | Some(Value::Null) => return settle(message_ids, &Ok(Value::Null), false),
+        Some(Value::Array(failures)) => failures,
+        Some(other) => return all_failed(format!("batchItemFailures is not a list: {other}")),
+    };
+    let mut retry = Vec::new();
+    for (index, failure) in failures.iter().enumerate() {
+        match failure.get("itemIdentifier").and_then(Value::as_str) {
+            Some(id) if !id.is_empty() && message_ids.iter().any(|m| m == id) => {
+                if !retry.iter().any(|r| r == id) {
+                    retry.push(id.to_owned());
+                }
+            }
+            Some(id) if !id.is_empty() => {
+                return all_failed(format!(
+                    "batchItemFailures[{index}].itemIdentifier {id:?} is not a message of the batch"
+                ));
+            }
+            _ => {
+                return all_failed(format!("batchItemFailures[{index}].itemIdentifier is missing or empty"));
+            }
+        }
+    }
+    Settlement {
+        delete: message_ids.iter().filter(|m| !retry.contains(m)).cloned().collect(),
+        retry,
+        batch_failure: None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn ids() -> Vec<String> {
+        vec!["m1".into(), "m2".into(), "m3".into()]
+    }
+
+    #[test]
+    fn given_an_empty_failure_list_or_no_response_then_the_whole_batch_is_deleted() {
+        for response in [json!({"batchItemFailures": []}), json!({}), Value::Null] {
+            let settled = settle(&ids(), &Ok(response.clone()), true);
+            assert_eq!(settled.delete, ids(), "{response}");
+            assert!(settled.retry.is_empty());
+            assert_eq!(settled.batch_failure, None);
+        }
+    }
+
+    #[test]
+    fn given_listed_failures_then_exactly_those_are_retried() {
+        let response = json!({"batchItemFailures": [{"itemIdentifier": "m2"}, {"itemIdentifier": "m2"}]});
+        let settled = settle(&ids(), &Ok(response), true);
+        assert_eq!(settled.retry, ["m2"]);
+        assert_eq!(settled.delete, ["m1", "m3"]);
+    }
+
+    #[test]
+    fn given_an_unknown_or_empty_item_id_then_the_whole_batch_fails() {
+        for (response, reason) in [
+            (
+                json!({"batchItemFailures": [{"itemIdentifier": "m9"}]}),
+                "\"m9\" is not a message of the batch",
+            ),
+            (
+                json!({"batchItemFailures": [{"itemIdentifier": ""}]}),
+                "missing or empty",
+            ),
+            (json!({"batchItemFailures": [{}]}), "missing or empty"),
+            (json!({"batchItemFailures": "m1"}), "not a list"),
+        ] {
+            let settled = settle(&ids(), &Ok(response), true);
+            assert_eq!(settled.retry, ids());
+            assert!(settled.delete.is_empty());
+            assert!(settled.batch_failure.unwrap().contains(reason));
+        }
+    }
+
+    #[test]
+    fn given_a_function_error_then_the_whole_batch_is_retried_whatever_the_setting() {
+        for report in [true, false] {
+            let settled = settle(&ids(), &Err("crashed".into()), report);
+            assert_eq!(settled.retry, ids());
+            assert_eq!(settled.batch_failure.as_deref(), Some("function error: crashed"));
+        }
+    }
+
+    #[test]
+    fn given_no_report_batch_item_failures_then_a_response_listing_failures_is_ignored() {
+        let response = json!({"batchItemFailures": [{"itemIdentifier": "m2"}]});
+        let settled = settle(&ids(), &Ok(response), false);
+        assert_eq!(settled.delete, ids());
+    }
+}

@@ -1,0 +1,459 @@
+//! An SQS queue on the virtual clock: visibility timeout, receive count, redrive to a dead-letter
+//! queue at `maxReceiveCount`, FIFO message groups and 5-minute deduplication, the size limit.
+//!
+//! Time is passed in (milliseconds of virtual time), so every rule is testable without waiting.
+
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+
+use sha2::{Digest, Sha256};
+
+/// The largest message SQS accepts (body and attributes), unless `MaximumMessageSize` is lower.
+pub const MAX_MESSAGE_BYTES: usize = 262_144;
+
+/// How long a FIFO queue remembers a deduplication id.
+pub const DEDUPLICATION_WINDOW_MS: i64 = 5 * 60 * 1000;
+
+/// A queue's settings, from the template (`AWS::SQS::Queue` properties, AWS defaults otherwise).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueueConfig {
+    /// Logical id in the template.
+    pub logical_id: String,
+    /// Queue ARN.
+    pub arn: String,
+    /// Queue URL.
+    pub url: String,
+    /// `VisibilityTimeout` (default 30 s).
+    pub visibility_timeout_ms: i64,
+    /// `RedrivePolicy.maxReceiveCount` and the dead-letter queue's ARN.
+    pub redrive: Option<(u32, String)>,
+    /// `FifoQueue`.
+    pub fifo: bool,
+    /// `ContentBasedDeduplication`.
+    pub content_based_deduplication: bool,
+    /// `MaximumMessageSize` (default and maximum 256 KiB).
+    pub max_message_bytes: usize,
+}
+
+impl QueueConfig {
+    /// A standard queue with AWS's defaults.
+    pub fn standard(logical_id: &str) -> Self {
+        Self {
+            logical_id: logical_id.to_owned(),
+            arn: format!("arn:aws:sqs:us-east-1:000000000000:{logical_id}"),
+            url: format!("https://sqs.us-east-1.amazonaws.com/000000000000/{logical_id}"),
+            visibility_timeout_ms: 30_000,
+            redrive: None,
+            fifo: false,
+            content_based_deduplication: false,
+            max_message_bytes: MAX_MESSAGE_BYTES,
+        }
+    }
+}
+
+/// A message to send.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Outgoing {
+    /// The body.
+    pub body: String,
+    /// String message attributes.
+    pub attributes: BTreeMap<String, String>,
+    /// FIFO: the message group.
+    pub group_id: Option<String>,
+    /// FIFO: the deduplication id (else the body's SHA-256 with content-based deduplication).
+    pub deduplication_id: Option<String>,
+}
+
+impl Outgoing {
+    /// Its size as SQS counts it: the body and every attribute's name and value.
+    pub fn size(&self) -> usize {
+        self.body.len()
+            + self
+                .attributes
+                .iter()
+                .map(|(name, value)| name.len() + value.len())
+                .sum::<usize>()
+    }
+
+    /// A message with only a body.
+    pub fn body(body: impl Into<String>) -> Self {
+        Self {
+            body: body.into(),
+            ..Self::default()
+        }
+    }
+}
+
+/// A message in a queue.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Message {
+    /// Message id.
+    pub id: String,
+    /// What was sent.
+    pub sent: Outgoing,
+    /// When it was sent (virtual ms).
+    pub sent_at: i64,
+    /// How many times it was received.
+    pub receive_count: u32,
+    /// When it was first received.
+    pub first_received_at: Option<i64>,
+    /// Invisible until then.
+    pub visible_at: i64,
+    /// The receipt handle of its latest receive.
+    pub receipt: Option<String>,
+}
+
+/// Why a send was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SendError {
+    /// Over the size limit.
+    #[error("message of {size} bytes is over {queue}'s limit of {limit} bytes")]
+    TooLarge {
+        /// The queue.
+        queue: String,
+        /// Body and attributes, in bytes.
+        size: usize,
+        /// The limit.
+        limit: usize,
+    },
+    /// A FIFO send without `MessageGroupId`.
+    #[error("{queue} is a FIFO queue: MessageGroupId is required")]
+    MissingGroupId {
+        /// The queue.
+        queue: String,
+    },
+    /// A FIFO send without deduplication id on a queue without content-based deduplication.
+    #[error("{queue} has no ContentBasedDeduplication: MessageDeduplicationId is required")]
+    MissingDeduplicationId {
+        /// The queue.
+        queue: String,
+    },
+}
+
+/// The answer to a send.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Sent {
+    /// The message id (the first one's, for a deduplicated send).
+    pub message_id: String,
+    /// Accepted but not enqueued: the same deduplication id was sent in the last 5 minutes.
+    pub deduplicated: bool,
+}
+
+/// The answer to a receive.
+#[derive(Debug, Default)]
+pub struct Received {
+    /// The messages delivered, now invisible for the visibility timeout.
+    pub messages: Vec<Message>,
+    /// Messages that came back more than `maxReceiveCount` times: removed here, for the
+    /// caller to put on the dead-letter queue (same id, body and attributes, as SQS does).
+    pub dead_letters: Vec<Message>,
+}
+
+/// One queue.
+#[derive(Debug)]
+pub struct Queue {
+    config: QueueConfig,
+    messages: VecDeque<Message>,
+    deduplication: HashMap<String, (i64, String)>,
+    counter: u64,
+}
+
+impl Queue {
+    /// An empty queue.
+    pub fn new(config: QueueConfig) -> Self {
+        Self {
+            config,
+            messages: VecDeque::new(),
+            deduplication: HashMap::new(),
+            counter: 0,
+        }
+    }
+
+    /// Its settings.
+    pub fn config(&self) -> &QueueConfig {
+        &self.config
+    }
+
+    /// Sends a message at `now`.
+    pub fn send(&mut self, now: i64, message: Outgoing) -> Result<Sent, SendError> {
+        let size = message.size();
+        if size > self.config.max_message_bytes {
+            return Err(SendError::TooLarge {
+                queue: self.config.logical_id.clone(),
+                size,
+                limit: self.config.max_message_bytes,
+            });
+        }
+        self.counter += 1;
+        let id = format!("{}-{:06}", self.config.logical_id.to_lowercase(), self.counter);
+        if self.config.fifo {
+            if message.group_id.is_none() {
+                return Err(SendError::MissingGroupId {
+                    queue: self.config.logical_id.clone(),
+                });
+            }
+            let key = match (&message.deduplication_id, self.config.content_based_deduplication) {
+                (Some(id), _) => id.clone(),
+                (None, true) => format!("{:x}", Sha256::digest(message.body.as_bytes())),
+                (None, false) => {
+                    return Err(SendError::MissingDeduplicationId {
+                        queue: self.config.logical_id.clone(),
+                    });
+                }
+            };
+            self.deduplication.retain(|_, (expires, _)| *expires > now);
+            if let Some((_, first)) = self.deduplication.get(&key) {
+                return Ok(Sent {
+                    message_id: first.clone(),
+                    deduplicated: true,
+                });
+            }
+            self.deduplication
+                .insert(key, (now + DEDUPLICATION_WINDOW_MS, id.clone()));
+        }
+        self.messages.push_back(Message {
+            id: id.clone(),
+            sent: message,
+            sent_at: now,
+            receive_count: 0,
+            first_received_at: None,
+            visible_at: now,
+            receipt: None,
+        });
+        Ok(Sent {
+            message_id: id,
+            deduplicated: false,
+        })
+    }
+
+    /// Puts back a message moved here from another queue's redrive (keeps id and history).
+    pub fn enqueue_dead_letter(&mut self, now: i64, mut message: Message) {
+        message.visible_at = now;
+        message.receipt = None;
+        message.receive_count = 0;
+        self.messages.push_back(message);
+    }
+
+    /// Receives up to `max` visible messages at `now`. Standard queues hand out any visible
+    /// messages; FIFO queues hand out a group's messages in order, and none of a group while
+    /// one of its messages is in flight.
+    pub fn receive(&mut self, now: i64, max: usize) -> Received {
+        let mut received = Received::default();
+        let max_receives = self.config.redrive.as_ref().map(|(count, _)| *count);
+        let mut blocked_groups: HashSet<String> = HashSet::new();
+        if self.config.fifo {
+            for message in &self.messages {
+                if message.visible_at > now
+                    && let Some(group) = &message.sent.group_id
+                {
+                    blocked_groups.insert(group.clone());
+                }
+            }
+        }
+        let mut index = 0;
+        while index < self.messages.len() && received.messages.len() < max {
+            let message = &self.messages[index];
+            let group = message.sent.group_id.clone().unwrap_or_default();
+            if message.visible_at > now || (self.config.fifo && blocked_groups.contains(&group)) {
+                index += 1;
+                continue;
+            }
+            // A message that was received maxReceiveCount times and came back is moved, not delivered.
+            if max_receives.is_some_and(|max| message.receive_count >= max) {
+                if let Some(dead) = self.messages.remove(index) {
+                    received.dead_letters.push(dead);
+                }
+                continue;
+            }
+            self.counter += 1;
+            let receipt = format!("{}-receipt-{}", message.id, self.counter);
+            let visibility = self.config.visibility_timeout_ms;
+            let message = &mut self.messages[index];
+            message.receive_count += 1;
+            message.first_received_at.get_or_insert(now);
+            message.visible_at = now + visibility;
+            message.receipt = Some(receipt);
+            received.messages.push(message.clone());
+            index += 1;
+        }
+        received
+    }
+
+    /// Deletes the message received with `receipt`; false if no message has that receipt
+    /// (deleted already, or received again since).
+    pub fn delete(&mut self, receipt: &str) -> bool {
+        let before = self.messages.len();
+        self.messages.retain(|m| m.receipt.as_deref() != Some(receipt));
+        self.messages.len() != before
+    }
+
+    /// Messages visible at `now`.
+    pub fn visible(&self, now: i64) -> usize {
+        self.messages.iter().filter(|m| m.visible_at <= now).count()
+    }
+
+    /// The earliest time after `now` a message becomes visible again.
+    pub fn next_visible_after(&self, now: i64) -> Option<i64> {
+        self.messages.iter().map(|m| m.visible_at).filter(|t| *t > now).min()
+    }
+
+    /// Every message, in send order (visible or not).
+    pub fn messages(&self) -> impl Iterator<Item = &Message> {
+        self.messages.iter()
+    }
+
+    /// How many messages it holds.
+    pub fn len(&self) -> usize {
+        self.messages.len()
+    }
+
+    /// Whether it holds none.
+    pub fn is_empty(&self) -> bool {
+        self.messages.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    fn queue(max_receives: Option<u32>) -> Queue {
+        let mut config = QueueConfig::standard("Work");
+        config.visibility_timeout_ms = 60_000;
+        config.redrive = max_receives.map(|n| (n, "arn:dlq".to_owned()));
+        Queue::new(config)
+    }
+
+    fn fifo() -> Queue {
+        let mut config = QueueConfig::standard("Work.fifo");
+        config.fifo = true;
+        config.content_based_deduplication = true;
+        Queue::new(config)
+    }
+
+    fn grouped(body: &str, group: &str) -> Outgoing {
+        Outgoing {
+            group_id: Some(group.into()),
+            ..Outgoing::body(body)
+        }
+    }
+
+    #[test]
+    fn given_a_received_message_when_the_visibility_timeout_passes_then_it_comes_back() {
+        let mut q = queue(None);
+        q.send(0, Outgoing::body("a")).unwrap();
+        assert_eq!(q.receive(0, 10).messages.len(), 1);
+        assert_eq!(q.receive(59_999, 10).messages.len(), 0, "invisible until the timeout");
+        assert_eq!(q.next_visible_after(0), Some(60_000));
+        let again = q.receive(60_000, 10);
+        assert_eq!(again.messages.len(), 1);
+        assert_eq!(again.messages[0].receive_count, 2);
+    }
+
+    #[test]
+    fn given_a_deleted_message_then_it_never_comes_back_and_an_old_receipt_deletes_nothing() {
+        let mut q = queue(None);
+        q.send(0, Outgoing::body("a")).unwrap();
+        let first = q.receive(0, 1).messages.remove(0);
+        let second = q.receive(60_000, 1).messages.remove(0);
+        assert!(!q.delete(first.receipt.as_deref().unwrap()), "stale receipt");
+        assert!(q.delete(second.receipt.as_deref().unwrap()));
+        assert!(q.is_empty());
+    }
+
+    #[test]
+    fn given_max_receive_count_3_when_received_3_times_then_the_4th_receive_moves_it_to_the_dlq() {
+        let mut q = queue(Some(3));
+        q.send(0, Outgoing::body("poison")).unwrap();
+        for attempt in 0..3 {
+            let got = q.receive(attempt * 60_000, 10);
+            assert_eq!(got.messages.len(), 1, "receive {attempt}");
+            assert!(got.dead_letters.is_empty());
+        }
+        let last = q.receive(3 * 60_000, 10);
+        assert!(last.messages.is_empty());
+        assert_eq!(last.dead_letters.len(), 1);
+        assert_eq!(last.dead_letters[0].sent.body, "poison");
+        assert_eq!(last.dead_letters[0].receive_count, 3);
+        assert!(q.is_empty());
+    }
+
+    #[test]
+    fn given_more_messages_than_the_batch_then_receive_takes_at_most_max() {
+        let mut q = queue(None);
+        for i in 0..15 {
+            q.send(0, Outgoing::body(format!("{i}"))).unwrap();
+        }
+        assert_eq!(q.receive(0, 10).messages.len(), 10);
+        assert_eq!(q.receive(0, 10).messages.len(), 5);
+        assert_eq!(q.visible(0), 0);
+    }
+
+    #[test]
+    fn given_a_fifo_group_in_flight_then_its_later_messages_wait_and_other_groups_go_on() {
+        let mut q = fifo();
+        for (body, group) in [("a1", "a"), ("a2", "a"), ("b1", "b")] {
+            q.send(0, grouped(body, group)).unwrap();
+        }
+        let first = q.receive(0, 1);
+        assert_eq!(first.messages[0].sent.body, "a1");
+        let next = q.receive(0, 10);
+        let bodies: Vec<_> = next.messages.iter().map(|m| m.sent.body.as_str()).collect();
+        assert_eq!(bodies, ["b1"], "a2 waits for a1");
+        assert!(q.delete(first.messages[0].receipt.as_deref().unwrap()));
+        assert_eq!(q.receive(0, 10).messages[0].sent.body, "a2");
+    }
+
+    #[test]
+    fn given_a_fifo_batch_then_a_groups_messages_come_in_send_order() {
+        let mut q = fifo();
+        for i in 0..5 {
+            q.send(0, grouped(&format!("m{i}"), "g")).unwrap();
+        }
+        let bodies: Vec<_> = q.receive(0, 10).messages.into_iter().map(|m| m.sent.body).collect();
+        assert_eq!(bodies, ["m0", "m1", "m2", "m3", "m4"]);
+    }
+
+    #[test]
+    fn given_a_fifo_duplicate_within_5_minutes_then_it_is_accepted_but_not_enqueued() {
+        let mut q = fifo();
+        let first = q.send(0, grouped("same", "g")).unwrap();
+        let again = q.send(DEDUPLICATION_WINDOW_MS - 1, grouped("same", "g")).unwrap();
+        assert!(again.deduplicated);
+        assert_eq!(again.message_id, first.message_id);
+        assert_eq!(q.len(), 1);
+        let later = q.send(DEDUPLICATION_WINDOW_MS, grouped("same", "g")).unwrap();
+        assert!(!later.deduplicated, "the window is 5 minutes");
+        assert_eq!(q.len(), 2);
+    }
+
+    #[test]
+    fn given_a_fifo_queue_then_sends_without_group_or_dedup_id_are_refused() {
+        let mut q = fifo();
+        assert!(matches!(
+            q.send(0, Outgoing::body("x")),
+            Err(SendError::MissingGroupId { .. })
+        ));
+        let mut config = QueueConfig::standard("Strict.fifo");
+        config.fifo = true;
+        let mut strict = Queue::new(config);
+        assert!(matches!(
+            strict.send(0, grouped("x", "g")),
+            Err(SendError::MissingDeduplicationId { .. })
+        ));
+    }
+
+    #[test]
+    fn given_a_message_over_256_kib_then_it_is_refused_with_its_size() {
+        let mut q = queue(None);
+        let err = q
+            .send(0, Outgoing::body("x".repeat(MAX_MESSAGE_BYTES + 1)))
+            .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "message of 262145 bytes is over Work's limit of 262144 bytes"
+        );
+        assert!(q.send(0, Outgoing::body("x".repeat(MAX_MESSAGE_BYTES))).is_ok());
+    }
+}

@@ -1,0 +1,318 @@
+//! The local cloud's AWS semantics on the virtual clock, on small templates: rules to queues
+//! and topics, SNS fan-out with filter policies and raw delivery, event source mapping batch
+//! size and batching window, redrive after maxReceiveCount.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a panic is how a test reports failure
+
+use std::collections::BTreeMap;
+
+use localcloud::cloud::{CloudOptions, LocalCloud};
+use localcloud::sqs::Outgoing;
+use localcloud::topology::Topology;
+use serde_json::{Value, json};
+
+const HEADER: &str = r#"
+AWSTemplateFormatVersion: "2010-09-09"
+Transform: AWS::Serverless-2016-10-31
+Globals:
+  Function:
+    Timeout: 10
+    Environment:
+      Variables:
+        EVENT_BUS_NAME: !Ref Bus
+        IDEMPOTENCY_TABLE: idempotency
+        PARKING_QUEUE_URL: !Ref Parking
+Resources:
+  Bus:
+    Type: AWS::Events::EventBus
+    Properties:
+      Name: bus
+  Parking:
+    Type: AWS::SQS::Queue
+"#;
+
+fn cloud(resources: &str) -> LocalCloud {
+    let template =
+        sam_template::Template::from_yaml(&format!("{HEADER}{resources}"), &sam_template::Options::default()).unwrap();
+    LocalCloud::new(Topology::from_template(template).unwrap(), CloudOptions::default()).unwrap()
+}
+
+fn bodies(cloud: &LocalCloud, queue: &str) -> Vec<Value> {
+    cloud
+        .queue(queue)
+        .unwrap()
+        .messages()
+        .map(|m| serde_json::from_str(&m.sent.body).unwrap_or(Value::String(m.sent.body.clone())))
+        .collect()
+}
+
+fn message(body: Value, attributes: &[(&str, &str)]) -> Outgoing {
+    Outgoing {
+        body: body.to_string(),
+        attributes: attributes
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect::<BTreeMap<_, _>>(),
+        ..Outgoing::default()
+    }
+}
+
+const TOPIC: &str = r#"
+  Topic:
+    Type: AWS::SNS::Topic
+  Raw:
+    Type: AWS::SQS::Queue
+  Wrapped:
+    Type: AWS::SQS::Queue
+  Everything:
+    Type: AWS::SQS::Queue
+  RawSubscription:
+    Type: AWS::SNS::Subscription
+    Properties:
+      TopicArn: !Ref Topic
+      Protocol: sqs
+      Endpoint: !GetAtt Raw.Arn
+      RawMessageDelivery: true
+      FilterPolicy:
+        template: [order-shipped]
+        customerId: [{"prefix": "c-"}]
+  WrappedSubscription:
+    Type: AWS::SNS::Subscription
+    Properties:
+      TopicArn: !Ref Topic
+      Protocol: sqs
+      Endpoint: !GetAtt Wrapped.Arn
+      FilterPolicyScope: MessageBody
+      FilterPolicy: '{"data": {"country": [{"prefix": "D"}]}}'
+  EverythingSubscription:
+    Type: AWS::SNS::Subscription
+    Properties:
+      TopicArn: !Ref Topic
+      Protocol: sqs
+      Endpoint: !GetAtt Everything.Arn
+"#;
+
+#[tokio::test]
+async fn given_a_topic_then_each_subscription_gets_what_its_filter_policy_selects_raw_or_wrapped() {
+    let mut cloud = cloud(TOPIC);
+    let shipped_de = json!({"data": {"country": "DE"}});
+    cloud.publish(
+        "Topic",
+        message(
+            shipped_de.clone(),
+            &[("template", "order-shipped"), ("customerId", "c-1")],
+        ),
+        "test",
+    );
+    cloud.publish(
+        "Topic",
+        message(
+            json!({"data": {"country": "FR"}}),
+            &[("template", "order-shipped"), ("customerId", "guest")],
+        ),
+        "test",
+    );
+    cloud.publish(
+        "Topic",
+        message(json!({"data": {"country": "DK"}}), &[("template", "payment-failed")]),
+        "test",
+    );
+    cloud.run(60_000).await;
+
+    // Raw delivery: the body as published; only the shipped notice of a customer passes.
+    assert_eq!(bodies(&cloud, "Raw"), [shipped_de.clone()]);
+    let raw = cloud.queue("Raw").unwrap().messages().next().unwrap().sent.clone();
+    assert_eq!(
+        raw.attributes.get("template").map(String::as_str),
+        Some("order-shipped")
+    );
+    // Body scope, not raw: an SNS notification envelope whose Message is the body.
+    let wrapped = bodies(&cloud, "Wrapped");
+    assert_eq!(wrapped.len(), 2, "DE and DK start with D");
+    assert_eq!(wrapped[0]["Type"], "Notification");
+    assert_eq!(
+        serde_json::from_str::<Value>(wrapped[0]["Message"].as_str().unwrap()).unwrap(),
+        shipped_de
+    );
+    assert!(wrapped[0]["TopicArn"].as_str().unwrap().ends_with(":local-Topic"));
+    // No filter: everything.
+    assert_eq!(bodies(&cloud, "Everything").len(), 3);
+}
+
+const RULES: &str = r#"
+  Orders:
+    Type: AWS::SQS::Queue
+  BigOrders:
+    Type: AWS::SQS::Queue
+  Undelivered:
+    Type: AWS::SQS::Queue
+  OrdersRule:
+    Type: AWS::Events::Rule
+    Properties:
+      EventBusName: !Ref Bus
+      EventPattern:
+        source: [shop.orders]
+        detail-type: [{"prefix": "Order"}]
+      Targets:
+        - Id: orders
+          Arn: !GetAtt Orders.Arn
+          DeadLetterConfig:
+            Arn: !GetAtt Undelivered.Arn
+  BigOrdersRule:
+    Type: AWS::Events::Rule
+    Properties:
+      EventBusName: !Ref Bus
+      EventPattern:
+        detail:
+          data:
+            lines:
+              sku: [SKU-RED-MUG]
+              quantity: [{"numeric": [">=", 2]}]
+      Targets:
+        - Id: big
+          Arn: !GetAtt BigOrders.Arn
+          InputTransformer:
+            InputPathsMap:
+              order: $.detail.data.orderId
+              kind: $.detail-type
+            InputTemplate: '{"order": <order>, "says": "<kind> seen"}'
+"#;
+
+fn envelope(event_type: &str, data: Value) -> envelope::Envelope<Value> {
+    let json = json!({
+        "metadata": {
+            "id": uuid::Uuid::new_v4(),
+            "type": event_type,
+            "version": 1,
+            "source": "shop.orders",
+            "time": "2026-11-23T10:10:00.250+05:30",
+            "subject": "o-1",
+            "correlationId": "c-1"
+        },
+        "data": data,
+    });
+    envelope::Envelope::from_json_value(json, &envelope::Location::root()).unwrap()
+}
+
+#[tokio::test]
+async fn given_rules_on_a_bus_then_each_event_reaches_the_queues_whose_patterns_match_transformed_if_asked() {
+    let mut cloud = cloud(RULES);
+    let lines = |sku: &str, quantity: u64| json!({"orderId": "o-1", "lines": [{"sku": "SKU-TEA", "quantity": 5}, {"sku": sku, "quantity": quantity}]});
+    cloud.put_events("bus", vec![envelope("OrderPlaced", lines("SKU-RED-MUG", 2))], "test");
+    cloud.put_events("bus", vec![envelope("OrderPlaced", lines("SKU-RED-MUG", 1))], "test");
+    cloud.put_events("bus", vec![envelope("PaymentFailed", lines("SKU-BLUE", 9))], "test");
+    cloud.run(60_000).await;
+    let orders = bodies(&cloud, "Orders");
+    assert_eq!(orders.len(), 2);
+    assert!(
+        orders
+            .iter()
+            .all(|e| e["detail-type"] == "OrderPlaced" && e["source"] == "shop.orders")
+    );
+    // Same array element: the mug with quantity 1 next to 5 teas does not match.
+    assert_eq!(
+        bodies(&cloud, "BigOrders"),
+        [json!({"order": "o-1", "says": "OrderPlaced seen"})]
+    );
+    assert!(cloud.queue("Undelivered").unwrap().is_empty());
+}
+
+fn function(mapping: &str) -> String {
+    format!(
+        r#"
+  ShipOrder:
+    Type: AWS::Serverless::Function
+    Metadata:
+      BuildProperties:
+        Binary: ship-order
+    Properties:
+      FunctionName: ship-order
+      CodeUri: ..
+  Work:
+    Type: AWS::SQS::Queue
+    Properties:
+      VisibilityTimeout: 60
+      RedrivePolicy:
+        deadLetterTargetArn: !GetAtt WorkDlq.Arn
+        maxReceiveCount: 2
+  WorkDlq:
+    Type: AWS::SQS::Queue
+  Mapping:
+    Type: AWS::Lambda::EventSourceMapping
+    Properties:
+      EventSourceArn: !GetAtt Work.Arn
+      FunctionName: !Ref ShipOrder
+      FunctionResponseTypes: [ReportBatchItemFailures]
+{mapping}"#
+    )
+}
+
+/// The ship-order sample's PaymentCompleted event, as its rule delivers it to the queue.
+fn payment_completed() -> Outgoing {
+    let sample = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../events/orders/ship-order/payment-completed.sqs-eventbridge.json");
+    let event: Value = serde_json::from_slice(&std::fs::read(sample).unwrap()).unwrap();
+    Outgoing::body(event["Records"][0]["body"].as_str().unwrap())
+}
+
+#[tokio::test]
+async fn given_a_batching_window_then_a_partial_batch_waits_for_it_and_full_batches_go_at_once() {
+    let mut cloud = cloud(&function(
+        "      BatchSize: 10\n      MaximumBatchingWindowInSeconds: 2",
+    ));
+    for _ in 0..23 {
+        cloud.send("Work", payment_completed());
+    }
+    cloud.run(1_000).await;
+    assert_eq!(
+        cloud.stats().records.get("ship-order"),
+        Some(&20),
+        "two full batches at once"
+    );
+    assert_eq!(cloud.stats().invocations.get("ship-order"), Some(&2));
+    cloud.run(1_999).await;
+    assert_eq!(
+        cloud.stats().records.get("ship-order"),
+        Some(&20),
+        "the rest waits for the window"
+    );
+    cloud.run(2_100).await;
+    assert_eq!(cloud.stats().records.get("ship-order"), Some(&23));
+    assert_eq!(cloud.stats().invocations.get("ship-order"), Some(&3));
+    assert!(cloud.queue("Work").unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn given_a_record_that_keeps_failing_then_it_returns_after_each_visibility_timeout_and_then_goes_to_the_dlq() {
+    // ship-order cannot read this record and parks such records; this parking queue refuses
+    // it (too large), so the record is retried, never dropped.
+    let template = function("      BatchSize: 1").replace(
+        "  WorkDlq:",
+        "  TinyParking:\n    Type: AWS::SQS::Queue\n    Properties:\n      MaximumMessageSize: 1024\n  WorkDlq:",
+    );
+    let mut cloud = cloud(&template.replace("Properties:\n      FunctionName: ship-order", "Properties:\n      FunctionName: ship-order\n      Environment:\n        Variables:\n          PARKING_QUEUE_URL: !Ref TinyParking"));
+    cloud.send(
+        "Work",
+        Outgoing::body(format!("{{\"not an event\": \"{}\"}}", "x".repeat(2000))),
+    );
+    let receives = |cloud: &LocalCloud| cloud.queue("Work").unwrap().messages().next().map(|m| m.receive_count);
+    cloud.run(1_000).await;
+    assert_eq!(receives(&cloud), Some(1));
+    let id = cloud.queue("Work").unwrap().messages().next().unwrap().id.clone();
+    assert!(
+        cloud.failure_of(&id).unwrap().contains("batch item failure"),
+        "{:?}",
+        cloud.failure_of(&id)
+    );
+    cloud.run(59_999).await;
+    assert_eq!(receives(&cloud), Some(1), "invisible for the 60 s visibility timeout");
+    cloud.run(61_000).await;
+    assert_eq!(receives(&cloud), Some(2));
+    cloud.run(200_000).await;
+    assert_eq!(receives(&cloud), None, "moved on the receive after the 2nd");
+    let dead: Vec<_> = cloud.queue("WorkDlq").unwrap().messages().collect();
+    assert_eq!(dead.len(), 1);
+    assert_eq!(dead[0].id, id, "SQS keeps the message id");
+    assert!(dead[0].sent.body.starts_with("{\"not an event\""));
+    assert!(cloud.queue("TinyParking").unwrap().is_empty());
+}

@@ -1,0 +1,158 @@
+//! End-to-end scenarios: orders placed through order-api's Function URL on the local cloud,
+//! run from infra/template.yaml through every rule, queue, mapping and function to the end.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a panic is how a test reports failure
+
+use std::path::PathBuf;
+
+use localcloud::demo::{Kind, Outcome, SOLD_OUT, Shop, place_mix};
+use localcloud::faults::Faults;
+use orders::lifecycle::OrderStatus;
+
+const STOCK: u64 = 100;
+
+fn template() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../infra/template.yaml")
+}
+
+fn shop(seed: u64, faults: Faults) -> Shop {
+    Shop::open(&template(), seed, faults, STOCK).unwrap()
+}
+
+fn assert_holds(outcome: &Outcome) {
+    assert!(outcome.violations.is_empty(), "violations: {:#?}", outcome.violations);
+}
+
+async fn one_order(kind: Kind) -> Outcome {
+    let mut shop = shop(1, Faults::none());
+    shop.place(0, kind, 1);
+    let outcome = shop.settle().await;
+    assert_holds(&outcome);
+    assert_eq!(outcome.states.len(), 1, "{outcome:?}");
+    outcome
+}
+
+#[tokio::test]
+async fn given_an_order_in_stock_with_a_good_card_then_it_ships_and_its_stock_stays_reserved() {
+    let outcome = one_order(Kind::Happy).await;
+    assert_eq!(outcome.states.values().next(), Some(&OrderStatus::Shipped));
+    // Order 1 is two mugs... or teas: whichever, 2 units left the shelf.
+    let shipped: u64 = outcome.stock.values().map(|(_, reserved)| reserved).sum();
+    assert_eq!(shipped, 2);
+}
+
+#[tokio::test]
+async fn given_a_declined_card_then_the_order_is_cancelled_and_its_stock_released() {
+    let outcome = one_order(Kind::Declined).await;
+    assert_eq!(outcome.states.values().next(), Some(&OrderStatus::Cancelled));
+    for (sku, (available, reserved)) in &outcome.stock {
+        let stocked = if sku == SOLD_OUT { 0 } else { STOCK };
+        assert_eq!((*available, *reserved), (stocked, 0), "{sku}");
+    }
+}
+
+#[tokio::test]
+async fn given_a_line_out_of_stock_then_the_order_is_rejected_and_nothing_is_reserved() {
+    let outcome = one_order(Kind::OutOfStock).await;
+    assert_eq!(outcome.states.values().next(), Some(&OrderStatus::Rejected));
+    assert!(outcome.stock.values().all(|(_, reserved)| *reserved == 0));
+}
+
+#[tokio::test]
+async fn given_a_gateway_unavailable_once_then_the_payment_is_retried_and_the_order_ships() {
+    let outcome = one_order(Kind::FlakyGateway).await;
+    assert_eq!(outcome.states.values().next(), Some(&OrderStatus::Shipped));
+}
+
+#[tokio::test]
+async fn given_a_malformed_message_on_a_queue_then_it_is_parked_with_its_reason_and_nothing_else_stops() {
+    let mut shop = shop(1, Faults::none());
+    shop.send_malformed_message("reserve-inventory");
+    shop.place(10, Kind::Happy, 1);
+    let outcome = shop.settle().await;
+    assert_holds(&outcome);
+    assert_eq!(outcome.parked.len(), 1);
+    let (kind, reason) = &outcome.parked[0];
+    assert_eq!(kind, "malformed-json");
+    assert!(reason.contains("not valid JSON"), "{reason}");
+    assert_eq!(outcome.states.values().next(), Some(&OrderStatus::Shipped));
+}
+
+#[tokio::test]
+async fn given_a_malformed_order_request_then_it_is_answered_400_and_nothing_is_published() {
+    let mut shop = shop(1, Faults::none());
+    shop.place_malformed(0);
+    let outcome = shop.settle().await;
+    assert_holds(&outcome); // the invariants include "answered 400"
+    assert!(outcome.states.is_empty());
+    assert!(shop.cloud().stats().events.is_empty());
+}
+
+async fn mix(seed: u64, faults: Faults, orders: usize) -> Outcome {
+    let mut shop = shop(seed, faults);
+    place_mix(&mut shop, orders, seed);
+    shop.settle().await
+}
+
+#[tokio::test]
+async fn given_every_message_delivered_twice_then_the_final_state_is_the_same_as_once() {
+    let once = mix(5, Faults::none(), 30).await;
+    let twice_faults = Faults {
+        duplicate_delivery: 1.0,
+        ..Faults::none()
+    };
+    let twice = mix(5, twice_faults, 30).await;
+    assert_holds(&once);
+    assert_holds(&twice);
+    assert_eq!(twice.states, once.states);
+    assert_eq!(twice.stock, once.stock);
+}
+
+#[tokio::test]
+async fn given_crashes_after_publish_then_no_order_is_reserved_or_charged_twice() {
+    let faults = Faults {
+        crash_after_publish: 0.1,
+        ..Faults::none()
+    };
+    let mut shop = shop(9, faults);
+    place_mix(&mut shop, 60, 9);
+    let outcome = shop.settle().await;
+    // The invariants count charges per order at the gateway, distinct decisions per order and
+    // stock per sku against what shipped.
+    assert_holds(&outcome);
+    assert!(shop.cloud().injected().crashes >= 3, "{:?}", shop.cloud().injected());
+    let clean = mix(9, Faults::none(), 60).await;
+    assert_eq!(outcome.states, clean.states);
+    assert_eq!(outcome.stock, clean.stock);
+}
+
+#[tokio::test]
+async fn given_100_seeded_runs_with_random_faults_then_the_invariants_hold_in_every_one() {
+    let mut failed = Vec::new();
+    let mut injected = 0;
+    for seed in 0..100 {
+        let mut shop = shop(seed, Faults::random(seed));
+        place_mix(&mut shop, 12, seed);
+        let outcome = shop.settle().await;
+        let faults = shop.cloud().injected();
+        injected += faults.duplicates + faults.crashes + faults.store_errors;
+        if !outcome.violations.is_empty() {
+            failed.push((seed, outcome.violations));
+        }
+    }
+    assert!(failed.is_empty(), "seeds with violations: {failed:#?}");
+    assert!(injected > 100, "the runs must actually inject faults ({injected})");
+}
+
+#[tokio::test]
+async fn given_the_same_seed_then_the_run_is_the_same() {
+    let run = |seed| async move {
+        let mut shop = shop(seed, Faults::random(seed));
+        place_mix(&mut shop, 12, seed);
+        shop.settle().await;
+        shop.cloud().timeline().iter().map(ToString::to_string).collect::<Vec<_>>()
+    };
+    let first = run(42).await;
+    assert_eq!(first, run(42).await);
+    assert_ne!(first, run(43).await);
+}
