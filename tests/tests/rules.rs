@@ -113,16 +113,12 @@ fn every_function_sample_is_routed_to_its_own_function() {
             continue;
         };
         for event in events {
-            let reached: Vec<String> = localcloud::route::route(
-                &topology,
-                event.to_string().as_bytes(),
-                None,
-                orders::registry(),
-            )
-            .unwrap()
-            .into_iter()
-            .flat_map(|r| r.routes)
-            .collect();
+            let reached: Vec<String> =
+                localcloud::route::route(&topology, event.to_string().as_bytes(), None, orders::registry())
+                    .unwrap()
+                    .into_iter()
+                    .flat_map(|r| r.routes)
+                    .collect();
             assert!(
                 reached.iter().any(|r| r.ends_with(&format!("-> {function}"))),
                 "{file}: {} reaches {reached:?}, not {function}",

@@ -32,7 +32,7 @@ async fn one_order(kind: Kind) -> Outcome {
     outcome
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn given_an_order_in_stock_with_a_good_card_then_it_ships_and_its_stock_stays_reserved() {
     let outcome = one_order(Kind::Happy).await;
     assert_eq!(outcome.states.values().next(), Some(&OrderStatus::Shipped));
@@ -41,7 +41,7 @@ async fn given_an_order_in_stock_with_a_good_card_then_it_ships_and_its_stock_st
     assert_eq!(shipped, 2);
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn given_a_declined_card_then_the_order_is_cancelled_and_its_stock_released() {
     let outcome = one_order(Kind::Declined).await;
     assert_eq!(outcome.states.values().next(), Some(&OrderStatus::Cancelled));
@@ -51,20 +51,20 @@ async fn given_a_declined_card_then_the_order_is_cancelled_and_its_stock_release
     }
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn given_a_line_out_of_stock_then_the_order_is_rejected_and_nothing_is_reserved() {
     let outcome = one_order(Kind::OutOfStock).await;
     assert_eq!(outcome.states.values().next(), Some(&OrderStatus::Rejected));
     assert!(outcome.stock.values().all(|(_, reserved)| *reserved == 0));
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn given_a_gateway_unavailable_once_then_the_payment_is_retried_and_the_order_ships() {
     let outcome = one_order(Kind::FlakyGateway).await;
     assert_eq!(outcome.states.values().next(), Some(&OrderStatus::Shipped));
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn given_a_malformed_message_on_a_queue_then_it_is_parked_with_its_reason_and_nothing_else_stops() {
     let mut shop = shop(1, Faults::none());
     shop.send_malformed_message("reserve-inventory");
@@ -78,7 +78,7 @@ async fn given_a_malformed_message_on_a_queue_then_it_is_parked_with_its_reason_
     assert_eq!(outcome.states.values().next(), Some(&OrderStatus::Shipped));
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn given_a_malformed_order_request_then_it_is_answered_400_and_nothing_is_published() {
     let mut shop = shop(1, Faults::none());
     shop.place_malformed(0);
@@ -94,7 +94,7 @@ async fn mix(seed: u64, faults: Faults, orders: usize) -> Outcome {
     shop.settle().await
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn given_every_message_delivered_twice_then_the_final_state_is_the_same_as_once() {
     let once = mix(5, Faults::none(), 30).await;
     let twice_faults = Faults {
@@ -108,7 +108,7 @@ async fn given_every_message_delivered_twice_then_the_final_state_is_the_same_as
     assert_eq!(twice.stock, once.stock);
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn given_crashes_after_publish_then_no_order_is_reserved_or_charged_twice() {
     let faults = Faults {
         crash_after_publish: 0.1,
@@ -126,7 +126,7 @@ async fn given_crashes_after_publish_then_no_order_is_reserved_or_charged_twice(
     assert_eq!(outcome.stock, clean.stock);
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn given_100_seeded_runs_with_random_faults_then_the_invariants_hold_in_every_one() {
     let mut failed = Vec::new();
     let mut injected = 0;
@@ -144,13 +144,17 @@ async fn given_100_seeded_runs_with_random_faults_then_the_invariants_hold_in_ev
     assert!(injected > 100, "the runs must actually inject faults ({injected})");
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn given_the_same_seed_then_the_run_is_the_same() {
     let run = |seed| async move {
         let mut shop = shop(seed, Faults::random(seed));
         place_mix(&mut shop, 12, seed);
         shop.settle().await;
-        shop.cloud().timeline().iter().map(ToString::to_string).collect::<Vec<_>>()
+        shop.cloud()
+            .timeline()
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
     };
     let first = run(42).await;
     assert_eq!(first, run(42).await);

@@ -280,6 +280,10 @@ enum Task {
 /// longer than order-api holds a key, so a client always learns what became of its order.
 pub const CLIENT_RETRIES: u32 = 20;
 
+/// How often Lambda retries a failed asynchronous invocation (a rule or a subscription
+/// invoking a function directly).
+pub const ASYNC_RETRIES: u32 = 2;
+
 #[derive(Debug)]
 struct Scheduled {
     at: i64,
@@ -311,6 +315,9 @@ struct Deployed {
     function: Box<dyn LocalFunction>,
 }
 
+/// Who sees the timeline as it happens.
+type Observer = Box<dyn FnMut(&Entry)>;
+
 /// The local cloud.
 pub struct LocalCloud {
     topology: Topology,
@@ -331,7 +338,7 @@ pub struct LocalCloud {
     agenda: BinaryHeap<Reverse<Scheduled>>,
     seq: u64,
     counter: u64,
-    observer: Option<Box<dyn FnMut(&Entry)>>,
+    observer: Option<Observer>,
     timeline: Vec<Entry>,
     keep_timeline: bool,
     failures: HashMap<String, String>,
@@ -439,6 +446,8 @@ impl LocalCloud {
                 .values()
                 .map(|q| (q.url.clone(), q.max_message_bytes))
                 .collect(),
+            buses: topology.buses.values().map(|b| b.name.clone()).collect(),
+            topics: topology.topics.values().map(|t| t.arn.clone()).collect(),
         };
         let mut functions = BTreeMap::new();
         for (id, function) in &topology.functions {
@@ -769,12 +778,22 @@ impl LocalCloud {
                 }
             }
             delivered += 1;
-            let notification = envelope::encode::sns_notification(
+            let mut notification = envelope::encode::sns_notification(
                 &topic.arn,
                 &message_id,
                 message.body.clone(),
                 self.start + chrono::Duration::milliseconds(self.now),
             );
+            notification.message_attributes = message
+                .attributes
+                .iter()
+                .map(|(name, value)| {
+                    let mut attribute = aws_lambda_events::event::sns::MessageAttribute::default();
+                    attribute.data_type = "String".to_owned();
+                    attribute.value.clone_from(value);
+                    (name.clone(), attribute)
+                })
+                .collect();
             match &subscription.endpoint {
                 Endpoint::Queue(queue) => {
                     let outgoing = if subscription.raw {
@@ -798,7 +817,8 @@ impl LocalCloud {
                     );
                     self.invoke_later(function, serde_json::to_value(event).unwrap_or(Value::Null));
                 }
-                Endpoint::Topic(_) => {}
+                // The template loader only subscribes queues and functions.
+                Endpoint::Topic(_) => delivered -= 1,
             }
         }
         self.record(What::Notification {
@@ -874,9 +894,29 @@ impl LocalCloud {
                 attempt,
             } => {
                 let Some(label) = label else {
-                    if let Err(error) = self.invoke(&function, payload).await {
-                        let crate_name = self.topology.crate_of(&function).to_owned();
-                        self.undeliverable(crate_name, format!("asynchronous invocation failed: {error}"));
+                    // Lambda retries a failed asynchronous invocation twice, a minute and then
+                    // two minutes later; what still fails is kept, payload and all.
+                    if let Err(error) = self.invoke(&function, payload.clone()).await {
+                        if attempt < ASYNC_RETRIES {
+                            self.schedule(
+                                self.now + 60_000 * i64::from(attempt + 1),
+                                Task::Invoke {
+                                    function,
+                                    payload,
+                                    label: None,
+                                    attempt: attempt + 1,
+                                },
+                            );
+                        } else {
+                            let crate_name = self.topology.crate_of(&function).to_owned();
+                            self.undeliverable(
+                                crate_name,
+                                format!(
+                                    "asynchronous invocation failed {} times ({error}); event: {payload}",
+                                    attempt + 1
+                                ),
+                            );
+                        }
                     }
                     return;
                 };
@@ -1085,7 +1125,17 @@ impl LocalCloud {
         }
         let mut batch = received.messages;
         if batch.is_empty() {
-            self.poll_at(index, self.now);
+            // Only dead letters came out: look again when something can be received.
+            let next = self.queues.get(&mapping.queue).and_then(|q| {
+                if q.visible(self.now) > 0 {
+                    Some(self.now)
+                } else {
+                    q.next_visible_after(self.now)
+                }
+            });
+            if let Some(next) = next {
+                self.poll_at(index, next);
+            }
             return;
         }
         if !fifo && self.dice.faults().reorder_ms > 0 {

@@ -92,7 +92,7 @@ pub struct Shop {
     api: String,
     placed: Vec<Placed>,
     malformed_requests: Vec<String>,
-    malformed_messages: usize,
+    malformed_messages: Vec<String>,
     initial: BTreeMap<String, u64>,
 }
 
@@ -152,7 +152,7 @@ impl Shop {
             api,
             placed: Vec::new(),
             malformed_requests: Vec::new(),
-            malformed_messages: 0,
+            malformed_messages: Vec::new(),
             initial,
         })
     }
@@ -248,9 +248,12 @@ impl Shop {
             .find(|m| topology.crate_of(&m.function) == consumer)
             .map(|m| m.queue.clone());
         if let Some(queue) = queue {
-            self.cloud
-                .send(&queue, Outgoing::body(r#"{"detail-type": "OrderPlaced", "detail": "#));
-            self.malformed_messages += 1;
+            let body = format!(
+                r#"{{"detail-type": "OrderPlaced", "n": {}, "detail": "#,
+                self.malformed_messages.len()
+            );
+            self.cloud.send(&queue, Outgoing::body(body.clone()));
+            self.malformed_messages.push(body);
         }
     }
 
@@ -319,8 +322,16 @@ impl Shop {
             }
             accepted.insert(order_id.to_owned(), placed);
         }
-        if accepted.len() + self.malformed_requests.len() == 0 && !self.placed.is_empty() {
-            violations.push("no order was answered".into());
+        let answered: HashSet<&str> = self.cloud.exchanges().iter().map(|e| e.label.as_str()).collect();
+        for label in self
+            .placed
+            .iter()
+            .map(|p| p.label.as_str())
+            .chain(self.malformed_requests.iter().map(String::as_str))
+        {
+            if !answered.contains(label) {
+                violations.push(format!("{label}: never answered"));
+            }
         }
         // Final states, and each effect decided once.
         let views = self.cloud.tables().all_views();
@@ -363,6 +374,15 @@ impl Shop {
                     violations.push(format!("{order_id}: {event_type} decided {} times", ids.len()));
                 }
             }
+            for (one, other) in [
+                ("InventoryReserved", "OrderRejected"),
+                ("PaymentCompleted", "PaymentFailed"),
+            ] {
+                if !self.cloud.event_ids(order_id, one).is_empty() && !self.cloud.event_ids(order_id, other).is_empty()
+                {
+                    violations.push(format!("{order_id}: both {one} and {other}"));
+                }
+            }
             let charges = self.cloud.gateway().charges(order_id);
             let expected_charges = usize::from(expected == OrderStatus::Shipped);
             if charges != expected_charges {
@@ -399,6 +419,7 @@ impl Shop {
             .filter_map(|q| q.redrive.as_ref().map(|(_, arn)| arn.as_str()))
             .collect();
         let mut parked_ids = HashSet::new();
+        let mut parked_bodies = Vec::new();
         for queue in self.cloud.queues() {
             let config = queue.config();
             let consumed = topology.consumer_of(&config.logical_id).is_some();
@@ -409,6 +430,7 @@ impl Shop {
                     if original.is_none() || parked_ids.insert(original.cloned()) {
                         let kind = message.sent.attributes.get("parked-kind").cloned().unwrap_or_default();
                         outcome.parked.push((kind, reason.clone()));
+                        parked_bodies.push(message.sent.body.clone());
                     }
                 } else if dead_letter_arns.contains(&config.arn.as_str()) {
                     outcome.dead_letters.push(format!(
@@ -427,11 +449,12 @@ impl Shop {
         for dead in &outcome.dead_letters {
             violations.push(format!("dead-lettered: {dead}"));
         }
-        if outcome.parked.len() != self.malformed_messages {
+        parked_bodies.sort();
+        let mut malformed = self.malformed_messages.clone();
+        malformed.sort();
+        if parked_bodies != malformed {
             violations.push(format!(
-                "{} messages parked, expected {} (the malformed ones): {:?}",
-                outcome.parked.len(),
-                self.malformed_messages,
+                "parked {parked_bodies:?}, expected exactly the malformed messages {malformed:?}: {:?}",
                 outcome.parked
             ));
         }

@@ -60,6 +60,9 @@ pub fn settle(message_ids: &[String], result: &Result<Value, String>, report_bat
             batch_failure: None,
         };
     }
+    if !(response.is_object() || response.is_null()) {
+        return all_failed(format!("the response is not a batch response: {response}"));
+    }
     let failures = match response.get("batchItemFailures") {
         None | Some(Value::Null) => return settle(message_ids, &Ok(Value::Null), false),
         Some(Value::Array(failures)) => failures,
@@ -131,6 +134,7 @@ mod tests {
             ),
             (json!({"batchItemFailures": [{}]}), "missing or empty"),
             (json!({"batchItemFailures": "m1"}), "not a list"),
+            (json!("ok"), "not a batch response"),
         ] {
             let settled = settle(&ids(), &Ok(response), true);
             assert_eq!(settled.retry, ids());

@@ -64,6 +64,24 @@ pub struct Wiring {
     pub clock: Arc<ManualClock>,
     /// Each queue's size limit, by URL.
     pub queue_limits: std::collections::HashMap<String, usize>,
+    /// The names of the template's buses.
+    pub buses: Vec<String>,
+    /// The ARNs of the template's topics.
+    pub topics: Vec<String>,
+}
+
+/// `value` of `variable` if `known` has it: a function configured to send where the template
+/// has nothing is refused when it is built, not found out when its sends vanish.
+fn known(variable: &str, value: String, known: &[String], what: &str) -> Result<String, ConfigError> {
+    if known.contains(&value) {
+        Ok(value)
+    } else {
+        Err(ConfigError::Malformed {
+            name: variable.to_owned(),
+            value,
+            reason: format!("names no {what} of the template"),
+        })
+    }
 }
 
 /// A function the registry cannot build.
@@ -123,10 +141,11 @@ pub fn build(spec: &FunctionSpec, wiring: &Wiring) -> Result<Box<dyn LocalFuncti
     );
     let clock: Arc<dyn Clock> = wiring.clock.clone();
     let bus = || -> Result<Destination, RegistryError> {
-        Ok(Destination::Bus(
-            env.required("EVENT_BUS_NAME", "the event bus outputs are published to")
-                .map_err(config)?,
-        ))
+        let name = env
+            .required("EVENT_BUS_NAME", "the event bus outputs are published to")
+            .and_then(|name| known("EVENT_BUS_NAME", name, &wiring.buses, "event bus"))
+            .map_err(config)?;
+        Ok(Destination::Bus(name))
     };
     let table = |variable: &str, purpose: &str| env.required(variable, purpose).map_err(config);
     let inventory = || -> Result<_, RegistryError> {
@@ -183,7 +202,13 @@ pub fn build(spec: &FunctionSpec, wiring: &Wiring) -> Result<Box<dyn LocalFuncti
         "notify-customer" => events(
             Box::new(notify_customer::NotifyCustomer::new(clock)) as _,
             Destination::Topic(
-                table("NOTIFICATIONS_TOPIC_ARN", "the SNS topic outputs are published to")?,
+                known(
+                    "NOTIFICATIONS_TOPIC_ARN",
+                    table("NOTIFICATIONS_TOPIC_ARN", "the SNS topic outputs are published to")?,
+                    &wiring.topics,
+                    "topic",
+                )
+                .map_err(config)?,
                 Some(notify_customer::attributes),
             ),
         ),
@@ -197,13 +222,14 @@ pub fn build(spec: &FunctionSpec, wiring: &Wiring) -> Result<Box<dyn LocalFuncti
 /// A handler of any crate, boxed so the registry can hold them together.
 type BoxedHandler = Box<dyn DynHandler>;
 
+/// What a boxed handler's `handle` returns.
+type Handled<'a> =
+    Pin<Box<dyn Future<Output = Result<Vec<envelope::Envelope<Value>>, handler_kit::HandlerError>> + Send + 'a>>;
+
 /// [`Handler`] without its generic future, so handlers of different crates fit one box.
 trait DynHandler: Send + Sync {
     fn event_types(&self) -> Registry;
-    fn handle(
-        &self,
-        event: envelope::Envelope<Value>,
-    ) -> Pin<Box<dyn Future<Output = Result<Vec<envelope::Envelope<Value>>, handler_kit::HandlerError>> + Send + '_>>;
+    fn handle(&self, event: envelope::Envelope<Value>) -> Handled<'_>;
 }
 
 impl<H: Handler> DynHandler for H {
@@ -211,11 +237,7 @@ impl<H: Handler> DynHandler for H {
         Handler::event_types(self)
     }
 
-    fn handle(
-        &self,
-        event: envelope::Envelope<Value>,
-    ) -> Pin<Box<dyn Future<Output = Result<Vec<envelope::Envelope<Value>>, handler_kit::HandlerError>> + Send + '_>>
-    {
+    fn handle(&self, event: envelope::Envelope<Value>) -> Handled<'_> {
         Box::pin(Handler::handle(self, event))
     }
 }
@@ -248,6 +270,14 @@ fn events_function(
     wiring: &Wiring,
 ) -> Result<EventsFunction, ConfigError> {
     let kit = KitConfig::from_env(env)?;
+    let parking_limit = *wiring
+        .queue_limits
+        .get(&kit.parking_queue_url)
+        .ok_or_else(|| ConfigError::Malformed {
+            name: "PARKING_QUEUE_URL".into(),
+            value: kit.parking_queue_url.clone(),
+            reason: "names no queue of the template".into(),
+        })?;
     let registry = handler.event_types();
     let store = Faulty::new(
         wiring.tables.idempotency(&kit.idempotency_table),
@@ -260,15 +290,7 @@ fn events_function(
             .with_ttl(kit.idempotency_ttl)
             .with_clock(wiring.clock.clone()),
         LocalPublisher::new(wiring.outbox.clone(), destination),
-        LocalParking::new(
-            wiring.outbox.clone(),
-            &kit.parking_queue_url,
-            wiring
-                .queue_limits
-                .get(&kit.parking_queue_url)
-                .copied()
-                .unwrap_or(crate::sqs::MAX_MESSAGE_BYTES),
-        ),
+        LocalParking::new(wiring.outbox.clone(), &kit.parking_queue_url, parking_limit),
     )
     .with_limits(Limits {
         concurrency: kit.max_concurrency,

@@ -111,6 +111,9 @@ fn print(text: &str) {
 fn runtime() -> Result<tokio::runtime::Runtime, String> {
     tokio::runtime::Builder::new_current_thread()
         .enable_time()
+        // The kit's timeouts and backoffs run on tokio's clock: paused, they cannot make two
+        // runs of one seed differ.
+        .start_paused(true)
         .build()
         .map_err(|e| format!("cannot start the async runtime: {e}"))
 }

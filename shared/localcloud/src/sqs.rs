@@ -239,16 +239,7 @@ impl Queue {
     pub fn receive(&mut self, now: i64, max: usize) -> Received {
         let mut received = Received::default();
         let max_receives = self.config.redrive.as_ref().map(|(count, _)| *count);
-        let mut blocked_groups: HashSet<String> = HashSet::new();
-        if self.config.fifo {
-            for message in &self.messages {
-                if message.visible_at > now
-                    && let Some(group) = &message.sent.group_id
-                {
-                    blocked_groups.insert(group.clone());
-                }
-            }
-        }
+        let blocked_groups: HashSet<String> = self.blocked_groups(now).into_iter().map(str::to_owned).collect();
         let mut index = 0;
         while index < self.messages.len() && received.messages.len() < max {
             let message = &self.messages[index];
@@ -286,12 +277,30 @@ impl Queue {
         self.messages.len() != before
     }
 
-    /// Messages visible at `now`.
-    pub fn visible(&self, now: i64) -> usize {
-        self.messages.iter().filter(|m| m.visible_at <= now).count()
+    /// FIFO: the groups with a message in flight at `now`, whose other messages must wait.
+    fn blocked_groups(&self, now: i64) -> HashSet<&str> {
+        if !self.config.fifo {
+            return HashSet::new();
+        }
+        self.messages
+            .iter()
+            .filter(|m| m.visible_at > now)
+            .filter_map(|m| m.sent.group_id.as_deref())
+            .collect()
     }
 
-    /// The earliest time after `now` a message becomes visible again.
+    /// Messages a receive at `now` could hand out: visible, and (FIFO) of a group with nothing
+    /// in flight.
+    pub fn visible(&self, now: i64) -> usize {
+        let blocked = self.blocked_groups(now);
+        self.messages
+            .iter()
+            .filter(|m| m.visible_at <= now && !m.sent.group_id.as_deref().is_some_and(|g| blocked.contains(g)))
+            .count()
+    }
+
+    /// The earliest time after `now` a message becomes visible again (for FIFO, this also
+    /// unblocks its group).
     pub fn next_visible_after(&self, now: i64) -> Option<i64> {
         self.messages.iter().map(|m| m.visible_at).filter(|t| *t > now).min()
     }
@@ -401,7 +410,9 @@ mod tests {
         let next = q.receive(0, 10);
         let bodies: Vec<_> = next.messages.iter().map(|m| m.sent.body.as_str()).collect();
         assert_eq!(bodies, ["b1"], "a2 waits for a1");
+        assert_eq!(q.visible(0), 0, "a2 is visible but not receivable");
         assert!(q.delete(first.messages[0].receipt.as_deref().unwrap()));
+        assert_eq!(q.visible(0), 1);
         assert_eq!(q.receive(0, 10).messages[0].sent.body, "a2");
     }
 

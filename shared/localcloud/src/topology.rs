@@ -340,6 +340,14 @@ impl Topology {
                 let policy = json_object(id, "Properties.RedrivePolicy", policy)?;
                 let arn = text(policy.get("deadLetterTargetArn"))
                     .ok_or_else(|| invalid(id, "Properties.RedrivePolicy.deadLetterTargetArn", "missing"))?;
+                // Checked now: at run time a message leaving for a DLQ that is not there is lost.
+                if self.template.find(&arn).is_none_or(|r| r.kind != "AWS::SQS::Queue") {
+                    return Err(invalid(
+                        id,
+                        "Properties.RedrivePolicy.deadLetterTargetArn",
+                        format!("{arn} is not a queue of this template"),
+                    ));
+                }
                 let count = number(policy.get("maxReceiveCount"))
                     .and_then(|n| u32::try_from(n).ok())
                     .filter(|n| (1..=1000).contains(n))
@@ -541,6 +549,32 @@ impl Topology {
                 "Properties.BatchSize",
                 "BatchSize must be 1..=10000 (over 10 needs MaximumBatchingWindowInSeconds > 0) and the window 0..=300 s",
             ));
+        }
+        // Lambda refuses these mappings when they are created.
+        let queue_config = self.queues.get(&queue);
+        let timeout_ms = self
+            .functions
+            .get(&function)
+            .map_or(0, |f| i64::try_from(f.spec.timeout.as_millis()).unwrap_or(i64::MAX));
+        if let Some(config) = queue_config {
+            if config.visibility_timeout_ms < timeout_ms {
+                return Err(invalid(
+                    id,
+                    "Properties.EventSourceArn",
+                    format!(
+                        "{queue}'s visibility timeout ({} s) is shorter than {function}'s timeout ({} s)",
+                        config.visibility_timeout_ms / 1000,
+                        timeout_ms / 1000
+                    ),
+                ));
+            }
+            if config.fifo && batch_size > 10 {
+                return Err(invalid(
+                    id,
+                    "Properties.BatchSize",
+                    "a FIFO queue's batches are at most 10",
+                ));
+            }
         }
         let report = match properties.get("FunctionResponseTypes") {
             None => false,
