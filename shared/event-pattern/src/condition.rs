@@ -4,9 +4,10 @@
 //! null); arrays are spread and objects skipped by the caller. `{"exists": false}` is not here:
 //! it is about the absence of every value, so the pattern tree handles it.
 
-use serde_json::{Number, Value};
+use serde_json::Number;
 
 use crate::cidr::Cidr;
+use crate::event::LeafRef;
 use crate::wildcard::Wildcard;
 
 /// A JSON number as both a float and, when it is a whole number, exactly.
@@ -29,6 +30,17 @@ impl Num {
             float: number.as_f64().unwrap_or(f64::NAN),
             whole,
         }
+    }
+
+    /// The value exactly, when it is a whole number.
+    #[cfg(test)]
+    pub(crate) fn whole(self) -> Option<i128> {
+        self.whole
+    }
+
+    /// The value as a float.
+    pub(crate) fn float(self) -> f64 {
+        self.float
     }
 
     /// A hash key that is equal for equal numbers (whole numbers beyond 2^53 may share one).
@@ -58,12 +70,12 @@ pub(crate) enum Scalar {
 
 impl Scalar {
     /// Whether the event value is this very value (a string never equals a number).
-    pub(crate) fn equals(&self, value: &Value) -> bool {
+    pub(crate) fn equals(&self, value: LeafRef<'_>) -> bool {
         match (self, value) {
-            (Self::Str(s), Value::String(v)) => **s == **v,
-            (Self::Num(n), Value::Number(v)) => *n == Num::of(v),
-            (Self::Bool(b), Value::Bool(v)) => b == v,
-            (Self::Null, Value::Null) => true,
+            (Self::Str(s), LeafRef::Str(v)) => **s == *v,
+            (Self::Num(n), LeafRef::Num(v)) => *n == v,
+            (Self::Bool(b), LeafRef::Bool(v)) => *b == v,
+            (Self::Null, LeafRef::Null) => true,
             _ => false,
         }
     }
@@ -124,17 +136,14 @@ pub(crate) enum Excluded {
 impl Excluded {
     /// Whether the event value is one of the excluded ones. Only strings can be excluded by the
     /// string forms: AWS matches them against the quoted JSON text, which a number never fits.
-    fn excludes(&self, value: &Value) -> bool {
+    fn excludes(&self, value: LeafRef<'_>) -> bool {
         match (self, value) {
-            (Self::Strings(list), Value::String(s)) => list.iter().any(|x| **x == **s),
-            (Self::Numbers(list), Value::Number(n)) => {
-                let n = Num::of(n);
-                list.contains(&n)
-            }
-            (Self::Prefixes(list), Value::String(s)) => list.iter().any(|x| s.starts_with(&**x)),
-            (Self::Suffixes(list), Value::String(s)) => list.iter().any(|x| s.ends_with(&**x)),
-            (Self::Wildcards(list), Value::String(s)) => list.iter().any(|x| x.matches(s)),
-            (Self::IgnoringCase(list), Value::String(s)) => list.iter().any(|x| folded_equals(x, s)),
+            (Self::Strings(list), LeafRef::Str(s)) => list.iter().any(|x| **x == *s),
+            (Self::Numbers(list), LeafRef::Num(n)) => list.contains(&n),
+            (Self::Prefixes(list), LeafRef::Str(s)) => list.iter().any(|x| s.starts_with(&**x)),
+            (Self::Suffixes(list), LeafRef::Str(s)) => list.iter().any(|x| s.ends_with(&**x)),
+            (Self::Wildcards(list), LeafRef::Str(s)) => list.iter().any(|x| x.matches(s)),
+            (Self::IgnoringCase(list), LeafRef::Str(s)) => list.iter().any(|x| folded_equals(x, s)),
             _ => false,
         }
     }
@@ -182,12 +191,12 @@ pub(crate) enum Condition {
 
 impl Condition {
     /// Whether this condition accepts one leaf value of the event.
-    pub(crate) fn accepts(&self, value: &Value) -> bool {
+    pub(crate) fn accepts(&self, value: LeafRef<'_>) -> bool {
         match self {
             Self::Exact(scalar) => scalar.equals(value),
             Self::Exists => true,
             Self::AnythingBut(excluded) => !excluded.excludes(value),
-            Self::Numeric(range) => value.as_f64().is_some_and(|x| range.contains(x)),
+            Self::Numeric(range) => matches!(value, LeafRef::Num(n) if range.contains(n.float())),
             Self::Prefix(p) => value.as_str().is_some_and(|s| s.starts_with(&**p)),
             Self::Suffix(p) => value.as_str().is_some_and(|s| s.ends_with(&**p)),
             Self::PrefixIgnoringCase(p) => value.as_str().is_some_and(|s| folded_starts_with(s, p)),
@@ -255,7 +264,7 @@ fn folded_ends_with(text: &str, folded: &str) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use serde_json::json;
+    use serde_json::{Value, json};
 
     use super::*;
 
@@ -298,8 +307,8 @@ mod tests {
             Condition::Exact(Scalar::Str("1".into())),
         ];
         for condition in conditions {
-            assert!(!condition.accepts(&json!(1)), "{condition:?}");
-            assert!(condition.accepts(&json!("1")), "{condition:?}");
+            assert!(!condition.accepts(LeafRef::Num(Num::of(&1.into()))), "{condition:?}");
+            assert!(condition.accepts(LeafRef::Str("1")), "{condition:?}");
         }
     }
 }

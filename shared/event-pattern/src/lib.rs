@@ -35,6 +35,7 @@
 mod cidr;
 mod condition;
 mod error;
+mod event;
 mod hash;
 mod matcher;
 mod parse;

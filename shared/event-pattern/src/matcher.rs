@@ -17,9 +17,10 @@
 
 use std::fmt;
 
-use serde_json::{Map, Value};
+use serde_json::Value;
 
-use crate::condition::{Condition, IndexKey, Num, Range, Scalar};
+use crate::condition::{Condition, IndexKey, Range, Scalar};
+use crate::event::{Json, JsonObject, LeafRef, View};
 use crate::hash::FxHashMap;
 use crate::pattern::Pattern;
 use crate::scan::{self, Wanted};
@@ -124,7 +125,11 @@ impl<K: Clone> Matcher<K> {
     /// The text is not valid JSON: the error is serde_json's, with line and column.
     pub fn matches_json(&self, event: &[u8]) -> Result<Vec<K>, serde_json::Error> {
         match scan::parse(event, &self.wanted) {
-            Some(kept) => Ok(self.matches(&kept)),
+            Some(kept) => {
+                let mut matched = Vec::new();
+                self.each_match(&kept, &mut |key| matched.push(key.clone()));
+                Ok(matched)
+            }
             // Invalid, or valid in a way the reader does not vouch for: serde_json decides.
             None => serde_json::from_slice::<Value>(event).map(|full| self.matches(&full)),
         }
@@ -133,10 +138,17 @@ impl<K: Clone> Matcher<K> {
     /// Calls `f` with the key of each pattern that matches the event, in the order the patterns
     /// were added, each pattern once; [`matches`](Self::matches) without collecting the keys.
     pub fn for_each_match(&self, event: &Value, mut f: impl FnMut(&K)) {
+        self.each_match(event, &mut f);
+    }
+
+    fn each_match<E: Json>(&self, event: &E, f: &mut dyn FnMut(&K)) {
         let mut candidates: Vec<u32> = Vec::new();
         self.index.collect(event, &mut candidates);
         if candidates.len() > 1 {
-            candidates.sort_unstable();
+            // Often already in order (one key per path, filed in insertion order).
+            if !candidates.is_sorted() {
+                candidates.sort_unstable();
+            }
             candidates.dedup();
         }
         let mut unindexed = self.unindexed.iter().copied().peekable();
@@ -150,7 +162,7 @@ impl<K: Clone> Matcher<K> {
                 (None, None) => break,
             };
             if let Some((key, pattern)) = id.and_then(|id| self.rules.get(id as usize))
-                && pattern.matches(event)
+                && pattern.root.matches(event.object(), event)
             {
                 f(key);
             }
@@ -292,7 +304,7 @@ impl PathNode {
     }
 
     /// Adds to `out` the ids filed under what the event has at this node's paths.
-    fn collect(&self, value: &Value, out: &mut Vec<u32>) {
+    fn collect<E: Json>(&self, value: &E, out: &mut Vec<u32>) {
         if let Some(buckets) = &self.buckets {
             let mut any = false;
             for_each_leaf(value, 0, &mut |leaf| {
@@ -313,11 +325,11 @@ impl PathNode {
                         }
                     }
                 } else {
-                    for (key, v) in object {
+                    object.for_each_entry(&mut |key, v| {
                         if let Some(child) = self.children.get(key) {
                             child.collect(v, out);
                         }
-                    }
+                    });
                 }
             });
         }
@@ -345,9 +357,9 @@ impl Buckets {
         }
     }
 
-    fn collect(&self, leaf: &Value, out: &mut Vec<u32>) {
+    fn collect(&self, leaf: LeafRef<'_>, out: &mut Vec<u32>) {
         let exact = match leaf {
-            Value::String(s) => {
+            LeafRef::Str(s) => {
                 for &length in &self.prefix_lengths {
                     match s.get(..length) {
                         Some(head) => out.extend(self.prefixes.get(head).into_iter().flatten()),
@@ -355,20 +367,18 @@ impl Buckets {
                         None => {} // not at a character boundary: no prefix of that length
                     }
                 }
-                self.strings.get(s.as_str())
+                self.strings.get(s)
             }
-            Value::Number(n) => {
-                if !self.ranges.is_empty()
-                    && let Some(x) = n.as_f64()
-                {
+            LeafRef::Num(n) => {
+                if !self.ranges.is_empty() {
+                    let x = n.float();
                     out.extend(self.ranges.iter().filter(|(r, _)| r.contains(x)).map(|(_, id)| *id));
                 }
-                self.numbers.get(&Num::of(n).bucket())
+                self.numbers.get(&n.bucket())
             }
-            Value::Bool(true) => Some(&self.trues),
-            Value::Bool(false) => Some(&self.falses),
-            Value::Null => Some(&self.nulls),
-            Value::Array(_) | Value::Object(_) => None,
+            LeafRef::Bool(true) => Some(&self.trues),
+            LeafRef::Bool(false) => Some(&self.falses),
+            LeafRef::Null => Some(&self.nulls),
         };
         if let Some(ids) = exact {
             out.extend_from_slice(ids);
@@ -390,21 +400,21 @@ impl File for Vec<u32> {
 }
 
 /// Calls `f` on the value, or on each element of an array (spread), that is not an object.
-fn for_each_leaf(value: &Value, depth: usize, f: &mut dyn FnMut(&Value)) {
-    match value {
-        Value::Array(items) if depth <= MAX_ARRAY_NESTING => {
+fn for_each_leaf<E: Json>(value: &E, depth: usize, f: &mut dyn FnMut(LeafRef<'_>)) {
+    match value.view() {
+        View::Array(items) if depth <= MAX_ARRAY_NESTING => {
             items.iter().for_each(|item| for_each_leaf(item, depth + 1, f));
         }
-        Value::Array(_) | Value::Object(_) => {}
-        leaf => f(leaf),
+        View::Array(_) | View::Object(_) => {}
+        View::Leaf(leaf) => f(leaf),
     }
 }
 
 /// Calls `f` on the value, or on each element of an array (spread), that is an object.
-fn for_each_object(value: &Value, depth: usize, f: &mut dyn FnMut(&Map<String, Value>)) {
-    match value {
-        Value::Object(object) => f(object),
-        Value::Array(items) if depth <= MAX_ARRAY_NESTING => {
+fn for_each_object<E: Json>(value: &E, depth: usize, f: &mut dyn FnMut(&E::Object)) {
+    match value.view() {
+        View::Object(object) => f(object),
+        View::Array(items) if depth <= MAX_ARRAY_NESTING => {
             items.iter().for_each(|item| for_each_object(item, depth + 1, f));
         }
         _ => {}
@@ -514,6 +524,23 @@ mod tests {
         assert_eq!(matcher.matches(&event), vec![3, 17]);
         let text = serde_json::to_vec(&event).unwrap_or_default();
         assert_eq!(matcher.matches_json(&text).ok(), Some(vec![3, 17]));
+    }
+
+    #[test]
+    fn json_text_keeps_the_last_of_duplicate_keys_and_decodes_escapes() {
+        let mut matcher = Matcher::new();
+        matcher.add("x", pattern(json!({"a": ["x"], "b": {"c": [1]}})));
+        for (text, expected) in [
+            (r#"{"a": "y", "a": "x", "b": {"c": 1}}"#, vec!["x"]),
+            (r#"{"a": "x", "a": "y", "b": {"c": 1}}"#, vec![]),
+            (r#"{"a": "x", "b": {"c": 2, "c": 1}}"#, vec!["x"]),
+            (r#"{"\u0061": "\u0078", "b": [{"c": 1.0}]}"#, vec!["x"]),
+            (r#"{"a": "x\u0000", "b": {"c": 1}}"#, vec![]),
+        ] {
+            let full: Value = serde_json::from_str(text).unwrap_or_else(|e| panic!("{text}: {e}"));
+            assert_eq!(matcher.matches(&full), expected, "{text}");
+            assert_eq!(matcher.matches_json(text.as_bytes()).ok(), Some(expected), "{text}");
+        }
     }
 
     #[test]

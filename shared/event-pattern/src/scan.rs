@@ -5,8 +5,12 @@
 //! JSON, byte for byte as strictly as serde_json (or more: when in doubt this reader gives up and
 //! the caller parses the whole text with serde_json, which then decides).
 
-use serde_json::{Map, Number, Value};
+use std::borrow::Cow;
 
+use serde_json::Number;
+
+use crate::condition::Num;
+use crate::event::{Json, JsonObject, LeafRef, View, same_key};
 use crate::tree::{Node, Rule};
 use crate::trie::Children;
 
@@ -39,9 +43,56 @@ impl Wanted {
     }
 }
 
+/// An event read from JSON text: only the wanted fields, strings borrowed from the text unless
+/// they hold escapes.
+#[derive(Debug)]
+pub(crate) enum Event<'a> {
+    Str(Cow<'a, str>),
+    Num(Num),
+    Bool(bool),
+    Null,
+    Array(Vec<Event<'a>>),
+    Object(Fields<'a>),
+}
+
+/// The kept fields of an object, each key once (the last value given, as serde_json keeps).
+#[derive(Debug, Default)]
+pub(crate) struct Fields<'a>(Vec<(Cow<'a, str>, Event<'a>)>);
+
+impl<'a> Json for Event<'a> {
+    type Object = Fields<'a>;
+
+    #[inline]
+    fn view(&self) -> View<'_, Self> {
+        match self {
+            Event::Object(fields) => View::Object(fields),
+            Event::Array(items) => View::Array(items),
+            Event::Str(s) => View::Leaf(LeafRef::Str(s)),
+            Event::Num(n) => View::Leaf(LeafRef::Num(*n)),
+            Event::Bool(b) => View::Leaf(LeafRef::Bool(*b)),
+            Event::Null => View::Leaf(LeafRef::Null),
+        }
+    }
+}
+
+impl<'a> JsonObject<Event<'a>> for Fields<'a> {
+    #[inline]
+    fn get(&self, key: &str) -> Option<&Event<'a>> {
+        self.0.iter().find(|(k, _)| same_key(k, key)).map(|(_, v)| v)
+    }
+
+    fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    fn for_each_entry(&self, f: &mut dyn FnMut(&str, &Event<'a>)) {
+        self.0.iter().for_each(|(k, v)| f(k, v));
+    }
+}
+
 /// The event in `text` with only the `wanted` fields, or `None` if the text is not valid JSON
 /// (or is valid in a way this reader does not vouch for).
-pub(crate) fn parse(text: &[u8], wanted: &Wanted) -> Option<Value> {
+pub(crate) fn parse<'a>(text: &'a [u8], wanted: &Wanted) -> Option<Event<'a>> {
     // Outside strings JSON is ASCII, so checking the whole text is checking every string.
     let text = std::str::from_utf8(text).ok()?;
     let mut reader = Reader {
@@ -82,20 +133,20 @@ impl<'a> Reader<'a> {
     }
 
     /// A value some pattern looks at, built.
-    fn value(&mut self, wanted: &Wanted) -> Option<Value> {
+    fn value(&mut self, wanted: &Wanted) -> Option<Event<'a>> {
         match self.peek()? {
             b'{' => self.object(wanted),
             b'[' => self.array(wanted),
             b'"' => {
                 let (raw, escaped) = self.string()?;
-                Some(Value::String(decode(raw, escaped)))
+                Some(Event::Str(text_of(raw, escaped)))
             }
-            b't' => self.literal("true").map(|()| Value::Bool(true)),
-            b'f' => self.literal("false").map(|()| Value::Bool(false)),
-            b'n' => self.literal("null").map(|()| Value::Null),
+            b't' => self.literal("true").map(|()| Event::Bool(true)),
+            b'f' => self.literal("false").map(|()| Event::Bool(false)),
+            b'n' => self.literal("null").map(|()| Event::Null),
             b'-' | b'0'..=b'9' => {
                 let text = self.number()?;
-                text.parse().ok().map(Value::Number)
+                text.parse::<Number>().ok().map(|n| Event::Num(Num::of(&n)))
             }
             _ => None,
         }
@@ -111,7 +162,7 @@ impl<'a> Reader<'a> {
                     self.pos += 1;
                 } else {
                     loop {
-                        self.string()?;
+                        self.skip_string()?;
                         self.whitespace();
                         self.expect(b':')?;
                         self.whitespace();
@@ -140,7 +191,7 @@ impl<'a> Reader<'a> {
                 self.depth -= 1;
                 Some(())
             }
-            b'"' => self.string().map(|_| ()),
+            b'"' => self.skip_string(),
             b't' => self.literal("true"),
             b'f' => self.literal("false"),
             b'n' => self.literal("null"),
@@ -184,9 +235,9 @@ impl<'a> Reader<'a> {
         (self.depth < MAX_NESTING).then_some(())
     }
 
-    fn object(&mut self, wanted: &Wanted) -> Option<Value> {
+    fn object(&mut self, wanted: &Wanted) -> Option<Event<'a>> {
         self.enter()?;
-        let mut object = Map::new();
+        let mut object = Fields::default();
         self.whitespace();
         if self.peek()? == b'}' {
             self.pos += 1;
@@ -196,15 +247,14 @@ impl<'a> Reader<'a> {
                 self.whitespace();
                 self.expect(b':')?;
                 self.whitespace();
-                let child = if escaped {
-                    wanted.child(&decode(raw, escaped))
-                } else {
-                    wanted.child(raw)
-                };
-                match child {
+                let key = text_of(raw, escaped);
+                match wanted.child(&key) {
                     Some(child) => {
                         let value = self.value(child)?;
-                        object.insert(decode(raw, escaped), value);
+                        match object.0.iter_mut().find(|(k, _)| same_key(k, &key)) {
+                            Some(slot) => slot.1 = value,
+                            None => object.0.push((key, value)),
+                        }
                     }
                     None => self.skip()?,
                 }
@@ -214,10 +264,10 @@ impl<'a> Reader<'a> {
             }
         }
         self.depth -= 1;
-        Some(Value::Object(object))
+        Some(Event::Object(object))
     }
 
-    fn array(&mut self, wanted: &Wanted) -> Option<Value> {
+    fn array(&mut self, wanted: &Wanted) -> Option<Event<'a>> {
         self.enter()?;
         let mut items = Vec::new();
         self.whitespace();
@@ -232,43 +282,64 @@ impl<'a> Reader<'a> {
             }
         }
         self.depth -= 1;
-        Some(Value::Array(items))
+        Some(Event::Array(items))
     }
 
     /// A string: its raw text between the quotes, and whether it holds escapes.
-    #[inline]
+    #[inline(always)]
     fn string(&mut self) -> Option<(&'a str, bool)> {
+        let (start, escaped) = self.string_span()?;
+        let raw = self.text.get(start..self.pos - 1)?;
+        Some((raw, escaped))
+    }
+
+    /// A string no pattern looks at: only checked.
+    #[inline(always)]
+    fn skip_string(&mut self) -> Option<()> {
+        self.string_span().map(|_| ())
+    }
+
+    /// A string, checked: where its raw text starts (it ends before the quote just read), and
+    /// whether it holds escapes.
+    #[inline(always)]
+    fn string_span(&mut self) -> Option<(usize, bool)> {
         self.expect(b'"')?;
         let start = self.pos;
+        let bytes = self.bytes;
+        // A local position, written back at the end: the loop runs on registers.
+        let mut pos = start;
         let mut escaped = false;
         loop {
-            // Eight bytes at a time while none is a quote, a backslash or a control character.
-            while let Some(chunk) = self.bytes.get(self.pos..self.pos + 8) {
+            // Eight bytes at a time while none is a quote, a backslash or a control character;
+            // the lowest flagged byte is always a special one, so jump straight to it.
+            while let Some(chunk) = bytes.get(pos..pos + 8) {
                 let mut word = [0; 8];
                 word.copy_from_slice(chunk);
-                if special_bytes(u64::from_le_bytes(word)) != 0 {
+                let special = special_bytes(u64::from_le_bytes(word));
+                if special != 0 {
+                    pos += (special.trailing_zeros() / 8) as usize;
                     break;
                 }
-                self.pos += 8;
+                pos += 8;
             }
-            match self.peek()? {
+            match *bytes.get(pos)? {
                 b'"' => break,
                 b'\\' => {
                     escaped = true;
-                    self.pos += 1;
+                    self.pos = pos + 1;
                     match self.peek()? {
                         b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't' => self.pos += 1,
                         b'u' => self.unicode_escape()?,
                         _ => return None,
                     }
+                    pos = self.pos;
                 }
                 0..0x20 => return None,
-                _ => self.pos += 1,
+                _ => pos += 1,
             }
         }
-        let raw = self.text.get(start..self.pos)?;
-        self.pos += 1;
-        Some((raw, escaped))
+        self.pos = pos + 1;
+        Some((start, escaped))
     }
 
     /// `uXXXX` after a backslash; surrogates must come in pairs, as serde_json requires.
@@ -333,8 +404,8 @@ impl<'a> Reader<'a> {
     }
 }
 
-/// Non-zero when one of the eight bytes is `"`, `\\` or below 0x20 (it may also flag a byte
-/// after such a byte; the caller then looks byte by byte).
+/// Non-zero when one of the eight bytes (little-endian) is `"`, `\\` or below 0x20: the high
+/// bit of each such byte. It may also flag a byte after such a byte, never one before the first.
 #[inline(always)]
 fn special_bytes(word: u64) -> u64 {
     const ONES: u64 = 0x0101_0101_0101_0101;
@@ -346,11 +417,18 @@ fn special_bytes(word: u64) -> u64 {
     quote | backslash | control
 }
 
-/// The text of a string from its raw, already checked, form.
-fn decode(raw: &str, escaped: bool) -> String {
-    if !escaped {
-        return raw.to_owned();
+/// The text of a string from its raw, already checked, form: borrowed when it has no escapes.
+#[inline]
+fn text_of(raw: &str, escaped: bool) -> Cow<'_, str> {
+    if escaped {
+        Cow::Owned(decode(raw))
+    } else {
+        Cow::Borrowed(raw)
     }
+}
+
+/// The text of a string with escapes from its raw, already checked, form.
+fn decode(raw: &str) -> String {
     let mut out = String::with_capacity(raw.len());
     let mut chars = raw.chars();
     while let Some(c) = chars.next() {
@@ -388,9 +466,31 @@ fn hex4(chars: &mut std::str::Chars<'_>) -> u32 {
 
 #[cfg(test)]
 mod tests {
-    use serde_json::json;
+    use serde_json::{Value, json};
 
     use super::*;
+
+    impl Event<'_> {
+        /// The same event as a `Value`, numbers as serde_json reads them.
+        fn to_value(&self) -> Value {
+            match self {
+                Event::Str(s) => Value::String(s.to_string()),
+                Event::Num(n) => {
+                    let f = n.float();
+                    match n.whole() {
+                        Some(w) => serde_json::from_str(&w.to_string()).unwrap_or(Value::Null),
+                        None => serde_json::Number::from_f64(f).map_or(Value::Null, Value::Number),
+                    }
+                }
+                Event::Bool(b) => Value::Bool(*b),
+                Event::Null => Value::Null,
+                Event::Array(items) => Value::Array(items.iter().map(Event::to_value).collect()),
+                Event::Object(fields) => {
+                    Value::Object(fields.0.iter().map(|(k, v)| (k.to_string(), v.to_value())).collect())
+                }
+            }
+        }
+    }
     use crate::pattern::Pattern;
 
     fn wanted(patterns: &[Value]) -> Wanted {
@@ -406,7 +506,7 @@ mod tests {
         let w = wanted(&[json!({"detail": {"items": {"sku": ["A"]}}, "$or": [{"a.b": ["x"]}, {"c": ["y"]}]})]);
         let text = br#"{"id": "1", "a.b": "x", "a": {"b": "x"}, "detail": {"other": [1, {"x": 2}],
             "items": [{"sku": "A", "qty": 5}, {"sku": "B"}]}, "c": {"deep": [1]}}"#;
-        let kept = parse(text, &w).unwrap_or_else(|| panic!("refused"));
+        let kept = parse(text, &w).unwrap_or_else(|| panic!("refused")).to_value();
         assert_eq!(
             kept,
             json!({"a.b": "x", "detail": {"items": [{"sku": "A"}, {"sku": "B"}]}, "c": {}})
@@ -425,7 +525,9 @@ mod tests {
         ] {
             let text = format!(r#"{{"s": {s}, "n": {n}, "skip": {s}}}"#);
             let expected: Value = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{text}: {e}"));
-            let kept = parse(text.as_bytes(), &w).unwrap_or_else(|| panic!("{text} refused"));
+            let kept = parse(text.as_bytes(), &w)
+                .unwrap_or_else(|| panic!("{text} refused"))
+                .to_value();
             assert_eq!(kept["s"], expected["s"], "{text}");
             assert_eq!(kept["n"], expected["n"], "{text}");
         }
@@ -441,6 +543,9 @@ mod tests {
                 let mut bytes = *b"abcdefgh";
                 bytes[at] = special;
                 assert_ne!(word(&bytes), 0, "{special} at {at}");
+                // The lowest flagged byte is the special one, wherever later ones are.
+                bytes[7] = b'"';
+                assert_eq!(word(&bytes).trailing_zeros() / 8, at as u32, "{special} at {at}");
             }
         }
         assert_eq!(word(b"  !#~\x7f  "), 0);

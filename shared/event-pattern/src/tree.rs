@@ -7,9 +7,8 @@
 //! object matches if one element of the array matches all of it (the same element, as AWS's
 //! array-consistent matching requires), arrays inside arrays being spread.
 
-use serde_json::{Map, Value};
-
 use crate::condition::Condition;
+use crate::event::{Json, JsonObject, LeafRef, View};
 
 /// One object level of a pattern: all fields must match, and one alternative of each `$or`.
 #[derive(Debug, Clone)]
@@ -50,29 +49,28 @@ const MAX_ARRAY_NESTING: usize = 64;
 impl Node {
     /// Whether the object `here` (or nothing, when the event has no object at this level)
     /// matches this node. `root` is the whole event, for `{"exists": false}`.
-    pub(crate) fn matches(&self, here: Option<&Map<String, Value>>, root: &Value) -> bool {
-        self.fields.iter().all(|field| {
-            field
-                .rule
-                .matches(here.and_then(|object| object.get(&*field.key)), root)
-        }) && self
-            .any_of
+    pub(crate) fn matches<E: Json>(&self, here: Option<&E::Object>, root: &E) -> bool {
+        self.fields
             .iter()
-            .all(|alternatives| alternatives.iter().any(|node| node.matches(here, root)))
+            .all(|field| field.rule.matches(here.and_then(|object| object.get(&field.key)), root))
+            && self
+                .any_of
+                .iter()
+                .all(|alternatives| alternatives.iter().any(|node| node.matches(here, root)))
     }
 }
 
 impl Rule {
-    fn matches(&self, value: Option<&Value>, root: &Value) -> bool {
+    fn matches<E: Json>(&self, value: Option<&E>, root: &E) -> bool {
         match self {
             Self::Leaf(leaf) => leaf.matches(value, root),
-            Self::Object(node) => match value {
-                Some(Value::Object(object)) => node.matches(Some(object), root),
-                Some(Value::Array(items)) => {
+            Self::Object(node) => match value.map(Json::view) {
+                Some(View::Object(object)) => node.matches(Some(object), root),
+                Some(View::Array(items)) => {
                     let mut any_element = false;
-                    let found = any_element_of(items, 0, &mut |element| {
+                    let found = any_element_of(items, 0, &mut |element: &E| {
                         any_element = true;
-                        node.matches(element.as_object(), root)
+                        node.matches(element.object(), root)
                     });
                     // An empty array holds no field at all: the same as no value.
                     found || (!any_element && node.matches(None, root))
@@ -84,39 +82,42 @@ impl Rule {
 }
 
 impl Leaf {
-    fn matches(&self, value: Option<&Value>, root: &Value) -> bool {
-        let accepted = |v: &Value| self.conditions.iter().any(|c| c.accepts(v));
-        let present = match value {
-            None | Some(Value::Object(_)) => false,
-            Some(Value::Array(items)) => any_element_of(items, 0, &mut |v| !v.is_object() && accepted(v)),
-            Some(scalar) => accepted(scalar),
+    fn matches<E: Json>(&self, value: Option<&E>, root: &E) -> bool {
+        let accepted = |v: LeafRef<'_>| self.conditions.iter().any(|c| c.accepts(v));
+        let present = match value.map(Json::view) {
+            None | Some(View::Object(_)) => false,
+            Some(View::Array(items)) => any_element_of(items, 0, &mut |v: &E| match v.view() {
+                View::Leaf(leaf) => accepted(leaf),
+                _ => false,
+            }),
+            Some(View::Leaf(leaf)) => accepted(leaf),
         };
         present || self.absent_at.as_deref().is_some_and(|path| !has_leaf(root, path, 0))
     }
 }
 
 /// Calls `f` on each element of `items`, spreading nested arrays, until it returns true.
-fn any_element_of(items: &[Value], depth: usize, f: &mut dyn FnMut(&Value) -> bool) -> bool {
+fn any_element_of<E: Json>(items: &[E], depth: usize, f: &mut dyn FnMut(&E) -> bool) -> bool {
     if depth > MAX_ARRAY_NESTING {
         return false;
     }
-    items.iter().any(|item| match item {
-        Value::Array(inner) => any_element_of(inner, depth + 1, f),
-        other => f(other),
+    items.iter().any(|item| match item.view() {
+        View::Array(inner) => any_element_of(inner, depth + 1, f),
+        _ => f(item),
     })
 }
 
 /// Whether the event has a leaf value (not an object, not an empty array) at `path`, looking
 /// into every element of every array on the way.
-pub(crate) fn has_leaf(value: &Value, path: &[Box<str>], depth: usize) -> bool {
-    match (value, path.split_first()) {
-        (Value::Array(items), _) if depth <= MAX_ARRAY_NESTING => {
+pub(crate) fn has_leaf<E: Json>(value: &E, path: &[Box<str>], depth: usize) -> bool {
+    match (value.view(), path.split_first()) {
+        (View::Array(items), _) if depth <= MAX_ARRAY_NESTING => {
             items.iter().any(|item| has_leaf(item, path, depth + 1))
         }
-        (Value::Array(_), _) => false,
-        (Value::Object(_), None) => false,
+        (View::Array(_), _) => false,
+        (View::Object(_), None) => false,
         (_, None) => true,
-        (Value::Object(object), Some((key, rest))) => object.get(&**key).is_some_and(|v| has_leaf(v, rest, 0)),
+        (View::Object(object), Some((key, rest))) => object.get(key).is_some_and(|v| has_leaf(v, rest, 0)),
         (_, Some(_)) => false,
     }
 }

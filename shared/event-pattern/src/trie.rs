@@ -1,6 +1,7 @@
 //! The children of a node in a trie of event keys: a short list, plus a hash index once the
 //! list grows, so that thousands of distinct keys at one level stay cheap to look up.
 
+use crate::event::same_key;
 use crate::hash::FxHashMap;
 
 /// Up to this many children, a linear scan beats hashing the key.
@@ -31,9 +32,10 @@ impl<T: Default> Children<T> {
         self.list.is_empty()
     }
 
+    #[inline]
     pub(crate) fn get(&self, key: &str) -> Option<&T> {
         if self.index.is_empty() {
-            self.list.iter().find(|(k, _)| **k == *key).map(|(_, child)| child)
+            self.list.iter().find(|(k, _)| same_key(k, key)).map(|(_, child)| child)
         } else {
             self.index.get(key).map(|&at| &self.list[at].1)
         }
