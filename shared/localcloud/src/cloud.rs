@@ -694,6 +694,8 @@ impl LocalCloud {
     fn route(&mut self, bus_id: &str, event: &Value, subject: &str, from: &str) {
         let matched = self.matchers.get(bus_id).map(|m| m.matches(event)).unwrap_or_default();
         let mut routes = Vec::new();
+        // Injected duplicates, told after the event they duplicate.
+        let mut doubled = Vec::new();
         for rule_index in matched {
             let rule = &self.topology.rules[rule_index];
             let (rule_id, targets) = (rule.logical_id.clone(), rule.targets.clone());
@@ -719,7 +721,7 @@ impl LocalCloud {
                         for copy in 0..copies {
                             let latency = self.dice.between(5, 25) + self.dice.delay();
                             if copy == 1 {
-                                self.record(What::Duplicate { queue: queue.clone() });
+                                doubled.push(queue.clone());
                             }
                             self.schedule(
                                 self.now + latency,
@@ -749,6 +751,9 @@ impl LocalCloud {
             from: from.to_owned(),
             routes,
         });
+        for queue in doubled {
+            self.record(What::Duplicate { queue });
+        }
     }
 
     /// Publishes `message` to topic `topic_id` (logical id) now, as `from`: every subscription
