@@ -75,6 +75,40 @@ pub struct Decoded {
     pub carrier: Carrier,
     /// The envelope, or why there is none.
     pub envelope: Result<Envelope<Value>, EnvelopeError>,
+    /// The version and data as they arrived, when an upcaster changed them (`None` when the
+    /// event arrived at the current version). What a producer sent is what identifies it:
+    /// a redelivery after an upcaster was deployed is still the same event.
+    pub arrived_as: Option<Arrival>,
+}
+
+/// An event's version and data as they arrived, before upcasting.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Arrival {
+    /// The version it was sent with.
+    pub version: u32,
+    /// Its data at that version.
+    pub data: Value,
+}
+
+impl Decoded {
+    fn new(
+        index: usize,
+        message_id: Option<String>,
+        carrier: Carrier,
+        checked: Result<Checked, EnvelopeError>,
+    ) -> Self {
+        let (envelope, arrived_as) = match checked {
+            Ok((envelope, arrival)) => (Ok(envelope), arrival),
+            Err(err) => (Err(err), None),
+        };
+        Self {
+            index,
+            message_id,
+            carrier,
+            envelope,
+            arrived_as,
+        }
+    }
 }
 
 /// Reads envelopes out of AWS payloads; with a [`Registry`], also upcasts them to the current
@@ -136,26 +170,16 @@ impl Decoder {
             Err(EnvelopeError::Unrecognized { .. }) => return Err(unrecognized(root)),
             Err(err) => (Carrier::Envelope, Err(err)),
         };
-        let envelope = envelope.and_then(|e| self.check(e, &root));
-        Ok(vec![Decoded {
-            index: 0,
-            message_id: None,
-            carrier,
-            envelope,
-        }])
+        let checked = envelope.and_then(|e| self.check(e, &root));
+        Ok(vec![Decoded::new(0, None, carrier, checked)])
     }
 
     /// Decodes an EventBridge event delivered to a Lambda target.
     pub fn decode_eventbridge(&self, event: EventBridgeEvent<Value>) -> Decoded {
         let message_id = event.id.clone();
         let at = Location::record(0, message_id.as_deref(), "");
-        let envelope = Envelope::from_eventbridge_event(event, &at).and_then(|e| self.check(e, &at.field("detail")));
-        Decoded {
-            index: 0,
-            message_id,
-            carrier: Carrier::EventBridge,
-            envelope,
-        }
+        let checked = Envelope::from_eventbridge_event(event, &at).and_then(|e| self.check(e, &at.field("detail")));
+        Decoded::new(0, message_id, Carrier::EventBridge, checked)
     }
 
     /// Decodes an SNS event whose messages are envelopes.
@@ -167,18 +191,13 @@ impl Decoder {
                 Some(&message.message_id),
                 format!("Records[{index}].Sns.Message"),
             );
-            let envelope = self
+            let checked = self
                 .decode_text(&message.message, &at)
-                .and_then(|(document, envelope)| match document {
+                .and_then(|(document, checked)| match document {
                     Document::SnsNotification => Err(unrecognized_inner(at.inside())),
-                    _ => Ok(envelope),
+                    _ => Ok(checked),
                 });
-            Decoded {
-                index,
-                message_id: Some(message.message_id.clone()),
-                carrier: Carrier::Sns,
-                envelope,
-            }
+            Decoded::new(index, Some(message.message_id.clone()), Carrier::Sns, checked)
         };
         event.records.iter().enumerate().map(decode).collect()
     }
@@ -188,25 +207,20 @@ impl Decoder {
     pub fn decode_sqs(&self, event: &SqsEvent) -> Vec<Decoded> {
         let decode = |(index, message): (usize, &aws_lambda_events::event::sqs::SqsMessage)| {
             let at = Location::record(index, message.message_id.as_deref(), format!("Records[{index}].body"));
-            let (carrier, envelope) = match &message.body {
+            let (carrier, checked) = match &message.body {
                 None => (Carrier::SqsEnvelope, Err(EnvelopeError::MissingField { at })),
                 Some(body) => match self.decode_text(body, &at) {
-                    Ok((document, envelope)) => (document.in_sqs(), Ok(envelope)),
+                    Ok((document, checked)) => (document.in_sqs(), Ok(checked)),
                     Err(err) => (Carrier::SqsEnvelope, Err(err)),
                 },
             };
-            Decoded {
-                index,
-                message_id: message.message_id.clone(),
-                carrier,
-                envelope,
-            }
+            Decoded::new(index, message.message_id.clone(), carrier, checked)
         };
         event.records.iter().enumerate().map(decode).collect()
     }
 
     /// A JSON document carried as text (SQS body, SNS message): parse, read, limit, check.
-    fn decode_text(&self, text: &str, at: &Location) -> Result<(Document, Envelope<Value>), EnvelopeError> {
+    fn decode_text(&self, text: &str, at: &Location) -> Result<(Document, Checked), EnvelopeError> {
         let inner = at.inside();
         let value: Value =
             serde_json::from_str(text).map_err(|source| EnvelopeError::MalformedJson { at: at.clone(), source })?;
@@ -214,13 +228,13 @@ impl Decoder {
             Some("Notification") if value.get("TopicArn").is_some() => {
                 let notification = from_value::<SnsMessage>(value, &inner)?;
                 let message_at = inner.field("Message");
-                let (document, envelope) = self.decode_text(&notification.message, &message_at)?;
+                let (document, checked) = self.decode_text(&notification.message, &message_at)?;
                 // An EventBridge rule may target the topic, so the message may be an event;
                 // a notification inside a notification is never something AWS delivers.
                 if document == Document::SnsNotification {
                     return Err(unrecognized_inner(message_at.inside()));
                 }
-                return Ok((Document::SnsNotification, envelope));
+                return Ok((Document::SnsNotification, checked));
             }
             _ if value.get("detail-type").is_some() => {
                 let event = from_value::<EventBridgeEvent<Value>>(value, &inner)?;
@@ -248,14 +262,26 @@ impl Decoder {
         Ok((document, self.check(envelope, &envelope_at)?))
     }
 
-    /// Versions, the same for every carrier.
-    fn check(&self, envelope: Envelope<Value>, at: &Location) -> Result<Envelope<Value>, EnvelopeError> {
-        match &self.registry {
-            Some(registry) => registry.upcast(envelope, at),
-            None => Ok(envelope),
-        }
+    /// Versions, the same for every carrier; keeps what arrived when an upcaster changes it.
+    fn check(&self, envelope: Envelope<Value>, at: &Location) -> Result<Checked, EnvelopeError> {
+        let Some(registry) = &self.registry else {
+            return Ok((envelope, None));
+        };
+        let metadata = &envelope.metadata;
+        // Cloned only when an upcaster will run: the common case (current version) copies nothing.
+        let arrival = registry
+            .current_version(&metadata.event_type)
+            .is_some_and(|current| metadata.version < current)
+            .then(|| Arrival {
+                version: metadata.version,
+                data: envelope.data.clone(),
+            });
+        Ok((registry.upcast(envelope, at)?, arrival))
     }
 }
+
+/// An envelope at its current version, and what arrived if that differs.
+type Checked = (Envelope<Value>, Option<Arrival>);
 
 /// What a piece of JSON text turned out to be.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -19,7 +19,7 @@ mod eventbridge;
 mod versioning;
 
 pub use cloudevents::SPEC_VERSION as CLOUDEVENTS_SPEC_VERSION;
-pub use decode::{Carrier, Decoded, Decoder};
+pub use decode::{Arrival, Carrier, Decoded, Decoder};
 pub use envelope::{Envelope, EventType, Metadata, TraceContext};
 pub use error::{EnvelopeError, ErrorClass, Location};
 pub use eventbridge::{MAX_ENTRY_BYTES, PutEventsEntry};

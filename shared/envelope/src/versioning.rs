@@ -55,6 +55,11 @@ impl Registry {
         self
     }
 
+    /// The current version of `event_type`, if registered.
+    pub fn current_version(&self, event_type: &str) -> Option<u32> {
+        self.types.get(event_type).map(|known| known.version)
+    }
+
     /// Whether `event_type` is registered.
     pub fn knows(&self, event_type: &str) -> bool {
         self.types.contains_key(event_type)

@@ -1,6 +1,8 @@
 //! The DynamoDB store: one conditional `PutItem` decides new vs duplicate, returning the
 //! existing item on conflict (`ReturnValuesOnConditionCheckFailure = ALL_OLD`), so a duplicate
 //! costs one call and a new record two (put, then update on success or delete on failure).
+//! A duplicate whose outputs were not delivered the first time costs one more (`UpdateItem`
+//! marking them delivered once they are).
 //!
 //! Table: partition key `id` (S); attribute `expiration` (N, epoch seconds) is the TTL
 //! attribute. The attribute names match Powertools', so one table serves functions in any language.
@@ -22,6 +24,8 @@ const EXPIRATION: &str = "expiration";
 const IN_PROGRESS_EXPIRATION: &str = "in_progress_expiration";
 const VALIDATION: &str = "validation";
 const DATA: &str = "data";
+const DATA_DIGEST: &str = "data_digest";
+const DELIVERED: &str = "delivered";
 
 /// Absent, or expired (TTL passed, or an in-progress invocation presumed dead): the key is free.
 /// The same instants as [`Record::is_expired`] (expired at, not after, the expiry), so both
@@ -85,28 +89,65 @@ impl Store for DynamoDbStore {
         }
     }
 
-    async fn complete(&self, key: &str, hash: &PayloadHash, result: &str, expires_at: i64) -> Result<(), StoreError> {
-        let record = Record::completed(key, hash, result, expires_at)?;
+    async fn complete(&self, record: &Record) -> Result<(), StoreError> {
+        let key = &record.key;
+        // The result, or only its digest when it was too large: one of the two is set.
+        let (kept, kept_value) = match (&record.result, &record.result_digest) {
+            (Some(result), _) => (DATA, result),
+            (None, Some(digest)) => (DATA_DIGEST, digest),
+            (None, None) => {
+                return Err(StoreError::Corrupt {
+                    key: key.clone(),
+                    reason: "a completed record needs a result or its digest".into(),
+                });
+            }
+        };
         self.client
             .update_item()
             .table_name(&self.table)
             .set_key(Some(Self::key(key)))
             .update_expression(
-                "SET #status = :completed, #data = :data, #expiration = :expiration, #validation = :validation REMOVE #in_progress_expiration",
+                "SET #status = :completed, #kept = :kept, #expiration = :expiration, #validation = :validation, #delivered = :delivered REMOVE #in_progress_expiration",
             )
             .expression_attribute_names("#status", STATUS)
-            .expression_attribute_names("#data", DATA)
+            .expression_attribute_names("#kept", kept)
             .expression_attribute_names("#expiration", EXPIRATION)
             .expression_attribute_names("#validation", VALIDATION)
+            .expression_attribute_names("#delivered", DELIVERED)
             .expression_attribute_names("#in_progress_expiration", IN_PROGRESS_EXPIRATION)
             .expression_attribute_values(":completed", AttributeValue::S(record.status.as_str().to_owned()))
-            .expression_attribute_values(":data", AttributeValue::S(result.to_owned()))
+            .expression_attribute_values(":kept", AttributeValue::S(kept_value.clone()))
             .expression_attribute_values(":expiration", number(record.expires_at))
-            .expression_attribute_values(":validation", AttributeValue::S(record.payload_hash.0))
+            .expression_attribute_values(":validation", AttributeValue::S(record.payload_hash.0.clone()))
+            .expression_attribute_values(":delivered", AttributeValue::Bool(record.delivered))
             .send()
             .await
             .map_err(|err| unavailable("complete", key, err))?;
         Ok(())
+    }
+
+    async fn mark_delivered(&self, key: &str) -> Result<(), StoreError> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(Self::key(key)))
+            .update_expression("SET #delivered = :delivered")
+            // Never creates an item, nor marks a key a new invocation has taken over.
+            .condition_expression("#status = :completed")
+            .expression_attribute_names("#delivered", DELIVERED)
+            .expression_attribute_names("#status", STATUS)
+            .expression_attribute_values(":delivered", AttributeValue::Bool(true))
+            .expression_attribute_values(":completed", AttributeValue::S(Status::Completed.as_str().to_owned()))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(err) if matches!(err.as_service_error(), Some(e) if e.is_conditional_check_failed_exception()) => {
+                Ok(())
+            }
+            Err(err) => Err(unavailable("mark_delivered", key, err)),
+        }
     }
 
     async fn delete(&self, key: &str) -> Result<(), StoreError> {
@@ -151,6 +192,12 @@ fn to_item(record: &Record) -> HashMap<String, AttributeValue> {
     if let Some(result) = &record.result {
         item.insert(DATA.to_owned(), AttributeValue::S(result.clone()));
     }
+    if let Some(digest) = &record.result_digest {
+        item.insert(DATA_DIGEST.to_owned(), AttributeValue::S(digest.clone()));
+    }
+    if !record.delivered {
+        item.insert(DELIVERED.to_owned(), AttributeValue::Bool(false));
+    }
     item
 }
 
@@ -190,6 +237,18 @@ fn from_item(key: &str, item: &HashMap<String, AttributeValue>) -> Result<Record
         in_progress_expires_at_ms: int(IN_PROGRESS_EXPIRATION)?,
         payload_hash: PayloadHash(required(VALIDATION, text(VALIDATION)?)?),
         result: text(DATA)?,
+        result_digest: text(DATA_DIGEST)?,
+        // Absent on records written before delivery was tracked, or by other writers of the
+        // Powertools layout: their results were handed on when they completed.
+        delivered: match item.get(DELIVERED) {
+            None => true,
+            Some(AttributeValue::Bool(delivered)) => *delivered,
+            Some(other) => {
+                return Err(corrupt(format!(
+                    "attribute `{DELIVERED}` should be a boolean, found {other:?}"
+                )));
+            }
+        },
     })
 }
 

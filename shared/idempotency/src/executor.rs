@@ -5,7 +5,7 @@ use std::num::NonZeroUsize;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use envelope::Envelope;
+use envelope::{Arrival, Envelope};
 use lru::LruCache;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -13,7 +13,7 @@ use serde_json::Value;
 
 use crate::clock::{Clock, SystemClock};
 use crate::error::{IdempotencyError, StoreError};
-use crate::record::{PayloadHash, Record, Status};
+use crate::record::{Kept, PayloadHash, Record, Status, sha256_hex};
 use crate::store::{PutOutcome, Store};
 
 /// Picks the idempotency key of an envelope; `None` when the envelope has none.
@@ -45,10 +45,45 @@ impl<R> Outcome<R> {
     }
 }
 
+/// What a claim on a key found.
+#[derive(Debug)]
+pub enum Claim<R> {
+    /// The key is now held (in progress) by this invocation: run the work, then
+    /// [`Idempotency::complete`] it or, if it failed, [`Idempotency::release`] it.
+    Acquired(Ticket),
+    /// The work ran before: a duplicate.
+    Completed(Completed<R>),
+}
+
+/// A key held by this invocation while its work runs.
+#[derive(Debug)]
+pub struct Ticket {
+    key: String,
+    hash: PayloadHash,
+}
+
+impl Ticket {
+    /// The record key (`<function>#<key>`).
+    pub fn key(&self) -> &str {
+        &self.key
+    }
+}
+
+/// A duplicate: what the work's first run left.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Completed<R> {
+    /// The record key (`<function>#<key>`), e.g. for [`Idempotency::mark_delivered`].
+    pub key: String,
+    /// The stored result; `None` when it was too large to keep (its outputs were delivered).
+    pub result: Option<R>,
+    /// Whether the result's outputs are known to have been delivered.
+    pub delivered: bool,
+}
+
 #[derive(Debug, Clone)]
 struct Cached {
     hash: PayloadHash,
-    result: String,
+    result: Option<String>,
     expires_at: i64,
 }
 
@@ -134,6 +169,91 @@ impl<S: Store> Idempotency<S> {
         F: FnOnce() -> Fut,
         Fut: Future<Output = Result<R, E>>,
     {
+        let claim = self.claim_envelope(envelope, None, remaining).await?;
+        self.run_claimed(claim, work).await
+    }
+
+    /// Runs `work` once for `key`; `payload` is what the key must always come with, and
+    /// `remaining` the invocation's remaining time (how long the key may stay in progress).
+    /// The whole result is kept for duplicates: one over the item limit is an error.
+    pub async fn execute<P, R, E, F, Fut>(
+        &self,
+        key: &str,
+        payload: &P,
+        remaining: Duration,
+        work: F,
+    ) -> Result<Outcome<R>, IdempotencyError<E>>
+    where
+        P: Serialize + ?Sized,
+        R: Serialize + DeserializeOwned,
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<R, E>>,
+    {
+        let claim = self.claim(key, payload, remaining).await?;
+        self.run_claimed(claim, work).await
+    }
+
+    async fn run_claimed<R, E, F, Fut>(&self, claim: Claim<R>, work: F) -> Result<Outcome<R>, IdempotencyError<E>>
+    where
+        R: Serialize + DeserializeOwned,
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<R, E>>,
+    {
+        let ticket = match claim {
+            Claim::Acquired(ticket) => ticket,
+            Claim::Completed(Completed { key, result, .. }) => {
+                return result.map(Outcome::Duplicate).ok_or_else(|| {
+                    StoreError::Corrupt {
+                        key,
+                        reason: "completed without a stored result".into(),
+                    }
+                    .into()
+                });
+            }
+        };
+        let result = match work().await {
+            Ok(result) => result,
+            Err(err) => {
+                self.release(ticket).await;
+                return Err(IdempotencyError::Work(err));
+            }
+        };
+        let text = match serde_json::to_string(&result) {
+            Ok(text) => text,
+            Err(err) => {
+                let err = serialization(&ticket.key, "result", &err);
+                self.release(ticket).await;
+                return Err(err);
+            }
+        };
+        let expires_at = self.expiry();
+        // A caller of `execute` hands duplicates the result itself: it must fit.
+        let record = match Record::completed(&ticket.key, &ticket.hash, Kept::Result(text), true, expires_at) {
+            Ok(record) => record,
+            Err(err) => {
+                self.release(ticket).await;
+                return Err(err.into());
+            }
+        };
+        // An unreachable store keeps the record in progress until it expires; the caller
+        // learns the result was not recorded.
+        self.store.complete(&record).await?;
+        self.remember(&record);
+        Ok(Outcome::Executed(result))
+    }
+
+    /// Claims `envelope`'s key before its work runs. The payload the key must come with is
+    /// the event as it arrived: `arrived_as` (its version and data before upcasting) when an
+    /// upcaster changed it, so a redelivery after an upcaster was deployed is still a duplicate.
+    pub async fn claim_envelope<R, E>(
+        &self,
+        envelope: &Envelope<Value>,
+        arrived_as: Option<&Arrival>,
+        remaining: Duration,
+    ) -> Result<Claim<R>, IdempotencyError<E>>
+    where
+        R: DeserializeOwned,
+    {
         let metadata = &envelope.metadata;
         let key = (self.key)(envelope).ok_or_else(|| IdempotencyError::MissingKey {
             reason: format!(
@@ -148,28 +268,27 @@ impl<S: Store> Idempotency<S> {
             version: u32,
             data: &'a Value,
         }
+        let (version, data) = arrived_as.map_or((metadata.version, &envelope.data), |a| (a.version, &a.data));
         let payload = Payload {
             event_type: &metadata.event_type,
-            version: metadata.version,
-            data: &envelope.data,
+            version,
+            data,
         };
-        self.execute(&key, &payload, remaining, work).await
+        self.claim(&key, &payload, remaining).await
     }
 
-    /// Runs `work` once for `key`; `payload` is what the key must always come with, and
-    /// `remaining` the invocation's remaining time (how long the key may stay in progress).
-    pub async fn execute<P, R, E, F, Fut>(
+    /// Claims `key` (with the `payload` it must always come with) for an invocation with
+    /// `remaining` time left: either the key is now held, and the work may run, or the work
+    /// ran before and this is a duplicate. One store call; none for a cached duplicate.
+    pub async fn claim<P, R, E>(
         &self,
         key: &str,
         payload: &P,
         remaining: Duration,
-        work: F,
-    ) -> Result<Outcome<R>, IdempotencyError<E>>
+    ) -> Result<Claim<R>, IdempotencyError<E>>
     where
         P: Serialize + ?Sized,
-        R: Serialize + DeserializeOwned,
-        F: FnOnce() -> Fut,
-        Fut: Future<Output = Result<R, E>>,
+        R: DeserializeOwned,
     {
         let key = format!("{}#{key}", self.function);
         let hash = PayloadHash::of(payload).map_err(|e| serialization(&key, "payload", &e))?;
@@ -178,7 +297,12 @@ impl<S: Store> Idempotency<S> {
 
         if let Some(cached) = self.cached(&key, now_ms) {
             check_payload(&key, &cached.hash, &hash)?;
-            return decode(&key, &cached.result).map(Outcome::Duplicate);
+            let result = cached.result.as_deref().map(|text| decode(&key, text)).transpose()?;
+            return Ok(Claim::Completed(Completed {
+                key,
+                result,
+                delivered: true,
+            }));
         }
 
         let record = Record {
@@ -188,44 +312,86 @@ impl<S: Store> Idempotency<S> {
             in_progress_expires_at_ms: Some(now_ms.saturating_add(millis(remaining))),
             payload_hash: hash.clone(),
             result: None,
+            result_digest: None,
+            delivered: true,
         };
-        if let PutOutcome::Exists(existing) = self.store.put_in_progress(&record, now_ms).await? {
-            return self.duplicate(existing, &hash);
+        match self.store.put_in_progress(&record, now_ms).await? {
+            PutOutcome::Stored => Ok(Claim::Acquired(Ticket { key, hash })),
+            PutOutcome::Exists(existing) => self.duplicate(existing, &hash).map(Claim::Completed),
         }
+    }
 
-        let result = match work().await {
-            Ok(result) => result,
-            Err(err) => {
-                self.forget(&key).await;
-                return Err(IdempotencyError::Work(err));
-            }
-        };
-        let text = match serde_json::to_string(&result) {
+    /// Records the result of claimed work, and whether its outputs were `delivered`. A result
+    /// over the item limit keeps only its digest when delivered (a duplicate is recognised and
+    /// needs nothing); when not delivered it cannot be handed to a duplicate, so the key is
+    /// released and a retry runs the work again (its outputs have derived ids, so consumers
+    /// absorb the repeat).
+    pub async fn complete<R: Serialize, E>(
+        &self,
+        ticket: Ticket,
+        result: &R,
+        delivered: bool,
+    ) -> Result<Kept, IdempotencyError<E>> {
+        let text = match serde_json::to_string(result) {
             Ok(text) => text,
             Err(err) => {
-                self.forget(&key).await;
-                return Err(serialization(&key, "result", &err));
+                let err = serialization(&ticket.key, "result", &err);
+                self.release(ticket).await;
+                return Err(err);
             }
         };
-        let expires_at = self.clock.now().timestamp().saturating_add(seconds(self.ttl));
-        if let Err(err) = self.store.complete(&key, &hash, &text, expires_at).await {
-            // An oversize result will never fit: free the key rather than hold it in progress.
-            // An unreachable store keeps the record in progress until it expires; either way
-            // the caller learns the result was not recorded.
-            if matches!(err, StoreError::TooLarge { .. }) {
-                self.forget(&key).await;
+        let expires_at = self.expiry();
+        let digest = sha256_hex(text.as_bytes());
+        let record = match Record::completed(&ticket.key, &ticket.hash, Kept::Result(text), delivered, expires_at) {
+            Ok(record) => record,
+            Err(StoreError::TooLarge { key, size, limit }) if delivered => {
+                tracing::warn!(
+                    idempotency_key = key,
+                    size,
+                    limit,
+                    "result over the item limit; keeping its digest"
+                );
+                Record::completed(&key, &ticket.hash, Kept::Digest(digest), delivered, expires_at)?
             }
-            return Err(err.into());
+            Err(err) => {
+                tracing::warn!(idempotency_key = ticket.key, error = %err, "undelivered result over the item limit; releasing the key so a retry runs the work again");
+                self.release(ticket).await;
+                return Err(err.into());
+            }
+        };
+        self.store.complete(&record).await?;
+        if delivered {
+            self.remember(&record);
         }
-        self.remember(&key, &hash, text, expires_at);
-        Ok(Outcome::Executed(result))
+        Ok(match (record.result, record.result_digest) {
+            (Some(text), _) => Kept::Result(text),
+            (None, digest) => Kept::Digest(digest.unwrap_or_default()),
+        })
+    }
+
+    /// Notes that the outputs of a duplicate's stored result were delivered now.
+    pub async fn mark_delivered(&self, key: &str) -> Result<(), StoreError> {
+        self.store.mark_delivered(key).await
+    }
+
+    /// Frees a claimed key after failed work, so a retry can run it. If the store is
+    /// unreachable now, the record still expires with the invocation's remaining time, so the
+    /// key is only delayed, never lost; the failure is logged, not hidden.
+    pub async fn release(&self, ticket: Ticket) {
+        if let Err(err) = self.store.delete(&ticket.key).await {
+            tracing::warn!(idempotency_key = ticket.key, error = %err, "could not delete the in-progress record after failed work; it frees itself when it expires");
+        }
+    }
+
+    fn expiry(&self) -> i64 {
+        self.clock.now().timestamp().saturating_add(seconds(self.ttl))
     }
 
     fn duplicate<R: DeserializeOwned, E>(
         &self,
         existing: Record,
         hash: &PayloadHash,
-    ) -> Result<Outcome<R>, IdempotencyError<E>> {
+    ) -> Result<Completed<R>, IdempotencyError<E>> {
         check_payload(&existing.key, &existing.payload_hash, hash)?;
         match existing.status {
             Status::InProgress => Err(IdempotencyError::InProgress {
@@ -235,26 +401,27 @@ impl<S: Store> Idempotency<S> {
                 key: existing.key,
             }),
             Status::Completed => {
-                let Some(text) = existing.result else {
+                if existing.result.is_none() && existing.result_digest.is_none() {
                     return Err(StoreError::Corrupt {
                         key: existing.key,
                         reason: "completed without a stored result".into(),
                     }
                     .into());
-                };
-                let result = decode(&existing.key, &text)?;
-                self.remember(&existing.key, hash, text, existing.expires_at);
-                Ok(Outcome::Duplicate(result))
+                }
+                let result = existing
+                    .result
+                    .as_deref()
+                    .map(|text| decode(&existing.key, text))
+                    .transpose()?;
+                if existing.delivered {
+                    self.remember(&existing);
+                }
+                Ok(Completed {
+                    key: existing.key,
+                    result,
+                    delivered: existing.delivered,
+                })
             }
-        }
-    }
-
-    /// Deletes the record after failed work so a retry can run it. If the store is unreachable
-    /// now, the record still expires with the invocation's remaining time, so the key is only
-    /// delayed, never lost; the failure is logged, not hidden.
-    async fn forget(&self, key: &str) {
-        if let Err(err) = self.store.delete(key).await {
-            tracing::warn!(idempotency_key = key, error = %err, "could not delete the in-progress record after failed work; it frees itself when it expires");
         }
     }
 
@@ -270,17 +437,18 @@ impl<S: Store> Idempotency<S> {
         }
     }
 
-    fn remember(&self, key: &str, hash: &PayloadHash, result: String, expires_at: i64) {
+    /// Caches a completed record whose outputs were delivered: its duplicates need no store call.
+    fn remember(&self, record: &Record) {
         if let Some(cache) = &self.cache {
             let entry = Cached {
-                hash: hash.clone(),
-                result,
-                expires_at,
+                hash: record.payload_hash.clone(),
+                result: record.result.clone(),
+                expires_at: record.expires_at,
             };
             cache
                 .lock()
                 .unwrap_or_else(PoisonError::into_inner)
-                .put(key.to_owned(), entry);
+                .put(record.key.clone(), entry);
         }
     }
 }

@@ -5,18 +5,25 @@
 //! result. The state machine, after Powertools for AWS Lambda:
 //!
 //! ```text
-//!   (absent or expired) --put--> IN_PROGRESS --work ok--> COMPLETED (result, TTL)
-//!                                     |
+//!   (absent or expired) --claim--> IN_PROGRESS --work ok--> COMPLETED (result, delivered?, TTL)
+//!                                     |                          |
 //!                                     +--work failed--> (deleted: a retry runs it again)
+//!                                                                +--mark_delivered--> COMPLETED (delivered)
 //! ```
 //!
 //! - A duplicate of a COMPLETED key gets the stored result; the work does not run.
+//! - Work whose result carries outputs ([`Idempotency::claim`], then [`Idempotency::complete`])
+//!   is completed after its outputs were published, noting whether they went out: a duplicate
+//!   sends them again only when they did not, so people are not told twice.
+//! - A result over the item limit keeps only its digest when its outputs went out; when they
+//!   did not, the key is freed and a retry runs the work again.
 //! - A duplicate of an IN_PROGRESS key gets [`IdempotencyError::InProgress`], a transient error:
 //!   report the record as failed and SQS redelivers it after the visibility timeout.
 //! - IN_PROGRESS expires with the Lambda's remaining time, so a crashed invocation does not
 //!   hold its key forever; COMPLETED expires after the TTL. Expiry is checked in code, because
 //!   DynamoDB's TTL deletion can lag by up to 48 hours.
-//! - The same key with a different payload is a permanent error, not a silent duplicate.
+//! - The same key with a different payload is a permanent error, not a silent duplicate. The
+//!   payload of an event is its type, version and data as they arrived (before upcasting).
 //! - A store that cannot be reached is a transient error, and the work does not run unguarded.
 //!
 //! Stores: [`DynamoDbStore`] (one conditional `PutItem` per new or duplicate record) and
@@ -33,7 +40,7 @@ mod store;
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use dynamodb::DynamoDbStore;
 pub use error::{Cause, IdempotencyError, StoreError};
-pub use executor::{DEFAULT_TTL, Idempotency, KeyExtractor, Outcome};
+pub use executor::{Claim, Completed, DEFAULT_TTL, Idempotency, KeyExtractor, Outcome, Ticket};
 pub use memory::InMemoryStore;
-pub use record::{MAX_ITEM_BYTES, PayloadHash, Record, Status};
+pub use record::{Kept, MAX_ITEM_BYTES, PayloadHash, Record, Status};
 pub use store::{PutOutcome, Store};

@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use crate::error::StoreError;
-use crate::record::{PayloadHash, Record};
+use crate::record::{Record, Status};
 use crate::store::{PutOutcome, Store};
 
 /// Records in a map behind one lock: each operation is atomic, like a conditional write.
@@ -61,10 +61,17 @@ impl Store for InMemoryStore {
         }
     }
 
-    async fn complete(&self, key: &str, hash: &PayloadHash, result: &str, expires_at: i64) -> Result<(), StoreError> {
-        self.check("complete", key)?;
-        let record = Record::completed(key, hash, result, expires_at)?;
-        self.lock().insert(key.to_owned(), record);
+    async fn complete(&self, record: &Record) -> Result<(), StoreError> {
+        self.check("complete", &record.key)?;
+        self.lock().insert(record.key.clone(), record.clone());
+        Ok(())
+    }
+
+    async fn mark_delivered(&self, key: &str) -> Result<(), StoreError> {
+        self.check("mark_delivered", key)?;
+        if let Some(record) = self.lock().get_mut(key).filter(|r| r.status == Status::Completed) {
+            record.delivered = true;
+        }
         Ok(())
     }
 

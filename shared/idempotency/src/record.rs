@@ -50,8 +50,23 @@ pub struct Record {
     pub in_progress_expires_at_ms: Option<i64>,
     /// Hash of the payload the key was first seen with.
     pub payload_hash: PayloadHash,
-    /// The work's result as JSON text, once completed.
+    /// The work's result as JSON text, once completed, when it fits in the item.
     pub result: Option<String>,
+    /// SHA-256 of a completed result too large to keep, in place of `result`: a duplicate is
+    /// still recognised, though its result cannot be handed back.
+    pub result_digest: Option<String>,
+    /// Whether the result's outputs are known to have been delivered. `false` only when the
+    /// work completed but what it produced could not be sent: a duplicate must send it again.
+    pub delivered: bool,
+}
+
+/// What of a result a completed record keeps.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Kept {
+    /// The result itself (JSON text).
+    Result(String),
+    /// Only its SHA-256: the result was over the item limit.
+    Digest(String),
 }
 
 impl Record {
@@ -64,14 +79,26 @@ impl Record {
     }
 
     /// The completed record of `key`, refused when it would not fit in one item.
-    pub fn completed(key: &str, hash: &PayloadHash, result: &str, expires_at: i64) -> Result<Self, StoreError> {
+    pub fn completed(
+        key: &str,
+        hash: &PayloadHash,
+        kept: Kept,
+        delivered: bool,
+        expires_at: i64,
+    ) -> Result<Self, StoreError> {
+        let (result, result_digest) = match kept {
+            Kept::Result(text) => (Some(text), None),
+            Kept::Digest(digest) => (None, Some(digest)),
+        };
         let record = Self {
             key: key.to_owned(),
             status: Status::Completed,
             expires_at,
             in_progress_expires_at_ms: None,
             payload_hash: hash.clone(),
-            result: Some(result.to_owned()),
+            result,
+            result_digest,
+            delivered,
         };
         let size = record.item_size();
         if size > MAX_ITEM_BYTES {
@@ -99,6 +126,9 @@ impl Record {
             + "validation".len()
             + self.payload_hash.0.len()
             + self.result.as_ref().map_or(0, |r| "data".len() + r.len())
+            + self.result_digest.as_ref().map_or(0, |d| "data_digest".len() + d.len())
+            + "delivered".len()
+            + 1
     }
 }
 
@@ -113,14 +143,24 @@ impl PayloadHash {
         // serde_json's map is ordered by key (the `preserve_order` feature is off in this
         // workspace), so writing a `Value` back out is canonical.
         let canonical = serde_json::to_vec(&serde_json::to_value(payload)?)?;
-        let digest = Sha256::digest(&canonical);
-        Ok(Self(digest.iter().map(|b| format!("{b:02x}")).collect()))
+        Ok(Self(sha256_hex(&canonical)))
     }
 
     /// Hashes JSON given as text.
     pub fn of_json_text(text: &str) -> Result<Self, serde_json::Error> {
         Self::of(&serde_json::from_str::<Value>(text)?)
     }
+}
+
+/// SHA-256 of `bytes` in lowercase hex.
+pub(crate) fn sha256_hex(bytes: &[u8]) -> String {
+    use std::fmt::Write as _;
+    Sha256::digest(bytes)
+        .iter()
+        .fold(String::with_capacity(64), |mut hex, b| {
+            let _ = write!(hex, "{b:02x}");
+            hex
+        })
 }
 
 #[cfg(test)]
@@ -149,6 +189,8 @@ mod tests {
             in_progress_expires_at_ms: Some(500_000),
             payload_hash: PayloadHash("h".into()),
             result: None,
+            result_digest: None,
+            delivered: true,
         };
         assert!(!record.is_expired(499_999));
         assert!(record.is_expired(500_000), "an abandoned invocation frees its key");

@@ -13,7 +13,7 @@ use std::time::Duration;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::AttributeValue;
 use envelope::ErrorClass;
-use idempotency::{DynamoDbStore, IdempotencyError, StoreError};
+use idempotency::{Claim, DynamoDbStore, IdempotencyError, StoreError};
 use motoserver::{CallLog, TableSpec};
 
 static TABLES: AtomicUsize = AtomicUsize::new(0);
@@ -44,7 +44,7 @@ async fn store() -> DynamoDbStore {
 store_contract!(store);
 
 #[tokio::test]
-async fn dynamodb_calls_per_record_are_2_for_new_1_for_duplicate_2_for_failure() {
+async fn dynamodb_calls_per_record_are_2_for_new_1_for_duplicate_2_for_failure_2_for_an_undelivered_duplicate() {
     let log = CallLog::new();
     let (client, table) = client_and_table(Some(&log)).await;
     let executor = contract::executor(DynamoDbStore::new(client, table), &contract::clock());
@@ -69,8 +69,42 @@ async fn dynamodb_calls_per_record_are_2_for_new_1_for_duplicate_2_for_failure()
     assert!(failed.is_err());
     let failure = log.take();
 
-    println!("DynamoDB calls per record: new {new:?}, duplicate {duplicate:?}, failure {failure:?}");
+    // Work done but its outputs not delivered: the first redelivery sends them and marks them.
+    let held = match executor
+        .claim::<_, contract::Reserved, contract::WorkFailed>("e-undelivered", "payload", remaining)
+        .await
+        .unwrap()
+    {
+        Claim::Acquired(ticket) => ticket,
+        Claim::Completed(_) => panic!("a fresh key"),
+    };
+    executor
+        .complete::<_, contract::WorkFailed>(
+            held,
+            &contract::Reserved {
+                order_id: "o-1".into(),
+                reservation: 1,
+            },
+            false,
+        )
+        .await
+        .unwrap();
+    log.take();
+    let Claim::Completed(undelivered) = executor
+        .claim::<_, contract::Reserved, contract::WorkFailed>("e-undelivered", "payload", remaining)
+        .await
+        .unwrap()
+    else {
+        panic!("a duplicate");
+    };
+    executor.mark_delivered(&undelivered.key).await.unwrap();
+    let redelivered = log.take();
+
+    println!(
+        "DynamoDB calls per record: new {new:?}, duplicate {duplicate:?}, failure {failure:?}, undelivered duplicate {redelivered:?}"
+    );
     assert_eq!(new, ["PutItem", "UpdateItem"]);
+    assert_eq!(redelivered, ["PutItem", "UpdateItem"]);
     assert_eq!(
         duplicate,
         ["PutItem"],

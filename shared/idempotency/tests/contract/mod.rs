@@ -6,8 +6,10 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use chrono::{TimeZone, Utc};
-use envelope::{Envelope, ErrorClass, EventType, TraceContext};
-use idempotency::{Idempotency, IdempotencyError, ManualClock, Outcome, Status, Store, StoreError};
+use envelope::{Arrival, Envelope, ErrorClass, EventType, TraceContext};
+use idempotency::{
+    Claim, Completed, Idempotency, IdempotencyError, Kept, ManualClock, Outcome, Status, Store, StoreError, Ticket,
+};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use tokio::sync::Notify;
@@ -285,6 +287,141 @@ pub(crate) async fn envelopes_are_keyed_by_id_unless_told_otherwise<S: Store>(st
     assert_eq!(given.runs(), 2);
 }
 
+/// Claims `e-1` for `order()`.
+async fn claim<S: Store>(given: &Given<S>) -> Claim<Value> {
+    given
+        .executor
+        .claim::<_, Value, WorkFailed>("e-1", &order(), REMAINING)
+        .await
+        .unwrap()
+}
+
+fn ticket(claim: Claim<Value>) -> Ticket {
+    match claim {
+        Claim::Acquired(ticket) => ticket,
+        Claim::Completed(completed) => panic!("expected the key to be free, found {completed:?}"),
+    }
+}
+
+fn completed(claim: Claim<Value>) -> Completed<Value> {
+    match claim {
+        Claim::Completed(completed) => completed,
+        Claim::Acquired(ticket) => panic!("expected a duplicate, the key {} was free", ticket.key()),
+    }
+}
+
+pub(crate) async fn undelivered_outputs_are_handed_to_duplicates_until_marked_delivered<S: Store>(store: S) {
+    let given = Given::new(store);
+    let outputs = json!([{ "type": "InventoryReserved" }]);
+    // GIVEN work completed whose outputs could not be sent
+    let held = ticket(claim(&given).await);
+    let kept = given
+        .executor
+        .complete::<_, WorkFailed>(held, &outputs, false)
+        .await
+        .unwrap();
+    assert_eq!(kept, Kept::Result(outputs.to_string()));
+    // WHEN it is redelivered THEN the duplicate gets the outputs, to send them
+    let duplicate = completed(claim(&given).await);
+    assert_eq!(
+        (duplicate.result.as_ref(), duplicate.delivered),
+        (Some(&outputs), false)
+    );
+    // WHEN they went out and are marked delivered THEN later duplicates send nothing
+    given.executor.mark_delivered(&duplicate.key).await.unwrap();
+    let later = completed(claim(&given).await);
+    assert!(later.delivered);
+    assert_eq!(later.result, Some(outputs));
+}
+
+pub(crate) async fn marking_an_absent_key_delivered_creates_nothing<S: Store>(store: S) {
+    let given = Given::new(store);
+    given.executor.mark_delivered(&format!("{FUNCTION}#e-1")).await.unwrap();
+    assert_eq!(given.stored().await, None);
+    // Nor does it mark a key a new invocation holds in progress.
+    let _held = ticket(claim(&given).await);
+    given.executor.mark_delivered(&format!("{FUNCTION}#e-1")).await.unwrap();
+    assert_eq!(given.stored().await.unwrap().status, Status::InProgress);
+}
+
+pub(crate) async fn a_delivered_result_over_the_item_limit_keeps_its_digest<S: Store>(store: S) {
+    let given = Given::new(store);
+    let huge = Value::String("x".repeat(401 * 1024));
+    let held = ticket(claim(&given).await);
+    let kept = given
+        .executor
+        .complete::<_, WorkFailed>(held, &huge, true)
+        .await
+        .unwrap();
+    assert!(matches!(&kept, Kept::Digest(digest) if digest.len() == 64), "{kept:?}");
+    let duplicate = completed(claim(&given).await);
+    assert_eq!(
+        (duplicate.result, duplicate.delivered),
+        (None, true),
+        "recognised, with nothing to send"
+    );
+}
+
+pub(crate) async fn an_undelivered_result_over_the_item_limit_frees_the_key<S: Store>(store: S) {
+    let given = Given::new(store);
+    let huge = Value::String("x".repeat(401 * 1024));
+    let held = ticket(claim(&given).await);
+    let err = given
+        .executor
+        .complete::<_, WorkFailed>(held, &huge, false)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, IdempotencyError::Store(StoreError::TooLarge { .. })),
+        "{err}"
+    );
+    // Neither kept nor sent: a retry must run the work again to recover the outputs.
+    assert_eq!(given.stored().await, None);
+    ticket(claim(&given).await);
+}
+
+pub(crate) async fn the_payload_is_the_event_as_it_arrived_not_as_upcast<S: Store>(store: S) {
+    let given = Given::new(store);
+    let time = Utc.with_ymd_and_hms(2026, 11, 23, 9, 0, 0).unwrap();
+    let v1 = Envelope::new("o-1", time, OrderPlaced(json!({ "cents": 1250 })))
+        .to_untyped()
+        .unwrap();
+    // First handled by a consumer that read version 1 as it is.
+    let held = ticket(
+        given
+            .executor
+            .claim_envelope::<Value, WorkFailed>(&v1, None, REMAINING)
+            .await
+            .unwrap(),
+    );
+    given
+        .executor
+        .complete::<_, WorkFailed>(held, &json!([]), true)
+        .await
+        .unwrap();
+    // Redelivered to a consumer that upcasts it to version 2: still the same event.
+    let mut upcast = v1.clone();
+    upcast.metadata.version = 2;
+    upcast.data = json!({ "amount": { "cents": 1250, "currency": "EUR" } });
+    let arrived = Arrival {
+        version: 1,
+        data: v1.data.clone(),
+    };
+    let again = given
+        .executor
+        .claim_envelope::<Value, WorkFailed>(&upcast, Some(&arrived), REMAINING)
+        .await
+        .unwrap();
+    assert!(completed(again).delivered);
+    // Without what arrived, the upcast data would not match what the key was first seen with.
+    let err = given
+        .executor
+        .claim_envelope::<Value, WorkFailed>(&upcast, None, REMAINING)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, IdempotencyError::PayloadMismatch { .. }), "{err}");
+}
+
 /// Generates one `#[tokio::test]` per contract scenario, each on a fresh store from `$make`.
 macro_rules! store_contract {
     ($make:expr) => {
@@ -299,6 +436,11 @@ macro_rules! store_contract {
             failed_work_deletes_its_record_so_a_retry_runs,
             a_result_over_the_item_limit_is_a_clear_error_and_frees_the_key,
             envelopes_are_keyed_by_id_unless_told_otherwise,
+            undelivered_outputs_are_handed_to_duplicates_until_marked_delivered,
+            marking_an_absent_key_delivered_creates_nothing,
+            a_delivered_result_over_the_item_limit_keeps_its_digest,
+            an_undelivered_result_over_the_item_limit_frees_the_key,
+            the_payload_is_the_event_as_it_arrived_not_as_upcast,
         );
     };
     (@tests $make:expr; $($scenario:ident),* $(,)?) => {
