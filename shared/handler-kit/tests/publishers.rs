@@ -294,3 +294,210 @@ async fn parked_messages_keep_their_original_body_and_carry_the_reason() {
     assert_eq!(attribute("parked-by"), "reserve-inventory");
     assert_eq!(attribute("original-message-id"), "m-1");
 }
+
+/// `shipped(count)`, with these subjects in order.
+fn shipped_about(subjects: &[&str]) -> Vec<Envelope<Value>> {
+    let time = Utc.with_ymd_and_hms(2026, 11, 23, 9, 0, 0).unwrap();
+    subjects
+        .iter()
+        .map(|subject| {
+            Envelope::new(
+                *subject,
+                time,
+                OrderShipped {
+                    order_id: (*subject).to_owned(),
+                },
+            )
+            .to_untyped()
+            .unwrap()
+        })
+        .collect()
+}
+
+/// What SNS and SQS accept as a FIFO MessageGroupId or MessageDeduplicationId.
+fn is_valid_fifo_id(id: &str) -> bool {
+    (1..=128).contains(&id.chars().count())
+        && id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c.is_ascii_punctuation())
+}
+
+fn system_attribute(message: &aws_sdk_sqs::types::Message, name: MessageSystemAttributeName) -> String {
+    message.attributes().unwrap()[&name].clone()
+}
+
+#[tokio::test]
+async fn given_a_bus_topic_and_queue_that_do_not_exist_yet_when_publishing_then_every_entry_is_retried_and_fails_transient()
+ {
+    let (moto, config) = moto().await;
+    let missing_queue = format!("{}/123456789012/{}", moto.endpoint(), unique("not-deployed"));
+    let topic = format!("arn:aws:sns:us-east-1:123456789012:{}", unique("not-deployed"));
+    let outputs = shipped(3);
+
+    let log = CallLog::new();
+    let events = aws_sdk_eventbridge::Client::from_conf(
+        aws_sdk_eventbridge::config::Builder::from(&config)
+            .interceptor(log.clone())
+            .build(),
+    );
+    let sns = aws_sdk_sns::Client::from_conf(
+        aws_sdk_sns::config::Builder::from(&config)
+            .interceptor(log.clone())
+            .build(),
+    );
+    let sqs = aws_sdk_sqs::Client::from_conf(
+        aws_sdk_sqs::config::Builder::from(&config)
+            .interceptor(log.clone())
+            .build(),
+    );
+    let failures = [
+        EventBridgePublisher::new(events, unique("not-deployed"))
+            .publish(&outputs)
+            .await,
+        SnsPublisher::new(sns, &topic).publish(&outputs).await,
+        SqsPublisher::new(sqs, &missing_queue).publish(&outputs).await,
+    ];
+
+    for failure in failures {
+        let err = failure.unwrap_err();
+        assert_eq!(err.failed.len(), 3, "{err}");
+        assert!(
+            err.failed.iter().all(|f| !f.permanent),
+            "a missing destination passes after a deploy: {err}"
+        );
+    }
+    let mut calls = log.take();
+    calls.sort();
+    assert_eq!(
+        calls,
+        [["PublishBatch"; 4], ["PutEvents"; 4], ["SendMessageBatch"; 4]].concat(),
+        "each is retried up to the default 4 attempts"
+    );
+}
+
+#[tokio::test]
+async fn given_a_10_message_call_refused_whole_for_one_oversized_message_then_only_it_is_refused_and_the_9_others_arrive()
+ {
+    let (_, config) = moto().await;
+    let sqs = aws_sdk_sqs::Client::new(&config);
+    let url = sqs
+        .create_queue()
+        .queue_name(unique("small-messages"))
+        .attributes(QueueAttributeName::MaximumMessageSize, "1024")
+        .send()
+        .await
+        .unwrap()
+        .queue_url
+        .unwrap();
+    let mut outputs = shipped(10);
+    outputs[6].data["order_id"] = Value::String("o".repeat(2000));
+
+    let log = CallLog::new();
+    let client = aws_sdk_sqs::Client::from_conf(
+        aws_sdk_sqs::config::Builder::from(&config)
+            .interceptor(log.clone())
+            .build(),
+    );
+    let err = SqsPublisher::new(client, &url).publish(&outputs).await.unwrap_err();
+
+    assert_eq!(err.failed.len(), 1, "{err}");
+    assert_eq!((err.failed[0].index, err.failed[0].permanent), (6, true), "{err}");
+    assert_eq!(
+        log.take(),
+        ["SendMessageBatch"; 11],
+        "the refused call, then each message alone"
+    );
+    let mut sent = outputs;
+    sent.remove(6);
+    assert_eq!(
+        sorted_ids(&decode(&receive(&config, &url, 9).await, Carrier::SqsEnvelope)),
+        sorted_ids(&sent)
+    );
+}
+
+#[tokio::test]
+async fn given_fifo_destinations_and_subjects_they_would_refuse_as_group_ids_then_every_event_arrives_in_a_valid_group_of_its_own()
+ {
+    let (moto, config) = moto().await;
+    // Over the 128 characters of a group id, within the 256 of a subject.
+    let long = "o".repeat(200);
+    let subjects = ["o-valid", "order 42", "ordre-été", long.as_str()];
+    let outputs = shipped_about(&subjects);
+
+    let (queue_url, _) = queue(moto, &config, &format!("{}.fifo", unique("ordered"))).await;
+    let sqs = aws_sdk_sqs::Client::new(&config);
+    SqsPublisher::new(sqs, &queue_url).publish(&outputs).await.unwrap();
+
+    let sns = aws_sdk_sns::Client::new(&config);
+    let topic = sns
+        .create_topic()
+        .name(format!("{}.fifo", unique("notifications")))
+        .attributes("FifoTopic", "true")
+        .send()
+        .await
+        .unwrap()
+        .topic_arn
+        .unwrap();
+    let (inbox, inbox_arn) = queue(moto, &config, &format!("{}.fifo", unique("inbox"))).await;
+    sns.subscribe()
+        .topic_arn(&topic)
+        .protocol("sqs")
+        .endpoint(inbox_arn)
+        .send()
+        .await
+        .unwrap();
+    SnsPublisher::new(sns, &topic).publish(&outputs).await.unwrap();
+
+    for (url, carrier) in [(queue_url, Carrier::SqsEnvelope), (inbox, Carrier::SqsSns)] {
+        let messages = receive(&config, &url, subjects.len()).await;
+        let delivered = decode(&messages, carrier);
+        assert_eq!(sorted_ids(&delivered), sorted_ids(&outputs), "{carrier:?}");
+        let mut groups = Vec::new();
+        for (message, envelope) in messages.iter().zip(&delivered) {
+            let group = system_attribute(message, MessageSystemAttributeName::MessageGroupId);
+            assert!(is_valid_fifo_id(&group), "{carrier:?}: {group}");
+            if envelope.metadata.subject == "o-valid" {
+                assert_eq!(group, "o-valid", "a valid subject is the group as is");
+            }
+            groups.push(group);
+        }
+        groups.sort();
+        groups.dedup();
+        assert_eq!(groups.len(), subjects.len(), "{carrier:?}: one group per subject");
+    }
+}
+
+#[tokio::test]
+async fn given_a_fifo_parking_queue_when_messages_without_a_message_id_are_parked_then_they_arrive_deduplicated_by_body()
+ {
+    let (moto, config) = moto().await;
+    let (url, _) = queue(moto, &config, &format!("{}.fifo", unique("parking"))).await;
+    let parked = |body: &str| ParkedMessage {
+        function: "reserve-inventory".into(),
+        message_id: None,
+        body: body.into(),
+        kind: "malformed-json".into(),
+        reason: "not valid JSON".into(),
+    };
+    SqsParking::new(aws_sdk_sqs::Client::new(&config), &url)
+        .park(&[parked("{\"a\": "), parked("{\"b\": "), parked("{\"a\": ")])
+        .await
+        .unwrap();
+
+    let messages = receive(&config, &url, 2).await;
+    let mut bodies: Vec<&str> = messages.iter().map(|m| m.body().unwrap()).collect();
+    bodies.sort_unstable();
+    assert_eq!(bodies, ["{\"a\": ", "{\"b\": "]);
+    let attributes = aws_sdk_sqs::Client::new(&config)
+        .get_queue_attributes()
+        .queue_url(&url)
+        .attribute_names(QueueAttributeName::ApproximateNumberOfMessages)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        attributes.attributes().unwrap()[&QueueAttributeName::ApproximateNumberOfMessages],
+        "0",
+        "the repeated body is the same parking, deduplicated"
+    );
+}

@@ -6,7 +6,7 @@ use aws_sdk_eventbridge::types::PutEventsRequestEntry;
 use envelope::{Envelope, MAX_ENTRY_BYTES, PutEventsEntry};
 use serde_json::Value;
 
-use super::batch::{EntryError, Limits, RetryPolicy, call_error, is_retryable_code, send_all};
+use super::batch::{Answer, Limits, RetryPolicy, Service, call_error, send_all};
 use super::{PublishError, Publisher};
 
 const LIMITS: Limits = Limits {
@@ -52,22 +52,13 @@ impl EventBridgePublisher {
                 .set_entries(Some(request))
                 .send()
                 .await
-                .map_err(|err| call_error(&err))?;
-            // Results come back in request order; an entry with an error code failed.
-            Ok(output
+                .map_err(|err| call_error(Service::EventBridge, &err))?;
+            // Results come back in request order, one per entry.
+            let results = output
                 .entries()
                 .iter()
-                .enumerate()
-                .filter_map(|(position, result)| {
-                    let code = result.error_code()?;
-                    Some(EntryError {
-                        position,
-                        code: code.to_owned(),
-                        message: result.error_message().unwrap_or_default().to_owned(),
-                        retryable: is_retryable_code(code),
-                    })
-                })
-                .collect())
+                .map(|result| (result.event_id(), result.error_code(), result.error_message()));
+            Ok(Answer::in_order(Service::EventBridge, indexes.len(), results))
         })
         .await
     }

@@ -6,7 +6,7 @@ use aws_sdk_sns::types::{MessageAttributeValue, PublishBatchRequestEntry};
 use envelope::Envelope;
 use serde_json::Value;
 
-use super::batch::{CallError, EntryError, Limits, RetryPolicy, call_error, send_all};
+use super::batch::{Answer, CallError, Limits, RetryPolicy, Service, call_error, entry_id, fifo_id, send_all};
 use super::{PublishError, Publisher};
 
 const LIMITS: Limits = Limits {
@@ -28,7 +28,9 @@ pub struct SnsPublisher {
 
 impl SnsPublisher {
     /// A publisher to `topic_arn`. Every message carries the attributes `type`, `source`,
-    /// `subject` and `correlationId`; a FIFO topic also gets group = subject, dedup id = event id.
+    /// `subject` and `correlationId`; a FIFO topic also gets group = subject, dedup id = event id
+    /// (one the service would refuse, e.g. a long or non-ASCII subject, becomes a readable
+    /// prefix and its SHA-256).
     pub fn new(client: Client, topic_arn: impl Into<String>) -> Self {
         Self {
             client,
@@ -66,22 +68,22 @@ impl SnsPublisher {
     ) -> Result<PublishBatchRequestEntry, CallError> {
         let m = &event.metadata;
         let mut entry = PublishBatchRequestEntry::builder()
-            .id(position.to_string())
+            .id(entry_id(position))
             .message(message);
         for (name, value) in attributes {
             let value = MessageAttributeValue::builder()
                 .data_type("String")
                 .string_value(value)
                 .build()
-                .map_err(invalid)?;
+                .map_err(CallError::unbuildable)?;
             entry = entry.message_attributes(name.clone(), value);
         }
         if self.topic_arn.ends_with(".fifo") {
             entry = entry
-                .message_group_id(&m.subject)
-                .message_deduplication_id(m.id.to_string());
+                .message_group_id(fifo_id(&m.subject))
+                .message_deduplication_id(fifo_id(&m.id.to_string()));
         }
-        entry.build().map_err(invalid)
+        entry.build().map_err(CallError::unbuildable)
     }
 }
 
@@ -97,14 +99,6 @@ pub fn message_attributes(event: &Envelope<Value>, extra: Option<AttributesOf>) 
     ];
     attributes.extend(extra.map(|extra| extra(event)).unwrap_or_default());
     attributes
-}
-
-fn invalid(err: impl std::fmt::Display) -> CallError {
-    CallError {
-        code: "InvalidRequest".into(),
-        message: err.to_string(),
-        retryable: false,
-    }
 }
 
 impl Publisher for SnsPublisher {
@@ -135,12 +129,12 @@ impl Publisher for SnsPublisher {
                     .set_publish_batch_request_entries(Some(entries))
                     .send()
                     .await
-                    .map_err(|err| call_error(&err))?;
-                Ok(output
-                    .failed()
-                    .iter()
-                    .map(|f| EntryError::from_batch_result(f.id(), f.code(), f.message(), f.sender_fault()))
-                    .collect())
+                    .map_err(|err| call_error(Service::Sns, &err))?;
+                Ok(Answer::by_id(
+                    Service::Sns,
+                    output.successful().iter().filter_map(|s| s.id()),
+                    output.failed().iter().map(|f| (f.id(), f.code(), f.message())),
+                ))
             }
         })
         .await

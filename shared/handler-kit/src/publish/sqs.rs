@@ -6,7 +6,9 @@ use aws_sdk_sqs::types::{MessageAttributeValue, SendMessageBatchRequestEntry};
 use envelope::Envelope;
 use serde_json::Value;
 
-use super::batch::{CallError, EntryError, Limits, RetryPolicy, call_error, send_all};
+use super::batch::{
+    Answer, CallError, Limits, RetryPolicy, Service, call_error, entry_id, fifo_id, send_all, sha256_hex,
+};
 use super::{ParkedMessage, Parking, PublishError, Publisher};
 
 const LIMITS: Limits = Limits {
@@ -69,25 +71,20 @@ impl Queue {
                 .set_entries(Some(entries))
                 .send()
                 .await
-                .map_err(|err| call_error(&err))?;
-            Ok(output
-                .failed()
-                .iter()
-                .map(|f| EntryError::from_batch_result(f.id(), f.code(), f.message(), f.sender_fault()))
-                .collect())
+                .map_err(|err| call_error(Service::Sqs, &err))?;
+            Ok(Answer::by_id(
+                Service::Sqs,
+                output.successful().iter().map(|s| s.id()),
+                output.failed().iter().map(|f| (f.id(), f.code(), f.message())),
+            ))
         })
         .await
     }
 }
 
 fn entry(position: usize, message: &Outgoing) -> Result<SendMessageBatchRequestEntry, CallError> {
-    let invalid = |err: aws_sdk_sqs::error::BuildError| CallError {
-        code: "InvalidRequest".into(),
-        message: err.to_string(),
-        retryable: false,
-    };
     let mut entry = SendMessageBatchRequestEntry::builder()
-        .id(position.to_string())
+        .id(entry_id(position))
         .message_body(&message.body)
         .set_message_group_id(message.group_id.clone())
         .set_message_deduplication_id(message.deduplication_id.clone());
@@ -96,14 +93,15 @@ fn entry(position: usize, message: &Outgoing) -> Result<SendMessageBatchRequestE
             .data_type("String")
             .string_value(value)
             .build()
-            .map_err(invalid)?;
+            .map_err(CallError::unbuildable)?;
         entry = entry.message_attributes(*name, value);
     }
-    entry.build().map_err(invalid)
+    entry.build().map_err(CallError::unbuildable)
 }
 
 /// Publishes envelopes (their JSON as the body) to one queue. On a FIFO queue the group is the
-/// event's subject (one aggregate's events stay in order) and the deduplication id its id.
+/// event's subject (one aggregate's events stay in order) and the deduplication id its id, each
+/// made valid first (a long or non-ASCII subject becomes a readable prefix and its SHA-256).
 #[derive(Debug, Clone)]
 pub struct SqsPublisher {
     queue: Queue,
@@ -126,8 +124,8 @@ impl Publisher for SqsPublisher {
             .map(|event| Outgoing {
                 body: serde_json::to_string(event).unwrap_or_default(),
                 attributes: vec![("type", event.metadata.event_type.clone())],
-                group_id: fifo.then(|| event.metadata.subject.clone()),
-                deduplication_id: fifo.then(|| event.metadata.id.to_string()),
+                group_id: fifo.then(|| fifo_id(&event.metadata.subject)),
+                deduplication_id: fifo.then(|| fifo_id(&event.metadata.id.to_string())),
             })
             .collect();
         self.queue.send(&messages).await
@@ -158,8 +156,13 @@ impl Parking for SqsParking {
             .map(|p| Outgoing {
                 body: p.body.clone(),
                 attributes: p.attributes(),
-                group_id: fifo.then(|| p.function.clone()),
-                deduplication_id: fifo.then(|| p.message_id.clone().unwrap_or_default()),
+                group_id: fifo.then(|| fifo_id(&p.function)),
+                // Without a message id, the same body parked twice is the same parking.
+                deduplication_id: fifo.then(|| {
+                    p.message_id
+                        .as_deref()
+                        .map_or_else(|| sha256_hex(p.body.as_bytes()), fifo_id)
+                }),
             })
             .collect();
         self.queue.send(&messages).await
