@@ -15,7 +15,7 @@ use envelope::encode::AwsContext;
 use envelope::{Carrier, Envelope, EventType, Registry};
 use handler_kit::publish::{InMemoryParking, InMemoryPublisher};
 use handler_kit::{Handler, HandlerError, Invocation, Processor};
-use idempotency::{Idempotency, InMemoryStore, PayloadHash, PutOutcome, Record, Store, StoreError};
+use idempotency::{Idempotency, InMemoryStore, PutOutcome, Record, Store, StoreError};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -53,9 +53,13 @@ impl Store for SlowStore {
         tokio::time::sleep(self.latency).await;
         self.inner.put_in_progress(record, now_ms).await
     }
-    async fn complete(&self, key: &str, hash: &PayloadHash, result: &str, expires_at: i64) -> Result<(), StoreError> {
+    async fn complete(&self, record: &Record) -> Result<(), StoreError> {
         tokio::time::sleep(self.latency).await;
-        self.inner.complete(key, hash, result, expires_at).await
+        self.inner.complete(record).await
+    }
+    async fn mark_delivered(&self, key: &str) -> Result<(), StoreError> {
+        tokio::time::sleep(self.latency).await;
+        self.inner.mark_delivered(key).await
     }
     async fn delete(&self, key: &str) -> Result<(), StoreError> {
         tokio::time::sleep(self.latency).await;

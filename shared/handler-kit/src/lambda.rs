@@ -41,10 +41,21 @@ pub fn http_client() -> aws_smithy_runtime_api::client::http::SharedHttpClient {
         .build_https()
 }
 
-/// The SDK configuration loader with the shared HTTPS client; it reads the region, credentials
-/// and `AWS_ENDPOINT_URL` from the environment as usual.
+/// The SDK configuration loader with the shared HTTPS client and bounded calls; it reads the
+/// region, credentials and `AWS_ENDPOINT_URL` from the environment as usual.
+///
+/// Without timeouts a call that hangs would hold the invocation until Lambda kills it and the
+/// whole batch returns. The processor bounds each phase by the deadline too; these bounds make
+/// one slow connection cost an attempt, not the invocation.
 pub fn sdk_loader() -> aws_config::ConfigLoader {
-    aws_config::defaults(BehaviorVersion::latest()).http_client(http_client())
+    let timeouts = aws_config::timeout::TimeoutConfig::builder()
+        .connect_timeout(Duration::from_secs(1))
+        .operation_attempt_timeout(Duration::from_secs(3))
+        .operation_timeout(Duration::from_secs(8))
+        .build();
+    aws_config::defaults(BehaviorVersion::latest())
+        .http_client(http_client())
+        .timeout_config(timeouts)
 }
 
 impl Aws {

@@ -1,34 +1,46 @@
-//! Batch processing: every record decoded, run once through the idempotent executor, its
-//! outcome classified; outputs published together; exactly the records to retry reported.
+//! Batch processing: every record decoded, claimed through the idempotent executor, its work
+//! run and its outcome classified; outputs published, then recorded; exactly the records to
+//! retry reported, before the deadline.
 //!
 //! | outcome of a record | what happens |
 //! |---|---|
-//! | handled (or a duplicate) | its outputs are published with the batch's; a duplicate re-publishes its stored outputs, since the first publish may have failed (consumers absorb the repeat by id) |
-//! | transient failure | reported as a batch item failure: SQS redelivers it after the visibility timeout, and after `maxReceiveCount` moves it to the DLQ |
+//! | handled | its outputs are published with the batch's, then its result is recorded with whether they went out |
+//! | a duplicate whose outputs went out | nothing is sent again (people are told once) |
+//! | a duplicate whose outputs did not go out | its stored outputs are published, then marked delivered |
+//! | transient failure, or a panic in its work | reported as a batch item failure: SQS redelivers it after the visibility timeout, and after `maxReceiveCount` moves it to the DLQ |
 //! | permanent failure | parked at once with its reason and original body, and not retried |
 //! | not started before the deadline margin | reported as a batch item failure |
-//! | parking or publishing failed | reported as a batch item failure: retried, never lost |
+//! | output refused for good | parked (its work is recorded as done, its outputs as not delivered) |
+//! | output, parking or bookkeeping not finished in time, or failed for now | reported as a batch item failure: retried, never lost |
 //!
-//! FIFO queues: one message group's records run in order; from a group's first failure on,
-//! the rest of the group is reported failed, so order is kept; other groups go on.
+//! Time: no record starts with less than the deadline margin left, and its work is stopped at
+//! the margin; publishing stops when half the margin is left, recording and parking when a
+//! tenth is, so the invocation always answers before Lambda's deadline.
+//!
+//! FIFO queues: one message group's records run in order, and their outputs go out in record
+//! order (each publish call carries at most one output per group); from a group's first
+//! failure on, the rest of the group is neither published nor deleted.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::future::Future;
+use std::panic::AssertUnwindSafe;
 use std::time::Duration;
 
 use aws_lambda_events::event::eventbridge::EventBridgeEvent;
 use aws_lambda_events::event::sns::SnsEvent;
 use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
-use envelope::{Decoded, Decoder, Envelope, EnvelopeError, ErrorClass, Registry};
+use envelope::{Arrival, Decoded, Decoder, Envelope, EnvelopeError, ErrorClass, Registry};
+use futures_util::FutureExt;
+use futures_util::future::join_all;
 use futures_util::stream::{self, StreamExt};
-use idempotency::{Idempotency, IdempotencyError, Store};
+use idempotency::{Claim, Completed, Idempotency, IdempotencyError, Store, Ticket};
 use serde_json::Value;
-use tokio::time::Instant;
+use tokio::time::{Instant, timeout_at};
 use tracing::Instrument;
 
 use crate::error::{HandlerError, KitError};
 use crate::observability;
-use crate::publish::{ParkedMessage, Parking, Publisher};
+use crate::publish::{FailedEntry, ParkedMessage, Parking, Publisher};
 
 /// A function's decision: what an event means, as the events it causes.
 ///
@@ -68,8 +80,20 @@ impl Invocation {
 pub struct Limits {
     /// Records processed at once.
     pub concurrency: usize,
-    /// A record is not started with less time than this left.
+    /// A record is not started with less time than this left, and its work is stopped when
+    /// only this is left. Publishing gets until half of it is left, recording and parking
+    /// until a tenth is: what is not done by then is reported for retry.
     pub deadline_margin: Duration,
+}
+
+impl Limits {
+    fn publish_by(&self, invocation: &Invocation) -> Instant {
+        invocation.deadline - self.deadline_margin / 2
+    }
+
+    fn settle_by(&self, invocation: &Invocation) -> Instant {
+        invocation.deadline - self.deadline_margin / 10
+    }
 }
 
 impl Default for Limits {
@@ -84,10 +108,36 @@ impl Default for Limits {
 /// What happened to one record.
 #[derive(Debug)]
 enum Outcome {
-    Done { outputs: Vec<Envelope<Value>> },
-    Retry { reason: String },
-    Park { kind: String, reason: String },
+    /// Work done (now, or before without its outputs delivered): publish, then record.
+    Produced {
+        outputs: Vec<Envelope<Value>>,
+        then: Bookkeeping,
+    },
+    Done,
+    Retry {
+        reason: String,
+    },
+    Park {
+        kind: String,
+        reason: String,
+    },
     NotStarted,
+}
+
+/// What to record once a record's outputs were published (or not).
+#[derive(Debug)]
+enum Bookkeeping {
+    /// Complete the claimed key with the outputs and whether they went out.
+    Complete(Ticket),
+    /// A duplicate's stored outputs went out now: mark them delivered.
+    MarkDelivered(String),
+}
+
+/// Why a record's outputs did not all go out.
+#[derive(Debug, Clone)]
+struct Undelivered {
+    permanent: bool,
+    reason: String,
 }
 
 impl Outcome {
@@ -154,17 +204,15 @@ impl<H: Handler, S: Store, P: Publisher, Q: Parking> Processor<H, S, P, Q> {
             .iter()
             .map(|r| r.attributes.get("MessageGroupId").cloned().unwrap_or_default())
             .collect();
-        let mut outcomes = if fifo {
+        let outcomes = if fifo {
             self.run_fifo(decoded, &groups, invocation).await
         } else {
             self.run_concurrently(decoded, invocation).await
         };
-        self.settle(
-            &mut outcomes,
-            &bodies,
-            event.records.iter().map(|r| r.message_id.clone()).collect(),
-        )
-        .await;
+        let ids = event.records.iter().map(|r| r.message_id.clone()).collect();
+        let mut outcomes = self
+            .settle(outcomes, &bodies, ids, fifo.then_some(groups.as_slice()), invocation)
+            .await;
         if fifo {
             fail_rest_of_groups(&mut outcomes, &groups);
         }
@@ -178,7 +226,7 @@ impl<H: Handler, S: Store, P: Publisher, Q: Parking> Processor<H, S, P, Q> {
                 response.batch_item_failures.push(failure);
             }
         }
-        observability::batch_done(&outcomes.iter().map(|o| o.is_failure()).collect::<Vec<_>>());
+        observability::batch_done(&outcomes.iter().map(Outcome::is_failure).collect::<Vec<_>>());
         Ok(response)
     }
 
@@ -210,9 +258,9 @@ impl<H: Handler, S: Store, P: Publisher, Q: Parking> Processor<H, S, P, Q> {
     ) -> Result<(), KitError> {
         let bodies: Vec<&str> = bodies.iter().map(String::as_str).collect();
         let ids = decoded.iter().map(|d| d.message_id.clone()).collect();
-        let mut outcomes = self.run_concurrently(decoded, invocation).await;
-        self.settle(&mut outcomes, &bodies, ids).await;
-        observability::batch_done(&outcomes.iter().map(|o| o.is_failure()).collect::<Vec<_>>());
+        let outcomes = self.run_concurrently(decoded, invocation).await;
+        let outcomes = self.settle(outcomes, &bodies, ids, None, invocation).await;
+        observability::batch_done(&outcomes.iter().map(Outcome::is_failure).collect::<Vec<_>>());
         let failed: Vec<String> = outcomes
             .iter()
             .enumerate()
@@ -240,17 +288,9 @@ impl<H: Handler, S: Store, P: Publisher, Q: Parking> Processor<H, S, P, Q> {
     /// Groups run concurrently; a group's records run in order, and stop at its first failure.
     async fn run_fifo(&self, decoded: Vec<Decoded>, groups: &[String], invocation: &Invocation) -> Vec<Outcome> {
         let count = decoded.len();
-        let mut by_group: Vec<(String, Vec<Decoded>)> = Vec::new();
-        let mut position: HashMap<String, usize> = HashMap::new();
-        for (record, group) in decoded.into_iter().zip(groups) {
-            let slot = *position.entry(group.clone()).or_insert_with(|| {
-                by_group.push((group.clone(), Vec::new()));
-                by_group.len() - 1
-            });
-            by_group[slot].1.push(record);
-        }
+        let by_group = group_in_order(decoded.into_iter().zip(groups));
         let runs = stream::iter(by_group)
-            .map(|(_, records)| async move {
+            .map(|records| async move {
                 let mut outcomes = Vec::with_capacity(records.len());
                 let mut stopped = false;
                 for record in records {
@@ -290,14 +330,12 @@ impl<H: Handler, S: Store, P: Publisher, Q: Parking> Processor<H, S, P, Q> {
             let outcome = match record.envelope {
                 Err(err) => permanent_decode(&err),
                 Ok(event) => {
-                    let work = self
-                        .idempotency
-                        .execute_envelope(&event, remaining, || self.handler.handle(event.clone()));
+                    let work = self.claim_and_handle(event, record.arrived_as.as_ref(), remaining);
                     // Stop a record that would run into Lambda's timeout, so the batch still
                     // answers (and publishes and parks) for the others. Its key stays in progress
                     // until the deadline, like a crash, and the record is retried.
                     match tokio::time::timeout(remaining.saturating_sub(self.limits.deadline_margin), work).await {
-                        Ok(result) => classify(result),
+                        Ok(outcome) => outcome,
                         Err(_) => {
                             tracing::warn!("stopped at the deadline margin; reported for retry");
                             Outcome::Retry {
@@ -314,11 +352,246 @@ impl<H: Handler, S: Store, P: Publisher, Q: Parking> Processor<H, S, P, Q> {
         .await
     }
 
-    /// Publishes what was produced and parks what must be parked, each in one batched call.
-    /// A record whose output was refused for good (too large, malformed) is parked; one whose
-    /// output or parking failed for now is retried.
-    async fn settle(&self, outcomes: &mut [Outcome], bodies: &[&str], message_ids: Vec<Option<String>>) {
-        self.publish_outputs(outcomes).await;
+    /// Claims the event's key, then runs the handler if the work has not run before. A panic
+    /// in the handler is this record's failure alone: its key is released and it is retried
+    /// (the release profile unwinds so that this can be caught).
+    async fn claim_and_handle(
+        &self,
+        event: Envelope<Value>,
+        arrived_as: Option<&Arrival>,
+        remaining: Duration,
+    ) -> Outcome {
+        let claim = self
+            .idempotency
+            .claim_envelope::<Vec<Envelope<Value>>, HandlerError>(&event, arrived_as, remaining)
+            .await;
+        let ticket = match claim {
+            Err(err) => return failure(err),
+            Ok(Claim::Acquired(ticket)) => ticket,
+            Ok(Claim::Completed(completed)) => return duplicate(completed),
+        };
+        match AssertUnwindSafe(self.handler.handle(event)).catch_unwind().await {
+            Ok(Ok(outputs)) => {
+                tracing::info!(outputs = outputs.len(), "handled");
+                Outcome::Produced {
+                    outputs,
+                    then: Bookkeeping::Complete(ticket),
+                }
+            }
+            Ok(Err(err)) => {
+                self.idempotency.release(ticket).await;
+                failure(IdempotencyError::Work(err))
+            }
+            Err(panic) => {
+                self.idempotency.release(ticket).await;
+                let message = panic_message(panic.as_ref());
+                tracing::error!(panic = message, "the handler panicked; reported for retry");
+                metrics::counter!("panics").increment(1);
+                Outcome::Retry {
+                    reason: format!("the handler panicked: {message}"),
+                }
+            }
+        }
+    }
+
+    /// Publishes what was produced, then records it and parks what must be parked, each in
+    /// time: what cannot be finished before the deadline is reported for retry.
+    async fn settle(
+        &self,
+        outcomes: Vec<Outcome>,
+        bodies: &[&str],
+        message_ids: Vec<Option<String>>,
+        fifo_groups: Option<&[String]>,
+        invocation: &Invocation,
+    ) -> Vec<Outcome> {
+        let publish_by = self.limits.publish_by(invocation);
+        let deliveries = match fifo_groups {
+            Some(groups) => self.publish_in_group_order(&outcomes, groups, publish_by).await,
+            None => self.publish_together(&outcomes, publish_by).await,
+        };
+        let settle_by = self.limits.settle_by(invocation);
+        let mut bookkeeping = Vec::new();
+        let outcomes: Vec<Outcome> = outcomes
+            .into_iter()
+            .zip(deliveries)
+            .map(|(outcome, delivery)| match (outcome, delivery) {
+                (Outcome::Produced { outputs, then }, Some(delivery)) => {
+                    bookkeeping.push(self.record_delivery(outputs, then, delivery.is_ok(), settle_by));
+                    match delivery {
+                        Ok(()) => Outcome::Done,
+                        Err(Undelivered {
+                            permanent: false,
+                            reason,
+                        }) => Outcome::Retry { reason },
+                        Err(Undelivered {
+                            permanent: true,
+                            reason,
+                        }) => Outcome::Park {
+                            kind: "output-refused".to_owned(),
+                            reason,
+                        },
+                    }
+                }
+                (outcome, _) => outcome,
+            })
+            .collect();
+        let (_, outcomes) = tokio::join!(
+            join_all(bookkeeping),
+            self.park(outcomes, bodies, message_ids, settle_by)
+        );
+        outcomes
+    }
+
+    /// Records a produced result and whether its outputs went out, by `settle_by`. A store
+    /// that fails here leaves the key in progress until it expires: if the outputs went out
+    /// the record still counts as done (a redelivery would find the key in progress, then run
+    /// the work again, and its derived ids make that a duplicate downstream).
+    async fn record_delivery(
+        &self,
+        outputs: Vec<Envelope<Value>>,
+        then: Bookkeeping,
+        delivered: bool,
+        settle_by: Instant,
+    ) {
+        let recorded = match then {
+            Bookkeeping::Complete(ticket) => {
+                let complete = self
+                    .idempotency
+                    .complete::<_, HandlerError>(ticket, &outputs, delivered);
+                match timeout_at(settle_by, complete).await {
+                    Ok(result) => result.map(drop).map_err(|e| e.to_string()),
+                    Err(_) => Err("not recorded before the deadline".to_owned()),
+                }
+            }
+            Bookkeeping::MarkDelivered(key) if delivered => {
+                match timeout_at(settle_by, self.idempotency.mark_delivered(&key)).await {
+                    Ok(result) => result.map_err(|e| e.to_string()),
+                    Err(_) => Err("not marked delivered before the deadline".to_owned()),
+                }
+            }
+            Bookkeeping::MarkDelivered(_) => Ok(()),
+        };
+        if let Err(error) = recorded {
+            tracing::warn!(delivered, error, "the result could not be recorded");
+        }
+    }
+
+    /// Every output in one publish (the publisher chunks and retries), by `publish_by`.
+    async fn publish_together(
+        &self,
+        outcomes: &[Outcome],
+        publish_by: Instant,
+    ) -> Vec<Option<Result<(), Undelivered>>> {
+        let mut deliveries: Vec<Option<Result<(), Undelivered>>> = outcomes
+            .iter()
+            .map(|o| matches!(o, Outcome::Produced { .. }).then_some(Ok(())))
+            .collect();
+        let mut owners = Vec::new();
+        let mut outputs = Vec::new();
+        for (index, outcome) in outcomes.iter().enumerate() {
+            if let Outcome::Produced { outputs: produced, .. } = outcome {
+                owners.extend(std::iter::repeat_n(index, produced.len()));
+                outputs.extend(produced.iter().cloned());
+            }
+        }
+        if outputs.is_empty() {
+            return deliveries;
+        }
+        match timeout_at(publish_by, self.publisher.publish(&outputs)).await {
+            Ok(Ok(())) => {}
+            Ok(Err(err)) => {
+                tracing::error!(error = %err, "publishing failed for some outputs");
+                for failed in err.failed {
+                    blame(&mut deliveries[owners[failed.index]], &failed);
+                }
+            }
+            Err(_) => {
+                tracing::error!(outputs = outputs.len(), "publishing did not finish before the deadline");
+                for &owner in &owners {
+                    deliveries[owner] = Some(Err(not_in_time()));
+                }
+            }
+        }
+        deliveries
+    }
+
+    /// FIFO: a group's outputs go out in record order, one per group per call, so a retried
+    /// entry is never overtaken by a later one of its group; a group stops at its first
+    /// output that does not go out, and its later records are not published.
+    async fn publish_in_group_order(
+        &self,
+        outcomes: &[Outcome],
+        groups: &[String],
+        publish_by: Instant,
+    ) -> Vec<Option<Result<(), Undelivered>>> {
+        let mut deliveries: Vec<Option<Result<(), Undelivered>>> = outcomes
+            .iter()
+            .map(|o| matches!(o, Outcome::Produced { .. }).then_some(Ok(())))
+            .collect();
+        let produced = outcomes
+            .iter()
+            .enumerate()
+            .filter_map(|(index, outcome)| match outcome {
+                Outcome::Produced { outputs, .. } => Some(((index, outputs), &groups[index])),
+                _ => None,
+            });
+        let mut queues: Vec<VecDeque<(usize, &Envelope<Value>)>> = group_in_order(produced)
+            .into_iter()
+            .map(|records| {
+                records
+                    .into_iter()
+                    .flat_map(|(index, outputs)| outputs.iter().map(move |output| (index, output)))
+                    .collect()
+            })
+            .collect();
+        loop {
+            let round: Vec<usize> = (0..queues.len()).filter(|&g| !queues[g].is_empty()).collect();
+            if round.is_empty() {
+                break;
+            }
+            let events: Vec<Envelope<Value>> = round.iter().map(|&g| queues[g][0].1.clone()).collect();
+            let failed = match timeout_at(publish_by, self.publisher.publish(&events)).await {
+                Ok(Ok(())) => Vec::new(),
+                Ok(Err(err)) => err.failed,
+                Err(_) => (0..events.len())
+                    .map(|index| FailedEntry {
+                        index,
+                        code: "Timeout".to_owned(),
+                        message: not_in_time().reason,
+                        permanent: false,
+                    })
+                    .collect(),
+            };
+            for failed in &failed {
+                let group = round[failed.index];
+                blame(&mut deliveries[queues[group][0].0], failed);
+                // The rest of the group waits for this record: not published, retried after it.
+                for &(later, _) in queues[group].iter().skip(1) {
+                    if deliveries[later].as_ref().is_some_and(Result::is_ok) {
+                        deliveries[later] = Some(Err(Undelivered {
+                            permanent: false,
+                            reason: "an earlier record of its message group was not published".to_owned(),
+                        }));
+                    }
+                }
+                queues[group].clear();
+            }
+            for &group in &round {
+                queues[group].pop_front();
+            }
+        }
+        deliveries
+    }
+
+    /// Parks what must be parked, in one batched call, by `settle_by`; a record not parked
+    /// (refused, failed or out of time) is retried instead.
+    async fn park(
+        &self,
+        mut outcomes: Vec<Outcome>,
+        bodies: &[&str],
+        message_ids: Vec<Option<String>>,
+        settle_by: Instant,
+    ) -> Vec<Outcome> {
         let parked: Vec<(usize, ParkedMessage)> = outcomes
             .iter()
             .enumerate()
@@ -337,52 +610,60 @@ impl<H: Handler, S: Store, P: Publisher, Q: Parking> Processor<H, S, P, Q> {
             })
             .collect();
         if parked.is_empty() {
-            return;
+            return outcomes;
         }
         let messages: Vec<ParkedMessage> = parked.iter().map(|(_, m)| m.clone()).collect();
-        if let Err(err) = self.parking.park(&messages).await {
-            tracing::error!(error = %err, "parking failed; the records will be retried");
-            for failed in err.failed {
-                outcomes[parked[failed.index].0] = Outcome::Retry {
-                    reason: format!("could not be parked: {}", failed.message),
-                };
+        let failed: Vec<(usize, String)> = match timeout_at(settle_by, self.parking.park(&messages)).await {
+            Ok(Ok(())) => Vec::new(),
+            Ok(Err(err)) => {
+                tracing::error!(error = %err, "parking failed; the records will be retried");
+                err.failed.into_iter().map(|f| (f.index, f.message)).collect()
             }
-        }
-    }
-
-    async fn publish_outputs(&self, outcomes: &mut [Outcome]) {
-        let mut owners = Vec::new();
-        let mut outputs = Vec::new();
-        for (index, outcome) in outcomes.iter().enumerate() {
-            if let Outcome::Done { outputs: produced } = outcome {
-                owners.extend(std::iter::repeat_n(index, produced.len()));
-                outputs.extend(produced.iter().cloned());
+            Err(_) => {
+                tracing::error!("parking did not finish before the deadline; the records will be retried");
+                (0..parked.len()).map(|i| (i, not_in_time().reason)).collect()
             }
-        }
-        if outputs.is_empty() {
-            return;
-        }
-        let Err(err) = self.publisher.publish(&outputs).await else {
-            return;
         };
-        tracing::error!(error = %err, "publishing failed for some outputs");
-        for failed in err.failed {
-            let owner = &mut outcomes[owners[failed.index]];
-            let reason = format!(
-                "output {} not published: {} {}",
-                failed.index, failed.code, failed.message
-            );
-            *owner = match owner {
-                // A transient failure of any of its outputs makes the record a retry.
-                Outcome::Retry { .. } => continue,
-                _ if !failed.permanent => Outcome::Retry { reason },
-                Outcome::Park { .. } => continue,
-                _ => Outcome::Park {
-                    kind: "output-refused".to_owned(),
-                    reason,
-                },
+        for (index, message) in failed {
+            outcomes[parked[index].0] = Outcome::Retry {
+                reason: format!("could not be parked: {message}"),
             };
         }
+        outcomes
+    }
+}
+
+/// Items in groups, each group in the order its items came, groups in order of first item.
+fn group_in_order<T, K: AsRef<str>>(items: impl IntoIterator<Item = (T, K)>) -> Vec<Vec<T>> {
+    let mut groups: Vec<Vec<T>> = Vec::new();
+    let mut position: HashMap<String, usize> = HashMap::new();
+    for (item, group) in items {
+        let slot = *position.entry(group.as_ref().to_owned()).or_insert_with(|| {
+            groups.push(Vec::new());
+            groups.len() - 1
+        });
+        groups[slot].push(item);
+    }
+    groups
+}
+
+/// Marks a record's delivery failed by `failed`; a transient failure of any of its outputs
+/// makes the record a retry, even if another output was refused for good.
+fn blame(delivery: &mut Option<Result<(), Undelivered>>, failed: &FailedEntry) {
+    let reason = format!("output not published: {} {}", failed.code, failed.message);
+    *delivery = match delivery.take() {
+        Some(Err(earlier)) if !earlier.permanent => Some(Err(earlier)),
+        _ => Some(Err(Undelivered {
+            permanent: failed.permanent,
+            reason,
+        })),
+    };
+}
+
+fn not_in_time() -> Undelivered {
+    Undelivered {
+        permanent: false,
+        reason: "not confirmed before the deadline".to_owned(),
     }
 }
 
@@ -407,47 +688,72 @@ fn permanent_decode(err: &EnvelopeError) -> Outcome {
     }
 }
 
-fn classify(result: Result<idempotency::Outcome<Vec<Envelope<Value>>>, IdempotencyError<HandlerError>>) -> Outcome {
-    match result {
-        Ok(outcome) => {
-            let duplicate = outcome.is_duplicate();
-            let outputs = outcome.into_result();
-            tracing::info!(duplicate, outputs = outputs.len(), "handled");
-            if duplicate {
-                metrics::counter!("duplicates").increment(1);
-            }
-            Outcome::Done { outputs }
+/// A duplicate sends its outputs again only if they are not known to have gone out.
+fn duplicate(completed: Completed<Vec<Envelope<Value>>>) -> Outcome {
+    metrics::counter!("duplicates").increment(1);
+    match completed {
+        Completed { delivered: true, .. } => {
+            tracing::info!(duplicate = true, "already handled; its outputs went out");
+            Outcome::Done
         }
-        Err(err) => {
-            let kind = match &err {
-                IdempotencyError::Work(handler) => handler.kind().to_owned(),
-                IdempotencyError::InProgress { .. } => "in-progress".to_owned(),
-                IdempotencyError::PayloadMismatch { .. } => "payload-mismatch".to_owned(),
-                IdempotencyError::Store(_) => "idempotency-store".to_owned(),
-                _ => "idempotency".to_owned(),
-            };
-            match err.class_with(HandlerError::class) {
-                ErrorClass::Transient => {
-                    tracing::warn!(kind, error = %err, "failed; reported for retry");
-                    Outcome::Retry {
-                        reason: err.to_string(),
-                    }
-                }
-                ErrorClass::Permanent => {
-                    tracing::error!(kind, error = %err, "cannot be processed; parking it");
-                    Outcome::Park {
-                        kind,
-                        reason: err.to_string(),
-                    }
-                }
+        Completed {
+            key,
+            result: Some(outputs),
+            ..
+        } => {
+            tracing::info!(
+                duplicate = true,
+                outputs = outputs.len(),
+                "already handled; sending its outputs again"
+            );
+            Outcome::Produced {
+                outputs,
+                then: Bookkeeping::MarkDelivered(key),
+            }
+        }
+        // Never written: an undelivered result too large to keep releases its key instead.
+        Completed { key, result: None, .. } => Outcome::Retry {
+            reason: format!("'{key}' completed without its result or delivery; retried until it expires"),
+        },
+    }
+}
+
+fn failure(err: IdempotencyError<HandlerError>) -> Outcome {
+    let kind = match &err {
+        IdempotencyError::Work(handler) => handler.kind().to_owned(),
+        IdempotencyError::InProgress { .. } => "in-progress".to_owned(),
+        IdempotencyError::PayloadMismatch { .. } => "payload-mismatch".to_owned(),
+        IdempotencyError::Store(_) => "idempotency-store".to_owned(),
+        _ => "idempotency".to_owned(),
+    };
+    match err.class_with(HandlerError::class) {
+        ErrorClass::Transient => {
+            tracing::warn!(kind, error = %err, "failed; reported for retry");
+            Outcome::Retry {
+                reason: err.to_string(),
+            }
+        }
+        ErrorClass::Permanent => {
+            tracing::error!(kind, error = %err, "cannot be processed; parking it");
+            Outcome::Park {
+                kind,
+                reason: err.to_string(),
             }
         }
     }
 }
 
+fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
+    panic
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a panic without a message".to_owned())
+}
+
 fn outcome_name(outcome: &Outcome) -> &'static str {
     match outcome {
-        Outcome::Done { .. } => "processed",
+        Outcome::Produced { .. } | Outcome::Done => "processed",
         Outcome::Retry { .. } => "failed",
         Outcome::Park { .. } => "parked",
         Outcome::NotStarted => "not-started",

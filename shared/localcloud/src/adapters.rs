@@ -12,7 +12,7 @@ use envelope::{Envelope, ErrorClass};
 use handler_kit::publish::{
     AttributesOf, FailedEntry, ParkedMessage, Parking, PublishError, Publisher, message_attributes,
 };
-use idempotency::{InMemoryStore, PayloadHash, PutOutcome, Record, Store, StoreError};
+use idempotency::{InMemoryStore, PutOutcome, Record, Store, StoreError};
 use order_stores::{InMemoryInventory, InMemoryOrderViews, Inventory, OrderViews, Saved, Stock, StoreFailure};
 use orders::decisions::{PaymentOutcome, StockOutcome};
 use orders::events::StockLine;
@@ -221,9 +221,14 @@ impl Store for Faulty<InMemoryStore> {
         self.inner.put_in_progress(record, now_ms).await
     }
 
-    async fn complete(&self, key: &str, hash: &PayloadHash, result: &str, expires_at: i64) -> Result<(), StoreError> {
-        self.idempotency_check("complete", key)?;
-        self.inner.complete(key, hash, result, expires_at).await
+    async fn complete(&self, record: &Record) -> Result<(), StoreError> {
+        self.idempotency_check("complete", &record.key)?;
+        self.inner.complete(record).await
+    }
+
+    async fn mark_delivered(&self, key: &str) -> Result<(), StoreError> {
+        self.idempotency_check("mark_delivered", key)?;
+        self.inner.mark_delivered(key).await
     }
 
     async fn delete(&self, key: &str) -> Result<(), StoreError> {

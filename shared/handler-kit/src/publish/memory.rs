@@ -1,7 +1,8 @@
 //! In-memory publisher and parking: they record what was sent, and can be told to fail.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Mutex, PoisonError};
+use std::time::Duration;
 
 use envelope::Envelope;
 use serde_json::Value;
@@ -15,6 +16,8 @@ pub struct InMemoryPublisher {
     calls: Mutex<usize>,
     failing: AtomicBool,
     refused: Mutex<Option<String>>,
+    throttled_calls: AtomicUsize,
+    latency: Mutex<Duration>,
 }
 
 impl InMemoryPublisher {
@@ -42,11 +45,26 @@ impl InMemoryPublisher {
     pub fn refuse(&self, event_type: &str) {
         *self.refused.lock().unwrap_or_else(PoisonError::into_inner) = Some(event_type.to_owned());
     }
+
+    /// In each of the next `calls` calls, the first entry is throttled and the others go out,
+    /// as a bus that accepts part of a batch.
+    pub fn throttle_first_entry(&self, calls: usize) {
+        self.throttled_calls.store(calls, Ordering::SeqCst);
+    }
+
+    /// Every call takes `latency` before it answers, as a slow or throttled bus would.
+    pub fn set_latency(&self, latency: Duration) {
+        *self.latency.lock().unwrap_or_else(PoisonError::into_inner) = latency;
+    }
 }
 
 impl Publisher for InMemoryPublisher {
     async fn publish(&self, events: &[Envelope<Value>]) -> Result<(), PublishError> {
         *self.calls.lock().unwrap_or_else(PoisonError::into_inner) += 1;
+        let latency = *self.latency.lock().unwrap_or_else(PoisonError::into_inner);
+        if !latency.is_zero() {
+            tokio::time::sleep(latency).await;
+        }
         if self.failing.load(Ordering::SeqCst) {
             return Err(PublishError::all(
                 events.len(),
@@ -56,10 +74,21 @@ impl Publisher for InMemoryPublisher {
             ));
         }
         let refused = self.refused.lock().unwrap_or_else(PoisonError::into_inner).clone();
+        let throttle_first = self
+            .throttled_calls
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |left| left.checked_sub(1))
+            .is_ok();
         let mut failed = Vec::new();
         let mut published = self.published.lock().unwrap_or_else(PoisonError::into_inner);
         for (index, event) in events.iter().enumerate() {
-            if refused.as_deref() == Some(event.metadata.event_type.as_str()) {
+            if index == 0 && throttle_first {
+                failed.push(super::FailedEntry {
+                    index,
+                    code: "ThrottlingException".into(),
+                    message: "throttled by the in-memory publisher".into(),
+                    permanent: false,
+                });
+            } else if refused.as_deref() == Some(event.metadata.event_type.as_str()) {
                 failed.push(super::FailedEntry {
                     index,
                     code: "MalformedDetail".into(),

@@ -36,7 +36,8 @@ impl EventType for InventoryReserved {
     const SOURCE: &'static str = "shop.inventory";
 }
 
-/// Reserves inventory for an order: order ids name the case. `o-slow*` take a second each.
+/// Reserves inventory for an order: order ids name the case. `o-slow*` take a second each,
+/// `o-work*` 900 ms; `o-panic` panics; `o-huge` emits two outputs of 210 KB each.
 #[derive(Default)]
 pub struct ReserveInventory {
     runs: Mutex<HashMap<String, usize>>,
@@ -65,7 +66,18 @@ impl Handler for ReserveInventory {
                 ));
             }
             "o-invalid" => return Err(HandlerError::permanent("invalid-order", "order has no lines")),
+            "o-panic" => panic!("index out of bounds in the reservation code"),
+            "o-huge" => {
+                let outputs = (0..2).map(|n| {
+                    let big = InventoryReserved {
+                        order_id: format!("{order}-{}", "x".repeat(210 * 1024)),
+                    };
+                    Envelope::caused_by(&placed.metadata, n, &order, placed.metadata.time, big).to_untyped()
+                });
+                return Ok(outputs.collect::<Result<_, _>>()?);
+            }
             slow if slow.starts_with("o-slow") => tokio::time::sleep(Duration::from_secs(1)).await,
+            work if work.starts_with("o-work") => tokio::time::sleep(Duration::from_millis(900)).await,
             _ => {}
         }
         let reserved = Envelope::caused_by(
@@ -108,15 +120,20 @@ pub fn uuid_of(text: &str) -> uuid::Uuid {
 /// An SQS batch of EventBridge-carried envelopes, message ids `m-<order>`.
 pub fn batch(orders: &[&str]) -> SqsEvent {
     let envelopes: Vec<_> = orders.iter().map(|o| placed(o)).collect();
+    batch_of(&envelopes)
+}
+
+/// An SQS batch carrying `envelopes` as EventBridge events, message ids `m-<subject>`.
+pub fn batch_of(envelopes: &[Envelope<Value>]) -> SqsEvent {
     let mut event: SqsEvent = serde_json::from_value(
         Carrier::SqsEventBridge
-            .wrap(&envelopes, &AwsContext::default())
+            .wrap(envelopes, &AwsContext::default())
             .unwrap()
             .remove(0),
     )
     .unwrap();
-    for (record, order) in event.records.iter_mut().zip(orders) {
-        record.message_id = Some(format!("m-{order}"));
+    for (record, envelope) in event.records.iter_mut().zip(envelopes) {
+        record.message_id = Some(format!("m-{}", envelope.metadata.subject));
     }
     event
 }
