@@ -1,16 +1,21 @@
 //! Stock per sku, with all-or-nothing reservations.
 //!
 //! Table (key `id`): one item per sku (`available`, `reserved`), and one item per reservation
-//! (`id` = `reservation#<order id>`, with its lines), so a reservation is made and released
-//! exactly once however often its event is delivered.
+//! (`id` = `reservation#<order id>`, with its lines and its `state`, `reserved` or `released`),
+//! so a reservation is made and released exactly once however often its event is delivered.
+//!
+//! Releasing keeps the reservation item as a tombstone (`state` = `released`) rather than
+//! deleting it: an `OrderPlaced` redriven from the parking queue or a dead-letter queue after
+//! its idempotency record lapsed would otherwise reserve stock again that nothing would ever
+//! release. Reservation items written before tombstones have no `state` and count as reserved.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::future::Future;
 use std::sync::{Mutex, PoisonError};
 
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
-use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, TransactWriteItem, Update};
+use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem, Update};
 use orders::decisions::StockOutcome;
 use orders::events::StockLine;
 
@@ -28,16 +33,21 @@ pub struct Stock {
 /// Stock per sku.
 pub trait Inventory: Send + Sync {
     /// Reserves every line for `order_id`, or none: out of stock names the skus short of stock.
-    /// Reserving an order already reserved answers `Reserved` and changes nothing.
+    /// Reserving an order already reserved, or reserved and since released, answers `Reserved`
+    /// and changes nothing.
     fn reserve(
         &self,
         order_id: &str,
         lines: &[StockLine],
     ) -> impl Future<Output = Result<StockOutcome, StoreFailure>> + Send;
 
-    /// Gives back the lines of `order_id`'s reservation. Releasing an order with no reservation
-    /// (already released) changes nothing.
+    /// Gives back the lines of `order_id`'s reservation and marks it released. Releasing an
+    /// order never reserved, or already released, changes nothing.
     fn release(&self, order_id: &str, lines: &[StockLine]) -> impl Future<Output = Result<(), StoreFailure>> + Send;
+
+    /// Adds `added` units to what is available of `sku` (stocking it if new); never touches
+    /// what is reserved, so reservations made before are still released in full.
+    fn restock(&self, sku: &str, added: u64) -> impl Future<Output = Result<(), StoreFailure>> + Send;
 
     /// The stock of `sku`, if it is stocked.
     fn stock(&self, sku: &str) -> impl Future<Output = Result<Option<Stock>, StoreFailure>> + Send;
@@ -47,10 +57,24 @@ fn reservation_id(order_id: &str) -> String {
     format!("reservation#{order_id}")
 }
 
+/// The `state` of a reservation item that holds stock.
+const RESERVED: &str = "reserved";
+/// The `state` of a reservation item whose stock was given back: a tombstone.
+const RELEASED: &str = "released";
+
+/// Where an order's reservation stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Reservation {
+    /// Its stock is held.
+    Reserved,
+    /// Its stock was given back; kept so the order is never reserved again.
+    Released,
+}
+
 /// Inventory in memory, for tests and the local cloud.
 #[derive(Debug, Default)]
 pub struct InMemoryInventory {
-    state: Mutex<(HashMap<String, Stock>, HashSet<String>)>,
+    state: Mutex<(HashMap<String, Stock>, HashMap<String, Reservation>)>,
 }
 
 impl InMemoryInventory {
@@ -61,7 +85,7 @@ impl InMemoryInventory {
             .map(|(sku, available)| (sku.to_owned(), Stock { available, reserved: 0 }))
             .collect();
         Self {
-            state: Mutex::new((skus, HashSet::new())),
+            state: Mutex::new((skus, HashMap::new())),
         }
     }
 }
@@ -70,7 +94,7 @@ impl Inventory for InMemoryInventory {
     async fn reserve(&self, order_id: &str, lines: &[StockLine]) -> Result<StockOutcome, StoreFailure> {
         let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
         let (skus, reservations) = &mut *state;
-        if reservations.contains(order_id) {
+        if reservations.contains_key(order_id) {
             return Ok(StockOutcome::Reserved);
         }
         let short: Vec<String> = lines
@@ -87,21 +111,32 @@ impl Inventory for InMemoryInventory {
                 stock.reserved += u64::from(line.quantity);
             }
         }
-        reservations.insert(order_id.to_owned());
+        reservations.insert(order_id.to_owned(), Reservation::Reserved);
         Ok(StockOutcome::Reserved)
     }
 
     async fn release(&self, order_id: &str, lines: &[StockLine]) -> Result<(), StoreFailure> {
         let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
         let (skus, reservations) = &mut *state;
-        if !reservations.remove(order_id) {
-            return Ok(());
+        match reservations.get_mut(order_id) {
+            Some(reservation @ Reservation::Reserved) => *reservation = Reservation::Released,
+            Some(Reservation::Released) | None => return Ok(()),
         }
         for line in lines {
             let stock = skus.entry(line.sku.clone()).or_default();
             stock.available += u64::from(line.quantity);
             stock.reserved = stock.reserved.saturating_sub(u64::from(line.quantity));
         }
+        Ok(())
+    }
+
+    async fn restock(&self, sku: &str, added: u64) -> Result<(), StoreFailure> {
+        let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        let stock = state.0.entry(sku.to_owned()).or_default();
+        stock.available = stock
+            .available
+            .checked_add(added)
+            .ok_or_else(|| StoreFailure::permanent("restock", format!("{sku}: available would overflow")))?;
         Ok(())
     }
 
@@ -132,22 +167,8 @@ impl DynamoInventory {
         }
     }
 
-    /// Sets the available stock of `sku` (seeding, restocking).
-    pub async fn restock(&self, sku: &str, available: u64) -> Result<(), StoreFailure> {
-        self.client
-            .put_item()
-            .table_name(&self.table)
-            .item("id", AttributeValue::S(sku.to_owned()))
-            .item("available", number(available))
-            .item("reserved", number(0))
-            .send()
-            .await
-            .map_err(|e| StoreFailure::sdk("restock", &e))?;
-        Ok(())
-    }
-
     /// One conditional update per line moving `quantity` between the counters, in one transaction
-    /// with the reservation item's put or delete.
+    /// with the reservation item's put (reserve) or update to a tombstone (release).
     async fn transact(
         &self,
         operation: &'static str,
@@ -222,6 +243,8 @@ impl Inventory for DynamoInventory {
             .table_name(&self.table)
             .item("id", AttributeValue::S(reservation_id(order_id)))
             .item("lines", AttributeValue::S(lines_json))
+            .item("state", AttributeValue::S(RESERVED.to_owned()))
+            // Reserved before, released or not: the tombstone answers as the first reservation did.
             .condition_expression("attribute_not_exists(id)")
             .build()
             .map_err(|e| StoreFailure::permanent("reserve", e.to_string()))?;
@@ -255,18 +278,24 @@ impl Inventory for DynamoInventory {
     }
 
     async fn release(&self, order_id: &str, lines: &[StockLine]) -> Result<(), StoreFailure> {
-        let delete = Delete::builder()
+        // Held (items from before tombstones have no state) becomes released, at most once: a
+        // concurrent second release fails this condition and gives nothing back.
+        let tombstone = Update::builder()
             .table_name(&self.table)
             .key("id", AttributeValue::S(reservation_id(order_id)))
-            .condition_expression("attribute_exists(id)")
+            .update_expression("SET #state = :released")
+            .condition_expression("attribute_exists(id) AND (attribute_not_exists(#state) OR #state = :reserved)")
+            .expression_attribute_names("#state", "state")
+            .expression_attribute_values(":released", AttributeValue::S(RELEASED.to_owned()))
+            .expression_attribute_values(":reserved", AttributeValue::S(RESERVED.to_owned()))
             .build()
             .map_err(|e| StoreFailure::permanent("release", e.to_string()))?;
         match self
-            .transact("release", lines, TransactWriteItem::builder().delete(delete).build())
+            .transact("release", lines, TransactWriteItem::builder().update(tombstone).build())
             .await
         {
             Ok(()) => Ok(()),
-            // No reservation: it was released before (or never made). Nothing to give back.
+            // No reservation held: released before (or never made). Nothing to give back.
             Err(Refused::Cancelled(reasons)) if failed_condition(reasons.get(lines.len())) => Ok(()),
             Err(Refused::Cancelled(reasons))
                 if lines.iter().enumerate().any(|(i, _)| failed_condition(reasons.get(i))) =>
@@ -284,6 +313,22 @@ impl Inventory for DynamoInventory {
             )),
             Err(Refused::Failed(message)) => Err(StoreFailure::transient("release", message)),
         }
+    }
+
+    async fn restock(&self, sku: &str, added: u64) -> Result<(), StoreFailure> {
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .key("id", AttributeValue::S(sku.to_owned()))
+            .update_expression("SET #reserved = if_not_exists(#reserved, :zero) ADD #available :added")
+            .expression_attribute_names("#reserved", "reserved")
+            .expression_attribute_names("#available", "available")
+            .expression_attribute_values(":zero", number(0))
+            .expression_attribute_values(":added", number(added))
+            .send()
+            .await
+            .map_err(|e| StoreFailure::sdk("restock", &e))?;
+        Ok(())
     }
 
     async fn stock(&self, sku: &str) -> Result<Option<Stock>, StoreFailure> {

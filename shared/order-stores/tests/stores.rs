@@ -5,6 +5,7 @@
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{TimeZone, Utc};
 use envelope::Envelope;
 use order_stores::{
@@ -92,6 +93,48 @@ async fn a_release_gives_back_exactly_the_reservation_once(inventory: impl Inven
     assert_eq!(stock(&inventory, "SKU-MUG").await, (5, 0));
 }
 
+async fn a_released_reservation_is_never_reserved_again(inventory: impl Inventory) {
+    // GIVEN an order reserved, then released
+    let order = [line("SKU-MUG", 2), line("SKU-TEA", 1)];
+    inventory.reserve("o-1", &order).await.unwrap();
+    inventory.release("o-1", &order).await.unwrap();
+
+    // WHEN its OrderPlaced is redriven and the order reserved again
+    let outcome = inventory.reserve("o-1", &order).await.unwrap();
+
+    // THEN it answers as the first reservation did, and no stock moves
+    assert_eq!(outcome, StockOutcome::Reserved);
+    assert_eq!(
+        (stock(&inventory, "SKU-MUG").await, stock(&inventory, "SKU-TEA").await),
+        ((5, 0), (1, 0))
+    );
+    inventory.release("o-1", &order).await.unwrap();
+    assert_eq!(
+        stock(&inventory, "SKU-MUG").await,
+        (5, 0),
+        "a release after the tombstone gives nothing back"
+    );
+}
+
+async fn a_restock_adds_to_available_and_leaves_reservations_alone(inventory: impl Inventory) {
+    // GIVEN stock reserved for an order
+    let order = [line("SKU-MUG", 2)];
+    inventory.reserve("o-1", &order).await.unwrap();
+    assert_eq!(stock(&inventory, "SKU-MUG").await, (3, 2));
+
+    // WHEN the sku is restocked by 4, and a new sku stocked
+    inventory.restock("SKU-MUG", 4).await.unwrap();
+    inventory.restock("SKU-NEW", 3).await.unwrap();
+
+    // THEN available grows by 4, reserved is unchanged, the new sku is stocked
+    assert_eq!(stock(&inventory, "SKU-MUG").await, (7, 2));
+    assert_eq!(stock(&inventory, "SKU-NEW").await, (3, 0));
+
+    // AND a release afterwards gives back exactly the reservation
+    inventory.release("o-1", &order).await.unwrap();
+    assert_eq!(stock(&inventory, "SKU-MUG").await, (9, 0));
+}
+
 fn view(sequence: u64) -> OrderView {
     let time = Utc.with_ymd_and_hms(2026, 11, 23, 9, 0, 0).unwrap();
     let placed = OrderPlaced {
@@ -144,6 +187,68 @@ async fn in_memory_release_gives_back_exactly_the_reservation_once() {
 #[tokio::test]
 async fn dynamodb_release_gives_back_exactly_the_reservation_once() {
     a_release_gives_back_exactly_the_reservation_once(dynamo_inventory().await).await;
+}
+
+#[tokio::test]
+async fn in_memory_given_a_released_reservation_when_reserved_again_then_reserved_and_no_stock_moves() {
+    a_released_reservation_is_never_reserved_again(InMemoryInventory::with_stock([("SKU-MUG", 5), ("SKU-TEA", 1)]))
+        .await;
+}
+
+#[tokio::test]
+async fn dynamodb_given_a_released_reservation_when_reserved_again_then_reserved_and_no_stock_moves() {
+    a_released_reservation_is_never_reserved_again(dynamo_inventory().await).await;
+}
+
+#[tokio::test]
+async fn in_memory_given_stock_reserved_when_restocked_then_available_grows_and_reserved_is_kept() {
+    a_restock_adds_to_available_and_leaves_reservations_alone(InMemoryInventory::with_stock([
+        ("SKU-MUG", 5),
+        ("SKU-TEA", 1),
+    ]))
+    .await;
+}
+
+#[tokio::test]
+async fn dynamodb_given_stock_reserved_when_restocked_then_available_grows_and_reserved_is_kept() {
+    a_restock_adds_to_available_and_leaves_reservations_alone(dynamo_inventory().await).await;
+}
+
+#[tokio::test]
+async fn dynamodb_given_a_reservation_written_before_tombstones_when_released_then_given_back_once() {
+    // GIVEN a reservation item as written before tombstones: no `state`
+    let (client, table) = dynamo_table("id").await;
+    let inventory = DynamoInventory::new(client.clone(), table.clone());
+    client
+        .put_item()
+        .table_name(&table)
+        .item("id", AttributeValue::S("SKU-MUG".into()))
+        .item("available", AttributeValue::N("3".into()))
+        .item("reserved", AttributeValue::N("2".into()))
+        .send()
+        .await
+        .unwrap();
+    client
+        .put_item()
+        .table_name(&table)
+        .item("id", AttributeValue::S("reservation#o-old".into()))
+        .item("lines", AttributeValue::S(r#"[{"sku":"SKU-MUG","quantity":2}]"#.into()))
+        .send()
+        .await
+        .unwrap();
+    let order = [line("SKU-MUG", 2)];
+
+    // WHEN it is released twice
+    inventory.release("o-old", &order).await.unwrap();
+    inventory.release("o-old", &order).await.unwrap();
+
+    // THEN its stock comes back once, and it is never reserved again
+    assert_eq!(stock(&inventory, "SKU-MUG").await, (5, 0));
+    assert_eq!(
+        inventory.reserve("o-old", &order).await.unwrap(),
+        StockOutcome::Reserved
+    );
+    assert_eq!(stock(&inventory, "SKU-MUG").await, (5, 0));
 }
 
 #[tokio::test]
