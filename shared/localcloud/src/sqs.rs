@@ -1,14 +1,37 @@
 //! An SQS queue on the virtual clock: visibility timeout, receive count, redrive to a dead-letter
-//! queue at `maxReceiveCount`, FIFO message groups and 5-minute deduplication, the size limit.
+//! queue at `maxReceiveCount`, FIFO message groups and 5-minute deduplication, the size limit,
+//! and expiry after the retention period.
 //!
 //! Time is passed in (milliseconds of virtual time), so every rule is testable without waiting.
 
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use std::ops::RangeInclusive;
 
 use sha2::{Digest, Sha256};
 
-/// The largest message SQS accepts (body and attributes), unless `MaximumMessageSize` is lower.
-pub const MAX_MESSAGE_BYTES: usize = 262_144;
+/// The largest message SQS accepts (body and attributes), and the default `MaximumMessageSize`:
+/// 1 MiB since AWS raised it from 256 KiB in 2025.
+/// <https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/quotas-messages.html>
+pub const MAX_MESSAGE_BYTES: usize = 1_048_576;
+
+/// The values `MaximumMessageSize` may take: 1 KiB to 1 MiB.
+/// <https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_SetQueueAttributes.html>
+/// (and `API_CreateQueue.html`, which lists the same range and default).
+pub const MESSAGE_BYTES_RANGE: RangeInclusive<usize> = 1_024..=MAX_MESSAGE_BYTES;
+
+/// The default `MessageRetentionPeriod`, in seconds: 4 days.
+/// <https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_SetQueueAttributes.html>
+pub const DEFAULT_RETENTION_SECONDS: i64 = 345_600;
+
+/// The values `MessageRetentionPeriod` may take, in seconds: 1 minute to 14 days.
+/// <https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_SetQueueAttributes.html>
+/// (and the quotas page, "Message retention").
+pub const RETENTION_SECONDS_RANGE: RangeInclusive<i64> = 60..=1_209_600;
+
+/// The data type of every message attribute here: the local cloud carries attribute values as
+/// text only, which SQS types as `String`. The type name counts toward the message size.
+/// <https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-message-metadata.html>
+pub const ATTRIBUTE_DATA_TYPE: &str = "String";
 
 /// How long a FIFO queue remembers a deduplication id.
 pub const DEDUPLICATION_WINDOW_MS: i64 = 5 * 60 * 1000;
@@ -30,8 +53,10 @@ pub struct QueueConfig {
     pub fifo: bool,
     /// `ContentBasedDeduplication`.
     pub content_based_deduplication: bool,
-    /// `MaximumMessageSize` (default and maximum 256 KiB).
+    /// `MaximumMessageSize` (default and maximum 1 MiB).
     pub max_message_bytes: usize,
+    /// `MessageRetentionPeriod` in ms (default 4 days): a message older than this is deleted.
+    pub retention_ms: i64,
 }
 
 impl QueueConfig {
@@ -46,6 +71,7 @@ impl QueueConfig {
             fifo: false,
             content_based_deduplication: false,
             max_message_bytes: MAX_MESSAGE_BYTES,
+            retention_ms: DEFAULT_RETENTION_SECONDS * 1000,
         }
     }
 }
@@ -55,7 +81,7 @@ impl QueueConfig {
 pub struct Outgoing {
     /// The body.
     pub body: String,
-    /// String message attributes.
+    /// Message attributes, all of data type `String` (see [`ATTRIBUTE_DATA_TYPE`]).
     pub attributes: BTreeMap<String, String>,
     /// FIFO: the message group.
     pub group_id: Option<String>,
@@ -64,13 +90,16 @@ pub struct Outgoing {
 }
 
 impl Outgoing {
-    /// Its size as SQS counts it: the body and every attribute's name and value.
+    /// Its size as SQS counts it: the body and every attribute's name, data type and value.
     pub fn size(&self) -> usize {
+        // "All components of a message attribute are included in the message size restriction":
+        // name, type and value.
+        // <https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-message-metadata.html>
         self.body.len()
             + self
                 .attributes
                 .iter()
-                .map(|(name, value)| name.len() + value.len())
+                .map(|(name, value)| name.len() + ATTRIBUTE_DATA_TYPE.len() + value.len())
                 .sum::<usize>()
     }
 
@@ -92,6 +121,9 @@ pub struct Message {
     pub sent: Outgoing,
     /// When it was sent (virtual ms).
     pub sent_at: i64,
+    /// When its retention period started (virtual ms): when it was sent, kept when a standard
+    /// queue's redrive moves it to the dead-letter queue, restarted when a FIFO queue's does.
+    pub enqueued_at: i64,
     /// How many times it was received.
     pub receive_count: u32,
     /// When it was first received.
@@ -100,6 +132,15 @@ pub struct Message {
     pub visible_at: i64,
     /// The receipt handle of its latest receive.
     pub receipt: Option<String>,
+}
+
+impl Message {
+    /// Whether it is past a retention period of `retention_ms` at `now`: SQS deletes a message
+    /// once it is older than the queue's `MessageRetentionPeriod`, received or not.
+    /// <https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/quotas-messages.html>
+    fn expired(&self, retention_ms: i64, now: i64) -> bool {
+        now - self.enqueued_at >= retention_ms
+    }
 }
 
 /// Why a send was refused.
@@ -146,6 +187,8 @@ pub struct Received {
     /// Messages that came back more than `maxReceiveCount` times: removed here, for the
     /// caller to put on the dead-letter queue (same id, body and attributes, as SQS does).
     pub dead_letters: Vec<Message>,
+    /// Messages past the queue's retention period: deleted here, never delivered.
+    pub expired: Vec<Message>,
 }
 
 /// One queue.
@@ -214,6 +257,7 @@ impl Queue {
             id: id.clone(),
             sent: message,
             sent_at: now,
+            enqueued_at: now,
             receive_count: 0,
             first_received_at: None,
             visible_at: now,
@@ -230,14 +274,37 @@ impl Queue {
         message.visible_at = now;
         message.receipt = None;
         message.receive_count = 0;
+        // A standard queue's message keeps its original enqueue time, so it leaves the DLQ
+        // after the DLQ's retention counted from its first send; a FIFO queue's restarts here.
+        // <https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/setting-up-dead-letter-queue-retention.html>
+        if self.config.fifo {
+            message.enqueued_at = now;
+        }
         self.messages.push_back(message);
+    }
+
+    /// Deletes the messages past the retention period at `now` and returns them. Expiry is
+    /// lazy: `receive` does it, so it costs nothing while nobody reads the queue; until then
+    /// [`Queue::visible`] and [`Queue::next_visible_after`] already leave expired messages out.
+    pub fn expire(&mut self, now: i64) -> Vec<Message> {
+        let retention_ms = self.config.retention_ms;
+        if !self.messages.iter().any(|m| m.expired(retention_ms, now)) {
+            return Vec::new();
+        }
+        let (expired, kept): (VecDeque<Message>, VecDeque<Message>) =
+            self.messages.drain(..).partition(|m| m.expired(retention_ms, now));
+        self.messages = kept;
+        expired.into()
     }
 
     /// Receives up to `max` visible messages at `now`. Standard queues hand out any visible
     /// messages; FIFO queues hand out a group's messages in order, and none of a group while
     /// one of its messages is in flight.
     pub fn receive(&mut self, now: i64, max: usize) -> Received {
-        let mut received = Received::default();
+        let mut received = Received {
+            expired: self.expire(now),
+            ..Received::default()
+        };
         let max_receives = self.config.redrive.as_ref().map(|(count, _)| *count);
         let blocked_groups: HashSet<String> = self.blocked_groups(now).into_iter().map(str::to_owned).collect();
         let mut index = 0;
@@ -284,7 +351,7 @@ impl Queue {
         }
         self.messages
             .iter()
-            .filter(|m| m.visible_at > now)
+            .filter(|m| m.visible_at > now && !m.expired(self.config.retention_ms, now))
             .filter_map(|m| m.sent.group_id.as_deref())
             .collect()
     }
@@ -296,26 +363,33 @@ impl Queue {
         self.messages
             .iter()
             .filter(|m| m.visible_at <= now && !m.sent.group_id.as_deref().is_some_and(|g| blocked.contains(g)))
+            .filter(|m| !m.expired(self.config.retention_ms, now))
             .count()
     }
 
     /// The earliest time after `now` a message becomes visible again (for FIFO, this also
-    /// unblocks its group).
+    /// unblocks its group). A message that expires before then is left out: it never will.
     pub fn next_visible_after(&self, now: i64) -> Option<i64> {
-        self.messages.iter().map(|m| m.visible_at).filter(|t| *t > now).min()
+        self.messages
+            .iter()
+            .filter(|m| !m.expired(self.config.retention_ms, m.visible_at))
+            .map(|m| m.visible_at)
+            .filter(|t| *t > now)
+            .min()
     }
 
-    /// Every message, in send order (visible or not).
+    /// Every message, in send order (visible or not), as of the last [`Queue::receive`] or
+    /// [`Queue::expire`]: expired messages are dropped there.
     pub fn messages(&self) -> impl Iterator<Item = &Message> {
         self.messages.iter()
     }
 
-    /// How many messages it holds.
+    /// How many messages it holds, as of the last [`Queue::receive`] or [`Queue::expire`].
     pub fn len(&self) -> usize {
         self.messages.len()
     }
 
-    /// Whether it holds none.
+    /// Whether it holds none, as of the last [`Queue::receive`] or [`Queue::expire`].
     pub fn is_empty(&self) -> bool {
         self.messages.is_empty()
     }
@@ -456,15 +530,126 @@ mod tests {
     }
 
     #[test]
-    fn given_a_message_over_256_kib_then_it_is_refused_with_its_size() {
+    fn given_the_default_limit_then_1_mib_fits_and_one_byte_more_is_refused_with_its_size() {
         let mut q = queue(None);
-        let err = q
-            .send(0, Outgoing::body("x".repeat(MAX_MESSAGE_BYTES + 1)))
-            .unwrap_err();
+        assert_eq!(q.config().max_message_bytes, 1_048_576);
+        assert!(q.send(0, Outgoing::body("x".repeat(1_048_576))).is_ok());
+        let err = q.send(0, Outgoing::body("x".repeat(1_048_577))).unwrap_err();
         assert_eq!(
             err.to_string(),
-            "message of 262145 bytes is over Work's limit of 262144 bytes"
+            "message of 1048577 bytes is over Work's limit of 1048576 bytes"
         );
-        assert!(q.send(0, Outgoing::body("x".repeat(MAX_MESSAGE_BYTES))).is_ok());
+    }
+
+    #[test]
+    fn given_maximum_message_size_262144_then_a_message_over_256_kib_is_refused() {
+        let mut config = QueueConfig::standard("Small");
+        config.max_message_bytes = 262_144;
+        let mut q = Queue::new(config);
+        assert!(q.send(0, Outgoing::body("x".repeat(262_144))).is_ok());
+        let err = q.send(0, Outgoing::body("x".repeat(262_145))).unwrap_err();
+        assert_eq!(
+            err,
+            SendError::TooLarge {
+                queue: "Small".into(),
+                size: 262_145,
+                limit: 262_144
+            }
+        );
+    }
+
+    #[test]
+    fn given_attributes_then_their_name_data_type_and_value_count_toward_the_limit() {
+        let mut config = QueueConfig::standard("Small");
+        config.max_message_bytes = 1_024;
+        let mut q = Queue::new(config);
+        let with_body = |len: usize| Outgoing {
+            attributes: BTreeMap::from([("k".to_owned(), "v".to_owned())]),
+            ..Outgoing::body("x".repeat(len))
+        };
+        // Body 1016 + name 1 + "String" 6 + value 1 = 1024: exactly the limit.
+        assert_eq!(with_body(1_016).size(), 1_024);
+        assert!(q.send(0, with_body(1_016)).is_ok());
+        // One byte more: body, name and value alone (1019) would fit; the type name does not.
+        let err = q.send(0, with_body(1_017)).unwrap_err();
+        assert!(matches!(
+            err,
+            SendError::TooLarge {
+                size: 1_025,
+                limit: 1_024,
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    fn given_a_message_not_received_within_the_retention_period_then_it_is_gone() {
+        let retention = DEFAULT_RETENTION_SECONDS * 1000;
+        let mut q = queue(None);
+        q.send(0, Outgoing::body("late")).unwrap();
+        assert_eq!(q.visible(retention - 1), 1, "kept for the whole retention period");
+        assert_eq!(q.visible(retention), 0, "expired: no longer counted");
+        assert_eq!(q.next_visible_after(0), None);
+        let got = q.receive(retention, 10);
+        assert!(got.messages.is_empty(), "never received");
+        assert_eq!(got.expired.len(), 1);
+        assert_eq!(got.expired[0].sent.body, "late");
+        assert!(q.is_empty());
+    }
+
+    #[test]
+    fn given_a_message_in_flight_when_the_retention_period_ends_then_it_does_not_come_back() {
+        let mut config = QueueConfig::standard("Short");
+        config.retention_ms = 60_000;
+        config.visibility_timeout_ms = 45_000;
+        let mut q = Queue::new(config);
+        q.send(0, Outgoing::body("a")).unwrap();
+        assert_eq!(q.receive(30_000, 1).messages.len(), 1);
+        assert_eq!(
+            q.next_visible_after(30_000),
+            None,
+            "it would be visible at 75 s, after expiry"
+        );
+        assert!(q.receive(75_000, 1).messages.is_empty());
+        assert!(q.is_empty());
+    }
+
+    #[test]
+    fn given_a_message_redriven_to_the_dlq_then_it_expires_from_its_original_enqueue_time() {
+        let day = 24 * 60 * 60 * 1000;
+        let mut source = queue(Some(1));
+        let mut dlq = Queue::new(QueueConfig::standard("WorkDlq"));
+        source.send(0, Outgoing::body("poison")).unwrap();
+        source.receive(0, 1);
+        let moved = source.receive(day, 1).dead_letters;
+        assert_eq!(moved.len(), 1, "moved after 1 day in the source queue");
+        for message in moved {
+            dlq.enqueue_dead_letter(day, message);
+        }
+        // The DLQ keeps messages 4 days, counted from the first send: 3 more days, not 4.
+        assert_eq!(dlq.visible(4 * day - 1), 1);
+        assert_eq!(dlq.visible(4 * day), 0);
+        assert_eq!(dlq.receive(4 * day, 10).expired.len(), 1);
+        assert!(dlq.is_empty());
+    }
+
+    #[test]
+    fn given_a_fifo_message_redriven_to_the_dlq_then_its_expiry_restarts_in_the_dlq() {
+        let day = 24 * 60 * 60 * 1000;
+        let mut config = QueueConfig::standard("Work.fifo");
+        config.fifo = true;
+        config.content_based_deduplication = true;
+        config.redrive = Some((1, "arn:dlq.fifo".to_owned()));
+        let mut source = Queue::new(config);
+        let mut dlq_config = QueueConfig::standard("WorkDlq.fifo");
+        dlq_config.fifo = true;
+        let mut dlq = Queue::new(dlq_config);
+        source.send(0, grouped("poison", "g")).unwrap();
+        source.receive(0, 1);
+        for message in source.receive(day, 1).dead_letters {
+            dlq.enqueue_dead_letter(day, message);
+        }
+        assert_eq!(dlq.visible(4 * day), 1, "a FIFO DLQ restarts the enqueue time");
+        assert_eq!(dlq.visible(5 * day), 0);
     }
 }

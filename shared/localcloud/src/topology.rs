@@ -12,7 +12,9 @@ use serde_json::Value;
 
 use crate::esm::MappingConfig;
 use crate::functions::FunctionSpec;
-use crate::sqs::{MAX_MESSAGE_BYTES, QueueConfig};
+use crate::sqs::{
+    DEFAULT_RETENTION_SECONDS, MAX_MESSAGE_BYTES, MESSAGE_BYTES_RANGE, QueueConfig, RETENTION_SECONDS_RANGE,
+};
 
 /// The template cannot be run locally.
 #[derive(Debug, thiserror::Error)]
@@ -361,9 +363,33 @@ impl Topology {
                 Some((count, arn))
             }
         };
-        let max_message_bytes = number(property("MaximumMessageSize"))
-            .and_then(|n| usize::try_from(n).ok())
-            .unwrap_or(MAX_MESSAGE_BYTES);
+        // Ranges and defaults as SQS documents them:
+        // <https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_SetQueueAttributes.html>
+        let max_message_bytes = match property("MaximumMessageSize") {
+            None => MAX_MESSAGE_BYTES,
+            Some(value) => number(Some(value))
+                .and_then(|n| usize::try_from(n).ok())
+                .filter(|n| MESSAGE_BYTES_RANGE.contains(n))
+                .ok_or_else(|| {
+                    invalid(
+                        id,
+                        "Properties.MaximumMessageSize",
+                        "must be a number of bytes from 1024 to 1048576",
+                    )
+                })?,
+        };
+        let retention_seconds = match property("MessageRetentionPeriod") {
+            None => DEFAULT_RETENTION_SECONDS,
+            Some(value) => number(Some(value))
+                .filter(|n| RETENTION_SECONDS_RANGE.contains(n))
+                .ok_or_else(|| {
+                    invalid(
+                        id,
+                        "Properties.MessageRetentionPeriod",
+                        "must be a number of seconds from 60 to 1209600",
+                    )
+                })?,
+        };
         self.queues.insert(
             id.clone(),
             QueueConfig {
@@ -375,6 +401,7 @@ impl Topology {
                 fifo: flag(property("FifoQueue")).unwrap_or(false),
                 content_based_deduplication: flag(property("ContentBasedDeduplication")).unwrap_or(false),
                 max_message_bytes,
+                retention_ms: retention_seconds * 1000,
             },
         );
         Ok(())
