@@ -6,7 +6,7 @@
 use std::path::PathBuf;
 
 use localcloud::demo::{Kind, Outcome, SOLD_OUT, Shop, place_mix};
-use localcloud::faults::Faults;
+use localcloud::faults::{Faults, Injected};
 use orders::lifecycle::OrderStatus;
 
 const STOCK: u64 = 100;
@@ -126,22 +126,42 @@ async fn given_crashes_after_publish_then_no_order_is_reserved_or_charged_twice(
     assert_eq!(outcome.stock, clean.stock);
 }
 
+/// The invariants each run checks (`Shop::settle`) include, besides final states, stock and
+/// decisions: no record parked whose work completed, no decision notified twice outside an
+/// injected crash (or failed write) between its send and its record, and no invocation that
+/// answered past its timeout. The totals show those faults were there to be survived.
 #[tokio::test(start_paused = true)]
 async fn given_100_seeded_runs_with_random_faults_then_the_invariants_hold_in_every_one() {
     let mut failed = Vec::new();
-    let mut injected = 0;
+    let mut injected = Injected::default();
+    let mut repeated_by_crash = 0;
     for seed in 0..100 {
         let mut shop = shop(seed, Faults::random(seed));
         place_mix(&mut shop, 12, seed);
         let outcome = shop.settle().await;
         let faults = shop.cloud().injected();
-        injected += faults.duplicates + faults.crashes + faults.store_errors;
+        injected.duplicates += faults.duplicates;
+        injected.crashes += faults.crashes;
+        injected.store_errors += faults.store_errors;
+        injected.crashes_before_record += faults.crashes_before_record;
+        injected.slow_publishes += faults.slow_publishes;
+        repeated_by_crash += outcome
+            .notifications
+            .values()
+            .map(|n| n.repeated_by_crash)
+            .sum::<usize>();
         if !outcome.violations.is_empty() {
             failed.push((seed, outcome.violations));
         }
     }
     assert!(failed.is_empty(), "seeds with violations: {failed:#?}");
-    assert!(injected > 100, "the runs must actually inject faults ({injected})");
+    println!("injected over 100 runs: {injected:?}; notifications repeated in a crash window: {repeated_by_crash}");
+    assert!(
+        injected.duplicates + injected.crashes + injected.store_errors > 100,
+        "{injected:?}"
+    );
+    assert!(injected.crashes_before_record >= 5, "{injected:?}");
+    assert!(injected.slow_publishes >= 5, "{injected:?}");
 }
 
 #[tokio::test(start_paused = true)]

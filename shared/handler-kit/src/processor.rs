@@ -122,7 +122,14 @@ enum Outcome {
         reason: String,
     },
     NotStarted,
+    /// The same event as an earlier record of the batch (a duplicate delivery): it ends as
+    /// that record does, without claiming the key that record holds.
+    Follows(usize),
 }
+
+/// Tries at recording a result, and the pause before the n-th retry (times n).
+const RECORD_ATTEMPTS: u32 = 3;
+const RECORD_BACKOFF: Duration = Duration::from_millis(50);
 
 /// What to record once a record's outputs were published (or not).
 #[derive(Debug)]
@@ -143,6 +150,20 @@ struct Undelivered {
 impl Outcome {
     fn is_failure(&self) -> bool {
         matches!(self, Self::Retry { .. } | Self::NotStarted)
+    }
+
+    /// How a duplicate of this record in the same batch ends: done or parked alike, else retried.
+    fn for_follower(&self, leader: usize) -> Self {
+        match self {
+            Self::Done => Self::Done,
+            Self::Park { kind, reason } => Self::Park {
+                kind: kind.clone(),
+                reason: reason.clone(),
+            },
+            _ => Self::Retry {
+                reason: format!("the same event as record {leader} of this batch, which is retried"),
+            },
+        }
     }
 }
 
@@ -278,27 +299,63 @@ impl<H: Handler, S: Store, P: Publisher, Q: Parking> Processor<H, S, P, Q> {
     }
 
     async fn run_concurrently(&self, decoded: Vec<Decoded>, invocation: &Invocation) -> Vec<Outcome> {
-        stream::iter(decoded)
-            .map(|record| self.run_record(record, invocation))
+        let leaders = self.leaders(&decoded);
+        stream::iter(decoded.into_iter().zip(leaders))
+            .map(|(record, leader)| self.run_unless_following(record, leader, invocation))
             .buffered(self.limits.concurrency.max(1))
             .collect()
             .await
     }
 
+    /// For each record, the earlier record of the batch carrying the same event (same key and
+    /// the same payload as it arrived), if any: SQS may deliver one message twice in a batch,
+    /// and the copy must not be turned away as "in progress" by the key its twin holds.
+    fn leaders(&self, decoded: &[Decoded]) -> Vec<Option<usize>> {
+        let mut seen: HashMap<String, Vec<usize>> = HashMap::new();
+        decoded
+            .iter()
+            .map(|record| {
+                let envelope = record.envelope.as_ref().ok()?;
+                let key = self.idempotency.key_of(envelope)?;
+                let same = |other: &Decoded| {
+                    let Ok(theirs) = &other.envelope else { return false };
+                    theirs.metadata.event_type == envelope.metadata.event_type
+                        && theirs.metadata.version == envelope.metadata.version
+                        && theirs.data == envelope.data
+                        && other.arrived_as == record.arrived_as
+                };
+                let earlier = seen.entry(key).or_default();
+                let leader = earlier.iter().copied().find(|&index| same(&decoded[index]));
+                if leader.is_none() {
+                    earlier.push(record.index);
+                }
+                leader
+            })
+            .collect()
+    }
+
+    async fn run_unless_following(&self, record: Decoded, leader: Option<usize>, invocation: &Invocation) -> Outcome {
+        match leader {
+            Some(leader) => Outcome::Follows(leader),
+            None => self.run_record(record, invocation).await,
+        }
+    }
+
     /// Groups run concurrently; a group's records run in order, and stop at its first failure.
     async fn run_fifo(&self, decoded: Vec<Decoded>, groups: &[String], invocation: &Invocation) -> Vec<Outcome> {
         let count = decoded.len();
-        let by_group = group_in_order(decoded.into_iter().zip(groups));
+        let leaders = self.leaders(&decoded);
+        let by_group = group_in_order(decoded.into_iter().zip(leaders).zip(groups));
         let runs = stream::iter(by_group)
             .map(|records| async move {
                 let mut outcomes = Vec::with_capacity(records.len());
                 let mut stopped = false;
-                for record in records {
+                for (record, leader) in records {
                     let index = record.index;
                     let outcome = if stopped {
                         Outcome::NotStarted
                     } else {
-                        self.run_record(record, invocation).await
+                        self.run_unless_following(record, leader, invocation).await
                     };
                     stopped |= outcome.is_failure();
                     outcomes.push((index, outcome));
@@ -379,11 +436,11 @@ impl<H: Handler, S: Store, P: Publisher, Q: Parking> Processor<H, S, P, Q> {
                 }
             }
             Ok(Err(err)) => {
-                self.idempotency.release(ticket).await;
+                self.idempotency.release(&ticket).await;
                 failure(IdempotencyError::Work(err))
             }
             Err(panic) => {
-                self.idempotency.release(ticket).await;
+                self.idempotency.release(&ticket).await;
                 let message = panic_message(panic.as_ref());
                 tracing::error!(panic = message, "the handler panicked; reported for retry");
                 metrics::counter!("panics").increment(1);
@@ -435,6 +492,7 @@ impl<H: Handler, S: Store, P: Publisher, Q: Parking> Processor<H, S, P, Q> {
                 (outcome, _) => outcome,
             })
             .collect();
+        let outcomes = resolve_followers(outcomes);
         let (_, outcomes) = tokio::join!(
             join_all(bookkeeping),
             self.park(outcomes, bodies, message_ids, settle_by)
@@ -442,10 +500,11 @@ impl<H: Handler, S: Store, P: Publisher, Q: Parking> Processor<H, S, P, Q> {
         outcomes
     }
 
-    /// Records a produced result and whether its outputs went out, by `settle_by`. A store
-    /// that fails here leaves the key in progress until it expires: if the outputs went out
-    /// the record still counts as done (a redelivery would find the key in progress, then run
-    /// the work again, and its derived ids make that a duplicate downstream).
+    /// Records a produced result and whether its outputs went out, by `settle_by`, retrying
+    /// a store that fails for now: until it is recorded, a redelivery would find the key in
+    /// progress, then run the work again once it expires. If it never is, the record still
+    /// counts as done when its outputs went out (the rerun's derived ids make it a duplicate
+    /// downstream).
     async fn record_delivery(
         &self,
         outputs: Vec<Envelope<Value>>,
@@ -453,24 +512,35 @@ impl<H: Handler, S: Store, P: Publisher, Q: Parking> Processor<H, S, P, Q> {
         delivered: bool,
         settle_by: Instant,
     ) {
-        let recorded = match then {
-            Bookkeeping::Complete(ticket) => {
-                let complete = self
-                    .idempotency
-                    .complete::<_, HandlerError>(ticket, &outputs, delivered);
-                match timeout_at(settle_by, complete).await {
-                    Ok(result) => result.map(drop).map_err(|e| e.to_string()),
-                    Err(_) => Err("not recorded before the deadline".to_owned()),
+        let attempts = async {
+            let mut attempt = 0;
+            loop {
+                let written = match &then {
+                    Bookkeeping::Complete(ticket) => self
+                        .idempotency
+                        .complete::<_, HandlerError>(ticket, &outputs, delivered)
+                        .await
+                        .map(drop)
+                        .map_err(|err| (err.class_with(HandlerError::class), err.to_string())),
+                    Bookkeeping::MarkDelivered(key) if delivered => self
+                        .idempotency
+                        .mark_delivered(key)
+                        .await
+                        .map_err(|err| (err.class(), err.to_string())),
+                    Bookkeeping::MarkDelivered(_) => Ok(()),
+                };
+                attempt += 1;
+                match written {
+                    Err((ErrorClass::Transient, _)) if attempt < RECORD_ATTEMPTS => {
+                        tokio::time::sleep(RECORD_BACKOFF * attempt).await;
+                    }
+                    other => return other.map_err(|(_, message)| message),
                 }
             }
-            Bookkeeping::MarkDelivered(key) if delivered => {
-                match timeout_at(settle_by, self.idempotency.mark_delivered(&key)).await {
-                    Ok(result) => result.map_err(|e| e.to_string()),
-                    Err(_) => Err("not marked delivered before the deadline".to_owned()),
-                }
-            }
-            Bookkeeping::MarkDelivered(_) => Ok(()),
         };
+        let recorded = timeout_at(settle_by, attempts)
+            .await
+            .unwrap_or_else(|_| Err("not recorded before the deadline".to_owned()));
         if let Err(error) = recorded {
             tracing::warn!(delivered, error, "the result could not be recorded");
         }
@@ -633,6 +703,17 @@ impl<H: Handler, S: Store, P: Publisher, Q: Parking> Processor<H, S, P, Q> {
     }
 }
 
+/// A duplicate within the batch ends as the record it duplicates did.
+fn resolve_followers(mut outcomes: Vec<Outcome>) -> Vec<Outcome> {
+    for index in 0..outcomes.len() {
+        if let Outcome::Follows(leader) = outcomes[index] {
+            // A leader comes before its followers and never follows another record itself.
+            outcomes[index] = outcomes[leader].for_follower(leader);
+        }
+    }
+    outcomes
+}
+
 /// Items in groups, each group in the order its items came, groups in order of first item.
 fn group_in_order<T, K: AsRef<str>>(items: impl IntoIterator<Item = (T, K)>) -> Vec<Vec<T>> {
     let mut groups: Vec<Vec<T>> = Vec::new();
@@ -753,7 +834,7 @@ fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
 
 fn outcome_name(outcome: &Outcome) -> &'static str {
     match outcome {
-        Outcome::Produced { .. } | Outcome::Done => "processed",
+        Outcome::Produced { .. } | Outcome::Done | Outcome::Follows(_) => "processed",
         Outcome::Retry { .. } => "failed",
         Outcome::Park { .. } => "parked",
         Outcome::NotStarted => "not-started",

@@ -41,7 +41,11 @@ async fn given_outputs_too_large_to_store_when_handled_then_they_are_published_a
     let record = &idempotency.store().records()[0];
     assert_eq!(record.status, Status::Completed);
     assert_eq!(record.result, None, "too large to keep");
-    assert_eq!(record.result_digest.as_ref().map(String::len), Some(64), "its digest is kept");
+    assert_eq!(
+        record.result_digest.as_ref().map(String::len),
+        Some(64),
+        "its digest is kept"
+    );
     assert!(record.delivered);
 
     // THEN a redelivery is recognised: nothing runs, nothing is sent, nothing is parked.
@@ -93,7 +97,10 @@ async fn given_outputs_that_failed_to_go_out_when_redelivered_then_they_are_sent
     publisher.set_failing(true);
     let response = processor.process_sqs(&event, &invocation()).await.unwrap();
     assert_eq!(failed_ids(&response), ["m-o-1"]);
-    assert!(!idempotency.store().records()[0].delivered, "recorded as done, not delivered");
+    assert!(
+        !idempotency.store().records()[0].delivered,
+        "recorded as done, not delivered"
+    );
 
     publisher.set_failing(false);
     processor.process_sqs(&event, &invocation()).await.unwrap();
@@ -115,7 +122,10 @@ async fn given_3s_left_a_900ms_handler_and_a_2500ms_publisher_then_the_processor
     let response = processor.process_sqs(&event, &invocation).await.unwrap();
 
     let took = started.elapsed();
-    assert!(took < Duration::from_secs(3), "answered after {took:?}, past the deadline");
+    assert!(
+        took < Duration::from_secs(3),
+        "answered after {took:?}, past the deadline"
+    );
     assert_eq!(failed_ids(&response), ["m-o-work1", "m-o-work2"]);
     // The work is recorded as done but not delivered: the retry publishes without re-running.
     publisher.set_latency(Duration::ZERO);
@@ -133,7 +143,10 @@ fn invocation_with_time() -> Invocation {
 async fn given_parking_that_hangs_then_the_processor_answers_in_time_and_retries_the_record() {
     struct HangingParking;
     impl handler_kit::publish::Parking for HangingParking {
-        async fn park(&self, _: &[handler_kit::publish::ParkedMessage]) -> Result<(), handler_kit::publish::PublishError> {
+        async fn park(
+            &self,
+            _: &[handler_kit::publish::ParkedMessage],
+        ) -> Result<(), handler_kit::publish::PublishError> {
             std::future::pending().await
         }
     }
@@ -161,7 +174,11 @@ async fn given_a_handler_that_panics_on_one_record_of_ten_then_only_that_record_
     let response = processor.process_sqs(&batch(&orders), &invocation()).await.unwrap();
     assert_eq!(failed_ids(&response), ["m-o-panic"]);
     let (_, idempotency, publisher, parking) = processor.parts();
-    assert_eq!(publisher.published().len(), 9, "the other nine are answered and published");
+    assert_eq!(
+        publisher.published().len(),
+        9,
+        "the other nine are answered and published"
+    );
     assert!(parking.parked().is_empty());
     assert_eq!(
         idempotency.store().records().len(),
@@ -184,12 +201,13 @@ fn the_profile_the_functions_ship_with_unwinds_so_a_panic_can_be_caught() {
     );
 }
 
-fn fifo(mut event: aws_lambda_events::event::sqs::SqsEvent, groups: &[&str]) -> aws_lambda_events::event::sqs::SqsEvent {
+fn fifo(
+    mut event: aws_lambda_events::event::sqs::SqsEvent,
+    groups: &[&str],
+) -> aws_lambda_events::event::sqs::SqsEvent {
     for (record, group) in event.records.iter_mut().zip(groups) {
         record.event_source_arn = Some("arn:aws:sqs:eu-west-1:123456789012:orders.fifo".into());
-        record
-            .attributes
-            .insert("MessageGroupId".into(), (*group).into());
+        record.attributes.insert("MessageGroupId".into(), (*group).into());
     }
     event
 }
@@ -199,7 +217,10 @@ async fn given_a_fifo_batch_and_a_bus_that_throttles_the_first_entry_once_then_i
     let processor = processor();
     let (handler, _, publisher, _) = processor.parts();
     publisher.throttle_first_entry(1);
-    let event = fifo(batch(&["o-a1", "o-a2", "o-a3", "o-b1", "o-b2"]), &["a", "a", "a", "b", "b"]);
+    let event = fifo(
+        batch(&["o-a1", "o-a2", "o-a3", "o-b1", "o-b2"]),
+        &["a", "a", "a", "b", "b"],
+    );
 
     let response = processor.process_sqs(&event, &invocation()).await.unwrap();
 
@@ -211,7 +232,10 @@ async fn given_a_fifo_batch_and_a_bus_that_throttles_the_first_entry_once_then_i
     let response = processor.process_sqs(&event, &invocation()).await.unwrap();
     assert!(response.batch_item_failures.is_empty());
     assert_eq!(subjects(publisher), ["o-b1", "o-b2", "o-a1", "o-a2", "o-a3"]);
-    assert_eq!((handler.runs("o-a1"), handler.runs("o-a2"), handler.runs("o-a3")), (1, 1, 1));
+    assert_eq!(
+        (handler.runs("o-a1"), handler.runs("o-a2"), handler.runs("o-a3")),
+        (1, 1, 1)
+    );
 }
 
 #[tokio::test]
@@ -286,12 +310,21 @@ async fn given_a_v1_event_handled_when_redelivered_after_an_upcaster_to_v2_was_d
         order_id: "o-1".into(),
         amount_cents: 1250,
     };
-    let time = chrono::DateTime::parse_from_rfc3339("2026-11-23T09:00:00Z").unwrap().to_utc();
+    let time = chrono::DateTime::parse_from_rfc3339("2026-11-23T09:00:00Z")
+        .unwrap()
+        .to_utc();
     let v1 = Envelope::new("o-1", time, charged).to_untyped().unwrap();
     let event = batch_of(&[v1]);
 
     let before = deployed(1);
-    assert!(before.process_sqs(&event, &invocation()).await.unwrap().batch_item_failures.is_empty());
+    assert!(
+        before
+            .process_sqs(&event, &invocation())
+            .await
+            .unwrap()
+            .batch_item_failures
+            .is_empty()
+    );
 
     let after = deployed(2);
     let response = after.process_sqs(&event, &invocation()).await.unwrap();
@@ -315,9 +348,36 @@ async fn given_a_whole_publish_failing_for_now_then_no_completed_record_is_parke
     let response = processor.process_sqs(&event, &invocation()).await.unwrap();
     assert_eq!(response.batch_item_failures.len(), 10, "all retried");
     assert!(parking.parked().is_empty(), "nothing whose effects happened is parked");
-    assert_eq!(
-        processor.parts().2.calls(),
-        1,
-        "one publish call for the whole batch"
+    assert_eq!(processor.parts().2.calls(), 1, "one publish call for the whole batch");
+}
+
+#[tokio::test]
+async fn given_one_message_delivered_twice_in_a_batch_then_both_copies_end_as_one_without_waiting() {
+    let processor = processor();
+    let mut event = batch(&["o-1", "o-2"]);
+    let mut copy = event.records[0].clone();
+    copy.message_id = Some("m-o-1-again".into());
+    event.records.push(copy);
+    let response = processor.process_sqs(&event, &invocation()).await.unwrap();
+    assert!(
+        response.batch_item_failures.is_empty(),
+        "the copy is not turned away as in progress: {:?}",
+        failed_ids(&response)
     );
+    let (handler, _, publisher, _) = processor.parts();
+    assert_eq!(handler.runs("o-1"), 1);
+    assert_eq!(subjects(publisher), ["o-1", "o-2"]);
+}
+
+#[tokio::test]
+async fn given_a_fifo_group_holding_two_copies_of_one_event_then_the_group_is_not_blocked() {
+    let processor = processor();
+    let mut event = batch(&["o-a1", "o-a2"]);
+    let mut copy = event.records[0].clone();
+    copy.message_id = Some("m-o-a1-again".into());
+    event.records.insert(1, copy);
+    let event = fifo(event, &["a", "a", "a"]);
+    let response = processor.process_sqs(&event, &invocation()).await.unwrap();
+    assert!(response.batch_item_failures.is_empty(), "{:?}", failed_ids(&response));
+    assert_eq!(subjects(processor.parts().2), ["o-a1", "o-a2"]);
 }

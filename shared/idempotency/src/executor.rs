@@ -155,6 +155,11 @@ impl<S: Store> Idempotency<S> {
         &self.store
     }
 
+    /// The key `envelope` is run once by (before scoping by function), if it has one.
+    pub fn key_of(&self, envelope: &Envelope<Value>) -> Option<String> {
+        (self.key)(envelope)
+    }
+
     /// Runs `work` once for `envelope`. The payload checked against reuse of the key is the
     /// event's type, version and data: what a retrying producer repeats exactly (its time and
     /// trace context may differ between attempts).
@@ -214,7 +219,7 @@ impl<S: Store> Idempotency<S> {
         let result = match work().await {
             Ok(result) => result,
             Err(err) => {
-                self.release(ticket).await;
+                self.release(&ticket).await;
                 return Err(IdempotencyError::Work(err));
             }
         };
@@ -222,7 +227,7 @@ impl<S: Store> Idempotency<S> {
             Ok(text) => text,
             Err(err) => {
                 let err = serialization(&ticket.key, "result", &err);
-                self.release(ticket).await;
+                self.release(&ticket).await;
                 return Err(err);
             }
         };
@@ -231,7 +236,7 @@ impl<S: Store> Idempotency<S> {
         let record = match Record::completed(&ticket.key, &ticket.hash, Kept::Result(text), true, expires_at) {
             Ok(record) => record,
             Err(err) => {
-                self.release(ticket).await;
+                self.release(&ticket).await;
                 return Err(err.into());
             }
         };
@@ -328,7 +333,7 @@ impl<S: Store> Idempotency<S> {
     /// absorb the repeat).
     pub async fn complete<R: Serialize, E>(
         &self,
-        ticket: Ticket,
+        ticket: &Ticket,
         result: &R,
         delivered: bool,
     ) -> Result<Kept, IdempotencyError<E>> {
@@ -377,7 +382,7 @@ impl<S: Store> Idempotency<S> {
     /// Frees a claimed key after failed work, so a retry can run it. If the store is
     /// unreachable now, the record still expires with the invocation's remaining time, so the
     /// key is only delayed, never lost; the failure is logged, not hidden.
-    pub async fn release(&self, ticket: Ticket) {
+    pub async fn release(&self, ticket: &Ticket) {
         if let Err(err) = self.store.delete(&ticket.key).await {
             tracing::warn!(idempotency_key = ticket.key, error = %err, "could not delete the in-progress record after failed work; it frees itself when it expires");
         }

@@ -80,7 +80,7 @@ async fn dynamodb_calls_per_record_are_2_for_new_1_for_duplicate_2_for_failure_2
     };
     executor
         .complete::<_, contract::WorkFailed>(
-            held,
+            &held,
             &contract::Reserved {
                 order_id: "o-1".into(),
                 reservation: 1,

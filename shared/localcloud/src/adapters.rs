@@ -81,17 +81,34 @@ pub enum Destination {
 pub struct LocalPublisher {
     outbox: Outbox,
     destination: Destination,
+    slow: Option<Arc<Dice>>,
 }
 
 impl LocalPublisher {
     /// Publishes to `destination` through `outbox`.
     pub fn new(outbox: Outbox, destination: Destination) -> Self {
-        Self { outbox, destination }
+        Self {
+            outbox,
+            destination,
+            slow: None,
+        }
+    }
+
+    /// Some calls answer late, when `dice` say so (on tokio's clock, which the kit's deadline
+    /// reads): a call dropped at the deadline sends nothing.
+    #[must_use]
+    pub fn with_slow_calls(mut self, dice: Arc<Dice>) -> Self {
+        self.slow = Some(dice);
+        self
     }
 }
 
 impl Publisher for LocalPublisher {
     async fn publish(&self, events: &[Envelope<Value>]) -> Result<(), PublishError> {
+        let latency = self.slow.as_ref().map_or(0, |dice| dice.publish_latency_ms());
+        if latency > 0 {
+            tokio::time::sleep(std::time::Duration::from_millis(latency)).await;
+        }
         match &self.destination {
             Destination::Bus(bus) => {
                 // EventBridge refuses an entry over 256 KiB for good, and takes the others.
@@ -194,12 +211,25 @@ impl Parking for LocalParking {
 pub struct Faulty<T> {
     inner: Arc<T>,
     dice: Arc<Dice>,
+    crashes: bool,
 }
 
 impl<T> Faulty<T> {
     /// `inner`, failing when `dice` say so.
     pub fn new(inner: Arc<T>, dice: Arc<Dice>) -> Self {
-        Self { inner, dice }
+        Self {
+            inner,
+            dice,
+            crashes: false,
+        }
+    }
+
+    /// Also crashes the invocation before a record is recorded done, when the dice say so
+    /// (for functions run by the cloud's invoker, which sees the crash).
+    #[must_use]
+    pub fn with_crashes(mut self) -> Self {
+        self.crashes = true;
+        self
     }
 
     fn check(&self, operation: &'static str) -> Result<(), StoreFailure> {
@@ -222,12 +252,18 @@ impl Store for Faulty<InMemoryStore> {
     }
 
     async fn complete(&self, record: &Record) -> Result<(), StoreError> {
-        self.idempotency_check("complete", &record.key)?;
+        self.crash_check("complete", &record.key)?;
+        let result = self.idempotency_check("complete", &record.key);
+        self.dice.recorded(&record.key, result.is_ok());
+        result?;
         self.inner.complete(record).await
     }
 
     async fn mark_delivered(&self, key: &str) -> Result<(), StoreError> {
-        self.idempotency_check("mark_delivered", key)?;
+        self.crash_check("mark_delivered", key)?;
+        let result = self.idempotency_check("mark_delivered", key);
+        self.dice.recorded(key, result.is_ok());
+        result?;
         self.inner.mark_delivered(key).await
     }
 
@@ -243,6 +279,18 @@ impl Store for Faulty<InMemoryStore> {
 }
 
 impl Faulty<InMemoryStore> {
+    /// Recording a record done after its outputs went out is where a crash costs a repeat.
+    fn crash_check(&self, operation: &'static str, key: &str) -> Result<(), StoreError> {
+        if self.crashes && self.dice.crash_before_record(key) {
+            return Err(StoreError::Unavailable {
+                operation,
+                key: key.to_owned(),
+                source: "the function crashed before recording its work (injected by the local cloud)".into(),
+            });
+        }
+        Ok(())
+    }
+
     fn idempotency_check(&self, operation: &'static str, key: &str) -> Result<(), StoreError> {
         self.check(operation).map_err(|failure| StoreError::Unavailable {
             operation,
@@ -261,6 +309,11 @@ impl Inventory for Faulty<InMemoryInventory> {
     async fn release(&self, order_id: &str, lines: &[StockLine]) -> Result<(), StoreFailure> {
         self.check("release")?;
         self.inner.release(order_id, lines).await
+    }
+
+    async fn restock(&self, sku: &str, added: u64) -> Result<(), StoreFailure> {
+        self.check("restock")?;
+        self.inner.restock(sku, added).await
     }
 
     async fn stock(&self, sku: &str) -> Result<Option<Stock>, StoreFailure> {
@@ -300,6 +353,14 @@ fn table<T: Default>(tables: &Mutex<HashMap<String, Arc<T>>>, name: &str, make: 
     )
 }
 
+/// Every table of one kind, by name.
+fn every<T>(tables: &Mutex<HashMap<String, Arc<T>>>) -> Vec<(String, Arc<T>)> {
+    let tables = tables.lock().unwrap_or_else(PoisonError::into_inner);
+    let mut all: Vec<_> = tables.iter().map(|(n, t)| (n.clone(), Arc::clone(t))).collect();
+    all.sort_by(|a, b| a.0.cmp(&b.0));
+    all
+}
+
 impl Tables {
     /// Tables whose inventory tables start with `stock` per sku.
     pub fn with_stock(stock: Vec<(String, u64)>) -> Self {
@@ -328,18 +389,17 @@ impl Tables {
 
     /// Every inventory table.
     pub fn inventories(&self) -> Vec<(String, Arc<InMemoryInventory>)> {
-        let tables = self.inventory.lock().unwrap_or_else(PoisonError::into_inner);
-        let mut all: Vec<_> = tables.iter().map(|(n, t)| (n.clone(), Arc::clone(t))).collect();
-        all.sort_by(|a, b| a.0.cmp(&b.0));
-        all
+        every(&self.inventory)
+    }
+
+    /// Every idempotency table.
+    pub fn all_idempotency(&self) -> Vec<(String, Arc<InMemoryStore>)> {
+        every(&self.idempotency)
     }
 
     /// Every views table.
     pub fn all_views(&self) -> Vec<(String, Arc<InMemoryOrderViews>)> {
-        let tables = self.views.lock().unwrap_or_else(PoisonError::into_inner);
-        let mut all: Vec<_> = tables.iter().map(|(n, t)| (n.clone(), Arc::clone(t))).collect();
-        all.sort_by(|a, b| a.0.cmp(&b.0));
-        all
+        every(&self.views)
     }
 
     /// The stock the inventory tables started with.

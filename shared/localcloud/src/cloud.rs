@@ -102,6 +102,12 @@ pub enum What {
         /// Records in the batch.
         size: usize,
     },
+    /// A fault: the function crashed after publishing a record's outputs, before recording
+    /// the record done.
+    CrashBeforeRecord {
+        /// The function's crate.
+        function: String,
+    },
     /// A fault: a rule delivered an event twice.
     Duplicate {
         /// The queue.
@@ -115,6 +121,13 @@ pub enum What {
         dead_letter_queue: String,
         /// Receives it had.
         receives: u32,
+    },
+    /// A message outlived its queue's retention period and was deleted unread.
+    Expired {
+        /// The queue.
+        queue: String,
+        /// The message id.
+        id: String,
     },
     /// A function parked a message.
     Parked {
@@ -197,6 +210,10 @@ impl fmt::Display for Entry {
                 f,
                 "  FAULT {function} crashed after publishing; its batch of {size} comes back after the visibility timeout"
             ),
+            What::CrashBeforeRecord { function } => write!(
+                f,
+                "  FAULT {function} crashed after publishing, before recording its records done; they run again when redelivered"
+            ),
             What::Duplicate { queue } => write!(f, "  FAULT event delivered twice to {queue}"),
             What::DeadLetter {
                 queue,
@@ -206,6 +223,9 @@ impl fmt::Display for Entry {
                 f,
                 "  {queue}: message moved to {dead_letter_queue} after {receives} receives"
             ),
+            What::Expired { queue, id } => {
+                write!(f, "  {queue}: message {id} expired unread after the retention period")
+            }
             What::Parked { by, kind, reason } => write!(f, "  PARKED by {by} ({kind}): {reason}"),
             What::Notification {
                 topic,
@@ -255,6 +275,9 @@ pub struct Stats {
     pub failed_batches: BTreeMap<String, u64>,
     /// Things that could not be delivered.
     pub undeliverable: Vec<String>,
+    /// Invocations that answered after their timeout (on tokio's clock, which the kit's
+    /// deadline reads): each would have been killed by Lambda, its whole batch retried.
+    pub late_invocations: Vec<String>,
 }
 
 #[derive(Debug)]
@@ -580,6 +603,11 @@ impl LocalCloud {
     /// Faults injected so far.
     pub fn injected(&self) -> Injected {
         self.dice.injected()
+    }
+
+    /// Idempotency keys (`<function>#<event id>`) whose recording an injected crash prevented.
+    pub fn lost_records(&self) -> Vec<String> {
+        self.dice.lost_records()
     }
 
     /// Whether function `logical_id` consumes `event_type`.
@@ -990,8 +1018,25 @@ impl LocalCloud {
             return Err(format!("no function {logical_id}"));
         };
         let crate_name = deployed.crate_name.clone();
+        let timeout = deployed.timeout;
         *self.stats.invocations.entry(crate_name.clone()).or_default() += 1;
-        let result = deployed.function.invoke(payload, &request_id, deployed.timeout).await;
+        self.dice.begin_invocation();
+        let started = tokio::time::Instant::now();
+        let mut result = deployed.function.invoke(payload, &request_id, timeout).await;
+        let took = started.elapsed();
+        if took > timeout {
+            self.stats.late_invocations.push(format!(
+                "{crate_name} ({request_id}) answered after {} ms, past its {} ms timeout",
+                took.as_millis(),
+                timeout.as_millis()
+            ));
+        }
+        if self.dice.crashed_inside() {
+            self.record(What::CrashBeforeRecord {
+                function: crate_name.clone(),
+            });
+            result = Err("Runtime.ExitError: crashed before recording its work (injected)".into());
+        }
         let sent = self.outbox.drain();
         self.dispatch(sent, &crate_name);
         result
@@ -1127,6 +1172,12 @@ impl LocalCloud {
         let config = queue.config().clone();
         for dead in received.dead_letters {
             self.dead_letter(&config, dead);
+        }
+        for expired in received.expired {
+            self.record(What::Expired {
+                queue: config.logical_id.clone(),
+                id: expired.id,
+            });
         }
         let mut batch = received.messages;
         if batch.is_empty() {

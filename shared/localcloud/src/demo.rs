@@ -81,8 +81,23 @@ pub struct Outcome {
     pub parked: Vec<(String, String)>,
     /// Dead-lettered messages: queue, message id, last failure.
     pub dead_letters: Vec<String>,
+    /// Notifications sent, per topic.
+    pub notifications: BTreeMap<String, Notified>,
     /// Invariants that do not hold.
     pub violations: Vec<String>,
+}
+
+/// What one topic told people.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Notified {
+    /// Messages published.
+    pub sent: usize,
+    /// Distinct decisions (envelope ids) they carried.
+    pub decisions: usize,
+    /// Messages repeating a decision after a crash (or a table write that failed for good)
+    /// between its send and its record: the one window in which at-least-once delivery
+    /// reaches people twice.
+    pub repeated_by_crash: usize,
 }
 
 /// Orders placed on a local cloud.
@@ -461,7 +476,93 @@ impl Shop {
         for lost in &self.cloud.stats().undeliverable {
             violations.push(format!("undeliverable: {lost}"));
         }
+        for late in &self.cloud.stats().late_invocations {
+            violations.push(format!("past the deadline: {late}"));
+        }
+        outcome.notifications = self.count_notifications(violations);
+        self.check_parked_work_not_done(violations);
         outcome
+    }
+
+    /// Notifications per topic; a decision told twice is a violation unless a crash fell
+    /// between its send and its record.
+    fn count_notifications(&self, violations: &mut Vec<String>) -> BTreeMap<String, Notified> {
+        let lost = self.cloud.lost_records();
+        let lost_in_crash = |cause: &str| {
+            lost.iter()
+                .any(|key| key.rsplit_once('#').is_some_and(|(_, id)| id == cause))
+        };
+        let mut sends: BTreeMap<&str, BTreeMap<String, (usize, String)>> = BTreeMap::new();
+        for notification in self.cloud.notifications() {
+            let body = serde_json::from_str::<Value>(&notification.message.body).unwrap_or(Value::Null);
+            let text = |pointer| {
+                body.pointer(pointer)
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .to_owned()
+            };
+            let entry = sends
+                .entry(notification.topic.as_str())
+                .or_default()
+                .entry(text("/metadata/id"))
+                .or_insert((0, text("/metadata/causationId")));
+            entry.0 += 1;
+        }
+        let mut counts = BTreeMap::new();
+        for (topic, decisions) in sends {
+            let mut notified = Notified {
+                decisions: decisions.len(),
+                ..Notified::default()
+            };
+            for (id, (times, cause)) in decisions {
+                notified.sent += times;
+                if times == 1 {
+                    continue;
+                }
+                if lost_in_crash(&cause) {
+                    notified.repeated_by_crash += times - 1;
+                } else {
+                    violations.push(format!(
+                        "{topic}: decision {id} notified {times} times, with no crash or failed write between its send and its record"
+                    ));
+                }
+            }
+            counts.insert(topic.to_owned(), notified);
+        }
+        counts
+    }
+
+    /// A parked message must be one whose work never completed: completed work has effects
+    /// (stock reserved, a card charged) that parking would strand.
+    fn check_parked_work_not_done(&self, violations: &mut Vec<String>) {
+        let completed: HashSet<String> = self
+            .cloud
+            .tables()
+            .all_idempotency()
+            .iter()
+            .flat_map(|(_, store)| store.records())
+            .filter(|record| record.status == idempotency::Status::Completed)
+            .map(|record| record.key)
+            .collect();
+        for queue in self.cloud.queues() {
+            for message in queue.messages() {
+                let attributes = &message.sent.attributes;
+                let (Some(function), Some(kind)) = (attributes.get("parked-by"), attributes.get("parked-kind")) else {
+                    continue;
+                };
+                let Ok(decoded) = envelope::Decoder::new().decode_slice(message.sent.body.as_bytes()) else {
+                    continue; // unreadable: its work never ran
+                };
+                for envelope in decoded.into_iter().filter_map(|d| d.envelope.ok()) {
+                    if completed.contains(&format!("{function}#{}", envelope.metadata.id)) {
+                        violations.push(format!(
+                            "{function} parked {} {} ({kind}) after its work completed",
+                            envelope.metadata.event_type, envelope.metadata.id
+                        ));
+                    }
+                }
+            }
+        }
     }
 
     /// Distinct notification (envelope) ids published, by subject.
@@ -524,16 +625,21 @@ pub fn summary(shop: &Shop, outcome: &Outcome) -> String {
     let injected = cloud.injected();
     let _ = writeln!(
         out,
-        "Faults injected: {} duplicate deliveries, {} crashes after publish, {} table errors",
-        injected.duplicates, injected.crashes, injected.store_errors
+        "Faults injected: {} duplicate deliveries, {} crashes after publish, {} crashes between publish and record, {} table errors, {} slow publishes",
+        injected.duplicates,
+        injected.crashes,
+        injected.crashes_before_record,
+        injected.store_errors,
+        injected.slow_publishes
     );
-    let mut notifications: BTreeMap<&str, usize> = BTreeMap::new();
-    for n in cloud.notifications() {
-        *notifications.entry(n.topic.as_str()).or_default() += 1;
+    for (topic, notified) in &outcome.notifications {
+        let _ = writeln!(
+            out,
+            "Notifications on {topic}: {} for {} decisions ({} repeated after a crash or failed write between send and record)",
+            notified.sent, notified.decisions, notified.repeated_by_crash
+        );
     }
-    for (topic, count) in notifications {
-        let _ = writeln!(out, "Notifications on {topic}: {count}");
-    }
+    let _ = writeln!(out, "Invocations past their deadline: {}", stats.late_invocations.len());
     let _ = writeln!(
         out,
         "Dead-letter queues: {}",
@@ -561,7 +667,7 @@ pub fn summary(shop: &Shop, outcome: &Outcome) -> String {
     if outcome.violations.is_empty() {
         let _ = writeln!(
             out,
-            "Invariants hold: every accepted order ended as its path says (shipped, cancelled with stock released, or rejected), stock adds up, every effect was decided once, nothing dead-lettered or lost."
+            "Invariants hold: every accepted order ended as its path says (shipped, cancelled with stock released, or rejected), stock adds up, every effect was decided once, every decision told once outside a crash window, nothing parked after its work completed, no invocation past its deadline, nothing dead-lettered or lost."
         );
     } else {
         let _ = writeln!(out, "INVARIANTS VIOLATED ({}):", outcome.violations.len());

@@ -15,6 +15,13 @@ pub struct Faults {
     pub crash_after_publish: f64,
     /// A table call (idempotency, inventory, order views) fails as a throttled DynamoDB would.
     pub store_errors: f64,
+    /// A function crashes after publishing a record's outputs, before recording the record
+    /// done: its key stays in progress until it expires, and the redelivery runs the work
+    /// again. The one window in which people can be told twice.
+    pub crash_before_record: f64,
+    /// A publish call answers only after 1 to 12 s (a throttled bus retried by the SDK), so
+    /// functions must answer before their deadline all the same.
+    pub slow_publish: f64,
 }
 
 impl Faults {
@@ -30,11 +37,14 @@ impl Faults {
             reorder_ms: 400,
             crash_after_publish: 0.03,
             store_errors: 0.02,
+            crash_before_record: 0.01,
+            slow_publish: 0.01,
         }
     }
 
     /// Random rates drawn from `seed`, for seeded fault runs: up to 30% duplicate deliveries,
-    /// 2 s of reordering, 10% crashes and 3% failed table calls. Higher crash or table error
+    /// 2 s of reordering, 10% crashes after publish, 3% failed table calls, 3% crashes before
+    /// a record is recorded and 3% slow publishes. Higher crash or table error
     /// rates exhaust a queue's 5 receives now and then: the record goes to its DLQ, as it would
     /// in AWS, its order stops short of its end, and the demo's invariants (rightly) fail.
     pub fn random(seed: u64) -> Self {
@@ -44,6 +54,8 @@ impl Faults {
             reorder_ms: rng.i64(0..=2000),
             crash_after_publish: rng.f64() * 0.1,
             store_errors: rng.f64() * 0.03,
+            crash_before_record: rng.f64() * 0.03,
+            slow_publish: rng.f64() * 0.03,
         }
     }
 }
@@ -57,6 +69,23 @@ pub struct Injected {
     pub crashes: u64,
     /// Failed table calls.
     pub store_errors: u64,
+    /// Crashes between publishing a record's outputs and recording it done.
+    pub crashes_before_record: u64,
+    /// Slow publish calls.
+    pub slow_publishes: u64,
+}
+
+/// What faults inside invocations took with them.
+#[derive(Debug, Default)]
+struct Inside {
+    /// Whether the crash-before-record dice were rolled in this invocation (once each).
+    rolled: bool,
+    /// Whether the current invocation crashed.
+    crashed: bool,
+    /// Keys of this invocation whose recording failed so far (a retry may still succeed).
+    failing: Vec<String>,
+    /// Keys whose recording failed for good in an invocation, over the whole run.
+    lost: Vec<String>,
 }
 
 /// The seeded source of randomness every part of the cloud draws from.
@@ -64,6 +93,7 @@ pub struct Injected {
 pub struct Dice {
     faults: Faults,
     state: Mutex<(fastrand::Rng, Injected)>,
+    inside: Mutex<Inside>,
 }
 
 impl Dice {
@@ -72,6 +102,7 @@ impl Dice {
         Self {
             faults,
             state: Mutex::new((fastrand::Rng::with_seed(seed), Injected::default())),
+            inside: Mutex::new(Inside::default()),
         }
     }
 
@@ -133,6 +164,64 @@ impl Dice {
     pub fn store_error(&self) -> bool {
         self.roll(self.faults.store_errors, |i| &mut i.store_errors)
     }
+
+    /// How long a publish call takes, in ms: 0, or 1 to 12 s when it is slow.
+    pub fn publish_latency_ms(&self) -> u64 {
+        if self.roll(self.faults.slow_publish, |i| &mut i.slow_publishes) {
+            self.between(1_000, 12_000).unsigned_abs()
+        } else {
+            0
+        }
+    }
+
+    /// Starts an invocation: nothing has crashed in it yet, and what the last one failed to
+    /// record is lost for good.
+    pub fn begin_invocation(&self) {
+        let mut inside = self.inside.lock().unwrap_or_else(PoisonError::into_inner);
+        let failing = std::mem::take(&mut inside.failing);
+        inside.lost.extend(failing);
+        inside.rolled = false;
+        inside.crashed = false;
+    }
+
+    /// Whether the invocation crashes before recording `key` done: rolled once per invocation,
+    /// at its first record; once crashed, no later call of it reaches the store.
+    pub fn crash_before_record(&self, key: &str) -> bool {
+        let first = !std::mem::replace(
+            &mut self.inside.lock().unwrap_or_else(PoisonError::into_inner).rolled,
+            true,
+        );
+        let crashes = first && self.roll(self.faults.crash_before_record, |i| &mut i.crashes_before_record);
+        let mut inside = self.inside.lock().unwrap_or_else(PoisonError::into_inner);
+        inside.crashed |= crashes;
+        if inside.crashed {
+            inside.failing.push(key.to_owned());
+        }
+        inside.crashed
+    }
+
+    /// Notes whether recording `key` done reached the store in this invocation.
+    pub fn recorded(&self, key: &str, reached: bool) {
+        let mut inside = self.inside.lock().unwrap_or_else(PoisonError::into_inner);
+        if reached {
+            inside.failing.retain(|failing| failing != key);
+        } else if !inside.failing.iter().any(|failing| failing == key) {
+            inside.failing.push(key.to_owned());
+        }
+    }
+
+    /// Whether the current invocation crashed inside (its answer is a crash, whatever it said).
+    pub fn crashed_inside(&self) -> bool {
+        self.inside.lock().unwrap_or_else(PoisonError::into_inner).crashed
+    }
+
+    /// Idempotency keys (`<function>#<event id>`) whose recording a crash or a failed table
+    /// call prevented after their outputs may have gone out: a redelivery runs their work
+    /// again, and the one place where a decision can reach people twice.
+    pub fn lost_records(&self) -> Vec<String> {
+        let inside = self.inside.lock().unwrap_or_else(PoisonError::into_inner);
+        inside.lost.iter().chain(&inside.failing).cloned().collect()
+    }
 }
 
 #[cfg(test)]
@@ -154,7 +243,13 @@ mod tests {
     #[test]
     fn given_no_faults_then_none_is_injected() {
         let dice = Dice::new(1, Faults::none());
-        assert!((0..1000).all(|_| !dice.duplicate() && !dice.crash() && !dice.store_error()));
+        assert!((0..1000).all(|_| {
+            !dice.duplicate()
+                && !dice.crash()
+                && !dice.store_error()
+                && !dice.crash_before_record("f#k")
+                && dice.publish_latency_ms() == 0
+        }));
         assert_eq!(dice.injected(), Injected::default());
     }
 }

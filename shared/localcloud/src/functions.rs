@@ -282,20 +282,22 @@ fn events_function(
     let store = Faulty::new(
         wiring.tables.idempotency(&kit.idempotency_table),
         Arc::clone(&wiring.dice),
-    );
+    )
+    .with_crashes();
     let processor = Processor::new(
         &kit.function_name,
         Boxed(handler),
         Idempotency::new(&kit.function_name, store)
             .with_ttl(kit.idempotency_ttl)
             .with_clock(wiring.clock.clone()),
-        LocalPublisher::new(wiring.outbox.clone(), destination),
+        LocalPublisher::new(wiring.outbox.clone(), destination).with_slow_calls(Arc::clone(&wiring.dice)),
         LocalParking::new(wiring.outbox.clone(), &kit.parking_queue_url, parking_limit),
     )
     .with_limits(Limits {
         concurrency: kit.max_concurrency,
-        // Virtual invocations never run out of time.
-        deadline_margin: Duration::ZERO,
+        // The margin the function has in AWS: invocations take tokio time only where a fault
+        // makes a call slow, and must then answer before the template's timeout as there.
+        deadline_margin: kit.deadline_margin,
     });
     Ok(EventsFunction { processor, registry })
 }

@@ -317,7 +317,7 @@ pub(crate) async fn undelivered_outputs_are_handed_to_duplicates_until_marked_de
     let held = ticket(claim(&given).await);
     let kept = given
         .executor
-        .complete::<_, WorkFailed>(held, &outputs, false)
+        .complete::<_, WorkFailed>(&held, &outputs, false)
         .await
         .unwrap();
     assert_eq!(kept, Kept::Result(outputs.to_string()));
@@ -350,7 +350,7 @@ pub(crate) async fn a_delivered_result_over_the_item_limit_keeps_its_digest<S: S
     let held = ticket(claim(&given).await);
     let kept = given
         .executor
-        .complete::<_, WorkFailed>(held, &huge, true)
+        .complete::<_, WorkFailed>(&held, &huge, true)
         .await
         .unwrap();
     assert!(matches!(&kept, Kept::Digest(digest) if digest.len() == 64), "{kept:?}");
@@ -368,7 +368,7 @@ pub(crate) async fn an_undelivered_result_over_the_item_limit_frees_the_key<S: S
     let held = ticket(claim(&given).await);
     let err = given
         .executor
-        .complete::<_, WorkFailed>(held, &huge, false)
+        .complete::<_, WorkFailed>(&held, &huge, false)
         .await
         .unwrap_err();
     assert!(
@@ -396,7 +396,7 @@ pub(crate) async fn the_payload_is_the_event_as_it_arrived_not_as_upcast<S: Stor
     );
     given
         .executor
-        .complete::<_, WorkFailed>(held, &json!([]), true)
+        .complete::<_, WorkFailed>(&held, &json!([]), true)
         .await
         .unwrap();
     // Redelivered to a consumer that upcasts it to version 2: still the same event.
