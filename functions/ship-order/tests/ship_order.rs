@@ -22,7 +22,11 @@ async fn given_a_paid_order_then_it_ships_once_with_a_stable_tracking_number() {
     assert!(failed_ids(&processor, &event).await.unwrap().is_empty());
 
     let published = processor.parts().2.published();
-    assert_eq!(published.len(), 1, "the duplicate's event went out the first time: not sent again");
+    assert_eq!(
+        published.len(),
+        1,
+        "the duplicate's event went out the first time: not sent again"
+    );
     // Run again from scratch (an idempotency record lapsed): the very same event, id included.
     let again = ship_order();
     assert!(failed_ids(&again, &event).await.unwrap().is_empty());

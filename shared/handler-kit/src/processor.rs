@@ -88,12 +88,17 @@ pub struct Limits {
 
 impl Limits {
     fn publish_by(&self, invocation: &Invocation) -> Instant {
-        invocation.deadline - self.deadline_margin / 2
+        before(invocation.deadline, self.deadline_margin / 2)
     }
 
     fn settle_by(&self, invocation: &Invocation) -> Instant {
-        invocation.deadline - self.deadline_margin / 10
+        before(invocation.deadline, self.deadline_margin / 10)
     }
+}
+
+/// `margin` before `deadline` (an instant can only go back as far as the clock began).
+fn before(deadline: Instant, margin: Duration) -> Instant {
+    deadline.checked_sub(margin).unwrap_or(deadline)
 }
 
 impl Default for Limits {
@@ -572,7 +577,11 @@ impl<H: Handler, S: Store, P: Publisher, Q: Parking> Processor<H, S, P, Q> {
             Ok(Err(err)) => {
                 tracing::error!(error = %err, "publishing failed for some outputs");
                 for failed in err.failed {
-                    blame(&mut deliveries[owners[failed.index]], &failed);
+                    // An index the publisher should never give: fail every output, lose none.
+                    let owned = owners.get(failed.index).map_or(owners.as_slice(), std::slice::from_ref);
+                    for &owner in owned {
+                        blame(&mut deliveries[owner], &failed);
+                    }
                 }
             }
             Err(_) => {
@@ -633,18 +642,14 @@ impl<H: Handler, S: Store, P: Publisher, Q: Parking> Processor<H, S, P, Q> {
                     .collect(),
             };
             for failed in &failed {
-                let group = round[failed.index];
-                blame(&mut deliveries[queues[group][0].0], failed);
-                // The rest of the group waits for this record: not published, retried after it.
-                for &(later, _) in queues[group].iter().skip(1) {
-                    if deliveries[later].as_ref().is_some_and(Result::is_ok) {
-                        deliveries[later] = Some(Err(Undelivered {
-                            permanent: false,
-                            reason: "an earlier record of its message group was not published".to_owned(),
-                        }));
+                let Some(&group) = round.get(failed.index) else {
+                    // An index the publisher should never give: stop every group of the round.
+                    for &group in &round {
+                        fail_group(&mut deliveries, &mut queues[group], failed);
                     }
-                }
-                queues[group].clear();
+                    continue;
+                };
+                fail_group(&mut deliveries, &mut queues[group], failed);
             }
             for &group in &round {
                 queues[group].pop_front();
@@ -726,6 +731,28 @@ fn group_in_order<T, K: AsRef<str>>(items: impl IntoIterator<Item = (T, K)>) -> 
         groups[slot].push(item);
     }
     groups
+}
+
+/// A group's first pending output failed: its record is blamed, and the rest of the group
+/// waits for it (not published, retried after it).
+fn fail_group(
+    deliveries: &mut [Option<Result<(), Undelivered>>],
+    queue: &mut VecDeque<(usize, &Envelope<Value>)>,
+    failed: &FailedEntry,
+) {
+    let Some(&(first, _)) = queue.front() else {
+        return;
+    };
+    blame(&mut deliveries[first], failed);
+    for &(later, _) in queue.iter().skip(1) {
+        if deliveries[later].as_ref().is_some_and(Result::is_ok) {
+            deliveries[later] = Some(Err(Undelivered {
+                permanent: false,
+                reason: "an earlier record of its message group was not published".to_owned(),
+            }));
+        }
+    }
+    queue.clear();
 }
 
 /// Marks a record's delivery failed by `failed`; a transient failure of any of its outputs
