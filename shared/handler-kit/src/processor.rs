@@ -557,10 +557,7 @@ impl<H: Handler, S: Store, P: Publisher, Q: Parking> Processor<H, S, P, Q> {
         outcomes: &[Outcome],
         publish_by: Instant,
     ) -> Vec<Option<Result<(), Undelivered>>> {
-        let mut deliveries: Vec<Option<Result<(), Undelivered>>> = outcomes
-            .iter()
-            .map(|o| matches!(o, Outcome::Produced { .. }).then_some(Ok(())))
-            .collect();
+        let mut deliveries = delivered_until_told_otherwise(outcomes);
         let mut owners = Vec::new();
         let mut outputs = Vec::new();
         for (index, outcome) in outcomes.iter().enumerate() {
@@ -603,10 +600,7 @@ impl<H: Handler, S: Store, P: Publisher, Q: Parking> Processor<H, S, P, Q> {
         groups: &[String],
         publish_by: Instant,
     ) -> Vec<Option<Result<(), Undelivered>>> {
-        let mut deliveries: Vec<Option<Result<(), Undelivered>>> = outcomes
-            .iter()
-            .map(|o| matches!(o, Outcome::Produced { .. }).then_some(Ok(())))
-            .collect();
+        let mut deliveries = delivered_until_told_otherwise(outcomes);
         let produced = outcomes
             .iter()
             .enumerate()
@@ -731,6 +725,15 @@ fn group_in_order<T, K: AsRef<str>>(items: impl IntoIterator<Item = (T, K)>) -> 
         groups[slot].push(item);
     }
     groups
+}
+
+/// What each record's publishing came to: `None` where nothing was produced, else sent until
+/// an answer says otherwise.
+fn delivered_until_told_otherwise(outcomes: &[Outcome]) -> Vec<Option<Result<(), Undelivered>>> {
+    outcomes
+        .iter()
+        .map(|o| matches!(o, Outcome::Produced { .. }).then_some(Ok(())))
+        .collect()
 }
 
 /// A group's first pending output failed: its record is blamed, and the rest of the group
