@@ -58,6 +58,15 @@ impl Cidr {
     }
 }
 
+impl std::fmt::Display for Cidr {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match *self {
+            Self::V4 { network, mask } => write!(f, "{}/{}", std::net::Ipv4Addr::from(network), mask.count_ones()),
+            Self::V6 { network, mask } => write!(f, "{}/{}", std::net::Ipv6Addr::from(network), mask.count_ones()),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -4,6 +4,8 @@
 //! null); arrays are spread and objects skipped by the caller. `{"exists": false}` is not here:
 //! it is about the absence of every value, so the pattern tree handles it.
 
+use std::fmt;
+
 use serde_json::Number;
 
 use crate::cidr::Cidr;
@@ -51,10 +53,34 @@ impl Num {
 }
 
 impl PartialEq for Num {
+    /// Equal as EventBridge compares exact values: by how the number is written, approximated
+    /// from what JSON parsing keeps. A whole number written without a fraction or exponent (`300`)
+    /// is never equal to one written with them (`300.0`, `3.0e2`); within each kind, equal values
+    /// are equal (`3.0e2` = `300.0`, `301.8` = `3.018e2`: the parsed text is not kept).
     fn eq(&self, other: &Self) -> bool {
         match (self.whole, other.whole) {
             (Some(a), Some(b)) => a == b,
+            (None, None) => self.float == other.float,
+            _ => false,
+        }
+    }
+}
+
+impl Num {
+    /// Equal by value (`5` = `5.0`), as SNS's numeric "=" and plain numbers compare.
+    pub(crate) fn same_value(self, other: Self) -> bool {
+        match (self.whole, other.whole) {
+            (Some(a), Some(b)) => a == b,
             _ => self.float == other.float,
+        }
+    }
+}
+
+impl fmt::Display for Num {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.whole {
+            Some(whole) => write!(f, "{whole}"),
+            None => write!(f, "{:?}", self.float),
         }
     }
 }
@@ -81,11 +107,52 @@ impl Scalar {
     }
 }
 
+/// How finely, and over what span, a service compares numbers in `numeric` conditions.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct Precision {
+    /// The largest magnitude compared; numbers beyond it never match a range.
+    pub(crate) limit: f64,
+    /// Steps per unit: numbers are compared after rounding to `1 / scale`.
+    scale: f64,
+    /// The limit as written in messages.
+    pub(crate) limit_text: &'static str,
+}
+
+impl Precision {
+    /// EventBridge: -5.0e9 to +5.0e9 inclusive, six digits to the right of the decimal point.
+    // source: https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-create-pattern-operators.html#eb-filtering-numeric-matching
+    pub(crate) const EVENTBRIDGE: Self = Self {
+        limit: 5.0e9,
+        scale: 1e6,
+        limit_text: "-5.0e9 to 5.0e9",
+    };
+    /// SNS: -1e9 to 1e9, five digits of accuracy after the decimal point.
+    // source: https://docs.aws.amazon.com/sns/latest/dg/subscription-filter-policy-constraints.html
+    pub(crate) const SNS: Self = Self {
+        limit: 1.0e9,
+        scale: 1e5,
+        limit_text: "-1.0e9 to 1.0e9",
+    };
+
+    /// The number in steps of this precision, or `None` when it is out of the compared span.
+    #[inline]
+    fn steps(self, x: f64) -> Option<i64> {
+        // `as` saturates; within the limit the product fits an i64 by far.
+        (x.abs() <= self.limit).then(|| (x * self.scale).round() as i64)
+    }
+
+    /// Whether a pattern operand is within the compared span.
+    pub(crate) fn admits(self, x: f64) -> bool {
+        x.abs() <= self.limit
+    }
+}
+
 /// A numeric range; either end may be open-ended, and each end is inclusive or not.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub(crate) struct Range {
     pub(crate) lower: Option<Bound>,
     pub(crate) upper: Option<Bound>,
+    pub(crate) precision: Precision,
 }
 
 /// One end of a [`Range`].
@@ -93,6 +160,19 @@ pub(crate) struct Range {
 pub(crate) struct Bound {
     pub(crate) value: f64,
     pub(crate) inclusive: bool,
+    /// `value` in steps of the range's precision.
+    steps: i64,
+}
+
+impl Bound {
+    /// A bound of a range compared at `precision` (the value must be within its span).
+    pub(crate) fn new(value: f64, inclusive: bool, precision: Precision) -> Self {
+        Self {
+            value,
+            inclusive,
+            steps: precision.steps(value).unwrap_or(0),
+        }
+    }
 }
 
 impl Range {
@@ -105,14 +185,46 @@ impl Range {
         below(self.lower, other.upper) && below(other.lower, self.upper)
     }
 
+    /// Whether `x` is in the range, both compared at the range's precision; a number beyond
+    /// the precision's span is in no range.
+    #[inline]
     pub(crate) fn contains(&self, x: f64) -> bool {
+        let Some(x) = self.precision.steps(x) else {
+            return false;
+        };
         let above = self
             .lower
-            .is_none_or(|b| if b.inclusive { x >= b.value } else { x > b.value });
+            .is_none_or(|b| if b.inclusive { x >= b.steps } else { x > b.steps });
         let below = self
             .upper
-            .is_none_or(|b| if b.inclusive { x <= b.value } else { x < b.value });
+            .is_none_or(|b| if b.inclusive { x <= b.steps } else { x < b.steps });
         above && below
+    }
+}
+
+impl fmt::Display for Range {
+    /// `[>0, <=5]`, `[=3]`, `[<10]`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let num = |x: f64| {
+            if x.fract() == 0.0 && x.abs() < 1e15 {
+                format!("{x:.0}")
+            } else {
+                format!("{x}")
+            }
+        };
+        match (self.lower, self.upper) {
+            (Some(l), Some(u)) if l.value == u.value && l.inclusive && u.inclusive => write!(f, "[={}]", num(l.value)),
+            (lower, upper) => {
+                let mut parts = Vec::new();
+                if let Some(l) = lower {
+                    parts.push(format!(">{}{}", if l.inclusive { "=" } else { "" }, num(l.value)));
+                }
+                if let Some(u) = upper {
+                    parts.push(format!("<{}{}", if u.inclusive { "=" } else { "" }, num(u.value)));
+                }
+                write!(f, "[{}]", parts.join(", "))
+            }
+        }
     }
 }
 
@@ -121,8 +233,10 @@ impl Range {
 pub(crate) enum Excluded {
     /// These strings (a number, boolean or null is never one of them).
     Strings(Vec<Box<str>>),
-    /// These numbers (a string is never one of them).
+    /// These numbers, as written (a string is never one of them).
     Numbers(Vec<Num>),
+    /// These numbers by value (SNS: `100` excludes `100.0`).
+    NumberValues(Vec<Num>),
     /// Strings starting with one of these.
     Prefixes(Vec<Box<str>>),
     /// Strings ending with one of these.
@@ -136,10 +250,11 @@ pub(crate) enum Excluded {
 impl Excluded {
     /// Whether the event value is one of the excluded ones. Only strings can be excluded by the
     /// string forms: AWS matches them against the quoted JSON text, which a number never fits.
-    fn excludes(&self, value: LeafRef<'_>) -> bool {
+    pub(crate) fn excludes(&self, value: LeafRef<'_>) -> bool {
         match (self, value) {
             (Self::Strings(list), LeafRef::Str(s)) => list.iter().any(|x| **x == *s),
             (Self::Numbers(list), LeafRef::Num(n)) => list.contains(&n),
+            (Self::NumberValues(list), LeafRef::Num(n)) => list.iter().any(|x| x.same_value(n)),
             (Self::Prefixes(list), LeafRef::Str(s)) => list.iter().any(|x| s.starts_with(&**x)),
             (Self::Suffixes(list), LeafRef::Str(s)) => list.iter().any(|x| s.ends_with(&**x)),
             (Self::Wildcards(list), LeafRef::Str(s)) => list.iter().any(|x| x.matches(s)),
@@ -220,6 +335,66 @@ impl Condition {
     }
 }
 
+impl fmt::Display for Scalar {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Str(s) => write!(f, "{}", serde_json::Value::from(&**s)),
+            Self::Num(n) => write!(f, "{n}"),
+            Self::Bool(b) => write!(f, "{b}"),
+            Self::Null => f.write_str("null"),
+        }
+    }
+}
+
+/// A list of texts as JSON strings: `["a", "b"]`.
+fn quoted_list(list: &[Box<str>]) -> String {
+    let items: Vec<String> = list.iter().map(|s| serde_json::Value::from(&**s).to_string()).collect();
+    format!("[{}]", items.join(", "))
+}
+
+impl fmt::Display for Excluded {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Strings(list) => f.write_str(&quoted_list(list)),
+            Self::Numbers(list) | Self::NumberValues(list) => {
+                let items: Vec<String> = list.iter().map(ToString::to_string).collect();
+                write!(f, "[{}]", items.join(", "))
+            }
+            Self::Prefixes(list) => write!(f, "prefix {}", quoted_list(list)),
+            Self::Suffixes(list) => write!(f, "suffix {}", quoted_list(list)),
+            Self::Wildcards(list) => {
+                let items: Vec<String> = list
+                    .iter()
+                    .map(|w| serde_json::Value::from(w.source()).to_string())
+                    .collect();
+                write!(f, "wildcard [{}]", items.join(", "))
+            }
+            Self::IgnoringCase(list) => write!(f, "equals-ignore-case {}", quoted_list(list)),
+        }
+    }
+}
+
+impl fmt::Display for Condition {
+    /// The condition as a person reads it in an explanation: `"x"`, `prefix "us-"`,
+    /// `numeric [>0, <=5]` (texts compared ignoring case are shown case-folded).
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let json = |s: &str| serde_json::Value::from(s).to_string();
+        match self {
+            Self::Exact(scalar) => write!(f, "{scalar}"),
+            Self::Prefix(p) => write!(f, "prefix {}", json(p)),
+            Self::PrefixIgnoringCase(p) => write!(f, "prefix {} (ignoring case)", json(p)),
+            Self::Suffix(p) => write!(f, "suffix {}", json(p)),
+            Self::SuffixIgnoringCase(p) => write!(f, "suffix {} (ignoring case)", json(p)),
+            Self::EqualsIgnoringCase(p) => write!(f, "equals-ignore-case {}", json(p)),
+            Self::Wildcard(w) => write!(f, "wildcard {}", json(&w.source())),
+            Self::AnythingBut(excluded) => write!(f, "anything-but {excluded}"),
+            Self::Numeric(range) => write!(f, "numeric {range}"),
+            Self::Cidr(net) => write!(f, "cidr {net}"),
+            Self::Exists => f.write_str("exists"),
+        }
+    }
+}
+
 /// Case-folds text for `equals-ignore-case`: each character lower-cased on its own (Unicode simple
 /// and special lower-case mappings; no locale, no context).
 pub(crate) fn fold_case(text: &str) -> Box<str> {
@@ -274,7 +449,12 @@ mod tests {
             Value::Number(n) => Num::of(&n),
             _ => unreachable!(),
         };
-        assert_eq!(n(json!(5)), n(json!(5.0)));
+        // source: https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-create-pattern.html
+        // ("300, 300.0, and 3.0e2 are not considered equal"; the text of a float is not kept, so
+        // 300.0 and 3.0e2 are one float here).
+        assert_ne!(n(json!(5)), n(json!(5.0)));
+        assert!(n(json!(5)).same_value(n(json!(5.0))));
+        assert_eq!(n(json!(3.0e2)), n(json!(300.0)));
         assert_eq!(n(json!(0.0)), n(json!(-0.0)));
         assert_eq!(n(json!(0.0)).bucket(), n(json!(-0.0)).bucket());
         assert_ne!(n(json!(9_007_199_254_740_993_u64)), n(json!(9_007_199_254_740_992_u64)));

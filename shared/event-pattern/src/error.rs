@@ -4,9 +4,10 @@ use std::fmt;
 
 /// An event pattern that is not valid: the path inside the pattern where the problem is, and why.
 ///
-/// The path names fields the way a person reads them (`detail.amount`); keys that contain a dot
-/// or a bracket are quoted (`detail["a.b"]`) and `$or` alternatives are numbered from 0
-/// (`detail.$or[1].state`). An empty path means the pattern as a whole.
+/// The path names fields the way a person reads them (`detail.amount`); keys that contain a space
+/// or a bracket are quoted (`detail["a b"]`; a dotted key is the nested path, as in EventBridge)
+/// and `$or` alternatives are numbered from 0 (`detail.$or[1].state`). An empty path means the
+/// pattern as a whole.
 ///
 /// A pattern error is always permanent: the same pattern fails the same way every time, so the
 /// fix is to change the pattern, never to retry.
@@ -28,6 +29,15 @@ impl PatternError {
         }
     }
 
+    /// An error about the pattern as a whole.
+    pub(crate) fn whole(reason: impl Into<String>) -> Self {
+        Self {
+            path: String::new(),
+            reason: reason.into(),
+            source: None,
+        }
+    }
+
     pub(crate) fn invalid_json(source: serde_json::Error) -> Self {
         Self {
             path: String::new(),
@@ -44,6 +54,14 @@ impl PatternError {
     /// What is wrong, written for the person who has to fix the pattern.
     pub fn reason(&self) -> &str {
         &self.reason
+    }
+
+    /// The message in the shape EventBridge's `PutRule` and `TestEventPattern` give with an
+    /// `InvalidEventPatternException`: `Event pattern is not valid. Reason: ...`, the reason
+    /// followed by where it is (AWS gives a line and column there; this gives the path).
+    // source: https://docs.aws.amazon.com/eventbridge/latest/APIReference/API_PutRule.html
+    pub fn aws_message(&self) -> String {
+        format!("Event pattern is not valid. Reason: {}{}", self.reason, At(&self.path))
     }
 }
 
@@ -125,7 +143,7 @@ impl fmt::Display for FieldPath<'_> {
 }
 
 /// A key that reads unambiguously in dotted form.
-fn is_plain(key: &str) -> bool {
+pub(crate) fn is_plain(key: &str) -> bool {
     !key.is_empty() && !key.contains(['.', '[', ']', '"', ' ', '`'])
 }
 

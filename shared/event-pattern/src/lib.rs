@@ -7,6 +7,11 @@
 //!   not with all rules. [`Matcher::matches_json`] takes the event as JSON text and reads only
 //!   the fields the patterns look at.
 //!
+//! - [`Pattern::explain`] and [`Matcher::explain`]: why an event does not match, as a
+//!   [`Mismatch`] naming the first failing field (a separate walk, never on the matching path).
+//! - [`sns`]: Amazon SNS subscription filter policies, on typed message attributes or a JSON
+//!   message body, with SNS's limits and messages.
+//!
 //! Every operator of EventBridge event buses is supported: exact values (strings, numbers,
 //! booleans, null), `prefix`, `suffix` (both also with `equals-ignore-case`),
 //! `equals-ignore-case`, `wildcard`, `anything-but` (values, lists, prefix, suffix, wildcard,
@@ -36,15 +41,18 @@ mod cidr;
 mod condition;
 mod error;
 mod event;
+mod explain;
 mod hash;
 mod matcher;
 mod parse;
 mod pattern;
 mod scan;
+pub mod sns;
 mod tree;
 mod trie;
 mod wildcard;
 
 pub use error::PatternError;
+pub use explain::{Mismatch, MismatchKind};
 pub use matcher::Matcher;
 pub use pattern::Pattern;

@@ -6,7 +6,7 @@
 use serde_json::{Map, Value};
 
 use crate::cidr::Cidr;
-use crate::condition::{Bound, Condition, Excluded, Num, Range, Scalar, fold_case};
+use crate::condition::{Bound, Condition, Excluded, Num, Precision, Range, Scalar, fold_case};
 use crate::error::{FieldPath, PatternError, Step};
 use crate::tree::{Field, Leaf, Node, Rule};
 use crate::wildcard::Wildcard;
@@ -28,15 +28,100 @@ const OPERATORS: [&str; 8] = [
     "exists",
 ];
 
+/// The most states the wildcards of one field may keep alive at once (event-ruler's default
+/// rule complexity limit; see [`Wildcard::live_states`]).
+const MAX_WILDCARD_STATES: usize = 100;
+
+/// AWS's reason for a rule whose wildcards are too costly to match.
+// source: https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-create-pattern-operators.html#eb-filtering-wildcard-matching
+pub(crate) const TOO_COMPLEX: &str = "Rule is too complex - try using fewer wildcard characters or fewer repeating character sequences after a wildcard character";
+
 /// Compiles a whole pattern.
 pub(crate) fn pattern(value: &Value) -> Result<Node, PatternError> {
     let mut path = FieldPath::default();
+    // EventBridge joins the keys of a path with dots when it compiles a pattern, so a key that
+    // contains a dot and the same keys nested are one pattern.
+    // source: https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-create-pattern.html
+    let expanded;
+    let value = if has_dotted_key(value) {
+        expanded = expand_dots(value);
+        &expanded
+    } else {
+        value
+    };
     match value {
         Value::Object(object) => node(object, &mut path, false),
         other => Err(PatternError::new(
             &path,
             format!("a pattern must be a JSON object of fields, found {}", kind(other)),
         )),
+    }
+}
+
+/// Whether some key of a pattern object (at any level, `$or` alternatives included) has a dot.
+fn has_dotted_key(value: &Value) -> bool {
+    match value {
+        Value::Object(object) => object.iter().any(|(key, value)| {
+            key.contains('.')
+                || match value {
+                    Value::Array(items) if key == "$or" => items.iter().any(has_dotted_key),
+                    Value::Object(_) => has_dotted_key(value),
+                    _ => false,
+                }
+        }),
+        _ => false,
+    }
+}
+
+/// The pattern with each dotted key `a.b` written as nested keys `a` > `b`, objects that meet
+/// at one path merged, and for anything else the one that comes last kept (as EventBridge keeps
+/// the last pattern given for a field).
+fn expand_dots(value: &Value) -> Value {
+    let Value::Object(object) = value else {
+        return value.clone();
+    };
+    let mut out = Map::new();
+    for (key, value) in object {
+        let value = match value {
+            Value::Object(_) => expand_dots(value),
+            Value::Array(items) if key == "$or" => Value::Array(items.iter().map(expand_dots).collect()),
+            other => other.clone(),
+        };
+        if key == "$or" {
+            out.insert(key.clone(), value);
+        } else {
+            let segments: Vec<&str> = key.split('.').collect();
+            insert_at(&mut out, &segments, value);
+        }
+    }
+    Value::Object(out)
+}
+
+fn insert_at(map: &mut Map<String, Value>, segments: &[&str], value: Value) {
+    let Some((first, rest)) = segments.split_first() else {
+        return;
+    };
+    if rest.is_empty() {
+        match (map.get_mut(*first), value) {
+            (Some(Value::Object(existing)), Value::Object(new)) => {
+                for (key, value) in new {
+                    insert_at(existing, &[key.as_str()], value);
+                }
+            }
+            (_, value) => {
+                map.insert((*first).to_owned(), value);
+            }
+        }
+        return;
+    }
+    let slot = map
+        .entry((*first).to_owned())
+        .or_insert_with(|| Value::Object(Map::new()));
+    if !slot.is_object() {
+        *slot = Value::Object(Map::new());
+    }
+    if let Value::Object(inner) = slot {
+        insert_at(inner, rest, value);
     }
 }
 
@@ -140,6 +225,18 @@ fn leaf(list: &[Value], path: &FieldPath<'_>) -> Result<Leaf, PatternError> {
             },
         }
     }
+    // source: https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-create-pattern-operators.html#eb-filtering-wildcard-matching
+    let live_states: usize = conditions
+        .iter()
+        .map(|condition| match condition {
+            Condition::Wildcard(w) => w.live_states(),
+            Condition::AnythingBut(Excluded::Wildcards(list)) => list.iter().map(Wildcard::live_states).sum(),
+            _ => 0,
+        })
+        .sum();
+    if live_states > MAX_WILDCARD_STATES {
+        return Err(PatternError::new(path, TOO_COMPLEX));
+    }
     Ok(Leaf {
         conditions,
         absent_at: absent.then(|| path.event_keys().into_boxed_slice()),
@@ -173,7 +270,7 @@ fn condition(operator: &Map<String, Value>) -> Result<Option<Condition>, String>
         "equals-ignore-case" => Condition::EqualsIgnoringCase(fold_case(string("a string")?)),
         "wildcard" => Condition::Wildcard(Wildcard::parse(string("a string")?)?),
         "anything-but" => Condition::AnythingBut(anything_but(operand)?),
-        "numeric" => Condition::Numeric(numeric(operand)?),
+        "numeric" => Condition::Numeric(numeric(operand, Precision::EVENTBRIDGE)?),
         "cidr" => Condition::Cidr(Cidr::parse(string("a string such as \"10.0.0.0/24\"")?)?),
         "exists" => match operand {
             Value::Bool(true) => Condition::Exists,
@@ -273,7 +370,7 @@ fn strings<'a>(name: &str, value: &'a Value) -> Result<Vec<&'a str>, String> {
 /// `["=", 5]`, `[">", 0]`, `["<=", 5]`, or a lower and an upper bound: `[">", 0, "<=", 5]`.
 ///
 /// AWS documents the lower bound first; quamina also takes the upper bound first, and so do we.
-fn numeric(operand: &Value) -> Result<Range, String> {
+pub(crate) fn numeric(operand: &Value, precision: Precision) -> Result<Range, String> {
     const SHAPE: &str = "`numeric` takes one or two operator/number pairs, e.g. [\">\", 0, \"<=\", 5]";
     let Value::Array(list) = operand else {
         return Err(format!("{SHAPE}, found {}", kind(operand)));
@@ -284,6 +381,7 @@ fn numeric(operand: &Value) -> Result<Range, String> {
     let mut range = Range {
         lower: None,
         upper: None,
+        precision,
     };
     for pair in list.chunks_exact(2) {
         let Value::String(op) = &pair[0] else {
@@ -298,12 +396,19 @@ fn numeric(operand: &Value) -> Result<Range, String> {
                 pair[1]
             ));
         };
+        if !precision.admits(value) {
+            return Err(format!(
+                "`numeric`: {} is out of range; numbers are compared from {}",
+                pair[1], precision.limit_text
+            ));
+        }
         let (slot, inclusive) = match op.as_str() {
             "=" if list.len() == 2 => {
-                let bound = Some(Bound { value, inclusive: true });
+                let bound = Some(Bound::new(value, true, precision));
                 return Ok(Range {
                     lower: bound,
                     upper: bound,
+                    precision,
                 });
             }
             "=" => return Err("`numeric`: `=` cannot be combined with another comparison".into()),
@@ -319,7 +424,7 @@ fn numeric(operand: &Value) -> Result<Range, String> {
                 "`numeric` has two {side} bounds; give at most one `>`/`>=` and one `<`/`<=`"
             ));
         }
-        *slot = Some(Bound { value, inclusive });
+        *slot = Some(Bound::new(value, inclusive, precision));
     }
     if let (Some(lower), Some(upper)) = (range.lower, range.upper) {
         let empty = lower.value > upper.value || (lower.value == upper.value && !(lower.inclusive && upper.inclusive));
@@ -339,7 +444,7 @@ fn show(bound: Bound, op: &str) -> String {
 }
 
 /// What kind of JSON value this is, for error messages.
-fn kind(value: &Value) -> &'static str {
+pub(crate) fn kind(value: &Value) -> &'static str {
     match value {
         Value::Null => "null",
         Value::Bool(_) => "a boolean",
@@ -405,7 +510,7 @@ mod tests {
         assert_refused(json!({"detail": {"n": 5}}), "detail.n", "match list");
         assert_refused(json!({"detail": {"n": []}}), "detail.n", "empty match list");
         assert_refused(json!({"a": [["x"]]}), "a", "cannot hold an array");
-        assert_refused(json!({"a.b": {"c": "x"}}), r#"["a.b"].c"#, "match list");
+        assert_refused(json!({"a.b": {"c": "x"}}), "a.b.c", "match list");
     }
 
     #[test]
@@ -506,7 +611,7 @@ mod tests {
 
     #[test]
     fn exists_false_remembers_where_the_field_is() {
-        let node = pattern(&json!({"a.b": {"$or": [{"c": [{"exists": false}]}, {"d": ["x"]}]}}))
+        let node = pattern(&json!({"a": {"$or": [{"c": [{"exists": false}]}, {"d": ["x"]}]}}))
             .unwrap_or_else(|e| panic!("{e}"));
         let Rule::Object(inner) = &node.fields[0].rule else {
             panic!("object expected")
@@ -514,7 +619,25 @@ mod tests {
         let Rule::Leaf(leaf) = &inner.any_of[0][0].fields[0].rule else {
             panic!("leaf expected")
         };
-        assert_eq!(leaf.absent_at.as_deref(), Some(&[Box::from("a.b"), Box::from("c")][..]));
+        assert_eq!(leaf.absent_at.as_deref(), Some(&[Box::from("a"), Box::from("c")][..]));
+    }
+
+    #[test]
+    fn dotted_keys_are_the_same_pattern_as_nested_keys() {
+        let dotted = pattern(&json!({"a.b": ["x"], "a": {"c": ["y"]}, "$or": [{"d.e": [1]}, {"f": [2]}]}))
+            .unwrap_or_else(|e| panic!("{e}"));
+        let nested = pattern(&json!({"a": {"b": ["x"], "c": ["y"]}, "$or": [{"d": {"e": [1]}}, {"f": [2]}]}))
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(format!("{dotted:?}"), format!("{nested:?}"));
+        // A leaf and an object at one path: the one that comes last wins.
+        let last = pattern(&json!({"a": {"b": ["x"]}, "a.b": ["y"]})).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            format!("{last:?}"),
+            format!(
+                "{:?}",
+                pattern(&json!({"a": {"b": ["y"]}})).unwrap_or_else(|e| panic!("{e}"))
+            )
+        );
     }
 
     #[test]

@@ -5,6 +5,7 @@ use std::str::FromStr;
 use serde_json::Value;
 
 use crate::error::PatternError;
+use crate::explain::{self, Mismatch};
 use crate::parse;
 use crate::tree::Node;
 
@@ -25,22 +26,64 @@ pub struct Pattern {
 }
 
 impl Pattern {
+    /// The default quota on the size of an event pattern, in characters (adjustable up to 4096
+    /// on request, see [`Pattern::parse_with_max_size`]).
+    // source: https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-quota.html
+    pub const MAX_SIZE: usize = 2048;
+
     /// Parses and validates a pattern from its JSON text; text that is not JSON is a
-    /// [`PatternError`] too.
+    /// [`PatternError`] too, and so is text longer than [`Pattern::MAX_SIZE`] characters.
     pub fn parse(text: &str) -> Result<Self, PatternError> {
-        let value: Value = serde_json::from_str(text).map_err(PatternError::invalid_json)?;
-        Self::from_value(&value)
+        Self::parse_with_max_size(text, Self::MAX_SIZE)
     }
 
-    /// Validates and compiles a pattern already parsed as JSON.
+    /// [`Pattern::parse`] under a raised size quota (EventBridge allows up to 4096 characters
+    /// on request).
+    pub fn parse_with_max_size(text: &str, max_chars: usize) -> Result<Self, PatternError> {
+        check_size(text.chars().count(), max_chars)?;
+        let value: Value = serde_json::from_str(text).map_err(PatternError::invalid_json)?;
+        parse::pattern(&value).map(|root| Self { root })
+    }
+
+    /// Validates and compiles a pattern already parsed as JSON; its size is that of its compact
+    /// JSON text, at most [`Pattern::MAX_SIZE`] characters.
     pub fn from_value(pattern: &Value) -> Result<Self, PatternError> {
+        check_size(pattern.to_string().chars().count(), Self::MAX_SIZE)?;
         parse::pattern(pattern).map(|root| Self { root })
+    }
+
+    /// `None` when the event matches; otherwise the first field that fails, and why (see
+    /// [`Mismatch`]). A separate, slower walk than [`Pattern::matches`], for explaining a
+    /// routing decision, never on the matching path.
+    ///
+    /// ```
+    /// use event_pattern::Pattern;
+    /// use serde_json::json;
+    ///
+    /// let pattern = Pattern::parse(r#"{"detail": {"state": ["running", "pending"]}}"#)?;
+    /// let why = pattern.explain(&json!({"detail": {"state": "stopped"}})).unwrap();
+    /// assert_eq!(why.to_string(), r#"detail.state: "stopped" is not one of ["running", "pending"]"#);
+    /// assert!(pattern.explain(&json!({"detail": {"state": "running"}})).is_none());
+    /// # Ok::<(), event_pattern::PatternError>(())
+    /// ```
+    pub fn explain(&self, event: &Value) -> Option<Mismatch> {
+        explain::node(&self.root, event.as_object(), event, &mut Vec::new())
     }
 
     /// Whether the event matches this pattern.
     pub fn matches(&self, event: &Value) -> bool {
         self.root.matches(event.as_object(), event)
     }
+}
+
+/// Refuses a pattern over the size quota, in AWS's words.
+fn check_size(chars: usize, max_chars: usize) -> Result<(), PatternError> {
+    if chars > max_chars {
+        return Err(PatternError::whole(format!(
+            "Event pattern is too long: {chars} characters, the quota is {max_chars}"
+        )));
+    }
+    Ok(())
 }
 
 impl FromStr for Pattern {

@@ -509,7 +509,8 @@ mod tests {
         let kept = parse(text, &w).unwrap_or_else(|| panic!("refused")).to_value();
         assert_eq!(
             kept,
-            json!({"a.b": "x", "detail": {"items": [{"sku": "A"}, {"sku": "B"}]}, "c": {}})
+            // The pattern's `a.b` is the nested path `a` > `b` (EventBridge joins keys with dots).
+            json!({"a": {"b": "x"}, "detail": {"items": [{"sku": "A"}, {"sku": "B"}]}, "c": {}})
         );
     }
 

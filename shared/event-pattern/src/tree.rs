@@ -61,7 +61,7 @@ impl Node {
 }
 
 impl Rule {
-    fn matches<E: Json>(&self, value: Option<&E>, root: &E) -> bool {
+    pub(crate) fn matches<E: Json>(&self, value: Option<&E>, root: &E) -> bool {
         match self {
             Self::Leaf(leaf) => leaf.matches(value, root),
             Self::Object(node) => match value.map(Json::view) {
@@ -82,7 +82,7 @@ impl Rule {
 }
 
 impl Leaf {
-    fn matches<E: Json>(&self, value: Option<&E>, root: &E) -> bool {
+    pub(crate) fn matches<E: Json>(&self, value: Option<&E>, root: &E) -> bool {
         let accepted = |v: LeafRef<'_>| self.conditions.iter().any(|c| c.accepts(v));
         let present = match value.map(Json::view) {
             None | Some(View::Object(_)) => false,

@@ -49,6 +49,28 @@ impl Wildcard {
         Ok(Self { pieces })
     }
 
+    /// The wildcard as written, with its escapes.
+    pub(crate) fn source(&self) -> String {
+        self.pieces
+            .iter()
+            .map(|piece| piece.replace('\\', "\\\\").replace('*', "\\*"))
+            .collect::<Vec<_>>()
+            .join("*")
+    }
+
+    /// How many states of a matching automaton this wildcard can keep alive at once: one for
+    /// the scan before the first star, and for each piece after a star, the longest chain of
+    /// its prefixes that are also suffixes of one another (a piece that repeats a character,
+    /// like `aaaa`, can be partly matched at several places at once; `abcd` at one).
+    pub(crate) fn live_states(&self) -> usize {
+        1 + self
+            .pieces
+            .iter()
+            .skip(1)
+            .map(|piece| border_chain(piece))
+            .sum::<usize>()
+    }
+
     /// The text every match starts with: what comes before the first star.
     pub(crate) fn literal_prefix(&self) -> &str {
         self.pieces.first().map_or("", |piece| piece)
@@ -75,6 +97,29 @@ impl Wildcard {
         }
         true
     }
+}
+
+/// The longest chain of borders (prefixes that are also suffixes) over the prefixes of `piece`,
+/// plus one: how many partial matches of `piece` can be under way at once (KMP failure depths).
+fn border_chain(piece: &str) -> usize {
+    let chars: Vec<char> = piece.chars().collect();
+    let mut failure = vec![0usize; chars.len()];
+    let mut depth = vec![1usize; chars.len() + 1];
+    let mut k = 0;
+    for i in 1..chars.len() {
+        while k > 0 && chars[i] != chars[k] {
+            k = failure[k - 1];
+        }
+        if chars[i] == chars[k] {
+            k += 1;
+        }
+        failure[i] = k;
+    }
+    // depth[j]: the chain length of the prefix of length j (itself, its border, ...).
+    for j in 1..=chars.len() {
+        depth[j] = 1 + depth[failure[j - 1]];
+    }
+    depth.into_iter().max().unwrap_or(1)
 }
 
 #[cfg(test)]
@@ -110,6 +155,17 @@ mod tests {
         assert!(!w.matches("axb"));
         assert!(wildcard(r"a\\b").matches(r"a\b"));
         assert!(wildcard(r"\**").matches("*x"));
+    }
+
+    #[test]
+    fn source_round_trips_and_live_states_grow_with_repeats() {
+        for text in ["dir/*/file*.png", r"a\*b*", r"a\\b", "*", "x"] {
+            assert_eq!(wildcard(text).source(), text);
+        }
+        assert_eq!(wildcard("abc").live_states(), 1);
+        assert_eq!(wildcard("*abcd").live_states(), 3);
+        assert_eq!(wildcard("*aaaa").live_states(), 1 + 5);
+        assert_eq!(wildcard("*a*a").live_states(), 1 + 2 + 2);
     }
 
     #[test]

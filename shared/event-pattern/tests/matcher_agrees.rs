@@ -118,11 +118,39 @@ fn witness(pattern: &Value, seed: &mut u32) -> Value {
                 } else {
                     value
                 };
-                event.insert(key.clone(), value);
+                insert_path(&mut event, key, value);
             }
             Value::Object(event)
         }
         other => other.clone(),
+    }
+}
+
+/// Puts `value` at the dotted `key` (`a.b` is `a` > `b`, as EventBridge reads a pattern),
+/// merging with objects already there.
+fn insert_path(event: &mut Map<String, Value>, key: &str, value: Value) {
+    match key.split_once('.') {
+        None => match (event.get_mut(key), value) {
+            (Some(Value::Object(existing)), Value::Object(more)) => {
+                for (k, v) in more {
+                    insert_path(existing, &k, v);
+                }
+            }
+            (_, value) => {
+                event.insert(key.to_owned(), value);
+            }
+        },
+        Some((first, rest)) => {
+            let slot = event
+                .entry(first.to_owned())
+                .or_insert_with(|| Value::Object(Map::new()));
+            if !slot.is_object() {
+                *slot = Value::Object(Map::new());
+            }
+            if let Value::Object(inner) = slot {
+                insert_path(inner, rest, value);
+            }
+        }
     }
 }
 
@@ -191,6 +219,14 @@ proptest! {
             let matched = matcher.matches(event);
             prop_assert_eq!(&matched, &one_by_one, "event {}, patterns {:?}", event,
                 patterns.iter().map(|(v, _)| v.to_string()).collect::<Vec<_>>());
+            // An explanation is given exactly for the patterns that do not match.
+            let explained: Vec<usize> = matcher
+                .explain(event)
+                .into_iter()
+                .filter(|(_, why)| why.is_none())
+                .map(|(n, _)| *n)
+                .collect();
+            prop_assert_eq!(&explained, &one_by_one, "explain disagrees on {}", event);
         }
     }
 }
