@@ -3,8 +3,14 @@
 //! Every event carries what the next step needs (event-carried state), so no step reads
 //! another's store. All come from source `shop.orders`; `metadata.sequence` is the event's
 //! position in its order's history (placed = 1, then +1 per step).
+//!
+//! Payloads tolerate additions: a field a newer producer adds is ignored on read, never an
+//! error (a consumer that refused it would park every such event for good). What a version
+//! promises is its JSON Schema in `events/schemas/`, kept current and backward compatible by
+//! `tests/schemas.rs` (see [`crate::schemas`]); a breaking change is a new version with an upcaster.
 
 use envelope::{EventType, Upcaster};
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
@@ -12,8 +18,8 @@ use serde_json::{Value, json};
 pub const SOURCE: &str = "shop.orders";
 
 /// One line of an order, as placed.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
 pub struct OrderLine {
     /// Stock keeping unit.
     pub sku: String,
@@ -24,8 +30,8 @@ pub struct OrderLine {
 }
 
 /// A quantity of one sku, as reserved or released.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
 pub struct StockLine {
     /// Stock keeping unit.
     pub sku: String,
@@ -34,8 +40,8 @@ pub struct StockLine {
 }
 
 /// A customer placed an order (version 2: lines with unit prices, currency and total).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
 pub struct OrderPlaced {
     /// The order.
     pub order_id: String,
@@ -88,8 +94,8 @@ fn order_placed_v1_to_v2(data: Value) -> Result<Value, String> {
 }
 
 /// Every line of an order is reserved.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
 pub struct InventoryReserved {
     /// The order.
     pub order_id: String,
@@ -107,8 +113,8 @@ pub struct InventoryReserved {
 }
 
 /// An order could not be accepted.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
 pub struct OrderRejected {
     /// The order.
     pub order_id: String,
@@ -121,8 +127,8 @@ pub struct OrderRejected {
 }
 
 /// The customer was charged.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
 pub struct PaymentCompleted {
     /// The order.
     pub order_id: String,
@@ -137,8 +143,8 @@ pub struct PaymentCompleted {
 }
 
 /// The charge was declined; the reserved stock must be released.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
 pub struct PaymentFailed {
     /// The order.
     pub order_id: String,
@@ -155,8 +161,8 @@ pub struct PaymentFailed {
 }
 
 /// Stock reserved for a failed order is available again.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
 pub struct InventoryReleased {
     /// The order.
     pub order_id: String,
@@ -167,8 +173,8 @@ pub struct InventoryReleased {
 }
 
 /// The order left the warehouse.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
 pub struct OrderShipped {
     /// The order.
     pub order_id: String,
@@ -181,8 +187,8 @@ pub struct OrderShipped {
 }
 
 /// A customer was told about their order (published to the notifications topic, not the bus).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
 pub struct CustomerNotified {
     /// The order.
     pub order_id: String,
@@ -213,18 +219,30 @@ version_one!(
     CustomerNotified
 );
 
-/// Every orders event type, for consumers that read them all (projection, tooling).
-pub fn registry() -> envelope::Registry {
-    envelope::Registry::new()
-        .register::<OrderPlaced>()
-        .register::<InventoryReserved>()
-        .register::<OrderRejected>()
-        .register::<PaymentCompleted>()
-        .register::<PaymentFailed>()
-        .register::<InventoryReleased>()
-        .register::<OrderShipped>()
-        .register::<CustomerNotified>()
+/// Declares the list of every orders event type once, for the registry and the schemas.
+macro_rules! catalogue {
+    ($($event:ident),* $(,)?) => {
+        /// Every orders event type, for consumers that read them all (projection, tooling).
+        pub fn registry() -> envelope::Registry {
+            envelope::Registry::new()$(.register::<$event>())*
+        }
+
+        /// The JSON Schema of the current version of every orders event type.
+        pub(crate) fn schemas() -> Vec<crate::schemas::EventSchema> {
+            vec![$(crate::schemas::EventSchema::of::<$event>()),*]
+        }
+    };
 }
+catalogue!(
+    OrderPlaced,
+    InventoryReserved,
+    OrderRejected,
+    PaymentCompleted,
+    PaymentFailed,
+    InventoryReleased,
+    OrderShipped,
+    CustomerNotified
+);
 
 #[cfg(test)]
 mod tests {

@@ -235,3 +235,42 @@ fn customers_are_told_of_shipment_payment_failure_and_rejection_only() {
     assert_eq!(shipped.data["template"], "order-shipped");
     assert_eq!(shipped.metadata.sequence, None, "not part of the order's history");
 }
+
+/// What a newer producer might add: a field at the top of the data and one in every line.
+fn with_additions(event: &Envelope<Value>) -> Envelope<Value> {
+    let mut event = event.clone();
+    event.data["giftWrap"] = serde_json::json!({ "paper": "red", "card": true });
+    for line in event.data["lines"].as_array_mut().into_iter().flatten() {
+        line["discountCode"] = "WINTER".into();
+    }
+    event
+}
+
+#[test]
+fn given_events_with_fields_a_newer_producer_added_when_they_arrive_then_they_are_handled_as_without_them() {
+    // GIVEN the happy path, and the same events with a field added at the top and in each line
+    let plain = happy_path();
+    let extended: Vec<Envelope<Value>> = plain.iter().map(with_additions).collect();
+    assert!(
+        extended[0].data["lines"][0]["discountCode"] == "WINTER"
+            && extended[1].data["lines"][1]["discountCode"] == "WINTER",
+        "OrderPlaced and InventoryReserved carry lines"
+    );
+    // WHEN the projection reads them, THEN the view is the same
+    assert_eq!(given(&extended), given(&plain));
+    // WHEN reserve-inventory reads the placed order, THEN it decides the same event
+    let placed: Envelope<OrderPlaced> = typed(&extended[0]);
+    assert_eq!(placed.data, self::placed().data);
+    assert_eq!(
+        decisions::inventory_decided(&placed, StockOutcome::Reserved, at(1)).unwrap(),
+        plain[1]
+    );
+    // WHEN process-payment reads the reservation, THEN it decides the same event
+    let approved = PaymentOutcome::Approved {
+        payment_id: "pay-1".into(),
+    };
+    assert_eq!(
+        decisions::payment_decided(&typed::<InventoryReserved>(&extended[1]), approved, at(2)).unwrap(),
+        plain[2]
+    );
+}
