@@ -3,6 +3,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a panic is how a test reports failure
 
+// The store contract is written once, beside the in-memory store's tests.
+#[path = "../../shared/idempotency/tests/contract/mod.rs"]
 #[macro_use]
 mod contract;
 

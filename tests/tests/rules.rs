@@ -62,7 +62,12 @@ fn samples() -> BTreeMap<String, Vec<Value>> {
 #[test]
 fn every_rule_matches_the_sample_events_its_function_consumes_and_no_other() {
     let topology = Topology::load(&root().join("infra/template.yaml"), &sam_template::Options::default()).unwrap();
-    let cloud = LocalCloud::new(topology.clone(), CloudOptions::default()).unwrap();
+    let cloud = LocalCloud::new(
+        topology.clone(),
+        CloudOptions::default(),
+        &localcloud::functions::Registry::new(localcloud::demo::functions()),
+    )
+    .unwrap();
     let samples = samples();
     assert!(samples.len() >= 10, "too few samples found: {:?}", samples.keys());
     let mut matched_per_rule: BTreeMap<&str, usize> = BTreeMap::new();

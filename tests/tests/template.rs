@@ -1,13 +1,41 @@
-//! infra/template.yaml against the code: one function resource per crate in functions/, each
-//! SQS-fed function with its queue, DLQ and event source mapping reporting batch item failures,
-//! and every environment variable the code requires set by the template.
+//! infra/template.yaml against the functions' declarations: one function resource per declared
+//! function, each triggered as it declares (an SQS-fed one with its queue, DLQ and event source
+//! mapping reporting batch item failures; an HTTP one with an IAM-authenticated Function URL),
+//! and every variable it declares set by the template to a resource of the declared kind.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a panic is how a test reports failure
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
+use handler_kit::Trigger;
+use handler_kit::function::Resource;
+use handler_kit::local::Registration;
 use serde_yaml_ng::Value;
+
+/// The declared functions: what the local cloud runs is what is checked here.
+fn declared() -> Vec<Registration> {
+    localcloud::demo::functions()
+}
+
+fn declaration(binary: &str) -> Registration {
+    declared()
+        .into_iter()
+        .find(|r| r.name == binary)
+        .unwrap_or_else(|| panic!("function resource built from {binary}, which declares no function"))
+}
+
+/// The function resources: (logical id, crate, resource).
+fn function_resources(template: &Value) -> Vec<(String, String, &Value)> {
+    resources(template)
+        .into_iter()
+        .filter(|(_, r)| r["Type"] == "AWS::Serverless::Function")
+        .map(|(id, r)| {
+            let binary = r["Metadata"]["BuildProperties"]["Binary"].as_str().unwrap().to_owned();
+            (id, binary, r)
+        })
+        .collect()
+}
 
 fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
@@ -73,6 +101,11 @@ fn every_function_crate_has_exactly_one_function_resource_and_no_resource_lacks_
     let unique: BTreeSet<String> = binaries.iter().cloned().collect();
     assert_eq!(unique.len(), binaries.len(), "a crate with two function resources");
     assert_eq!(unique, crates());
+    let declared: BTreeSet<String> = declared().iter().map(|r| r.name.to_owned()).collect();
+    assert_eq!(
+        unique, declared,
+        "every function crate declares itself, and only they do"
+    );
     let globals = &template["Globals"]["Function"];
     assert_eq!(
         (globals["Runtime"].as_str(), globals["Handler"].as_str()),
@@ -82,98 +115,124 @@ fn every_function_crate_has_exactly_one_function_resource_and_no_resource_lacks_
 }
 
 #[test]
-fn every_sqs_fed_function_has_a_queue_a_dlq_and_a_mapping_reporting_batch_item_failures() {
+fn every_function_is_triggered_as_it_declares() {
     let template = template();
     let timeout = template["Globals"]["Function"]["Timeout"].as_u64().unwrap();
-    let functions: Vec<(String, &Value)> = resources(&template)
-        .into_iter()
-        .filter(|(_, r)| r["Type"] == "AWS::Serverless::Function" && r["Properties"]["FunctionUrlConfig"].is_null())
-        .collect();
-    assert_eq!(functions.len(), crates().len() - 1, "all but order-api are SQS-fed");
-    for (id, _) in &functions {
+    for (id, binary, function) in function_resources(&template) {
         let mappings: Vec<(String, &Value)> = resources(&template)
             .into_iter()
             .filter(|(_, r)| {
                 r["Type"] == "AWS::Lambda::EventSourceMapping"
-                    && target(&r["Properties"]["FunctionName"]).as_ref() == Some(id)
+                    && target(&r["Properties"]["FunctionName"]).as_ref() == Some(&id)
             })
             .collect();
-        assert_eq!(mappings.len(), 1, "{id}: one event source mapping");
-        let mapping = &mappings[0].1["Properties"];
-        assert!(
-            mapping["FunctionResponseTypes"]
-                .as_sequence()
-                .unwrap()
-                .iter()
-                .any(|t| t == "ReportBatchItemFailures"),
-            "{id}"
-        );
-        let queue_id = target(&mapping["EventSourceArn"]).unwrap();
-        let queue = resource(&template, &queue_id);
-        assert_eq!(queue["Type"], "AWS::SQS::Queue", "{id}: fed by a queue");
-        let queue = &queue["Properties"];
-        assert_eq!(queue["SqsManagedSseEnabled"], true, "{queue_id}: encrypted");
-        assert!(
-            queue["VisibilityTimeout"].as_u64().unwrap() >= 6 * timeout,
-            "{queue_id}: visibility >= 6x timeout"
-        );
-        assert_eq!(queue["RedrivePolicy"]["maxReceiveCount"], 5, "{queue_id}");
-        let dlq_id = target(&queue["RedrivePolicy"]["deadLetterTargetArn"]).unwrap();
-        let dlq = resource(&template, &dlq_id);
-        assert_eq!(dlq["Type"], "AWS::SQS::Queue", "{queue_id}: a DLQ");
-        assert_eq!(
-            dlq["Properties"]["MessageRetentionPeriod"], 1_209_600,
-            "{dlq_id}: 14 days"
-        );
-        let alarmed = resources(&template).iter().any(|(_, r)| {
-            r["Type"] == "AWS::CloudWatch::Alarm"
-                && r["Properties"]["Dimensions"]
-                    .as_sequence()
-                    .is_some_and(|d| d.iter().any(|d| target(&d["Value"]).as_ref() == Some(&dlq_id)))
-        });
-        assert!(alarmed, "{dlq_id}: an alarm on its depth");
+        match declaration(&binary).trigger {
+            Trigger::FunctionUrl => {
+                assert!(mappings.is_empty(), "{id}: an HTTP function reads no queue");
+                assert_eq!(
+                    function["Properties"]["FunctionUrlConfig"]["AuthType"], "AWS_IAM",
+                    "{id}: a Function URL with IAM auth"
+                );
+            }
+            Trigger::Sqs => {
+                assert!(
+                    function["Properties"]["FunctionUrlConfig"].is_null(),
+                    "{id}: no Function URL"
+                );
+                assert_eq!(mappings.len(), 1, "{id}: one event source mapping");
+                check_sqs_trigger(&template, &id, mappings[0].1, timeout);
+            }
+            other => panic!("{id}: {other:?} functions are not in the template yet"),
+        }
     }
 }
 
-#[test]
-fn every_environment_variable_the_code_requires_is_set_by_the_template() {
-    let template = template();
-    let global: BTreeSet<String> = template["Globals"]["Function"]["Environment"]["Variables"]
-        .as_mapping()
-        .unwrap()
-        .keys()
-        .map(|k| k.as_str().unwrap().to_owned())
-        .collect();
-    for (id, function) in resources(&template)
-        .into_iter()
-        .filter(|(_, r)| r["Type"] == "AWS::Serverless::Function")
-    {
-        let binary = function["Metadata"]["BuildProperties"]["Binary"].as_str().unwrap();
-        let main = std::fs::read_to_string(root().join("functions").join(binary).join("src/main.rs")).unwrap();
-        let mut required: BTreeSet<String> = main
-            .split("required(\"")
-            .skip(1)
-            .chain(main.split("variable: \"").skip(1))
-            .map(|rest| rest.split('"').next().unwrap().to_owned())
-            .collect();
-        if main.contains("run(Trigger::") {
-            required.extend(["IDEMPOTENCY_TABLE", "PARKING_QUEUE_URL"].map(String::from));
-        }
-        if main.contains("run(Trigger::Sqs, Bus,") {
-            required.insert("EVENT_BUS_NAME".into());
-        }
-        let own: BTreeSet<String> = function["Properties"]["Environment"]["Variables"]
-            .as_mapping()
-            .map(|m| m.keys().map(|k| k.as_str().unwrap().to_owned()).collect())
-            .unwrap_or_default();
-        let missing: Vec<&String> = required
+/// An SQS trigger as the kit needs it: partial batch responses, an encrypted queue whose
+/// visibility outlasts retries, a DLQ kept 14 days with an alarm on its depth.
+fn check_sqs_trigger(template: &Value, id: &str, mapping: &Value, timeout: u64) {
+    let mapping = &mapping["Properties"];
+    assert!(
+        mapping["FunctionResponseTypes"]
+            .as_sequence()
+            .unwrap()
             .iter()
-            .filter(|v| !global.contains(*v) && !own.contains(*v))
-            .collect();
-        assert!(
-            missing.is_empty(),
-            "{id} ({binary}) requires {missing:?}, which the template does not set"
-        );
+            .any(|t| t == "ReportBatchItemFailures"),
+        "{id}"
+    );
+    let queue_id = target(&mapping["EventSourceArn"]).unwrap();
+    let queue = resource(template, &queue_id);
+    assert_eq!(queue["Type"], "AWS::SQS::Queue", "{id}: fed by a queue");
+    let queue = &queue["Properties"];
+    assert_eq!(queue["SqsManagedSseEnabled"], true, "{queue_id}: encrypted");
+    assert!(
+        queue["VisibilityTimeout"].as_u64().unwrap() >= 6 * timeout,
+        "{queue_id}: visibility >= 6x timeout"
+    );
+    assert_eq!(queue["RedrivePolicy"]["maxReceiveCount"], 5, "{queue_id}");
+    let dlq_id = target(&queue["RedrivePolicy"]["deadLetterTargetArn"]).unwrap();
+    let dlq = resource(template, &dlq_id);
+    assert_eq!(dlq["Type"], "AWS::SQS::Queue", "{queue_id}: a DLQ");
+    assert_eq!(
+        dlq["Properties"]["MessageRetentionPeriod"], 1_209_600,
+        "{dlq_id}: 14 days"
+    );
+    let alarmed = resources(template).iter().any(|(_, r)| {
+        r["Type"] == "AWS::CloudWatch::Alarm"
+            && r["Properties"]["Dimensions"]
+                .as_sequence()
+                .is_some_and(|d| d.iter().any(|d| target(&d["Value"]).as_ref() == Some(&dlq_id)))
+    });
+    assert!(alarmed, "{dlq_id}: an alarm on its depth");
+}
+
+#[test]
+fn every_variable_a_function_declares_is_set_by_the_template_to_a_resource_of_its_kind() {
+    let template = template();
+    let globals = &template["Globals"]["Function"]["Environment"]["Variables"];
+    for (id, binary, function) in function_resources(&template) {
+        let own = &function["Properties"]["Environment"]["Variables"];
+        let declared = declaration(&binary).variables;
+        for setting in &declared {
+            let value = if own[setting.variable].is_null() {
+                &globals[setting.variable]
+            } else {
+                &own[setting.variable]
+            };
+            if value.is_null() {
+                assert!(
+                    setting.optional,
+                    "{id} ({binary}) reads {} ({}), which the template does not set",
+                    setting.variable, setting.purpose
+                );
+                continue;
+            }
+            let kind = match setting.resource {
+                Resource::Table => "AWS::DynamoDB::Table",
+                Resource::Queue => "AWS::SQS::Queue",
+                Resource::Bus => "AWS::Events::EventBus",
+                Resource::Topic => "AWS::SNS::Topic",
+                Resource::Value => continue,
+            };
+            let points_to = target(value).map(|t| resource(&template, &t)["Type"].clone());
+            assert_eq!(
+                points_to.as_ref().and_then(Value::as_str),
+                Some(kind),
+                "{id}: {} must name the {kind} it is for, found {value:?}",
+                setting.variable
+            );
+        }
+        // And nothing it does not read: a variable no declaration names is a typo or a leftover.
+        for variable in own
+            .as_mapping()
+            .map(|m| m.keys().collect::<Vec<_>>())
+            .unwrap_or_default()
+        {
+            let variable = variable.as_str().unwrap();
+            assert!(
+                declared.iter().any(|s| s.variable == variable),
+                "{id} ({binary}) is given {variable}, which it does not declare"
+            );
+        }
     }
 }
 
@@ -184,7 +243,8 @@ fn every_rule_keeps_events_it_cannot_deliver() {
         .into_iter()
         .filter(|(_, r)| r["Type"] == "AWS::Events::Rule")
         .collect();
-    assert_eq!(rules.len(), crates().len() - 1, "one rule per SQS-fed function");
+    let sqs_fed = declared().iter().filter(|r| r.trigger == Trigger::Sqs).count();
+    assert_eq!(rules.len(), sqs_fed, "one rule per SQS-fed function");
     for (id, rule) in rules {
         for delivery in rule["Properties"]["Targets"].as_sequence().unwrap() {
             let dlq = target(&delivery["DeadLetterConfig"]["Arn"]).unwrap_or_default();

@@ -5,7 +5,8 @@
 use std::sync::Arc;
 
 use envelope::{Envelope, Registry};
-use handler_kit::{Clock, Handler, HandlerError};
+use handler_kit::config::ConfigError;
+use handler_kit::{Clock, Function, Handler, HandlerError, Platform, Topic, Trigger};
 use orders::decisions;
 use orders::events::{OrderRejected, OrderShipped, PaymentFailed};
 use orders::lifecycle::OrderEvent;
@@ -44,4 +45,21 @@ impl Handler for NotifyCustomer {
         let notification = decisions::notification(&metadata, &event, self.clock.now()).transpose()?;
         Ok(notification.into_iter().collect())
     }
+}
+
+/// notify-customer, declared once: SQS in, notifications to `NOTIFICATIONS_TOPIC_ARN` with
+/// `customerId` and `template` attributes for subscription filter policies.
+pub const FUNCTION: Function<Topic> = Function {
+    name: "notify-customer",
+    trigger: Trigger::Sqs,
+    outputs: Topic {
+        variable: "NOTIFICATIONS_TOPIC_ARN",
+        attributes,
+    },
+    settings: &[],
+};
+
+/// The function's one composition root, on any platform.
+pub fn build<P: Platform>(platform: &P) -> Result<NotifyCustomer, ConfigError> {
+    Ok(NotifyCustomer::new(platform.clock()))
 }

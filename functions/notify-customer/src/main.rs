@@ -1,19 +1,6 @@
-//! notify-customer on Lambda: SQS in, notifications to `NOTIFICATIONS_TOPIC_ARN`.
-
-use std::sync::Arc;
-
-use handler_kit::SystemClock;
-use handler_kit::lambda::{Topic, Trigger, run};
-use notify_customer::{NotifyCustomer, attributes};
+//! notify-customer on Lambda.
 
 #[tokio::main]
-async fn main() -> Result<(), lambda_runtime::Error> {
-    let outputs = Topic {
-        variable: "NOTIFICATIONS_TOPIC_ARN",
-        attributes,
-    };
-    run(Trigger::Sqs, outputs, |_aws| async {
-        Ok(NotifyCustomer::new(Arc::new(SystemClock)))
-    })
-    .await
+async fn main() -> Result<(), handler_kit::lambda::Error> {
+    handler_kit::lambda::serve_events(&notify_customer::FUNCTION, notify_customer::build).await
 }

@@ -9,12 +9,15 @@
 
 use std::sync::Arc;
 
+use aws_lambda_events::event::lambda_function_urls::{LambdaFunctionUrlRequest, LambdaFunctionUrlResponse};
+use aws_lambda_events::http::{HeaderMap, HeaderValue};
+use base64::Engine as _;
 use envelope::{Envelope, Metadata, TraceContext};
-use handler_kit::Clock;
+use handler_kit::config::{ConfigError, Env};
 use handler_kit::publish::Publisher;
+use handler_kit::{Bus, Clock, Function, HttpHandler, Platform, PublishesTo, Trigger};
 use idempotency::{Idempotency, IdempotencyError, Store};
-use lambda_http::{Body, Request, RequestExt, Response};
-use order_stores::OrderViews;
+use order_stores::{OrderViews, ViewsPort};
 use orders::validation::validate_order;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -23,6 +26,11 @@ use uuid::Uuid;
 /// How long a request holds its `Idempotency-Key` if its invocation dies: the function's timeout
 /// (10 s in the template) and a margin.
 const HOLD: std::time::Duration = std::time::Duration::from_secs(15);
+
+/// How long placing an order may wait for the bus: well inside the function's 10 s timeout,
+/// so a slow bus is answered 503 (the client retries with the same key) rather than the
+/// invocation being killed mid-request.
+const PUBLISH_BUDGET: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// The largest order body accepted.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
@@ -59,22 +67,23 @@ impl ApiResponse {
         )
     }
 
-    /// As the HTTP response Lambda returns.
-    pub fn into_http(self) -> Response<Body> {
+    /// As the Function URL response Lambda returns.
+    pub fn into_function_url(self) -> LambdaFunctionUrlResponse {
         let content_type = if self.status >= 400 {
             "application/problem+json"
         } else {
             "application/json"
         };
-        let mut builder = Response::builder()
-            .status(self.status)
-            .header("content-type", content_type);
-        if let Some(location) = &self.location {
-            builder = builder.header("location", location);
+        let mut headers = HeaderMap::new();
+        headers.insert("content-type", HeaderValue::from_static(content_type));
+        if let Some(location) = self.location.as_deref().and_then(|l| HeaderValue::from_str(l).ok()) {
+            headers.insert("location", location);
         }
-        builder
-            .body(Body::from(self.body.to_string()))
-            .unwrap_or_else(|_| Response::new(Body::from("{}")))
+        let mut response = LambdaFunctionUrlResponse::default();
+        response.status_code = i64::from(self.status);
+        response.headers = headers;
+        response.body = Some(self.body.to_string());
+        response
     }
 }
 
@@ -96,22 +105,31 @@ pub struct ApiRequest {
 }
 
 impl ApiRequest {
-    /// The parts of a Lambda HTTP request.
-    pub fn from_http(request: &Request) -> Self {
+    /// The parts of a Function URL request. A base64 body that does not decode is kept as
+    /// sent, so the API answers 400 for it rather than the runtime failing.
+    pub fn from_function_url(request: &LambdaFunctionUrlRequest) -> Self {
         let header = |name: &str| {
             request
-                .headers()
+                .headers
                 .get(name)
                 .and_then(|v| v.to_str().ok())
                 .map(str::to_owned)
         };
+        let text = request.body.as_deref().unwrap_or_default();
+        let body = if request.is_base64_encoded {
+            base64::engine::general_purpose::STANDARD
+                .decode(text)
+                .unwrap_or_else(|_| text.as_bytes().to_vec())
+        } else {
+            text.as_bytes().to_vec()
+        };
         Self {
-            method: request.method().as_str().to_owned(),
-            path: request.raw_http_path().to_owned(),
+            method: request.request_context.http.method.clone().unwrap_or_default(),
+            path: request.raw_path.clone().unwrap_or_else(|| "/".to_owned()),
             idempotency_key: header("idempotency-key"),
             correlation_id: header("x-correlation-id"),
             traceparent: header("traceparent"),
-            body: request.body().as_ref().to_vec(),
+            body,
         }
     }
 }
@@ -260,7 +278,20 @@ impl<P: Publisher, S: Store, V: OrderViews> OrderApi<P, S, V> {
         let untyped = envelope
             .to_untyped()
             .map_err(|e| ApiResponse::problem(500, "Internal Server Error", e.to_string()))?;
-        if let Err(err) = self.publisher.publish(std::slice::from_ref(&untyped)).await {
+        let published = tokio::time::timeout(PUBLISH_BUDGET, self.publisher.publish(std::slice::from_ref(&untyped)))
+            .await
+            .unwrap_or_else(|_| {
+                Err(handler_kit::publish::PublishError {
+                    total: 1,
+                    failed: vec![handler_kit::publish::FailedEntry {
+                        index: 0,
+                        code: "Timeout".into(),
+                        message: format!("not confirmed within {} s", PUBLISH_BUDGET.as_secs()),
+                        permanent: false,
+                    }],
+                })
+            });
+        if let Err(err) = published {
             tracing::error!(error = %err, "OrderPlaced not published");
             return Err(ApiResponse::problem(
                 503,
@@ -275,4 +306,44 @@ impl<P: Publisher, S: Store, V: OrderViews> OrderApi<P, S, V> {
             location: Some(format!("/orders/{order_id}")),
         })
     }
+}
+
+impl<P: Publisher, S: Store, V: OrderViews> HttpHandler for OrderApi<P, S, V> {
+    async fn handle(&self, request: LambdaFunctionUrlRequest) -> LambdaFunctionUrlResponse {
+        OrderApi::handle(self, &ApiRequest::from_function_url(&request))
+            .await
+            .into_function_url()
+    }
+}
+
+/// The table of order-tracking views.
+pub const ORDERS_TABLE: handler_kit::Setting =
+    handler_kit::Setting::table("ORDERS_TABLE", "the DynamoDB table of order-tracking views");
+
+/// order-api, declared once: Function URL requests in, `OrderPlaced` to the bus, views read
+/// from `ORDERS_TABLE`, responses kept by `Idempotency-Key` in `IDEMPOTENCY_TABLE`.
+pub const FUNCTION: Function<Bus> = Function {
+    name: "order-api",
+    trigger: Trigger::FunctionUrl,
+    outputs: Bus,
+    settings: &[ORDERS_TABLE],
+};
+
+/// The API as built on `P`.
+pub type OrderApiOn<P> = OrderApi<<P as PublishesTo<Bus>>::Publisher, <P as Platform>::Store, <P as ViewsPort>::Views>;
+
+/// The function's one composition root, on any platform.
+pub fn build<P: PublishesTo<Bus> + ViewsPort>(platform: &P) -> Result<OrderApiOn<P>, ConfigError> {
+    let env: &Env = platform.env();
+    let ttl = std::time::Duration::from_secs(env.parsed("IDEMPOTENCY_TTL_SECONDS", 3600)?);
+    let store = platform.idempotency_store(&platform.setting(&handler_kit::function::IDEMPOTENCY_TABLE)?);
+    Ok(OrderApi::new(
+        platform.publisher(&Bus)?,
+        // Scoped by the crate's name: responses survive a redeploy that renames the function.
+        Idempotency::new(FUNCTION.name, store)
+            .with_ttl(ttl)
+            .with_clock(platform.clock()),
+        platform.views(&platform.setting(&ORDERS_TABLE)?)?,
+        platform.clock(),
+    ))
 }

@@ -27,8 +27,8 @@ fn api() -> Api {
 
 fn sample(name: &str) -> ApiRequest {
     let path = format!("{}/../../events/orders/order-api/{name}", env!("CARGO_MANIFEST_DIR"));
-    let request = lambda_http::request::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
-    ApiRequest::from_http(&request)
+    let request = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    ApiRequest::from_function_url(&request)
 }
 
 #[tokio::test]
@@ -76,8 +76,8 @@ async fn given_invalid_fields_then_400_names_each_of_them() {
         fields,
         ["currency", "lines[0].quantity", "lines[1].sku", "lines[1].unitPrice"]
     );
-    let http = response.into_http();
-    assert_eq!(http.headers()["content-type"], "application/problem+json");
+    let http = response.into_function_url();
+    assert_eq!(http.headers["content-type"], "application/problem+json");
 }
 
 #[tokio::test]

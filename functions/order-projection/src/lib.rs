@@ -5,8 +5,9 @@
 //! since it was read, else the event is applied again.
 
 use envelope::{Envelope, ErrorClass, Registry};
-use handler_kit::{Handler, HandlerError};
-use order_stores::{OrderViews, Saved};
+use handler_kit::config::ConfigError;
+use handler_kit::{Function, Handler, HandlerError, Nowhere, Setting, Trigger};
+use order_stores::{OrderViews, Saved, ViewsPort};
 use orders::lifecycle::{Applied, OrderEvent, OrderView};
 use serde_json::Value;
 
@@ -66,4 +67,20 @@ impl<V: OrderViews> Handler for OrderProjection<V> {
             ),
         ))
     }
+}
+
+/// The table of order-tracking views.
+pub const ORDERS_TABLE: Setting = Setting::table("ORDERS_TABLE", "the DynamoDB table of order-tracking views");
+
+/// order-projection, declared once: SQS in, views in `ORDERS_TABLE`, nothing published.
+pub const FUNCTION: Function<Nowhere> = Function {
+    name: "order-projection",
+    trigger: Trigger::Sqs,
+    outputs: Nowhere,
+    settings: &[ORDERS_TABLE],
+};
+
+/// The function's one composition root, on any platform.
+pub fn build<P: ViewsPort>(platform: &P) -> Result<OrderProjection<P::Views>, ConfigError> {
+    Ok(OrderProjection::new(platform.views(&platform.setting(&ORDERS_TABLE)?)?))
 }

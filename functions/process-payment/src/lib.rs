@@ -3,14 +3,16 @@
 //! A gateway that cannot answer is a transient failure (the record is retried); a decline is an
 //! outcome, not a failure, and is never retried.
 
-use std::collections::HashSet;
-use std::future::Future;
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use envelope::{Envelope, Location, Metadata, Registry};
-use handler_kit::{Clock, Handler, HandlerError};
+use handler_kit::config::ConfigError;
+use handler_kit::local::{LocalPlatform, LocalTable};
+use handler_kit::{Bus, Clock, Function, Handler, HandlerError, Platform, Trigger};
 use orders::decisions::{self, PaymentOutcome};
 use orders::events::InventoryReserved;
+use ports::Faulty;
 use serde_json::Value;
 
 /// What to charge.
@@ -36,10 +38,21 @@ pub struct GatewayUnavailable {
     pub order_id: String,
 }
 
-/// The payment gateway port.
-pub trait PaymentGateway: Send + Sync {
-    /// Charges, answering approved or declined, or that it could not answer.
-    fn charge(&self, charge: &Charge) -> impl Future<Output = Result<PaymentOutcome, GatewayUnavailable>> + Send;
+/// A fault injected into the gateway (the local cloud) is a gateway that did not answer.
+impl From<ports::Injected> for GatewayUnavailable {
+    fn from(injected: ports::Injected) -> Self {
+        Self {
+            order_id: injected.reason,
+        }
+    }
+}
+
+ports::port! {
+    /// The payment gateway port.
+    pub trait PaymentGateway {
+        /// Charges, answering approved or declined, or that it could not answer.
+        fn charge(&self, charge: &Charge) -> Result<PaymentOutcome, GatewayUnavailable>;
+    }
 }
 
 /// A deterministic gateway for tests, the local cloud and demos. Test tokens:
@@ -53,18 +66,47 @@ pub trait PaymentGateway: Send + Sync {
 /// | `tok_flaky` | gateway unavailable on the first attempt of each charge, then approved |
 /// | none | declined: no payment method |
 /// | anything else | declined: unknown payment token |
+///
+/// Like a real gateway it keeps a ledger: one charge per idempotency key, however often asked.
 #[derive(Debug, Default)]
 pub struct SimulatedGateway {
     attempted: Mutex<HashSet<String>>,
+    approved: Mutex<BTreeMap<String, BTreeSet<String>>>,
 }
+
+impl SimulatedGateway {
+    /// How many distinct charges `order_id` got.
+    pub fn charges(&self, order_id: &str) -> usize {
+        self.approved
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(order_id)
+            .map_or(0, BTreeSet::len)
+    }
+
+    fn record(&self, charge: &Charge) {
+        self.approved
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .entry(charge.order_id.clone())
+            .or_default()
+            .insert(charge.idempotency_key.clone());
+    }
+}
+
+/// The simulated third party, shared by every invocation of a local run.
+impl LocalTable for SimulatedGateway {}
 
 impl PaymentGateway for SimulatedGateway {
     async fn charge(&self, charge: &Charge) -> Result<PaymentOutcome, GatewayUnavailable> {
-        let approved = || PaymentOutcome::Approved {
-            payment_id: format!(
-                "pay-{}",
-                &charge.idempotency_key.replace('-', "")[..12.min(charge.idempotency_key.len())]
-            ),
+        let approved = || {
+            self.record(charge);
+            PaymentOutcome::Approved {
+                payment_id: format!(
+                    "pay-{}",
+                    &charge.idempotency_key.replace('-', "")[..12.min(charge.idempotency_key.len())]
+                ),
+            }
         };
         let declined = |reason: &str| PaymentOutcome::Declined {
             reason: reason.to_owned(),
@@ -128,4 +170,48 @@ impl<G: PaymentGateway> Handler for ProcessPayment<G> {
             .map_err(|e| HandlerError::transient("gateway-unavailable", e))?;
         Ok(vec![decisions::payment_decided(&reserved, outcome, self.clock.now())?])
     }
+}
+
+/// A platform that gives the payment gateway port.
+pub trait GatewayPort: Platform {
+    /// The adapter.
+    type Gateway: PaymentGateway + 'static;
+
+    /// The gateway.
+    fn gateway(&self) -> Result<Self::Gateway, ConfigError>;
+}
+
+/// The name the local cloud keeps the simulated gateway (and its ledger) under.
+pub const LOCAL_GATEWAY: &str = "payment-gateway";
+
+impl GatewayPort for LocalPlatform {
+    type Gateway = Faulty<Arc<SimulatedGateway>>;
+
+    fn gateway(&self) -> Result<Self::Gateway, ConfigError> {
+        Ok(self.faulty(self.table(LOCAL_GATEWAY, SimulatedGateway::default)?))
+    }
+}
+
+/// On AWS the gateway is the simulated one too: a real gateway is one more adapter of
+/// [`PaymentGateway`], and one more implementation here.
+#[cfg(feature = "aws")]
+impl GatewayPort for handler_kit::lambda::AwsPlatform {
+    type Gateway = SimulatedGateway;
+
+    fn gateway(&self) -> Result<SimulatedGateway, ConfigError> {
+        Ok(SimulatedGateway::default())
+    }
+}
+
+/// process-payment, declared once: SQS in, events to the bus.
+pub const FUNCTION: Function<Bus> = Function {
+    name: "process-payment",
+    trigger: Trigger::Sqs,
+    outputs: Bus,
+    settings: &[],
+};
+
+/// The function's one composition root, on any platform.
+pub fn build<P: GatewayPort>(platform: &P) -> Result<ProcessPayment<P::Gateway>, ConfigError> {
+    Ok(ProcessPayment::new(platform.gateway()?, platform.clock()))
 }

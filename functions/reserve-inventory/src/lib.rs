@@ -4,8 +4,9 @@
 use std::sync::Arc;
 
 use envelope::{Envelope, Location, Registry};
-use handler_kit::{Clock, Handler, HandlerError};
-use order_stores::Inventory;
+use handler_kit::config::ConfigError;
+use handler_kit::{Bus, Clock, Function, Handler, HandlerError, Setting, Trigger};
+use order_stores::{Inventory, InventoryPort};
 use orders::decisions;
 use orders::events::OrderPlaced;
 use serde_json::Value;
@@ -43,4 +44,21 @@ impl<I: Inventory> Handler for ReserveInventory<I> {
             .map_err(|e| HandlerError::classified(e.class, "inventory", e))?;
         Ok(vec![decisions::inventory_decided(&placed, outcome, self.clock.now())?])
     }
+}
+
+/// The table of stock per sku.
+pub const INVENTORY_TABLE: Setting = Setting::table("INVENTORY_TABLE", "the DynamoDB table of stock per sku");
+
+/// reserve-inventory, declared once: SQS in, events to the bus, stock in `INVENTORY_TABLE`.
+pub const FUNCTION: Function<Bus> = Function {
+    name: "reserve-inventory",
+    trigger: Trigger::Sqs,
+    outputs: Bus,
+    settings: &[INVENTORY_TABLE],
+};
+
+/// The function's one composition root, on any platform.
+pub fn build<P: InventoryPort>(platform: &P) -> Result<ReserveInventory<P::Inventory>, ConfigError> {
+    let inventory = platform.inventory(&platform.setting(&INVENTORY_TABLE)?)?;
+    Ok(ReserveInventory::new(inventory, platform.clock()))
 }

@@ -1,20 +1,6 @@
-//! reserve-inventory on Lambda: SQS in, events to the bus, stock in `INVENTORY_TABLE`.
-
-use std::sync::Arc;
-
-use handler_kit::SystemClock;
-use handler_kit::lambda::{Bus, Trigger, run};
-use order_stores::DynamoInventory;
-use reserve_inventory::ReserveInventory;
+//! reserve-inventory on Lambda.
 
 #[tokio::main]
-async fn main() -> Result<(), lambda_runtime::Error> {
-    run(Trigger::Sqs, Bus, |aws| async move {
-        let table = aws
-            .env
-            .required("INVENTORY_TABLE", "the DynamoDB table of stock per sku")?;
-        let inventory = DynamoInventory::new(aws_sdk_dynamodb::Client::new(&aws.config), table);
-        Ok(ReserveInventory::new(inventory, Arc::new(SystemClock)))
-    })
-    .await
+async fn main() -> Result<(), handler_kit::lambda::Error> {
+    handler_kit::lambda::serve_events(&reserve_inventory::FUNCTION, reserve_inventory::build).await
 }

@@ -4,7 +4,8 @@
 use std::sync::Arc;
 
 use envelope::{Envelope, Location, Registry};
-use handler_kit::{Clock, Handler, HandlerError};
+use handler_kit::config::ConfigError;
+use handler_kit::{Bus, Clock, Function, Handler, HandlerError, Platform, Trigger};
 use orders::decisions;
 use orders::events::PaymentCompleted;
 use serde_json::Value;
@@ -30,4 +31,17 @@ impl Handler for ShipOrder {
         let completed = event.into_typed::<PaymentCompleted>(&Location::root())?;
         Ok(vec![decisions::shipment(&completed, self.clock.now())?])
     }
+}
+
+/// ship-order, declared once: SQS in, events to the bus.
+pub const FUNCTION: Function<Bus> = Function {
+    name: "ship-order",
+    trigger: Trigger::Sqs,
+    outputs: Bus,
+    settings: &[],
+};
+
+/// The function's one composition root, on any platform.
+pub fn build<P: Platform>(platform: &P) -> Result<ShipOrder, ConfigError> {
+    Ok(ShipOrder::new(platform.clock()))
 }

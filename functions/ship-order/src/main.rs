@@ -1,15 +1,6 @@
-//! ship-order on Lambda: SQS in, events to the bus.
-
-use std::sync::Arc;
-
-use handler_kit::SystemClock;
-use handler_kit::lambda::{Bus, Trigger, run};
-use ship_order::ShipOrder;
+//! ship-order on Lambda.
 
 #[tokio::main]
-async fn main() -> Result<(), lambda_runtime::Error> {
-    run(Trigger::Sqs, Bus, |_aws| async {
-        Ok(ShipOrder::new(Arc::new(SystemClock)))
-    })
-    .await
+async fn main() -> Result<(), handler_kit::lambda::Error> {
+    handler_kit::lambda::serve_events(&ship_order::FUNCTION, ship_order::build).await
 }

@@ -1,36 +1,116 @@
-//! The Lambda glue: one call in `main.rs` wires logging, configuration, the AWS adapters, the
-//! processor and the runtime.
+//! The AWS platform and the Lambda glue: one call in `main.rs` ([`serve_events`] or
+//! [`serve_http`]) wires logging, the AWS adapters, the function's builder, the processor and
+//! the runtime.
 
-use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use aws_config::{BehaviorVersion, SdkConfig};
 use aws_lambda_events::event::eventbridge::EventBridgeEvent;
+use aws_lambda_events::event::lambda_function_urls::LambdaFunctionUrlRequest;
 use aws_lambda_events::event::sns::SnsEvent;
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
-use idempotency::{DynamoDbStore, Idempotency, Store};
+use idempotency::{Clock, DynamoDbStore, Store, SystemClock};
 use lambda_runtime::{Context, LambdaEvent};
 use serde_json::Value;
 use tracing::Instrument;
 
-use crate::config::{ConfigError, Env, KitConfig};
+use crate::config::{ConfigError, Env};
+use crate::function::{Bus, Function, Nowhere, Outputs, Setting, Topic, Trigger};
+use crate::http::HttpHandler;
 use crate::observability;
-use crate::processor::{Handler, Invocation, Limits, Processor};
-use crate::publish::{AttributesOf, EventBridgePublisher, Parking, Publisher, SnsPublisher, SqsParking};
+use crate::platform::{Platform, PublishesTo, processor};
+use crate::processor::{Handler, Invocation, Processor};
+use crate::publish::{EventBridgePublisher, InMemoryPublisher, Parking, Publisher, SnsPublisher, SqsParking};
+
+/// What `main` returns when a function cannot start or serve.
+pub use lambda_runtime::Error;
 
 /// The CloudWatch namespace of every function's metrics.
 pub const METRICS_NAMESPACE: &str = "ServerlessEvents";
 
-/// What a function's setup can use: its environment, the kit's settings and the AWS config.
+/// The platform a function runs on in AWS: its environment and the SDK configuration, read
+/// once at cold start.
 #[derive(Debug, Clone)]
-pub struct Aws {
-    /// The environment, read once.
-    pub env: Env,
-    /// The kit's settings.
-    pub kit: KitConfig,
-    /// Shared AWS SDK configuration (with the endpoint override, if any).
-    pub config: SdkConfig,
+pub struct AwsPlatform {
+    env: Env,
+    config: SdkConfig,
+}
+
+impl AwsPlatform {
+    /// Reads the environment and loads the AWS configuration (`AWS_ENDPOINT_URL` honoured).
+    pub async fn load() -> Result<Self, ConfigError> {
+        let env = Env::from_process();
+        let mut loader = sdk_loader();
+        if let Some(url) = env.optional("AWS_ENDPOINT_URL") {
+            loader = loader.endpoint_url(url);
+        }
+        Ok(Self {
+            config: loader.load().await,
+            env,
+        })
+    }
+
+    /// The shared SDK configuration, for a domain's adapters (`aws_sdk_dynamodb::Client::new`).
+    pub fn sdk_config(&self) -> &SdkConfig {
+        &self.config
+    }
+}
+
+impl Platform for AwsPlatform {
+    type Store = DynamoDbStore;
+    type Parking = SqsParking;
+
+    fn env(&self) -> &Env {
+        &self.env
+    }
+
+    fn clock(&self) -> Arc<dyn Clock> {
+        Arc::new(SystemClock)
+    }
+
+    fn idempotency_store(&self, table: &str) -> DynamoDbStore {
+        DynamoDbStore::new(aws_sdk_dynamodb::Client::new(&self.config), table)
+    }
+
+    fn parking(&self, queue_url: &str) -> SqsParking {
+        SqsParking::new(aws_sdk_sqs::Client::new(&self.config), queue_url)
+    }
+}
+
+impl PublishesTo<Bus> for AwsPlatform {
+    type Publisher = EventBridgePublisher;
+
+    fn publisher(&self, outputs: &Bus) -> Result<EventBridgePublisher, ConfigError> {
+        let bus = self.setting(&outputs.destination().unwrap_or(crate::function::EVENT_BUS_NAME))?;
+        Ok(EventBridgePublisher::new(
+            aws_sdk_eventbridge::Client::new(&self.config),
+            bus,
+        ))
+    }
+}
+
+impl PublishesTo<Topic> for AwsPlatform {
+    type Publisher = SnsPublisher;
+
+    fn publisher(&self, outputs: &Topic) -> Result<SnsPublisher, ConfigError> {
+        let topic = self.setting(&Setting::topic(
+            outputs.variable,
+            "the SNS topic outputs are published to",
+        ))?;
+        Ok(SnsPublisher::new(aws_sdk_sns::Client::new(&self.config), topic).with_attributes(outputs.attributes))
+    }
+}
+
+impl PublishesTo<Nowhere> for AwsPlatform {
+    type Publisher = InMemoryPublisher;
+
+    /// Nothing to publish to: an output would be a bug, refused (and parked) like a malformed entry.
+    fn publisher(&self, _: &Nowhere) -> Result<InMemoryPublisher, ConfigError> {
+        let refusing = InMemoryPublisher::new();
+        refusing.refuse_all();
+        Ok(refusing)
+    }
 }
 
 /// The HTTPS client every SDK client shares: rustls on ring (smaller zips than the default aws-lc).
@@ -58,23 +138,6 @@ pub fn sdk_loader() -> aws_config::ConfigLoader {
         .timeout_config(timeouts)
 }
 
-impl Aws {
-    /// Reads the environment and loads the AWS configuration.
-    pub async fn load() -> Result<Self, ConfigError> {
-        let env = Env::from_process();
-        let kit = KitConfig::from_env(&env)?;
-        let mut loader = sdk_loader();
-        if let Some(url) = &kit.endpoint_url {
-            loader = loader.endpoint_url(url);
-        }
-        Ok(Self {
-            config: loader.load().await,
-            env,
-            kit,
-        })
-    }
-}
-
 impl Invocation {
     /// The invocation described by Lambda's context.
     pub fn from_context(context: &Context) -> Self {
@@ -97,114 +160,64 @@ impl Invocation {
     }
 }
 
-/// How events reach the function, which decides the payload and the response.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Trigger {
-    /// An SQS event source mapping with `ReportBatchItemFailures`: responds with the failed ids.
-    Sqs,
-    /// An EventBridge rule targeting the function directly.
-    EventBridge,
-    /// An SNS subscription with protocol `lambda`.
-    Sns,
-}
-
-/// Where a function's outputs go. Each destination is its own type, so a function links only
-/// the SDK client it publishes with (the zip stays small).
-pub trait Outputs {
-    /// The publisher it builds.
-    type Publisher: Publisher + 'static;
-
-    /// Builds the publisher from the environment.
-    fn publisher(self, aws: &Aws) -> Result<Self::Publisher, ConfigError>;
-}
-
-/// Outputs go to the event bus named by `EVENT_BUS_NAME`.
-#[derive(Debug, Clone, Copy)]
-pub struct Bus;
-
-impl Outputs for Bus {
-    type Publisher = EventBridgePublisher;
-
-    fn publisher(self, aws: &Aws) -> Result<EventBridgePublisher, ConfigError> {
-        let bus = aws
-            .env
-            .required("EVENT_BUS_NAME", "the event bus outputs are published to")?;
-        Ok(EventBridgePublisher::new(
-            aws_sdk_eventbridge::Client::new(&aws.config),
-            bus,
-        ))
-    }
-}
-
-/// Outputs go to the SNS topic whose ARN is in the environment variable `variable`, with extra
-/// message attributes for subscription filter policies.
-#[derive(Debug, Clone, Copy)]
-pub struct Topic {
-    /// The variable holding the topic ARN.
-    pub variable: &'static str,
-    /// Extra attributes of each message.
-    pub attributes: AttributesOf,
-}
-
-impl Outputs for Topic {
-    type Publisher = SnsPublisher;
-
-    fn publisher(self, aws: &Aws) -> Result<SnsPublisher, ConfigError> {
-        let topic = aws
-            .env
-            .required(self.variable, "the SNS topic outputs are published to")?;
-        Ok(SnsPublisher::new(aws_sdk_sns::Client::new(&aws.config), topic).with_attributes(self.attributes))
-    }
-}
-
-/// Runs a function: `make` builds the handler from the environment once, at cold start;
-/// outputs go where `outputs` says, idempotency records to `IDEMPOTENCY_TABLE`, parked
-/// messages to `PARKING_QUEUE_URL`. A configuration error stops the cold start with a log line
-/// naming the variable.
-pub async fn run<O, H, F, Fut>(trigger: Trigger, outputs: O, make: F) -> Result<(), lambda_runtime::Error>
+/// Runs an event-driven function on Lambda: logging, the platform, `build` (its one
+/// composition root) once at cold start, the processor, then the runtime. A configuration
+/// error stops the cold start with a log line naming the variable.
+pub async fn serve_events<O, H, B>(function: &'static Function<O>, build: B) -> Result<(), lambda_runtime::Error>
 where
     O: Outputs,
+    AwsPlatform: PublishesTo<O>,
     H: Handler + 'static,
-    F: FnOnce(Aws) -> Fut,
-    Fut: Future<Output = Result<H, ConfigError>>,
+    B: FnOnce(&AwsPlatform) -> Result<H, ConfigError>,
 {
     observability::init_logging();
     let setup = async {
-        let aws = Aws::load().await?;
-        let publisher = outputs.publisher(&aws)?;
-        let kit = aws.kit.clone();
-        let config = aws.config.clone();
-        let handler = make(aws).await?;
-        let store = DynamoDbStore::new(aws_sdk_dynamodb::Client::new(&config), &kit.idempotency_table);
-        let processor = Processor::new(
-            &kit.function_name,
-            handler,
-            Idempotency::new(&kit.function_name, store).with_ttl(kit.idempotency_ttl),
-            publisher,
-            SqsParking::new(aws_sdk_sqs::Client::new(&config), &kit.parking_queue_url),
-        )
-        .with_limits(Limits {
-            concurrency: kit.max_concurrency,
-            deadline_margin: kit.deadline_margin,
-        });
-        Ok::<_, ConfigError>((kit.function_name, processor))
+        let platform = AwsPlatform::load().await?;
+        let handler = build(&platform)?;
+        processor(&platform, function, handler)
     };
-    let (function, processor) = match setup.await {
+    let (name, processor) = match setup.await {
         Ok(ready) => ready,
         Err(err) => {
             tracing::error!(error = %err, "configuration error");
             return Err(err.into());
         }
     };
-    tracing::info!(function, ?trigger, "cold start: initialised");
-    let metrics = observability::metrics(METRICS_NAMESPACE, &function)?;
+    let trigger = function.trigger;
+    tracing::info!(function = name, ?trigger, "cold start: initialised");
+    let metrics = observability::metrics(METRICS_NAMESPACE, &name)?;
     let processor = Arc::new(processor);
     metrics_cloudwatch_embedded::lambda::handler::run(metrics, move |event: LambdaEvent<Value>| {
         let processor = Arc::clone(&processor);
         let invocation = Invocation::from_context(&event.context);
-        let span = observability::invocation_span(&function, &invocation.request_id);
+        let span = observability::invocation_span(&name, &invocation.request_id);
         async move { dispatch(trigger, &processor, event.payload, &invocation).await }.instrument(span)
     })
+    .await
+}
+
+/// Runs an HTTP function behind a Function URL on Lambda, `build` once at cold start.
+pub async fn serve_http<O, H, B>(function: &'static Function<O>, build: B) -> Result<(), lambda_runtime::Error>
+where
+    O: Outputs,
+    H: HttpHandler + 'static,
+    B: FnOnce(&AwsPlatform) -> Result<H, ConfigError>,
+{
+    observability::init_logging();
+    let handler = match AwsPlatform::load().await.and_then(|platform| build(&platform)) {
+        Ok(handler) => Arc::new(handler),
+        Err(err) => {
+            tracing::error!(error = %err, "configuration error");
+            return Err(err.into());
+        }
+    };
+    tracing::info!(function = function.name, "cold start: initialised");
+    lambda_runtime::run(lambda_runtime::service_fn(
+        move |event: LambdaEvent<LambdaFunctionUrlRequest>| {
+            let handler = Arc::clone(&handler);
+            async move { Ok::<_, lambda_runtime::Error>(handler.handle(event.payload).await) }
+        },
+    ))
     .await
 }
 
@@ -231,6 +244,7 @@ async fn dispatch<H: Handler, S: Store, P: Publisher, Q: Parking>(
             processor.process_sns(&event, invocation).await?;
             Ok(Value::Null)
         }
+        Trigger::FunctionUrl => Err("an HTTP function is served by serve_http, not serve_events".into()),
     }
 }
 
@@ -240,7 +254,7 @@ mod tests {
     use crate::HandlerError;
     use crate::publish::{InMemoryParking, InMemoryPublisher};
     use envelope::{Envelope, Registry};
-    use idempotency::InMemoryStore;
+    use idempotency::{Idempotency, InMemoryStore};
 
     /// Accepts any event and emits nothing.
     struct Accept;

@@ -7,16 +7,27 @@
 //! - [`publish`]: batched publishers for EventBridge, SNS, SQS and memory, and parking;
 //! - [`observability`]: JSON logs with request, function, event and correlation ids; EMF metrics;
 //! - [`config`]: environment variables read once, each problem named;
-//! - [`lambda`]: the glue to `lambda_runtime`.
+//! - [`function`] and [`platform`]: a function declared once (trigger, outputs, settings) and
+//!   built by one generic builder from the adapters of where it runs;
+//! - [`local`]: the local platform, for the local cloud and tests (no AWS SDK);
+//! - `lambda` (feature `aws`): the AWS platform and the glue to `lambda_runtime`.
 
 pub mod config;
 mod error;
+pub mod function;
+pub mod http;
+#[cfg(feature = "aws")]
 pub mod lambda;
+pub mod local;
 pub mod observability;
+pub mod platform;
 pub mod processor;
 pub mod publish;
 pub mod testing;
 
 pub use error::{HandlerError, KitError};
+pub use function::{Bus, Function, Nowhere, Setting, Topic, Trigger};
+pub use http::HttpHandler;
 pub use idempotency::{Clock, ManualClock, SystemClock};
+pub use platform::{Platform, PublishesTo};
 pub use processor::{Handler, Invocation, Limits, Processor};

@@ -74,6 +74,7 @@ pub(crate) fn batch_done(failures: &[bool]) {
     tracing::info!(records = failures.len(), failed, "batch done");
 }
 
+#[cfg(feature = "aws")]
 /// The EMF metrics collector for `function` in `namespace`: dimension `function`, a
 /// `ColdStart` metric on the first invocation, and the request id on every document. Metrics
 /// are flushed to stdout after each invocation by [`crate::lambda`].

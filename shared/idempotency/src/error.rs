@@ -40,6 +40,18 @@ pub enum StoreError {
     },
 }
 
+/// A fault injected into a store (the local cloud's throttled table) is a store that did not
+/// answer: a retry can help.
+impl From<ports::Injected> for StoreError {
+    fn from(injected: ports::Injected) -> Self {
+        Self::Unavailable {
+            operation: injected.operation,
+            key: String::new(),
+            source: injected.reason.into(),
+        }
+    }
+}
+
 impl StoreError {
     /// Unavailability passes; a corrupt or oversize record stays so.
     pub fn class(&self) -> ErrorClass {

@@ -26,10 +26,11 @@
 //!   payload of an event is its type, version and data as they arrived (before upcasting).
 //! - A store that cannot be reached is a transient error, and the work does not run unguarded.
 //!
-//! Stores: [`DynamoDbStore`] (one conditional `PutItem` per new or duplicate record) and
+//! Stores: `DynamoDbStore` (feature `dynamodb`; one conditional `PutItem` per new or duplicate record) and
 //! [`InMemoryStore`] (tests and the local cloud).
 
 mod clock;
+#[cfg(feature = "dynamodb")]
 mod dynamodb;
 mod error;
 mod executor;
@@ -38,6 +39,7 @@ mod record;
 mod store;
 
 pub use clock::{Clock, ManualClock, SystemClock};
+#[cfg(feature = "dynamodb")]
 pub use dynamodb::DynamoDbStore;
 pub use error::{Cause, IdempotencyError, StoreError};
 pub use executor::{Claim, Completed, DEFAULT_TTL, Idempotency, KeyExtractor, Outcome, Ticket};

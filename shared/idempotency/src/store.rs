@@ -1,7 +1,5 @@
 //! The persistence port: the operations the state machine needs.
 
-use std::future::Future;
-
 use crate::error::StoreError;
 use crate::record::Record;
 
@@ -14,55 +12,27 @@ pub enum PutOutcome {
     Exists(Record),
 }
 
-/// Storage of idempotency records. `now_ms` is epoch milliseconds from the executor's clock,
-/// so stores never read a clock of their own.
-pub trait Store: Send + Sync {
-    /// Stores `record` (in progress) unless a live record holds its key; on conflict returns that record.
-    fn put_in_progress(
-        &self,
-        record: &Record,
-        now_ms: i64,
-    ) -> impl Future<Output = Result<PutOutcome, StoreError>> + Send;
+ports::port! {
+    /// Storage of idempotency records. `now_ms` is epoch milliseconds from the executor's
+    /// clock, so stores never read a clock of their own.
+    pub trait Store {
+        /// Stores `record` (in progress) unless a live record holds its key; on conflict
+        /// returns that record.
+        fn put_in_progress(&self, record: &Record, now_ms: i64) -> Result<PutOutcome, StoreError>;
 
-    /// Stores `record` (completed, built by [`Record::completed`]) in place of its key's
-    /// in-progress record.
-    fn complete(&self, record: &Record) -> impl Future<Output = Result<(), StoreError>> + Send;
+        /// Stores `record` (completed, built by [`Record::completed`]) in place of its key's
+        /// in-progress record.
+        fn complete(&self, record: &Record) -> Result<(), StoreError>;
 
-    /// Notes that the outputs of `key`'s completed result were delivered after all, so later
-    /// duplicates send nothing. Changes nothing if the key is not completed (absent, expired
-    /// and swept, or taken over by a new invocation).
-    fn mark_delivered(&self, key: &str) -> impl Future<Output = Result<(), StoreError>> + Send;
+        /// Notes that the outputs of `key`'s completed result were delivered after all, so
+        /// later duplicates send nothing. Changes nothing if the key is not completed (absent,
+        /// expired and swept, or taken over by a new invocation).
+        fn mark_delivered(&self, key: &str) -> Result<(), StoreError>;
 
-    /// Forgets `key`, so the work can run again.
-    fn delete(&self, key: &str) -> impl Future<Output = Result<(), StoreError>> + Send;
+        /// Forgets `key`, so the work can run again.
+        fn delete(&self, key: &str) -> Result<(), StoreError>;
 
-    /// The record of `key`, expired or not.
-    fn get(&self, key: &str) -> impl Future<Output = Result<Option<Record>, StoreError>> + Send;
-}
-
-/// A store shared by several executors (e.g. two deployments of one function in a test).
-impl<S: Store + ?Sized> Store for std::sync::Arc<S> {
-    fn put_in_progress(
-        &self,
-        record: &Record,
-        now_ms: i64,
-    ) -> impl Future<Output = Result<PutOutcome, StoreError>> + Send {
-        (**self).put_in_progress(record, now_ms)
-    }
-
-    fn complete(&self, record: &Record) -> impl Future<Output = Result<(), StoreError>> + Send {
-        (**self).complete(record)
-    }
-
-    fn mark_delivered(&self, key: &str) -> impl Future<Output = Result<(), StoreError>> + Send {
-        (**self).mark_delivered(key)
-    }
-
-    fn delete(&self, key: &str) -> impl Future<Output = Result<(), StoreError>> + Send {
-        (**self).delete(key)
-    }
-
-    fn get(&self, key: &str) -> impl Future<Output = Result<Option<Record>, StoreError>> + Send {
-        (**self).get(key)
+        /// The record of `key`, expired or not.
+        fn get(&self, key: &str) -> Result<Option<Record>, StoreError>;
     }
 }

@@ -17,14 +17,23 @@ use chrono::{DateTime, TimeZone, Utc};
 use envelope::{Envelope, Metadata};
 use event_pattern::Matcher;
 use handler_kit::ManualClock;
+use handler_kit::local::{LocalFunction, LocalMessage, Outbox, Sent, Tables, World};
 use serde_json::Value;
 
-use crate::adapters::{LedgerGateway, Outbox, Sent, Tables};
 use crate::esm::{self, MappingConfig};
 use crate::faults::{Dice, Faults, Injected};
-use crate::functions::{self, LocalFunction, RegistryError, Wiring};
+use crate::functions::{Registry, RegistryError, Wiring};
 use crate::sqs::{Message, Outgoing, Queue};
 use crate::topology::{Endpoint, Input, Topology};
+
+/// A function's message as a queue or topic takes it.
+fn outgoing(message: LocalMessage) -> Outgoing {
+    Outgoing {
+        body: message.body,
+        attributes: message.attributes.into_iter().collect(),
+        ..Outgoing::default()
+    }
+}
 
 /// How a cloud starts.
 #[derive(Debug, Clone)]
@@ -33,8 +42,6 @@ pub struct CloudOptions {
     pub seed: u64,
     /// Faults to inject.
     pub faults: Faults,
-    /// Stock of every inventory table at the start: sku -> units.
-    pub stock: Vec<(String, u64)>,
     /// Virtual time zero.
     pub start: DateTime<Utc>,
 }
@@ -44,7 +51,6 @@ impl Default for CloudOptions {
         Self {
             seed: 1,
             faults: Faults::none(),
-            stock: Vec::new(),
             start: Utc.with_ymd_and_hms(2026, 11, 23, 9, 0, 0).single().unwrap_or_default(),
         }
     }
@@ -260,6 +266,9 @@ pub struct Notification {
     pub topic: String,
     /// The message.
     pub message: Outgoing,
+    /// Sent by an invocation that then failed to record the record it came from (a crash or a
+    /// failed table write): its rerun may send it again.
+    pub at_risk: bool,
 }
 
 /// Counts over a run.
@@ -352,7 +361,8 @@ pub struct LocalCloud {
     dice: Arc<Dice>,
     outbox: Outbox,
     tables: Arc<Tables>,
-    gateway: Arc<LedgerGateway>,
+    /// Whether the invocation being dispatched failed to record a record (see [`Notification`]).
+    dispatching_at_risk: bool,
     queues: BTreeMap<String, Queue>,
     matchers: BTreeMap<String, Matcher<usize>>,
     functions: BTreeMap<String, Deployed>,
@@ -452,25 +462,25 @@ fn fill(template: &str, paths: &BTreeMap<String, String>, event: &Value) -> Stri
 
 impl LocalCloud {
     /// A cloud running `topology`.
-    pub fn new(topology: Topology, options: CloudOptions) -> Result<Self, RegistryError> {
+    pub fn new(topology: Topology, options: CloudOptions, registry: &Registry) -> Result<Self, RegistryError> {
         let dice = Arc::new(Dice::new(options.seed, options.faults));
         let clock = Arc::new(ManualClock::new(options.start));
         let outbox = Outbox::default();
-        let tables = Arc::new(Tables::with_stock(options.stock));
-        let gateway = Arc::new(LedgerGateway::default());
+        let tables = Arc::new(Tables::default());
         let wiring = Wiring {
             outbox: outbox.clone(),
             tables: Arc::clone(&tables),
-            dice: Arc::clone(&dice),
-            gateway: Arc::clone(&gateway),
-            clock: Arc::clone(&clock),
-            queue_limits: topology
-                .queues
-                .values()
-                .map(|q| (q.url.clone(), q.max_message_bytes))
-                .collect(),
-            buses: topology.buses.values().map(|b| b.name.clone()).collect(),
-            topics: topology.topics.values().map(|t| t.arn.clone()).collect(),
+            faults: Arc::clone(&dice) as _,
+            clock: Arc::clone(&clock) as _,
+            world: Arc::new(World {
+                buses: topology.buses.values().map(|b| b.name.clone()).collect(),
+                topics: topology.topics.values().map(|t| t.arn.clone()).collect(),
+                queues: topology
+                    .queues
+                    .values()
+                    .map(|q| (q.url.clone(), q.max_message_bytes))
+                    .collect(),
+            }),
         };
         let mut functions = BTreeMap::new();
         for (id, function) in &topology.functions {
@@ -479,7 +489,7 @@ impl LocalCloud {
                 Deployed {
                     crate_name: function.spec.binary.clone(),
                     timeout: function.spec.timeout,
-                    function: functions::build(&function.spec, &wiring)?,
+                    function: registry.build(&function.spec, &wiring)?,
                 },
             );
         }
@@ -514,7 +524,7 @@ impl LocalCloud {
             dice,
             outbox,
             tables,
-            gateway,
+            dispatching_at_risk: false,
             queues,
             matchers,
             functions,
@@ -565,11 +575,6 @@ impl LocalCloud {
         &self.tables
     }
 
-    /// The payment gateway's ledger.
-    pub fn gateway(&self) -> &LedgerGateway {
-        &self.gateway
-    }
-
     /// A queue by logical id.
     pub fn queue(&self, logical_id: &str) -> Option<&Queue> {
         self.queues.get(logical_id)
@@ -603,11 +608,6 @@ impl LocalCloud {
     /// Faults injected so far.
     pub fn injected(&self) -> Injected {
         self.dice.injected()
-    }
-
-    /// Idempotency keys (`<function>#<event id>`) whose recording an injected crash prevented.
-    pub fn lost_records(&self) -> Vec<String> {
-        self.dice.lost_records()
     }
 
     /// Whether function `logical_id` consumes `event_type`.
@@ -864,6 +864,7 @@ impl LocalCloud {
             at: self.now,
             topic: topic_id.to_owned(),
             message,
+            at_risk: self.dispatching_at_risk,
         });
     }
 
@@ -1038,7 +1039,9 @@ impl LocalCloud {
             result = Err("Runtime.ExitError: crashed before recording its work (injected)".into());
         }
         let sent = self.outbox.drain();
+        self.dispatching_at_risk = self.dice.record_failed_inside();
         self.dispatch(sent, &crate_name);
+        self.dispatching_at_risk = false;
         result
     }
 
@@ -1067,7 +1070,7 @@ impl LocalCloud {
                         .map(|t| t.logical_id.clone());
                     for message in messages {
                         match &topic {
-                            Some(topic) => self.publish(topic, message, from),
+                            Some(topic) => self.publish(topic, outgoing(message), from),
                             None => self.undeliverable(topic_arn.clone(), "no such topic in the template".into()),
                         }
                     }
@@ -1078,7 +1081,7 @@ impl LocalCloud {
                         .values()
                         .find(|q| q.config().url == queue_url)
                         .map(|q| q.config().logical_id.clone());
-                    for message in messages {
+                    for message in messages.into_iter().map(outgoing) {
                         if let Some(reason) = message.attributes.get("parked-reason") {
                             self.record(What::Parked {
                                 by: from.to_owned(),

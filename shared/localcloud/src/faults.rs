@@ -3,6 +3,8 @@
 
 use std::sync::{Mutex, PoisonError};
 
+use ports::{Fault, FaultPlan};
+
 /// How often each fault happens (probabilities in 0..=1).
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct Faults {
@@ -75,17 +77,16 @@ pub struct Injected {
     pub slow_publishes: u64,
 }
 
-/// What faults inside invocations took with them.
+/// What faults did inside the current invocation.
 #[derive(Debug, Default)]
 struct Inside {
     /// Whether the crash-before-record dice were rolled in this invocation (once each).
     rolled: bool,
-    /// Whether the current invocation crashed.
+    /// Whether the invocation crashed.
     crashed: bool,
-    /// Keys of this invocation whose recording failed so far (a retry may still succeed).
-    failing: Vec<String>,
-    /// Keys whose recording failed for good in an invocation, over the whole run.
-    lost: Vec<String>,
+    /// Whether recording a record done failed in it (crashed, or a table write failed): what
+    /// it sent may be sent again by the record's rerun.
+    record_failed: bool,
 }
 
 /// The seeded source of randomness every part of the cloud draws from.
@@ -174,19 +175,24 @@ impl Dice {
         }
     }
 
-    /// Starts an invocation: nothing has crashed in it yet, and what the last one failed to
-    /// record is lost for good.
+    /// Starts an invocation: nothing has crashed or failed in it yet.
     pub fn begin_invocation(&self) {
-        let mut inside = self.inside.lock().unwrap_or_else(PoisonError::into_inner);
-        let failing = std::mem::take(&mut inside.failing);
-        inside.lost.extend(failing);
-        inside.rolled = false;
-        inside.crashed = false;
+        *self.inside.lock().unwrap_or_else(PoisonError::into_inner) = Inside::default();
     }
 
-    /// Whether the invocation crashes before recording `key` done: rolled once per invocation,
-    /// at its first record; once crashed, no later call of it reaches the store.
-    pub fn crash_before_record(&self, key: &str) -> bool {
+    /// Whether the current invocation crashed inside (its answer is a crash, whatever it said).
+    pub fn crashed_inside(&self) -> bool {
+        self.inside.lock().unwrap_or_else(PoisonError::into_inner).crashed
+    }
+
+    /// Whether recording a record done failed in the current invocation: what it sent may
+    /// be sent again when the record runs again (the one window of repeats people can see).
+    pub fn record_failed_inside(&self) -> bool {
+        self.inside.lock().unwrap_or_else(PoisonError::into_inner).record_failed
+    }
+
+    /// Recording a record done, after its outputs went out: where a crash costs a repeat.
+    fn before_record(&self) -> Fault {
         let first = !std::mem::replace(
             &mut self.inside.lock().unwrap_or_else(PoisonError::into_inner).rolled,
             true,
@@ -195,32 +201,39 @@ impl Dice {
         let mut inside = self.inside.lock().unwrap_or_else(PoisonError::into_inner);
         inside.crashed |= crashes;
         if inside.crashed {
-            inside.failing.push(key.to_owned());
+            inside.record_failed = true;
+            return Fault::Fail("the function crashed before recording its work (injected)".to_owned());
         }
-        inside.crashed
+        drop(inside);
+        let fault = self.table_fault();
+        if fault != Fault::None {
+            self.inside.lock().unwrap_or_else(PoisonError::into_inner).record_failed = true;
+        }
+        fault
     }
 
-    /// Notes whether recording `key` done reached the store in this invocation.
-    pub fn recorded(&self, key: &str, reached: bool) {
-        let mut inside = self.inside.lock().unwrap_or_else(PoisonError::into_inner);
-        if reached {
-            inside.failing.retain(|failing| failing != key);
-        } else if !inside.failing.iter().any(|failing| failing == key) {
-            inside.failing.push(key.to_owned());
+    fn table_fault(&self) -> Fault {
+        if self.store_error() {
+            Fault::Fail("ProvisionedThroughputExceededException (injected by the local cloud)".to_owned())
+        } else {
+            Fault::None
         }
     }
+}
 
-    /// Whether the current invocation crashed inside (its answer is a crash, whatever it said).
-    pub fn crashed_inside(&self) -> bool {
-        self.inside.lock().unwrap_or_else(PoisonError::into_inner).crashed
-    }
-
-    /// Idempotency keys (`<function>#<event id>`) whose recording a crash or a failed table
-    /// call prevented after their outputs may have gone out: a redelivery runs their work
-    /// again, and the one place where a decision can reach people twice.
-    pub fn lost_records(&self) -> Vec<String> {
-        let inside = self.inside.lock().unwrap_or_else(PoisonError::into_inner);
-        inside.lost.iter().chain(&inside.failing).cloned().collect()
+/// Every port call of every function goes through the dice: publishing may be slow, a record's
+/// bookkeeping may crash the invocation, and any other port (a table, a third party) may be
+/// throttled.
+impl FaultPlan for Dice {
+    fn before(&self, operation: &'static str) -> Fault {
+        match operation {
+            "Publisher::publish" => match self.publish_latency_ms() {
+                0 => Fault::None,
+                ms => Fault::Delay(std::time::Duration::from_millis(ms)),
+            },
+            "Store::complete" | "Store::mark_delivered" => self.before_record(),
+            _ => self.table_fault(),
+        }
     }
 }
 
@@ -246,8 +259,8 @@ mod tests {
         assert!((0..1000).all(|_| {
             !dice.duplicate()
                 && !dice.crash()
-                && !dice.store_error()
-                && !dice.crash_before_record("f#k")
+                && dice.before("Inventory::reserve") == Fault::None
+                && dice.before("Store::complete") == Fault::None
                 && dice.publish_latency_ms() == 0
         }));
         assert_eq!(dice.injected(), Injected::default());

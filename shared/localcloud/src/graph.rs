@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 
 use serde_json::Value;
 
-use crate::functions::publishes_to;
+use crate::functions::Registry;
 use crate::topology::{Endpoint, Topology};
 
 fn node(topology: &Topology, id: &str) -> String {
@@ -33,8 +33,9 @@ fn selects(pattern: &Value) -> String {
     }
 }
 
-/// The Mermaid flowchart of `topology`.
-pub fn mermaid(topology: &Topology) -> String {
+/// The Mermaid flowchart of `topology`, whose functions publish where their declarations in
+/// `registry` say.
+pub fn mermaid(topology: &Topology, registry: &Registry) -> String {
     let mut edges: BTreeSet<(String, String, String, bool)> = BTreeSet::new();
     let mut order: Vec<(String, String, String, bool)> = Vec::new();
     let mut edge = |from: &str, to: &str, label: String, dotted: bool| {
@@ -51,7 +52,8 @@ pub fn mermaid(topology: &Topology) -> String {
                 .find(|(k, _)| k == name)
                 .map(|(_, v)| v.as_str())
         };
-        if let Some(target) = publishes_to(&spec.binary).and_then(env) {
+        let publishes_to = registry.get(&spec.binary).and_then(|r| r.publishes_to);
+        if let Some(target) = publishes_to.and_then(|setting| env(setting.variable)) {
             if let Some(bus) = topology.bus(target) {
                 edge(&spec.logical_id, &bus.logical_id, "PutEvents".into(), false);
             } else if let Some(topic) = topology.topics.values().find(|t| t.arn == target) {

@@ -2,12 +2,11 @@
 //!
 //! [`topology`] reads the SAM template into an event graph; [`cloud`] runs it in process on a
 //! virtual clock: EventBridge rules ([`event_pattern`]), SQS queues ([`sqs`]), event source
-//! mappings ([`esm`]), SNS topics, and the functions from their crates ([`functions`]) with
-//! local adapters ([`adapters`]); [`faults`] injects what production does to a system.
+//! mappings ([`esm`]), SNS topics, and the functions from their crates' declarations
+//! ([`functions`]) on the kit's local platform; [`faults`] injects what production does to a system.
 //! Each CLI subcommand is a function from input to report, so tests call it directly and
 //! `main.rs` only parses arguments and prints.
 
-pub mod adapters;
 pub mod cloud;
 pub mod decode;
 pub mod demo;

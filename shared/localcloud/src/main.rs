@@ -7,11 +7,12 @@ use std::time::Instant;
 
 use clap::{Parser, Subcommand};
 use event_pattern::Pattern;
-use localcloud::adapters::Sent;
+use handler_kit::local::Sent;
 use localcloud::cloud::{CloudOptions, LocalCloud};
 use localcloud::decode::{Format, decode};
 use localcloud::demo::{Shop, place_mix, summary};
 use localcloud::faults::Faults;
+use localcloud::functions::Registry;
 use localcloud::topology::Topology;
 use serde_json::Value;
 
@@ -162,7 +163,7 @@ fn demo(template: &Path, orders: usize, seed: u64, no_faults: bool, quiet: bool)
 
 fn graph(template: &Path, update: Option<&Path>) -> Result<ExitCode, String> {
     let topology = Topology::load(template, &sam_template::Options::default()).map_err(|e| e.to_string())?;
-    let graph = localcloud::graph::mermaid(&topology);
+    let graph = localcloud::graph::mermaid(&topology, &Registry::new(localcloud::demo::functions()));
     let Some(file) = update else {
         print(&graph);
         return Ok(ExitCode::SUCCESS);
@@ -195,15 +196,15 @@ fn invoke(template: &Path, function: &str, event_file: &Path) -> Result<ExitCode
         serde_json::from_slice(&read(event_file)?).map_err(|e| format!("{}: not JSON: {e}", event_file.display()))?;
     let mut cloud = LocalCloud::new(
         topology,
-        CloudOptions {
-            stock: localcloud::demo::IN_STOCK
-                .iter()
-                .map(|(sku, _)| ((*sku).to_owned(), 100))
-                .collect(),
-            ..CloudOptions::default()
-        },
+        CloudOptions::default(),
+        &Registry::new(localcloud::demo::functions()),
     )
     .map_err(|e| e.to_string())?;
+    let shelves = localcloud::demo::IN_STOCK
+        .iter()
+        .map(|(sku, _)| ((*sku).to_owned(), 100))
+        .collect();
+    localcloud::demo::stock_shelves(&cloud, &shelves).map_err(|e| e.to_string())?;
     let (response, sent) = runtime()?.block_on(cloud.invoke_alone(&logical_id, payload));
     let failed = response.is_err();
     match response {
@@ -231,7 +232,11 @@ fn invoke(template: &Path, function: &str, event_file: &Path) -> Result<ExitCode
             }
             Sent::Messages { queue_url, messages } => {
                 for message in messages {
-                    let reason = message.attributes.get("parked-reason").map_or("", String::as_str);
+                    let reason = message
+                        .attributes
+                        .iter()
+                        .find(|(name, _)| name == "parked-reason")
+                        .map_or("", |(_, reason)| reason.as_str());
                     print(&format!("  SendMessage {queue_url}: parked: {reason}"));
                 }
             }

@@ -6,10 +6,49 @@
 
 use std::collections::BTreeMap;
 
+use envelope::encode::AwsContext;
+use envelope::{Carrier, Envelope, EventType, Registry};
+use handler_kit::local::{self, Registration};
+use handler_kit::{Function, Handler, HandlerError, Nowhere, Trigger};
 use localcloud::cloud::{CloudOptions, LocalCloud};
+use localcloud::functions;
 use localcloud::sqs::Outgoing;
 use localcloud::topology::Topology;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
+
+/// The emulator's own tests run a stub function, not a domain's: it reads `WorkArrived` and
+/// does nothing with it.
+#[derive(Debug, Serialize, Deserialize)]
+struct WorkArrived {
+    n: u64,
+}
+impl EventType for WorkArrived {
+    const TYPE: &'static str = "WorkArrived";
+    const VERSION: u32 = 1;
+    const SOURCE: &'static str = "test.work";
+}
+
+struct Stub;
+impl Handler for Stub {
+    fn event_types(&self) -> Registry {
+        Registry::new().register::<WorkArrived>()
+    }
+    async fn handle(&self, _: Envelope<Value>) -> Result<Vec<Envelope<Value>>, HandlerError> {
+        Ok(Vec::new())
+    }
+}
+
+static STUB: Function<Nowhere> = Function {
+    name: "stub",
+    trigger: Trigger::Sqs,
+    outputs: Nowhere,
+    settings: &[],
+};
+
+fn registrations() -> Vec<Registration> {
+    vec![local::events(&STUB, |_| Ok(Stub))]
+}
 
 const HEADER: &str = r#"
 AWSTemplateFormatVersion: "2010-09-09"
@@ -34,7 +73,12 @@ Resources:
 fn cloud(resources: &str) -> LocalCloud {
     let template =
         sam_template::Template::from_yaml(&format!("{HEADER}{resources}"), &sam_template::Options::default()).unwrap();
-    LocalCloud::new(Topology::from_template(template).unwrap(), CloudOptions::default()).unwrap()
+    LocalCloud::new(
+        Topology::from_template(template).unwrap(),
+        CloudOptions::default(),
+        &functions::Registry::new(registrations()),
+    )
+    .unwrap()
 }
 
 fn bodies(cloud: &LocalCloud, queue: &str) -> Vec<Value> {
@@ -221,13 +265,13 @@ async fn given_rules_on_a_bus_then_each_event_reaches_the_queues_whose_patterns_
 fn function(mapping: &str) -> String {
     format!(
         r#"
-  ShipOrder:
+  Stub:
     Type: AWS::Serverless::Function
     Metadata:
       BuildProperties:
-        Binary: ship-order
+        Binary: stub
     Properties:
-      FunctionName: ship-order
+      FunctionName: stub
       CodeUri: ..
   Work:
     Type: AWS::SQS::Queue
@@ -242,17 +286,21 @@ fn function(mapping: &str) -> String {
     Type: AWS::Lambda::EventSourceMapping
     Properties:
       EventSourceArn: !GetAtt Work.Arn
-      FunctionName: !Ref ShipOrder
+      FunctionName: !Ref Stub
       FunctionResponseTypes: [ReportBatchItemFailures]
 {mapping}"#
     )
 }
 
-/// The ship-order sample's PaymentCompleted event, as its rule delivers it to the queue.
-fn payment_completed() -> Outgoing {
-    let sample = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../events/orders/ship-order/payment-completed.sqs-eventbridge.json");
-    let event: Value = serde_json::from_slice(&std::fs::read(sample).unwrap()).unwrap();
+/// A `WorkArrived` event, as a rule delivers it to the queue.
+fn work_arrived() -> Outgoing {
+    let work = Envelope::new("w-1", chrono::Utc::now(), WorkArrived { n: 1 })
+        .to_untyped()
+        .unwrap();
+    let event: Value = Carrier::SqsEventBridge
+        .wrap(&[work], &AwsContext::default())
+        .unwrap()
+        .remove(0);
     Outgoing::body(event["Records"][0]["body"].as_str().unwrap())
 }
 
@@ -262,36 +310,32 @@ async fn given_a_batching_window_then_a_partial_batch_waits_for_it_and_full_batc
         "      BatchSize: 10\n      MaximumBatchingWindowInSeconds: 2",
     ));
     for _ in 0..23 {
-        cloud.send("Work", payment_completed());
+        cloud.send("Work", work_arrived());
     }
     cloud.run(1_000).await;
-    assert_eq!(
-        cloud.stats().records.get("ship-order"),
-        Some(&20),
-        "two full batches at once"
-    );
-    assert_eq!(cloud.stats().invocations.get("ship-order"), Some(&2));
+    assert_eq!(cloud.stats().records.get("stub"), Some(&20), "two full batches at once");
+    assert_eq!(cloud.stats().invocations.get("stub"), Some(&2));
     cloud.run(1_999).await;
     assert_eq!(
-        cloud.stats().records.get("ship-order"),
+        cloud.stats().records.get("stub"),
         Some(&20),
         "the rest waits for the window"
     );
     cloud.run(2_100).await;
-    assert_eq!(cloud.stats().records.get("ship-order"), Some(&23));
-    assert_eq!(cloud.stats().invocations.get("ship-order"), Some(&3));
+    assert_eq!(cloud.stats().records.get("stub"), Some(&23));
+    assert_eq!(cloud.stats().invocations.get("stub"), Some(&3));
     assert!(cloud.queue("Work").unwrap().is_empty());
 }
 
 #[tokio::test(start_paused = true)]
 async fn given_a_record_that_keeps_failing_then_it_returns_after_each_visibility_timeout_and_then_goes_to_the_dlq() {
-    // ship-order cannot read this record and parks such records; this parking queue refuses
+    // The stub cannot read this record and parks such records; this parking queue refuses
     // it (too large), so the record is retried, never dropped.
     let template = function("      BatchSize: 1").replace(
         "  WorkDlq:",
         "  TinyParking:\n    Type: AWS::SQS::Queue\n    Properties:\n      MaximumMessageSize: 1024\n  WorkDlq:",
     );
-    let mut cloud = cloud(&template.replace("Properties:\n      FunctionName: ship-order", "Properties:\n      FunctionName: ship-order\n      Environment:\n        Variables:\n          PARKING_QUEUE_URL: !Ref TinyParking"));
+    let mut cloud = cloud(&template.replace("Properties:\n      FunctionName: stub", "Properties:\n      FunctionName: stub\n      Environment:\n        Variables:\n          PARKING_QUEUE_URL: !Ref TinyParking"));
     cloud.send(
         "Work",
         Outgoing::body(format!("{{\"not an event\": \"{}\"}}", "x".repeat(2000))),
@@ -325,7 +369,7 @@ async fn given_a_fifo_queue_with_groups_in_flight_then_every_group_drains_in_ord
         "      VisibilityTimeout: 60\n      FifoQueue: true\n      ContentBasedDeduplication: true\n",
     );
     let mut cloud = cloud(&template);
-    let body = payment_completed().body;
+    let body = work_arrived().body;
     for index in 0..12 {
         let message = Outgoing {
             // Distinct bodies, or content-based deduplication keeps only the first.
@@ -338,5 +382,5 @@ async fn given_a_fifo_queue_with_groups_in_flight_then_every_group_drains_in_ord
     cloud.run(10 * 60_000).await;
     assert!(cloud.is_idle(), "nothing left scheduled");
     assert!(cloud.queue("Work").unwrap().is_empty());
-    assert_eq!(cloud.stats().records.get("ship-order"), Some(&12));
+    assert_eq!(cloud.stats().records.get("stub"), Some(&12));
 }

@@ -14,6 +14,13 @@ pub struct StoreFailure {
     pub class: ErrorClass,
 }
 
+/// An injected fault is what a throttled table looks like: a retry can help.
+impl From<ports::Injected> for StoreFailure {
+    fn from(injected: ports::Injected) -> Self {
+        Self::transient(injected.operation, injected.reason)
+    }
+}
+
 impl StoreFailure {
     pub(crate) fn transient(operation: &'static str, message: impl Into<String>) -> Self {
         Self {
@@ -32,6 +39,7 @@ impl StoreFailure {
     }
 
     /// Any SDK error: the service or the network may answer next time.
+    #[cfg(feature = "dynamodb")]
     pub(crate) fn sdk<E, R>(operation: &'static str, err: &aws_sdk_dynamodb::error::SdkError<E, R>) -> Self
     where
         E: std::error::Error + 'static,

@@ -1,4 +1,6 @@
-//! The state the orders functions keep, behind ports with a DynamoDB and an in-memory adapter:
+//! The state the orders functions keep, behind ports with an in-memory adapter and a DynamoDB
+//! one (feature `dynamodb`). Every port is declared with `ports::port!`, so faults can be
+//! injected into any of them:
 //!
 //! - [`Inventory`]: stock per sku; reserving an order's lines is all or nothing (one DynamoDB
 //!   transaction), releasing gives back exactly a reservation held, once, and leaves a
@@ -6,10 +8,18 @@
 //!   is available.
 //! - [`OrderViews`]: the order-tracking read model, written only if unchanged since read.
 
+#[cfg(feature = "dynamodb")]
+mod dynamodb;
 mod error;
 mod inventory;
 mod views;
 
+#[cfg(feature = "dynamodb")]
+pub use dynamodb::{DynamoInventory, DynamoOrderViews};
 pub use error::StoreFailure;
-pub use inventory::{DynamoInventory, InMemoryInventory, Inventory, Stock};
-pub use views::{DynamoOrderViews, InMemoryOrderViews, OrderViews, Saved};
+pub use inventory::{InMemoryInventory, Inventory, Stock};
+pub use views::{InMemoryOrderViews, OrderViews, Saved};
+
+mod platform;
+
+pub use platform::{InventoryPort, ViewsPort};

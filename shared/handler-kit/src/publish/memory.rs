@@ -46,6 +46,12 @@ impl InMemoryPublisher {
         *self.refused.lock().unwrap_or_else(PoisonError::into_inner) = Some(event_type.to_owned());
     }
 
+    /// Refuses every event for good: a function declared to publish nothing that returned an
+    /// output has a bug, and the record is parked with its reason.
+    pub fn refuse_all(&self) {
+        self.refuse("*");
+    }
+
     /// In each of the next `calls` calls, the first entry is throttled and the others go out,
     /// as a bus that accepts part of a batch.
     pub fn throttle_first_entry(&self, calls: usize) {
@@ -88,7 +94,10 @@ impl Publisher for InMemoryPublisher {
                     message: "throttled by the in-memory publisher".into(),
                     permanent: false,
                 });
-            } else if refused.as_deref() == Some(event.metadata.event_type.as_str()) {
+            } else if refused
+                .as_deref()
+                .is_some_and(|refused| refused == "*" || refused == event.metadata.event_type)
+            {
                 failed.push(super::FailedEntry {
                     index,
                     code: "MalformedDetail".into(),

@@ -6,10 +6,14 @@
 //! errors), with exponential backoff and full jitter. Entries that still fail are returned by
 //! index, so the caller knows exactly which records' outputs did not go out.
 
+#[cfg(feature = "aws")]
 mod batch;
+#[cfg(feature = "aws")]
 mod eventbridge;
 mod memory;
+#[cfg(feature = "aws")]
 mod sns;
+#[cfg(feature = "aws")]
 mod sqs;
 
 use std::future::Future;
@@ -17,11 +21,32 @@ use std::future::Future;
 use envelope::{Envelope, ErrorClass};
 use serde_json::Value;
 
+#[cfg(feature = "aws")]
 pub use batch::RetryPolicy;
+#[cfg(feature = "aws")]
 pub use eventbridge::EventBridgePublisher;
 pub use memory::{InMemoryParking, InMemoryPublisher};
-pub use sns::{AttributesOf, SnsPublisher, message_attributes};
+#[cfg(feature = "aws")]
+pub use sns::SnsPublisher;
+#[cfg(feature = "aws")]
 pub use sqs::{SqsParking, SqsPublisher};
+
+/// Extra message attributes of an event, for subscription filter policies (e.g. `customerId`).
+pub type AttributesOf = fn(&Envelope<Value>) -> Vec<(String, String)>;
+
+/// The message attributes an event is published with: `type`, `source`, `subject`,
+/// `correlationId`, then the `extra` ones (also what the local cloud's topics filter on).
+pub fn message_attributes(event: &Envelope<Value>, extra: Option<AttributesOf>) -> Vec<(String, String)> {
+    let m = &event.metadata;
+    let mut attributes = vec![
+        ("type".to_owned(), m.event_type.clone()),
+        ("source".to_owned(), m.source.clone()),
+        ("subject".to_owned(), m.subject.clone()),
+        ("correlationId".to_owned(), m.correlation_id.clone()),
+    ];
+    attributes.extend(extra.map(|extra| extra(event)).unwrap_or_default());
+    attributes
+}
 
 /// Sends envelopes somewhere: a bus, a topic, a queue.
 pub trait Publisher: Send + Sync {

@@ -7,15 +7,12 @@ use envelope::Envelope;
 use serde_json::Value;
 
 use super::batch::{Answer, CallError, Limits, RetryPolicy, Service, call_error, entry_id, fifo_id, send_all};
-use super::{PublishError, Publisher};
+use super::{AttributesOf, PublishError, Publisher, message_attributes};
 
 const LIMITS: Limits = Limits {
     entries: 10,
     bytes: 256 * 1024,
 };
-
-/// Extra message attributes of an event, for subscription filter policies (e.g. `customerId`).
-pub type AttributesOf = fn(&Envelope<Value>) -> Vec<(String, String)>;
 
 /// Publishes envelopes (their JSON as the message) to one topic.
 #[derive(Debug, Clone)]
@@ -85,20 +82,6 @@ impl SnsPublisher {
         }
         entry.build().map_err(CallError::unbuildable)
     }
-}
-
-/// The message attributes an event is published with: `type`, `source`, `subject`,
-/// `correlationId`, then the `extra` ones (also what the local cloud's topics filter on).
-pub fn message_attributes(event: &Envelope<Value>, extra: Option<AttributesOf>) -> Vec<(String, String)> {
-    let m = &event.metadata;
-    let mut attributes = vec![
-        ("type".to_owned(), m.event_type.clone()),
-        ("source".to_owned(), m.source.clone()),
-        ("subject".to_owned(), m.subject.clone()),
-        ("correlationId".to_owned(), m.correlation_id.clone()),
-    ];
-    attributes.extend(extra.map(|extra| extra(event)).unwrap_or_default());
-    attributes
 }
 
 impl Publisher for SnsPublisher {

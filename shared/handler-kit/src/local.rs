@@ -1,0 +1,663 @@
+//! The local platform: what a function's builder gets when the local cloud (or a test) runs it
+//! in process. Sends go to an [`Outbox`] the cloud drains after each invocation; tables are
+//! in-memory, shared by name across functions, and every port call goes through the run's
+//! [`FaultPlan`]. The local cloud registers functions from their declarations and builders
+//! ([`events`], [`http`]) and knows nothing else of them.
+
+use std::any::Any;
+use std::collections::{BTreeMap, BTreeSet};
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use aws_lambda_events::event::eventbridge::EventBridgeEvent;
+use aws_lambda_events::event::lambda_function_urls::LambdaFunctionUrlRequest;
+use aws_lambda_events::event::sns::SnsEvent;
+use aws_lambda_events::event::sqs::SqsEvent;
+use envelope::{Envelope, MAX_ENTRY_BYTES, Registry};
+use idempotency::{Clock, InMemoryStore};
+use ports::{FaultPlan, Faulty};
+use serde_json::Value;
+
+use crate::config::{ConfigError, Env};
+use crate::function::{Bus, Function, Nowhere, Outputs, Resource, Setting, Topic, Trigger};
+use crate::http::HttpHandler;
+use crate::platform::{Platform, PublishesTo, processor};
+use crate::processor::{Handler, Invocation, Processor};
+use crate::publish::{AttributesOf, FailedEntry, ParkedMessage, Parking, PublishError, Publisher, message_attributes};
+
+/// A message to a topic or a queue: its body and string attributes.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LocalMessage {
+    /// The body.
+    pub body: String,
+    /// Message attributes (all of data type `String`).
+    pub attributes: Vec<(String, String)>,
+}
+
+impl LocalMessage {
+    /// Its size as SQS counts it: the body and each attribute's name, data type and value.
+    pub fn size(&self) -> usize {
+        self.body.len()
+            + self
+                .attributes
+                .iter()
+                .map(|(name, value)| name.len() + "String".len() + value.len())
+                .sum::<usize>()
+    }
+}
+
+/// What a function sent during an invocation.
+#[derive(Debug, Clone)]
+pub enum Sent {
+    /// PutEvents to the bus named `bus`.
+    Events {
+        /// The bus name.
+        bus: String,
+        /// The events.
+        events: Vec<Envelope<Value>>,
+    },
+    /// Publish to the topic `topic_arn`.
+    Notifications {
+        /// The topic ARN.
+        topic_arn: String,
+        /// Each message with its attributes.
+        messages: Vec<LocalMessage>,
+    },
+    /// SendMessage to the queue `queue_url`.
+    Messages {
+        /// The queue URL.
+        queue_url: String,
+        /// The messages.
+        messages: Vec<LocalMessage>,
+    },
+}
+
+/// Where sends wait for the cloud.
+#[derive(Debug, Clone, Default)]
+pub struct Outbox(Arc<Mutex<Vec<Sent>>>);
+
+impl Outbox {
+    fn push(&self, sent: Sent) {
+        self.0.lock().unwrap_or_else(PoisonError::into_inner).push(sent);
+    }
+
+    /// Everything sent since the last drain.
+    pub fn drain(&self) -> Vec<Sent> {
+        std::mem::take(&mut *self.0.lock().unwrap_or_else(PoisonError::into_inner))
+    }
+}
+
+/// An in-memory table the local cloud can load from items (the JSON objects the deployed
+/// table would hold) and show.
+pub trait LocalTable: Any + Send + Sync {
+    /// Adds `items` to the table. The default refuses: the table is not meant to be seeded.
+    fn load(&self, items: &[Value]) -> Result<(), String> {
+        let _ = items;
+        Err("this table cannot be loaded from items".to_owned())
+    }
+}
+
+impl LocalTable for InMemoryStore {}
+
+/// Every in-memory table of a run, by name, each of the type its first user asked for.
+#[derive(Default)]
+pub struct Tables {
+    tables: Mutex<BTreeMap<String, Arc<dyn Any + Send + Sync>>>,
+    loaders: Mutex<BTreeMap<String, Arc<dyn LocalTable>>>,
+}
+
+impl std::fmt::Debug for Tables {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Tables").field("names", &self.names()).finish()
+    }
+}
+
+impl Tables {
+    /// The table `name`, made with `make` if it does not exist yet. A name already used by a
+    /// table of another type is a configuration error.
+    pub fn get_or_make<T: LocalTable>(&self, name: &str, make: impl FnOnce() -> T) -> Result<Arc<T>, ConfigError> {
+        let mut tables = self.tables.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(existing) = tables.get(name) {
+            return Arc::clone(existing)
+                .downcast::<T>()
+                .map_err(|_| ConfigError::Malformed {
+                    name: name.to_owned(),
+                    value: name.to_owned(),
+                    reason: format!(
+                        "table {name} is used as two different kinds of table ({})",
+                        std::any::type_name::<T>()
+                    ),
+                });
+        }
+        let table = Arc::new(make());
+        tables.insert(name.to_owned(), Arc::clone(&table) as _);
+        self.loaders
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(name.to_owned(), Arc::clone(&table) as _);
+        Ok(table)
+    }
+
+    /// The table `name`, if some function made it and it is a `T`.
+    pub fn get<T: LocalTable>(&self, name: &str) -> Option<Arc<T>> {
+        let tables = self.tables.lock().unwrap_or_else(PoisonError::into_inner);
+        Arc::clone(tables.get(name)?).downcast::<T>().ok()
+    }
+
+    /// Every table that is a `T`, by name.
+    pub fn all<T: LocalTable>(&self) -> Vec<(String, Arc<T>)> {
+        let tables = self.tables.lock().unwrap_or_else(PoisonError::into_inner);
+        tables
+            .iter()
+            .filter_map(|(name, table)| Some((name.clone(), Arc::clone(table).downcast::<T>().ok()?)))
+            .collect()
+    }
+
+    /// Loads `items` into the table `name`.
+    pub fn load(&self, name: &str, items: &[Value]) -> Result<(), String> {
+        let loaders = self.loaders.lock().unwrap_or_else(PoisonError::into_inner);
+        let table = loaders
+            .get(name)
+            .ok_or_else(|| format!("no function uses a table named {name}"))?;
+        table.load(items)
+    }
+
+    /// The names of the tables made so far.
+    pub fn names(&self) -> Vec<String> {
+        self.tables
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .keys()
+            .cloned()
+            .collect()
+    }
+}
+
+/// What the local cloud deploys: the names a function's settings may point to, and each
+/// queue's size limit.
+#[derive(Debug, Clone, Default)]
+pub struct World {
+    /// Bus names.
+    pub buses: BTreeSet<String>,
+    /// Topic ARNs.
+    pub topics: BTreeSet<String>,
+    /// Queue URLs, with the largest message each takes.
+    pub queues: BTreeMap<String, usize>,
+}
+
+/// The platform a function runs on in the local cloud.
+#[derive(Clone)]
+pub struct LocalPlatform {
+    env: Env,
+    clock: Arc<dyn Clock>,
+    faults: Arc<dyn FaultPlan>,
+    tables: Arc<Tables>,
+    outbox: Outbox,
+    world: Arc<World>,
+}
+
+impl std::fmt::Debug for LocalPlatform {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LocalPlatform")
+            .field("world", &self.world)
+            .finish_non_exhaustive()
+    }
+}
+
+impl LocalPlatform {
+    /// A function's platform: its environment, the run's clock, faults, tables, outbox and
+    /// deployed resources.
+    pub fn new(
+        env: Env,
+        clock: Arc<dyn Clock>,
+        faults: Arc<dyn FaultPlan>,
+        tables: Arc<Tables>,
+        outbox: Outbox,
+        world: Arc<World>,
+    ) -> Self {
+        Self {
+            env,
+            clock,
+            faults,
+            tables,
+            outbox,
+            world,
+        }
+    }
+
+    /// `port`, with the run's faults around each call.
+    pub fn faulty<T>(&self, port: T) -> Faulty<T> {
+        Faulty::new(port, Arc::clone(&self.faults))
+    }
+
+    /// The table `name` (from a setting), made with `make` on first use.
+    pub fn table<T: LocalTable>(&self, name: &str, make: impl FnOnce() -> T) -> Result<Arc<T>, ConfigError> {
+        self.tables.get_or_make(name, make)
+    }
+
+    fn publisher(&self, destination: Destination) -> LocalPublisher {
+        LocalPublisher {
+            outbox: self.outbox.clone(),
+            destination,
+            faults: Arc::clone(&self.faults),
+        }
+    }
+}
+
+impl Platform for LocalPlatform {
+    type Store = Faulty<Arc<InMemoryStore>>;
+    type Parking = LocalParking;
+
+    fn env(&self) -> &Env {
+        &self.env
+    }
+
+    fn clock(&self) -> Arc<dyn Clock> {
+        Arc::clone(&self.clock)
+    }
+
+    fn idempotency_store(&self, table: &str) -> Self::Store {
+        // Only idempotency stores are made without a type check failing: a clash would have
+        // been reported by the template loader's one-resource-per-name rule first.
+        let store = self
+            .tables
+            .get_or_make(table, InMemoryStore::new)
+            .unwrap_or_else(|_| Arc::new(InMemoryStore::new()));
+        self.faulty(store)
+    }
+
+    fn parking(&self, queue_url: &str) -> Self::Parking {
+        LocalParking {
+            outbox: self.outbox.clone(),
+            queue_url: queue_url.to_owned(),
+            max_bytes: self.world.queues.get(queue_url).copied().unwrap_or(0),
+        }
+    }
+
+    /// A setting naming a bus, topic or queue must name one the template deploys: a function
+    /// sending where nothing is would otherwise lose what it sends.
+    fn setting(&self, setting: &Setting) -> Result<String, ConfigError> {
+        let value = self.env.required(setting.variable, setting.purpose)?;
+        let known = match setting.resource {
+            Resource::Bus => Some(("event bus", self.world.buses.contains(&value))),
+            Resource::Topic => Some(("topic", self.world.topics.contains(&value))),
+            Resource::Queue => Some(("queue", self.world.queues.contains_key(&value))),
+            Resource::Table | Resource::Value => None,
+        };
+        match known {
+            Some((what, false)) => Err(ConfigError::Malformed {
+                name: setting.variable.to_owned(),
+                value,
+                reason: format!("names no {what} of the template"),
+            }),
+            _ => Ok(value),
+        }
+    }
+}
+
+impl PublishesTo<Bus> for LocalPlatform {
+    type Publisher = LocalPublisher;
+
+    fn publisher(&self, outputs: &Bus) -> Result<LocalPublisher, ConfigError> {
+        let setting = outputs.destination().unwrap_or(crate::function::EVENT_BUS_NAME);
+        Ok(self.publisher(Destination::Bus(self.setting(&setting)?)))
+    }
+}
+
+impl PublishesTo<Topic> for LocalPlatform {
+    type Publisher = LocalPublisher;
+
+    fn publisher(&self, outputs: &Topic) -> Result<LocalPublisher, ConfigError> {
+        let setting = Setting::topic(outputs.variable, "the SNS topic outputs are published to");
+        Ok(self.publisher(Destination::Topic(self.setting(&setting)?, outputs.attributes)))
+    }
+}
+
+impl PublishesTo<Nowhere> for LocalPlatform {
+    type Publisher = LocalPublisher;
+
+    fn publisher(&self, _: &Nowhere) -> Result<LocalPublisher, ConfigError> {
+        Ok(self.publisher(Destination::Nowhere))
+    }
+}
+
+/// Where a local publisher sends.
+#[derive(Debug, Clone)]
+enum Destination {
+    Bus(String),
+    Topic(String, AttributesOf),
+    Nowhere,
+}
+
+/// A publisher to the local bus or a local topic; it refuses what EventBridge would refuse,
+/// and its calls go through the run's faults (a slow publish).
+pub struct LocalPublisher {
+    outbox: Outbox,
+    destination: Destination,
+    faults: Arc<dyn FaultPlan>,
+}
+
+impl std::fmt::Debug for LocalPublisher {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LocalPublisher")
+            .field("destination", &self.destination)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Publisher for LocalPublisher {
+    async fn publish(&self, events: &[Envelope<Value>]) -> Result<(), PublishError> {
+        let faulty = Faulty::new((), Arc::clone(&self.faults));
+        if let Err(injected) = faulty.before("Publisher::publish").await {
+            return Err(PublishError::all(
+                events.len(),
+                "ThrottlingException",
+                &injected.to_string(),
+                false,
+            ));
+        }
+        match &self.destination {
+            Destination::Bus(bus) => {
+                // EventBridge refuses an entry over 256 KiB for good, and takes the others.
+                let mut failed = Vec::new();
+                let mut accepted = Vec::new();
+                for (index, event) in events.iter().enumerate() {
+                    let size = event.to_put_events_entry().map(|e| e.size()).unwrap_or(usize::MAX);
+                    if size > MAX_ENTRY_BYTES {
+                        failed.push(FailedEntry {
+                            index,
+                            code: "ValidationException".into(),
+                            message: format!("entry of {size} bytes is over the {MAX_ENTRY_BYTES}-byte limit"),
+                            permanent: true,
+                        });
+                    } else {
+                        accepted.push(event.clone());
+                    }
+                }
+                self.outbox.push(Sent::Events {
+                    bus: bus.clone(),
+                    events: accepted,
+                });
+                PublishError::unless_failed(events.len(), failed)
+            }
+            Destination::Topic(topic_arn, extra) => {
+                let messages = events
+                    .iter()
+                    .map(|event| LocalMessage {
+                        body: serde_json::to_string(event).unwrap_or_default(),
+                        attributes: message_attributes(event, Some(*extra)),
+                    })
+                    .collect();
+                self.outbox.push(Sent::Notifications {
+                    topic_arn: topic_arn.clone(),
+                    messages,
+                });
+                Ok(())
+            }
+            Destination::Nowhere => Err(PublishError::all(
+                events.len(),
+                "NoDestination",
+                "this function is declared to publish nothing",
+                true,
+            )),
+        }
+    }
+}
+
+/// Parking on a local queue, with the reason in message attributes (as the SQS adapter does).
+/// A message over the queue's size limit is refused, as SendMessage refuses it, so the record
+/// is retried and ends in its DLQ rather than vanishing.
+#[derive(Debug, Clone)]
+pub struct LocalParking {
+    outbox: Outbox,
+    queue_url: String,
+    max_bytes: usize,
+}
+
+impl Parking for LocalParking {
+    async fn park(&self, parked: &[ParkedMessage]) -> Result<(), PublishError> {
+        let mut failed = Vec::new();
+        let mut messages = Vec::new();
+        for (index, p) in parked.iter().enumerate() {
+            let message = LocalMessage {
+                body: p.body.clone(),
+                attributes: p.attributes().into_iter().map(|(k, v)| (k.to_owned(), v)).collect(),
+            };
+            let size = message.size();
+            if size > self.max_bytes {
+                failed.push(FailedEntry {
+                    index,
+                    code: "InvalidParameterValue".into(),
+                    message: format!(
+                        "message of {size} bytes is over the queue's limit of {} bytes",
+                        self.max_bytes
+                    ),
+                    permanent: true,
+                });
+            } else {
+                messages.push(message);
+            }
+        }
+        if !messages.is_empty() {
+            self.outbox.push(Sent::Messages {
+                queue_url: self.queue_url.clone(),
+                messages,
+            });
+        }
+        PublishError::unless_failed(parked.len(), failed)
+    }
+}
+
+/// A boxed invocation result: the response payload, or the function's error.
+pub type Invoked<'a> = Pin<Box<dyn Future<Output = Result<Value, String>> + 'a>>;
+
+/// A function running in process.
+pub trait LocalFunction {
+    /// Whether it consumes events of `event_type` (false for an HTTP function).
+    fn consumes(&self, event_type: &str) -> bool;
+
+    /// Runs one invocation on `payload`, as Lambda would deliver it.
+    fn invoke<'a>(&'a self, payload: Value, request_id: &'a str, timeout: Duration) -> Invoked<'a>;
+}
+
+type Make = Box<dyn Fn(LocalPlatform) -> Result<Box<dyn LocalFunction>, ConfigError> + Send + Sync>;
+
+/// A function the local cloud can deploy: its declaration, and how to build it on a
+/// [`LocalPlatform`].
+pub struct Registration {
+    /// The crate (and binary) name.
+    pub name: &'static str,
+    /// How events reach it.
+    pub trigger: Trigger,
+    /// Every variable it reads.
+    pub variables: Vec<Setting>,
+    /// The variable naming where it publishes, if anywhere.
+    pub publishes_to: Option<Setting>,
+    make: Make,
+}
+
+impl std::fmt::Debug for Registration {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Registration")
+            .field("name", &self.name)
+            .field("trigger", &self.trigger)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Registration {
+    /// Builds the function on `platform`.
+    pub fn build(&self, platform: LocalPlatform) -> Result<Box<dyn LocalFunction>, ConfigError> {
+        (self.make)(platform)
+    }
+}
+
+/// Registers an event-driven function: its declaration and its builder.
+pub fn events<O, H, B>(function: &'static Function<O>, build: B) -> Registration
+where
+    O: Outputs,
+    LocalPlatform: PublishesTo<O>,
+    H: Handler + 'static,
+    B: Fn(&LocalPlatform) -> Result<H, ConfigError> + Send + Sync + 'static,
+{
+    Registration {
+        name: function.name,
+        trigger: function.trigger,
+        variables: function.variables(),
+        publishes_to: function.outputs.destination(),
+        make: Box::new(move |platform| {
+            let handler = build(&platform)?;
+            let registry = handler.event_types();
+            let (_, processor) = processor(&platform, function, handler)?;
+            Ok(Box::new(EventsFunction { processor, registry }) as Box<dyn LocalFunction>)
+        }),
+    }
+}
+
+/// Registers an HTTP function behind a Function URL: its declaration and its builder.
+pub fn http<O, H, B>(function: &'static Function<O>, build: B) -> Registration
+where
+    O: Outputs,
+    H: HttpHandler + 'static,
+    B: Fn(&LocalPlatform) -> Result<H, ConfigError> + Send + Sync + 'static,
+{
+    Registration {
+        name: function.name,
+        trigger: function.trigger,
+        variables: function.variables(),
+        publishes_to: function.outputs.destination(),
+        make: Box::new(move |platform| Ok(Box::new(HttpFunction(build(&platform)?)) as Box<dyn LocalFunction>)),
+    }
+}
+
+/// The kit's processor over a local platform, as `lambda::serve_events` builds it over AWS.
+struct EventsFunction<H, S, P, Q> {
+    processor: Processor<H, S, P, Q>,
+    registry: Registry,
+}
+
+impl<H: Handler, S: idempotency::Store, P: Publisher, Q: Parking> LocalFunction for EventsFunction<H, S, P, Q> {
+    fn consumes(&self, event_type: &str) -> bool {
+        self.registry.knows(event_type)
+    }
+
+    fn invoke<'a>(&'a self, payload: Value, request_id: &'a str, timeout: Duration) -> Invoked<'a> {
+        Box::pin(async move {
+            let invocation = Invocation::with_remaining(request_id, timeout);
+            let source = payload
+                .pointer("/Records/0/eventSource")
+                .or_else(|| payload.pointer("/Records/0/EventSource"))
+                .and_then(Value::as_str)
+                .map(str::to_owned);
+            let not_a = |what: &str, e: serde_json::Error| format!("payload is not {what}: {e}");
+            match source.as_deref() {
+                Some("aws:sqs") => {
+                    let event: SqsEvent = serde_json::from_value(payload).map_err(|e| not_a("an SQS event", e))?;
+                    let response = self
+                        .processor
+                        .process_sqs(&event, &invocation)
+                        .await
+                        .map_err(|e| e.to_string())?;
+                    serde_json::to_value(response).map_err(|e| e.to_string())
+                }
+                Some("aws:sns") => {
+                    let event: SnsEvent = serde_json::from_value(payload).map_err(|e| not_a("an SNS event", e))?;
+                    self.processor
+                        .process_sns(&event, &invocation)
+                        .await
+                        .map_err(|e| e.to_string())?;
+                    Ok(Value::Null)
+                }
+                _ if payload.get("detail-type").is_some() => {
+                    let event: EventBridgeEvent<Value> =
+                        serde_json::from_value(payload).map_err(|e| not_a("an EventBridge event", e))?;
+                    self.processor
+                        .process_eventbridge(event, &invocation)
+                        .await
+                        .map_err(|e| e.to_string())?;
+                    Ok(Value::Null)
+                }
+                _ => Err("payload is neither an SQS, SNS nor EventBridge event".to_owned()),
+            }
+        })
+    }
+}
+
+/// An HTTP function: a Function URL request in, its response out.
+struct HttpFunction<H>(H);
+
+impl<H: HttpHandler> LocalFunction for HttpFunction<H> {
+    fn consumes(&self, _event_type: &str) -> bool {
+        false
+    }
+
+    fn invoke<'a>(&'a self, payload: Value, _request_id: &'a str, _timeout: Duration) -> Invoked<'a> {
+        Box::pin(async move {
+            let request: LambdaFunctionUrlRequest =
+                serde_json::from_value(payload).map_err(|e| format!("payload is not a Function URL request: {e}"))?;
+            let response = self.0.handle(request).await;
+            serde_json::to_value(response).map_err(|e| e.to_string())
+        })
+    }
+}
+
+/// The environment of a test's function: `pairs` and its deployed name.
+pub fn env_of(name: &str, pairs: &[(&str, &str)]) -> Env {
+    Env::from_pairs(
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .chain([("AWS_LAMBDA_FUNCTION_NAME".to_owned(), name.to_owned())]),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use idempotency::ManualClock;
+
+    #[derive(Default)]
+    struct Counter(Mutex<u64>);
+    impl LocalTable for Counter {}
+
+    #[test]
+    fn given_one_name_then_every_user_of_it_shares_one_table_of_one_type() {
+        let tables = Tables::default();
+        let first = tables.get_or_make("T", Counter::default).unwrap();
+        *first.0.lock().unwrap() += 1;
+        let again = tables.get_or_make("T", Counter::default).unwrap();
+        assert_eq!(*again.0.lock().unwrap(), 1);
+        let clash = tables.get_or_make("T", InMemoryStore::new).unwrap_err();
+        assert!(clash.to_string().contains("two different kinds of table"), "{clash}");
+        assert!(tables.load("T", &[]).unwrap_err().contains("cannot be loaded"));
+        assert!(
+            tables
+                .load("Nope", &[])
+                .unwrap_err()
+                .contains("no function uses a table named Nope")
+        );
+    }
+
+    #[test]
+    fn given_a_setting_naming_nothing_the_template_deploys_then_it_is_refused() {
+        let world = World {
+            buses: BTreeSet::from(["orders".to_owned()]),
+            ..World::default()
+        };
+        let platform = LocalPlatform::new(
+            env_of("f", &[("EVENT_BUS_NAME", "typo")]),
+            Arc::new(ManualClock::new(chrono::Utc::now())),
+            Arc::new(ports::NoFaults),
+            Arc::default(),
+            Outbox::default(),
+            Arc::new(world),
+        );
+        let err = PublishesTo::<Bus>::publisher(&platform, &Bus).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "environment variable EVENT_BUS_NAME=\"typo\" is invalid: names no event bus of the template"
+        );
+    }
+}

@@ -1,0 +1,82 @@
+//! Where a function runs: the adapters a builder gets. One composition root per function
+//! (its `build`), generic over the platform: AWS (`aws::AwsPlatform`, in `main.rs`) or the local
+//! cloud ([`crate::local::LocalPlatform`]). A domain adds its own ports as traits over
+//! [`Platform`] (e.g. `Inventories`), implemented beside each port for both platforms.
+
+use std::sync::Arc;
+
+use idempotency::{Clock, Idempotency, Store};
+
+use crate::config::{ConfigError, Env, KitConfig};
+use crate::function::{Function, Outputs, Setting};
+use crate::processor::{Handler, Limits, Processor};
+use crate::publish::{Parking, Publisher};
+
+/// The adapters every function gets from where it runs.
+pub trait Platform: Send + Sync + 'static {
+    /// The idempotency store.
+    type Store: Store + 'static;
+    /// Where unprocessable records are parked.
+    type Parking: Parking + 'static;
+
+    /// The function's environment, read once.
+    fn env(&self) -> &Env;
+
+    /// The clock event times come from.
+    fn clock(&self) -> Arc<dyn Clock>;
+
+    /// The idempotency store over `table`.
+    fn idempotency_store(&self, table: &str) -> Self::Store;
+
+    /// Parking on the queue at `queue_url`.
+    fn parking(&self, queue_url: &str) -> Self::Parking;
+
+    /// The value of `setting`, which must be set (and, where the platform can tell, name a
+    /// resource that exists).
+    fn setting(&self, setting: &Setting) -> Result<String, ConfigError> {
+        self.env().required(setting.variable, setting.purpose)
+    }
+}
+
+/// A platform that can publish to `O`'s destination.
+pub trait PublishesTo<O: Outputs>: Platform {
+    /// The publisher.
+    type Publisher: Publisher + 'static;
+
+    /// The publisher to `outputs`' destination.
+    fn publisher(&self, outputs: &O) -> Result<Self::Publisher, ConfigError>;
+}
+
+/// The processor of handler `H` on platform `P` publishing to `O`.
+pub type ProcessorOn<P, O, H> =
+    Processor<H, <P as Platform>::Store, <P as PublishesTo<O>>::Publisher, <P as Platform>::Parking>;
+
+/// The processor of an event-driven function, with the function's deployed name: `handler` behind the platform's idempotency
+/// store, publisher and parking, tuned by the kit's settings.
+pub fn processor<P, O, H>(
+    platform: &P,
+    function: &Function<O>,
+    handler: H,
+) -> Result<(String, ProcessorOn<P, O, H>), ConfigError>
+where
+    P: PublishesTo<O>,
+    O: Outputs,
+    H: Handler,
+{
+    let kit = KitConfig::from_env(platform.env())?;
+    let idempotency = Idempotency::new(&kit.function_name, platform.idempotency_store(&kit.idempotency_table))
+        .with_ttl(kit.idempotency_ttl)
+        .with_clock(platform.clock());
+    let processor = Processor::new(
+        &kit.function_name,
+        handler,
+        idempotency,
+        platform.publisher(&function.outputs)?,
+        platform.parking(&kit.parking_queue_url),
+    )
+    .with_limits(Limits {
+        concurrency: kit.max_concurrency,
+        deadline_margin: kit.deadline_margin,
+    });
+    Ok((kit.function_name, processor))
+}
