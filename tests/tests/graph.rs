@@ -4,8 +4,8 @@
 
 use std::path::PathBuf;
 
-use localcloud::graph::{embedded, mermaid};
-use localcloud::topology::Topology;
+use emulator::graph::{embedded, mermaid};
+use emulator::topology::Topology;
 
 #[test]
 fn the_readme_embeds_the_current_event_graph() {
@@ -15,10 +15,7 @@ fn the_readme_embeds_the_current_event_graph() {
     let current = embedded(&readme).expect("README.md has no generated graph block");
     assert_eq!(
         current,
-        mermaid(
-            &topology,
-            &localcloud::functions::Registry::new(localcloud::demo::functions())
-        ),
+        mermaid(&topology, &emulator::domain::registry(&localcloud::domains())),
         "README.md's graph is stale: run `make graph`"
     );
 }

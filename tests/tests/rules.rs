@@ -6,8 +6,8 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use localcloud::cloud::{CloudOptions, LocalCloud};
-use localcloud::topology::{Endpoint, Topology};
+use emulator::cloud::{CloudOptions, LocalCloud};
+use emulator::topology::{Endpoint, Topology};
 use serde_json::Value;
 
 fn root() -> PathBuf {
@@ -65,9 +65,11 @@ fn every_rule_matches_the_sample_events_its_function_consumes_and_no_other() {
     let cloud = LocalCloud::new(
         topology.clone(),
         CloudOptions::default(),
-        &localcloud::functions::Registry::new(localcloud::demo::functions()),
+        &emulator::domain::registry(&localcloud::domains()),
     )
     .unwrap();
+    let domains = localcloud::domains();
+    let sources: Vec<&str> = domains.iter().flat_map(|d| d.sources().iter().copied()).collect();
     let samples = samples();
     assert!(samples.len() >= 10, "too few samples found: {:?}", samples.keys());
     let mut matched_per_rule: BTreeMap<&str, usize> = BTreeMap::new();
@@ -75,14 +77,15 @@ fn every_rule_matches_the_sample_events_its_function_consumes_and_no_other() {
     for (file, events) in &samples {
         for event in events {
             let event_type = event["detail-type"].as_str().unwrap_or_default();
-            let from_shop = event["source"] == "shop.orders";
+            let source = event["source"].as_str().unwrap_or_default();
+            let from_a_domain = sources.contains(&source);
             for rule in &topology.rules {
                 for target in &rule.targets {
                     let Endpoint::Queue(queue) = &target.endpoint else {
                         continue;
                     };
                     let function = topology.consumer_of(queue).unwrap();
-                    let meant = from_shop && cloud.consumes(function, event_type);
+                    let meant = from_a_domain && cloud.consumes(function, event_type);
                     let matches = rule.pattern.matches(event);
                     if matches != meant {
                         mismatches.push(format!(
@@ -114,16 +117,25 @@ fn every_rule_matches_the_sample_events_its_function_consumes_and_no_other() {
 fn every_function_sample_is_routed_to_its_own_function() {
     let topology = Topology::load(&root().join("infra/template.yaml"), &sam_template::Options::default()).unwrap();
     for (file, events) in samples() {
-        let Some(function) = file.strip_prefix("events/orders/").and_then(|f| f.split('/').next()) else {
+        // A function's samples are in events/<domain's folder>/<function>/.
+        let Some(function) = localcloud::domains().iter().find_map(|d| {
+            file.strip_prefix(&format!("events/{}/", d.samples()))
+                .and_then(|f| f.split('/').next())
+                .map(str::to_owned)
+        }) else {
             continue;
         };
         for event in events {
-            let reached: Vec<String> =
-                localcloud::route::route(&topology, event.to_string().as_bytes(), None, orders::registry())
-                    .unwrap()
-                    .into_iter()
-                    .flat_map(|r| r.routes)
-                    .collect();
+            let reached: Vec<String> = emulator::route::route(
+                &topology,
+                event.to_string().as_bytes(),
+                None,
+                emulator::domain::event_types(&localcloud::domains()),
+            )
+            .unwrap()
+            .into_iter()
+            .flat_map(|r| r.routes)
+            .collect();
             assert!(
                 reached.iter().any(|r| r.ends_with(&format!("-> {function}"))),
                 "{file}: {} reaches {reached:?}, not {function}",

@@ -5,9 +5,9 @@
 
 use std::path::PathBuf;
 
-use localcloud::demo::{Kind, Outcome, SOLD_OUT, Shop, place_mix};
-use localcloud::faults::{Faults, Injected};
+use emulator::faults::{Faults, Injected};
 use orders::lifecycle::OrderStatus;
+use orders_demo::{Kind, Outcome, SOLD_OUT, Shop, place_mix};
 
 const STOCK: u64 = 100;
 

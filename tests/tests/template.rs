@@ -13,9 +13,9 @@ use handler_kit::function::Resource;
 use handler_kit::local::Registration;
 use serde_yaml_ng::Value;
 
-/// The declared functions: what the local cloud runs is what is checked here.
+/// The declared functions of every domain: what the local cloud runs is what is checked here.
 fn declared() -> Vec<Registration> {
-    localcloud::demo::functions()
+    localcloud::domains().iter().flat_map(|d| d.functions()).collect()
 }
 
 fn declaration(binary: &str) -> Registration {

@@ -60,8 +60,8 @@ fn samples() -> Vec<PathBuf> {
         for entry in std::fs::read_dir(dir).unwrap() {
             let path = entry.unwrap().path();
             if path.is_dir() {
-                // JSON Schemas of the event types, not payloads.
-                if name(&path) != "schemas" {
+                // JSON Schemas of the event types and table items: not payloads.
+                if !matches!(name(&path), "schemas" | "tables") {
                     walk(&path, found);
                 }
             } else if path.extension().is_some_and(|e| e == "json") && !name(&path).ends_with(".function-url.json") {

@@ -1,19 +1,9 @@
-//! The embedded local cloud and the developer CLI's library.
-//!
-//! [`topology`] reads the SAM template into an event graph; [`cloud`] runs it in process on a
-//! virtual clock: EventBridge rules ([`event_pattern`]), SQS queues ([`sqs`]), event source
-//! mappings ([`esm`]), SNS topics, and the functions from their crates' declarations
-//! ([`functions`]) on the kit's local platform; [`faults`] injects what production does to a system.
-//! Each CLI subcommand is a function from input to report, so tests call it directly and
-//! `main.rs` only parses arguments and prints.
+//! The domains the local cloud's CLI bundles: the one place that names them. The emulator
+//! knows none; each domain brings its functions, event types, samples and demo.
 
-pub mod cloud;
-pub mod decode;
-pub mod demo;
-pub mod esm;
-pub mod faults;
-pub mod functions;
-pub mod graph;
-pub mod route;
-pub mod sqs;
-pub mod topology;
+use emulator::domain::Domain;
+
+/// Every domain of the project.
+pub fn domains() -> Vec<&'static dyn Domain> {
+    vec![&orders_demo::Orders]
+}

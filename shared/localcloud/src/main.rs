@@ -6,14 +6,14 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use clap::{Parser, Subcommand};
+use emulator::cloud::{CloudOptions, LocalCloud};
+use emulator::decode::{Format, decode};
+use emulator::domain::{self, DemoOptions};
+use emulator::faults::Faults;
+use emulator::topology::Topology;
 use event_pattern::Pattern;
 use handler_kit::local::Sent;
-use localcloud::cloud::{CloudOptions, LocalCloud};
-use localcloud::decode::{Format, decode};
-use localcloud::demo::{Shop, place_mix, summary};
-use localcloud::faults::Faults;
-use localcloud::functions::Registry;
-use localcloud::topology::Topology;
+use localcloud::domains;
 use serde_json::Value;
 
 #[derive(Parser)]
@@ -28,10 +28,10 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Place a mix of orders on the local cloud, print the timeline and a summary, check the invariants.
+    /// Run every domain's demo on the local cloud: the timeline, a summary, the invariants.
     Demo {
-        /// Orders to place.
-        #[arg(long, default_value_t = 12)]
+        /// How much each domain's demo does (orders placed, readings sent).
+        #[arg(long, alias = "size", default_value_t = 12)]
         orders: usize,
         /// Seed of every random choice (the same seed replays the same run).
         #[arg(long, default_value_t = 1)]
@@ -49,6 +49,10 @@ enum Command {
         function: String,
         /// The payload file (`-` for standard input).
         event_file: PathBuf,
+        /// Load a table first: `<LogicalId>=<items.json>`, a JSON array of the items the
+        /// deployed table would hold. Repeatable.
+        #[arg(long = "table", value_name = "LOGICAL_ID=FILE")]
+        tables: Vec<String>,
     },
     /// Which rules an event matches, and which queues, topics and functions it reaches.
     Route {
@@ -92,7 +96,11 @@ fn main() -> ExitCode {
             no_faults,
             quiet,
         } => demo(&cli.template, orders, seed, no_faults, quiet),
-        Command::Invoke { function, event_file } => invoke(&cli.template, &function, &event_file),
+        Command::Invoke {
+            function,
+            event_file,
+            tables,
+        } => invoke(&cli.template, &function, &event_file, &tables),
         Command::Route { event_file, bus } => route(&cli.template, &event_file, bus.as_deref()),
         Command::Decode { file, summary } => decode_file(&file, summary),
         Command::TestEventPattern { event_pattern, event } => return test_event_pattern(&event_pattern, &event),
@@ -131,46 +139,46 @@ fn read(file: &Path) -> Result<Vec<u8>, String> {
     Ok(payload)
 }
 
-fn demo(template: &Path, orders: usize, seed: u64, no_faults: bool, quiet: bool) -> Result<ExitCode, String> {
+fn demo(template: &Path, size: usize, seed: u64, no_faults: bool, quiet: bool) -> Result<ExitCode, String> {
     let started = Instant::now();
     let faults = if no_faults { Faults::none() } else { Faults::demo() };
-    let mut shop = Shop::open(template, seed, faults, 1_000_000).map_err(|e| e.to_string())?;
-    let cloud = shop.cloud_mut();
-    cloud.keep_timeline(false);
-    if !quiet {
-        let mut out = std::io::BufWriter::new(std::io::stdout());
-        cloud.observe(move |entry| {
-            let _ = writeln!(out, "{entry}");
-        });
-        print(&format!(
-            "Local cloud: {} (seed {seed}, faults {}); {orders} orders\n",
-            template.display(),
-            if no_faults { "off" } else { "on" }
-        ));
+    let mut failed = false;
+    for domain in domains() {
+        let mut run = domain.demo(template, DemoOptions { size, seed, faults })?;
+        let cloud = run.cloud_mut();
+        cloud.keep_timeline(false);
+        if !quiet {
+            let mut out = std::io::BufWriter::new(std::io::stdout());
+            cloud.observe(move |entry| {
+                let _ = writeln!(out, "{entry}");
+            });
+            print(&format!(
+                "Local cloud: {} (seed {seed}, faults {}); {} demo, size {size}\n",
+                template.display(),
+                if no_faults { "off" } else { "on" },
+                domain.name()
+            ));
+        }
+        let report = runtime()?.block_on(run.finish());
+        // Flush the timeline before the summary.
+        run.cloud_mut().observe(|_| {});
+        print(&report.summary);
+        failed |= !report.violations.is_empty();
     }
-    place_mix(&mut shop, orders, seed);
-    let outcome = runtime()?.block_on(shop.settle());
-    // Flush the timeline before the summary.
-    shop.cloud_mut().observe(|_| {});
-    print(&summary(&shop, &outcome));
     print(&format!("Wall time: {:.2} s", started.elapsed().as_secs_f64()));
-    Ok(if outcome.violations.is_empty() {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::FAILURE
-    })
+    Ok(if failed { ExitCode::FAILURE } else { ExitCode::SUCCESS })
 }
 
 fn graph(template: &Path, update: Option<&Path>) -> Result<ExitCode, String> {
     let topology = Topology::load(template, &sam_template::Options::default()).map_err(|e| e.to_string())?;
-    let graph = localcloud::graph::mermaid(&topology, &Registry::new(localcloud::demo::functions()));
+    let graph = emulator::graph::mermaid(&topology, &domain::registry(&domains()));
     let Some(file) = update else {
         print(&graph);
         return Ok(ExitCode::SUCCESS);
     };
     let text = std::fs::read_to_string(file).map_err(|e| format!("cannot read {}: {e}", file.display()))?;
-    let updated = localcloud::graph::embed(&text, &graph)
-        .ok_or_else(|| format!("{} has no line `{}`", file.display(), localcloud::graph::MARKER))?;
+    let updated = emulator::graph::embed(&text, &graph)
+        .ok_or_else(|| format!("{} has no line `{}`", file.display(), emulator::graph::MARKER))?;
     std::fs::write(file, updated).map_err(|e| format!("cannot write {}: {e}", file.display()))?;
     Ok(ExitCode::SUCCESS)
 }
@@ -183,7 +191,20 @@ fn find_function(topology: &Topology, name: &str) -> Option<String> {
         .map(|f| f.spec.logical_id.clone())
 }
 
-fn invoke(template: &Path, function: &str, event_file: &Path) -> Result<ExitCode, String> {
+/// Loads each `<LogicalId>=<items.json>` into `cloud`.
+fn load_tables(cloud: &LocalCloud, tables: &[String]) -> Result<(), String> {
+    for table in tables {
+        let (logical_id, file) = table
+            .split_once('=')
+            .ok_or_else(|| format!("--table {table}: expected <LogicalId>=<items.json>"))?;
+        let items: Vec<Value> = serde_json::from_slice(&read(Path::new(file))?)
+            .map_err(|e| format!("--table {table}: {file} is not a JSON array of items: {e}"))?;
+        cloud.load_table(logical_id, &items)?;
+    }
+    Ok(())
+}
+
+fn invoke(template: &Path, function: &str, event_file: &Path, tables: &[String]) -> Result<ExitCode, String> {
     let topology = Topology::load(template, &sam_template::Options::default()).map_err(|e| e.to_string())?;
     let logical_id = find_function(&topology, function).ok_or_else(|| {
         let names: Vec<&str> = topology.functions.values().map(|f| f.spec.binary.as_str()).collect();
@@ -194,17 +215,9 @@ fn invoke(template: &Path, function: &str, event_file: &Path) -> Result<ExitCode
     })?;
     let payload: Value =
         serde_json::from_slice(&read(event_file)?).map_err(|e| format!("{}: not JSON: {e}", event_file.display()))?;
-    let mut cloud = LocalCloud::new(
-        topology,
-        CloudOptions::default(),
-        &Registry::new(localcloud::demo::functions()),
-    )
-    .map_err(|e| e.to_string())?;
-    let shelves = localcloud::demo::IN_STOCK
-        .iter()
-        .map(|(sku, _)| ((*sku).to_owned(), 100))
-        .collect();
-    localcloud::demo::stock_shelves(&cloud, &shelves).map_err(|e| e.to_string())?;
+    let mut cloud =
+        LocalCloud::new(topology, CloudOptions::default(), &domain::registry(&domains())).map_err(|e| e.to_string())?;
+    load_tables(&cloud, tables)?;
     let (response, sent) = runtime()?.block_on(cloud.invoke_alone(&logical_id, payload));
     let failed = response.is_err();
     match response {
@@ -247,7 +260,7 @@ fn invoke(template: &Path, function: &str, event_file: &Path) -> Result<ExitCode
 
 fn route(template: &Path, event_file: &Path, bus: Option<&str>) -> Result<ExitCode, String> {
     let topology = Topology::load(template, &sam_template::Options::default()).map_err(|e| e.to_string())?;
-    let routed = localcloud::route::route(&topology, &read(event_file)?, bus, orders::registry())?;
+    let routed = emulator::route::route(&topology, &read(event_file)?, bus, domain::event_types(&domains()))?;
     for event in routed {
         if event.routes.is_empty() {
             print(&format!("{}: no rule matches", event.event_type));
@@ -263,7 +276,7 @@ fn decode_file(file: &Path, summary: bool) -> Result<ExitCode, String> {
     let payload = read(file)?;
     let format = if summary { Format::Summary } else { Format::JsonLines };
     // The domains' event types: their versions are checked and old ones upcast.
-    let report = decode(&orders::registry(), &payload, format);
+    let report = decode(&domain::event_types(&domains()), &payload, format);
     for line in &report.lines {
         print(line);
     }

@@ -210,6 +210,8 @@ fn invoke_runs_one_function_on_a_sample_and_prints_its_response_and_events() {
         "invoke",
         "reserve-inventory",
         "events/orders/reserve-inventory/order-placed.sqs-eventbridge.json",
+        "--table",
+        "InventoryTable=events/tables/inventory.json",
     ]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let text = String::from_utf8_lossy(&out.stdout);

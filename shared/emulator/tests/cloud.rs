@@ -6,14 +6,14 @@
 
 use std::collections::BTreeMap;
 
+use emulator::cloud::{CloudOptions, LocalCloud};
+use emulator::functions;
+use emulator::sqs::Outgoing;
+use emulator::topology::Topology;
 use envelope::encode::AwsContext;
 use envelope::{Carrier, Envelope, EventType, Registry};
 use handler_kit::local::{self, Registration};
 use handler_kit::{Function, Handler, HandlerError, Nowhere, Trigger};
-use localcloud::cloud::{CloudOptions, LocalCloud};
-use localcloud::functions;
-use localcloud::sqs::Outgoing;
-use localcloud::topology::Topology;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 

@@ -72,18 +72,18 @@ pub enum What {
     Request {
         /// The function's crate.
         function: String,
-        /// `POST /orders`.
+        /// The request's label (`POST /orders`).
         request: String,
         /// HTTP status.
         status: u16,
-        /// Order id or problem.
+        /// Where the created resource is (`Location`), or the problem's detail.
         detail: String,
     },
     /// An event on a bus and where it went (`rule -> queue -> function` each).
     Event {
         /// detail-type.
         event_type: String,
-        /// The envelope's subject (order id).
+        /// The envelope's subject (the aggregate's id).
         subject: String,
         /// Who published it.
         from: String,
@@ -148,7 +148,7 @@ pub enum What {
     Notification {
         /// The topic.
         topic: String,
-        /// The message's `subject` attribute (order id).
+        /// The message's `subject` attribute (the aggregate's id).
         subject: String,
         /// Who published it.
         from: String,
@@ -309,7 +309,8 @@ enum Task {
 
 /// How often an HTTP client retries a request answered 5xx or 409 (same request, same
 /// Idempotency-Key), with exponential backoff from 100 ms capped at 5 s: about a minute in all,
-/// longer than order-api holds a key, so a client always learns what became of its order.
+/// longer than an API holds an idempotency key, so a client always learns what became of its
+/// request.
 pub const CLIENT_RETRIES: u32 = 20;
 
 /// How often Lambda retries a failed asynchronous invocation (a rule or a subscription
@@ -573,6 +574,21 @@ impl LocalCloud {
     /// The tables.
     pub fn tables(&self) -> &Tables {
         &self.tables
+    }
+
+    /// Loads `items` (the JSON objects the deployed table would hold) into the table the
+    /// template declares as `logical_id`, before a run: `--table <LogicalId>=<items.json>`.
+    pub fn load_table(&self, logical_id: &str, items: &[Value]) -> Result<(), String> {
+        let resource = self
+            .topology
+            .template
+            .resource(logical_id)
+            .filter(|r| r.kind == "AWS::DynamoDB::Table")
+            .ok_or_else(|| format!("the template has no DynamoDB table {logical_id}"))?;
+        let name = resource.ref_value.as_deref().unwrap_or(&resource.physical_name);
+        self.tables
+            .load(name, items)
+            .map_err(|reason| format!("table {logical_id} ({name}): {reason}"))
     }
 
     /// A queue by logical id.
@@ -992,10 +1008,9 @@ impl LocalCloud {
                     .and_then(Value::as_str)
                     .and_then(|b| serde_json::from_str(b).ok())
                     .unwrap_or(Value::Null);
-                let detail = body
-                    .get("orderId")
-                    .or_else(|| body.get("detail"))
-                    .and_then(Value::as_str)
+                let location = response.pointer("/headers/location").and_then(Value::as_str);
+                let detail = location
+                    .or_else(|| body.get("detail").and_then(Value::as_str))
                     .unwrap_or_default()
                     .to_owned();
                 let status = response.get("statusCode").and_then(Value::as_u64).unwrap_or(0);

@@ -1,10 +1,12 @@
-//! The shop on the local cloud: orders placed through order-api's Function URL, the saga run
-//! to its end, and the invariants checked. `localcloud demo` and the end-to-end scenarios
-//! both drive a [`Shop`].
+//! The orders domain on the local cloud: its functions bundled ([`Orders`]), the shop that
+//! places orders through order-api's Function URL ([`Shop`]), the saga run to its end, and the
+//! invariants checked. `localcloud demo` and the end-to-end scenarios both drive a [`Shop`].
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt::Write as _;
+use std::future::Future;
 use std::path::Path;
+use std::pin::Pin;
 
 use handler_kit::local::{self, Registration};
 use idempotency::InMemoryStore;
@@ -13,11 +15,12 @@ use orders::lifecycle::OrderStatus;
 use process_payment::{LOCAL_GATEWAY, SimulatedGateway};
 use serde_json::{Value, json};
 
-use crate::cloud::{CloudOptions, LocalCloud, clock_text};
-use crate::faults::Faults;
-use crate::functions::{Registry, RegistryError};
-use crate::sqs::Outgoing;
-use crate::topology::{LoadError, Topology};
+use emulator::cloud::{CloudOptions, LocalCloud, clock_text};
+use emulator::domain::{DemoOptions, DemoReport, DemoRun, Domain};
+use emulator::faults::Faults;
+use emulator::functions::{Registry, RegistryError};
+use emulator::sqs::Outgoing;
+use emulator::topology::{LoadError, Topology};
 
 /// The orders functions, each from its crate's declaration and builder.
 pub fn functions() -> Vec<Registration> {
@@ -706,4 +709,55 @@ pub fn summary(shop: &Shop, outcome: &Outcome) -> String {
         }
     }
     out
+}
+
+/// The orders domain, as the local cloud's CLI bundles it.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Orders;
+
+impl Domain for Orders {
+    fn name(&self) -> &'static str {
+        "orders"
+    }
+
+    fn sources(&self) -> &'static [&'static str] {
+        &[orders::events::SOURCE]
+    }
+
+    fn samples(&self) -> &'static str {
+        "orders"
+    }
+
+    fn functions(&self) -> Vec<Registration> {
+        functions()
+    }
+
+    fn event_types(&self) -> envelope::Registry {
+        orders::registry()
+    }
+
+    fn demo(&self, template: &Path, options: DemoOptions) -> Result<Box<dyn DemoRun>, String> {
+        let mut shop = Shop::open(template, options.seed, options.faults, DEMO_STOCK).map_err(|e| e.to_string())?;
+        place_mix(&mut shop, options.size, options.seed);
+        Ok(Box::new(shop))
+    }
+}
+
+/// Units of each sku the demo's shop starts with.
+const DEMO_STOCK: u64 = 1_000_000;
+
+impl DemoRun for Shop {
+    fn cloud_mut(&mut self) -> &mut LocalCloud {
+        &mut self.cloud
+    }
+
+    fn finish(&mut self) -> Pin<Box<dyn Future<Output = DemoReport> + '_>> {
+        Box::pin(async move {
+            let outcome = self.settle().await;
+            DemoReport {
+                summary: summary(self, &outcome),
+                violations: outcome.violations,
+            }
+        })
+    }
 }
