@@ -131,6 +131,7 @@ fn every_function_sample_is_routed_to_its_own_function() {
                 event.to_string().as_bytes(),
                 None,
                 emulator::domain::event_types(&localcloud::domains()),
+                false,
             )
             .unwrap()
             .into_iter()

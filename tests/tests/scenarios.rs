@@ -25,7 +25,7 @@ fn assert_holds(outcome: &Outcome) {
 
 async fn one_order(kind: Kind) -> Outcome {
     let mut shop = shop(1, Faults::none());
-    shop.place(0, kind, 1);
+    shop.place(0, kind, 1).unwrap();
     let outcome = shop.settle().await;
     assert_holds(&outcome);
     assert_eq!(outcome.states.len(), 1, "{outcome:?}");
@@ -67,8 +67,8 @@ async fn given_a_gateway_unavailable_once_then_the_payment_is_retried_and_the_or
 #[tokio::test(start_paused = true)]
 async fn given_a_malformed_message_on_a_queue_then_it_is_parked_with_its_reason_and_nothing_else_stops() {
     let mut shop = shop(1, Faults::none());
-    shop.send_malformed_message("reserve-inventory");
-    shop.place(10, Kind::Happy, 1);
+    shop.send_malformed_message("reserve-inventory").unwrap();
+    shop.place(10, Kind::Happy, 1).unwrap();
     let outcome = shop.settle().await;
     assert_holds(&outcome);
     assert_eq!(outcome.parked.len(), 1);
@@ -81,7 +81,7 @@ async fn given_a_malformed_message_on_a_queue_then_it_is_parked_with_its_reason_
 #[tokio::test(start_paused = true)]
 async fn given_a_malformed_order_request_then_it_is_answered_400_and_nothing_is_published() {
     let mut shop = shop(1, Faults::none());
-    shop.place_malformed(0);
+    shop.place_malformed(0).unwrap();
     let outcome = shop.settle().await;
     assert_holds(&outcome); // the invariants include "answered 400"
     assert!(outcome.states.is_empty());
@@ -90,7 +90,7 @@ async fn given_a_malformed_order_request_then_it_is_answered_400_and_nothing_is_
 
 async fn mix(seed: u64, faults: Faults, orders: usize) -> Outcome {
     let mut shop = shop(seed, faults);
-    place_mix(&mut shop, orders, seed);
+    place_mix(&mut shop, orders, seed).unwrap();
     shop.settle().await
 }
 
@@ -115,7 +115,7 @@ async fn given_crashes_after_publish_then_no_order_is_reserved_or_charged_twice(
         ..Faults::none()
     };
     let mut shop = shop(9, faults);
-    place_mix(&mut shop, 60, 9);
+    place_mix(&mut shop, 60, 9).unwrap();
     let outcome = shop.settle().await;
     // The invariants count charges per order at the gateway, distinct decisions per order and
     // stock per sku against what shipped.
@@ -137,7 +137,7 @@ async fn given_100_seeded_runs_with_random_faults_then_the_invariants_hold_in_ev
     let mut repeated_by_crash = 0;
     for seed in 0..100 {
         let mut shop = shop(seed, Faults::random(seed));
-        place_mix(&mut shop, 12, seed);
+        place_mix(&mut shop, 12, seed).unwrap();
         let outcome = shop.settle().await;
         let faults = shop.cloud().injected();
         injected.duplicates += faults.duplicates;
@@ -168,7 +168,7 @@ async fn given_100_seeded_runs_with_random_faults_then_the_invariants_hold_in_ev
 async fn given_the_same_seed_then_the_run_is_the_same() {
     let run = |seed| async move {
         let mut shop = shop(seed, Faults::random(seed));
-        place_mix(&mut shop, 12, seed);
+        place_mix(&mut shop, 12, seed).unwrap();
         shop.settle().await;
         shop.cloud()
             .timeline()

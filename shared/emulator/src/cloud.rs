@@ -12,7 +12,7 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
-use aws_lambda_events::event::sqs::{SqsEvent, SqsMessage, SqsMessageAttribute};
+use aws_lambda_events::event::sqs::{SqsEvent, SqsMessage};
 use chrono::{DateTime, TimeZone, Utc};
 use envelope::{Envelope, Metadata};
 use event_pattern::Matcher;
@@ -44,6 +44,9 @@ pub struct CloudOptions {
     pub faults: Faults,
     /// Virtual time zero.
     pub start: DateTime<Utc>,
+    /// Scheduled rules fire until this many virtual ms after the start (a schedule has no end
+    /// of its own, and a run must).
+    pub schedules_until: i64,
 }
 
 impl Default for CloudOptions {
@@ -52,6 +55,7 @@ impl Default for CloudOptions {
             seed: 1,
             faults: Faults::none(),
             start: Utc.with_ymd_and_hms(2026, 11, 23, 9, 0, 0).single().unwrap_or_default(),
+            schedules_until: 10 * 60_000,
         }
     }
 }
@@ -305,6 +309,31 @@ enum Task {
         label: Option<String>,
         attempt: u32,
     },
+    /// A scheduled rule fires (and schedules its next firing within the horizon).
+    Fire {
+        schedule: usize,
+    },
+    /// An event put on a bus from outside the template (a scenario's input).
+    Put {
+        bus: String,
+        event: Value,
+    },
+}
+
+/// Something a run put on a bus or published to a topic, as delivered.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Emitted {
+    /// Virtual ms since the start.
+    pub at: i64,
+    /// The bus's name, for an event.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bus: Option<String>,
+    /// The topic's logical id, for a message.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub topic: Option<String>,
+    /// The EventBridge event, or the message (its body as JSON when it is JSON, with its
+    /// attributes).
+    pub event: Value,
 }
 
 /// How often an HTTP client retries a request answered 5xx or 409 (same request, same
@@ -364,6 +393,8 @@ pub struct LocalCloud {
     tables: Arc<Tables>,
     /// Whether the invocation being dispatched failed to record a record (see [`Notification`]).
     dispatching_at_risk: bool,
+    schedules_until: i64,
+    emitted: Option<Vec<Emitted>>,
     queues: BTreeMap<String, Queue>,
     matchers: BTreeMap<String, Matcher<usize>>,
     functions: BTreeMap<String, Deployed>,
@@ -412,7 +443,7 @@ fn at_path<'v>(value: &'v Value, path: &str) -> Option<&'v Value> {
 }
 
 /// What a target sends for `event`.
-fn target_input(input: &Input, event: &Value) -> Result<String, String> {
+pub(crate) fn target_input(input: &Input, event: &Value) -> Result<String, String> {
     match input {
         Input::Event => Ok(event.to_string()),
         Input::Constant(text) => Ok(text.clone()),
@@ -516,7 +547,7 @@ impl LocalCloud {
             .unwrap_or_default();
         let parts: Vec<&str> = arn.split(':').collect();
         let mappings = topology.mappings.len();
-        Ok(Self {
+        let mut cloud = Self {
             account: parts.get(4).map_or("000000000000", |s| *s).to_owned(),
             region: parts.get(3).map_or("us-east-1", |s| *s).to_owned(),
             start: options.start,
@@ -526,6 +557,8 @@ impl LocalCloud {
             outbox,
             tables,
             dispatching_at_risk: false,
+            schedules_until: options.schedules_until,
+            emitted: None,
             queues,
             matchers,
             functions,
@@ -543,7 +576,62 @@ impl LocalCloud {
             stats: Stats::default(),
             ids: HashMap::new(),
             topology,
-        })
+        };
+        for (schedule, rule) in cloud.topology.schedules.iter().enumerate() {
+            if rule.enabled && rule.every_ms <= cloud.schedules_until {
+                let first = rule.every_ms;
+                cloud.agenda.push(Reverse(Scheduled {
+                    at: first,
+                    seq: schedule as u64,
+                    task: Task::Fire { schedule },
+                }));
+            }
+        }
+        cloud.seq = cloud.topology.schedules.len() as u64;
+        Ok(cloud)
+    }
+
+    /// Keeps every event put on a bus and every message published to a topic, as delivered
+    /// (`localcloud play --emitted`); off by default, since long runs would hold them all.
+    pub fn keep_emitted(&mut self) {
+        self.emitted.get_or_insert_with(Vec::new);
+    }
+
+    /// What was emitted so far, if kept.
+    pub fn emitted(&self) -> &[Emitted] {
+        self.emitted.as_deref().unwrap_or_default()
+    }
+
+    /// Schedules a message to queue `logical_id` at virtual time `at`, as a producer outside
+    /// the template would send it.
+    pub fn send_at(&mut self, at: i64, logical_id: &str, message: Outgoing) {
+        self.schedule(
+            at,
+            Task::Deliver {
+                queue: logical_id.to_owned(),
+                message,
+                dead_letter: None,
+            },
+        );
+    }
+
+    /// Schedules an event (`source`, `detail-type`, `detail`) put on the bus named `bus` at
+    /// virtual time `at`, as PutEvents from outside the template.
+    pub fn put_event_at(&mut self, at: i64, bus: &str, source: &str, detail_type: &str, detail: Value) {
+        let event = serde_json::json!({
+            "version": "0",
+            "source": source,
+            "detail-type": detail_type,
+            "resources": [],
+            "detail": detail,
+        });
+        self.schedule(
+            at,
+            Task::Put {
+                bus: bus.to_owned(),
+                event,
+            },
+        );
     }
 
     /// Calls `observer` with every timeline entry as it happens.
@@ -736,6 +824,7 @@ impl LocalCloud {
 
     /// Routes an EventBridge event on bus `bus_id` to every matching rule's targets.
     fn route(&mut self, bus_id: &str, event: &Value, subject: &str, from: &str) {
+        self.emit_event(bus_id, event);
         let matched = self.matchers.get(bus_id).map(|m| m.matches(event)).unwrap_or_default();
         let mut routes = Vec::new();
         // Injected duplicates, told after the event they duplicate.
@@ -743,47 +832,7 @@ impl LocalCloud {
         for rule_index in matched {
             let rule = &self.topology.rules[rule_index];
             let (rule_id, targets) = (rule.logical_id.clone(), rule.targets.clone());
-            for target in &targets {
-                let input = match target_input(&target.input, event) {
-                    Ok(input) => input,
-                    Err(reason) => {
-                        self.undeliverable(format!("{rule_id} target {}", target.id), reason);
-                        continue;
-                    }
-                };
-                let destination = target.endpoint.logical_id().to_owned();
-                routes.push(self.topology.route_of(&self.topology.rules[rule_index], target));
-                match &target.endpoint {
-                    Endpoint::Queue(queue) => {
-                        let message = Outgoing {
-                            body: input,
-                            group_id: target.message_group_id.clone(),
-                            deduplication_id: event.get("id").and_then(Value::as_str).map(str::to_owned),
-                            ..Outgoing::default()
-                        };
-                        let copies = if self.dice.duplicate() { 2 } else { 1 };
-                        for copy in 0..copies {
-                            let latency = self.dice.between(5, 25) + self.dice.delay();
-                            if copy == 1 {
-                                doubled.push(queue.clone());
-                            }
-                            self.schedule(
-                                self.now + latency,
-                                Task::Deliver {
-                                    queue: queue.clone(),
-                                    message: message.clone(),
-                                    dead_letter: target.dead_letter.clone(),
-                                },
-                            );
-                        }
-                    }
-                    Endpoint::Topic(topic) => self.publish(topic, Outgoing::body(input), &rule_id),
-                    Endpoint::Function(function) => match serde_json::from_str(&input) {
-                        Ok(payload) => self.invoke_later(function, payload),
-                        Err(err) => self.undeliverable(destination, format!("input is not JSON: {err}")),
-                    },
-                }
-            }
+            self.deliver_to_targets(&rule_id, &targets, event, &mut routes, &mut doubled);
         }
         self.record(What::Event {
             event_type: event
@@ -800,31 +849,151 @@ impl LocalCloud {
         }
     }
 
+    /// Sends `event` to each of rule `rule_id`'s `targets`, as its input says.
+    fn deliver_to_targets(
+        &mut self,
+        rule_id: &str,
+        targets: &[crate::topology::Target],
+        event: &Value,
+        routes: &mut Vec<String>,
+        doubled: &mut Vec<String>,
+    ) {
+        for target in targets {
+            let input = match target_input(&target.input, event) {
+                Ok(input) => input,
+                Err(reason) => {
+                    self.undeliverable(format!("{rule_id} target {}", target.id), reason);
+                    continue;
+                }
+            };
+            let destination = target.endpoint.logical_id().to_owned();
+            routes.push(self.topology.route_from(rule_id, target));
+            match &target.endpoint {
+                Endpoint::Queue(queue) => {
+                    let message = Outgoing {
+                        body: input,
+                        group_id: target.message_group_id.clone(),
+                        deduplication_id: event.get("id").and_then(Value::as_str).map(str::to_owned),
+                        ..Outgoing::default()
+                    };
+                    let copies = if self.dice.duplicate() { 2 } else { 1 };
+                    for copy in 0..copies {
+                        let latency = self.dice.between(5, 25) + self.dice.delay();
+                        if copy == 1 {
+                            doubled.push(queue.clone());
+                        }
+                        self.schedule(
+                            self.now + latency,
+                            Task::Deliver {
+                                queue: queue.clone(),
+                                message: message.clone(),
+                                dead_letter: target.dead_letter.clone(),
+                            },
+                        );
+                    }
+                }
+                Endpoint::Topic(topic) => self.publish(topic, Outgoing::body(input), rule_id),
+                Endpoint::Function(function) => match serde_json::from_str(&input) {
+                    Ok(payload) => self.invoke_later(function, payload),
+                    Err(err) => self.undeliverable(destination, format!("input is not JSON: {err}")),
+                },
+            }
+        }
+    }
+
+    /// A scheduled rule fires: EventBridge's `Scheduled Event` to its targets, then the next
+    /// firing, if within the horizon.
+    fn fire(&mut self, schedule: usize) {
+        let Some(rule) = self.topology.schedules.get(schedule).cloned() else {
+            return;
+        };
+        let event = self.stamped(serde_json::json!({
+            "version": "0",
+            "source": "aws.events",
+            "detail-type": "Scheduled Event",
+            "resources": [rule.arn],
+            "detail": {},
+        }));
+        self.emit_event("default", &event);
+        let (mut routes, mut doubled) = (Vec::new(), Vec::new());
+        self.deliver_to_targets(&rule.logical_id, &rule.targets, &event, &mut routes, &mut doubled);
+        self.record(What::Event {
+            event_type: "Scheduled Event".to_owned(),
+            subject: String::new(),
+            from: rule.logical_id.clone(),
+            routes,
+        });
+        for queue in doubled {
+            self.record(What::Duplicate { queue });
+        }
+        let next = self.now + rule.every_ms;
+        if next <= self.schedules_until {
+            self.schedule(next, Task::Fire { schedule });
+        }
+    }
+
+    /// An event from outside the template, put on bus `bus` (by name) now.
+    fn put_raw(&mut self, bus: &str, event: Value) {
+        let Some(bus_id) = self.topology.bus(bus).map(|b| b.logical_id.clone()) else {
+            self.undeliverable(format!("bus {bus}"), "no such bus in the template".into());
+            return;
+        };
+        let event = self.stamped(event);
+        let subject = event
+            .pointer("/detail/metadata/subject")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned();
+        self.route(&bus_id, &event, &subject, "scenario");
+    }
+
+    /// `event` with what EventBridge adds on receipt: id, account, region, time (now).
+    fn stamped(&mut self, mut event: Value) -> Value {
+        let id = self.next_id("event");
+        let time =
+            (self.start + chrono::Duration::milliseconds(self.now)).to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+        if let Value::Object(fields) = &mut event {
+            fields.insert("id".into(), Value::String(id));
+            fields.insert("account".into(), Value::String(self.account.clone()));
+            fields.insert("region".into(), Value::String(self.region.clone()));
+            fields.insert("time".into(), Value::String(time));
+        }
+        event
+    }
+
+    fn emit_event(&mut self, bus_id: &str, event: &Value) {
+        let at = self.now;
+        let bus = self
+            .topology
+            .buses
+            .get(bus_id)
+            .map_or_else(|| bus_id.to_owned(), |b| b.name.clone());
+        if let Some(emitted) = &mut self.emitted {
+            emitted.push(Emitted {
+                at,
+                bus: Some(bus),
+                topic: None,
+                event: event.clone(),
+            });
+        }
+    }
+
     /// Publishes `message` to topic `topic_id` (logical id) now, as `from`: every subscription
-    /// whose filter policy matches gets it, raw or wrapped in an SNS notification.
+    /// whose filter policy passes it (on its typed attributes or its body) gets it, raw or
+    /// wrapped in an SNS notification, its attributes with their data types.
     pub fn publish(&mut self, topic_id: &str, message: Outgoing, from: &str) {
         let Some(topic) = self.topology.topics.get(topic_id).cloned() else {
             self.undeliverable(format!("topic {topic_id}"), "no such topic in the template".into());
             return;
         };
         let message_id = self.next_id("sns");
+        let attributes = message.typed_attributes();
         let mut delivered = 0;
         for subscription in &topic.subscriptions {
-            if let Some(filter) = &subscription.filter {
-                let scope = if subscription.body_scope {
-                    serde_json::from_str(&message.body).unwrap_or(Value::Null)
-                } else {
-                    Value::Object(
-                        message
-                            .attributes
-                            .iter()
-                            .map(|(k, v)| (k.clone(), Value::String(v.clone())))
-                            .collect(),
-                    )
-                };
-                if !filter.matches(&scope) {
-                    continue;
-                }
+            if let Some(policy) = &subscription.filter
+                && !policy.matches_message(&message.body, &attributes)
+            {
+                continue;
             }
             delivered += 1;
             let mut notification = envelope::encode::sns_notification(
@@ -833,16 +1002,7 @@ impl LocalCloud {
                 message.body.clone(),
                 self.start + chrono::Duration::milliseconds(self.now),
             );
-            notification.message_attributes = message
-                .attributes
-                .iter()
-                .map(|(name, value)| {
-                    let mut attribute = aws_lambda_events::event::sns::MessageAttribute::default();
-                    attribute.data_type = "String".to_owned();
-                    attribute.value.clone_from(value);
-                    (name.clone(), attribute)
-                })
-                .collect();
+            notification.message_attributes = message.sns_attributes();
             match &subscription.endpoint {
                 Endpoint::Queue(queue) => {
                     let outgoing = if subscription.raw {
@@ -876,6 +1036,15 @@ impl LocalCloud {
             from: from.to_owned(),
             delivered,
         });
+        if let Some(emitted) = &mut self.emitted {
+            let body = serde_json::from_str(&message.body).unwrap_or_else(|_| Value::String(message.body.clone()));
+            emitted.push(Emitted {
+                at: self.now,
+                bus: None,
+                topic: Some(topic_id.to_owned()),
+                event: serde_json::json!({ "message": body, "attributes": message.attributes }),
+            });
+        }
         self.notifications.push(Notification {
             at: self.now,
             topic: topic_id.to_owned(),
@@ -937,6 +1106,8 @@ impl LocalCloud {
                 dead_letter,
             } => self.deliver(&queue, message, dead_letter),
             Task::Poll { mapping } => self.poll(mapping).await,
+            Task::Fire { schedule } => self.fire(schedule),
+            Task::Put { bus, event } => self.put_raw(&bus, event),
             Task::Invoke {
                 function,
                 payload,
@@ -1323,17 +1494,7 @@ impl LocalCloud {
                     attributes.insert("MessageGroupId".into(), group.clone());
                 }
                 record.attributes = attributes;
-                record.message_attributes = m
-                    .sent
-                    .attributes
-                    .iter()
-                    .map(|(name, value)| {
-                        let mut attribute = SqsMessageAttribute::default();
-                        attribute.string_value = Some(value.clone());
-                        attribute.data_type = Some("String".into());
-                        (name.clone(), attribute)
-                    })
-                    .collect();
+                record.message_attributes = m.sent.sqs_attributes();
                 record.event_source = Some("aws:sqs".into());
                 record.event_source_arn = Some(queue.arn.clone());
                 record.aws_region = Some(self.region.clone());

@@ -16,5 +16,6 @@ pub mod faults;
 pub mod functions;
 pub mod graph;
 pub mod route;
+pub mod scenario;
 pub mod sqs;
 pub mod topology;

@@ -7,6 +7,11 @@
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::ops::RangeInclusive;
 
+use aws_lambda_events::encodings::Base64Data;
+use aws_lambda_events::event::sns;
+use aws_lambda_events::event::sqs::SqsMessageAttribute;
+use base64::Engine;
+use event_pattern::sns::MessageAttribute;
 use sha2::{Digest, Sha256};
 
 /// The largest message SQS accepts (body and attributes), and the default `MaximumMessageSize`:
@@ -28,8 +33,8 @@ pub const DEFAULT_RETENTION_SECONDS: i64 = 345_600;
 /// (and the quotas page, "Message retention").
 pub const RETENTION_SECONDS_RANGE: RangeInclusive<i64> = 60..=1_209_600;
 
-/// The data type of every message attribute here: the local cloud carries attribute values as
-/// text only, which SQS types as `String`. The type name counts toward the message size.
+/// The data type of a message attribute whose type is not given (what the kit's publishers
+/// send). The type name counts toward the message size.
 /// <https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-message-metadata.html>
 pub const ATTRIBUTE_DATA_TYPE: &str = "String";
 
@@ -81,8 +86,12 @@ impl QueueConfig {
 pub struct Outgoing {
     /// The body.
     pub body: String,
-    /// Message attributes, all of data type `String` (see [`ATTRIBUTE_DATA_TYPE`]).
+    /// Message attributes: name -> value as text, as SNS's JSON carries it (a `Number` as its
+    /// digits, a `String.Array` as JSON array text, a `Binary` as base64).
     pub attributes: BTreeMap<String, String>,
+    /// The data type of each attribute that is not a `String` ([`ATTRIBUTE_DATA_TYPE`] when
+    /// absent): `Number`, `String.Array`, `Binary`, or one with a custom suffix (`Number.float`).
+    pub attribute_types: BTreeMap<String, String>,
     /// FIFO: the message group.
     pub group_id: Option<String>,
     /// FIFO: the deduplication id (else the body's SHA-256 with content-based deduplication).
@@ -99,8 +108,86 @@ impl Outgoing {
             + self
                 .attributes
                 .iter()
-                .map(|(name, value)| name.len() + ATTRIBUTE_DATA_TYPE.len() + value.len())
+                .map(|(name, value)| {
+                    let data_type = self.attribute_type(name);
+                    let value = if is_binary(data_type) {
+                        binary(value).len()
+                    } else {
+                        value.len()
+                    };
+                    name.len() + data_type.len() + value
+                })
                 .sum::<usize>()
+    }
+
+    /// The message with attribute `name` of `data_type` (`String`, `Number`, `String.Array`,
+    /// `Binary`, custom suffixes) set to `value`.
+    #[must_use]
+    pub fn with_attribute(mut self, name: &str, data_type: &str, value: &str) -> Self {
+        self.attributes.insert(name.to_owned(), value.to_owned());
+        if data_type == ATTRIBUTE_DATA_TYPE {
+            self.attribute_types.remove(name);
+        } else {
+            self.attribute_types.insert(name.to_owned(), data_type.to_owned());
+        }
+        self
+    }
+
+    /// The data type of attribute `name`.
+    pub fn attribute_type(&self, name: &str) -> &str {
+        self.attribute_types
+            .get(name)
+            .map_or(ATTRIBUTE_DATA_TYPE, String::as_str)
+    }
+
+    /// The attributes, typed, as an SNS filter policy reads them.
+    pub fn typed_attributes(&self) -> BTreeMap<String, MessageAttribute> {
+        self.attributes
+            .iter()
+            .map(|(name, value)| {
+                (
+                    name.clone(),
+                    MessageAttribute::new(self.attribute_type(name), value.clone()),
+                )
+            })
+            .collect()
+    }
+
+    /// The attributes as an SNS notification carries them, to SQS or Lambda:
+    /// `"MessageAttributes": {"total": {"Type": "Number", "Value": "12"}}`.
+    pub fn sns_attributes(&self) -> HashMap<String, sns::MessageAttribute> {
+        self.attributes
+            .iter()
+            .map(|(name, value)| {
+                let mut attribute = sns::MessageAttribute::default();
+                self.attribute_type(name).clone_into(&mut attribute.data_type);
+                attribute.value.clone_from(value);
+                (name.clone(), attribute)
+            })
+            .collect()
+    }
+
+    /// The attributes as Lambda's SQS event carries them: `stringValue` for `String`, `Number`
+    /// and `String.Array` (to SQS, a `String` with the custom suffix `Array`), `binaryValue` for
+    /// `Binary`, each with its `dataType`.
+    /// <https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-message-metadata.html>
+    pub fn sqs_attributes(&self) -> HashMap<String, SqsMessageAttribute> {
+        self.attributes
+            .iter()
+            .map(|(name, value)| {
+                let data_type = self.attribute_type(name);
+                let mut attribute = SqsMessageAttribute::default();
+                if is_binary(data_type) {
+                    let mut bytes = Base64Data::default();
+                    *bytes = binary(value);
+                    attribute.binary_value = Some(bytes);
+                } else {
+                    attribute.string_value = Some(value.clone());
+                }
+                attribute.data_type = Some(data_type.to_owned());
+                (name.clone(), attribute)
+            })
+            .collect()
     }
 
     /// A message with only a body.
@@ -110,6 +197,19 @@ impl Outgoing {
             ..Self::default()
         }
     }
+}
+
+/// `Binary` or `Binary.<custom>`.
+fn is_binary(data_type: &str) -> bool {
+    data_type.split('.').next() == Some("Binary")
+}
+
+/// The bytes of a `Binary` attribute from its base64 text (the text's own bytes if it is not
+/// base64).
+fn binary(value: &str) -> Vec<u8> {
+    base64::engine::general_purpose::STANDARD
+        .decode(value)
+        .unwrap_or_else(|_| value.as_bytes().to_vec())
 }
 
 /// A message in a queue.
@@ -580,6 +680,27 @@ mod tests {
                 ..
             }
         ));
+    }
+
+    #[test]
+    fn given_typed_attributes_then_their_real_type_name_counts_and_binary_counts_its_bytes() {
+        let message = Outgoing::body("")
+            .with_attribute("n", "Number", "12")
+            .with_attribute("tags", "String.Array", r#"["a"]"#)
+            .with_attribute("b", "Binary", "AAEC");
+        // "n" + "Number" + "12", "tags" + "String.Array" + `["a"]`, "b" + "Binary" + 3 bytes.
+        assert_eq!(message.size(), (1 + 6 + 2) + (4 + 12 + 5) + (1 + 6 + 3));
+        assert_eq!(message.attribute_type("n"), "Number");
+        let sqs = message.sqs_attributes();
+        assert_eq!(
+            sqs["b"].binary_value.as_deref().map(|b| b.as_slice()),
+            Some(&[0, 1, 2][..])
+        );
+        assert_eq!(sqs["n"].data_type.as_deref(), Some("Number"));
+        assert_eq!(sqs["n"].string_value.as_deref(), Some("12"));
+        assert_eq!(message.sns_attributes()["tags"].data_type, "String.Array");
+        // Set back to a String, the type is forgotten.
+        assert_eq!(message.with_attribute("n", "String", "x").attribute_type("n"), "String");
     }
 
     #[test]

@@ -7,6 +7,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use event_pattern::Pattern;
+use event_pattern::sns::{FilterPolicy, FilterPolicyError, FilterPolicyScope};
 use sam_template::{Resource, Template};
 use serde_json::Value;
 
@@ -112,6 +113,21 @@ pub struct Rule {
     pub targets: Vec<Target>,
 }
 
+/// A rule that fires on a schedule (`ScheduleExpression`), on the default bus.
+#[derive(Debug, Clone)]
+pub struct ScheduledRule {
+    /// Logical id.
+    pub logical_id: String,
+    /// Its ARN (the `resources` of the events it sends).
+    pub arn: String,
+    /// How often it fires, in ms (`rate(...)`).
+    pub every_ms: i64,
+    /// `State` is not `DISABLED`.
+    pub enabled: bool,
+    /// Its targets.
+    pub targets: Vec<Target>,
+}
+
 /// A subscription to a topic.
 #[derive(Debug, Clone)]
 pub struct Subscription {
@@ -119,10 +135,8 @@ pub struct Subscription {
     pub logical_id: String,
     /// Where it delivers.
     pub endpoint: Endpoint,
-    /// `FilterPolicy`.
-    pub filter: Option<Pattern>,
-    /// `FilterPolicyScope` is `MessageBody`.
-    pub body_scope: bool,
+    /// `FilterPolicy`, for its `FilterPolicyScope` (message attributes or body).
+    pub filter: Option<FilterPolicy>,
     /// `RawMessageDelivery`.
     pub raw: bool,
 }
@@ -163,8 +177,10 @@ pub struct Topology {
     pub template: Template,
     /// Buses by logical id.
     pub buses: BTreeMap<String, Bus>,
-    /// Rules, in template order.
+    /// Rules with event patterns, in template order.
     pub rules: Vec<Rule>,
+    /// Rules that fire on a schedule, in template order.
+    pub schedules: Vec<ScheduledRule>,
     /// Queues by logical id.
     pub queues: BTreeMap<String, QueueConfig>,
     /// Topics by logical id.
@@ -216,7 +232,52 @@ fn text(value: Option<&Value>) -> Option<String> {
     }
 }
 
-/// A JSON object given inline or as JSON text (EventPattern and FilterPolicy take both).
+/// The period of a `rate(value unit)` schedule in ms, as EventBridge reads it: a positive whole
+/// value, and `minute`, `hour` or `day` for 1, their plurals otherwise.
+/// <https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-scheduled-rule-pattern.html>
+fn rate_ms(expression: &str) -> Result<i64, String> {
+    let Some(inner) = expression
+        .trim()
+        .strip_prefix("rate(")
+        .and_then(|r| r.strip_suffix(')'))
+    else {
+        return Err(if expression.trim().starts_with("cron(") {
+            format!("{expression}: cron schedules are not run locally; use rate(...)")
+        } else {
+            format!("{expression}: expected rate(value unit) or cron(...)")
+        });
+    };
+    let (value, unit) = inner
+        .trim()
+        .split_once(' ')
+        .ok_or_else(|| format!("{expression}: expected rate(value unit), e.g. rate(1 minute)"))?;
+    let value: i64 = value
+        .parse()
+        .ok()
+        .filter(|v| *v > 0)
+        .ok_or_else(|| format!("{expression}: the value must be a whole number above 0"))?;
+    let (singular, per) = match unit.trim() {
+        "minute" => (true, 60_000),
+        "minutes" => (false, 60_000),
+        "hour" => (true, 3_600_000),
+        "hours" => (false, 3_600_000),
+        "day" => (true, 86_400_000),
+        "days" => (false, 86_400_000),
+        other => {
+            return Err(format!(
+                "{expression}: unit {other} is not minute(s), hour(s) or day(s)"
+            ));
+        }
+    };
+    if singular != (value == 1) {
+        return Err(format!(
+            "{expression}: EventBridge wants the singular unit for 1 and the plural otherwise"
+        ));
+    }
+    Ok(value * per)
+}
+
+/// A JSON object given inline or as JSON text (EventPattern and RedrivePolicy take both).
 fn json_object(resource: &str, property: &str, value: &Value) -> Result<Value, LoadError> {
     match value {
         Value::String(text) => {
@@ -243,6 +304,7 @@ impl Topology {
                 },
             )]),
             rules: Vec::new(),
+            schedules: Vec::new(),
             queues: BTreeMap::new(),
             topics: BTreeMap::new(),
             mappings: Vec::new(),
@@ -476,15 +538,59 @@ impl Topology {
 
     fn add_rule(&mut self, resource: &Resource) -> Result<(), LoadError> {
         let id = &resource.logical_id;
+        let enabled = text(resource.property("State")).is_none_or(|state| state != "DISABLED");
+        let targets = self.targets(resource)?;
+        if let Some(expression) = text(resource.property("ScheduleExpression")) {
+            if resource.property("EventPattern").is_some() {
+                return Err(invalid(
+                    id,
+                    "Properties.ScheduleExpression",
+                    "a rule with both a schedule and an event pattern is not run locally: split it in two",
+                ));
+            }
+            // Scheduled rules run on the default bus only.
+            // <https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-create-rule-schedule.html>
+            if self.bus_of(id, "Properties.EventBusName", resource.property("EventBusName"))? != "default" {
+                return Err(invalid(
+                    id,
+                    "Properties.EventBusName",
+                    "a scheduled rule must be on the default event bus",
+                ));
+            }
+            let every_ms =
+                rate_ms(&expression).map_err(|reason| invalid(id, "Properties.ScheduleExpression", reason))?;
+            self.schedules.push(ScheduledRule {
+                logical_id: id.clone(),
+                arn: resource.arn.clone().unwrap_or_default(),
+                every_ms,
+                enabled,
+                targets,
+            });
+            return Ok(());
+        }
         let bus = self.bus_of(id, "Properties.EventBusName", resource.property("EventBusName"))?;
         let pattern = resource.property("EventPattern").ok_or_else(|| {
             invalid(
                 id,
                 "Properties.EventPattern",
-                "missing (scheduled rules are not run locally)",
+                "missing: a rule needs an EventPattern or a ScheduleExpression",
             )
         })?;
         let (pattern, pattern_json) = Self::pattern(id, "Properties.EventPattern", pattern)?;
+        self.rules.push(Rule {
+            logical_id: id.clone(),
+            bus,
+            pattern,
+            pattern_json,
+            enabled,
+            targets,
+        });
+        Ok(())
+    }
+
+    /// A rule's `Targets`.
+    fn targets(&self, resource: &Resource) -> Result<Vec<Target>, LoadError> {
+        let id = &resource.logical_id;
         let mut targets = Vec::new();
         let listed = match resource.property("Targets") {
             Some(Value::Array(listed)) => listed.clone(),
@@ -536,15 +642,7 @@ impl Topology {
                 message_group_id: text(target.pointer("/SqsParameters/MessageGroupId")),
             });
         }
-        self.rules.push(Rule {
-            logical_id: id.clone(),
-            bus,
-            pattern,
-            pattern_json,
-            enabled: text(resource.property("State")).is_none_or(|state| state != "DISABLED"),
-            targets,
-        });
-        Ok(())
+        Ok(targets)
     }
 
     fn add_mapping(&mut self, resource: &Resource) -> Result<(), LoadError> {
@@ -644,26 +742,24 @@ impl Topology {
                 ));
             }
         }
+        // Refused as SNS refuses them, with its `InvalidParameter` messages.
+        let scope = match text(attributes.get("FilterPolicyScope")) {
+            None => FilterPolicyScope::default(),
+            Some(scope) => scope
+                .parse()
+                .map_err(|e: FilterPolicyError| invalid(id, &format!("{property}.FilterPolicyScope"), e.to_string()))?,
+        };
         let filter = match attributes.get("FilterPolicy") {
             None => None,
-            Some(policy) => Some(Self::pattern(id, &format!("{property}.FilterPolicy"), policy)?.0),
-        };
-        let body_scope = match text(attributes.get("FilterPolicyScope")).as_deref() {
-            None | Some("MessageAttributes") => false,
-            Some("MessageBody") => true,
-            Some(other) => {
-                return Err(invalid(
-                    id,
-                    &format!("{property}.FilterPolicyScope"),
-                    format!("{other} is neither MessageAttributes nor MessageBody"),
-                ));
-            }
+            Some(policy) => Some(
+                FilterPolicy::from_value(policy, scope)
+                    .map_err(|e| invalid(id, &format!("{property}.FilterPolicy"), e.to_string()))?,
+            ),
         };
         Ok(Subscription {
             logical_id: id.to_owned(),
             endpoint,
             filter,
-            body_scope,
             raw: flag(attributes.get("RawMessageDelivery")).unwrap_or(false),
         })
     }
@@ -807,13 +903,18 @@ impl Topology {
 
     /// Where `target` of `rule` leads, for people: `Rule -> Queue -> function`.
     pub fn route_of(&self, rule: &Rule, target: &Target) -> String {
+        self.route_from(&rule.logical_id, target)
+    }
+
+    /// `rule -> target [-> its consumer]` for any rule, scheduled or not.
+    pub fn route_from(&self, rule: &str, target: &Target) -> String {
         match &target.endpoint {
             Endpoint::Queue(queue) => {
                 let consumer = self.consumer_of(queue).map_or("(no consumer)", |f| self.crate_of(f));
-                format!("{} -> {queue} -> {consumer}", rule.logical_id)
+                format!("{rule} -> {queue} -> {consumer}")
             }
-            Endpoint::Topic(topic) => format!("{} -> {topic}", rule.logical_id),
-            Endpoint::Function(function) => format!("{} -> {}", rule.logical_id, self.crate_of(function)),
+            Endpoint::Topic(topic) => format!("{rule} -> {topic}"),
+            Endpoint::Function(function) => format!("{rule} -> {}", self.crate_of(function)),
         }
     }
 }

@@ -384,3 +384,298 @@ async fn given_a_fifo_queue_with_groups_in_flight_then_every_group_drains_in_ord
     assert!(cloud.queue("Work").unwrap().is_empty());
     assert_eq!(cloud.stats().records.get("stub"), Some(&12));
 }
+
+const TYPED: &str = r#"
+  Topic:
+    Type: AWS::SNS::Topic
+  BigSpenders:
+    Type: AWS::SQS::Queue
+  Gifts:
+    Type: AWS::SQS::Queue
+  GoldOrders:
+    Type: AWS::SQS::Queue
+  BigSpendersSubscription:
+    Type: AWS::SNS::Subscription
+    Properties:
+      TopicArn: !Ref Topic
+      Protocol: sqs
+      Endpoint: !GetAtt BigSpenders.Arn
+      RawMessageDelivery: true
+      FilterPolicy:
+        total: [{"numeric": [">=", 100]}]
+  GiftsSubscription:
+    Type: AWS::SNS::Subscription
+    Properties:
+      TopicArn: !Ref Topic
+      Protocol: sqs
+      Endpoint: !GetAtt Gifts.Arn
+      FilterPolicy:
+        tags: [gift]
+  GoldOrdersSubscription:
+    Type: AWS::SNS::Subscription
+    Properties:
+      TopicArn: !Ref Topic
+      Protocol: sqs
+      Endpoint: !GetAtt GoldOrders.Arn
+      FilterPolicyScope: MessageBody
+      FilterPolicy:
+        order:
+          customer:
+            tier: [gold]
+          total: [{"numeric": [">", 50]}]
+"#;
+
+/// A notification with a body, a `total` attribute of `total_type` and, if given, `tags` as a
+/// `String.Array`.
+fn typed(n: u64, tier: &str, body_total: u64, total_type: &str, total: &str, tags: Option<&str>) -> Outgoing {
+    let message =
+        Outgoing::body(json!({"n": n, "order": {"customer": {"tier": tier}, "total": body_total}}).to_string())
+            .with_attribute("total", total_type, total);
+    match tags {
+        Some(tags) => message.with_attribute("tags", "String.Array", tags),
+        None => message,
+    }
+}
+
+/// The `n` of each notification in `queue` (raw or wrapped), in order.
+fn numbers(cloud: &LocalCloud, queue: &str) -> Vec<u64> {
+    let mut numbers: Vec<u64> = bodies(cloud, queue)
+        .iter()
+        .map(|b| match b.get("Message").and_then(Value::as_str) {
+            Some(message) => serde_json::from_str::<Value>(message).unwrap()["n"].as_u64().unwrap(),
+            None => b["n"].as_u64().unwrap(),
+        })
+        .collect();
+    // Deliveries take a random latency each: the order they land in is not the test's.
+    numbers.sort_unstable();
+    numbers
+}
+
+#[tokio::test(start_paused = true)]
+async fn given_typed_attributes_then_numeric_policies_match_numbers_string_arrays_match_an_element_and_types_are_delivered()
+ {
+    let mut cloud = cloud(TYPED);
+    // 1: a Number over 100, tagged gift among others, a gold order over 50: everyone.
+    cloud.publish(
+        "Topic",
+        typed(1, "gold", 120, "Number", "120", Some(r#"["fragile", "gift"]"#)),
+        "test",
+    );
+    // 2: a Number under 100, tagged gift only, a gold order of 20.
+    cloud.publish(
+        "Topic",
+        typed(2, "gold", 20, "Number", "99.5", Some(r#"["gift"]"#)),
+        "test",
+    );
+    // 3: "120" as a String (numeric compares numbers only), no tags, a gold order of 60.
+    cloud.publish("Topic", typed(3, "gold", 60, "String", "120", None), "test");
+    // 4: a Number with a custom suffix keeps its base type; a silver order; not a gift.
+    cloud.publish(
+        "Topic",
+        typed(4, "silver", 500, "Number.usd", "1e3", Some(r#"["fragile"]"#)),
+        "test",
+    );
+    cloud.run(60_000).await;
+
+    assert_eq!(numbers(&cloud, "BigSpenders"), [1, 4]);
+    assert_eq!(numbers(&cloud, "Gifts"), [1, 2]);
+    assert_eq!(
+        numbers(&cloud, "GoldOrders"),
+        [1, 3],
+        "nested body policy: tier and total"
+    );
+
+    // Raw delivery keeps each attribute's data type on the SQS message.
+    let raw = cloud
+        .queue("BigSpenders")
+        .unwrap()
+        .messages()
+        .find(|m| m.sent.body.starts_with(r#"{"n":1,"#))
+        .unwrap()
+        .sent
+        .clone();
+    assert_eq!(raw.attribute_type("total"), "Number");
+    assert_eq!(raw.attribute_type("tags"), "String.Array");
+    // Wrapped: SNS's JSON gives each attribute its Type.
+    let gifts = bodies(&cloud, "Gifts");
+    let wrapped = gifts
+        .iter()
+        .find(|b| b["Message"].as_str().unwrap().starts_with(r#"{"n":1,"#))
+        .unwrap();
+    assert_eq!(
+        wrapped["MessageAttributes"]["total"],
+        json!({"Type": "Number", "Value": "120"})
+    );
+    assert_eq!(
+        wrapped["MessageAttributes"]["tags"],
+        json!({"Type": "String.Array", "Value": r#"["fragile", "gift"]"#})
+    );
+}
+
+fn load_error(resources: &str) -> String {
+    let template =
+        sam_template::Template::from_yaml(&format!("{HEADER}{resources}"), &sam_template::Options::default()).unwrap();
+    Topology::from_template(template).unwrap_err().to_string()
+}
+
+#[test]
+fn given_a_filter_policy_sns_would_refuse_then_loading_fails_naming_resource_property_and_sns_message() {
+    let subscription = |properties: &str| {
+        format!(
+            r#"
+  Topic:
+    Type: AWS::SNS::Topic
+  Inbox:
+    Type: AWS::SQS::Queue
+  InboxSubscription:
+    Type: AWS::SNS::Subscription
+    Properties:
+      TopicArn: !Ref Topic
+      Protocol: sqs
+      Endpoint: !GetAtt Inbox.Arn
+{properties}"#
+        )
+    };
+    assert_eq!(
+        load_error(&subscription(
+            "      FilterPolicy: '{\"a\": [1], \"b\": [2], \"c\": [3], \"d\": [4], \"e\": [5], \"f\": [6]}'"
+        )),
+        "InboxSubscription: Properties.FilterPolicy: Invalid parameter: FilterPolicy: Filter policy can not have more than 5 keys"
+    );
+    // Nesting is for message bodies only.
+    let nested = load_error(&subscription(
+        "      FilterPolicy:\n        order:\n          tier: [gold]",
+    ));
+    assert_eq!(
+        nested,
+        "InboxSubscription: Properties.FilterPolicy: Invalid parameter: Filter policy scope MessageAttributes does not support nested filter policy"
+    );
+    assert_eq!(
+        load_error(&subscription(
+            "      FilterPolicyScope: Body\n      FilterPolicy:\n        a: [x]"
+        )),
+        "InboxSubscription: Properties.FilterPolicyScope: Invalid parameter: FilterPolicyScope: Invalid value [Body]. Please use either MessageBody or MessageAttributes"
+    );
+}
+
+const RULE_TO_TOPIC: &str = r#"
+  Topic:
+    Type: AWS::SNS::Topic
+  Big:
+    Type: AWS::SQS::Queue
+  Everything:
+    Type: AWS::SQS::Queue
+  BigSubscription:
+    Type: AWS::SNS::Subscription
+    Properties:
+      TopicArn: !Ref Topic
+      Protocol: sqs
+      Endpoint: !GetAtt Big.Arn
+      FilterPolicyScope: MessageBody
+      FilterPolicy:
+        data:
+          total: [{"numeric": [">", 100]}]
+  EverythingSubscription:
+    Type: AWS::SNS::Subscription
+    Properties:
+      TopicArn: !Ref Topic
+      Protocol: sqs
+      Endpoint: !GetAtt Everything.Arn
+  OrdersRule:
+    Type: AWS::Events::Rule
+    Properties:
+      EventBusName: !Ref Bus
+      EventPattern:
+        source: [shop.orders]
+      Targets:
+        - Id: topic
+          Arn: !Ref Topic
+          InputPath: $.detail
+  SensorsRule:
+    Type: AWS::Events::Rule
+    Properties:
+      EventBusName: !Ref Bus
+      EventPattern:
+        source: [shop.sensors]
+      Targets:
+        - Id: everything
+          Arn: !GetAtt Everything.Arn
+"#;
+
+#[test]
+fn given_explain_when_routing_then_each_rule_and_subscription_that_does_not_take_the_event_says_why() {
+    let template =
+        sam_template::Template::from_yaml(&format!("{HEADER}{RULE_TO_TOPIC}"), &sam_template::Options::default())
+            .unwrap();
+    let topology = Topology::from_template(template).unwrap();
+    let event = json!({"source": "shop.orders", "detail-type": "OrderPlaced", "detail": {"data": {"total": 12}}});
+    let route = |explain| {
+        emulator::route::route(&topology, event.to_string().as_bytes(), None, Registry::new(), explain)
+            .unwrap()
+            .remove(0)
+    };
+    let routed = route(true);
+    assert_eq!(routed.routes, ["OrdersRule -> Topic"]);
+    assert_eq!(
+        routed.not_routed,
+        [
+            r#"OrdersRule -> Topic -> BigSubscription: filtered out: body.data.total: 12 is not in [>100]"#,
+            r#"SensorsRule: no match: source: "shop.orders" is not "shop.sensors""#,
+        ]
+    );
+    // Not asked: nothing explained.
+    assert!(route(false).not_routed.is_empty());
+}
+
+#[tokio::test(start_paused = true)]
+async fn given_a_scheduled_rule_then_it_fires_at_its_rate_until_the_horizon_and_the_run_ends() {
+    let template = r#"
+  Ticks:
+    Type: AWS::SQS::Queue
+  EveryMinute:
+    Type: AWS::Events::Rule
+    Properties:
+      ScheduleExpression: rate(1 minute)
+      Targets:
+        - Id: ticks
+          Arn: !GetAtt Ticks.Arn
+"#;
+    let template =
+        sam_template::Template::from_yaml(&format!("{HEADER}{template}"), &sam_template::Options::default()).unwrap();
+    let options = CloudOptions {
+        schedules_until: 5 * 60_000,
+        ..CloudOptions::default()
+    };
+    let mut cloud = LocalCloud::new(
+        Topology::from_template(template).unwrap(),
+        options,
+        &functions::Registry::default(),
+    )
+    .unwrap();
+    cloud.run(i64::MAX).await;
+    assert!(cloud.is_idle(), "a schedule stops at the horizon");
+    let ticks = bodies(&cloud, "Ticks");
+    assert_eq!(ticks.len(), 5, "minutes 1 to 5");
+    assert!(
+        ticks
+            .iter()
+            .all(|t| t["detail-type"] == "Scheduled Event" && t["source"] == "aws.events")
+    );
+    assert_eq!(ticks[0]["time"], "2026-11-23T09:01:00Z");
+}
+
+#[test]
+fn given_a_schedule_aws_would_refuse_then_loading_names_the_rule_and_why() {
+    for (expression, reason) in [
+        ("rate(1 minutes)", "singular unit for 1"),
+        ("rate(0 hours)", "above 0"),
+        ("cron(0 12 * * ? *)", "cron schedules are not run locally"),
+    ] {
+        let template = format!(
+            "{HEADER}  Tick:\n    Type: AWS::Events::Rule\n    Properties:\n      ScheduleExpression: {expression}\n"
+        );
+        let template = sam_template::Template::from_yaml(&template, &sam_template::Options::default()).unwrap();
+        let err = Topology::from_template(template).unwrap_err().to_string();
+        assert!(err.contains("Tick") && err.contains(reason), "{expression}: {err}");
+    }
+}

@@ -10,6 +10,7 @@ use emulator::cloud::{CloudOptions, LocalCloud};
 use emulator::decode::{Format, decode};
 use emulator::domain::{self, DemoOptions};
 use emulator::faults::Faults;
+use emulator::scenario::{self, Scenario};
 use emulator::topology::Topology;
 use event_pattern::Pattern;
 use handler_kit::local::Sent;
@@ -43,6 +44,28 @@ enum Command {
         #[arg(long)]
         quiet: bool,
     },
+    /// Play a scenario file (JSON Lines of inputs at virtual times) on the local cloud: the
+    /// timeline, then what is left in dead-letter queues and parked.
+    Play {
+        /// The scenario (`events/scenarios/*.jsonl`; `-` for standard input).
+        scenario: PathBuf,
+        /// Load a table first: `<LogicalId>=<items.json>`. Repeatable.
+        #[arg(long = "table", value_name = "LOGICAL_ID=FILE")]
+        tables: Vec<String>,
+        /// Scheduled rules fire until this long after the last input (`10m`, `90s`, ms).
+        #[arg(long, default_value = "10m")]
+        until: String,
+        /// Write every event put on a bus and every message published to a topic here, one
+        /// JSON line each with its virtual time.
+        #[arg(long)]
+        emitted: Option<PathBuf>,
+        /// Seed of every random choice.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Inject the demo's faults (duplicates, reordering, crashes, table errors, slow publishes).
+        #[arg(long)]
+        faults: bool,
+    },
     /// Run one function in process on a sample payload: its response and what it sent.
     Invoke {
         /// The function: crate name (`reserve-inventory`), logical id or deployed name.
@@ -61,6 +84,10 @@ enum Command {
         /// The bus (default: the template's only custom bus).
         #[arg(long)]
         bus: Option<String>,
+        /// Also say why each rule that does not match does not (the first field that fails),
+        /// and which topic subscriptions' filter policies refuse what a matching rule sends.
+        #[arg(long)]
+        explain: bool,
     },
     /// Print the envelopes inside any AWS payload (SQS, SNS, EventBridge, CloudEvents, bare), one JSON line each.
     Decode {
@@ -78,6 +105,9 @@ enum Command {
         /// The event: JSON text, or @file.
         #[arg(long)]
         event: String,
+        /// After `false`, print the first field that fails and why.
+        #[arg(long)]
+        explain: bool,
     },
     /// The template's event graph as a Mermaid flowchart.
     Graph {
@@ -101,9 +131,35 @@ fn main() -> ExitCode {
             event_file,
             tables,
         } => invoke(&cli.template, &function, &event_file, &tables),
-        Command::Route { event_file, bus } => route(&cli.template, &event_file, bus.as_deref()),
+        Command::Play {
+            scenario,
+            tables,
+            until,
+            emitted,
+            seed,
+            faults,
+        } => play(
+            &cli.template,
+            &scenario,
+            &Play {
+                tables,
+                until,
+                emitted,
+                seed,
+                faults,
+            },
+        ),
+        Command::Route {
+            event_file,
+            bus,
+            explain,
+        } => route(&cli.template, &event_file, bus.as_deref(), explain),
         Command::Decode { file, summary } => decode_file(&file, summary),
-        Command::TestEventPattern { event_pattern, event } => return test_event_pattern(&event_pattern, &event),
+        Command::TestEventPattern {
+            event_pattern,
+            event,
+            explain,
+        } => return test_event_pattern(&event_pattern, &event, explain),
         Command::Graph { update } => graph(&cli.template, update.as_deref()),
     };
     result.unwrap_or_else(|error| {
@@ -191,6 +247,77 @@ fn find_function(topology: &Topology, name: &str) -> Option<String> {
         .map(|f| f.spec.logical_id.clone())
 }
 
+/// How to play a scenario.
+struct Play {
+    tables: Vec<String>,
+    until: String,
+    emitted: Option<PathBuf>,
+    seed: u64,
+    faults: bool,
+}
+
+fn play(template: &Path, file: &Path, options: &Play) -> Result<ExitCode, String> {
+    let text = String::from_utf8(read(file)?).map_err(|_| format!("{}: not UTF-8 text", file.display()))?;
+    let scenario = Scenario::parse(&text).map_err(|e| format!("{}: {e}", file.display()))?;
+    let until = scenario::parse_offset(&options.until).map_err(|e| format!("--until: {e}"))?;
+    let topology = Topology::load(template, &sam_template::Options::default()).map_err(|e| e.to_string())?;
+    let cloud_options = CloudOptions {
+        seed: options.seed,
+        faults: if options.faults { Faults::demo() } else { Faults::none() },
+        schedules_until: scenario.last_at() + until,
+        ..CloudOptions::default()
+    };
+    let mut cloud =
+        LocalCloud::new(topology, cloud_options, &domain::registry(&domains())).map_err(|e| e.to_string())?;
+    load_tables(&cloud, &options.tables)?;
+    if options.emitted.is_some() {
+        cloud.keep_emitted();
+    }
+    cloud.keep_timeline(false);
+    let mut out = std::io::BufWriter::new(std::io::stdout());
+    cloud.observe(move |entry| {
+        let _ = writeln!(out, "{entry}");
+    });
+    scenario.schedule(&mut cloud)?;
+    runtime()?.block_on(cloud.run(i64::MAX));
+    cloud.observe(|_| {});
+    print(&format!(
+        "\n== After {} of virtual time ==",
+        emulator::cloud::clock_text(cloud.now())
+    ));
+    let mut left = 0;
+    for queue in cloud.queues() {
+        for message in queue.messages() {
+            left += 1;
+            let why = message.sent.attributes.get("parked-reason").map_or_else(
+                || cloud.failure_of(&message.id).unwrap_or("not processed").to_owned(),
+                Clone::clone,
+            );
+            print(&format!("{}: {} ({why})", queue.config().logical_id, message.id));
+        }
+    }
+    for lost in &cloud.stats().undeliverable {
+        print(&format!("undeliverable: {lost}"));
+    }
+    if left == 0 && cloud.stats().undeliverable.is_empty() {
+        print("Every queue drained; nothing undeliverable.");
+    }
+    if let Some(path) = &options.emitted {
+        let lines: String = cloud
+            .emitted()
+            .iter()
+            .map(|e| serde_json::to_string(e).unwrap_or_default() + "\n")
+            .collect();
+        std::fs::write(path, lines).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+        print(&format!(
+            "{} emitted events and messages written to {}",
+            cloud.emitted().len(),
+            path.display()
+        ));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
 /// Loads each `<LogicalId>=<items.json>` into `cloud`.
 fn load_tables(cloud: &LocalCloud, tables: &[String]) -> Result<(), String> {
     for table in tables {
@@ -258,14 +385,15 @@ fn invoke(template: &Path, function: &str, event_file: &Path, tables: &[String])
     Ok(if failed { ExitCode::FAILURE } else { ExitCode::SUCCESS })
 }
 
-fn route(template: &Path, event_file: &Path, bus: Option<&str>) -> Result<ExitCode, String> {
+fn route(template: &Path, event_file: &Path, bus: Option<&str>, explain: bool) -> Result<ExitCode, String> {
     let topology = Topology::load(template, &sam_template::Options::default()).map_err(|e| e.to_string())?;
-    let routed = emulator::route::route(&topology, &read(event_file)?, bus, domain::event_types(&domains()))?;
+    let known = domain::event_types(&domains());
+    let routed = emulator::route::route(&topology, &read(event_file)?, bus, known, explain)?;
     for event in routed {
         if event.routes.is_empty() {
             print(&format!("{}: no rule matches", event.event_type));
         }
-        for route in event.routes {
+        for route in event.routes.iter().chain(&event.not_routed) {
             print(&format!("{}: {route}", event.event_type));
         }
     }
@@ -298,12 +426,13 @@ fn argument(text: &str) -> Result<String, String> {
     }
 }
 
-fn test_event_pattern(pattern: &str, event: &str) -> ExitCode {
+fn test_event_pattern(pattern: &str, event: &str, explain: bool) -> ExitCode {
     let invalid = |reason: String| {
         eprintln!("InvalidEventPatternException: {reason}");
         ExitCode::from(2)
     };
-    let pattern = match argument(pattern).and_then(|text| text.parse::<Pattern>().map_err(|e| e.to_string())) {
+    // An invalid pattern reads as PutRule's error: `Event pattern is not valid. Reason: ...`.
+    let pattern = match argument(pattern).and_then(|text| text.parse::<Pattern>().map_err(|e| e.aws_message())) {
         Ok(pattern) => pattern,
         Err(reason) => return invalid(reason),
     };
@@ -311,6 +440,14 @@ fn test_event_pattern(pattern: &str, event: &str) -> ExitCode {
         Ok(event) => event,
         Err(reason) => return invalid(format!("the event is not JSON: {reason}")),
     };
-    print(if pattern.matches(&event) { "true" } else { "false" });
+    if pattern.matches(&event) {
+        print("true");
+    } else {
+        print("false");
+        // Only asked for: the walk that explains costs nothing when not wanted.
+        if explain && let Some(why) = pattern.explain(&event) {
+            print(&why.to_string());
+        }
+    }
     ExitCode::SUCCESS
 }

@@ -205,6 +205,65 @@ fn route_names_every_rule_queue_and_function_an_event_reaches() {
 }
 
 #[test]
+fn route_explain_says_for_each_rule_that_does_not_match_the_first_field_that_fails_and_why() {
+    let sample = "events/orders/ship-order/payment-completed.sqs-eventbridge.json";
+    let out = localcloud_at_root(&["route", "--explain", sample]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let explained = lines(&out.stdout);
+    assert!(
+        explained.contains(&"PaymentCompleted: ShipOrderRule -> ShipOrderQueue -> ship-order".to_owned()),
+        "the routes are still there: {explained:?}"
+    );
+    assert!(
+        explained.contains(
+            &r#"PaymentCompleted: ReserveInventoryRule: no match: detail-type: "PaymentCompleted" is not "OrderPlaced""#
+                .to_owned()
+        ),
+        "{explained:?}"
+    );
+    assert!(
+        explained.contains(&r#"PaymentCompleted: NotifyCustomerRule: no match: detail-type: "PaymentCompleted" is not one of ["OrderShipped", "PaymentFailed", "OrderRejected"]"#.to_owned()),
+        "{explained:?}"
+    );
+    // Without --explain, only where it goes.
+    let plain = localcloud_at_root(&["route", sample]);
+    assert!(lines(&plain.stdout).iter().all(|l| !l.contains("no match")));
+}
+
+#[test]
+fn test_event_pattern_explain_prints_false_then_why_and_an_invalid_pattern_reads_as_put_rule() {
+    let event = r#"{"source": "shop.orders", "detail": {"total": 3399}}"#;
+    let run = |pattern: &str| {
+        localcloud_at_root(&[
+            "test-event-pattern",
+            "--explain",
+            "--event-pattern",
+            pattern,
+            "--event",
+            event,
+        ])
+    };
+    let no = run(r#"{"detail": {"total": [{"numeric": [">", 5000]}]}}"#);
+    assert_eq!(
+        (no.status.code(), lines(&no.stdout)),
+        (
+            Some(0),
+            vec!["false".to_owned(), "detail.total: 3399 is not in [>5000]".to_owned()]
+        )
+    );
+    let yes = run(r#"{"source": ["shop.orders"]}"#);
+    assert_eq!(lines(&yes.stdout), ["true"], "a match has nothing to explain");
+    let invalid = run(r#"{"detail": {"total": [{"numeric": [">", "a lot"]}]}}"#);
+    assert_eq!(invalid.status.code(), Some(2));
+    let reason = String::from_utf8_lossy(&invalid.stderr);
+    assert!(
+        reason.starts_with("InvalidEventPatternException: Event pattern is not valid. Reason: ")
+            && reason.contains("at `detail.total`"),
+        "{reason}"
+    );
+}
+
+#[test]
 fn invoke_runs_one_function_on_a_sample_and_prints_its_response_and_events() {
     let out = localcloud_at_root(&[
         "invoke",
@@ -257,4 +316,47 @@ fn a_template_the_local_cloud_cannot_run_is_an_error_naming_resource_and_propert
     assert_eq!(out.status.code(), Some(1));
     let error = String::from_utf8_lossy(&out.stderr);
     assert!(error.contains("Rule: Properties.EventPattern"), "{error}");
+}
+
+#[test]
+fn play_runs_a_scenario_file_and_writes_what_was_emitted() {
+    let emitted = std::env::temp_dir().join(format!("localcloud-emitted-{}.jsonl", std::process::id()));
+    let out = localcloud_at_root(&[
+        "play",
+        "events/scenarios/orders-demo.jsonl",
+        "--table",
+        "InventoryTable=events/tables/inventory.json",
+        "--emitted",
+        emitted.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("OrderShipped"), "the saga ran: {text}");
+    assert!(
+        text.contains("ParkingQueue: "),
+        "the malformed message is parked: {text}"
+    );
+    let lines: Vec<Value> = std::fs::read_to_string(&emitted)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let _ = std::fs::remove_file(&emitted);
+    assert!(
+        lines
+            .iter()
+            .any(|l| l["bus"] == "local-orders" && l["event"]["detail-type"] == "OrderPlaced")
+    );
+    assert!(lines.iter().any(|l| l["topic"] == "NotificationsTopic"));
+    assert!(
+        lines.windows(2).all(|w| w[0]["at"].as_i64() <= w[1]["at"].as_i64()),
+        "in virtual time order"
+    );
+
+    let bad = localcloud_at_root(&["play", "events/README.md"]);
+    assert_eq!(bad.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&bad.stderr).contains("line 1"),
+        "names the line"
+    );
 }

@@ -19,8 +19,9 @@ use emulator::cloud::{CloudOptions, LocalCloud, clock_text};
 use emulator::domain::{DemoOptions, DemoReport, DemoRun, Domain};
 use emulator::faults::Faults;
 use emulator::functions::{Registry, RegistryError};
-use emulator::sqs::Outgoing;
+use emulator::scenario::{self, HttpRequest, Input, QueueMessage, Scenario, Step};
 use emulator::topology::{LoadError, Topology};
+use orders::validation::validate_order;
 
 /// The orders functions, each from its crate's declaration and builder.
 pub fn functions() -> Vec<Registration> {
@@ -87,6 +88,24 @@ pub enum Kind {
 }
 
 impl Kind {
+    /// What an order request's body says it will go through: a line of the sold-out sku is
+    /// rejected; otherwise its payment token decides.
+    pub fn of_order(order: &Value) -> Self {
+        let lines = order
+            .get("lines")
+            .and_then(Value::as_array)
+            .map(Vec::as_slice)
+            .unwrap_or_default();
+        if lines.iter().any(|line| line["sku"] == SOLD_OUT) {
+            return Self::OutOfStock;
+        }
+        match order.get("paymentToken").and_then(Value::as_str) {
+            Some("tok_flaky") => Self::FlakyGateway,
+            Some("tok_approve") => Self::Happy,
+            _ => Self::Declined,
+        }
+    }
+
     /// The status the order must end in.
     pub fn final_status(self) -> OrderStatus {
         match self {
@@ -139,41 +158,10 @@ pub struct Notified {
 #[derive(Debug)]
 pub struct Shop {
     cloud: LocalCloud,
-    api: String,
     placed: Vec<Placed>,
     malformed_requests: Vec<String>,
     malformed_messages: Vec<String>,
     initial: BTreeMap<String, u64>,
-}
-
-/// A Function URL request, as Lambda delivers it.
-pub fn function_url_request(method: &str, path: &str, headers: &[(&str, &str)], body: Option<&str>) -> Value {
-    let mut header_map = serde_json::Map::new();
-    header_map.insert("content-type".into(), json!("application/json"));
-    for (name, value) in headers {
-        header_map.insert((*name).to_owned(), json!(value));
-    }
-    json!({
-        "version": "2.0",
-        "routeKey": "$default",
-        "rawPath": path,
-        "rawQueryString": "",
-        "headers": header_map,
-        "requestContext": {
-            "accountId": "anonymous",
-            "apiId": "localcloud",
-            "domainName": "localcloud.lambda-url.local.on.aws",
-            "domainPrefix": "localcloud",
-            "http": {"method": method, "path": path, "protocol": "HTTP/1.1", "sourceIp": "127.0.0.1", "userAgent": "localcloud"},
-            "requestId": "localcloud",
-            "routeKey": "$default",
-            "stage": "$default",
-            "time": "23/Nov/2026:09:00:00 +0000",
-            "timeEpoch": 1_795_424_400_000_i64
-        },
-        "isBase64Encoded": false,
-        "body": body,
-    })
 }
 
 impl Shop {
@@ -182,12 +170,13 @@ impl Shop {
         let topology = Topology::load(template, &sam_template::Options::default())?;
         let mut initial: BTreeMap<String, u64> = IN_STOCK.iter().map(|(sku, _)| ((*sku).to_owned(), stock)).collect();
         initial.insert(SOLD_OUT.to_owned(), 0);
-        let api = topology
+        if !topology
             .functions
             .values()
-            .find(|f| f.url && f.spec.binary == "order-api")
-            .map(|f| f.spec.logical_id.clone())
-            .ok_or(ShopError::NoApi)?;
+            .any(|f| f.url && f.spec.binary == "order-api")
+        {
+            return Err(ShopError::NoApi);
+        }
         let cloud = LocalCloud::new(
             topology,
             CloudOptions {
@@ -200,7 +189,6 @@ impl Shop {
         stock_shelves(&cloud, &initial)?;
         Ok(Self {
             cloud,
-            api,
             placed: Vec::new(),
             malformed_requests: Vec::new(),
             malformed_messages: Vec::new(),
@@ -218,94 +206,55 @@ impl Shop {
         &mut self.cloud
     }
 
-    fn body(kind: Kind, number: usize) -> (String, Vec<(String, u64)>) {
-        let quantity = 1 + (number % 3) as u64;
-        let (sku, price) = IN_STOCK[number % IN_STOCK.len()];
-        let mut lines = vec![(sku.to_owned(), quantity, price)];
-        if kind == Kind::OutOfStock {
-            lines.push((SOLD_OUT.to_owned(), 1, 500));
+    /// Runs `scenario` on the shop's cloud, noting what each input must come to: an order
+    /// request its path (from its body), a request that fails validation a 400, a message
+    /// sent straight to a queue its parking (the demo sends only malformed ones).
+    pub fn play(&mut self, scenario: &Scenario) -> Result<(), String> {
+        scenario.schedule(&mut self.cloud)?;
+        for step in &scenario.steps {
+            match &step.input {
+                Input::Http(request) if request.method == "POST" && request.path == "/orders" => {
+                    let label = step.label.clone().unwrap_or_else(|| "POST /orders".to_owned());
+                    let order = request.body.clone().unwrap_or(Value::Null);
+                    match validate_order("o-check", &order) {
+                        Ok(placed) => self.placed.push(Placed {
+                            label,
+                            kind: Kind::of_order(&order),
+                            lines: placed
+                                .lines
+                                .iter()
+                                .map(|line| (line.sku.clone(), u64::from(line.quantity)))
+                                .collect(),
+                        }),
+                        Err(_) => self.malformed_requests.push(label),
+                    }
+                }
+                Input::Message(message) => self.malformed_messages.push(scenario::text(&message.body)),
+                Input::Http(_) | Input::Event(_) => {}
+            }
         }
-        let token = match kind {
-            Kind::Happy | Kind::OutOfStock => "tok_approve",
-            Kind::FlakyGateway => "tok_flaky",
-            Kind::Declined => "tok_decline",
-        };
-        let total: u64 = lines.iter().map(|(_, q, p)| q * p).sum();
-        let body = json!({
-            "customerId": format!("c-{number}"),
-            "currency": "EUR",
-            "paymentToken": token,
-            "lines": lines.iter().map(|(sku, q, p)| json!({"sku": sku, "quantity": q, "unitPrice": p})).collect::<Vec<_>>(),
-            "total": total,
-        });
-        (
-            body.to_string(),
-            lines.into_iter().map(|(sku, q, _)| (sku, q)).collect(),
-        )
+        Ok(())
     }
 
-    /// Places order `number` of `kind` at virtual time `at`, with an Idempotency-Key.
-    pub fn place(&mut self, at: i64, kind: Kind, number: usize) {
-        let (body, lines) = Self::body(kind, number);
-        let key = format!("checkout-{number}");
-        let label = format!("POST /orders #{number}");
-        let request = function_url_request(
-            "POST",
-            "/orders",
-            &[
-                ("idempotency-key", &key),
-                ("x-correlation-id", &format!("demo-{number}")),
-            ],
-            Some(&body),
-        );
-        self.cloud.request(at, &self.api, request, label.clone());
-        self.placed.push(Placed { label, kind, lines });
-    }
-
-    /// Sends order `number` again at `at`, with the same Idempotency-Key: a client retry.
-    pub fn retry(&mut self, at: i64, number: usize) {
-        let Some(first) = self
-            .placed
-            .iter()
-            .find(|p| p.label == format!("POST /orders #{number}"))
-            .cloned()
-        else {
-            return;
-        };
-        let (body, _) = Self::body(first.kind, number);
-        let key = format!("checkout-{number}");
-        let request = function_url_request("POST", "/orders", &[("idempotency-key", &key)], Some(&body));
-        let label = format!("POST /orders #{number} (retry)");
-        self.cloud.request(at, &self.api, request, label.clone());
-        self.placed.push(Placed { label, ..first });
+    /// Places order `number` of `kind` at virtual time `at`.
+    pub fn place(&mut self, at: i64, kind: Kind, number: usize) -> Result<(), String> {
+        self.play(&Scenario {
+            steps: vec![order_step(at, kind, number, false)],
+        })
     }
 
     /// Places an order that fails validation at `at`: it must be answered 400.
-    pub fn place_malformed(&mut self, at: i64) {
-        let body = json!({"customerId": "", "currency": "EURO", "lines": [{"sku": "SKU-RED-MUG", "quantity": 0}]});
-        let label = format!("POST /orders (malformed #{})", self.malformed_requests.len());
-        let request = function_url_request("POST", "/orders", &[], Some(&body.to_string()));
-        self.cloud.request(at, &self.api, request, label.clone());
-        self.malformed_requests.push(label);
+    pub fn place_malformed(&mut self, at: i64) -> Result<(), String> {
+        self.play(&Scenario {
+            steps: vec![malformed_order_step(at, 0)],
+        })
     }
 
     /// Sends a message no function can read to the queue of the function built from
     /// `consumer` now (a producer's bug): it must be parked with its reason.
-    pub fn send_malformed_message(&mut self, consumer: &str) {
-        let topology = self.cloud.topology();
-        let queue = topology
-            .mappings
-            .iter()
-            .find(|m| topology.crate_of(&m.function) == consumer)
-            .map(|m| m.queue.clone());
-        if let Some(queue) = queue {
-            let body = format!(
-                r#"{{"detail-type": "OrderPlaced", "n": {}, "detail": "#,
-                self.malformed_messages.len()
-            );
-            self.cloud.send(&queue, Outgoing::body(body.clone()));
-            self.malformed_messages.push(body);
-        }
+    pub fn send_malformed_message(&mut self, consumer: &str) -> Result<(), String> {
+        let step = malformed_message_step(self.cloud.topology(), consumer, 0)?;
+        self.play(&Scenario { steps: vec![step] })
     }
 
     /// Runs the cloud until nothing is left to do, then checks every invariant.
@@ -615,10 +564,91 @@ impl Shop {
     }
 }
 
-/// The demo's mix for `orders` orders: mostly happy, some declined, some out of stock, one in
-/// ten retried by the client, one malformed request and one malformed message.
-pub fn place_mix(shop: &mut Shop, orders: usize, seed: u64) {
+/// An order request's body: order `number` of `kind`.
+fn order_body(kind: Kind, number: usize) -> Value {
+    let quantity = 1 + (number % 3) as u64;
+    let (sku, price) = IN_STOCK[number % IN_STOCK.len()];
+    let mut lines = vec![json!({"sku": sku, "quantity": quantity, "unitPrice": price})];
+    let mut total = quantity * price;
+    if kind == Kind::OutOfStock {
+        lines.push(json!({"sku": SOLD_OUT, "quantity": 1, "unitPrice": 500}));
+        total += 500;
+    }
+    let token = match kind {
+        Kind::Happy | Kind::OutOfStock => "tok_approve",
+        Kind::FlakyGateway => "tok_flaky",
+        Kind::Declined => "tok_decline",
+    };
+    json!({
+        "customerId": format!("c-{number}"),
+        "currency": "EUR",
+        "paymentToken": token,
+        "lines": lines,
+        "total": total,
+    })
+}
+
+/// Order `number` of `kind` placed through order-api at `at`, with an Idempotency-Key (the
+/// same for a client's retry of it).
+fn order_step(at: i64, kind: Kind, number: usize, retry: bool) -> Step {
+    let mut headers = BTreeMap::from([("idempotency-key".to_owned(), format!("checkout-{number}"))]);
+    if !retry {
+        headers.insert("x-correlation-id".to_owned(), format!("demo-{number}"));
+    }
+    Step {
+        at,
+        label: Some(format!("POST /orders #{number}{}", if retry { " (retry)" } else { "" })),
+        input: Input::Http(HttpRequest {
+            function: "order-api".to_owned(),
+            method: "POST".to_owned(),
+            path: "/orders".to_owned(),
+            headers,
+            body: Some(order_body(kind, number)),
+        }),
+    }
+}
+
+/// An order request that fails validation: answered 400 naming each field.
+fn malformed_order_step(at: i64, number: usize) -> Step {
+    Step {
+        at,
+        label: Some(format!("POST /orders (malformed #{number})")),
+        input: Input::Http(HttpRequest {
+            function: "order-api".to_owned(),
+            method: "POST".to_owned(),
+            path: "/orders".to_owned(),
+            headers: BTreeMap::new(),
+            body: Some(json!({"customerId": "", "currency": "EURO", "lines": [{"sku": "SKU-RED-MUG", "quantity": 0}]})),
+        }),
+    }
+}
+
+/// A message no function can read, sent to the queue of the function built from `consumer`.
+fn malformed_message_step(topology: &Topology, consumer: &str, number: usize) -> Result<Step, String> {
+    let queue = topology
+        .mappings
+        .iter()
+        .find(|m| topology.crate_of(&m.function) == consumer)
+        .map(|m| m.queue.clone())
+        .ok_or_else(|| format!("no queue feeds {consumer} in the template"))?;
+    Ok(Step {
+        at: 0,
+        label: Some(format!("malformed message #{number}")),
+        input: Input::Message(QueueMessage {
+            queue,
+            body: Value::String(format!(r#"{{"detail-type": "OrderPlaced", "n": {number}, "detail": "#)),
+            attributes: BTreeMap::new(),
+            group: None,
+        }),
+    })
+}
+
+/// The demo's mix for `orders` orders, as a scenario: mostly happy, some declined, some out
+/// of stock, one in ten retried by the client, one malformed request and one malformed
+/// message (to the queue of reserve-inventory in `topology`).
+pub fn demo_mix(topology: &Topology, orders: usize, seed: u64) -> Result<Scenario, String> {
     let mut rng = fastrand::Rng::with_seed(seed);
+    let mut steps = Vec::new();
     for number in 0..orders {
         let kind = match rng.u32(0..100) {
             0..70 => Kind::Happy,
@@ -627,13 +657,20 @@ pub fn place_mix(shop: &mut Shop, orders: usize, seed: u64) {
             _ => Kind::OutOfStock,
         };
         let at = i64::try_from(number).unwrap_or(0) * 25;
-        shop.place(at, kind, number);
+        steps.push(order_step(at, kind, number, false));
         if number % 10 == 3 {
-            shop.retry(at + 400, number);
+            steps.push(order_step(at + 400, kind, number, true));
         }
     }
-    shop.place_malformed(5);
-    shop.send_malformed_message("reserve-inventory");
+    steps.push(malformed_order_step(5, 0));
+    steps.push(malformed_message_step(topology, "reserve-inventory", 0)?);
+    Ok(Scenario { steps })
+}
+
+/// Places the demo's mix on `shop` (see [`demo_mix`]).
+pub fn place_mix(shop: &mut Shop, orders: usize, seed: u64) -> Result<(), String> {
+    let scenario = demo_mix(shop.cloud().topology(), orders, seed)?;
+    shop.play(&scenario)
 }
 
 /// A readable summary of a run.
@@ -738,7 +775,7 @@ impl Domain for Orders {
 
     fn demo(&self, template: &Path, options: DemoOptions) -> Result<Box<dyn DemoRun>, String> {
         let mut shop = Shop::open(template, options.seed, options.faults, DEMO_STOCK).map_err(|e| e.to_string())?;
-        place_mix(&mut shop, options.size, options.seed);
+        place_mix(&mut shop, options.size, options.seed)?;
         Ok(Box::new(shop))
     }
 }
