@@ -1,0 +1,305 @@
+//! EventBridge: events put on buses (by functions, scenarios and scheduled rules), matched by
+//! the rules' patterns and sent to each target with the input the target asks for.
+
+use std::collections::BTreeMap;
+
+use envelope::{Envelope, Metadata};
+use serde_json::Value;
+
+use super::{LocalCloud, Task, What};
+use crate::sqs::Outgoing;
+use crate::topology::{Endpoint, Input};
+
+/// Something a run put on a bus or published to a topic, as delivered.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Emitted {
+    /// Virtual ms since the start.
+    pub at: i64,
+    /// The bus's name, for an event.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bus: Option<String>,
+    /// The topic's logical id, for a message.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub topic: Option<String>,
+    /// The EventBridge event, or the message (its body as JSON when it is JSON, with its
+    /// attributes).
+    pub event: Value,
+}
+
+/// The value at a JSON path of the form `$`, `$.a.b` or `$.a[0]`.
+fn at_path<'v>(value: &'v Value, path: &str) -> Option<&'v Value> {
+    let rest = path.strip_prefix('$')?;
+    let mut current = value;
+    for part in rest.split('.').filter(|p| !p.is_empty()) {
+        let (name, index) = match part.split_once('[') {
+            Some((name, index)) => (name, index.trim_end_matches(']').parse::<usize>().ok()),
+            None => (part, None),
+        };
+        if !name.is_empty() {
+            current = current.get(name)?;
+        }
+        if let Some(index) = index {
+            current = current.get(index)?;
+        }
+    }
+    Some(current)
+}
+
+/// What a target sends for `event`.
+pub(crate) fn target_input(input: &Input, event: &Value) -> Result<String, String> {
+    match input {
+        Input::Event => Ok(event.to_string()),
+        Input::Constant(text) => Ok(text.clone()),
+        Input::Path(path) => at_path(event, path)
+            .map(Value::to_string)
+            .ok_or_else(|| format!("InputPath {path} is not in the event")),
+        Input::Transformer { paths, template } => Ok(fill(template, paths, event)),
+    }
+}
+
+/// An `InputTemplate` filled from `event`: a placeholder inside a JSON string takes the value's
+/// characters; elsewhere its JSON (so `{"id": <id>}` stays JSON). A template that is not a JSON
+/// object or array is text, where every placeholder takes the characters.
+fn fill(template: &str, paths: &BTreeMap<String, String>, event: &Value) -> String {
+    let mut out = String::with_capacity(template.len());
+    let mut in_string = !matches!(template.trim_start().chars().next(), Some('{' | '['));
+    let text_template = in_string;
+    let mut escaped = false;
+    let mut rest = template;
+    while let Some(c) = rest.chars().next() {
+        if c == '<'
+            && let Some((name, after)) = rest[1..].split_once('>')
+            && let Some(path) = paths.get(name)
+        {
+            let value = at_path(event, path).cloned().unwrap_or(Value::Null);
+            match (&value, in_string) {
+                (Value::String(s), true) if text_template => out.push_str(s),
+                (Value::String(s), true) => {
+                    let quoted = serde_json::to_string(s).unwrap_or_default();
+                    out.push_str(&quoted[1..quoted.len() - 1]);
+                }
+                (other, _) => out.push_str(&other.to_string()),
+            }
+            rest = after;
+            continue;
+        }
+        if !text_template {
+            if c == '"' && !escaped {
+                in_string = !in_string;
+            }
+            escaped = c == '\\' && !escaped;
+        }
+        out.push(c);
+        rest = &rest[c.len_utf8()..];
+    }
+    out
+}
+
+impl LocalCloud {
+    /// Puts `events` on the bus named `bus` now, as `from`.
+    pub fn put_events(&mut self, bus: &str, events: Vec<Envelope<Value>>, from: &str) {
+        let Some(bus_id) = self
+            .topology
+            .buses
+            .values()
+            .find(|b| b.name == bus)
+            .map(|b| b.logical_id.clone())
+        else {
+            self.undeliverable(format!("bus {bus}"), "no such bus in the template".into());
+            return;
+        };
+        for envelope in events {
+            let entry = match envelope.to_put_events_entry() {
+                Ok(entry) => entry,
+                Err(err) => {
+                    self.undeliverable(format!("bus {bus}"), err.to_string());
+                    continue;
+                }
+            };
+            self.counter += 1;
+            let id = Metadata::derived_id(
+                envelope.metadata.id,
+                "local-eventbridge",
+                u32::try_from(self.counter).unwrap_or(0),
+            );
+            match entry.to_event(&id.to_string(), &self.account, &self.region) {
+                Ok(event) => {
+                    let value = serde_json::to_value(&event).unwrap_or(Value::Null);
+                    let subject = envelope.metadata.subject.clone();
+                    let counts = self
+                        .stats
+                        .events
+                        .entry(envelope.metadata.event_type.clone())
+                        .or_default();
+                    counts.0 += 1;
+                    let ids = self
+                        .ids
+                        .entry((subject.clone(), envelope.metadata.event_type.clone()))
+                        .or_default();
+                    if !ids.contains(&envelope.metadata.id) {
+                        ids.push(envelope.metadata.id);
+                        counts.1 += 1;
+                    }
+                    self.route(&bus_id, &value, &subject, from);
+                }
+                Err(err) => self.undeliverable(format!("bus {bus}"), err.to_string()),
+            }
+        }
+    }
+
+    /// Routes an EventBridge event on bus `bus_id` to every matching rule's targets.
+    fn route(&mut self, bus_id: &str, event: &Value, subject: &str, from: &str) {
+        self.emit_event(bus_id, event);
+        let matched = self.matchers.get(bus_id).map(|m| m.matches(event)).unwrap_or_default();
+        let mut routes = Vec::new();
+        // Injected duplicates, told after the event they duplicate.
+        let mut doubled = Vec::new();
+        for rule_index in matched {
+            let rule = &self.topology.rules[rule_index];
+            let (rule_id, targets) = (rule.logical_id.clone(), rule.targets.clone());
+            self.deliver_to_targets(&rule_id, &targets, event, &mut routes, &mut doubled);
+        }
+        self.record(What::Event {
+            event_type: event
+                .get("detail-type")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_owned(),
+            subject: subject.to_owned(),
+            from: from.to_owned(),
+            routes,
+        });
+        for queue in doubled {
+            self.record(What::Duplicate { queue });
+        }
+    }
+
+    /// Sends `event` to each of rule `rule_id`'s `targets`, as its input says.
+    fn deliver_to_targets(
+        &mut self,
+        rule_id: &str,
+        targets: &[crate::topology::Target],
+        event: &Value,
+        routes: &mut Vec<String>,
+        doubled: &mut Vec<String>,
+    ) {
+        for target in targets {
+            let input = match target_input(&target.input, event) {
+                Ok(input) => input,
+                Err(reason) => {
+                    self.undeliverable(format!("{rule_id} target {}", target.id), reason);
+                    continue;
+                }
+            };
+            let destination = target.endpoint.logical_id().to_owned();
+            routes.push(self.topology.route_from(rule_id, target));
+            match &target.endpoint {
+                Endpoint::Queue(queue) => {
+                    let message = Outgoing {
+                        body: input,
+                        group_id: target.message_group_id.clone(),
+                        deduplication_id: event.get("id").and_then(Value::as_str).map(str::to_owned),
+                        ..Outgoing::default()
+                    };
+                    let copies = if self.dice.duplicate() { 2 } else { 1 };
+                    for copy in 0..copies {
+                        let latency = self.dice.between(5, 25) + self.dice.delay();
+                        if copy == 1 {
+                            doubled.push(queue.clone());
+                        }
+                        self.schedule(
+                            self.now + latency,
+                            Task::Deliver {
+                                queue: queue.clone(),
+                                message: message.clone(),
+                                dead_letter: target.dead_letter.clone(),
+                            },
+                        );
+                    }
+                }
+                Endpoint::Topic(topic) => self.publish(topic, Outgoing::body(input), rule_id),
+                Endpoint::Function(function) => match serde_json::from_str(&input) {
+                    Ok(payload) => self.invoke_later(function, payload),
+                    Err(err) => self.undeliverable(destination, format!("input is not JSON: {err}")),
+                },
+            }
+        }
+    }
+
+    /// A scheduled rule fires: EventBridge's `Scheduled Event` to its targets, then the next
+    /// firing, if within the horizon.
+    pub(super) fn fire(&mut self, schedule: usize) {
+        let Some(rule) = self.topology.schedules.get(schedule).cloned() else {
+            return;
+        };
+        let event = self.stamped(serde_json::json!({
+            "version": "0",
+            "source": "aws.events",
+            "detail-type": "Scheduled Event",
+            "resources": [rule.arn],
+            "detail": {},
+        }));
+        self.emit_event("default", &event);
+        let (mut routes, mut doubled) = (Vec::new(), Vec::new());
+        self.deliver_to_targets(&rule.logical_id, &rule.targets, &event, &mut routes, &mut doubled);
+        self.record(What::Event {
+            event_type: "Scheduled Event".to_owned(),
+            subject: String::new(),
+            from: rule.logical_id.clone(),
+            routes,
+        });
+        for queue in doubled {
+            self.record(What::Duplicate { queue });
+        }
+        let next = self.now + rule.every_ms;
+        if next <= self.schedules_until {
+            self.schedule(next, Task::Fire { schedule });
+        }
+    }
+
+    /// An event from outside the template, put on bus `bus` (by name) now.
+    pub(super) fn put_raw(&mut self, bus: &str, event: Value) {
+        let Some(bus_id) = self.topology.bus(bus).map(|b| b.logical_id.clone()) else {
+            self.undeliverable(format!("bus {bus}"), "no such bus in the template".into());
+            return;
+        };
+        let event = self.stamped(event);
+        let subject = event
+            .pointer("/detail/metadata/subject")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned();
+        self.route(&bus_id, &event, &subject, "scenario");
+    }
+
+    /// `event` with what EventBridge adds on receipt: id, account, region, time (now).
+    fn stamped(&mut self, mut event: Value) -> Value {
+        let id = self.next_id("event");
+        let time =
+            (self.start + chrono::Duration::milliseconds(self.now)).to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+        if let Value::Object(fields) = &mut event {
+            fields.insert("id".into(), Value::String(id));
+            fields.insert("account".into(), Value::String(self.account.clone()));
+            fields.insert("region".into(), Value::String(self.region.clone()));
+            fields.insert("time".into(), Value::String(time));
+        }
+        event
+    }
+
+    fn emit_event(&mut self, bus_id: &str, event: &Value) {
+        let at = self.now;
+        let bus = self
+            .topology
+            .buses
+            .get(bus_id)
+            .map_or_else(|| bus_id.to_owned(), |b| b.name.clone());
+        if let Some(emitted) = &mut self.emitted {
+            emitted.push(Emitted {
+                at,
+                bus: Some(bus),
+                topic: None,
+                event: event.clone(),
+            });
+        }
+    }
+}

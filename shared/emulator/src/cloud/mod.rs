@@ -1,0 +1,530 @@
+//! The local cloud: the template's buses, rules, queues, topics, event source mappings and
+//! functions, run in process on a virtual clock by a seeded scheduler.
+//!
+//! One agenda of timed tasks drives everything: deliveries into queues (after a small, random
+//! latency), polls of event source mappings, asynchronous invocations. Tasks at the same
+//! virtual time run in the order they were scheduled, and every random choice comes from one
+//! seeded source, so a seed replays a run exactly.
+//!
+//! Each service is a module of its own, all of them methods of [`LocalCloud`] over the state
+//! this module holds: the timeline (`timeline`), EventBridge buses, rules and schedules
+//! (`eventbridge`), SNS topics (`sns`), invocations and what functions send (`lambda`), and
+//! queues read through event source mappings (`polling`).
+
+mod eventbridge;
+mod lambda;
+mod polling;
+mod sns;
+mod timeline;
+
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BinaryHeap, HashMap};
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, TimeZone, Utc};
+use event_pattern::Matcher;
+use handler_kit::ManualClock;
+use handler_kit::local::{LocalFunction, Outbox, Tables, World};
+use serde_json::Value;
+
+pub use eventbridge::Emitted;
+pub(crate) use eventbridge::target_input;
+pub use lambda::{ASYNC_RETRIES, CLIENT_RETRIES, Exchange};
+pub use sns::Notification;
+pub use timeline::{Entry, What, clock_text};
+
+use crate::faults::{Dice, Faults, Injected};
+use crate::functions::{Registry, RegistryError, Wiring};
+use crate::sqs::{Outgoing, Queue};
+use crate::topology::Topology;
+
+/// How a cloud starts.
+#[derive(Debug, Clone)]
+pub struct CloudOptions {
+    /// Seed of every random choice.
+    pub seed: u64,
+    /// Faults to inject.
+    pub faults: Faults,
+    /// Virtual time zero.
+    pub start: DateTime<Utc>,
+    /// Scheduled rules fire until this many virtual ms after the start (a schedule has no end
+    /// of its own, and a run must).
+    pub schedules_until: i64,
+}
+
+impl Default for CloudOptions {
+    fn default() -> Self {
+        Self {
+            seed: 1,
+            faults: Faults::none(),
+            start: Utc.with_ymd_and_hms(2026, 11, 23, 9, 0, 0).single().unwrap_or_default(),
+            schedules_until: 10 * 60_000,
+        }
+    }
+}
+
+/// Counts over a run.
+#[derive(Debug, Clone, Default)]
+pub struct Stats {
+    /// Events put on buses, by detail-type: (puts, distinct envelope ids).
+    pub events: BTreeMap<String, (u64, u64)>,
+    /// Invocations by function crate.
+    pub invocations: BTreeMap<String, u64>,
+    /// Records delivered to functions by crate.
+    pub records: BTreeMap<String, u64>,
+    /// Batches that did not fully succeed, by crate.
+    pub failed_batches: BTreeMap<String, u64>,
+    /// Things that could not be delivered.
+    pub undeliverable: Vec<String>,
+    /// Invocations that answered after their timeout (on tokio's clock, which the kit's
+    /// deadline reads): each would have been killed by Lambda, its whole batch retried.
+    pub late_invocations: Vec<String>,
+}
+
+#[derive(Debug)]
+enum Task {
+    Deliver {
+        queue: String,
+        message: Outgoing,
+        dead_letter: Option<String>,
+    },
+    Poll {
+        mapping: usize,
+    },
+    Invoke {
+        function: String,
+        payload: Value,
+        label: Option<String>,
+        attempt: u32,
+    },
+    /// A scheduled rule fires (and schedules its next firing within the horizon).
+    Fire {
+        schedule: usize,
+    },
+    /// An event put on a bus from outside the template (a scenario's input).
+    Put {
+        bus: String,
+        event: Value,
+    },
+}
+
+#[derive(Debug)]
+struct Scheduled {
+    at: i64,
+    seq: u64,
+    task: Task,
+}
+
+impl PartialEq for Scheduled {
+    fn eq(&self, other: &Self) -> bool {
+        (self.at, self.seq) == (other.at, other.seq)
+    }
+}
+impl Eq for Scheduled {}
+impl PartialOrd for Scheduled {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for Scheduled {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        (self.at, self.seq).cmp(&(other.at, other.seq))
+    }
+}
+
+/// A function of the cloud, with what the timeline calls it.
+struct Deployed {
+    crate_name: String,
+    timeout: Duration,
+    function: Box<dyn LocalFunction>,
+}
+
+/// Who sees the timeline as it happens.
+type Observer = Box<dyn FnMut(&Entry)>;
+
+/// The local cloud.
+pub struct LocalCloud {
+    topology: Topology,
+    account: String,
+    region: String,
+    start: DateTime<Utc>,
+    now: i64,
+    clock: Arc<ManualClock>,
+    dice: Arc<Dice>,
+    outbox: Outbox,
+    tables: Arc<Tables>,
+    /// Whether the invocation being dispatched failed to record a record (see [`Notification`]).
+    dispatching_at_risk: bool,
+    schedules_until: i64,
+    emitted: Option<Vec<Emitted>>,
+    queues: BTreeMap<String, Queue>,
+    matchers: BTreeMap<String, Matcher<usize>>,
+    functions: BTreeMap<String, Deployed>,
+    polls: Vec<Option<i64>>,
+    windows: Vec<Option<i64>>,
+    agenda: BinaryHeap<Reverse<Scheduled>>,
+    seq: u64,
+    counter: u64,
+    observer: Option<Observer>,
+    timeline: Vec<Entry>,
+    keep_timeline: bool,
+    failures: HashMap<String, String>,
+    exchanges: Vec<Exchange>,
+    notifications: Vec<Notification>,
+    stats: Stats,
+    ids: HashMap<(String, String), Vec<uuid::Uuid>>,
+}
+
+impl fmt::Debug for LocalCloud {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("LocalCloud")
+            .field("now", &self.now)
+            .field("queues", &self.queues.keys().collect::<Vec<_>>())
+            .field("functions", &self.functions.keys().collect::<Vec<_>>())
+            .finish_non_exhaustive()
+    }
+}
+
+impl LocalCloud {
+    /// A cloud running `topology`.
+    pub fn new(topology: Topology, options: CloudOptions, registry: &Registry) -> Result<Self, RegistryError> {
+        let dice = Arc::new(Dice::new(options.seed, options.faults));
+        let clock = Arc::new(ManualClock::new(options.start));
+        let outbox = Outbox::default();
+        let tables = Arc::new(Tables::default());
+        let wiring = Wiring {
+            outbox: outbox.clone(),
+            tables: Arc::clone(&tables),
+            faults: Arc::clone(&dice) as _,
+            clock: Arc::clone(&clock) as _,
+            world: Arc::new(World {
+                buses: topology.buses.values().map(|b| b.name.clone()).collect(),
+                topics: topology.topics.values().map(|t| t.arn.clone()).collect(),
+                queues: topology
+                    .queues
+                    .values()
+                    .map(|q| (q.url.clone(), q.max_message_bytes))
+                    .collect(),
+            }),
+        };
+        let mut functions = BTreeMap::new();
+        for (id, function) in &topology.functions {
+            functions.insert(
+                id.clone(),
+                Deployed {
+                    crate_name: function.spec.binary.clone(),
+                    timeout: function.spec.timeout,
+                    function: registry.build(&function.spec, &wiring)?,
+                },
+            );
+        }
+        let queues = topology
+            .queues
+            .iter()
+            .map(|(id, config)| (id.clone(), Queue::new(config.clone())))
+            .collect();
+        let mut matchers: BTreeMap<String, Matcher<usize>> = BTreeMap::new();
+        for (index, rule) in topology.rules.iter().enumerate() {
+            if rule.enabled {
+                matchers
+                    .entry(rule.bus.clone())
+                    .or_default()
+                    .add(index, rule.pattern.clone());
+            }
+        }
+        let arn = topology
+            .queues
+            .values()
+            .map(|q| q.arn.clone())
+            .next()
+            .unwrap_or_default();
+        let parts: Vec<&str> = arn.split(':').collect();
+        let mappings = topology.mappings.len();
+        let mut cloud = Self {
+            account: parts.get(4).map_or("000000000000", |s| *s).to_owned(),
+            region: parts.get(3).map_or("us-east-1", |s| *s).to_owned(),
+            start: options.start,
+            now: 0,
+            clock,
+            dice,
+            outbox,
+            tables,
+            dispatching_at_risk: false,
+            schedules_until: options.schedules_until,
+            emitted: None,
+            queues,
+            matchers,
+            functions,
+            polls: vec![None; mappings],
+            windows: vec![None; mappings],
+            agenda: BinaryHeap::new(),
+            seq: 0,
+            counter: 0,
+            observer: None,
+            timeline: Vec::new(),
+            keep_timeline: true,
+            failures: HashMap::new(),
+            exchanges: Vec::new(),
+            notifications: Vec::new(),
+            stats: Stats::default(),
+            ids: HashMap::new(),
+            topology,
+        };
+        for (schedule, rule) in cloud.topology.schedules.iter().enumerate() {
+            if rule.enabled && rule.every_ms <= cloud.schedules_until {
+                let first = rule.every_ms;
+                cloud.agenda.push(Reverse(Scheduled {
+                    at: first,
+                    seq: schedule as u64,
+                    task: Task::Fire { schedule },
+                }));
+            }
+        }
+        cloud.seq = cloud.topology.schedules.len() as u64;
+        Ok(cloud)
+    }
+
+    /// Keeps every event put on a bus and every message published to a topic, as delivered
+    /// (`localcloud play --emitted`); off by default, since long runs would hold them all.
+    pub fn keep_emitted(&mut self) {
+        self.emitted.get_or_insert_with(Vec::new);
+    }
+
+    /// What was emitted so far, if kept.
+    pub fn emitted(&self) -> &[Emitted] {
+        self.emitted.as_deref().unwrap_or_default()
+    }
+
+    /// Schedules a message to queue `logical_id` at virtual time `at`, as a producer outside
+    /// the template would send it.
+    pub fn send_at(&mut self, at: i64, logical_id: &str, message: Outgoing) {
+        self.schedule(
+            at,
+            Task::Deliver {
+                queue: logical_id.to_owned(),
+                message,
+                dead_letter: None,
+            },
+        );
+    }
+
+    /// Schedules an event (`source`, `detail-type`, `detail`) put on the bus named `bus` at
+    /// virtual time `at`, as PutEvents from outside the template.
+    pub fn put_event_at(&mut self, at: i64, bus: &str, source: &str, detail_type: &str, detail: Value) {
+        let event = serde_json::json!({
+            "version": "0",
+            "source": source,
+            "detail-type": detail_type,
+            "resources": [],
+            "detail": detail,
+        });
+        self.schedule(
+            at,
+            Task::Put {
+                bus: bus.to_owned(),
+                event,
+            },
+        );
+    }
+
+    /// Calls `observer` with every timeline entry as it happens.
+    pub fn observe(&mut self, observer: impl FnMut(&Entry) + 'static) {
+        self.observer = Some(Box::new(observer));
+    }
+
+    /// Whether to keep the timeline in memory (on by default; off for long runs).
+    pub fn keep_timeline(&mut self, keep: bool) {
+        self.keep_timeline = keep;
+    }
+
+    /// The event graph.
+    pub fn topology(&self) -> &Topology {
+        &self.topology
+    }
+
+    /// Virtual ms since the start.
+    pub fn now(&self) -> i64 {
+        self.now
+    }
+
+    /// The timeline so far.
+    pub fn timeline(&self) -> &[Entry] {
+        &self.timeline
+    }
+
+    /// The tables.
+    pub fn tables(&self) -> &Tables {
+        &self.tables
+    }
+
+    /// Loads `items` (the JSON objects the deployed table would hold) into the table the
+    /// template declares as `logical_id`, before a run: `--table <LogicalId>=<items.json>`.
+    pub fn load_table(&self, logical_id: &str, items: &[Value]) -> Result<(), String> {
+        let resource = self
+            .topology
+            .template
+            .resource(logical_id)
+            .filter(|r| r.kind == "AWS::DynamoDB::Table")
+            .ok_or_else(|| format!("the template has no DynamoDB table {logical_id}"))?;
+        let name = resource.ref_value.as_deref().unwrap_or(&resource.physical_name);
+        self.tables
+            .load(name, items)
+            .map_err(|reason| format!("table {logical_id} ({name}): {reason}"))
+    }
+
+    /// A queue by logical id.
+    pub fn queue(&self, logical_id: &str) -> Option<&Queue> {
+        self.queues.get(logical_id)
+    }
+
+    /// Every queue.
+    pub fn queues(&self) -> impl Iterator<Item = &Queue> {
+        self.queues.values()
+    }
+
+    /// The last failure recorded for a message id.
+    pub fn failure_of(&self, message_id: &str) -> Option<&str> {
+        self.failures.get(message_id).map(String::as_str)
+    }
+
+    /// HTTP exchanges so far.
+    pub fn exchanges(&self) -> &[Exchange] {
+        &self.exchanges
+    }
+
+    /// Messages published to topics.
+    pub fn notifications(&self) -> &[Notification] {
+        &self.notifications
+    }
+
+    /// Counts so far.
+    pub fn stats(&self) -> &Stats {
+        &self.stats
+    }
+
+    /// Faults injected so far.
+    pub fn injected(&self) -> Injected {
+        self.dice.injected()
+    }
+
+    /// Whether function `logical_id` consumes `event_type`.
+    pub fn consumes(&self, logical_id: &str, event_type: &str) -> bool {
+        self.functions
+            .get(logical_id)
+            .is_some_and(|f| f.function.consumes(event_type))
+    }
+
+    fn record(&mut self, what: What) {
+        let entry = Entry { at: self.now, what };
+        if let Some(observer) = &mut self.observer {
+            observer(&entry);
+        }
+        if self.keep_timeline {
+            self.timeline.push(entry);
+        }
+    }
+
+    fn schedule(&mut self, at: i64, task: Task) {
+        self.seq += 1;
+        self.agenda.push(Reverse(Scheduled {
+            at: at.max(self.now),
+            seq: self.seq,
+            task,
+        }));
+    }
+
+    fn next_id(&mut self, prefix: &str) -> String {
+        self.counter += 1;
+        format!("{prefix}-{:08}", self.counter)
+    }
+
+    /// Schedules an HTTP request to function `logical_id` at virtual time `at`; its answer is
+    /// kept under `label` in [`LocalCloud::exchanges`].
+    pub fn request(&mut self, at: i64, logical_id: &str, payload: Value, label: impl Into<String>) {
+        self.schedule(
+            at,
+            Task::Invoke {
+                function: logical_id.to_owned(),
+                payload,
+                label: Some(label.into()),
+                attempt: 0,
+            },
+        );
+    }
+
+    /// Sends a message to queue `logical_id` now, as a producer outside the template would.
+    pub fn send(&mut self, logical_id: &str, message: Outgoing) {
+        self.schedule(
+            self.now,
+            Task::Deliver {
+                queue: logical_id.to_owned(),
+                message,
+                dead_letter: None,
+            },
+        );
+    }
+
+    fn undeliverable(&mut self, target: String, reason: String) {
+        self.stats.undeliverable.push(format!("{target}: {reason}"));
+        self.record(What::Undeliverable { target, reason });
+    }
+
+    /// Runs tasks until none is left, or the next is after virtual time `until`. Returns how
+    /// many ran.
+    pub async fn run(&mut self, until: i64) -> usize {
+        let mut ran = 0;
+        while let Some(Reverse(next)) = self.agenda.peek() {
+            if next.at > until {
+                break;
+            }
+            let Some(Reverse(next)) = self.agenda.pop() else {
+                break;
+            };
+            if next.at > self.now {
+                self.clock.advance(chrono::Duration::milliseconds(next.at - self.now));
+                self.now = next.at;
+            }
+            self.execute(next.task).await;
+            ran += 1;
+        }
+        ran
+    }
+
+    /// Whether no task is waiting.
+    pub fn is_idle(&self) -> bool {
+        self.agenda.is_empty()
+    }
+
+    async fn execute(&mut self, task: Task) {
+        match task {
+            Task::Deliver {
+                queue,
+                message,
+                dead_letter,
+            } => self.deliver(&queue, message, dead_letter),
+            Task::Poll { mapping } => self.poll(mapping).await,
+            Task::Fire { schedule } => self.fire(schedule),
+            Task::Put { bus, event } => self.put_raw(&bus, event),
+            Task::Invoke {
+                function,
+                payload,
+                label,
+                attempt,
+            } => match label {
+                // No label: a rule or a subscription invoked it; a label: an HTTP client did.
+                None => self.invoke_async(function, payload, attempt).await,
+                Some(label) => self.client_request(function, payload, label, attempt).await,
+            },
+        }
+    }
+
+    /// The distinct envelope ids of type `event_type` put on a bus for `subject`: more than one
+    /// means an effect was decided twice.
+    pub fn event_ids(&self, subject: &str, event_type: &str) -> &[uuid::Uuid] {
+        self.ids
+            .get(&(subject.to_owned(), event_type.to_owned()))
+            .map_or(&[], Vec::as_slice)
+    }
+}

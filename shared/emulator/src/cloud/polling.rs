@@ -1,0 +1,233 @@
+//! Queues feeding functions: a message arriving in a queue (or refused, to the rule's
+//! dead-letter queue), event source mappings polling it (batch size, batching window), the
+//! invocation and its crash faults, settling the batch, and redrive to the queue's DLQ.
+
+use std::collections::HashMap;
+
+use aws_lambda_events::event::sqs::{SqsEvent, SqsMessage};
+use serde_json::Value;
+
+use super::{LocalCloud, Task, What};
+use crate::esm::{self, MappingConfig};
+use crate::sqs::{Message, Outgoing};
+
+impl LocalCloud {
+    /// A message arrives in `queue_id`; a refused one goes to `dead_letter` with the reason.
+    pub(super) fn deliver(&mut self, queue_id: &str, message: Outgoing, dead_letter: Option<String>) {
+        let Some(queue) = self.queues.get_mut(queue_id) else {
+            self.undeliverable(queue_id.to_owned(), "no such queue".into());
+            return;
+        };
+        match queue.send(self.now, message.clone()) {
+            Ok(_) => self.wake(queue_id),
+            Err(refused) => match dead_letter {
+                Some(dlq) => {
+                    let mut parked = message;
+                    parked.attributes.insert("ERROR_CODE".into(), "SQS_SEND_FAILED".into());
+                    parked.attributes.insert("ERROR_MESSAGE".into(), refused.to_string());
+                    parked.group_id = None;
+                    self.record(What::Undeliverable {
+                        target: queue_id.to_owned(),
+                        reason: format!("{refused}; kept in {dlq}"),
+                    });
+                    self.deliver(&dlq, parked, None);
+                }
+                None => self.undeliverable(queue_id.to_owned(), refused.to_string()),
+            },
+        }
+    }
+
+    /// Makes sure every mapping on `queue_id` polls now.
+    fn wake(&mut self, queue_id: &str) {
+        let now = self.now;
+        for index in 0..self.topology.mappings.len() {
+            if self.topology.mappings[index].queue == queue_id {
+                self.poll_at(index, now);
+            }
+        }
+    }
+
+    fn poll_at(&mut self, mapping: usize, at: i64) {
+        if self.polls[mapping].is_some_and(|pending| pending <= at) {
+            return;
+        }
+        self.polls[mapping] = Some(at);
+        self.schedule(at, Task::Poll { mapping });
+    }
+
+    pub(super) async fn poll(&mut self, index: usize) {
+        if self.polls[index] != Some(self.now) {
+            return; // superseded by an earlier poll
+        }
+        self.polls[index] = None;
+        let mapping: MappingConfig = self.topology.mappings[index].clone();
+        if !mapping.enabled {
+            return;
+        }
+        let Some(queue) = self.queues.get_mut(&mapping.queue) else {
+            return;
+        };
+        let visible = queue.visible(self.now);
+        if visible == 0 {
+            if let Some(next) = queue.next_visible_after(self.now) {
+                self.poll_at(index, next);
+            }
+            return;
+        }
+        // The batching window: wait for a full batch, at most the window after the first record.
+        if visible < mapping.batch_size && mapping.window_ms > 0 {
+            let opened = *self.windows[index].get_or_insert(self.now);
+            if self.now < opened + mapping.window_ms {
+                self.poll_at(index, opened + mapping.window_ms);
+                return;
+            }
+        }
+        self.windows[index] = None;
+        let received = queue.receive(self.now, mapping.batch_size);
+        let fifo = queue.config().fifo;
+        let config = queue.config().clone();
+        for dead in received.dead_letters {
+            self.dead_letter(&config, dead);
+        }
+        for expired in received.expired {
+            self.record(What::Expired {
+                queue: config.logical_id.clone(),
+                id: expired.id,
+            });
+        }
+        let mut batch = received.messages;
+        if batch.is_empty() {
+            // Only dead letters came out: look again when something can be received.
+            let next = self.queues.get(&mapping.queue).and_then(|q| {
+                if q.visible(self.now) > 0 {
+                    Some(self.now)
+                } else {
+                    q.next_visible_after(self.now)
+                }
+            });
+            if let Some(next) = next {
+                self.poll_at(index, next);
+            }
+            return;
+        }
+        if !fifo && self.dice.faults().reorder_ms > 0 {
+            self.dice.shuffle(&mut batch);
+        }
+        let event = self.sqs_event(&config, &batch);
+        let crate_name = self.topology.crate_of(&mapping.function).to_owned();
+        *self.stats.records.entry(crate_name.clone()).or_default() += batch.len() as u64;
+        let mut result = self
+            .invoke(&mapping.function, serde_json::to_value(event).unwrap_or(Value::Null))
+            .await;
+        if self.dice.crash() {
+            self.record(What::Crash {
+                function: crate_name.clone(),
+                size: batch.len(),
+            });
+            result = Err("Runtime.ExitError: crashed after publishing (injected)".into());
+        }
+        let ids: Vec<String> = batch.iter().map(|m| m.id.clone()).collect();
+        let settlement = esm::settle(&ids, &result, mapping.report_batch_item_failures);
+        let queue = self.queues.get_mut(&mapping.queue);
+        if let Some(queue) = queue {
+            for message in batch.iter().filter(|m| settlement.delete.contains(&m.id)) {
+                queue.delete(message.receipt.as_deref().unwrap_or_default());
+            }
+        }
+        if !settlement.retry.is_empty() {
+            *self.stats.failed_batches.entry(crate_name.clone()).or_default() += 1;
+            let reason = settlement
+                .batch_failure
+                .clone()
+                .unwrap_or_else(|| format!("{crate_name} reported it as a batch item failure"));
+            for id in &settlement.retry {
+                self.failures.insert(id.clone(), reason.clone());
+            }
+            self.record(What::Batch {
+                function: crate_name,
+                size: batch.len(),
+                retried: settlement.retry.len(),
+                failure: settlement.batch_failure,
+            });
+        }
+        // The poller takes the next batch once this invocation is over.
+        let busy = self.dice.between(5, 40);
+        let next = self.queues.get(&mapping.queue).and_then(|q| {
+            if q.visible(self.now + busy) > 0 {
+                Some(self.now + busy)
+            } else {
+                q.next_visible_after(self.now + busy)
+            }
+        });
+        if let Some(next) = next {
+            self.poll_at(index, next);
+        }
+    }
+
+    fn dead_letter(&mut self, from: &crate::sqs::QueueConfig, message: Message) {
+        let Some((_, arn)) = &from.redrive else {
+            return;
+        };
+        let target = self
+            .queues
+            .values()
+            .find(|q| &q.config().arn == arn)
+            .map(|q| q.config().logical_id.clone());
+        match target {
+            Some(target) => {
+                self.record(What::DeadLetter {
+                    queue: from.logical_id.clone(),
+                    dead_letter_queue: target.clone(),
+                    receives: message.receive_count,
+                });
+                let now = self.now;
+                if let Some(queue) = self.queues.get_mut(&target) {
+                    queue.enqueue_dead_letter(now, message);
+                }
+                self.wake(&target);
+            }
+            None => self.undeliverable(
+                arn.clone(),
+                format!("dead-letter queue of {} not found", from.logical_id),
+            ),
+        }
+    }
+
+    /// The SQS event Lambda's poller hands to the function for `batch`.
+    fn sqs_event(&self, queue: &crate::sqs::QueueConfig, batch: &[Message]) -> SqsEvent {
+        let epoch = |at: i64| {
+            (self.start + chrono::Duration::milliseconds(at))
+                .timestamp_millis()
+                .to_string()
+        };
+        let mut event = SqsEvent::default();
+        event.records = batch
+            .iter()
+            .map(|m| {
+                let mut record = SqsMessage::default();
+                record.message_id = Some(m.id.clone());
+                record.receipt_handle.clone_from(&m.receipt);
+                record.body = Some(m.sent.body.clone());
+                let mut attributes = HashMap::from([
+                    ("ApproximateReceiveCount".to_owned(), m.receive_count.to_string()),
+                    ("SentTimestamp".to_owned(), epoch(m.sent_at)),
+                    ("SenderId".to_owned(), "AIDALOCALCLOUD".to_owned()),
+                    (
+                        "ApproximateFirstReceiveTimestamp".to_owned(),
+                        epoch(m.first_received_at.unwrap_or(m.sent_at)),
+                    ),
+                ]);
+                if let Some(group) = &m.sent.group_id {
+                    attributes.insert("MessageGroupId".into(), group.clone());
+                }
+                record.attributes = attributes;
+                record.message_attributes = m.sent.sqs_attributes();
+                record.event_source = Some("aws:sqs".into());
+                record.event_source_arn = Some(queue.arn.clone());
+                record.aws_region = Some(self.region.clone());
+                record
+            })
+            .collect();
+        event
+    }
+}

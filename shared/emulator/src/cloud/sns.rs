@@ -1,0 +1,99 @@
+//! SNS: messages published to topics, filtered by each subscription's policy and delivered to
+//! its queue or function, raw or as an SNS notification.
+
+use serde_json::Value;
+
+use super::{Emitted, LocalCloud, Task, What};
+use crate::sqs::Outgoing;
+use crate::topology::Endpoint;
+
+/// A message published to a topic.
+#[derive(Debug, Clone)]
+pub struct Notification {
+    /// Virtual time.
+    pub at: i64,
+    /// Topic logical id.
+    pub topic: String,
+    /// The message.
+    pub message: Outgoing,
+    /// Sent by an invocation that then failed to record the record it came from (a crash or a
+    /// failed table write): its rerun may send it again.
+    pub at_risk: bool,
+}
+
+impl LocalCloud {
+    /// Publishes `message` to topic `topic_id` (logical id) now, as `from`: every subscription
+    /// whose filter policy passes it (on its typed attributes or its body) gets it, raw or
+    /// wrapped in an SNS notification, its attributes with their data types.
+    pub fn publish(&mut self, topic_id: &str, message: Outgoing, from: &str) {
+        let Some(topic) = self.topology.topics.get(topic_id).cloned() else {
+            self.undeliverable(format!("topic {topic_id}"), "no such topic in the template".into());
+            return;
+        };
+        let message_id = self.next_id("sns");
+        let attributes = message.typed_attributes();
+        let mut delivered = 0;
+        for subscription in &topic.subscriptions {
+            if let Some(policy) = &subscription.filter
+                && !policy.matches_message(&message.body, &attributes)
+            {
+                continue;
+            }
+            delivered += 1;
+            let mut notification = envelope::encode::sns_notification(
+                &topic.arn,
+                &message_id,
+                message.body.clone(),
+                self.start + chrono::Duration::milliseconds(self.now),
+            );
+            notification.message_attributes = message.sns_attributes();
+            match &subscription.endpoint {
+                Endpoint::Queue(queue) => {
+                    let outgoing = if subscription.raw {
+                        message.clone()
+                    } else {
+                        Outgoing::body(envelope::encode::sns_notification_body(&notification))
+                    };
+                    self.schedule(
+                        self.now + self.dice.between(5, 25),
+                        Task::Deliver {
+                            queue: queue.clone(),
+                            message: outgoing,
+                            dead_letter: None,
+                        },
+                    );
+                }
+                Endpoint::Function(function) => {
+                    let event = envelope::encode::sns_event(
+                        &format!("{}:{}", topic.arn, subscription.logical_id),
+                        [notification],
+                    );
+                    self.invoke_later(function, serde_json::to_value(event).unwrap_or(Value::Null));
+                }
+                // The template loader only subscribes queues and functions.
+                Endpoint::Topic(_) => delivered -= 1,
+            }
+        }
+        self.record(What::Notification {
+            topic: topic_id.to_owned(),
+            subject: message.attributes.get("subject").cloned().unwrap_or_default(),
+            from: from.to_owned(),
+            delivered,
+        });
+        if let Some(emitted) = &mut self.emitted {
+            let body = serde_json::from_str(&message.body).unwrap_or_else(|_| Value::String(message.body.clone()));
+            emitted.push(Emitted {
+                at: self.now,
+                bus: None,
+                topic: Some(topic_id.to_owned()),
+                event: serde_json::json!({ "message": body, "attributes": message.attributes }),
+            });
+        }
+        self.notifications.push(Notification {
+            at: self.now,
+            topic: topic_id.to_owned(),
+            message,
+            at_risk: self.dispatching_at_risk,
+        });
+    }
+}
