@@ -502,18 +502,15 @@ where
     H: Handler + 'static,
     B: Fn(&LocalPlatform) -> Result<H, ConfigError> + Send + Sync + 'static,
 {
-    Registration {
-        name: function.name,
-        trigger: function.trigger,
-        variables: function.variables(),
-        publishes_to: function.outputs.destination(),
-        make: Box::new(move |platform| {
+    registration(
+        function,
+        Box::new(move |platform| {
             let handler = build(&platform)?;
             let registry = handler.event_types();
             let (_, processor) = processor(&platform, function, handler)?;
             Ok(Box::new(EventsFunction { processor, registry }) as Box<dyn LocalFunction>)
         }),
-    }
+    )
 }
 
 /// Registers an HTTP function behind a Function URL: its declaration and its builder.
@@ -523,12 +520,19 @@ where
     H: HttpHandler + 'static,
     B: Fn(&LocalPlatform) -> Result<H, ConfigError> + Send + Sync + 'static,
 {
+    registration(
+        function,
+        Box::new(move |platform| Ok(Box::new(HttpFunction(build(&platform)?)) as Box<dyn LocalFunction>)),
+    )
+}
+
+fn registration<O: Outputs>(function: &Function<O>, make: Make) -> Registration {
     Registration {
         name: function.name,
         trigger: function.trigger,
         variables: function.variables(),
         publishes_to: function.outputs.destination(),
-        make: Box::new(move |platform| Ok(Box::new(HttpFunction(build(&platform)?)) as Box<dyn LocalFunction>)),
+        make,
     }
 }
 
