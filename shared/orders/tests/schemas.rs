@@ -169,9 +169,9 @@ fn every_version_from_1_to_the_current_has_a_file_and_older_ones_are_frozen_snap
         .iter()
         .flat_map(|s| (1..=s.version).map(|v| schemas::file(s.source, s.event_type, v)))
         .collect();
-    let found: BTreeSet<String> = fs::read_dir(schemas_dir())
+    // Only this domain's source: other domains keep their schemas beside these.
+    let found: BTreeSet<String> = fs::read_dir(schemas_dir().join(orders::events::SOURCE))
         .unwrap()
-        .flat_map(|source| fs::read_dir(source.unwrap().path()).unwrap())
         .map(|file| file.unwrap().path())
         .filter(|path| path.extension().is_some_and(|e| e == "json"))
         .map(|path| {

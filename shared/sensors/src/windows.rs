@@ -1,0 +1,859 @@
+//! Event-time tumbling windows per (sensor, metric), with watermarks, idle closing, late
+//! revisions, and the reference computation they must agree with.
+//!
+//! - A reading falls in the window of `window_seconds` (aligned to UTC) that holds its event
+//!   time in UTC, whatever offset the time was written with.
+//! - A stream is one (sensor, metric). Its **watermark** is the largest event time it has seen
+//!   minus `allowed_lateness_seconds`: no reading older than that is expected any more.
+//! - A window **closes** when the watermark reaches its end, or, for a sensor gone quiet, when
+//!   the clock is past its end plus the allowed lateness plus `idle_seconds`. On close, a mean
+//!   outside the band gives [`AnomalyDetected`] revision 1; inside, nothing.
+//! - A reading for a closed window, up to `late_horizon_seconds` after the window's end (as
+//!   the watermark goes), **revises** it: when the verdict or an anomalous window's figures
+//!   change, the next revision is published ([`AnomalyDetected`], or [`AnomalyCleared`] when the
+//!   window is back inside). A reading whose window ended more than the horizon before the
+//!   watermark is [`Disposition::TooLate`]: the caller parks it.
+//! - A window knows the ids of the readings it counted: a duplicate is never counted twice.
+//!   Sums are exact ([`crate::stats`]): verdicts do not depend on the order readings arrive in.
+//!
+//! State is plain serializable data, one item per window ([`WindowState`]) and one per stream
+//! ([`StreamState`]), and the API is batch-shaped so a function touches each item at most twice
+//! per batch (one read, one conditional write on `sequence`):
+//!
+//! ```text
+//! let keys = windows.plan(&catalogue, &readings, &streams, now);  // streams: read by key
+//! let stored = store.get(keys);                                    // the windows that exist
+//! let outcome = windows.apply(&catalogue, Batch { readings: &readings, streams: &streams, windows: stored, now })?;
+//! publish(outcome.events); store.put(outcome.streams, outcome.windows); park(TooLate dispositions);
+//! ```
+//!
+//! The scheduled tick is the same call with no readings and the streams whose
+//! [`StreamState::idle_close_at`] has passed.
+//!
+//! Within a batch, readings are taken as a set: too-late is judged against the watermark as it
+//! was before the batch, and windows close after every reading of the batch is counted, as if
+//! the batch had arrived in event-time order.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::fmt;
+
+use chrono::{DateTime, Utc};
+use envelope::Envelope;
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::catalogue::{Band, Catalogue};
+use crate::error::{SettingsError, StateError};
+use crate::events::{AnomalyCleared, AnomalyDetected, AnomalyEvent, Direction, SensorReadingReceived, window_event_id};
+use crate::stats::{Figures, Stats, is_countable, outside};
+use crate::time::{at_millis, floor, millis, utc};
+use envelope::EventType;
+
+/// How windows are cut and when they close, in seconds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct WindowSettings {
+    /// The length of a window (`WINDOW_SECONDS`, default 60).
+    pub window_seconds: u32,
+    /// How far behind the latest reading of a stream a reading may be and still be counted
+    /// before its window closes (`ALLOWED_LATENESS_SECONDS`, default 120).
+    pub allowed_lateness_seconds: u32,
+    /// How long after its end plus the allowed lateness the clock closes a window of a quiet
+    /// sensor (`IDLE_SECONDS`, default 120).
+    pub idle_seconds: u32,
+    /// How long after a window's end (as the watermark goes) a late reading still revises it
+    /// (`LATE_HORIZON_SECONDS`, default 3600).
+    pub late_horizon_seconds: u32,
+}
+
+impl Default for WindowSettings {
+    fn default() -> Self {
+        Self {
+            window_seconds: 60,
+            allowed_lateness_seconds: 120,
+            idle_seconds: 120,
+            late_horizon_seconds: 3600,
+        }
+    }
+}
+
+/// A reading as the windows count it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Reading {
+    /// Its id: the same for every copy of the reading ([`crate::events::reading_id`]).
+    pub id: Uuid,
+    /// The sensor.
+    pub sensor_id: String,
+    /// The metric.
+    pub metric: String,
+    /// Its event time.
+    pub time: DateTime<Utc>,
+    /// Its value.
+    pub value: f64,
+}
+
+impl Reading {
+    /// The reading an event records; its id is the envelope's (derived by the API from
+    /// sensor, metric and time).
+    pub fn from_event(event: &Envelope<SensorReadingReceived>) -> Self {
+        Self {
+            id: event.metadata.id,
+            sensor_id: event.data.sensor_id.clone(),
+            metric: event.data.metric.clone(),
+            time: event.metadata.time,
+            value: event.data.value,
+        }
+    }
+}
+
+/// A (sensor, metric) stream.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StreamKey {
+    /// The sensor.
+    pub sensor_id: String,
+    /// The metric.
+    pub metric: String,
+}
+
+/// One window of one stream.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct WindowKey {
+    /// The sensor.
+    pub sensor_id: String,
+    /// The metric.
+    pub metric: String,
+    /// The window's start (UTC).
+    pub start: DateTime<Utc>,
+}
+
+/// What a store keeps per stream: how far its event time has gone, and which of its windows
+/// are still open.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StreamState {
+    /// The sensor.
+    pub sensor_id: String,
+    /// The metric.
+    pub metric: String,
+    /// The largest event time counted, to the millisecond; none before the first reading.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_event_time: Option<DateTime<Utc>>,
+    /// The starts of the windows not yet closed.
+    #[serde(default)]
+    pub open_windows: BTreeSet<DateTime<Utc>>,
+    /// How many times this state was written: a store writes on condition that the stored
+    /// one is one less.
+    #[serde(default)]
+    pub sequence: u64,
+}
+
+impl StreamState {
+    /// A stream that has seen nothing yet.
+    pub fn new(sensor_id: impl Into<String>, metric: impl Into<String>) -> Self {
+        Self {
+            sensor_id: sensor_id.into(),
+            metric: metric.into(),
+            max_event_time: None,
+            open_windows: BTreeSet::new(),
+            sequence: 0,
+        }
+    }
+
+    /// Its key.
+    pub fn key(&self) -> StreamKey {
+        StreamKey {
+            sensor_id: self.sensor_id.clone(),
+            metric: self.metric.clone(),
+        }
+    }
+
+    /// The largest event time seen minus the allowed lateness.
+    pub fn watermark(&self, settings: &WindowSettings) -> Option<DateTime<Utc>> {
+        let lateness = i64::from(settings.allowed_lateness_seconds) * 1000;
+        self.max_event_time.map(|t| at_millis(millis(t) - lateness))
+    }
+
+    /// When the clock closes its first open window if no reading comes (the end of that
+    /// window plus the allowed lateness plus the idle time): what the scheduled tick looks for.
+    pub fn idle_close_at(&self, settings: &WindowSettings) -> Option<DateTime<Utc>> {
+        let ms = Ms::of(settings);
+        self.open_windows
+            .first()
+            .map(|start| at_millis(millis(*start) + ms.window + ms.lateness + ms.idle))
+    }
+}
+
+/// A verdict as last published for a window.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Published {
+    /// The side of the band published; none for [`AnomalyCleared`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub direction: Option<Direction>,
+    /// The figures published.
+    pub figures: Figures,
+}
+
+/// What a store keeps per window: the readings it counted, their figures, and what was
+/// published about it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct WindowState {
+    /// The sensor.
+    pub sensor_id: String,
+    /// The metric.
+    pub metric: String,
+    /// The window's start (UTC).
+    pub start: DateTime<Utc>,
+    /// The window's end, exclusive.
+    pub end: DateTime<Utc>,
+    /// The band the window is judged against: the catalogue's when its first reading was
+    /// counted, so a window's verdicts do not change with a catalogue edit mid-window.
+    pub low: f64,
+    /// See `low`.
+    pub high: f64,
+    /// The ids of the readings counted.
+    pub readings: BTreeSet<Uuid>,
+    /// Their count, exact sum, min and max.
+    pub stats: Stats,
+    /// Whether the window has closed (its verdict given).
+    #[serde(default)]
+    pub closed: bool,
+    /// The last revision published (0: none).
+    #[serde(default)]
+    pub revision: u32,
+    /// The verdict last published, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub published: Option<Published>,
+    /// How many times this state was written: a store writes on condition that the stored
+    /// one is one less.
+    #[serde(default)]
+    pub sequence: u64,
+}
+
+impl WindowState {
+    /// Its key.
+    pub fn key(&self) -> WindowKey {
+        WindowKey {
+            sensor_id: self.sensor_id.clone(),
+            metric: self.metric.clone(),
+            start: self.start,
+        }
+    }
+
+    /// Its figures and where they stand against its band, now.
+    pub fn verdict(&self) -> Verdict {
+        let figures = self.stats.figures();
+        Verdict {
+            figures,
+            low: self.low,
+            high: self.high,
+            direction: outside(figures.mean, self.low, self.high),
+        }
+    }
+
+    /// Publishes the verdict if it differs from the last published: the next revision, or
+    /// nothing.
+    fn decide(&mut self) -> Option<AnomalyEvent> {
+        let verdict = self.verdict();
+        let figures = verdict.figures;
+        let last = self.published;
+        let changed = match (verdict.direction, last) {
+            (
+                Some(now),
+                Some(Published {
+                    direction: Some(was),
+                    figures: then,
+                }),
+            ) => now != was || figures != then,
+            (Some(_), _) => true,
+            (None, Some(Published { direction: Some(_), .. })) => true,
+            (None, _) => false,
+        };
+        if !changed {
+            return None;
+        }
+        self.revision += 1;
+        self.published = Some(Published {
+            direction: verdict.direction,
+            figures,
+        });
+        let (start, end) = (utc(self.start), utc(self.end));
+        Some(match verdict.direction {
+            Some(direction) => AnomalyEvent::Detected(Envelope::with_id(
+                window_event_id(
+                    AnomalyDetected::TYPE,
+                    &self.sensor_id,
+                    &self.metric,
+                    self.start,
+                    self.revision,
+                ),
+                self.sensor_id.clone(),
+                self.end,
+                AnomalyDetected {
+                    sensor_id: self.sensor_id.clone(),
+                    metric: self.metric.clone(),
+                    window_start: start,
+                    window_end: end,
+                    count: figures.count,
+                    mean: figures.mean,
+                    min: figures.min,
+                    max: figures.max,
+                    low: self.low,
+                    high: self.high,
+                    direction,
+                    revision: self.revision,
+                },
+            )),
+            None => AnomalyEvent::Cleared(Envelope::with_id(
+                window_event_id(
+                    AnomalyCleared::TYPE,
+                    &self.sensor_id,
+                    &self.metric,
+                    self.start,
+                    self.revision,
+                ),
+                self.sensor_id.clone(),
+                self.end,
+                AnomalyCleared {
+                    sensor_id: self.sensor_id.clone(),
+                    metric: self.metric.clone(),
+                    window_start: start,
+                    window_end: end,
+                    count: figures.count,
+                    mean: figures.mean,
+                    min: figures.min,
+                    max: figures.max,
+                    low: self.low,
+                    high: self.high,
+                    revision: self.revision,
+                },
+            )),
+        })
+    }
+}
+
+/// A window's figures against its band.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Verdict {
+    /// Count, mean, min, max.
+    pub figures: Figures,
+    /// The band's lower limit.
+    pub low: f64,
+    /// The band's upper limit.
+    pub high: f64,
+    /// Outside the band, which side; inside, none.
+    pub direction: Option<Direction>,
+}
+
+/// What became of one reading of a batch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Disposition {
+    /// Counted in its window.
+    Counted,
+    /// Its window had already counted it.
+    Duplicate,
+    /// Its window ended more than the late horizon before the stream's watermark: park it.
+    TooLate {
+        /// Its window's end.
+        window_end: DateTime<Utc>,
+        /// The stream's watermark when it arrived.
+        watermark: DateTime<Utc>,
+    },
+    /// Its sensor or metric is not in the catalogue: park it.
+    Unknown,
+    /// Its value is not finite, or too large to count: park it.
+    Uncountable,
+}
+
+impl Disposition {
+    /// The reason to park the reading with, for those that cannot be counted ever.
+    pub fn parked_reason(&self) -> Option<&'static str> {
+        match self {
+            Self::Counted | Self::Duplicate => None,
+            Self::TooLate { .. } => Some("too-late"),
+            Self::Unknown => Some("unknown-sensor-or-metric"),
+            Self::Uncountable => Some("uncountable-value"),
+        }
+    }
+}
+
+impl fmt::Display for Disposition {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Counted => f.write_str("counted"),
+            Self::Duplicate => f.write_str("already counted"),
+            Self::TooLate { window_end, watermark } => write!(
+                f,
+                "too-late: its window ended at {}, more than the late horizon before the watermark {}",
+                utc(*window_end),
+                utc(*watermark)
+            ),
+            Self::Unknown => f.write_str("its sensor or metric is not in the catalogue"),
+            Self::Uncountable => f.write_str("its value is not a finite number of magnitude at most 1e300"),
+        }
+    }
+}
+
+/// A batch of readings and the stored states of what they touch.
+#[derive(Debug, Clone)]
+pub struct Batch<'a> {
+    /// The readings, in any order, duplicates allowed.
+    pub readings: &'a [Reading],
+    /// The stored state of each stream of the readings that has one (and, for the tick, of the
+    /// streams to close idle windows of).
+    pub streams: &'a [StreamState],
+    /// The stored state of each window [`Windows::plan`] named that exists.
+    pub windows: Vec<WindowState>,
+    /// The clock, for closing windows of quiet sensors.
+    pub now: DateTime<Utc>,
+}
+
+/// What a batch changed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WindowOutcome {
+    /// What became of each reading, in batch order.
+    pub dispositions: Vec<Disposition>,
+    /// The stream states to write (changed ones only), by key.
+    pub streams: Vec<StreamState>,
+    /// The window states to write (changed ones only), by key.
+    pub windows: Vec<WindowState>,
+    /// The events to publish, by sensor, metric and window.
+    pub events: Vec<AnomalyEvent>,
+}
+
+/// The windowing of every stream, with its settings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Windows {
+    settings: WindowSettings,
+    ms: Ms,
+}
+
+/// The settings in milliseconds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Ms {
+    window: i64,
+    lateness: i64,
+    idle: i64,
+    horizon: i64,
+}
+
+impl Ms {
+    fn of(settings: &WindowSettings) -> Self {
+        let ms = |seconds: u32| i64::from(seconds) * 1000;
+        Self {
+            window: ms(settings.window_seconds),
+            lateness: ms(settings.allowed_lateness_seconds),
+            idle: ms(settings.idle_seconds),
+            horizon: ms(settings.late_horizon_seconds),
+        }
+    }
+
+    /// Whether a window ending at `end` closes once the stream has seen `max` and the clock
+    /// reads `now`.
+    fn closes(&self, end: i64, max: Option<i64>, now: i64) -> bool {
+        max.is_some_and(|max| max - self.lateness >= end) || now >= end + self.lateness + self.idle
+    }
+}
+
+/// Where a reading goes.
+#[derive(Debug, Clone, Copy)]
+enum Route<'c> {
+    Window { stream: usize, start: i64, band: &'c Band },
+    Refused(Disposition),
+}
+
+/// A stream of the batch: given, or met in the readings.
+struct Stream<'a> {
+    sensor_id: &'a str,
+    metric: &'a str,
+    given: Option<&'a StreamState>,
+    before: Option<i64>,
+    after: Option<i64>,
+}
+
+/// The batch's readings sent to their streams and windows.
+struct Routed<'a> {
+    streams: Vec<Stream<'a>>,
+    index: HashMap<(&'a str, &'a str), usize>,
+    routes: Vec<Route<'a>>,
+}
+
+impl Windows {
+    /// Windows with `settings`, if they can work: each duration at least a second for the window,
+    /// the others any.
+    pub fn new(settings: WindowSettings) -> Result<Self, SettingsError> {
+        if settings.window_seconds == 0 {
+            return Err(SettingsError {
+                setting: "WINDOW_SECONDS",
+                value: 0,
+                reason: "a window lasts at least 1 second",
+            });
+        }
+        Ok(Self {
+            settings,
+            ms: Ms::of(&settings),
+        })
+    }
+
+    /// The settings.
+    pub fn settings(&self) -> &WindowSettings {
+        &self.settings
+    }
+
+    /// The start and end of the window that holds `time`.
+    pub fn window_of(&self, time: DateTime<Utc>) -> (DateTime<Utc>, DateTime<Utc>) {
+        let start = floor(millis(time), self.ms.window);
+        (at_millis(start), at_millis(start + self.ms.window))
+    }
+
+    /// The windows `apply` needs the stored state of, for these readings and stream states at
+    /// `now`: the windows the readings fall in, and the open windows that close. By key.
+    pub fn plan(
+        &self,
+        catalogue: &Catalogue,
+        readings: &[Reading],
+        streams: &[StreamState],
+        now: DateTime<Utc>,
+    ) -> Result<Vec<WindowKey>, StateError> {
+        let routed = self.route(catalogue, readings, streams)?;
+        let now = millis(now);
+        let mut wanted: HashSet<(usize, i64)> = HashSet::new();
+        for route in &routed.routes {
+            if let Route::Window { stream, start, .. } = route {
+                wanted.insert((*stream, *start));
+            }
+        }
+        for (i, stream) in routed.streams.iter().enumerate() {
+            for start in stream.given.into_iter().flat_map(|s| &s.open_windows) {
+                let start = millis(*start);
+                if self.ms.closes(start + self.ms.window, stream.after, now) {
+                    wanted.insert((i, start));
+                }
+            }
+        }
+        let mut keys: Vec<WindowKey> = wanted
+            .into_iter()
+            .map(|(i, start)| WindowKey {
+                sensor_id: routed.streams[i].sensor_id.to_owned(),
+                metric: routed.streams[i].metric.to_owned(),
+                start: at_millis(start),
+            })
+            .collect();
+        keys.sort();
+        Ok(keys)
+    }
+
+    /// Counts the batch's readings, closes the windows whose time has come, revises closed
+    /// windows that late readings changed, and says what to write and publish.
+    pub fn apply(&self, catalogue: &Catalogue, batch: Batch<'_>) -> Result<WindowOutcome, StateError> {
+        let Batch {
+            readings,
+            streams,
+            windows,
+            now,
+        } = batch;
+        let routed = self.route(catalogue, readings, streams)?;
+        let now = millis(now);
+
+        // The windows passed, by stream and start.
+        let mut slots: Vec<Slot> = Vec::with_capacity(windows.len() + readings.len().min(64));
+        let mut at: HashMap<(usize, i64), usize> = HashMap::with_capacity(slots.capacity());
+        for window in windows {
+            let key = (window.sensor_id.as_str(), window.metric.as_str());
+            let Some(&stream) = routed.index.get(&key) else {
+                return Err(StateError::Stray {
+                    sensor_id: window.sensor_id,
+                    metric: window.metric,
+                    start: utc(window.start),
+                });
+            };
+            if at.insert((stream, millis(window.start)), slots.len()).is_some() {
+                return Err(StateError::Repeated {
+                    what: format!(
+                        "window {} of '{}' '{}'",
+                        utc(window.start),
+                        window.sensor_id,
+                        window.metric
+                    ),
+                });
+            }
+            slots.push(Slot {
+                was_closed: window.closed,
+                state: window,
+                stream,
+                created: false,
+                counted: 0,
+                closing: false,
+            });
+        }
+
+        // Every reading into its window.
+        let mut dispositions = Vec::with_capacity(readings.len());
+        for (reading, route) in readings.iter().zip(&routed.routes) {
+            let &Route::Window { stream, start, band } = route else {
+                if let Route::Refused(refused) = route {
+                    dispositions.push(*refused);
+                }
+                continue;
+            };
+            let disposition = match at.get(&(stream, start)) {
+                Some(&slot) => slots[slot].count(reading),
+                None => {
+                    at.insert((stream, start), slots.len());
+                    slots.push(Slot::open(reading, stream, start, self.ms.window, band));
+                    Disposition::Counted
+                }
+            };
+            dispositions.push(disposition);
+        }
+
+        // Close what the watermark or the clock has passed.
+        let mut open: Vec<BTreeSet<DateTime<Utc>>> = routed
+            .streams
+            .iter()
+            .map(|s| s.given.map(|g| g.open_windows.clone()).unwrap_or_default())
+            .collect();
+        for (i, stream) in routed.streams.iter().enumerate() {
+            for start in stream.given.into_iter().flat_map(|s| &s.open_windows) {
+                let start_ms = millis(*start);
+                if self.ms.closes(start_ms + self.ms.window, stream.after, now) && !at.contains_key(&(i, start_ms)) {
+                    return Err(StateError::MissingWindow {
+                        sensor_id: stream.sensor_id.to_owned(),
+                        metric: stream.metric.to_owned(),
+                        start: utc(*start),
+                    });
+                }
+            }
+        }
+        for slot in &mut slots {
+            if slot.state.closed {
+                continue;
+            }
+            let end = millis(slot.state.end);
+            if self.ms.closes(end, routed.streams[slot.stream].after, now) {
+                slot.closing = true;
+                open[slot.stream].remove(&slot.state.start);
+            } else {
+                open[slot.stream].insert(slot.state.start);
+            }
+        }
+
+        // Verdicts: at close, and for closed windows that counted late readings.
+        let mut events = Vec::new();
+        let mut changed_windows = Vec::new();
+        for mut slot in slots {
+            let decide = slot.closing || (slot.was_closed && slot.counted > 0);
+            if slot.closing {
+                slot.state.closed = true;
+            }
+            if decide && let Some(event) = slot.state.decide() {
+                events.push(event);
+            }
+            if slot.created || slot.counted > 0 || slot.closing {
+                slot.state.sequence += 1;
+                changed_windows.push(slot.state);
+            }
+        }
+        changed_windows.sort_by(|a, b| (&a.sensor_id, &a.metric, a.start).cmp(&(&b.sensor_id, &b.metric, b.start)));
+        events.sort_by(|a, b| {
+            (a.sensor_id(), a.metric(), a.metadata().time).cmp(&(b.sensor_id(), b.metric(), b.metadata().time))
+        });
+
+        let mut changed_streams = Vec::new();
+        for (stream, open) in routed.streams.iter().zip(open) {
+            let max_event_time = stream.after.map(at_millis);
+            let mut state = match stream.given {
+                Some(given) if given.max_event_time == max_event_time && given.open_windows == open => continue,
+                Some(given) => given.clone(),
+                None => StreamState::new(stream.sensor_id, stream.metric),
+            };
+            state.max_event_time = max_event_time;
+            state.open_windows = open;
+            state.sequence += 1;
+            changed_streams.push(state);
+        }
+        changed_streams.sort_by(|a, b| (&a.sensor_id, &a.metric).cmp(&(&b.sensor_id, &b.metric)));
+
+        Ok(WindowOutcome {
+            dispositions,
+            streams: changed_streams,
+            windows: changed_windows,
+            events,
+        })
+    }
+
+    /// Sends each reading to its stream and window, or refuses it; and how far each stream's
+    /// event time goes with the batch.
+    fn route<'a>(
+        &self,
+        catalogue: &'a Catalogue,
+        readings: &'a [Reading],
+        streams: &'a [StreamState],
+    ) -> Result<Routed<'a>, StateError> {
+        let mut routed = Routed {
+            streams: Vec::with_capacity(streams.len()),
+            index: HashMap::with_capacity(streams.len()),
+            routes: Vec::with_capacity(readings.len()),
+        };
+        for given in streams {
+            let before = given.max_event_time.map(millis);
+            let key = (given.sensor_id.as_str(), given.metric.as_str());
+            if routed.index.insert(key, routed.streams.len()).is_some() {
+                return Err(StateError::Repeated {
+                    what: format!("stream '{}' '{}'", given.sensor_id, given.metric),
+                });
+            }
+            routed.streams.push(Stream {
+                sensor_id: key.0,
+                metric: key.1,
+                given: Some(given),
+                before,
+                after: before,
+            });
+        }
+        // Readings of one stream usually come together: the last one's stream and band is
+        // the next one's too, without hashing.
+        let mut last: Option<(&str, &str, usize, &Band)> = None;
+        for reading in readings {
+            if !is_countable(reading.value) {
+                routed.routes.push(Route::Refused(Disposition::Uncountable));
+                continue;
+            }
+            let (sensor_id, metric) = (reading.sensor_id.as_str(), reading.metric.as_str());
+            let (stream, band) = match last {
+                Some((s, m, stream, band)) if s == sensor_id && m == metric => (stream, band),
+                _ => {
+                    let Some(band) = catalogue.band(sensor_id, metric) else {
+                        routed.routes.push(Route::Refused(Disposition::Unknown));
+                        continue;
+                    };
+                    let next = routed.streams.len();
+                    let stream = *routed.index.entry((sensor_id, metric)).or_insert(next);
+                    if stream == next {
+                        routed.streams.push(Stream {
+                            sensor_id,
+                            metric,
+                            given: None,
+                            before: None,
+                            after: None,
+                        });
+                    }
+                    last = Some((sensor_id, metric, stream, band));
+                    (stream, band)
+                }
+            };
+            let time = millis(reading.time);
+            let start = floor(time, self.ms.window);
+            let state = &mut routed.streams[stream];
+            if let Some(watermark) = state.before.map(|max| max - self.ms.lateness)
+                && start + self.ms.window + self.ms.horizon < watermark
+            {
+                routed.routes.push(Route::Refused(Disposition::TooLate {
+                    window_end: at_millis(start + self.ms.window),
+                    watermark: at_millis(watermark),
+                }));
+                continue;
+            }
+            state.after = Some(state.after.map_or(time, |max| max.max(time)));
+            routed.routes.push(Route::Window { stream, start, band });
+        }
+        Ok(routed)
+    }
+}
+
+/// A window being worked on.
+struct Slot {
+    state: WindowState,
+    stream: usize,
+    /// Opened by this batch.
+    created: bool,
+    /// Closed before this batch.
+    was_closed: bool,
+    /// Readings counted by this batch.
+    counted: u32,
+    /// Closes in this batch.
+    closing: bool,
+}
+
+impl Slot {
+    fn open(reading: &Reading, stream: usize, start: i64, length: i64, band: &Band) -> Self {
+        Self {
+            state: WindowState {
+                sensor_id: reading.sensor_id.clone(),
+                metric: reading.metric.clone(),
+                start: at_millis(start),
+                end: at_millis(start + length),
+                low: band.low,
+                high: band.high,
+                readings: BTreeSet::from([reading.id]),
+                stats: Stats::of(reading.value),
+                closed: false,
+                revision: 0,
+                published: None,
+                sequence: 0,
+            },
+            stream,
+            created: true,
+            was_closed: false,
+            counted: 1,
+            closing: false,
+        }
+    }
+
+    fn count(&mut self, reading: &Reading) -> Disposition {
+        if self.state.readings.insert(reading.id) {
+            self.state.stats.add(reading.value);
+            self.counted += 1;
+            Disposition::Counted
+        } else {
+            Disposition::Duplicate
+        }
+    }
+}
+
+/// The verdict of every window over the full set of `readings`, as if every one arrived before
+/// its window closed: the reference the windows must agree with, whatever the order and
+/// copies of arrival within the allowed lateness. Readings the windows would refuse
+/// (unknown, uncountable) are left out; so is nothing else.
+pub fn final_verdicts(
+    settings: &WindowSettings,
+    catalogue: &Catalogue,
+    readings: &[Reading],
+) -> BTreeMap<WindowKey, Verdict> {
+    let ms = Ms::of(settings);
+    let mut seen = HashSet::new();
+    let mut windows: BTreeMap<WindowKey, (Stats, f64, f64)> = BTreeMap::new();
+    for reading in readings {
+        let Some(band) = catalogue.band(&reading.sensor_id, &reading.metric) else {
+            continue;
+        };
+        if !is_countable(reading.value) || !seen.insert(reading.id) {
+            continue;
+        }
+        let key = WindowKey {
+            sensor_id: reading.sensor_id.clone(),
+            metric: reading.metric.clone(),
+            start: at_millis(floor(millis(reading.time), ms.window.max(1))),
+        };
+        windows
+            .entry(key)
+            .and_modify(|(stats, _, _)| stats.add(reading.value))
+            .or_insert_with(|| (Stats::of(reading.value), band.low, band.high));
+    }
+    windows
+        .into_iter()
+        .map(|(key, (stats, low, high))| {
+            let figures = stats.figures();
+            let verdict = Verdict {
+                figures,
+                low,
+                high,
+                direction: outside(figures.mean, low, high),
+            };
+            (key, verdict)
+        })
+        .collect()
+}
