@@ -126,7 +126,23 @@ fn every_function_is_triggered_as_it_declares() {
                     && target(&r["Properties"]["FunctionName"]).as_ref() == Some(&id)
             })
             .collect();
-        match declaration(&binary).trigger {
+        let declared = declaration(&binary);
+        let schedules: Vec<String> = resources(&template)
+            .into_iter()
+            .filter(|(_, r)| {
+                r["Type"] == "AWS::Events::Rule"
+                    && r["Properties"]["Targets"]
+                        .as_sequence()
+                        .is_some_and(|targets| targets.iter().any(|t| target(&t["Arn"]).as_ref() == Some(&id)))
+            })
+            .filter_map(|(_, r)| r["Properties"]["ScheduleExpression"].as_str().map(str::to_owned))
+            .collect();
+        assert_eq!(
+            schedules,
+            declared.schedule.map(str::to_owned).into_iter().collect::<Vec<_>>(),
+            "{id}: the scheduled rules invoking it are the schedule it declares"
+        );
+        match declared.trigger {
             Trigger::FunctionUrl => {
                 assert!(mappings.is_empty(), "{id}: an HTTP function reads no queue");
                 assert_eq!(

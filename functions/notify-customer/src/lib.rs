@@ -52,6 +52,7 @@ impl Handler for NotifyCustomer {
 pub const FUNCTION: Function<Topic> = Function {
     name: "notify-customer",
     trigger: Trigger::Sqs,
+    schedule: None,
     outputs: Topic {
         variable: "NOTIFICATIONS_TOPIC_ARN",
         attributes,

@@ -325,6 +325,7 @@ pub const ORDERS_TABLE: handler_kit::Setting =
 pub const FUNCTION: Function<Bus> = Function {
     name: "order-api",
     trigger: Trigger::FunctionUrl,
+    schedule: None,
     outputs: Bus,
     settings: &[ORDERS_TABLE],
 };

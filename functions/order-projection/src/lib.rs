@@ -76,6 +76,7 @@ pub const ORDERS_TABLE: Setting = Setting::table("ORDERS_TABLE", "the DynamoDB t
 pub const FUNCTION: Function<Nowhere> = Function {
     name: "order-projection",
     trigger: Trigger::Sqs,
+    schedule: None,
     outputs: Nowhere,
     settings: &[ORDERS_TABLE],
 };

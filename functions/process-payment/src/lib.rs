@@ -207,6 +207,7 @@ impl GatewayPort for handler_kit::lambda::AwsPlatform {
 pub const FUNCTION: Function<Bus> = Function {
     name: "process-payment",
     trigger: Trigger::Sqs,
+    schedule: None,
     outputs: Bus,
     settings: &[],
 };

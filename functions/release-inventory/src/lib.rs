@@ -51,6 +51,7 @@ pub const INVENTORY_TABLE: Setting = Setting::table("INVENTORY_TABLE", "the Dyna
 pub const FUNCTION: Function<Bus> = Function {
     name: "release-inventory",
     trigger: Trigger::Sqs,
+    schedule: None,
     outputs: Bus,
     settings: &[INVENTORY_TABLE],
 };

@@ -53,6 +53,7 @@ pub const INVENTORY_TABLE: Setting = Setting::table("INVENTORY_TABLE", "the Dyna
 pub const FUNCTION: Function<Bus> = Function {
     name: "reserve-inventory",
     trigger: Trigger::Sqs,
+    schedule: None,
     outputs: Bus,
     settings: &[INVENTORY_TABLE],
 };

@@ -37,6 +37,7 @@ impl Handler for ShipOrder {
 pub const FUNCTION: Function<Bus> = Function {
     name: "ship-order",
     trigger: Trigger::Sqs,
+    schedule: None,
     outputs: Bus,
     settings: &[],
 };

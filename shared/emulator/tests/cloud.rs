@@ -42,6 +42,7 @@ impl Handler for Stub {
 static STUB: Function<Nowhere> = Function {
     name: "stub",
     trigger: Trigger::Sqs,
+    schedule: None,
     outputs: Nowhere,
     settings: &[],
 };

@@ -151,6 +151,9 @@ pub struct Function<O> {
     pub name: &'static str,
     /// How events reach it.
     pub trigger: Trigger,
+    /// A scheduled rule's expression (`rate(1 minute)`) that also invokes it, for what time
+    /// alone decides (an aggregating function's tick).
+    pub schedule: Option<&'static str>,
     /// Where its outputs go.
     pub outputs: O,
     /// The settings of its own (tables, third parties); the kit's come on top.

@@ -15,11 +15,12 @@ use lambda_runtime::{Context, LambdaEvent};
 use serde_json::Value;
 use tracing::Instrument;
 
+use crate::aggregate::BatchHandler;
 use crate::config::{ConfigError, Env};
 use crate::function::{Bus, Function, Nowhere, Outputs, Setting, Topic, Trigger};
 use crate::http::HttpHandler;
 use crate::observability;
-use crate::platform::{Platform, PublishesTo, processor};
+use crate::platform::{Platform, PublishesTo, batch_processor, processor};
 use crate::processor::{Handler, Invocation, Processor};
 use crate::publish::{EventBridgePublisher, InMemoryPublisher, Parking, Publisher, SnsPublisher, SqsParking};
 
@@ -192,6 +193,48 @@ where
         let invocation = Invocation::from_context(&event.context);
         let span = observability::invocation_span(&name, &invocation.request_id);
         async move { dispatch(trigger, &processor, event.payload, &invocation).await }.instrument(span)
+    })
+    .await
+}
+
+/// Runs an aggregating function on Lambda: SQS batches, one decision each, and the ticks of
+/// its scheduled rule; `build` once at cold start.
+pub async fn serve_batch<O, H, B>(function: &'static Function<O>, build: B) -> Result<(), lambda_runtime::Error>
+where
+    O: Outputs,
+    AwsPlatform: PublishesTo<O>,
+    H: BatchHandler + 'static,
+    B: FnOnce(&AwsPlatform) -> Result<H, ConfigError>,
+{
+    observability::init_logging();
+    let setup = async {
+        let platform = AwsPlatform::load().await?;
+        let handler = build(&platform)?;
+        batch_processor(&platform, function, handler)
+    };
+    let (name, processor) = match setup.await {
+        Ok(ready) => ready,
+        Err(err) => {
+            tracing::error!(error = %err, "configuration error");
+            return Err(err.into());
+        }
+    };
+    tracing::info!(function = name, "cold start: initialised");
+    let metrics = observability::metrics(METRICS_NAMESPACE, &name)?;
+    let processor = Arc::new(processor);
+    metrics_cloudwatch_embedded::lambda::handler::run(metrics, move |event: LambdaEvent<Value>| {
+        let processor = Arc::clone(&processor);
+        let invocation = Invocation::from_context(&event.context);
+        let span = observability::invocation_span(&name, &invocation.request_id);
+        async move {
+            if crate::local::is_scheduled_event(&event.payload) {
+                processor.process_tick(chrono::Utc::now(), &invocation).await?;
+                return Ok(Value::Null);
+            }
+            let sqs: SqsEvent = serde_json::from_value(event.payload)?;
+            Ok::<_, lambda_runtime::Error>(serde_json::to_value(processor.process_sqs(&sqs, &invocation).await?)?)
+        }
+        .instrument(span)
     })
     .await
 }

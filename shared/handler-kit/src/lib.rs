@@ -12,6 +12,7 @@
 //! - [`local`]: the local platform, for the local cloud and tests (no AWS SDK);
 //! - `lambda` (feature `aws`): the AWS platform and the glue to `lambda_runtime`.
 
+pub mod aggregate;
 pub mod config;
 mod error;
 pub mod function;
@@ -25,6 +26,7 @@ pub mod processor;
 pub mod publish;
 pub mod testing;
 
+pub use aggregate::{BatchHandler, BatchProcessor, Decision};
 pub use error::{HandlerError, KitError};
 pub use function::{Bus, Function, Nowhere, Setting, Topic, Trigger};
 pub use http::HttpHandler;

@@ -20,10 +20,11 @@ use idempotency::{Clock, InMemoryStore};
 use ports::{FaultPlan, Faulty};
 use serde_json::Value;
 
+use crate::aggregate::{BatchHandler, BatchProcessor};
 use crate::config::{ConfigError, Env};
 use crate::function::{Bus, Function, Nowhere, Outputs, Resource, Setting, Topic, Trigger};
 use crate::http::HttpHandler;
-use crate::platform::{Platform, PublishesTo, processor};
+use crate::platform::{Platform, PublishesTo, batch_processor, processor};
 use crate::processor::{Handler, Invocation, Processor};
 use crate::publish::{AttributesOf, FailedEntry, ParkedMessage, Parking, PublishError, Publisher, message_attributes};
 
@@ -471,6 +472,8 @@ pub struct Registration {
     pub name: &'static str,
     /// How events reach it.
     pub trigger: Trigger,
+    /// The scheduled rule's expression that also invokes it, if any.
+    pub schedule: Option<&'static str>,
     /// Every variable it reads.
     pub variables: Vec<Setting>,
     /// The variable naming where it publishes, if anywhere.
@@ -513,6 +516,30 @@ where
     )
 }
 
+/// Registers an aggregating function (one decision per batch, and a scheduled tick): its
+/// declaration and its builder.
+pub fn batch<O, H, B>(function: &'static Function<O>, build: B) -> Registration
+where
+    O: Outputs,
+    LocalPlatform: PublishesTo<O>,
+    H: BatchHandler + 'static,
+    B: Fn(&LocalPlatform) -> Result<H, ConfigError> + Send + Sync + 'static,
+{
+    registration(
+        function,
+        Box::new(move |platform| {
+            let handler = build(&platform)?;
+            let registry = handler.event_types();
+            let (_, processor) = batch_processor(&platform, function, handler)?;
+            Ok(Box::new(BatchFunction {
+                processor,
+                registry,
+                clock: platform.clock(),
+            }) as Box<dyn LocalFunction>)
+        }),
+    )
+}
+
 /// Registers an HTTP function behind a Function URL: its declaration and its builder.
 pub fn http<O, H, B>(function: &'static Function<O>, build: B) -> Registration
 where
@@ -530,6 +557,7 @@ fn registration<O: Outputs>(function: &Function<O>, make: Make) -> Registration 
     Registration {
         name: function.name,
         trigger: function.trigger,
+        schedule: function.schedule,
         variables: function.variables(),
         publishes_to: function.outputs.destination(),
         make,
@@ -587,6 +615,46 @@ impl<H: Handler, S: idempotency::Store, P: Publisher, Q: Parking> LocalFunction 
             }
         })
     }
+}
+
+/// The kit's batch processor over a local platform, as `lambda::serve_batch` builds it over AWS.
+struct BatchFunction<H, P, Q> {
+    processor: BatchProcessor<H, P, Q>,
+    registry: Registry,
+    clock: Arc<dyn Clock>,
+}
+
+impl<H: BatchHandler, P: Publisher, Q: Parking> LocalFunction for BatchFunction<H, P, Q> {
+    fn consumes(&self, event_type: &str) -> bool {
+        self.registry.knows(event_type)
+    }
+
+    fn invoke<'a>(&'a self, payload: Value, request_id: &'a str, timeout: Duration) -> Invoked<'a> {
+        Box::pin(async move {
+            let invocation = Invocation::with_remaining(request_id, timeout);
+            if is_scheduled_event(&payload) {
+                self.processor
+                    .process_tick(self.clock.now(), &invocation)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                return Ok(Value::Null);
+            }
+            let event: SqsEvent =
+                serde_json::from_value(payload).map_err(|e| format!("payload is not an SQS event: {e}"))?;
+            let response = self
+                .processor
+                .process_sqs(&event, &invocation)
+                .await
+                .map_err(|e| e.to_string())?;
+            serde_json::to_value(response).map_err(|e| e.to_string())
+        })
+    }
+}
+
+/// Whether `payload` is what a scheduled rule sends a function it targets.
+pub(crate) fn is_scheduled_event(payload: &Value) -> bool {
+    payload.get("detail-type").and_then(Value::as_str) == Some("Scheduled Event")
+        && payload.get("source").and_then(Value::as_str) == Some("aws.events")
 }
 
 /// An HTTP function: a Function URL request in, its response out.

@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use idempotency::{Clock, Idempotency, Store};
 
+use crate::aggregate::{BatchHandler, BatchProcessor};
 use crate::config::{ConfigError, Env, KitConfig};
 use crate::function::{Function, Outputs, Setting};
 use crate::processor::{Handler, Limits, Processor};
@@ -45,6 +46,35 @@ pub trait PublishesTo<O: Outputs>: Platform {
 
     /// The publisher to `outputs`' destination.
     fn publisher(&self, outputs: &O) -> Result<Self::Publisher, ConfigError>;
+}
+
+/// The batch processor of aggregating handler `H` on platform `P` publishing to `O`.
+pub type BatchProcessorOn<P, O, H> = BatchProcessor<H, <P as PublishesTo<O>>::Publisher, <P as Platform>::Parking>;
+
+/// The processor of an aggregating function, with the function's deployed name: `handler`
+/// behind the platform's publisher and parking (its state is its own: no idempotency store).
+pub fn batch_processor<P, O, H>(
+    platform: &P,
+    function: &Function<O>,
+    handler: H,
+) -> Result<(String, BatchProcessorOn<P, O, H>), ConfigError>
+where
+    P: PublishesTo<O>,
+    O: Outputs,
+    H: BatchHandler,
+{
+    let kit = KitConfig::from_env(platform.env())?;
+    let processor = BatchProcessor::new(
+        &kit.function_name,
+        handler,
+        platform.publisher(&function.outputs)?,
+        platform.parking(&kit.parking_queue_url),
+    )
+    .with_limits(Limits {
+        concurrency: kit.max_concurrency,
+        deadline_margin: kit.deadline_margin,
+    });
+    Ok((kit.function_name, processor))
 }
 
 /// The processor of handler `H` on platform `P` publishing to `O`.

@@ -87,11 +87,11 @@ pub struct Limits {
 }
 
 impl Limits {
-    fn publish_by(&self, invocation: &Invocation) -> Instant {
+    pub(crate) fn publish_by(&self, invocation: &Invocation) -> Instant {
         before(invocation.deadline, self.deadline_margin / 2)
     }
 
-    fn settle_by(&self, invocation: &Invocation) -> Instant {
+    pub(crate) fn settle_by(&self, invocation: &Invocation) -> Instant {
         before(invocation.deadline, self.deadline_margin / 10)
     }
 }
@@ -112,7 +112,7 @@ impl Default for Limits {
 
 /// What happened to one record.
 #[derive(Debug)]
-enum Outcome {
+pub(crate) enum Outcome {
     /// Work done (now, or before without its outputs delivered): publish, then record.
     Produced {
         outputs: Vec<Envelope<Value>>,
@@ -138,7 +138,7 @@ const RECORD_BACKOFF: Duration = Duration::from_millis(50);
 
 /// What to record once a record's outputs were published (or not).
 #[derive(Debug)]
-enum Bookkeeping {
+pub(crate) enum Bookkeeping {
     /// Complete the claimed key with the outputs and whether they went out.
     Complete(Ticket),
     /// A duplicate's stored outputs went out now: mark them delivered.
@@ -147,13 +147,13 @@ enum Bookkeeping {
 
 /// Why a record's outputs did not all go out.
 #[derive(Debug, Clone)]
-struct Undelivered {
-    permanent: bool,
-    reason: String,
+pub(crate) struct Undelivered {
+    pub(crate) permanent: bool,
+    pub(crate) reason: String,
 }
 
 impl Outcome {
-    fn is_failure(&self) -> bool {
+    pub(crate) fn is_failure(&self) -> bool {
         matches!(self, Self::Retry { .. } | Self::NotStarted)
     }
 
@@ -242,18 +242,7 @@ impl<H: Handler, S: Store, P: Publisher, Q: Parking> Processor<H, S, P, Q> {
         if fifo {
             fail_rest_of_groups(&mut outcomes, &groups);
         }
-        let mut response = SqsBatchResponse::default();
-        for (index, outcome) in outcomes.iter().enumerate() {
-            if outcome.is_failure() {
-                let id = event.records[index].message_id.clone().filter(|id| !id.is_empty());
-                let id = id.ok_or(KitError::RecordWithoutId { index })?;
-                let mut failure = BatchItemFailure::default();
-                failure.item_identifier = id;
-                response.batch_item_failures.push(failure);
-            }
-        }
-        observability::batch_done(&outcomes.iter().map(Outcome::is_failure).collect::<Vec<_>>());
-        Ok(response)
+        sqs_response(event, &outcomes)
     }
 
     /// Processes an event delivered by an EventBridge rule straight to the function. There is
@@ -652,54 +641,82 @@ impl<H: Handler, S: Store, P: Publisher, Q: Parking> Processor<H, S, P, Q> {
         deliveries
     }
 
-    /// Parks what must be parked, in one batched call, by `settle_by`; a record not parked
-    /// (refused, failed or out of time) is retried instead.
     async fn park(
         &self,
-        mut outcomes: Vec<Outcome>,
+        outcomes: Vec<Outcome>,
         bodies: &[&str],
         message_ids: Vec<Option<String>>,
         settle_by: Instant,
     ) -> Vec<Outcome> {
-        let parked: Vec<(usize, ParkedMessage)> = outcomes
-            .iter()
-            .enumerate()
-            .filter_map(|(index, outcome)| match outcome {
-                Outcome::Park { kind, reason } => Some((
-                    index,
-                    ParkedMessage {
-                        function: self.function.clone(),
-                        message_id: message_ids.get(index).cloned().flatten(),
-                        body: bodies.get(index).copied().unwrap_or_default().to_owned(),
-                        kind: kind.clone(),
-                        reason: reason.clone(),
-                    },
-                )),
-                _ => None,
-            })
-            .collect();
-        if parked.is_empty() {
-            return outcomes;
-        }
-        let messages: Vec<ParkedMessage> = parked.iter().map(|(_, m)| m.clone()).collect();
-        let failed: Vec<(usize, String)> = match timeout_at(settle_by, self.parking.park(&messages)).await {
-            Ok(Ok(())) => Vec::new(),
-            Ok(Err(err)) => {
-                tracing::error!(error = %err, "parking failed; the records will be retried");
-                err.failed.into_iter().map(|f| (f.index, f.message)).collect()
-            }
-            Err(_) => {
-                tracing::error!("parking did not finish before the deadline; the records will be retried");
-                (0..parked.len()).map(|i| (i, not_in_time().reason)).collect()
-            }
-        };
-        for (index, message) in failed {
-            outcomes[parked[index].0] = Outcome::Retry {
-                reason: format!("could not be parked: {message}"),
-            };
-        }
-        outcomes
+        park(&self.parking, &self.function, outcomes, bodies, message_ids, settle_by).await
     }
+}
+
+/// The SQS answer for `outcomes`: exactly the records to retry. Fails as a whole only when a
+/// record to retry has no message id, which SQS never sends.
+pub(crate) fn sqs_response(event: &SqsEvent, outcomes: &[Outcome]) -> Result<SqsBatchResponse, KitError> {
+    let mut response = SqsBatchResponse::default();
+    for (index, outcome) in outcomes.iter().enumerate() {
+        if outcome.is_failure() {
+            let id = event.records[index].message_id.clone().filter(|id| !id.is_empty());
+            let id = id.ok_or(KitError::RecordWithoutId { index })?;
+            let mut failure = BatchItemFailure::default();
+            failure.item_identifier = id;
+            response.batch_item_failures.push(failure);
+        }
+    }
+    observability::batch_done(&outcomes.iter().map(Outcome::is_failure).collect::<Vec<_>>());
+    Ok(response)
+}
+
+/// Parks what must be parked, in one batched call, by `settle_by`, as `function`; a record not
+/// parked (refused, failed or out of time) is retried instead.
+pub(crate) async fn park<Q: Parking>(
+    parking: &Q,
+    function: &str,
+    mut outcomes: Vec<Outcome>,
+    bodies: &[&str],
+    message_ids: Vec<Option<String>>,
+    settle_by: Instant,
+) -> Vec<Outcome> {
+    let parked: Vec<(usize, ParkedMessage)> = outcomes
+        .iter()
+        .enumerate()
+        .filter_map(|(index, outcome)| match outcome {
+            Outcome::Park { kind, reason } => Some((
+                index,
+                ParkedMessage {
+                    function: function.to_owned(),
+                    message_id: message_ids.get(index).cloned().flatten(),
+                    body: bodies.get(index).copied().unwrap_or_default().to_owned(),
+                    kind: kind.clone(),
+                    reason: reason.clone(),
+                },
+            )),
+            _ => None,
+        })
+        .collect();
+    if parked.is_empty() {
+        return outcomes;
+    }
+    let messages: Vec<ParkedMessage> = parked.iter().map(|(_, m)| m.clone()).collect();
+    let failed: Vec<(usize, String)> = match timeout_at(settle_by, parking.park(&messages)).await {
+        Ok(Ok(())) => Vec::new(),
+        Ok(Err(err)) => {
+            tracing::error!(error = %err, "parking failed; the records will be retried");
+            err.failed.into_iter().map(|f| (f.index, f.message)).collect()
+        }
+        Err(_) => {
+            tracing::error!("parking did not finish before the deadline; the records will be retried");
+            (0..parked.len()).map(|i| (i, not_in_time().reason)).collect()
+        }
+    };
+    for (index, message) in failed {
+        outcomes[parked[index].0] = Outcome::Retry {
+            reason: format!("could not be parked: {message}"),
+        };
+    }
+    outcomes
 }
 
 /// A duplicate within the batch ends as the record it duplicates did.
@@ -771,7 +788,7 @@ fn blame(delivery: &mut Option<Result<(), Undelivered>>, failed: &FailedEntry) {
     };
 }
 
-fn not_in_time() -> Undelivered {
+pub(crate) fn not_in_time() -> Undelivered {
     Undelivered {
         permanent: false,
         reason: "not confirmed before the deadline".to_owned(),
@@ -791,7 +808,7 @@ fn fail_rest_of_groups(outcomes: &mut [Outcome], groups: &[String]) {
     }
 }
 
-fn permanent_decode(err: &EnvelopeError) -> Outcome {
+pub(crate) fn permanent_decode(err: &EnvelopeError) -> Outcome {
     tracing::error!(kind = err.kind(), error = %err, "unreadable record; parking it");
     Outcome::Park {
         kind: err.kind().to_owned(),
