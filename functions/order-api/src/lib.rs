@@ -327,8 +327,12 @@ pub const FUNCTION: Function<Bus> = Function {
     trigger: Trigger::FunctionUrl,
     schedule: None,
     outputs: Bus,
-    settings: &[ORDERS_TABLE],
+    settings: &[ORDERS_TABLE, handler_kit::function::IDEMPOTENCY_TABLE, IDEMPOTENCY_TTL],
 };
+
+/// How long a response answers a retried request with the same `Idempotency-Key`.
+pub const IDEMPOTENCY_TTL: handler_kit::Setting =
+    handler_kit::Setting::value("IDEMPOTENCY_TTL_SECONDS", "how long responses answer retried requests").optional();
 
 /// The API as built on `P`.
 pub type OrderApiOn<P> = OrderApi<<P as PublishesTo<Bus>>::Publisher, <P as Platform>::Store, <P as ViewsPort>::Views>;

@@ -163,12 +163,17 @@ pub struct Function<O> {
 impl<O: Outputs> Function<O> {
     /// Every variable the function reads: the kit's, its outputs' destination, its own.
     pub fn variables(&self) -> Vec<Setting> {
+        // An HTTP function reads what it declares; a record-driven one also the kit's.
         let kit: &[Setting] = match self.trigger {
-            Trigger::FunctionUrl => &[IDEMPOTENCY_TABLE],
+            Trigger::FunctionUrl => &[],
             _ => &[IDEMPOTENCY_TABLE, PARKING_QUEUE_URL],
         };
+        let tuning: &[Setting] = match self.trigger {
+            Trigger::FunctionUrl => &[],
+            _ => &TUNING,
+        };
         kit.iter()
-            .chain(&TUNING)
+            .chain(tuning)
             .copied()
             .chain(self.outputs.destination())
             .chain(self.settings.iter().copied())
