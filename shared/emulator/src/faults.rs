@@ -222,8 +222,8 @@ impl Dice {
 }
 
 /// Every port call of every function goes through the dice: publishing may be slow, a record's
-/// bookkeeping may crash the invocation, and any other port (a table, a third party) may be
-/// throttled.
+/// bookkeeping (the idempotency record, or any port's `save` of state after outputs) may crash
+/// the invocation, and any other port (a table, a third party) may be throttled.
 impl FaultPlan for Dice {
     fn before(&self, operation: &'static str) -> Fault {
         match operation {
@@ -232,6 +232,9 @@ impl FaultPlan for Dice {
                 ms => Fault::Delay(std::time::Duration::from_millis(ms)),
             },
             "Store::complete" | "Store::mark_delivered" => self.before_record(),
+            // An aggregating function's state save (`WindowStore::save`, ...) is its record:
+            // it comes after the batch's outputs went out, like the idempotency record.
+            saves if saves.ends_with("::save") => self.before_record(),
             _ => self.table_fault(),
         }
     }
