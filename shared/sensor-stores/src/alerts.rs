@@ -1,0 +1,94 @@
+//! The state of alerts: one item per suppression period of a stream (sensor, metric), written
+//! only if it has not changed since it was read, as the windows' states are
+//! ([`crate::WindowStore`]).
+
+use std::collections::BTreeMap;
+use std::sync::{Mutex, PoisonError};
+
+use sensors::alerts::{AlertState, PeriodKey};
+
+use crate::error::StoreFailure;
+use crate::keys;
+use crate::save::{self, Entry};
+use crate::windows::Saved;
+
+ports::port! {
+    /// The alert periods.
+    pub trait AlertStore {
+        /// The stored states of `periods` that exist, in key order. Keys may repeat; a key no
+        /// state can have is not found.
+        fn load(&self, periods: &[PeriodKey]) -> Result<Vec<AlertState>, StoreFailure>;
+
+        /// Writes `periods`, each on condition that the stored state's sequence is one less than
+        /// its own (absent when its own is 1). A stream's periods are written all or none; at
+        /// most [`crate::MAX_TRANSACTION_ITEMS`] periods of one stream per save.
+        fn save(&self, periods: &[AlertState]) -> Result<Saved, StoreFailure>;
+
+        /// The periods of `sensor_id` whose alert is active (triggered and not resolved), in key
+        /// order (metric, then period).
+        fn open_alerts(&self, sensor_id: &str) -> Result<Vec<AlertState>, StoreFailure>;
+    }
+}
+
+/// The entries a save of these periods writes.
+pub(crate) fn entries(periods: &[AlertState]) -> Vec<Entry<'_>> {
+    periods
+        .iter()
+        .map(|p| Entry {
+            sensor_id: &p.sensor_id,
+            metric: &p.metric,
+            item: keys::period(&p.sensor_id, &p.metric, p.period_start),
+            sequence: p.sequence,
+        })
+        .collect()
+}
+
+/// Alert periods in memory, for tests and the local cloud.
+#[derive(Debug, Default)]
+pub struct InMemoryAlertStore {
+    periods: Mutex<BTreeMap<PeriodKey, AlertState>>,
+}
+
+impl InMemoryAlertStore {
+    /// No periods.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<PeriodKey, AlertState>> {
+        self.periods.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+impl AlertStore for InMemoryAlertStore {
+    async fn load(&self, periods: &[PeriodKey]) -> Result<Vec<AlertState>, StoreFailure> {
+        let stored = self.lock();
+        let found: BTreeMap<&PeriodKey, &AlertState> =
+            periods.iter().filter_map(|k| Some((k, stored.get(k)?))).collect();
+        Ok(found.into_values().cloned().collect())
+    }
+
+    async fn save(&self, periods: &[AlertState]) -> Result<Saved, StoreFailure> {
+        save::transactions("save alert periods", &entries(periods))?;
+        let mut stored = self.lock();
+        if !periods
+            .iter()
+            .all(|p| save::follows(stored.get(&p.key()).map(|s| s.sequence), p.sequence))
+        {
+            return Ok(Saved::Conflict);
+        }
+        for period in periods {
+            stored.insert(period.key(), period.clone());
+        }
+        Ok(Saved::Written)
+    }
+
+    async fn open_alerts(&self, sensor_id: &str) -> Result<Vec<AlertState>, StoreFailure> {
+        Ok(self
+            .lock()
+            .values()
+            .filter(|p| p.sensor_id == sensor_id && p.active.is_some())
+            .cloned()
+            .collect())
+    }
+}

@@ -1,0 +1,310 @@
+//! The DynamoDB adapters of the sensors ports (feature `dynamodb`).
+//!
+//! **Catalogue table** (key `sensorId`, S): `sensor` (S), the sensor as its catalogue item in
+//! JSON, exactly an object of a catalogue file. One JSON attribute rather than one attribute per
+//! field: the item is read back with `Sensor::from_item`, so the file, the local cloud and the
+//! table are validated by one reader, and nothing ever filters on a band. Edit it through a
+//! catalogue file and `sensor-catalogue`; an item that no longer reads is a permanent error
+//! naming the sensor.
+//!
+//! **Windows table** and **alerts table** (partition key `sensorId`, S; sort key `item`, S:
+//! `stream#<metric>`, `window#<metric>#<start>` or `period#<metric>#<start>`, starts in RFC 3339
+//! UTC to the second, so a metric's windows sort by time and a Query reads the newest first):
+//! `state` (S, the domain's state as JSON), `sequence` (N, the state's sequence, what saves
+//! are conditional on), and
+//! - windows and periods: `expiresAt` (N, epoch seconds; the table's TTL attribute): a
+//!   window's end, or a period's latest window's start, plus [`RETENTION`];
+//! - periods: `active` (BOOL), whether the period's alert is triggered and not resolved, what
+//!   `open_alerts` filters on.
+//!
+//! The prefixes do not overlap, so one table can hold both; the local cloud keeps one kind of
+//! state per table name, so the template gives each its own.
+//!
+//! Expired items are still read (DynamoDB deletes them up to days late): a read must see what
+//! a conditional write will, or a window recreated over an expired one would conflict forever.
+//!
+//! Costs: the sensors of a batch, one BatchGetItem per 100 ids; every sensor, one Scan per
+//! 1 MB; putting sensors, one BatchWriteItem per 25. A load of windows or periods is one
+//! BatchGetItem per 100 keys (consistent reads); a save one TransactWriteItems per 100 states
+//! (see [`crate::MAX_TRANSACTION_ITEMS`]). A sensor's status: one Query for its streams, then
+//! one per metric for its latest closed window (concurrently), and one Query for its open
+//! alerts. Unprocessed keys and items of batch calls are sent again with backoff.
+
+mod alerts;
+mod catalogue;
+mod windows;
+
+use std::collections::HashMap;
+use std::ops::ControlFlow;
+use std::time::Duration;
+
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes, Put, TransactWriteItem, WriteRequest};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+pub use alerts::DynamoAlertStore;
+pub use catalogue::DynamoSensorCatalogue;
+pub use windows::DynamoWindowStore;
+
+use crate::error::StoreFailure;
+use crate::retry::Rounds;
+use crate::windows::Saved;
+
+/// How long windows and alert periods are kept after they end (7 days): far beyond the late
+/// horizon (an hour by default), since readings are judged by event time and a device can
+/// replay old readings after an outage. A window expired and then revised would start again
+/// from nothing: keep this longer than any outage whose readings should still revise.
+pub const RETENTION: Duration = Duration::from_secs(7 * 24 * 3600);
+
+/// The most keys one BatchGetItem reads.
+pub const MAX_BATCH_GET: usize = 100;
+
+/// The most items one BatchWriteItem writes.
+pub const MAX_BATCH_WRITE: usize = 25;
+
+/// A table item.
+type Item = HashMap<String, AttributeValue>;
+
+const SENSOR_ID: &str = "sensorId";
+const ITEM: &str = "item";
+const STATE: &str = "state";
+const SEQUENCE: &str = "sequence";
+const EXPIRES_AT: &str = "expiresAt";
+const ACTIVE: &str = "active";
+
+/// The key of the state `item` of `sensor_id`.
+fn key(sensor_id: &str, item: String) -> Item {
+    HashMap::from([
+        (SENSOR_ID.to_owned(), AttributeValue::S(sensor_id.to_owned())),
+        (ITEM.to_owned(), AttributeValue::S(item)),
+    ])
+}
+
+/// Every item of `keys` that exists (each key once in `keys`), in any order: one BatchGetItem
+/// per [`MAX_BATCH_GET`] keys, unprocessed keys sent again.
+async fn batch_get(
+    client: &Client,
+    table: &str,
+    operation: &'static str,
+    keys: Vec<Item>,
+    consistent: bool,
+) -> Result<Vec<Item>, StoreFailure> {
+    let mut found = Vec::with_capacity(keys.len());
+    for chunk in keys.chunks(MAX_BATCH_GET) {
+        let mut pending = chunk.to_vec();
+        let mut rounds = Rounds::new(operation);
+        loop {
+            let request = KeysAndAttributes::builder()
+                .set_keys(Some(pending))
+                .consistent_read(consistent)
+                .build()
+                .map_err(|e| StoreFailure::permanent(operation, e.to_string()))?;
+            let output = client
+                .batch_get_item()
+                .request_items(table, request)
+                .send()
+                .await
+                .map_err(|e| StoreFailure::sdk(operation, &e))?;
+            found.extend(output.responses.and_then(|mut r| r.remove(table)).unwrap_or_default());
+            pending = output
+                .unprocessed_keys
+                .and_then(|mut u| u.remove(table))
+                .map(|k| k.keys)
+                .unwrap_or_default();
+            if pending.is_empty() {
+                break;
+            }
+            rounds.backoff(pending.len()).await?;
+        }
+    }
+    Ok(found)
+}
+
+/// Writes `requests` (each key once): one BatchWriteItem per [`MAX_BATCH_WRITE`], unprocessed
+/// items sent again.
+async fn batch_write(
+    client: &Client,
+    table: &str,
+    operation: &'static str,
+    requests: Vec<WriteRequest>,
+) -> Result<(), StoreFailure> {
+    for chunk in requests.chunks(MAX_BATCH_WRITE) {
+        let mut pending = chunk.to_vec();
+        let mut rounds = Rounds::new(operation);
+        loop {
+            let output = client
+                .batch_write_item()
+                .request_items(table, pending)
+                .send()
+                .await
+                .map_err(|e| StoreFailure::sdk(operation, &e))?;
+            pending = output
+                .unprocessed_items
+                .and_then(|mut u| u.remove(table))
+                .unwrap_or_default();
+            if pending.is_empty() {
+                break;
+            }
+            rounds.backoff(pending.len()).await?;
+        }
+    }
+    Ok(())
+}
+
+/// A put of `state` as item `item` of `sensor_id` with `sequence`, on condition that the stored
+/// item's sequence is the one before (absent for 1), with `more` attributes.
+fn conditional_put(
+    table: &str,
+    operation: &'static str,
+    (sensor_id, item): (&str, String),
+    state: &impl Serialize,
+    sequence: u64,
+    more: impl IntoIterator<Item = (&'static str, AttributeValue)>,
+) -> Result<TransactWriteItem, StoreFailure> {
+    let json = serde_json::to_string(state)
+        .map_err(|e| StoreFailure::permanent(operation, format!("{item} of sensor '{sensor_id}': {e}")))?;
+    let mut put = Put::builder()
+        .table_name(table)
+        .set_item(Some(key(sensor_id, item)))
+        .item(STATE, AttributeValue::S(json))
+        .item(SEQUENCE, AttributeValue::N(sequence.to_string()))
+        .expression_attribute_names("#sequence", SEQUENCE);
+    for (name, value) in more {
+        put = put.item(name, value);
+    }
+    put = match sequence.checked_sub(1).filter(|previous| *previous > 0) {
+        None => put.condition_expression("attribute_not_exists(#sequence)"),
+        Some(previous) => put
+            .condition_expression("#sequence = :previous")
+            .expression_attribute_values(":previous", AttributeValue::N(previous.to_string())),
+    };
+    let put = put
+        .build()
+        .map_err(|e| StoreFailure::permanent(operation, e.to_string()))?;
+    Ok(TransactWriteItem::builder().put(put).build())
+}
+
+/// Writes `puts` in the transactions of `plan` (indexes into `puts`), in order, stopping at the
+/// first that conflicts.
+async fn transact(
+    client: &Client,
+    operation: &'static str,
+    puts: Vec<TransactWriteItem>,
+    plan: Vec<Vec<usize>>,
+) -> Result<Saved, StoreFailure> {
+    let mut puts: Vec<Option<TransactWriteItem>> = puts.into_iter().map(Some).collect();
+    for transaction in plan {
+        let items: Vec<TransactWriteItem> = transaction.iter().filter_map(|&i| puts[i].take()).collect();
+        let result = client
+            .transact_write_items()
+            .set_transact_items(Some(items))
+            .send()
+            .await;
+        let Err(err) = result else { continue };
+        let Some(TransactWriteItemsError::TransactionCanceledException(cancelled)) = err.as_service_error() else {
+            return Err(StoreFailure::sdk(operation, &err));
+        };
+        // Per item: "None" (or no code) when it was not the cause. A failed condition or a
+        // concurrent transaction on an item is another writer: read again and apply again.
+        let codes: Vec<Option<&str>> = cancelled.cancellation_reasons().iter().map(|r| r.code()).collect();
+        let raced = |code: &Option<&str>| matches!(code, Some("ConditionalCheckFailed" | "TransactionConflict"));
+        let innocent = |code: &Option<&str>| matches!(code, None | Some("None"));
+        if codes.iter().any(raced) && codes.iter().all(|c| raced(c) || innocent(c)) {
+            return Ok(Saved::Conflict);
+        }
+        return Err(StoreFailure::transient(
+            operation,
+            format!("transaction cancelled: {codes:?}"),
+        ));
+    }
+    Ok(Saved::Written)
+}
+
+/// The state an item holds, with the item's `sequence` (what saves are conditional on).
+fn state_of<T: DeserializeOwned>(
+    operation: &'static str,
+    table: &str,
+    item: &Item,
+    sequence_of: impl FnOnce(&mut T) -> &mut u64,
+) -> Result<T, StoreFailure> {
+    let text = |name: &str| item.get(name).and_then(|v| v.as_s().ok());
+    let named = || {
+        format!(
+            "item {} of sensor {} in table {table}",
+            text(ITEM).map_or("?", |s| s),
+            text(SENSOR_ID).map_or("?", |s| s)
+        )
+    };
+    let json =
+        text(STATE).ok_or_else(|| StoreFailure::permanent(operation, format!("{}: no `{STATE}` string", named())))?;
+    let sequence = item
+        .get(SEQUENCE)
+        .and_then(|v| v.as_n().ok())
+        .and_then(|n| n.parse::<u64>().ok())
+        .ok_or_else(|| StoreFailure::permanent(operation, format!("{}: no whole `{SEQUENCE}` number", named())))?;
+    let mut state: T = serde_json::from_str(json)
+        .map_err(|e| StoreFailure::permanent(operation, format!("{}: stored state unreadable: {e}", named())))?;
+    *sequence_of(&mut state) = sequence;
+    Ok(state)
+}
+
+/// A Query of the items of one sensor whose sort key begins with `prefix`.
+#[derive(Debug, Clone, Copy)]
+struct Query<'a> {
+    operation: &'static str,
+    sensor_id: &'a str,
+    prefix: &'a str,
+    /// Newest (greatest sort key) first.
+    newest_first: bool,
+    /// Items per page (none: DynamoDB's 1 MB pages).
+    page: Option<i32>,
+    /// Only periods whose alert is active.
+    active_only: bool,
+}
+
+impl Query<'_> {
+    /// Sends the query page by page, giving each item to `visit` until it breaks or the items
+    /// run out.
+    async fn run(
+        self,
+        client: &Client,
+        table: &str,
+        mut visit: impl FnMut(&Item) -> Result<ControlFlow<()>, StoreFailure> + Send,
+    ) -> Result<(), StoreFailure> {
+        let mut start: Option<Item> = None;
+        loop {
+            let mut request = client
+                .query()
+                .table_name(table)
+                .key_condition_expression("#sensorId = :sensorId AND begins_with(#item, :prefix)")
+                .expression_attribute_names("#sensorId", SENSOR_ID)
+                .expression_attribute_names("#item", ITEM)
+                .expression_attribute_values(":sensorId", AttributeValue::S(self.sensor_id.to_owned()))
+                .expression_attribute_values(":prefix", AttributeValue::S(self.prefix.to_owned()))
+                .scan_index_forward(!self.newest_first)
+                .set_limit(self.page)
+                .set_exclusive_start_key(start.take());
+            if self.active_only {
+                request = request
+                    .filter_expression("#active = :active")
+                    .expression_attribute_names("#active", ACTIVE)
+                    .expression_attribute_values(":active", AttributeValue::Bool(true));
+            }
+            let output = request
+                .send()
+                .await
+                .map_err(|e| StoreFailure::sdk(self.operation, &e))?;
+            for item in output.items() {
+                if visit(item)?.is_break() {
+                    return Ok(());
+                }
+            }
+            match output.last_evaluated_key {
+                Some(last) => start = Some(last),
+                None => return Ok(()),
+            }
+        }
+    }
+}

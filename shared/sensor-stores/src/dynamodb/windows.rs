@@ -1,0 +1,173 @@
+//! Streams and windows in a DynamoDB table.
+
+use std::collections::BTreeSet;
+use std::ops::ControlFlow;
+
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::types::AttributeValue;
+use futures_util::future::try_join_all;
+use sensors::windows::{StreamKey, StreamState, WindowKey, WindowState};
+
+use super::{EXPIRES_AT, ITEM, Query, RETENTION, batch_get, conditional_put, key, state_of, transact};
+use crate::error::StoreFailure;
+use crate::keys;
+use crate::save;
+use crate::windows::{Saved, WindowStore, entries};
+
+/// Streams and windows in a DynamoDB table (see [`crate::dynamodb`] for its items).
+#[derive(Debug, Clone)]
+pub struct DynamoWindowStore {
+    client: Client,
+    table: String,
+}
+
+impl DynamoWindowStore {
+    /// The streams and windows in `table`.
+    pub fn new(client: Client, table: impl Into<String>) -> Self {
+        Self {
+            client,
+            table: table.into(),
+        }
+    }
+
+    /// The latest closed window of `stream`, reading its windows newest first a page at a time:
+    /// the windows newer than it are open, and the stream lists every open one, so the first
+    /// page (one more than the open windows) holds it; later pages are read only if the stream
+    /// item was behind.
+    async fn last_closed(&self, stream: &StreamState) -> Result<Option<WindowState>, StoreFailure> {
+        const OPERATION: &str = "read the last closed window";
+        let prefix = keys::windows_of(&stream.metric);
+        let page = i32::try_from(stream.open_windows.len() + 1).unwrap_or(i32::MAX);
+        let query = Query {
+            operation: OPERATION,
+            sensor_id: &stream.sensor_id,
+            prefix: &prefix,
+            newest_first: true,
+            page: Some(page),
+            active_only: false,
+        };
+        let mut last = None;
+        query
+            .run(&self.client, &self.table, |item| {
+                let window: WindowState = state_of(OPERATION, &self.table, item, window_sequence)?;
+                if window.closed {
+                    last = Some(window);
+                    return Ok(ControlFlow::Break(()));
+                }
+                Ok(ControlFlow::Continue(()))
+            })
+            .await?;
+        Ok(last)
+    }
+}
+
+fn stream_sequence(state: &mut StreamState) -> &mut u64 {
+    &mut state.sequence
+}
+
+fn window_sequence(state: &mut WindowState) -> &mut u64 {
+    &mut state.sequence
+}
+
+impl WindowStore for DynamoWindowStore {
+    async fn load(
+        &self,
+        streams: &[StreamKey],
+        windows: &[WindowKey],
+    ) -> Result<(Vec<StreamState>, Vec<WindowState>), StoreFailure> {
+        const OPERATION: &str = "load windows";
+        let streams = streams
+            .iter()
+            .filter_map(|s| Some((s.sensor_id.as_str(), keys::stream(&s.sensor_id, &s.metric)?)));
+        let windows = windows
+            .iter()
+            .filter_map(|w| Some((w.sensor_id.as_str(), keys::window(&w.sensor_id, &w.metric, w.start)?)));
+        let wanted: BTreeSet<(&str, String)> = streams.chain(windows).collect();
+        if wanted.is_empty() {
+            return Ok((Vec::new(), Vec::new()));
+        }
+        let keys = wanted
+            .into_iter()
+            .map(|(sensor_id, item)| key(sensor_id, item))
+            .collect();
+        let items = batch_get(&self.client, &self.table, OPERATION, keys, true).await?;
+        let (mut streams, mut windows) = (Vec::new(), Vec::new());
+        for item in &items {
+            let sort_key = item.get(ITEM).and_then(|v| v.as_s().ok()).map_or("", String::as_str);
+            if sort_key.starts_with(keys::STREAM) {
+                streams.push(state_of(OPERATION, &self.table, item, stream_sequence)?);
+            } else {
+                windows.push(state_of(OPERATION, &self.table, item, window_sequence)?);
+            }
+        }
+        streams.sort_by(|a, b| (&a.sensor_id, &a.metric).cmp(&(&b.sensor_id, &b.metric)));
+        windows.sort_by(|a, b| (&a.sensor_id, &a.metric, a.start).cmp(&(&b.sensor_id, &b.metric, b.start)));
+        Ok((streams, windows))
+    }
+
+    async fn save(&self, streams: &[StreamState], windows: &[WindowState]) -> Result<Saved, StoreFailure> {
+        const OPERATION: &str = "save windows";
+        let entries = entries(streams, windows);
+        let plan = save::transactions(OPERATION, &entries)?;
+        if plan.is_empty() {
+            return Ok(Saved::Written);
+        }
+        // `entries` are the streams', then the windows', in order; their items are checked.
+        let (of_streams, of_windows) = entries.split_at(streams.len());
+        let mut puts = Vec::with_capacity(entries.len());
+        for (entry, stream) in of_streams.iter().zip(streams) {
+            let item = (entry.sensor_id, entry.item.clone().unwrap_or_default());
+            puts.push(conditional_put(
+                &self.table,
+                OPERATION,
+                item,
+                stream,
+                entry.sequence,
+                None,
+            )?);
+        }
+        for (entry, window) in of_windows.iter().zip(windows) {
+            let item = (entry.sensor_id, entry.item.clone().unwrap_or_default());
+            let expires = window.end.timestamp().saturating_add_unsigned(RETENTION.as_secs());
+            let ttl = (EXPIRES_AT, AttributeValue::N(expires.to_string()));
+            puts.push(conditional_put(
+                &self.table,
+                OPERATION,
+                item,
+                window,
+                entry.sequence,
+                Some(ttl),
+            )?);
+        }
+        transact(&self.client, OPERATION, puts, plan).await
+    }
+
+    async fn streams_of(&self, sensor_id: &str) -> Result<Vec<StreamState>, StoreFailure> {
+        const OPERATION: &str = "read streams";
+        let mut streams = Vec::new();
+        if !sensors::catalogue::is_name(sensor_id) {
+            return Ok(streams);
+        }
+        let query = Query {
+            operation: OPERATION,
+            sensor_id,
+            prefix: keys::STREAM,
+            newest_first: false,
+            page: None,
+            active_only: false,
+        };
+        query
+            .run(&self.client, &self.table, |item| {
+                streams.push(state_of(OPERATION, &self.table, item, stream_sequence)?);
+                Ok(ControlFlow::Continue(()))
+            })
+            .await?;
+        Ok(streams)
+    }
+
+    async fn last_closed_windows(&self, sensor_id: &str) -> Result<Vec<WindowState>, StoreFailure> {
+        let streams = self.streams_of(sensor_id).await?;
+        let last = try_join_all(streams.iter().map(|stream| self.last_closed(stream))).await?;
+        Ok(last.into_iter().flatten().collect())
+    }
+}

@@ -1,0 +1,73 @@
+//! The state the sensors functions keep, behind ports with an in-memory adapter and a DynamoDB
+//! one (feature `dynamodb`). Every port is declared with `ports::port!`, so faults can be
+//! injected into any of them:
+//!
+//! - [`SensorCatalogue`]: the sensors (site, time zone, bands) known among the ids of a batch;
+//!   loaded from a catalogue file ([`put_catalogue_file`], the `sensor-catalogue` command).
+//! - [`WindowStore`]: per stream (sensor, metric) its watermark and open windows, and per window
+//!   its readings and verdicts; read in one call per 100 keys, written atomically per stream on
+//!   condition that nothing changed since read ([`Saved::Conflict`] otherwise); and the reads of
+//!   a sensor's status (its streams, its last closed window per metric).
+//! - [`AlertStore`]: per suppression period its windows and alert, the same way; and a
+//!   sensor's open alerts.
+//!
+//! The table layouts are described in `dynamodb` (feature `dynamodb`).
+
+mod alerts;
+mod catalogue;
+#[cfg(feature = "dynamodb")]
+pub mod dynamodb;
+mod error;
+mod keys;
+mod platform;
+#[cfg(any(feature = "dynamodb", test))]
+mod retry;
+mod save;
+mod windows;
+
+/// The domain whose states these ports keep: its types are the ports' signatures.
+pub use sensors;
+
+pub use alerts::{AlertStore, InMemoryAlertStore};
+pub use catalogue::{InMemorySensorCatalogue, SensorCatalogue, put_catalogue_file};
+#[cfg(feature = "dynamodb")]
+pub use dynamodb::{DynamoAlertStore, DynamoSensorCatalogue, DynamoWindowStore};
+pub use error::{CatalogueFileError, StoreFailure};
+pub use platform::{
+    AlertStorePort, SENSOR_ALERTS_TABLE, SENSOR_CATALOGUE_TABLE, SENSOR_WINDOWS_TABLE, SensorCataloguePort,
+    WindowStorePort,
+};
+pub use save::MAX_TRANSACTION_ITEMS;
+pub use windows::{InMemoryWindowStore, Saved, WindowStore};
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)] // a panic is how a test reports failure
+
+    use sensors::stats::Stats;
+
+    /// States are stored as JSON: a window's exact sum must come back to the last bit of every
+    /// partial, or a re-read window would publish a revision nothing changed.
+    #[test]
+    fn given_sums_with_partials_down_to_the_last_bit_then_their_json_reads_back_exactly() {
+        let mut failures = Vec::new();
+        let mut rng = fastrand::Rng::with_seed(7);
+        for _ in 0..2000 {
+            let mut stats = Stats::of(rng.f64() * 100.0);
+            for _ in 0..8 {
+                stats.add((rng.f64() - 0.5) * 10f64.powi(rng.i32(-20..4)));
+            }
+            let json = serde_json::to_string(&stats).unwrap();
+            let back: Stats = serde_json::from_str(&json).unwrap();
+            if back != stats {
+                failures.push(json);
+            }
+        }
+        assert!(
+            failures.is_empty(),
+            "{} of 2000 read back otherwise, e.g. {}",
+            failures.len(),
+            failures[0]
+        );
+    }
+}

@@ -1,0 +1,172 @@
+//! The sensors ports on each platform a function runs on: DynamoDB on AWS (feature
+//! `dynamodb`), in-memory tables with the run's faults in the local cloud. A function's builder
+//! asks for them by the setting naming the table; one declaration per port, beside the port.
+
+use std::sync::Arc;
+
+use handler_kit::config::ConfigError;
+use handler_kit::local::{LocalPlatform, LocalTable};
+use handler_kit::{Platform, Setting};
+use ports::Faulty;
+use sensors::catalogue::Catalogue;
+use serde_json::Value;
+
+use crate::alerts::{AlertStore, InMemoryAlertStore};
+use crate::catalogue::{InMemorySensorCatalogue, SensorCatalogue};
+use crate::windows::{InMemoryWindowStore, WindowStore};
+
+/// The table of sensors and their bands (read by every sensors function).
+pub const SENSOR_CATALOGUE_TABLE: Setting = Setting::table(
+    "SENSOR_CATALOGUE_TABLE",
+    "the DynamoDB table of sensors and their bands",
+);
+/// The table of streams and their windows.
+pub const SENSOR_WINDOWS_TABLE: Setting = Setting::table(
+    "SENSOR_WINDOWS_TABLE",
+    "the DynamoDB table of streams and their windows",
+);
+/// The table of alert periods.
+pub const SENSOR_ALERTS_TABLE: Setting = Setting::table("SENSOR_ALERTS_TABLE", "the DynamoDB table of alert periods");
+
+/// A platform that gives the sensor catalogue port.
+pub trait SensorCataloguePort: Platform {
+    /// The adapter.
+    type Catalogue: SensorCatalogue + 'static;
+
+    /// The catalogue in `table`.
+    fn sensor_catalogue(&self, table: &str) -> Result<Self::Catalogue, ConfigError>;
+}
+
+/// A platform that gives the windows' store.
+pub trait WindowStorePort: Platform {
+    /// The adapter.
+    type Windows: WindowStore + 'static;
+
+    /// The streams and windows in `table`.
+    fn window_store(&self, table: &str) -> Result<Self::Windows, ConfigError>;
+}
+
+/// A platform that gives the alerts' store.
+pub trait AlertStorePort: Platform {
+    /// The adapter.
+    type Alerts: AlertStore + 'static;
+
+    /// The alert periods in `table`.
+    fn alert_store(&self, table: &str) -> Result<Self::Alerts, ConfigError>;
+}
+
+impl SensorCataloguePort for LocalPlatform {
+    type Catalogue = Faulty<Arc<InMemorySensorCatalogue>>;
+
+    fn sensor_catalogue(&self, table: &str) -> Result<Self::Catalogue, ConfigError> {
+        Ok(self.faulty(self.table(table, InMemorySensorCatalogue::default)?))
+    }
+}
+
+impl WindowStorePort for LocalPlatform {
+    type Windows = Faulty<Arc<InMemoryWindowStore>>;
+
+    fn window_store(&self, table: &str) -> Result<Self::Windows, ConfigError> {
+        Ok(self.faulty(self.table(table, InMemoryWindowStore::default)?))
+    }
+}
+
+impl AlertStorePort for LocalPlatform {
+    type Alerts = Faulty<Arc<InMemoryAlertStore>>;
+
+    fn alert_store(&self, table: &str) -> Result<Self::Alerts, ConfigError> {
+        Ok(self.faulty(self.table(table, InMemoryAlertStore::default)?))
+    }
+}
+
+/// The catalogue is loaded from the objects of a catalogue file (`events/sensors/catalogue.json`,
+/// `localcloud play --table`): `{"sensorId", "site", "timezone", "metrics": {...}}` each. A file
+/// with any invalid field loads nothing and names every one by its path.
+impl LocalTable for InMemorySensorCatalogue {
+    fn load(&self, items: &[Value]) -> Result<(), String> {
+        let catalogue = Catalogue::from_json(&Value::Array(items.to_vec())).map_err(|errors| {
+            let named: Vec<String> = errors.iter().map(ToString::to_string).collect();
+            format!("invalid sensor catalogue: {}", named.join("; "))
+        })?;
+        for sensor in catalogue.sensors() {
+            self.set(sensor.clone());
+        }
+        Ok(())
+    }
+}
+
+/// Windows are made by the functions; nothing is loaded.
+impl LocalTable for InMemoryWindowStore {}
+
+/// Alert periods are made by the functions; nothing is loaded.
+impl LocalTable for InMemoryAlertStore {}
+
+#[cfg(feature = "dynamodb")]
+mod aws {
+    use handler_kit::lambda::AwsPlatform;
+
+    use super::{AlertStorePort, ConfigError, SensorCataloguePort, WindowStorePort};
+    use crate::dynamodb::{DynamoAlertStore, DynamoSensorCatalogue, DynamoWindowStore};
+
+    impl SensorCataloguePort for AwsPlatform {
+        type Catalogue = DynamoSensorCatalogue;
+
+        fn sensor_catalogue(&self, table: &str) -> Result<DynamoSensorCatalogue, ConfigError> {
+            Ok(DynamoSensorCatalogue::new(
+                aws_sdk_dynamodb::Client::new(self.sdk_config()),
+                table,
+            ))
+        }
+    }
+
+    impl WindowStorePort for AwsPlatform {
+        type Windows = DynamoWindowStore;
+
+        fn window_store(&self, table: &str) -> Result<DynamoWindowStore, ConfigError> {
+            Ok(DynamoWindowStore::new(
+                aws_sdk_dynamodb::Client::new(self.sdk_config()),
+                table,
+            ))
+        }
+    }
+
+    impl AlertStorePort for AwsPlatform {
+        type Alerts = DynamoAlertStore;
+
+        fn alert_store(&self, table: &str) -> Result<DynamoAlertStore, ConfigError> {
+            Ok(DynamoAlertStore::new(
+                aws_sdk_dynamodb::Client::new(self.sdk_config()),
+                table,
+            ))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)] // a panic is how a test reports failure
+
+    use serde_json::json;
+
+    use super::*;
+
+    #[tokio::test]
+    async fn given_the_objects_of_a_catalogue_file_then_the_sensors_are_loaded_and_bad_ones_are_named() {
+        let catalogue = InMemorySensorCatalogue::default();
+        let item = json!({ "sensorId": "s-kathmandu-1", "site": "kathmandu-lab", "timezone": "Asia/Kathmandu",
+                           "metrics": { "temperature": { "low": 15, "high": 28, "unit": "C" } } });
+        catalogue.load(std::slice::from_ref(&item)).unwrap();
+        let found = catalogue.sensors(&["s-kathmandu-1".into()]).await.unwrap();
+        assert_eq!(found.band("s-kathmandu-1", "temperature").map(|b| b.high), Some(28.0));
+
+        let mut bad = item;
+        bad["sensorId"] = json!("s-2");
+        bad["timezone"] = json!("Mars/Olympus");
+        let err = catalogue.load(&[bad]).unwrap_err();
+        assert!(
+            err.starts_with("invalid sensor catalogue: [0].timezone: 'Mars/Olympus' is not an IANA time zone"),
+            "{err}"
+        );
+        assert!(catalogue.sensors(&["s-2".into()]).await.unwrap().is_empty());
+    }
+}
