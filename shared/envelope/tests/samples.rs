@@ -54,7 +54,8 @@ fn events_dir() -> PathBuf {
 }
 
 /// Every envelope-carrying sample: `events/**/<case>.<carrier>.json`. HTTP requests for
-/// Function URLs (`*.function-url.json`) carry no envelope and are tested by their function.
+/// Function URLs (`*.function-url.json`), scheduled ticks (`scheduled-*`) and the sensor
+/// catalogue carry no envelope and are tested by their function.
 fn samples() -> Vec<PathBuf> {
     fn walk(dir: &Path, found: &mut Vec<PathBuf>) {
         for entry in std::fs::read_dir(dir).unwrap() {
@@ -64,7 +65,11 @@ fn samples() -> Vec<PathBuf> {
                 if !matches!(name(&path), "schemas" | "tables") {
                     walk(&path, found);
                 }
-            } else if path.extension().is_some_and(|e| e == "json") && !name(&path).ends_with(".function-url.json") {
+            } else if path.extension().is_some_and(|e| e == "json")
+                && !name(&path).ends_with(".function-url.json")
+                && !name(&path).starts_with("scheduled-")
+                && name(&path) != "catalogue.json"
+            {
                 found.push(path);
             }
         }

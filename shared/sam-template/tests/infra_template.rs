@@ -129,9 +129,13 @@ fn given_the_infra_template_when_loaded_then_rules_have_plain_json_patterns_and_
         policy.property("Queues"),
         Some(&json!([t.resource("ReserveInventoryQueue").unwrap().ref_value]))
     );
-    // Every rule is on the orders bus, and every pattern is plain JSON (no intrinsic left).
+    // Every event rule is on the orders bus, and every pattern is plain JSON (no intrinsic
+    // left). Scheduled rules live on the default bus and have no pattern.
     let bus = t.resource("OrdersBus").unwrap();
-    for rule in t.of_kind("AWS::Events::Rule") {
+    for rule in t
+        .of_kind("AWS::Events::Rule")
+        .filter(|r| r.property("ScheduleExpression").is_none())
+    {
         assert_eq!(rule.property_str("EventBusName"), Some(bus.physical_name.as_str()));
         let pattern = rule.property("EventPattern").unwrap();
         assert!(pattern.get("source").is_some() && !pattern.to_string().contains("Fn::"));
@@ -195,7 +199,7 @@ fn given_the_infra_template_when_loaded_then_outputs_and_implicit_resources_reso
         t.outputs["ParkingQueueUrl"],
         json!(t.resource("ParkingQueue").unwrap().ref_value)
     );
-    assert_eq!(t.outputs.len(), 5);
+    assert_eq!(t.outputs.len(), 8);
 }
 
 #[test]
@@ -206,7 +210,7 @@ fn given_the_infra_template_when_loaded_then_every_function_has_a_mapping_a_rule
         Some(true)
     );
     let functions: Vec<_> = t.of_kind("AWS::Serverless::Function").collect();
-    assert_eq!(functions.len(), 7);
+    assert_eq!(functions.len(), 10);
     for mapping in t.of_kind("AWS::Lambda::EventSourceMapping") {
         let function = t.find(mapping.property_str("FunctionName").unwrap()).unwrap();
         assert!(function.is("AWS::Serverless::Function"));
@@ -216,7 +220,7 @@ fn given_the_infra_template_when_loaded_then_every_function_has_a_mapping_a_rule
         let rule = t.resource(&format!("{}Rule", function.logical_id)).unwrap();
         assert_eq!(rule.property_str("Targets.0.Arn"), queue.arn.as_deref());
     }
-    assert_eq!(t.of_kind("AWS::Lambda::EventSourceMapping").count(), 6);
+    assert_eq!(t.of_kind("AWS::Lambda::EventSourceMapping").count(), 8);
 }
 
 #[test]
