@@ -19,7 +19,9 @@ fn root() -> PathBuf {
 fn events_in(value: &Value, found: &mut Vec<Value>) {
     match value {
         Value::Object(map) => {
-            if map.contains_key("detail-type") && map.contains_key("source") {
+            // A scheduled rule's tick is AWS's own event, sent to a function, never on a bus.
+            let tick = map.get("source").and_then(Value::as_str) == Some("aws.events");
+            if map.contains_key("detail-type") && map.contains_key("source") && !tick {
                 found.push(value.clone());
             }
             map.values().for_each(|v| events_in(v, found));

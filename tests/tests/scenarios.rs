@@ -11,12 +11,17 @@ use orders_demo::{Kind, Outcome, SOLD_OUT, Shop, place_mix};
 
 const STOCK: u64 = 100;
 
+/// Every domain's functions: the template deploys them all.
+fn registry() -> emulator::functions::Registry {
+    emulator::domain::registry(&localcloud::domains())
+}
+
 fn template() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../infra/template.yaml")
 }
 
 fn shop(seed: u64, faults: Faults) -> Shop {
-    Shop::open(&template(), seed, faults, STOCK).unwrap()
+    Shop::open(&template(), seed, faults, STOCK, &registry()).unwrap()
 }
 
 fn assert_holds(outcome: &Outcome) {

@@ -10,8 +10,6 @@
 use std::sync::Arc;
 
 use aws_lambda_events::event::lambda_function_urls::{LambdaFunctionUrlRequest, LambdaFunctionUrlResponse};
-use aws_lambda_events::http::{HeaderMap, HeaderValue};
-use base64::Engine as _;
 use envelope::{Envelope, Metadata, TraceContext};
 use handler_kit::config::{ConfigError, Env};
 use handler_kit::publish::Publisher;
@@ -61,29 +59,12 @@ impl ApiResponse {
 
     /// An RFC 9457 problem-details answer.
     fn problem(status: u16, title: &str, detail: impl Into<String>) -> Self {
-        Self::json(
-            status,
-            json!({ "type": "about:blank", "title": title, "status": status, "detail": detail.into() }),
-        )
+        Self::json(status, handler_kit::http::problem(status, title, detail))
     }
 
     /// As the Function URL response Lambda returns.
     pub fn into_function_url(self) -> LambdaFunctionUrlResponse {
-        let content_type = if self.status >= 400 {
-            "application/problem+json"
-        } else {
-            "application/json"
-        };
-        let mut headers = HeaderMap::new();
-        headers.insert("content-type", HeaderValue::from_static(content_type));
-        if let Some(location) = self.location.as_deref().and_then(|l| HeaderValue::from_str(l).ok()) {
-            headers.insert("location", location);
-        }
-        let mut response = LambdaFunctionUrlResponse::default();
-        response.status_code = i64::from(self.status);
-        response.headers = headers;
-        response.body = Some(self.body.to_string());
-        response
+        handler_kit::http::json_response(self.status, &self.body, self.location.as_deref())
     }
 }
 
@@ -105,31 +86,17 @@ pub struct ApiRequest {
 }
 
 impl ApiRequest {
-    /// The parts of a Function URL request. A base64 body that does not decode is kept as
-    /// sent, so the API answers 400 for it rather than the runtime failing.
+    /// The parts of a Function URL request the API reads.
     pub fn from_function_url(request: &LambdaFunctionUrlRequest) -> Self {
-        let header = |name: &str| {
-            request
-                .headers
-                .get(name)
-                .and_then(|v| v.to_str().ok())
-                .map(str::to_owned)
-        };
-        let text = request.body.as_deref().unwrap_or_default();
-        let body = if request.is_base64_encoded {
-            base64::engine::general_purpose::STANDARD
-                .decode(text)
-                .unwrap_or_else(|_| text.as_bytes().to_vec())
-        } else {
-            text.as_bytes().to_vec()
-        };
+        let request = handler_kit::http::Request::from_function_url(request);
+        let header = |name: &str| request.header(name).map(str::to_owned);
         Self {
-            method: request.request_context.http.method.clone().unwrap_or_default(),
-            path: request.raw_path.clone().unwrap_or_else(|| "/".to_owned()),
             idempotency_key: header("idempotency-key"),
             correlation_id: header("x-correlation-id"),
             traceparent: header("traceparent"),
-            body,
+            method: request.method,
+            path: request.path,
+            body: request.body,
         }
     }
 }

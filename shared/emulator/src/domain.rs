@@ -58,8 +58,14 @@ pub trait Domain {
     /// The event types it consumes, with their upcasters.
     fn event_types(&self) -> Registry;
 
-    /// A demo on the template at `template`, ready to run.
-    fn demo(&self, template: &Path, options: DemoOptions) -> Result<Box<dyn DemoRun>, String>;
+    /// A demo on the template at `template`, ready to run, with every function of the
+    /// template registered in `registry` (a template deploys every domain's functions).
+    fn demo(
+        &self,
+        template: &Path,
+        options: DemoOptions,
+        registry: &functions::Registry,
+    ) -> Result<Box<dyn DemoRun>, String>;
 }
 
 /// Every function of `domains`.

@@ -5,5 +5,5 @@ use emulator::domain::Domain;
 
 /// Every domain of the project.
 pub fn domains() -> Vec<&'static dyn Domain> {
-    vec![&orders_demo::Orders]
+    vec![&orders_demo::Orders, &sensors_demo::Sensors]
 }

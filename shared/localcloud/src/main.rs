@@ -199,8 +199,9 @@ fn demo(template: &Path, size: usize, seed: u64, no_faults: bool, quiet: bool) -
     let started = Instant::now();
     let faults = if no_faults { Faults::none() } else { Faults::demo() };
     let mut failed = false;
+    let registry = domain::registry(&domains());
     for domain in domains() {
-        let mut run = domain.demo(template, DemoOptions { size, seed, faults })?;
+        let mut run = domain.demo(template, DemoOptions { size, seed, faults }, &registry)?;
         let cloud = run.cloud_mut();
         cloud.keep_timeline(false);
         if !quiet {

@@ -148,9 +148,12 @@ impl Catalogue {
         self.sensor(sensor_id)?.band(metric)
     }
 
-    /// Every sensor, in no particular order.
+    /// Every sensor, in id order (so whatever walks the catalogue does so the same way every
+    /// run: a seeded scenario replays exactly).
     pub fn sensors(&self) -> impl Iterator<Item = &Sensor> {
-        self.sensors.values()
+        let mut sensors: Vec<&Sensor> = self.sensors.values().collect();
+        sensors.sort_unstable_by(|a, b| a.sensor_id.cmp(&b.sensor_id));
+        sensors.into_iter()
     }
 
     /// How many sensors.

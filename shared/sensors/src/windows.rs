@@ -387,7 +387,7 @@ impl fmt::Display for Disposition {
             Self::Duplicate => f.write_str("already counted"),
             Self::TooLate { window_end, watermark } => write!(
                 f,
-                "too-late: its window ended at {}, more than the late horizon before the watermark {}",
+                "its window ended at {}, more than the late horizon before the watermark {}",
                 utc(*window_end),
                 utc(*watermark)
             ),

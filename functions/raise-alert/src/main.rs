@@ -1,0 +1,9 @@
+//! raise-alert on Lambda.
+
+// The runtime's service stack around the batch's future nests deeper than the default allows.
+#![recursion_limit = "256"]
+
+#[tokio::main]
+async fn main() -> Result<(), handler_kit::lambda::Error> {
+    handler_kit::lambda::serve_batch(&raise_alert::FUNCTION, raise_alert::build).await
+}

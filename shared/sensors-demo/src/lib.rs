@@ -1,0 +1,442 @@
+//! The sensors domain on the local cloud: its functions bundled ([`Sensors`]), the scenario of
+//! readings from sites in many time zones ([`generate`]), and the invariants a run must keep:
+//! every window's final verdict is the one a computation over all its readings gives, every
+//! period with an anomaly has one alert, and every reading is counted or parked as too late.
+
+pub mod generate;
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::fmt::Write as _;
+use std::future::Future;
+use std::path::Path;
+use std::pin::Pin;
+
+use chrono::{DateTime, TimeZone, Utc};
+use emulator::cloud::{CloudOptions, LocalCloud, clock_text};
+use emulator::domain::{DemoOptions, DemoReport, DemoRun, Domain};
+use emulator::topology::Topology;
+use handler_kit::local::{self, Registration};
+use sensors::alerts::{AlertSettings, final_alerts};
+use sensors::catalogue::Catalogue;
+use sensors::windows::{Verdict, WindowKey, WindowSettings, final_verdicts};
+use serde_json::Value;
+
+use crate::generate::{Fate, Generated, Plan, generate};
+
+/// The sensor catalogue the demo and the scenario files use (the items of the deployed table).
+pub const CATALOGUE: &str = include_str!("../../../events/sensors/catalogue.json");
+
+/// The sensors functions, each from its crate's declaration and builder.
+pub fn functions() -> Vec<Registration> {
+    vec![
+        local::http(&sensor_api::FUNCTION, sensor_api::build),
+        local::batch(&detect_anomaly::FUNCTION, detect_anomaly::build),
+        local::batch(&raise_alert::FUNCTION, raise_alert::build),
+    ]
+}
+
+/// The demo's start: 2026-03-29T00:30:00Z, so the run crosses the daylight saving change of
+/// Europe (01:00Z): alerts of Berlin and London show their offsets change.
+pub fn demo_start() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 3, 29, 0, 30, 0).single().unwrap_or_default()
+}
+
+/// Minutes of readings in the demo: a little over the late horizon, so a few readings can
+/// arrive beyond it.
+pub const DEMO_MINUTES: i64 = 65;
+
+/// The sensors domain, as the local cloud's CLI bundles it.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Sensors;
+
+impl Domain for Sensors {
+    fn name(&self) -> &'static str {
+        "sensors"
+    }
+
+    fn sources(&self) -> &'static [&'static str] {
+        &[sensors::events::SOURCE]
+    }
+
+    fn samples(&self) -> &'static str {
+        "sensors"
+    }
+
+    fn functions(&self) -> Vec<Registration> {
+        functions()
+    }
+
+    fn event_types(&self) -> envelope::Registry {
+        sensors::registry()
+    }
+
+    fn demo(
+        &self,
+        template: &Path,
+        options: DemoOptions,
+        registry: &emulator::functions::Registry,
+    ) -> Result<Box<dyn DemoRun>, String> {
+        Ok(Box::new(Site::open(
+            template,
+            options.seed,
+            options.faults,
+            DEMO_MINUTES,
+            registry,
+        )?))
+    }
+}
+
+/// A run of the sensors scenario on a local cloud, with what it sent.
+pub struct Site {
+    cloud: LocalCloud,
+    catalogue: Catalogue,
+    generated: Generated,
+}
+
+impl Site {
+    /// The scenario of `minutes` of readings from every sensor of the catalogue, on the
+    /// template at `template`, scheduled and ready to run.
+    pub fn open(
+        template: &Path,
+        seed: u64,
+        faults: emulator::faults::Faults,
+        minutes: i64,
+        registry: &emulator::functions::Registry,
+    ) -> Result<Self, String> {
+        let mut site = Self::new(template, seed, faults, minutes, registry)?;
+        let scenario = site.generated.scenario.clone();
+        site.play(&scenario)?;
+        Ok(site)
+    }
+
+    /// The cloud with its catalogue loaded and the scenario generated, but nothing scheduled:
+    /// [`Site::play`] schedules the requests (the generated ones, or the same read from a file).
+    pub fn new(
+        template: &Path,
+        seed: u64,
+        faults: emulator::faults::Faults,
+        minutes: i64,
+        registry: &emulator::functions::Registry,
+    ) -> Result<Self, String> {
+        let items: Value = serde_json::from_str(CATALOGUE).map_err(|e| format!("sensor catalogue: {e}"))?;
+        let catalogue = Catalogue::from_json(&items)
+            .map_err(|errors| errors.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))?;
+        let topology = Topology::load(template, &sam_template::Options::default()).map_err(|e| e.to_string())?;
+        let start = demo_start();
+        let mut cloud = LocalCloud::new(
+            topology,
+            CloudOptions {
+                seed,
+                faults,
+                start,
+                schedules_until: (minutes + 15) * 60_000,
+            },
+            registry,
+        )
+        .map_err(|e| e.to_string())?;
+        let rows = items.as_array().cloned().unwrap_or_default();
+        cloud.load_table("SensorCatalogueTable", &rows)?;
+        cloud.keep_emitted();
+        let generated = generate(&catalogue, Plan { start, minutes, seed });
+        Ok(Self {
+            cloud,
+            catalogue,
+            generated,
+        })
+    }
+
+    /// What the scenario sends: its requests and every reading's fate.
+    pub fn generated(&self) -> &Generated {
+        &self.generated
+    }
+
+    /// Schedules `scenario`'s inputs. The invariants judge the readings by the generated
+    /// fates, so `scenario` must be the generated one (a scenario file is checked equal to it).
+    pub fn play(&mut self, scenario: &emulator::scenario::Scenario) -> Result<(), String> {
+        scenario.schedule(&mut self.cloud)
+    }
+
+    /// The cloud.
+    pub fn cloud(&self) -> &LocalCloud {
+        &self.cloud
+    }
+
+    /// Runs until nothing is left to do, then checks the invariants.
+    pub async fn settle(&mut self) -> Checked {
+        self.cloud.run(i64::MAX).await;
+        self.check()
+    }
+
+    fn check(&self) -> Checked {
+        let mut checked = Checked::default();
+        let emitted = self.cloud.emitted();
+        // What the bus says of each window: its latest revision.
+        let mut published: BTreeMap<WindowKey, (u64, Value)> = BTreeMap::new();
+        for item in emitted {
+            let event = &item.event;
+            if !matches!(
+                event.get("detail-type").and_then(Value::as_str),
+                Some("AnomalyDetected" | "AnomalyCleared")
+            ) {
+                continue;
+            }
+            let data = &event["detail"]["data"];
+            let (Some(sensor), Some(metric), Some(start)) = (
+                data["sensorId"].as_str(),
+                data["metric"].as_str(),
+                data["windowStart"].as_str().and_then(|t| sensors::time::parse(t).ok()),
+            ) else {
+                continue;
+            };
+            let key = WindowKey {
+                sensor_id: sensor.to_owned(),
+                metric: metric.to_owned(),
+                start,
+            };
+            let revision = data["revision"].as_u64().unwrap_or(0);
+            let entry = published.entry(key).or_insert((0, Value::Null));
+            if revision >= entry.0 {
+                *entry = (revision, event.clone());
+            }
+        }
+        // Alerts as the topic sent them: id -> (times, any send at risk of a repeat, message).
+        let mut alerts: BTreeMap<String, (usize, bool, Value)> = BTreeMap::new();
+        for notification in self.cloud.notifications() {
+            let Ok(message) = serde_json::from_str::<Value>(&notification.message.body) else {
+                continue;
+            };
+            if message["metadata"]["type"] != "AlertTriggered" {
+                continue;
+            }
+            let id = message["data"]["alertId"].as_str().unwrap_or_default().to_owned();
+            let entry = alerts.entry(id).or_insert((0, false, message));
+            entry.0 += 1;
+            entry.1 |= notification.at_risk;
+        }
+        // Parked readings (too late, or refused by the windows).
+        let mut parked: HashMap<String, String> = HashMap::new();
+        for queue in self.cloud.queues() {
+            for message in queue.messages() {
+                let Some(kind) = message.sent.attributes.get("parked-kind") else {
+                    continue;
+                };
+                let body: Value = serde_json::from_str(&message.sent.body).unwrap_or(Value::Null);
+                if let Some(id) = body.pointer("/detail/metadata/id").and_then(Value::as_str) {
+                    parked.insert(id.to_owned(), kind.clone());
+                }
+            }
+        }
+        // Every reading counted, or parked as too late when it was sent beyond the horizon.
+        let mut counted = Vec::new();
+        let mut seen = BTreeSet::new();
+        for sent in &self.generated.sent {
+            if !seen.insert(sent.reading.id) {
+                continue;
+            }
+            let parked_as = parked.get(&sent.reading.id.to_string());
+            match (sent.fate, parked_as) {
+                (Fate::TooLate, Some(kind)) if kind == "too-late" => checked.too_late += 1,
+                (Fate::TooLate, other) => checked.violations.push(format!(
+                    "{} {} at {}: sent beyond the horizon, but {}",
+                    sent.reading.sensor_id,
+                    sent.reading.metric,
+                    sensors::time::utc(sent.reading.time),
+                    other.map_or("not parked".to_owned(), |k| format!("parked as {k}"))
+                )),
+                (_, Some(kind)) => checked.violations.push(format!(
+                    "{} {} at {}: parked as {kind}",
+                    sent.reading.sensor_id,
+                    sent.reading.metric,
+                    sensors::time::utc(sent.reading.time)
+                )),
+                (_, None) => counted.push(sent.reading.clone()),
+            }
+        }
+        checked.readings = seen.len();
+        // Final verdicts against a computation over every counted reading.
+        let verdicts = final_verdicts(&WindowSettings::default(), &self.catalogue, &counted);
+        for (key, verdict) in &verdicts {
+            let last = published.get(key).map(|(_, e)| e);
+            let ok = match (verdict.direction, last) {
+                (None, None) => true,
+                (None, Some(event)) => event["detail-type"] == "AnomalyCleared",
+                (Some(direction), Some(event)) => {
+                    event["detail-type"] == "AnomalyDetected"
+                        && event["detail"]["data"]["direction"] == serde_json::to_value(direction).unwrap_or_default()
+                        && event["detail"]["data"]["count"].as_u64() == Some(verdict.figures.count)
+                }
+                (Some(_), None) => false,
+            };
+            if !ok {
+                checked.violations.push(format!(
+                    "{} {} window {}: final verdict {:?}, but the bus last said {}",
+                    key.sensor_id,
+                    key.metric,
+                    sensors::time::utc(key.start),
+                    verdict.direction,
+                    last.map_or("nothing".to_owned(), |e| e["detail-type"].to_string())
+                ));
+            }
+        }
+        checked.anomalous = verdicts.values().filter(|v| v.direction.is_some()).count();
+        checked.revised = published.values().filter(|(revision, _)| *revision > 1).count();
+        // One alert per period with an anomaly; none told twice.
+        let expected = final_alerts(&AlertSettings::default(), &verdicts);
+        let expected_ids: BTreeSet<String> = expected.values().map(|a| a.alert_id.to_string()).collect();
+        let raised: BTreeSet<String> = alerts.keys().cloned().collect();
+        for missing in expected_ids.difference(&raised) {
+            checked
+                .violations
+                .push(format!("alert {missing}: a period with an anomaly was never alerted"));
+        }
+        // Told twice only where a crash or a failed state write fell between the send and the
+        // save (standard SNS cannot deduplicate; subscribers can, by the alert's id).
+        for (id, (times, at_risk, _)) in &alerts {
+            match (*times, *at_risk) {
+                (1, _) => {}
+                (times, true) => checked.alerts_repeated_by_crash += times - 1,
+                (times, false) => checked.violations.push(format!(
+                    "alert {id} told {times} times, with no crash or failed write between its send and its save"
+                )),
+            }
+        }
+        checked.alerts = alerts.into_values().map(|(_, _, message)| message).collect();
+        checked.alerts.sort_by(|a, b| {
+            a["data"]["windowStart"]
+                .as_str()
+                .cmp(&b["data"]["windowStart"].as_str())
+        });
+        checked.verdicts = verdicts;
+        checked
+    }
+}
+
+/// What a sensors run came to.
+#[derive(Debug, Clone, Default)]
+pub struct Checked {
+    /// Distinct readings sent.
+    pub readings: usize,
+    /// Readings parked as too late.
+    pub too_late: usize,
+    /// Windows anomalous in the end.
+    pub anomalous: usize,
+    /// Windows whose verdict was revised by a late reading.
+    pub revised: usize,
+    /// The final verdict of every window.
+    pub verdicts: BTreeMap<WindowKey, Verdict>,
+    /// The alerts triggered (their messages).
+    pub alerts: Vec<Value>,
+    /// Alerts told again because a crash fell between their send and their period's save.
+    pub alerts_repeated_by_crash: usize,
+    /// Invariants that do not hold.
+    pub violations: Vec<String>,
+}
+
+impl DemoRun for Site {
+    fn cloud_mut(&mut self) -> &mut LocalCloud {
+        &mut self.cloud
+    }
+
+    fn finish(&mut self) -> Pin<Box<dyn Future<Output = DemoReport> + '_>> {
+        Box::pin(async move {
+            let checked = self.settle().await;
+            DemoReport {
+                summary: summary(self, &checked),
+                violations: checked.violations,
+            }
+        })
+    }
+}
+
+/// The run in a few lines: per stream a chart of its windows against its band (`_` below,
+/// `-` inside, `^` above, `.` no reading; `!` where an alert's period begins), the alerts with
+/// their sites' local times, and the invariants.
+pub fn summary(site: &Site, checked: &Checked) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "\n== Sensors summary after {} of virtual time ==",
+        clock_text(site.cloud.now())
+    );
+    let alert_windows: BTreeSet<(String, String, String)> = checked
+        .alerts
+        .iter()
+        .map(|a| {
+            let data = &a["data"];
+            (
+                data["sensorId"].as_str().unwrap_or_default().to_owned(),
+                data["metric"].as_str().unwrap_or_default().to_owned(),
+                data["windowStart"].as_str().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect();
+    let mut streams: BTreeMap<(String, String), Vec<(&WindowKey, &Verdict)>> = BTreeMap::new();
+    for (key, verdict) in &checked.verdicts {
+        streams
+            .entry((key.sensor_id.clone(), key.metric.clone()))
+            .or_default()
+            .push((key, verdict));
+    }
+    let _ = writeln!(
+        out,
+        "Windows per stream (_ below, - inside, ^ above the band; ! an alert):"
+    );
+    for ((sensor, metric), windows) in &streams {
+        let chart: String = windows
+            .iter()
+            .map(|(key, verdict)| {
+                let alerted = alert_windows.contains(&(sensor.clone(), metric.clone(), sensors::time::utc(key.start)));
+                match (alerted, verdict.direction) {
+                    (true, _) => '!',
+                    (false, Some(sensors::events::Direction::Above)) => '^',
+                    (false, Some(sensors::events::Direction::Below)) => '_',
+                    (false, None) => '-',
+                }
+            })
+            .collect();
+        let _ = writeln!(out, "  {sensor:<18} {metric:<11} {chart}");
+    }
+    let _ = writeln!(
+        out,
+        "Alerts ({}, {} told again after a crash between send and save):",
+        checked.alerts.len(),
+        checked.alerts_repeated_by_crash
+    );
+    for alert in &checked.alerts {
+        let data = &alert["data"];
+        let _ = writeln!(
+            out,
+            "  {} {:<8} {} {} {}: mean {} outside {}..{} (local {})",
+            data["windowStart"].as_str().unwrap_or_default(),
+            data["severity"].as_str().unwrap_or_default(),
+            data["site"].as_str().unwrap_or_default(),
+            data["sensorId"].as_str().unwrap_or_default(),
+            data["metric"].as_str().unwrap_or_default(),
+            data["mean"],
+            data["low"],
+            data["high"],
+            data["localTime"].as_str().unwrap_or_default()
+        );
+    }
+    let _ = writeln!(
+        out,
+        "Readings: {} sent, {} parked as too late; windows: {}, {} anomalous, {} revised",
+        checked.readings,
+        checked.too_late,
+        checked.verdicts.len(),
+        checked.anomalous,
+        checked.revised
+    );
+    if checked.violations.is_empty() {
+        let _ = writeln!(
+            out,
+            "Invariants hold: every window's final verdict is the computation over all its readings, every period with an anomaly alerted once outside a crash window, every reading counted or parked as too late."
+        );
+    } else {
+        let _ = writeln!(out, "INVARIANTS VIOLATED ({}):", checked.violations.len());
+        for violation in checked.violations.iter().take(50) {
+            let _ = writeln!(out, "  - {violation}");
+        }
+    }
+    out
+}
