@@ -108,6 +108,7 @@ async fn given_the_sensors_scenario_file_when_played_then_every_invariant_holds(
     assert!(checked.violations.is_empty(), "{:#?}", checked.violations);
     assert!(checked.readings > 5_000, "an hour of readings from 24 sensors");
     assert!(checked.too_late > 0, "some readings beyond the horizon");
+    assert_eq!(checked.refused, 24, "one invalid reading per sensor, each refused");
     assert!(checked.revised > 0, "late readings revise windows");
     assert!(
         checked

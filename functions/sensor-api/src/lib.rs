@@ -145,7 +145,10 @@ impl<P: Publisher, C: SensorCatalogue, W: WindowStore, A: AlertStore> SensorApi<
                 "Bad Request",
                 format!("none of the {} readings was accepted", readings.len()),
             );
-            body["refused"] = Value::Array(refused);
+            // The same keys as a 202's, so a client reads refusals one way.
+            body["accepted"] = json!(0);
+            body["refused"] = json!(refused.len());
+            body["refusals"] = Value::Array(refused);
             return (400, body);
         }
         let events = match checked

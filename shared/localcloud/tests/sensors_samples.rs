@@ -62,7 +62,11 @@ fn given_only_invalid_readings_when_posted_then_400_names_each_by_index_and_fiel
     let (response, sent) = invoke("sensor-api", "post-readings-invalid.function-url.json");
     assert_eq!(response["statusCode"], 400, "{response}");
     let problem = body(&response);
-    let fields: Vec<&str> = problem["refused"]
+    assert_eq!(
+        (&problem["accepted"], &problem["refused"]),
+        (&serde_json::json!(0), &serde_json::json!(3))
+    );
+    let fields: Vec<&str> = problem["refusals"]
         .as_array()
         .unwrap()
         .iter()

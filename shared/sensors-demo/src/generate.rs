@@ -52,19 +52,35 @@ pub struct Plan {
     pub seed: u64,
 }
 
+/// A reading sensor-api must refuse, and the field it must name.
+#[derive(Debug, Clone)]
+pub struct Refused {
+    /// The site whose request carries it.
+    pub site: String,
+    /// When it arrives, in virtual ms after the start.
+    pub arrival: i64,
+    /// The reading as sent.
+    pub reading: Value,
+    /// The field of the reading a refusal names (`unit`, `metric`, `time`).
+    pub field: &'static str,
+}
+
 /// A scenario and what it sends.
 #[derive(Debug, Clone)]
 pub struct Generated {
     /// The requests to sensor-api.
     pub scenario: Scenario,
-    /// Every reading, in generation order.
+    /// Every valid reading, in generation order.
     pub sent: Vec<Sent>,
+    /// The invalid readings among them, which sensor-api refuses.
+    pub refused: Vec<Refused>,
 }
 
 /// Readings of every metric of every sensor of `catalogue`, every 10 to 30 s for
 /// `plan.minutes`: 10% out of order within the allowed lateness, 5% twice, 2% late within the
 /// horizon, and the first readings of three streams beyond it. Some minutes run above or
-/// below the band; one stream's anomaly is cleared by a late reading.
+/// below the band; one stream's anomaly is cleared by a late reading. And one invalid reading
+/// per sensor, for sensor-api to refuse.
 pub fn generate(catalogue: &Catalogue, plan: Plan) -> Generated {
     let mut rng = fastrand::Rng::with_seed(plan.seed);
     let end = plan.minutes * 60_000;
@@ -126,10 +142,61 @@ pub fn generate(catalogue: &Catalogue, plan: Plan) -> Generated {
             }
         }
     }
+    let refused = invalid_readings(catalogue, plan, &mut rng);
     Generated {
-        scenario: requests(catalogue, &sent),
+        scenario: requests(catalogue, &sent, &refused),
         sent,
+        refused,
     }
+}
+
+/// One invalid reading per sensor, at a random time, of one of the kinds devices get wrong:
+/// a wrong unit, a metric the sensor does not measure, a time without an offset, a time 10
+/// minutes ahead of the clock.
+fn invalid_readings(catalogue: &Catalogue, plan: Plan, rng: &mut fastrand::Rng) -> Vec<Refused> {
+    let mut out = Vec::new();
+    for (index, sensor) in catalogue.sensors().enumerate() {
+        let Some((metric, band)) = sensor.metrics.iter().next() else {
+            continue;
+        };
+        let arrival = rng.i64(60_000..plan.minutes * 60_000);
+        let taken = plan.start + Duration::milliseconds(arrival - 1_000);
+        let local = sensors::time::local(taken, sensor.timezone);
+        let mut reading = json!({
+            "sensorId": sensor.sensor_id,
+            "metric": metric,
+            "value": round(centre(band)),
+            "unit": band.unit,
+            "time": local,
+        });
+        let field = match index % 4 {
+            0 => {
+                reading["unit"] = json!("furlongs");
+                "unit"
+            }
+            1 => {
+                reading["metric"] = json!("radiation");
+                "metric"
+            }
+            2 => {
+                // The wall-clock time with its offset cut off: ambiguous, so refused.
+                reading["time"] = json!(local.get(..19).unwrap_or(&local));
+                "time"
+            }
+            _ => {
+                let ahead = plan.start + Duration::milliseconds(arrival + 600_000);
+                reading["time"] = json!(sensors::time::utc(ahead));
+                "time"
+            }
+        };
+        out.push(Refused {
+            site: sensor.site.clone(),
+            arrival,
+            reading,
+            field,
+        });
+    }
+    out
 }
 
 fn width(band: &Band) -> f64 {
@@ -227,7 +294,7 @@ fn cleared_by_a_late_reading(
 
 /// The readings as requests to sensor-api: per site, what arrives in the same 5 s goes in one
 /// `POST /readings` at the end of those 5 s, each reading's time written in its site's zone.
-fn requests(catalogue: &Catalogue, sent: &[Sent]) -> Scenario {
+fn requests(catalogue: &Catalogue, sent: &[Sent], refused: &[Refused]) -> Scenario {
     const BUCKET: i64 = 5_000;
     let mut buckets: BTreeMap<(i64, String), Vec<Value>> = BTreeMap::new();
     for item in sent {
@@ -245,6 +312,13 @@ fn requests(catalogue: &Catalogue, sent: &[Sent]) -> Scenario {
                 "time": time,
             }));
         }
+    }
+    for item in refused {
+        let bucket = (item.arrival / BUCKET + 1) * BUCKET;
+        buckets
+            .entry((bucket, item.site.clone()))
+            .or_default()
+            .push(item.reading.clone());
     }
     let steps = buckets
         .into_iter()

@@ -1,7 +1,7 @@
 //! The sensors domain on the local cloud: its functions bundled ([`Sensors`]), the scenario of
 //! readings from sites in many time zones ([`generate`]), and the invariants a run must keep:
 //! every window's final verdict is the one a computation over all its readings gives, every
-//! period with an anomaly has one alert, and every reading is counted or parked as too late.
+//! period with an anomaly has one alert, and every reading is counted, refused naming its field, or parked as too late.
 
 pub mod generate;
 
@@ -253,6 +253,7 @@ impl Site {
             }
         }
         checked.readings = seen.len();
+        self.check_refusals(&mut checked);
         // Final verdicts against a computation over every counted reading.
         let verdicts = final_verdicts(&WindowSettings::default(), &self.catalogue, &counted);
         for (key, verdict) in &verdicts {
@@ -311,6 +312,39 @@ impl Site {
     }
 }
 
+impl Site {
+    /// Every invalid reading refused, naming its field; no valid one refused.
+    fn check_refusals(&self, checked: &mut Checked) {
+        let mut named: BTreeMap<String, usize> = BTreeMap::new();
+        for exchange in self.cloud.exchanges() {
+            let Ok(response) = &exchange.response else {
+                continue;
+            };
+            let Some(body) = response["body"]
+                .as_str()
+                .and_then(|b| serde_json::from_str::<Value>(b).ok())
+            else {
+                continue;
+            };
+            for refusal in body["refusals"].as_array().into_iter().flatten() {
+                let field = refusal["field"].as_str().unwrap_or_default();
+                let field = field.rsplit('.').next().unwrap_or(field);
+                *named.entry(field.to_owned()).or_default() += 1;
+            }
+        }
+        let mut expected: BTreeMap<String, usize> = BTreeMap::new();
+        for refused in &self.generated.refused {
+            *expected.entry(refused.field.to_owned()).or_default() += 1;
+        }
+        checked.refused = named.values().sum();
+        if named != expected {
+            checked.violations.push(format!(
+                "sensor-api refused readings naming {named:?}; the scenario sent invalid ones of {expected:?}"
+            ));
+        }
+    }
+}
+
 /// What a sensors run came to.
 #[derive(Debug, Clone, Default)]
 pub struct Checked {
@@ -318,6 +352,8 @@ pub struct Checked {
     pub readings: usize,
     /// Readings parked as too late.
     pub too_late: usize,
+    /// Invalid readings refused by sensor-api, each naming its field.
+    pub refused: usize,
     /// Windows anomalous in the end.
     pub anomalous: usize,
     /// Windows whose verdict was revised by a late reading.
@@ -420,8 +456,9 @@ pub fn summary(site: &Site, checked: &Checked) -> String {
     }
     let _ = writeln!(
         out,
-        "Readings: {} sent, {} parked as too late; windows: {}, {} anomalous, {} revised",
+        "Readings: {} sent, {} refused naming their field, {} parked as too late; windows: {}, {} anomalous, {} revised",
         checked.readings,
+        checked.refused,
         checked.too_late,
         checked.verdicts.len(),
         checked.anomalous,
@@ -430,7 +467,7 @@ pub fn summary(site: &Site, checked: &Checked) -> String {
     if checked.violations.is_empty() {
         let _ = writeln!(
             out,
-            "Invariants hold: every window's final verdict is the computation over all its readings, every period with an anomaly alerted once outside a crash window, every reading counted or parked as too late."
+            "Invariants hold: every window's final verdict is the computation over all its readings, every period with an anomaly alerted once outside a crash window, every reading counted, refused naming its field, or parked as too late."
         );
     } else {
         let _ = writeln!(out, "INVARIANTS VIOLATED ({}):", checked.violations.len());
