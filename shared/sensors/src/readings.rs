@@ -229,6 +229,14 @@ fn check_reading(
             ));
             None
         }
+        Ok(time) if !crate::time::is_reading_time(time) => {
+            refused.push(ReadingRefusal::at(
+                index,
+                "time",
+                format!("'{written}' is outside the years 1970 to 9999"),
+            ));
+            None
+        }
         Ok(time) => Some(time),
         Err(message) => {
             refused.push(ReadingRefusal::at(index, "time", message));
@@ -375,6 +383,15 @@ mod tests {
             messages[4]
         );
         assert!(messages[5].contains("more than 5 minutes after"), "{}", messages[5]);
+    }
+
+    #[test]
+    fn given_a_time_before_1970_then_it_is_refused_naming_time() {
+        let mut ancient = reading();
+        ancient["time"] = json!("0000-01-01T00:00:30+01:00");
+        let checked = check_readings(&[ancient], &catalogue(), now());
+        assert_eq!(paths(&checked.refused), ["readings[0].time"]);
+        assert!(checked.refused[0].message.contains("outside the years 1970 to 9999"));
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! in UTC, written in UTC (`Z`) or, for people, in a site's own time zone with the offset in
 //! force at that instant.
 
+use chrono::Datelike as _;
 use chrono::{DateTime, SecondsFormat, Utc};
 use chrono_tz::Tz;
 
@@ -23,6 +24,12 @@ pub fn parse(text: &str) -> Result<DateTime<Utc>, String> {
     DateTime::parse_from_rfc3339(text)
         .map(|t| t.with_timezone(&Utc))
         .map_err(|e| format!("'{text}' is not an RFC 3339 time with an offset, like 2026-11-23T09:30:00+05:30 ({e})"))
+}
+
+/// Whether `time` is one a reading can have: from 1970 to the year 9999. Earlier or later
+/// instants parse, but no device takes them and no store key can name their window.
+pub fn is_reading_time(time: DateTime<Utc>) -> bool {
+    (1970..=9999).contains(&time.year())
 }
 
 /// Milliseconds since the Unix epoch, rounded down (toward the past, also before 1970).

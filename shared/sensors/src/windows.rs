@@ -366,6 +366,8 @@ pub enum Disposition {
     Unknown,
     /// Its value is not finite, or too large to count: park it.
     Uncountable,
+    /// Its time is before 1970 or after 9999: park it (its window could not be stored).
+    TimeOutOfRange,
 }
 
 impl Disposition {
@@ -376,6 +378,7 @@ impl Disposition {
             Self::TooLate { .. } => Some("too-late"),
             Self::Unknown => Some("unknown-sensor-or-metric"),
             Self::Uncountable => Some("uncountable-value"),
+            Self::TimeOutOfRange => Some("time-out-of-range"),
         }
     }
 }
@@ -393,6 +396,7 @@ impl fmt::Display for Disposition {
             ),
             Self::Unknown => f.write_str("its sensor or metric is not in the catalogue"),
             Self::Uncountable => f.write_str("its value is not a finite number of magnitude at most 1e300"),
+            Self::TimeOutOfRange => f.write_str("its time is outside the years 1970 to 9999"),
         }
     }
 }
@@ -720,6 +724,10 @@ impl Windows {
         for reading in readings {
             if !is_countable(reading.value) {
                 routed.routes.push(Route::Refused(Disposition::Uncountable));
+                continue;
+            }
+            if !crate::time::is_reading_time(reading.time) {
+                routed.routes.push(Route::Refused(Disposition::TimeOutOfRange));
                 continue;
             }
             let (sensor_id, metric) = (reading.sensor_id.as_str(), reading.metric.as_str());

@@ -54,12 +54,17 @@ fn arrivals(max_delay_ms: i64) -> impl Strategy<Value = Arrivals> {
         })
         .prop_map(|(raw, delays, copies, batches)| {
             let start = time("2026-03-29T00:30:00Z");
+            // A reading is its sensor, metric and time (its id): two values drawn for one
+            // instant would be two different readings with one id, whose verdict rightly
+            // depends on which arrives first. Copies are drawn below, identical.
+            let mut ids = std::collections::HashSet::new();
             let readings: Vec<Reading> = raw
                 .iter()
                 .map(|&(sensor, offset_ms, tenths)| {
                     let at = sensors::time::utc(start + TimeDelta::milliseconds(offset_ms));
                     reading(SENSORS[sensor], &at, f64::from(tenths) / 10.0)
                 })
+                .filter(|r| ids.insert(r.id))
                 .collect();
             let mut keyed: Vec<(i64, usize, &Reading)> = readings
                 .iter()
@@ -67,7 +72,7 @@ fn arrivals(max_delay_ms: i64) -> impl Strategy<Value = Arrivals> {
                 .enumerate()
                 .map(|(i, (r, delay))| (r.time.timestamp_millis() + delay, i, r))
                 .collect();
-            for (n, &(i, delay)) in copies.iter().enumerate() {
+            for (n, &(i, delay)) in copies.iter().filter(|(i, _)| *i < readings.len()).enumerate() {
                 let r = &readings[i];
                 keyed.push((r.time.timestamp_millis() + delay, readings.len() + n, r));
             }

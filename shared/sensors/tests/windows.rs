@@ -274,6 +274,19 @@ fn given_a_reading_after_a_gap_in_a_window_the_watermark_has_passed_then_the_win
 }
 
 #[test]
+fn given_a_reading_dated_before_1970_then_it_is_parked_and_opens_nothing() {
+    let mut store = WindowStore::default();
+    let outcome = store.run(
+        &windows(),
+        &[reading("s-utc", "0000-01-01T00:00:30+01:00", 20.0)],
+        time("2026-11-23T10:00:00Z"),
+    );
+    assert_eq!(outcome.dispositions, [Disposition::TimeOutOfRange]);
+    assert_eq!(outcome.dispositions[0].parked_reason(), Some("time-out-of-range"));
+    assert!(outcome.streams.is_empty() && outcome.windows.is_empty());
+}
+
+#[test]
 fn given_unknown_sensors_metrics_or_uncountable_values_then_they_are_refused_and_open_nothing() {
     let mut store = WindowStore::default();
     let mut unknown_metric = reading("s-utc", "2026-11-23T10:00:00Z", 20.0);
