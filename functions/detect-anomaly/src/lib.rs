@@ -18,7 +18,7 @@ use sensor_stores::{
     WindowStorePort,
 };
 use sensors::events::SensorReadingReceived;
-use sensors::windows::{Batch, Reading, StreamKey, StreamState, WindowSettings, WindowState, Windows};
+use sensors::windows::{Batch, Reading, StreamKey, StreamState, WindowKey, WindowSettings, WindowState, Windows};
 use serde_json::Value;
 
 /// `WINDOW_SECONDS` and the other window settings.
@@ -56,7 +56,7 @@ pub const FUNCTION: Function<Bus> = Function {
 /// The function's one composition root, on any platform.
 pub fn build<P: SensorCataloguePort + WindowStorePort>(
     platform: &P,
-) -> Result<DetectAnomaly<P::Catalogue, P::Windows>, ConfigError> {
+) -> Result<DetectAnomaly<sensor_stores::CachedCatalogue<P::Catalogue>, P::Windows>, ConfigError> {
     let env = platform.env();
     let defaults = WindowSettings::default();
     let settings = WindowSettings {
@@ -71,7 +71,7 @@ pub fn build<P: SensorCataloguePort + WindowStorePort>(
         reason: e.to_string(),
     })?;
     Ok(DetectAnomaly {
-        catalogue: platform.sensor_catalogue(&platform.setting(&SENSOR_CATALOGUE_TABLE)?)?,
+        catalogue: sensor_stores::cached_catalogue(platform)?,
         store: platform.window_store(&platform.setting(&SENSOR_WINDOWS_TABLE)?)?,
         windows,
         clock: platform.clock(),
@@ -103,7 +103,8 @@ impl<C: SensorCatalogue, W: WindowStore> DetectAnomaly<C, W> {
         &self.store
     }
 
-    /// Reads the states `readings` touch (streams, then the windows the plan names), applies.
+    /// Reads the states `readings` touch (streams and windows, in one read when the guess
+    /// holds), applies.
     async fn decide_readings(
         &self,
         readings: &[Reading],
@@ -130,7 +131,27 @@ impl<C: SensorCatalogue, W: WindowStore> DetectAnomaly<C, W> {
             .collect::<BTreeSet<_>>()
             .into_iter()
             .collect();
-        let (mut streams, _) = self.store.load(&keys, &[]).await.map_err(|e| {
+        // One read for the streams and the windows the batch most likely needs: the
+        // readings' own windows and the one before each (the window a reading's watermark
+        // usually closes). Only windows the plan names beyond those cost a second read.
+        let own = self
+            .windows
+            .plan(&catalogue, readings, &[], now)
+            .map_err(|e| HandlerError::permanent("window-state", e))?;
+        let width = chrono::Duration::seconds(i64::from(self.windows.settings().window_seconds));
+        let guessed: Vec<WindowKey> = own
+            .iter()
+            .flat_map(|key| {
+                let before = WindowKey {
+                    start: key.start - width,
+                    ..key.clone()
+                };
+                [key.clone(), before]
+            })
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        let (mut streams, mut windows) = self.store.load(&keys, &guessed).await.map_err(|e| {
             let class = e.class;
             store_error(e, class)
         })?;
@@ -143,10 +164,20 @@ impl<C: SensorCatalogue, W: WindowStore> DetectAnomaly<C, W> {
             .windows
             .plan(&catalogue, readings, &streams, now)
             .map_err(|e| HandlerError::permanent("window-state", e))?;
-        let (_, windows) = self.store.load(&[], &planned).await.map_err(|e| {
-            let class = e.class;
-            store_error(e, class)
-        })?;
+        let missing: Vec<WindowKey> = planned
+            .iter()
+            .filter(|key| guessed.binary_search(key).is_err())
+            .cloned()
+            .collect();
+        if !missing.is_empty() {
+            let (_, more) = self.store.load(&[], &missing).await.map_err(|e| {
+                let class = e.class;
+                store_error(e, class)
+            })?;
+            windows.extend(more);
+        }
+        // Guessed windows the plan does not name stay as they are.
+        windows.retain(|window| planned.binary_search(&window.key()).is_ok());
         let outcome = self
             .windows
             .apply(

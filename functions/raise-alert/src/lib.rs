@@ -47,7 +47,7 @@ pub const FUNCTION: Function<Topic> = Function {
 /// The function's one composition root, on any platform.
 pub fn build<P: SensorCataloguePort + AlertStorePort>(
     platform: &P,
-) -> Result<RaiseAlert<P::Catalogue, P::Alerts>, ConfigError> {
+) -> Result<RaiseAlert<sensor_stores::CachedCatalogue<P::Catalogue>, P::Alerts>, ConfigError> {
     let suppress_seconds = platform
         .env()
         .parsed(SUPPRESS_SECONDS.variable, AlertSettings::default().suppress_seconds)?;
@@ -57,7 +57,7 @@ pub fn build<P: SensorCataloguePort + AlertStorePort>(
         reason: e.to_string(),
     })?;
     Ok(RaiseAlert {
-        catalogue: platform.sensor_catalogue(&platform.setting(&SENSOR_CATALOGUE_TABLE)?)?,
+        catalogue: sensor_stores::cached_catalogue(platform)?,
         store: platform.alert_store(&platform.setting(&SENSOR_ALERTS_TABLE)?)?,
         alerts,
     })

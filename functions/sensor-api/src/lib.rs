@@ -34,7 +34,7 @@ pub const FUNCTION: Function<Bus> = Function {
 /// The API as built on a platform.
 pub type SensorApiOn<P> = SensorApi<
     <P as PublishesTo<Bus>>::Publisher,
-    <P as SensorCataloguePort>::Catalogue,
+    sensor_stores::CachedCatalogue<<P as SensorCataloguePort>::Catalogue>,
     <P as WindowStorePort>::Windows,
     <P as AlertStorePort>::Alerts,
 >;
@@ -46,7 +46,7 @@ where
 {
     Ok(SensorApi {
         publisher: platform.publisher(&Bus)?,
-        catalogue: platform.sensor_catalogue(&platform.setting(&SENSOR_CATALOGUE_TABLE)?)?,
+        catalogue: sensor_stores::cached_catalogue(platform)?,
         windows: platform.window_store(&platform.setting(&SENSOR_WINDOWS_TABLE)?)?,
         alerts: platform.alert_store(&platform.setting(&SENSOR_ALERTS_TABLE)?)?,
         clock: platform.clock(),

@@ -107,3 +107,81 @@ pub async fn put_catalogue_file(catalogue: &impl SensorCatalogue, text: &str) ->
     catalogue.put(&sensors).await?;
     Ok(sensors.len())
 }
+
+/// A catalogue read through an in-process cache: a sensor's entry (or its absence) is kept
+/// for `ttl`, so a warm function reads its sensors once a minute instead of once a batch.
+/// A catalogue changes rarely; a changed band takes effect within `ttl`.
+#[derive(Debug)]
+pub struct CachedCatalogue<C> {
+    inner: C,
+    ttl: std::time::Duration,
+    entries: Mutex<HashMap<String, (std::time::Instant, Option<Sensor>)>>,
+}
+
+impl<C> CachedCatalogue<C> {
+    /// `inner`, each answer kept for `ttl`.
+    pub fn new(inner: C, ttl: std::time::Duration) -> Self {
+        Self {
+            inner,
+            ttl,
+            entries: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, (std::time::Instant, Option<Sensor>)>> {
+        self.entries.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+impl<C: SensorCatalogue> SensorCatalogue for CachedCatalogue<C> {
+    async fn sensors(&self, ids: &[String]) -> Result<Catalogue, StoreFailure> {
+        let now = std::time::Instant::now();
+        let missing: Vec<String> = {
+            let entries = self.lock();
+            let mut missing: Vec<String> = ids
+                .iter()
+                .filter(|id| {
+                    entries
+                        .get(*id)
+                        .is_none_or(|(at, _)| now.duration_since(*at) >= self.ttl)
+                })
+                .cloned()
+                .collect();
+            missing.sort_unstable();
+            missing.dedup();
+            missing
+        };
+        if !missing.is_empty() {
+            let fetched = self.inner.sensors(&missing).await?;
+            let mut entries = self.lock();
+            for id in missing {
+                let sensor = fetched.sensor(&id).cloned();
+                entries.insert(id, (now, sensor));
+            }
+        }
+        let entries = self.lock();
+        Ok(Catalogue::new(
+            ids.iter().filter_map(|id| entries.get(id).and_then(|(_, s)| s.clone())),
+        ))
+    }
+
+    async fn all(&self) -> Result<Catalogue, StoreFailure> {
+        let all = self.inner.all().await?;
+        let now = std::time::Instant::now();
+        let mut entries = self.lock();
+        entries.retain(|_, (_, sensor)| sensor.is_none());
+        for sensor in all.sensors() {
+            entries.insert(sensor.sensor_id.clone(), (now, Some(sensor.clone())));
+        }
+        Ok(all)
+    }
+
+    async fn put(&self, sensors: &[Sensor]) -> Result<(), StoreFailure> {
+        self.inner.put(sensors).await?;
+        let mut entries = self.lock();
+        for sensor in sensors {
+            entries.remove(&sensor.sensor_id);
+        }
+        Ok(())
+    }
+}

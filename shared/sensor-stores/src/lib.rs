@@ -29,13 +29,13 @@ mod windows;
 pub use sensors;
 
 pub use alerts::{AlertStore, InMemoryAlertStore};
-pub use catalogue::{InMemorySensorCatalogue, SensorCatalogue, put_catalogue_file};
+pub use catalogue::{CachedCatalogue, InMemorySensorCatalogue, SensorCatalogue, put_catalogue_file};
 #[cfg(feature = "dynamodb")]
 pub use dynamodb::{DynamoAlertStore, DynamoSensorCatalogue, DynamoWindowStore};
 pub use error::{CatalogueFileError, StoreFailure};
 pub use platform::{
-    AlertStorePort, SENSOR_ALERTS_TABLE, SENSOR_CATALOGUE_TABLE, SENSOR_WINDOWS_TABLE, SensorCataloguePort,
-    WindowStorePort,
+    AlertStorePort, CATALOGUE_TTL, SENSOR_ALERTS_TABLE, SENSOR_CATALOGUE_TABLE, SENSOR_WINDOWS_TABLE,
+    SensorCataloguePort, WindowStorePort, cached_catalogue,
 };
 pub use save::MAX_TRANSACTION_ITEMS;
 pub use windows::{InMemoryWindowStore, Saved, WindowStore};

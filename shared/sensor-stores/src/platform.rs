@@ -28,6 +28,21 @@ pub const SENSOR_WINDOWS_TABLE: Setting = Setting::table(
 /// The table of alert periods.
 pub const SENSOR_ALERTS_TABLE: Setting = Setting::table("SENSOR_ALERTS_TABLE", "the DynamoDB table of alert periods");
 
+/// How long a warm function keeps a sensor's catalogue entry.
+pub const CATALOGUE_TTL: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// The catalogue named by [`SENSOR_CATALOGUE_TABLE`], through an in-process cache of
+/// [`CATALOGUE_TTL`]: what every sensors function reads its sensors with.
+pub fn cached_catalogue<P: SensorCataloguePort>(
+    platform: &P,
+) -> Result<crate::CachedCatalogue<P::Catalogue>, ConfigError> {
+    let table = platform.setting(&SENSOR_CATALOGUE_TABLE)?;
+    Ok(crate::CachedCatalogue::new(
+        platform.sensor_catalogue(&table)?,
+        CATALOGUE_TTL,
+    ))
+}
+
 /// A platform that gives the sensor catalogue port.
 pub trait SensorCataloguePort: Platform {
     /// The adapter.
