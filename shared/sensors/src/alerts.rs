@@ -381,6 +381,24 @@ impl Alerts {
                         .with_correlation_id(alert_id.to_string());
                     events_out.push(AlertEvent::Resolved(envelope));
                 }
+                (Some((window_start, anomaly)), Some(mut active))
+                    if crate::time::parse(&active.window_start).is_ok_and(|told| window_start < told) =>
+                {
+                    // Told once, from the first anomalous window to arrive. When an earlier
+                    // window of the period turns out anomalous, what the period says of its
+                    // alert (a status read, the AlertResolved to come) moves to that window,
+                    // so it names the period's earliest anomaly whatever the arrival order.
+                    if let Some(sensor) = catalogue.sensor(&state.sensor_id) {
+                        active.local_time = local(window_start, sensor.timezone);
+                    }
+                    active.window_start = utc(window_start);
+                    active.severity = severity(anomaly.mean, anomaly.low, anomaly.high);
+                    active.direction = anomaly.direction;
+                    active.mean = anomaly.mean;
+                    active.low = anomaly.low;
+                    active.high = anomaly.high;
+                    state.active = Some(active);
+                }
                 (_, active) => state.active = active,
             }
             state.sequence += 1;

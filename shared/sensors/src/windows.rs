@@ -637,7 +637,12 @@ impl Windows {
                 continue;
             }
             let end = millis(slot.state.end);
-            if self.ms.closes(end, routed.streams[slot.stream].after, now) {
+            // The clock closes windows of sensors gone quiet, so only windows that were open
+            // before this batch: one this batch's readings open waits for the watermark (or
+            // the next tick), or a device uploading in bursts would get verdicts on part of a
+            // window.
+            let clock = if slot.created { i64::MIN } else { now };
+            if self.ms.closes(end, routed.streams[slot.stream].after, clock) {
                 slot.closing = true;
                 open[slot.stream].remove(&slot.state.start);
             } else {

@@ -161,6 +161,21 @@ fn given_two_anomalous_windows_in_one_batch_in_any_order_then_the_earliest_trigg
 }
 
 #[test]
+fn given_an_alert_when_an_earlier_window_of_its_period_turns_anomalous_then_it_names_that_window_without_telling_again()
+{
+    let mut store = AlertStore::default();
+    store.run(&alerts(), &[detected("s-utc", "2026-11-23T10:20:00Z", 26.0, 1)]);
+    let outcome = store.run(&alerts(), &[detected("s-utc", "2026-11-23T10:16:00Z", 40.0, 1)]);
+    assert!(outcome.events.is_empty(), "told once: {:?}", outcome.events);
+    let active = store.periods.values().next().unwrap().active.clone().unwrap();
+    assert_eq!(
+        (active.window_start.as_str(), active.mean, active.severity),
+        ("2026-11-23T10:16:00Z", 40.0, Severity::Critical)
+    );
+    assert_eq!(active.alert_id, triggered(&store.events)[0].data.alert_id);
+}
+
+#[test]
 fn severity_is_critical_past_a_quarter_of_the_band_width_outside_it() {
     assert_eq!(severity(27.5, 15.0, 25.0), Severity::Warning);
     assert_eq!(severity(27.51, 15.0, 25.0), Severity::Critical);

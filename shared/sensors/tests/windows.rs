@@ -274,6 +274,30 @@ fn given_a_reading_after_a_gap_in_a_window_the_watermark_has_passed_then_the_win
 }
 
 #[test]
+fn given_a_burst_of_old_readings_when_the_clock_is_long_past_their_window_then_it_waits_for_the_watermark() {
+    // A device uploading 10 minutes of readings at once: the clock is past the window's end
+    // plus lateness plus idle, but the clock rule is for sensors gone quiet, so the window
+    // this batch opens stays open until the watermark passes it (or the next tick).
+    let mut store = WindowStore::default();
+    let windows = windows();
+    let burst = [
+        reading("s-utc", "2026-11-23T10:00:10Z", 30.0),
+        reading("s-utc", "2026-11-23T10:00:20Z", 30.0),
+    ];
+    let outcome = store.run(&windows, &burst, time("2026-11-23T10:10:00Z"));
+    assert!(
+        outcome.events.is_empty(),
+        "no verdict on what may be part of the window"
+    );
+    assert!(!store.window("s-utc", "2026-11-23T10:00:00Z").closed);
+
+    // The next tick finds the sensor quiet: now the clock closes it, on all its readings.
+    let outcome = store.run(&windows, &[], time("2026-11-23T10:11:00Z"));
+    assert_eq!(detected(&outcome.events[0]).revision, 1);
+    assert_eq!(detected(&outcome.events[0]).count, 2);
+}
+
+#[test]
 fn given_a_reading_dated_before_1970_then_it_is_parked_and_opens_nothing() {
     let mut store = WindowStore::default();
     let outcome = store.run(
