@@ -16,7 +16,10 @@ use serde_json::Value;
 use tokio::time::{Instant, timeout_at};
 
 use crate::error::{HandlerError, KitError};
-use crate::processor::{Invocation, Limits, Outcome, not_in_time, park, permanent_decode, sqs_response};
+use crate::processor::{
+    Invocation, Limits, Outcome, fail_rest_of_groups, is_fifo, message_groups, not_in_time, park, permanent_decode,
+    sqs_response,
+};
 use crate::publish::{Parking, Publisher};
 
 /// What an aggregating handler decided for a batch.
@@ -122,7 +125,7 @@ impl<H: BatchHandler, P: Publisher, Q: Parking> BatchProcessor<H, P, Q> {
             }
         }
         let ids = event.records.iter().map(|r| r.message_id.clone()).collect();
-        let outcomes = park(
+        let mut outcomes = park(
             &self.parking,
             &self.function,
             outcomes,
@@ -131,6 +134,12 @@ impl<H: BatchHandler, P: Publisher, Q: Parking> BatchProcessor<H, P, Q> {
             self.limits.settle_by(invocation),
         )
         .await;
+        // FIFO (a function serialised behind one message group): a record retried holds
+        // back the rest of its group. Their effects, if committed, are absorbed as stale
+        // when they come back.
+        if is_fifo(event) {
+            fail_rest_of_groups(&mut outcomes, &message_groups(event));
+        }
         sqs_response(event, &outcomes)
     }
 

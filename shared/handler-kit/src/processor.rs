@@ -220,16 +220,8 @@ impl<H: Handler, S: Store, P: Publisher, Q: Parking> Processor<H, S, P, Q> {
             .iter()
             .map(|r| r.body.as_deref().unwrap_or_default())
             .collect();
-        let fifo = event
-            .records
-            .first()
-            .and_then(|r| r.event_source_arn.as_deref())
-            .is_some_and(|arn| arn.ends_with(".fifo"));
-        let groups: Vec<String> = event
-            .records
-            .iter()
-            .map(|r| r.attributes.get("MessageGroupId").cloned().unwrap_or_default())
-            .collect();
+        let fifo = is_fifo(event);
+        let groups = message_groups(event);
         let outcomes = if fifo {
             self.run_fifo(decoded, &groups, invocation).await
         } else {
@@ -796,7 +788,27 @@ pub(crate) fn not_in_time() -> Undelivered {
 }
 
 /// In a FIFO batch, a record after a failed one of its group must not be deleted before it.
-fn fail_rest_of_groups(outcomes: &mut [Outcome], groups: &[String]) {
+/// Whether the batch comes from a FIFO queue (its name ends in `.fifo`).
+pub(crate) fn is_fifo(event: &SqsEvent) -> bool {
+    event
+        .records
+        .first()
+        .and_then(|r| r.event_source_arn.as_deref())
+        .is_some_and(|arn| arn.ends_with(".fifo"))
+}
+
+/// Each record's message group (empty on a standard queue).
+pub(crate) fn message_groups(event: &SqsEvent) -> Vec<String> {
+    event
+        .records
+        .iter()
+        .map(|r| r.attributes.get("MessageGroupId").cloned().unwrap_or_default())
+        .collect()
+}
+
+/// FIFO: from a group's first failure on, its later records come back too, so none
+/// overtakes it.
+pub(crate) fn fail_rest_of_groups(outcomes: &mut [Outcome], groups: &[String]) {
     let mut failed_groups = std::collections::HashSet::new();
     for (outcome, group) in outcomes.iter_mut().zip(groups) {
         if failed_groups.contains(group) && !outcome.is_failure() {

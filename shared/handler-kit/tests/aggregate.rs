@@ -47,6 +47,10 @@ impl Totals {
         let mut records = Vec::new();
         for event in events {
             let order = event.data["order_id"].as_str().unwrap_or_default().to_owned();
+            if order == "o-flaky" {
+                records.push(Err(HandlerError::transient("flaky", "not this time")));
+                continue;
+            }
             if order == "o-refused" {
                 records.push(Err(HandlerError::permanent(
                     "refused",
@@ -212,6 +216,36 @@ async fn given_a_record_refused_for_good_or_unreadable_then_it_alone_is_parked_w
         .collect();
     assert_eq!(kinds, [("m-o-refused", "refused"), ("m-malformed", "malformed-json")]);
     assert_eq!(totals(processor.parts().1), [("a".into(), 1)]);
+}
+
+#[tokio::test]
+async fn given_a_fifo_batch_when_a_record_is_retried_then_the_rest_of_its_group_comes_back_with_it() {
+    let batch = || {
+        let mut event = orders(&["o-a1", "o-flaky", "o-a2"]);
+        for record in &mut event.records {
+            record.event_source_arn = Some("arn:aws:sqs:us-east-1:000000000000:alerts.fifo".into());
+            record.attributes.insert("MessageGroupId".into(), "alerts".into());
+        }
+        event
+    };
+    let failed = |event| async move {
+        let response = processor().process_sqs(&event, &invocation()).await.unwrap();
+        response
+            .batch_item_failures
+            .into_iter()
+            .map(|f| f.item_identifier)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        failed(batch()).await,
+        ["m-o-flaky", "m-o-a2"],
+        "o-a2 must not overtake o-flaky"
+    );
+    let mut standard = batch();
+    for record in &mut standard.records {
+        record.event_source_arn = Some("arn:aws:sqs:us-east-1:000000000000:alerts".into());
+    }
+    assert_eq!(failed(standard).await, ["m-o-flaky"], "a standard queue keeps no order");
 }
 
 #[tokio::test]
