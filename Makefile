@@ -3,7 +3,7 @@
 #   make samples   decode every sample payload in events/ and summarise what is inside
 #   make graph     redraw the README's event graph from the template
 #   make test      every test (installs moto, cargo-lambda and zig into .venv first)
-#   make lint      rustfmt, clippy with warnings as errors, cfn-lint of infra/template.yaml
+#   make lint      rustfmt, clippy with warnings as errors, cfn-lint and checkov of infra/template.yaml
 #   make package   arm64 Lambda zips of every function, via cargo-lambda
 #   make watch     serve every function locally with cargo lambda watch (AWS_ENDPOINT_URL for a local AWS)
 #   make invoke-F  send function F its main sample (the shortest name in events/*/F/, or EVENT=path) via cargo lambda invoke
@@ -71,6 +71,7 @@ lint: $(TOOLS_STAMP)
 	$(CARGO) clippy --workspace --all-targets --all-features -- -D warnings
 	$(CARGO) clippy --workspace --all-targets --no-default-features -- -D warnings
 	$(VENV)/bin/cfn-lint infra/template.yaml
+	$(VENV)/bin/checkov --file infra/template.yaml --framework cloudformation --quiet --compact
 
 $(TOOLS_STAMP): requirements-tools.txt
 	$(PYTHON) -m venv $(VENV)
