@@ -96,10 +96,6 @@ pub struct Pending {
     windows: Vec<WindowState>,
 }
 
-fn store_error(err: impl std::error::Error + Send + Sync + 'static, class: envelope::ErrorClass) -> HandlerError {
-    HandlerError::classified(class, "sensor-store", err)
-}
-
 impl<C: SensorCatalogue, W: WindowStore> DetectAnomaly<C, W> {
     /// The store, e.g. to inspect an in-memory one.
     pub fn store(&self) -> &W {
@@ -121,10 +117,7 @@ impl<C: SensorCatalogue, W: WindowStore> DetectAnomaly<C, W> {
             .collect::<BTreeSet<_>>()
             .into_iter()
             .collect();
-        let catalogue = self.catalogue.sensors(&ids).await.map_err(|e| {
-            let class = e.class;
-            store_error(e, class)
-        })?;
+        let catalogue = self.catalogue.sensors(&ids).await?;
         let keys: Vec<StreamKey> = readings
             .iter()
             .map(|r| StreamKey {
@@ -154,10 +147,7 @@ impl<C: SensorCatalogue, W: WindowStore> DetectAnomaly<C, W> {
             .collect::<BTreeSet<_>>()
             .into_iter()
             .collect();
-        let (mut streams, mut windows) = self.store.load(&keys, &guessed).await.map_err(|e| {
-            let class = e.class;
-            store_error(e, class)
-        })?;
+        let (mut streams, mut windows) = self.store.load(&keys, &guessed).await?;
         for stream in extra_streams {
             if !streams.iter().any(|s| s.key() == stream.key()) {
                 streams.push(stream);
@@ -173,10 +163,7 @@ impl<C: SensorCatalogue, W: WindowStore> DetectAnomaly<C, W> {
             .cloned()
             .collect();
         if !missing.is_empty() {
-            let (_, more) = self.store.load(&[], &missing).await.map_err(|e| {
-                let class = e.class;
-                store_error(e, class)
-            })?;
+            let (_, more) = self.store.load(&[], &missing).await?;
             windows.extend(more);
         }
         // Guessed windows the plan does not name stay as they are.
@@ -249,21 +236,13 @@ impl<C: SensorCatalogue, W: WindowStore> BatchHandler for DetectAnomaly<C, W> {
     /// Closes the windows of streams gone quiet: every stream of every sensor whose first
     /// open window's idle close time has passed.
     async fn tick(&self, now: chrono::DateTime<chrono::Utc>) -> Result<Decision<Pending>, HandlerError> {
-        let sensors = self.catalogue.all().await.map_err(|e| {
-            let class = e.class;
-            store_error(e, class)
-        })?;
+        let sensors = self.catalogue.all().await?;
         // One Query per sensor, TICK_QUERIES at a time: a catalogue of thousands fits the
         // function's timeout.
         let ids: Vec<&str> = sensors.sensors().map(|s| s.sensor_id.as_str()).collect();
         let mut due = Vec::new();
         for chunk in ids.chunks(TICK_QUERIES) {
-            let streams = futures_util::future::try_join_all(chunk.iter().map(|id| self.store.streams_of(id)))
-                .await
-                .map_err(|e| {
-                    let class = e.class;
-                    store_error(e, class)
-                })?;
+            let streams = futures_util::future::try_join_all(chunk.iter().map(|id| self.store.streams_of(id))).await?;
             due.extend(
                 streams
                     .into_iter()
@@ -282,10 +261,7 @@ impl<C: SensorCatalogue, W: WindowStore> BatchHandler for DetectAnomaly<C, W> {
                 "window-conflict",
                 "another invocation wrote these windows first; the batch is decided again",
             )),
-            Err(e) => {
-                let class = e.class;
-                Err(store_error(e, class))
-            }
+            Err(e) => Err(e.into()),
         }
     }
 }

@@ -70,11 +70,6 @@ pub struct RaiseAlert<C, A> {
     alerts: Alerts,
 }
 
-fn store_error(err: sensor_stores::StoreFailure) -> HandlerError {
-    let class = err.class;
-    HandlerError::classified(class, "sensor-store", err)
-}
-
 impl<C: SensorCatalogue, A: AlertStore> RaiseAlert<C, A> {
     /// The store, e.g. to inspect an in-memory one.
     pub fn store(&self) -> &A {
@@ -111,9 +106,9 @@ impl<C: SensorCatalogue, A: AlertStore> BatchHandler for RaiseAlert<C, A> {
             .collect::<BTreeSet<_>>()
             .into_iter()
             .collect();
-        let catalogue = self.catalogue.sensors(&ids).await.map_err(store_error)?;
+        let catalogue = self.catalogue.sensors(&ids).await?;
         let keys = self.alerts.plan(&anomalies);
-        let periods = self.store.load(&keys).await.map_err(store_error)?;
+        let periods = self.store.load(&keys).await?;
         let outcome = self
             .alerts
             .apply(
@@ -154,7 +149,7 @@ impl<C: SensorCatalogue, A: AlertStore> BatchHandler for RaiseAlert<C, A> {
         if periods.is_empty() {
             return Ok(());
         }
-        match self.store.save(&periods).await.map_err(store_error)? {
+        match self.store.save(&periods).await? {
             Saved::Written => Ok(()),
             Saved::Conflict => Err(HandlerError::transient(
                 "alert-conflict",

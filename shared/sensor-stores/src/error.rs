@@ -70,3 +70,11 @@ pub enum CatalogueFileError {
 fn lines(errors: &[FieldError]) -> String {
     errors.iter().map(|e| format!("  {e}")).collect::<Vec<_>>().join("\n")
 }
+
+/// A failed store call fails the handler's work as its class says: retried when transient,
+/// parked when permanent.
+impl From<StoreFailure> for handler_kit::HandlerError {
+    fn from(failure: StoreFailure) -> Self {
+        handler_kit::HandlerError::classified(failure.class, "sensor-store", failure)
+    }
+}

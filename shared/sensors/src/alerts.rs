@@ -20,7 +20,7 @@ use envelope::{Envelope, EventType};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::catalogue::Catalogue;
+use crate::catalogue::{Catalogue, Sensor};
 use crate::error::{SettingsError, StateError};
 use crate::events::{
     AlertEvent, AlertResolved, AlertTriggered, AnomalyEvent, Direction, Severity, alert_event_id, alert_id,
@@ -341,19 +341,7 @@ impl Alerts {
                     // Checked above: every period that changed has a catalogued sensor.
                     if let Some(sensor) = catalogue.sensor(&state.sensor_id) {
                         state.triggered += 1;
-                        let triggered = AlertTriggered {
-                            alert_id: alert_id.to_string(),
-                            sensor_id: state.sensor_id.clone(),
-                            metric: state.metric.clone(),
-                            site: sensor.site.clone(),
-                            severity: severity(anomaly.mean, anomaly.low, anomaly.high),
-                            direction: anomaly.direction,
-                            window_start: utc(window_start),
-                            local_time: local(window_start, sensor.timezone),
-                            mean: anomaly.mean,
-                            low: anomaly.low,
-                            high: anomaly.high,
-                        };
+                        let triggered = alert_of(&state, sensor, window_start, anomaly);
                         let id = alert_event_id(AlertTriggered::TYPE, alert_id, state.triggered);
                         let envelope = Envelope::with_id(id, state.sensor_id.clone(), window_start, triggered.clone())
                             .with_correlation_id(alert_id.to_string());
@@ -381,23 +369,17 @@ impl Alerts {
                         .with_correlation_id(alert_id.to_string());
                     events_out.push(AlertEvent::Resolved(envelope));
                 }
-                (Some((window_start, anomaly)), Some(mut active))
+                (Some((window_start, anomaly)), Some(active))
                     if crate::time::parse(&active.window_start).is_ok_and(|told| window_start < told) =>
                 {
                     // Told once, from the first anomalous window to arrive. When an earlier
                     // window of the period turns out anomalous, what the period says of its
                     // alert (a status read, the AlertResolved to come) moves to that window,
                     // so it names the period's earliest anomaly whatever the arrival order.
-                    if let Some(sensor) = catalogue.sensor(&state.sensor_id) {
-                        active.local_time = local(window_start, sensor.timezone);
-                    }
-                    active.window_start = utc(window_start);
-                    active.severity = severity(anomaly.mean, anomaly.low, anomaly.high);
-                    active.direction = anomaly.direction;
-                    active.mean = anomaly.mean;
-                    active.low = anomaly.low;
-                    active.high = anomaly.high;
-                    state.active = Some(active);
+                    state.active = Some(match catalogue.sensor(&state.sensor_id) {
+                        Some(sensor) => alert_of(&state, sensor, window_start, anomaly),
+                        None => active,
+                    });
                 }
                 (_, active) => state.active = active,
             }
@@ -409,6 +391,23 @@ impl Alerts {
             periods: changed_periods,
             events: events_out,
         })
+    }
+}
+
+/// The alert of `state`'s period, told from its window starting at `window_start`.
+fn alert_of(state: &AlertState, sensor: &Sensor, window_start: DateTime<Utc>, anomaly: Anomaly) -> AlertTriggered {
+    AlertTriggered {
+        alert_id: state.alert_id().to_string(),
+        sensor_id: state.sensor_id.clone(),
+        metric: state.metric.clone(),
+        site: sensor.site.clone(),
+        severity: severity(anomaly.mean, anomaly.low, anomaly.high),
+        direction: anomaly.direction,
+        window_start: utc(window_start),
+        local_time: local(window_start, sensor.timezone),
+        mean: anomaly.mean,
+        low: anomaly.low,
+        high: anomaly.high,
     }
 }
 

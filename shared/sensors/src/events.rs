@@ -150,8 +150,8 @@ pub struct AlertTriggered {
     pub high: f64,
 }
 
-/// Late readings left the period of an alert without any anomalous window: the alert as it
-/// was triggered is resolved.
+/// Late readings left the period of an alert without any anomalous window: the alert, as the
+/// period last recorded it, is resolved.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct AlertResolved {
@@ -163,15 +163,16 @@ pub struct AlertResolved {
     pub metric: String,
     /// The sensor's site.
     pub site: String,
-    /// The severity the alert was triggered with.
+    /// The severity of the alert's window.
     pub severity: Severity,
-    /// The direction the alert was triggered with.
+    /// The direction of the alert's window.
     pub direction: Direction,
-    /// The start of the window that triggered the alert, RFC 3339 UTC.
+    /// The alert's window: the period's earliest anomalous window known before it cleared
+    /// (the one that triggered it, unless an earlier one turned anomalous later), RFC 3339 UTC.
     pub window_start: String,
     /// That start on the site's clocks, with the offset in force then.
     pub local_time: String,
-    /// That window's mean when it triggered the alert.
+    /// That window's mean.
     pub mean: f64,
     /// The band's lower limit.
     pub low: f64,

@@ -2,7 +2,6 @@
 //! in UTC, written in UTC (`Z`) or, for people, in a site's own time zone with the offset in
 //! force at that instant.
 
-use chrono::Datelike as _;
 use chrono::{DateTime, SecondsFormat, Utc};
 use chrono_tz::Tz;
 
@@ -29,7 +28,10 @@ pub fn parse(text: &str) -> Result<DateTime<Utc>, String> {
 /// Whether `time` is one a reading can have: from 1970 to the year 9999. Earlier or later
 /// instants parse, but no device takes them and no store key can name their window.
 pub fn is_reading_time(time: DateTime<Utc>) -> bool {
-    (1970..=9999).contains(&time.year())
+    // 1970-01-01T00:00:00Z up to 10000-01-01T00:00:00Z, as milliseconds: a comparison on the
+    // per-reading path instead of a calendar conversion.
+    const END_OF_9999_MS: i64 = 253_402_300_800_000;
+    (0..END_OF_9999_MS).contains(&time.timestamp_millis())
 }
 
 /// Milliseconds since the Unix epoch, rounded down (toward the past, also before 1970).
@@ -55,6 +57,14 @@ pub(crate) fn floor(millis: i64, length_ms: i64) -> i64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn reading_times_run_from_1970_to_the_end_of_9999() {
+        assert!(is_reading_time(parse("1970-01-01T00:00:00Z").unwrap()));
+        assert!(is_reading_time(parse("9999-12-31T23:59:59.999Z").unwrap()));
+        assert!(!is_reading_time(parse("1969-12-31T23:59:59.999Z").unwrap()));
+        assert!(!is_reading_time(parse("0000-01-01T00:00:30+01:00").unwrap()));
+    }
 
     #[test]
     fn given_times_with_offsets_then_they_are_read_as_the_same_instant_in_utc() {
