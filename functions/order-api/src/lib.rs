@@ -5,7 +5,10 @@
 //!   With an `Idempotency-Key` header, a retried request gets the first response and places
 //!   nothing twice; the same key with another body is `422`, and while the first request is
 //!   still running, `409`.
-//! - `GET /orders/{id}`: the order's tracking view, or `404`.
+//! - `GET /orders/{id}`: the order's tracking view, or `404`. With `?asOf=<RFC 3339>`: the
+//!   view as it was at that instant (event time), folded from the order's stream in the event
+//!   store with the projection's rule; `404` if nothing had happened to it by then.
+//! - `GET /orders/{id}/history`: the order's stream, every event as it was sent, in order.
 
 use std::sync::Arc;
 
@@ -15,7 +18,9 @@ use handler_kit::config::{ConfigError, Env};
 use handler_kit::publish::Publisher;
 use handler_kit::{Bus, Clock, Function, HttpHandler, Platform, PublishesTo, Trigger};
 use idempotency::{Idempotency, IdempotencyError, Store};
+use event_store::{EventStore, EventStorePort};
 use order_stores::{OrderViews, ViewsPort};
+use orders::lifecycle::OrderView;
 use orders::validation::validate_order;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -83,11 +88,14 @@ pub struct ApiRequest {
     pub traceparent: Option<String>,
     /// The body.
     pub body: Vec<u8>,
+    /// The `asOf` query parameter.
+    pub as_of: Option<String>,
 }
 
 impl ApiRequest {
     /// The parts of a Function URL request the API reads.
     pub fn from_function_url(request: &LambdaFunctionUrlRequest) -> Self {
+        let as_of = request.query_string_parameters.get("asOf").cloned();
         let request = handler_kit::http::Request::from_function_url(request);
         let header = |name: &str| request.header(name).map(str::to_owned);
         Self {
@@ -97,25 +105,29 @@ impl ApiRequest {
             method: request.method,
             path: request.path,
             body: request.body,
+            as_of,
         }
     }
 }
 
 /// The order API over its ports.
-pub struct OrderApi<P, S, V> {
+pub struct OrderApi<P, S, V, E> {
     publisher: P,
     idempotency: Idempotency<S>,
     views: V,
+    events: E,
     clock: Arc<dyn Clock>,
 }
 
-impl<P: Publisher, S: Store, V: OrderViews> OrderApi<P, S, V> {
-    /// An API publishing with `publisher`, remembering responses in `idempotency`, reading `views`.
-    pub fn new(publisher: P, idempotency: Idempotency<S>, views: V, clock: Arc<dyn Clock>) -> Self {
+impl<P: Publisher, S: Store, V: OrderViews, E: EventStore> OrderApi<P, S, V, E> {
+    /// An API publishing with `publisher`, remembering responses in `idempotency`, reading the
+    /// present from `views` and the past from `events`.
+    pub fn new(publisher: P, idempotency: Idempotency<S>, views: V, events: E, clock: Arc<dyn Clock>) -> Self {
         Self {
             publisher,
             idempotency,
             views,
+            events,
             clock,
         }
     }
@@ -130,8 +142,12 @@ impl<P: Publisher, S: Store, V: OrderViews> OrderApi<P, S, V> {
         let segments: Vec<&str> = request.path.trim_matches('/').split('/').collect();
         match (request.method.as_str(), segments.as_slice()) {
             ("POST", ["orders"]) => self.place(request).await,
-            ("GET", ["orders", id]) => self.track(id).await,
-            (_, ["orders"] | ["orders", _]) => ApiResponse::problem(
+            ("GET", ["orders", id]) => match &request.as_of {
+                None => self.track(id).await,
+                Some(as_of) => self.track_as_of(id, as_of).await,
+            },
+            ("GET", ["orders", id, "history"]) => self.history(id).await,
+            (_, ["orders"] | ["orders", _] | ["orders", _, "history"]) => ApiResponse::problem(
                 405,
                 "Method Not Allowed",
                 format!("{} {} is not served", request.method, request.path),
@@ -152,6 +168,62 @@ impl<P: Publisher, S: Store, V: OrderViews> OrderApi<P, S, V> {
                     "order tracking is unavailable; retry shortly",
                 )
             }
+        }
+    }
+
+    /// The order's stream, or the answer when there is none to give.
+    async fn stream(&self, order_id: &str) -> Result<Vec<event_store::StoredEvent>, ApiResponse> {
+        let stream = event_store::stream_of(orders::events::SOURCE, order_id);
+        match self.events.stream(&stream).await {
+            Ok(events) if events.is_empty() => Err(ApiResponse::problem(404, "Not Found", format!("no order {order_id}"))),
+            Ok(events) => Ok(events),
+            Err(err) => {
+                tracing::error!(error = %err, "event store unavailable");
+                Err(ApiResponse::problem(
+                    503,
+                    "Service Unavailable",
+                    "order history is unavailable; retry shortly",
+                ))
+            }
+        }
+    }
+
+    async fn track_as_of(&self, order_id: &str, as_of: &str) -> ApiResponse {
+        let instant = match chrono::DateTime::parse_from_rfc3339(as_of) {
+            Ok(instant) => instant.with_timezone(&chrono::Utc),
+            Err(err) => {
+                return ApiResponse::problem(
+                    400,
+                    "Bad Request",
+                    format!("asOf: '{as_of}' is not an RFC 3339 date-time with an offset ({err})"),
+                );
+            }
+        };
+        let stream = match self.stream(order_id).await {
+            Ok(stream) => stream,
+            Err(answer) => return answer,
+        };
+        let past = event_store::history::as_of(&stream, instant).map(|e| e.envelope.clone());
+        match OrderView::fold(past) {
+            Ok(Some(view)) => ApiResponse::json(200, serde_json::to_value(view).unwrap_or_default()),
+            Ok(None) => ApiResponse::problem(404, "Not Found", format!("order {order_id} did not exist at {as_of}")),
+            Err(err) => {
+                tracing::error!(error = %err, order_id, "a stored event cannot be read");
+                ApiResponse::problem(500, "Internal Server Error", format!("order {order_id}: {err}"))
+            }
+        }
+    }
+
+    async fn history(&self, order_id: &str) -> ApiResponse {
+        match self.stream(order_id).await {
+            Ok(stream) => {
+                let events: Vec<Value> = stream
+                    .iter()
+                    .map(|e| json!({ "position": e.position, "archivedAt": e.archived_at, "event": e.envelope }))
+                    .collect();
+                ApiResponse::json(200, json!({ "orderId": order_id, "events": events }))
+            }
+            Err(answer) => answer,
         }
     }
 
@@ -275,7 +347,7 @@ impl<P: Publisher, S: Store, V: OrderViews> OrderApi<P, S, V> {
     }
 }
 
-impl<P: Publisher, S: Store, V: OrderViews> HttpHandler for OrderApi<P, S, V> {
+impl<P: Publisher, S: Store, V: OrderViews, E: EventStore> HttpHandler for OrderApi<P, S, V, E> {
     async fn handle(&self, request: LambdaFunctionUrlRequest) -> LambdaFunctionUrlResponse {
         OrderApi::handle(self, &ApiRequest::from_function_url(&request))
             .await
@@ -294,18 +366,32 @@ pub const FUNCTION: Function<Bus> = Function {
     trigger: Trigger::FunctionUrl,
     schedule: None,
     outputs: Bus,
-    settings: &[ORDERS_TABLE, handler_kit::function::IDEMPOTENCY_TABLE, IDEMPOTENCY_TTL],
+    settings: &[
+        ORDERS_TABLE,
+        EVENT_STORE_TABLE,
+        handler_kit::function::IDEMPOTENCY_TABLE,
+        IDEMPOTENCY_TTL,
+    ],
 };
+
+/// The event store, for the past: as-of views and histories.
+pub const EVENT_STORE_TABLE: handler_kit::Setting =
+    handler_kit::Setting::table("EVENT_STORE_TABLE", "the event store (order streams, for asOf and history)");
 
 /// How long a response answers a retried request with the same `Idempotency-Key`.
 pub const IDEMPOTENCY_TTL: handler_kit::Setting =
     handler_kit::Setting::value("IDEMPOTENCY_TTL_SECONDS", "how long responses answer retried requests").optional();
 
 /// The API as built on `P`.
-pub type OrderApiOn<P> = OrderApi<<P as PublishesTo<Bus>>::Publisher, <P as Platform>::Store, <P as ViewsPort>::Views>;
+pub type OrderApiOn<P> = OrderApi<
+    <P as PublishesTo<Bus>>::Publisher,
+    <P as Platform>::Store,
+    <P as ViewsPort>::Views,
+    <P as EventStorePort>::Events,
+>;
 
 /// The function's one composition root, on any platform.
-pub fn build<P: PublishesTo<Bus> + ViewsPort>(platform: &P) -> Result<OrderApiOn<P>, ConfigError> {
+pub fn build<P: PublishesTo<Bus> + ViewsPort + EventStorePort>(platform: &P) -> Result<OrderApiOn<P>, ConfigError> {
     let env: &Env = platform.env();
     let ttl = std::time::Duration::from_secs(env.parsed("IDEMPOTENCY_TTL_SECONDS", 3600)?);
     let store = platform.idempotency_store(&platform.setting(&handler_kit::function::IDEMPOTENCY_TABLE)?);
@@ -316,6 +402,7 @@ pub fn build<P: PublishesTo<Bus> + ViewsPort>(platform: &P) -> Result<OrderApiOn
             .with_ttl(ttl)
             .with_clock(platform.clock()),
         platform.views(&platform.setting(&ORDERS_TABLE)?)?,
+        platform.event_store(&platform.setting(&EVENT_STORE_TABLE)?)?,
         platform.clock(),
     ))
 }

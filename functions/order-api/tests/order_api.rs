@@ -9,11 +9,12 @@ use handler_kit::ManualClock;
 use handler_kit::publish::InMemoryPublisher;
 use idempotency::{Idempotency, InMemoryStore};
 use order_api::{ApiRequest, MAX_BODY_BYTES, OrderApi};
+use event_store::{EventStore, InMemoryEventStore, StoredEvent};
 use order_stores::{InMemoryOrderViews, OrderViews};
 use orders::lifecycle::{Applied, OrderEvent, OrderView};
 use serde_json::Value;
 
-type Api = OrderApi<InMemoryPublisher, InMemoryStore, InMemoryOrderViews>;
+type Api = OrderApi<InMemoryPublisher, InMemoryStore, InMemoryOrderViews, InMemoryEventStore>;
 
 fn api() -> Api {
     let clock = Arc::new(ManualClock::new(Utc.with_ymd_and_hms(2026, 11, 23, 4, 45, 0).unwrap()));
@@ -21,6 +22,7 @@ fn api() -> Api {
         InMemoryPublisher::new(),
         Idempotency::new("order-api", InMemoryStore::new()),
         InMemoryOrderViews::new(),
+        InMemoryEventStore::new(),
         clock,
     )
 }
@@ -126,6 +128,7 @@ async fn get_answers_the_tracking_view_or_404() {
         InMemoryPublisher::new(),
         Idempotency::new("order-api", InMemoryStore::new()),
         views,
+        InMemoryEventStore::new(),
         clock,
     );
 
@@ -149,6 +152,7 @@ async fn a_key_reused_with_another_body_after_it_expired_never_reuses_the_first_
         InMemoryPublisher::new(),
         idempotency,
         InMemoryOrderViews::new(),
+        InMemoryEventStore::new(),
         clock.clone(),
     );
     let request = sample("post-order.function-url.json");
@@ -161,4 +165,49 @@ async fn a_key_reused_with_another_body_after_it_expired_never_reuses_the_first_
     let second = api.handle(&reused).await;
     assert_eq!(second.status, 202);
     assert_ne!(second.body["orderId"], first.body["orderId"]);
+}
+
+#[tokio::test]
+async fn given_an_order_stream_when_asked_as_of_an_instant_then_the_view_then_and_the_history_lists_the_stream() {
+    let events = InMemoryEventStore::new();
+    let stream = std::fs::read(format!(
+        "{}/../../events/orders/order-projection/order-events.sqs-eventbridge.json",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .unwrap();
+    for record in envelope::Decoder::new().decode_slice(&stream).unwrap() {
+        events.append(&StoredEvent::new(record.envelope.unwrap(), Utc::now())).await.unwrap();
+    }
+    let api = OrderApi::new(
+        InMemoryPublisher::new(),
+        Idempotency::new("order-api", InMemoryStore::new()),
+        InMemoryOrderViews::new(),
+        events,
+        Arc::new(ManualClock::new(Utc::now())),
+    );
+
+    // Placed 04:40, reserved 04:50:01, paid 04:50:02.5, shipped 06:02: at 05:00 it was paid.
+    let then = api.handle(&sample("get-order-as-of.function-url.json")).await;
+    assert_eq!(then.status, 200, "{}", then.body);
+    assert_eq!(then.body["status"], "paid");
+    assert_eq!(then.body["timeline"].as_array().unwrap().len(), 3);
+    assert!(then.body.get("tracking").is_none(), "not shipped yet");
+
+    let mut before = sample("get-order-as-of.function-url.json");
+    before.as_of = Some("2026-11-23T04:00:00Z".into());
+    assert_eq!(api.handle(&before).await.status, 404, "nothing had happened yet");
+    before.as_of = Some("yesterday".into());
+    let bad = api.handle(&before).await;
+    assert_eq!(bad.status, 400);
+    assert!(bad.body["detail"].as_str().unwrap().contains("asOf"));
+
+    let history = api.handle(&sample("get-order-history.function-url.json")).await;
+    assert_eq!(history.status, 200);
+    let types: Vec<&str> = history.body["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["event"]["metadata"]["type"].as_str().unwrap())
+        .collect();
+    assert_eq!(types, ["OrderPlaced", "InventoryReserved", "PaymentCompleted", "OrderShipped"], "in stream order, once each");
 }

@@ -3,7 +3,8 @@
 //! Core attributes carry id, source, type, time and subject; the rest travel as extension
 //! attributes (lowercase alphanumeric names, as the spec requires): `eventversion`,
 //! `sequence` (the documented sequence extension, a string), `correlationid`, `causationid`,
-//! and `traceparent`/`tracestate` (the distributed tracing extension).
+//! `traceparent`/`tracestate` (the distributed tracing extension) and `replayname` (the replay
+//! that sent the event again, if any).
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -38,6 +39,8 @@ struct CloudEvent {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     tracestate: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    replayname: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     data_base64: Option<String>,
     #[serde(default)]
     data: Value,
@@ -61,6 +64,7 @@ impl Envelope<Value> {
             causationid: m.causation_id,
             traceparent: m.trace.as_ref().map(|t| t.traceparent.clone()),
             tracestate: m.trace.as_ref().and_then(|t| t.tracestate.clone()),
+            replayname: m.replay.clone(),
             data_base64: None,
             data: self.data.clone(),
         };
@@ -118,6 +122,7 @@ impl Envelope<Value> {
             correlation_id: event.correlationid,
             causation_id: event.causationid,
             trace,
+            replay: event.replayname,
         };
         metadata
             .validate(&Location::root())

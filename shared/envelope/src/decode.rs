@@ -124,6 +124,11 @@ impl Decoder {
         Self::default()
     }
 
+    /// Whether records of `event_type` are read (every type, without a registry).
+    pub fn accepts(&self, event_type: &str) -> bool {
+        self.registry.as_ref().is_none_or(|registry| registry.knows(event_type))
+    }
+
     /// A decoder for a consumer that knows the types in `registry`.
     pub fn with_registry(registry: Registry) -> Self {
         Self {
@@ -161,8 +166,14 @@ impl Decoder {
             };
         }
         if object.contains_key("detail-type") {
+            let replay_name = object.get("replay-name").cloned();
             let event = from_value::<EventBridgeEvent<Value>>(payload, &root)?;
-            return Ok(vec![self.decode_eventbridge(event)]);
+            let mut decoded = self.decode_eventbridge(event);
+            let at = Location::record(0, decoded.message_id.as_deref(), "");
+            decoded.envelope = decoded
+                .envelope
+                .and_then(|e| crate::eventbridge::with_replay_name(e, replay_name.as_ref(), &at));
+            return Ok(vec![decoded]);
         }
         let (carrier, envelope) = match read_document(payload, &root) {
             Ok((Document::CloudEvent, envelope)) => (Carrier::CloudEvent, Ok(envelope)),
@@ -237,8 +248,11 @@ impl Decoder {
                 return Ok((Document::SnsNotification, checked));
             }
             _ if value.get("detail-type").is_some() => {
+                let replay_name = value.get("replay-name").cloned();
                 let event = from_value::<EventBridgeEvent<Value>>(value, &inner)?;
-                (Document::EventBridge, Envelope::from_eventbridge_event(event, &inner)?)
+                let envelope = Envelope::from_eventbridge_event(event, &inner)?;
+                let envelope = crate::eventbridge::with_replay_name(envelope, replay_name.as_ref(), &inner)?;
+                (Document::EventBridge, envelope)
             }
             _ => read_document(value, &inner)?,
         };

@@ -72,6 +72,10 @@ pub struct Metadata {
     /// Distributed trace the event belongs to.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub trace: Option<TraceContext>,
+    /// The replay that sent this event again, if it is a replay (EventBridge's `replay-name`):
+    /// consumers update their state but tell no one, and absorb what they already handled.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replay: Option<String>,
 }
 
 /// An event: metadata plus typed data. `Envelope<Value>` is an envelope whose data is not yet typed.
@@ -128,6 +132,11 @@ impl Metadata {
         if let Err(reason) = check_name(&self.correlation_id, 128) {
             return bad("correlationId", reason);
         }
+        if let Some(replay) = &self.replay
+            && let Err(reason) = check_replay_name(replay)
+        {
+            return bad("replay", reason);
+        }
         if let Some(trace) = &self.trace {
             if !is_traceparent(&trace.traceparent) {
                 return bad(
@@ -145,6 +154,17 @@ impl Metadata {
             }
         }
         Ok(())
+    }
+}
+
+/// EventBridge's replay names: 1..=64 ASCII letters, digits and `.-_`.
+pub(crate) fn check_replay_name(value: &str) -> Result<(), String> {
+    if value.is_empty() || value.len() > 64 {
+        return Err(format!("must be 1 to 64 characters, found {}", value.len()));
+    }
+    match value.chars().find(|c| !(c.is_ascii_alphanumeric() || ".-_".contains(*c))) {
+        Some(c) => Err(format!("'{value}' contains {c:?}; allowed are ASCII letters, digits and . - _")),
+        None => Ok(()),
     }
 }
 
@@ -211,6 +231,7 @@ impl<E: EventType> Envelope<E> {
                 correlation_id: id.to_string(),
                 causation_id: None,
                 trace: None,
+                replay: None,
             },
             data,
         }

@@ -111,3 +111,26 @@ impl Envelope<Value> {
         Ok(envelope)
     }
 }
+
+/// `envelope` with the `replay-name` (if any) of the EventBridge event that carried it. An
+/// event EventBridge replayed from an archive carries one at its top level: it becomes the
+/// envelope's `replay` (unless the envelope names a replay already), so consumers can tell.
+/// Read from the event as JSON: `aws_lambda_events` drops fields it does not name.
+pub(crate) fn with_replay_name(
+    mut envelope: Envelope<Value>,
+    replay_name: Option<&Value>,
+    at: &Location,
+) -> Result<Envelope<Value>, EnvelopeError> {
+    let Some(name) = replay_name else {
+        return Ok(envelope);
+    };
+    let name = name
+        .as_str()
+        .ok_or_else(|| format!("must be a string, found {name}"))
+        .and_then(|name| crate::envelope::check_replay_name(name).map(|()| name))
+        .map_err(|reason| EnvelopeError::invalid(at.field("replay-name"), reason))?;
+    if envelope.metadata.replay.is_none() {
+        envelope.metadata.replay = Some(name.to_owned());
+    }
+    Ok(envelope)
+}

@@ -63,11 +63,12 @@ prop_compose! {
         correlation_id in name(),
         causation_id in prop::option::of(any::<u128>().prop_map(Uuid::from_u128)),
         trace in trace(),
+        replay in prop::option::of("[a-zA-Z0-9._-]{1,64}"),
         data in json(),
     ) -> Envelope<Value> {
         let metadata = Metadata {
             id: Uuid::from_u128(id), event_type, version, source, time, subject, sequence,
-            correlation_id, causation_id, trace,
+            correlation_id, causation_id, trace, replay,
         };
         Envelope { metadata, data }
     }

@@ -41,6 +41,12 @@ pub trait BatchHandler: Send + Sync {
     /// The event types this function consumes, with their upcasters.
     fn event_types(&self) -> Registry;
 
+    /// How records are read: by default upcast to [`Self::event_types`], other types refused.
+    /// A handler that keeps events as they arrived (an archive) reads every type as it is.
+    fn decoder(&self) -> Decoder {
+        Decoder::with_registry(self.event_types())
+    }
+
     /// Decides `events` (the batch's readable records, in order) at once, reading what it
     /// needs and writing nothing. Events it has counted before change nothing, and the outputs
     /// their state implies come out again, with the same ids.
@@ -76,7 +82,7 @@ impl<H: BatchHandler, P: Publisher, Q: Parking> BatchProcessor<H, P, Q> {
     pub fn new(function: impl Into<String>, handler: H, publisher: P, parking: Q) -> Self {
         Self {
             function: function.into(),
-            decoder: Decoder::with_registry(handler.event_types()),
+            decoder: handler.decoder(),
             handler,
             publisher,
             parking,

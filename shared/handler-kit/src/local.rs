@@ -529,11 +529,11 @@ where
         function,
         Box::new(move |platform| {
             let handler = build(&platform)?;
-            let registry = handler.event_types();
+            let decoder = handler.decoder();
             let (_, processor) = batch_processor(&platform, function, handler)?;
             Ok(Box::new(BatchFunction {
                 processor,
-                registry,
+                decoder,
                 clock: platform.clock(),
             }) as Box<dyn LocalFunction>)
         }),
@@ -620,13 +620,13 @@ impl<H: Handler, S: idempotency::Store, P: Publisher, Q: Parking> LocalFunction 
 /// The kit's batch processor over a local platform, as `lambda::serve_batch` builds it over AWS.
 struct BatchFunction<H, P, Q> {
     processor: BatchProcessor<H, P, Q>,
-    registry: Registry,
+    decoder: envelope::Decoder,
     clock: Arc<dyn Clock>,
 }
 
 impl<H: BatchHandler, P: Publisher, Q: Parking> LocalFunction for BatchFunction<H, P, Q> {
     fn consumes(&self, event_type: &str) -> bool {
-        self.registry.knows(event_type)
+        self.decoder.accepts(event_type)
     }
 
     fn invoke<'a>(&'a self, payload: Value, request_id: &'a str, timeout: Duration) -> Invoked<'a> {

@@ -313,3 +313,24 @@ impl OrderView {
         }
     }
 }
+
+/// The current version of every orders event type, built once.
+static REGISTRY: std::sync::LazyLock<envelope::Registry> = std::sync::LazyLock::new(crate::registry);
+
+impl OrderView {
+    /// The view an order's events make, applied in the order given (its stream's), with the
+    /// projection's own rule: a rebuild or an as-of query agrees with the live view. Events
+    /// are upcast first (a stream keeps them as sent). An event the projection refuses (an
+    /// invalid transition, no sequence) changes nothing here either: live, it was parked.
+    pub fn fold(events: impl IntoIterator<Item = Envelope<Value>>) -> Result<Option<OrderView>, EnvelopeError> {
+        let mut view: Option<OrderView> = None;
+        for envelope in events {
+            // Callers name the stream an error comes from; no location is built per event.
+            let (metadata, event) = OrderEvent::from_envelope(REGISTRY.upcast(envelope, &Location::root())?)?;
+            if let Ok(Applied::Updated(next)) = OrderView::apply(view.as_ref(), &metadata, &event) {
+                view = Some(next);
+            }
+        }
+        Ok(view)
+    }
+}

@@ -274,3 +274,38 @@ fn given_events_with_fields_a_newer_producer_added_when_they_arrive_then_they_ar
         plain[2]
     );
 }
+
+#[test]
+fn given_an_order_stream_when_folded_then_it_is_the_view_the_projection_builds_and_an_earlier_prefix_is_the_past() {
+    let events = happy_path();
+    let folded = OrderView::fold(events.clone()).unwrap().unwrap();
+    assert_eq!(Some(folded.clone()), given(&events), "the projection's own rule");
+    assert_eq!(folded.status, OrderStatus::Shipped);
+
+    let as_of_payment = OrderView::fold(events[..3].to_vec()).unwrap().unwrap();
+    assert_eq!(as_of_payment.status, OrderStatus::Paid);
+    assert_eq!(as_of_payment.timeline.len(), 3);
+    assert_eq!(OrderView::fold(Vec::new()).unwrap(), None, "no events: no order yet");
+}
+
+#[test]
+fn given_a_stream_with_a_v1_event_and_an_invalid_step_when_folded_then_the_v1_is_upcast_and_the_invalid_step_changes_nothing() {
+    let mut events = happy_path();
+    // OrderPlaced as version 1 sent it: `items` with `qty` and `price`, no currency or total.
+    let mut placed_v1 = events[0].clone();
+    placed_v1.metadata.version = 1;
+    placed_v1.data = serde_json::json!({
+        "orderId": "o-1", "customerId": "c-42",
+        "items": [{"sku": "SKU-RED-MUG", "qty": 2, "price": 1250}, {"sku": "SKU-TEA", "qty": 1, "price": 899}],
+    });
+    events[0] = placed_v1;
+    // A reservation arriving after shipment (sequence 5) cannot follow it.
+    let mut late = events[1].clone();
+    late.metadata.sequence = Some(5);
+    late.metadata.id = uuid::Uuid::from_u128(5);
+    events.push(late);
+    let view = OrderView::fold(events).unwrap().unwrap();
+    assert_eq!(view.status, OrderStatus::Shipped);
+    assert_eq!(view.total, Some(3399), "upcast from v1 lines");
+    assert_eq!(view.timeline.len(), 4);
+}
