@@ -1,6 +1,7 @@
 //! notify-customer: on `OrderShipped`, `PaymentFailed` and `OrderRejected`, publishes a
 //! `CustomerNotified` message to the notifications topic, with message attributes
-//! (`customerId`, `template`) that subscriptions can filter on.
+//! (`customerId`, `template`) that subscriptions can filter on. A replayed event (after a bug
+//! fix, say) tells no one again: customers were told when it happened.
 
 use std::sync::Arc;
 
@@ -42,6 +43,10 @@ impl Handler for NotifyCustomer {
 
     async fn handle(&self, event: Envelope<Value>) -> Result<Vec<Envelope<Value>>, HandlerError> {
         let (metadata, event) = OrderEvent::from_envelope(event)?;
+        if let Some(replay) = &metadata.replay {
+            tracing::info!(replay, event_id = %metadata.id, "replayed: the customer is not told again");
+            return Ok(Vec::new());
+        }
         let notification = decisions::notification(&metadata, &event, self.clock.now()).transpose()?;
         Ok(notification.into_iter().collect())
     }

@@ -28,3 +28,28 @@ async fn each_customer_is_told_once_with_filterable_attributes() {
         ]
     );
 }
+
+#[tokio::test]
+async fn given_replayed_events_then_no_customer_is_told_again_whether_or_not_they_were_handled_before() {
+    let replayed = function_sample(
+        env!("CARGO_MANIFEST_DIR"),
+        "orders/notify-customer/replayed.sqs-eventbridge.json",
+    )
+    .unwrap();
+    // Never handled here (a replay into a fresh deployment): handled, nothing sent.
+    let fresh = in_memory("notify-customer", NotifyCustomer::new(stopped_clock()));
+    assert!(failed_ids(&fresh, &replayed).await.unwrap().is_empty());
+    assert!(fresh.parts().2.published().is_empty(), "a replay tells no one");
+    assert!(fresh.parts().3.parked().is_empty());
+
+    // Handled before: the replay is a duplicate of what was told; nothing more is sent.
+    let told = in_memory("notify-customer", NotifyCustomer::new(stopped_clock()));
+    let original = function_sample(
+        env!("CARGO_MANIFEST_DIR"),
+        "orders/notify-customer/customer-events.sqs-eventbridge.json",
+    )
+    .unwrap();
+    assert!(failed_ids(&told, &original).await.unwrap().is_empty());
+    assert!(failed_ids(&told, &replayed).await.unwrap().is_empty());
+    assert_eq!(told.parts().2.published().len(), 3, "told once each, at the time");
+}

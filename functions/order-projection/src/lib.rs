@@ -85,3 +85,108 @@ pub const FUNCTION: Function<Nowhere> = Function {
 pub fn build<P: ViewsPort>(platform: &P) -> Result<OrderProjection<P::Views>, ConfigError> {
     Ok(OrderProjection::new(platform.views(&platform.setting(&ORDERS_TABLE)?)?))
 }
+
+/// What a rebuild did and found.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Rebuilt {
+    /// Order streams folded.
+    pub orders: usize,
+    /// Events read.
+    pub events: usize,
+    /// Each order whose rebuilt view differs from the live one, with the fields that differ.
+    pub differences: Vec<String>,
+}
+
+/// Why a rebuild stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum RebuildError {
+    /// The store or a table failed.
+    #[error("{0}")]
+    Store(String),
+    /// A stored event cannot be read by the projection's code.
+    #[error("stream {stream}: {reason}")]
+    Unreadable {
+        /// The stream.
+        stream: String,
+        /// Why.
+        reason: String,
+    },
+    /// The table to rebuild into already holds a view.
+    #[error("order {0}: the table to rebuild into already holds it; rebuild into a fresh table")]
+    NotFresh(String),
+}
+
+/// Rebuilds the order-tracking views from history: every order stream in `store` folded with
+/// the projection's own rule (not through the bus, so no idempotency record absorbs it) into
+/// the fresh views `into`, then compared with `live`, order by order.
+pub async fn rebuild<S, V, L>(store: &S, into: &V, live: &L) -> Result<Rebuilt, RebuildError>
+where
+    S: event_store::EventStore,
+    V: OrderViews,
+    L: OrderViews,
+{
+    let failed = |e: &dyn std::fmt::Display| RebuildError::Store(e.to_string());
+    let mut streams: std::collections::BTreeMap<String, Vec<event_store::StoredEvent>> = Default::default();
+    let events = store.all_from(orders::events::SOURCE).await.map_err(|e| failed(&e))?;
+    let mut rebuilt = Rebuilt {
+        events: events.len(),
+        ..Rebuilt::default()
+    };
+    for event in events {
+        streams.entry(event.stream.clone()).or_default().push(event);
+    }
+    let mut views = std::collections::BTreeMap::new();
+    for (stream, mut events) in streams {
+        events.sort_by(|a, b| a.position.cmp(&b.position));
+        let view = OrderView::fold(events.into_iter().map(|e| e.envelope)).map_err(|e| RebuildError::Unreadable {
+            stream: stream.clone(),
+            reason: e.to_string(),
+        })?;
+        let Some(view) = view else { continue };
+        if into.save_if_unchanged(&view, None).await.map_err(|e| failed(&e))? == Saved::Conflict {
+            return Err(RebuildError::NotFresh(view.order_id));
+        }
+        views.insert(view.order_id.clone(), view);
+    }
+    rebuilt.orders = views.len();
+    let mut live: std::collections::BTreeMap<String, OrderView> = live
+        .all()
+        .await
+        .map_err(|e| failed(&e))?
+        .into_iter()
+        .map(|v| (v.order_id.clone(), v))
+        .collect();
+    for (order_id, view) in &views {
+        match live.remove(order_id) {
+            None => rebuilt.differences.push(format!("{order_id}: not in the live view")),
+            Some(current) if current != *view => {
+                rebuilt.differences.push(format!("{order_id}: {}", fields_differing(&current, view)));
+            }
+            Some(_) => {}
+        }
+    }
+    for order_id in live.keys() {
+        rebuilt.differences.push(format!("{order_id}: in the live view, no events in the store"));
+    }
+    Ok(rebuilt)
+}
+
+/// The fields of two views that differ, each with the live and the rebuilt value.
+fn fields_differing(live: &OrderView, rebuilt: &OrderView) -> String {
+    let (Ok(Value::Object(live)), Ok(Value::Object(rebuilt))) = (serde_json::to_value(live), serde_json::to_value(rebuilt))
+    else {
+        return "the views differ".to_owned();
+    };
+    let mut names: Vec<&String> = live.keys().chain(rebuilt.keys()).collect();
+    names.sort();
+    names.dedup();
+    names
+        .into_iter()
+        .filter(|name| live.get(*name) != rebuilt.get(*name))
+        .map(|name| {
+            let show = |v: Option<&Value>| v.map_or_else(|| "absent".to_owned(), Value::to_string);
+            format!("{name} live {} rebuilt {}", show(live.get(name)), show(rebuilt.get(name)))
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
+}

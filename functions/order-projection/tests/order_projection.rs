@@ -32,3 +32,42 @@ async fn given_events_out_of_order_with_a_duplicate_then_each_view_ends_at_its_n
     );
     assert!(processor.parts().3.parked().is_empty());
 }
+
+#[tokio::test]
+async fn given_the_events_the_projection_saw_when_rebuilt_from_the_store_then_the_views_equal_and_a_drifted_view_is_named()
+ {
+    use event_store::{EventStore, InMemoryEventStore, StoredEvent};
+    let processor = in_memory("order-projection", OrderProjection::new(InMemoryOrderViews::new()));
+    let event = function_sample(
+        env!("CARGO_MANIFEST_DIR"),
+        "orders/order-projection/order-events.sqs-eventbridge.json",
+    )
+    .unwrap();
+    assert!(failed_ids(&processor, &event).await.unwrap().is_empty());
+    let store = InMemoryEventStore::new();
+    for record in envelope::Decoder::new().decode_sqs(&event) {
+        store
+            .append(&StoredEvent::new(record.envelope.unwrap(), chrono::Utc::now()))
+            .await
+            .unwrap();
+    }
+    let live = processor.parts().0.views();
+
+    let fresh = InMemoryOrderViews::new();
+    let rebuilt = order_projection::rebuild(&store, &fresh, live).await.unwrap();
+    assert_eq!((rebuilt.orders, rebuilt.events), (2, 8), "the duplicate was stored once");
+    assert!(rebuilt.differences.is_empty(), "{:?}", rebuilt.differences);
+    assert_eq!(fresh.get("o-1001").await.unwrap(), live.get("o-1001").await.unwrap());
+
+    // A live view that drifted (a bug fixed since) is named, field by field.
+    let mut drifted = live.get("o-1003").await.unwrap().unwrap();
+    let revision = drifted.timeline.len();
+    drifted.reason = None;
+    drifted.timeline.push(drifted.timeline[0].clone());
+    live.save_if_unchanged(&drifted, Some(revision)).await.unwrap();
+    let again = order_projection::rebuild(&store, &InMemoryOrderViews::new(), live).await.unwrap();
+    assert_eq!(again.differences.len(), 1, "{:?}", again.differences);
+    assert!(again.differences[0].starts_with("o-1003: reason live absent rebuilt \"card declined\"; timeline"), "{}", again.differences[0]);
+    let not_fresh = order_projection::rebuild(&store, &fresh, live).await.unwrap_err();
+    assert!(not_fresh.to_string().contains("fresh table"), "{not_fresh}");
+}

@@ -124,9 +124,17 @@ impl<C: SensorCatalogue, A: AlertStore> BatchHandler for RaiseAlert<C, A> {
                 records[position] = Err(HandlerError::permanent(reason, disposition.to_string()));
             }
         }
+        // A replayed anomaly moves the alert's state as it did the first time, but no one is
+        // alerted again: the alerts it causes are not sent.
+        let replayed: BTreeSet<_> = anomalies
+            .iter()
+            .filter(|a| a.metadata().replay.is_some())
+            .map(|a| a.metadata().id)
+            .collect();
         let outputs = outcome
             .events
             .iter()
+            .filter(|alert| alert.metadata().causation_id.is_none_or(|cause| !replayed.contains(&cause)))
             .map(AlertEvent::to_untyped)
             .collect::<Result<Vec<_>, _>>()?;
         Ok(Decision {

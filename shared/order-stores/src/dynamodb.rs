@@ -247,7 +247,41 @@ impl DynamoOrderViews {
     }
 }
 
+/// The view an item holds.
+fn view_of(item: &HashMap<String, AttributeValue>, operation: &'static str) -> Result<OrderView, StoreFailure> {
+    let order_id = item.get("orderId").and_then(|v| v.as_s().ok()).map_or("?", String::as_str);
+    let text = item.get("view").and_then(|v| v.as_s().ok()).ok_or_else(|| {
+        StoreFailure::permanent(operation, format!("order {order_id}: item has no `view` string"))
+    })?;
+    serde_json::from_str(text)
+        .map_err(|e| StoreFailure::permanent(operation, format!("order {order_id}: stored view unreadable: {e}")))
+}
+
 impl OrderViews for DynamoOrderViews {
+    async fn all(&self) -> Result<Vec<OrderView>, StoreFailure> {
+        // Every view is read (to compare with a rebuild), so a scan costs what it must.
+        let mut views = Vec::new();
+        let mut start = None;
+        loop {
+            let output = self
+                .client
+                .scan()
+                .table_name(&self.table)
+                .consistent_read(true)
+                .set_exclusive_start_key(start.take())
+                .send()
+                .await
+                .map_err(|e| StoreFailure::sdk("read all views", &e))?;
+            for item in output.items() {
+                views.push(view_of(item, "read all views")?);
+            }
+            match output.last_evaluated_key {
+                Some(key) if !key.is_empty() => start = Some(key),
+                _ => return Ok(views),
+            }
+        }
+    }
+
     async fn get(&self, order_id: &str) -> Result<Option<OrderView>, StoreFailure> {
         let output = self
             .client
@@ -258,13 +292,7 @@ impl OrderViews for DynamoOrderViews {
             .send()
             .await
             .map_err(|e| StoreFailure::sdk("get view", &e))?;
-        let Some(item) = output.item() else { return Ok(None) };
-        let text = item.get("view").and_then(|v| v.as_s().ok()).ok_or_else(|| {
-            StoreFailure::permanent("get view", format!("order {order_id}: item has no `view` string"))
-        })?;
-        serde_json::from_str(text)
-            .map(Some)
-            .map_err(|e| StoreFailure::permanent("get view", format!("order {order_id}: stored view unreadable: {e}")))
+        output.item().map(|item| view_of(item, "get view")).transpose()
     }
 
     async fn save_if_unchanged(&self, view: &OrderView, read: Option<usize>) -> Result<Saved, StoreFailure> {

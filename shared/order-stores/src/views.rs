@@ -24,6 +24,9 @@ pub enum Saved {
 ports::port! {
     /// Order-tracking views.
     pub trait OrderViews {
+        /// Every view, in no particular order (to compare a rebuild with).
+        fn all(&self) -> Result<Vec<OrderView>, StoreFailure>;
+
         /// The view of `order_id`, if any event of it was applied.
         fn get(&self, order_id: &str) -> Result<Option<OrderView>, StoreFailure>;
 
@@ -47,6 +50,16 @@ impl InMemoryOrderViews {
 }
 
 impl OrderViews for InMemoryOrderViews {
+    async fn all(&self) -> Result<Vec<OrderView>, StoreFailure> {
+        Ok(self
+            .views
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .values()
+            .cloned()
+            .collect())
+    }
+
     async fn get(&self, order_id: &str) -> Result<Option<OrderView>, StoreFailure> {
         Ok(self
             .views
