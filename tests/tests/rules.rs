@@ -67,7 +67,7 @@ fn every_rule_matches_the_sample_events_its_function_consumes_and_no_other() {
     let cloud = LocalCloud::new(
         topology.clone(),
         CloudOptions::default(),
-        &emulator::domain::registry(&localcloud::domains()),
+        &localcloud::registry(),
     )
     .unwrap();
     let domains = localcloud::domains();

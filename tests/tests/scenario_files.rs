@@ -13,7 +13,7 @@ use orders_demo::{Shop, demo_mix};
 
 /// Every domain's functions: the template deploys them all.
 fn registry() -> emulator::functions::Registry {
-    emulator::domain::registry(&localcloud::domains())
+    localcloud::registry()
 }
 
 fn root() -> PathBuf {

@@ -13,7 +13,7 @@ const STOCK: u64 = 100;
 
 /// Every domain's functions: the template deploys them all.
 fn registry() -> emulator::functions::Registry {
-    emulator::domain::registry(&localcloud::domains())
+    localcloud::registry()
 }
 
 fn template() -> PathBuf {

@@ -2,8 +2,85 @@
 //! knows none; each domain brings its functions, event types, samples and demo.
 
 use emulator::domain::Domain;
+use emulator::functions::Registry;
+use handler_kit::local::{self, Registration};
 
 /// Every domain of the project.
 pub fn domains() -> Vec<&'static dyn Domain> {
     vec![&orders_demo::Orders, &sensors_demo::Sensors]
+}
+
+/// The functions of the platform itself, deployed whatever the domains: the event archive.
+pub fn platform_functions() -> Vec<Registration> {
+    vec![local::batch(&event_archive::FUNCTION, event_archive::build)]
+}
+
+/// Every function the template deploys: each domain's and the platform's.
+pub fn registry() -> Registry {
+    Registry::new(
+        domains()
+            .iter()
+            .flat_map(|d| d.functions())
+            .chain(platform_functions())
+            .collect(),
+    )
+}
+
+/// The audit of a run's event store: it must hold exactly the distinct events the bus
+/// carried (by id), each stream in order. The summary line, or every way it fails.
+pub fn audit(cloud: &emulator::cloud::LocalCloud) -> Result<String, Vec<String>> {
+    use event_store::InMemoryEventStore;
+    let stores = cloud.tables().all::<InMemoryEventStore>();
+    let mut failures = Vec::new();
+    let [(table, store)] = stores.as_slice() else {
+        return Err(vec![format!(
+            "expected one event store table, found {}",
+            stores.len()
+        )]);
+    };
+    let stored = store.events();
+    let mut stored_ids = std::collections::BTreeMap::new();
+    for event in &stored {
+        if let Some(other) = stored_ids.insert(event.envelope.metadata.id, &event.stream) {
+            failures.push(format!("event {} is stored twice ({other}, {})", event.envelope.metadata.id, event.stream));
+        }
+    }
+    let carried: std::collections::BTreeSet<_> = cloud.carried_ids().map(|(_, _, id)| id).collect();
+    for (subject, event_type, id) in cloud.carried_ids() {
+        if !stored_ids.contains_key(&id) {
+            failures.push(format!("{event_type} {id} of {subject} was carried but is not in the store"));
+        }
+    }
+    for (id, stream) in &stored_ids {
+        if !carried.contains(id) {
+            failures.push(format!("event {id} of {stream} is in the store but the bus never carried it"));
+        }
+    }
+    // Each stream in order: sequences rise; events without one by time.
+    let mut streams = 0;
+    for pair in stored.windows(2) {
+        let (a, b) = (&pair[0], &pair[1]);
+        if a.stream != b.stream {
+            continue;
+        }
+        let (ma, mb) = (&a.envelope.metadata, &b.envelope.metadata);
+        let ordered = match (ma.sequence, mb.sequence) {
+            (Some(x), Some(y)) => x < y,
+            (None, None) => (ma.time, ma.id) < (mb.time, mb.id),
+            _ => true,
+        };
+        if !ordered {
+            failures.push(format!("{}: {} stands before {} out of order", a.stream, ma.id, mb.id));
+        }
+    }
+    streams += stored.iter().map(|e| &e.stream).collect::<std::collections::BTreeSet<_>>().len();
+    if failures.is_empty() {
+        Ok(format!(
+            "Event store ({table}): {} events in {streams} streams, exactly the {} distinct events the bus carried, each stream in order.",
+            stored.len(),
+            carried.len()
+        ))
+    } else {
+        Err(failures)
+    }
 }

@@ -199,7 +199,7 @@ fn demo(template: &Path, size: usize, seed: u64, no_faults: bool, quiet: bool) -
     let started = Instant::now();
     let faults = if no_faults { Faults::none() } else { Faults::demo() };
     let mut failed = false;
-    let registry = domain::registry(&domains());
+    let registry = localcloud::registry();
     for domain in domains() {
         let mut run = domain.demo(template, DemoOptions { size, seed, faults }, &registry)?;
         let cloud = run.cloud_mut();
@@ -221,6 +221,16 @@ fn demo(template: &Path, size: usize, seed: u64, no_faults: bool, quiet: bool) -
         run.cloud_mut().observe(|_| {});
         print(&report.summary);
         failed |= !report.violations.is_empty();
+        match localcloud::audit(run.cloud_mut()) {
+            Ok(line) => print(&line),
+            Err(failures) => {
+                failed = true;
+                print("Event store audit FAILED:");
+                for failure in failures {
+                    print(&format!("  {failure}"));
+                }
+            }
+        }
     }
     print(&format!("Wall time: {:.2} s", started.elapsed().as_secs_f64()));
     Ok(if failed { ExitCode::FAILURE } else { ExitCode::SUCCESS })
@@ -228,7 +238,7 @@ fn demo(template: &Path, size: usize, seed: u64, no_faults: bool, quiet: bool) -
 
 fn graph(template: &Path, update: Option<&Path>) -> Result<ExitCode, String> {
     let topology = Topology::load(template, &sam_template::Options::default()).map_err(|e| e.to_string())?;
-    let graph = emulator::graph::mermaid(&topology, &domain::registry(&domains()));
+    let graph = emulator::graph::mermaid(&topology, &localcloud::registry());
     let Some(file) = update else {
         print(&graph);
         return Ok(ExitCode::SUCCESS);
@@ -269,7 +279,7 @@ fn play(template: &Path, file: &Path, options: &Play) -> Result<ExitCode, String
         ..CloudOptions::default()
     };
     let mut cloud =
-        LocalCloud::new(topology, cloud_options, &domain::registry(&domains())).map_err(|e| e.to_string())?;
+        LocalCloud::new(topology, cloud_options, &localcloud::registry()).map_err(|e| e.to_string())?;
     load_tables(&cloud, &options.tables)?;
     if options.emitted.is_some() {
         cloud.keep_emitted();
@@ -344,7 +354,7 @@ fn invoke(template: &Path, function: &str, event_file: &Path, tables: &[String])
     let payload: Value =
         serde_json::from_slice(&read(event_file)?).map_err(|e| format!("{}: not JSON: {e}", event_file.display()))?;
     let mut cloud =
-        LocalCloud::new(topology, CloudOptions::default(), &domain::registry(&domains())).map_err(|e| e.to_string())?;
+        LocalCloud::new(topology, CloudOptions::default(), &localcloud::registry()).map_err(|e| e.to_string())?;
     load_tables(&cloud, tables)?;
     let (response, sent) = runtime()?.block_on(cloud.invoke_alone(&logical_id, payload));
     let failed = response.is_err();
