@@ -124,17 +124,24 @@ impl<C: SensorCatalogue, A: AlertStore> BatchHandler for RaiseAlert<C, A> {
                 records[position] = Err(HandlerError::permanent(reason, disposition.to_string()));
             }
         }
-        // A replayed anomaly moves the alert's state as it did the first time, but no one is
-        // alerted again: the alerts it causes are not sent.
-        let replayed: BTreeSet<_> = anomalies
+        // A replayed anomaly moves its period's state as it did the first time, but no one is
+        // alerted again: an alert goes out only for a period a live anomaly of the batch moved
+        // (an alert's correlation id is its period's alert id).
+        let live: Vec<AnomalyEvent> = anomalies
             .iter()
-            .filter(|a| a.metadata().replay.is_some())
-            .map(|a| a.metadata().id)
+            .filter(|a| a.metadata().replay.is_none())
+            .cloned()
+            .collect();
+        let live_alerts: BTreeSet<String> = self
+            .alerts
+            .plan(&live)
+            .into_iter()
+            .map(|key| AlertState::new(key).alert_id().to_string())
             .collect();
         let outputs = outcome
             .events
             .iter()
-            .filter(|alert| alert.metadata().causation_id.is_none_or(|cause| !replayed.contains(&cause)))
+            .filter(|alert| live_alerts.contains(&alert.metadata().correlation_id))
             .map(AlertEvent::to_untyped)
             .collect::<Result<Vec<_>, _>>()?;
         Ok(Decision {

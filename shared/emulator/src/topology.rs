@@ -113,6 +113,18 @@ pub struct Rule {
     pub targets: Vec<Target>,
 }
 
+/// An archive of a bus (`AWS::Events::Archive`): the events matching its pattern (all, without
+/// one) are kept, and can be replayed to the bus.
+#[derive(Debug, Clone)]
+pub struct Archive {
+    /// Logical id.
+    pub logical_id: String,
+    /// The bus's logical id.
+    pub bus: String,
+    /// Which events it keeps (every event without a pattern).
+    pub pattern: Option<Pattern>,
+}
+
 /// A rule that fires on a schedule (`ScheduleExpression`), on the default bus.
 #[derive(Debug, Clone)]
 pub struct ScheduledRule {
@@ -179,6 +191,8 @@ pub struct Topology {
     pub buses: BTreeMap<String, Bus>,
     /// Rules with event patterns, in template order.
     pub rules: Vec<Rule>,
+    /// Archives of buses.
+    pub archives: Vec<Archive>,
     /// Rules that fire on a schedule, in template order.
     pub schedules: Vec<ScheduledRule>,
     /// Queues by logical id.
@@ -196,7 +210,6 @@ pub struct Topology {
 const INERT: &[&str] = &[
     "AWS::CloudWatch::Alarm",
     "AWS::DynamoDB::Table",
-    "AWS::Events::Archive",
     "AWS::IAM::Policy",
     "AWS::IAM::Role",
     "AWS::KMS::Key",
@@ -305,6 +318,7 @@ impl Topology {
             )]),
             rules: Vec::new(),
             schedules: Vec::new(),
+            archives: Vec::new(),
             queues: BTreeMap::new(),
             topics: BTreeMap::new(),
             mappings: Vec::new(),
@@ -336,7 +350,10 @@ impl Topology {
                     );
                 }
                 "AWS::Serverless::Function" => topology.add_function(resource)?,
-                "AWS::Events::Rule" | "AWS::Lambda::EventSourceMapping" | "AWS::SNS::Subscription" => {}
+                "AWS::Events::Rule"
+                | "AWS::Events::Archive"
+                | "AWS::Lambda::EventSourceMapping"
+                | "AWS::SNS::Subscription" => {}
                 kind if INERT.contains(&kind) => {}
                 kind => {
                     return Err(invalid(
@@ -350,6 +367,7 @@ impl Topology {
         for resource in &resources {
             match resource.kind.as_str() {
                 "AWS::Events::Rule" => topology.add_rule(resource)?,
+                "AWS::Events::Archive" => topology.add_archive(resource)?,
                 "AWS::Lambda::EventSourceMapping" => topology.add_mapping(resource)?,
                 "AWS::SNS::Subscription" => topology.add_subscription(resource)?,
                 "AWS::SNS::Topic" => topology.add_inline_subscriptions(resource)?,
@@ -534,6 +552,24 @@ impl Topology {
         let json = json_object(resource, property, value)?;
         let pattern = Pattern::from_value(&json).map_err(|e| invalid(resource, property, e.to_string()))?;
         Ok((pattern, json))
+    }
+
+    fn add_archive(&mut self, resource: &Resource) -> Result<(), LoadError> {
+        let id = &resource.logical_id;
+        let source = resource
+            .property("SourceArn")
+            .ok_or_else(|| invalid(id, "Properties.SourceArn", "missing: an archive needs its bus's ARN"))?;
+        let bus = self.bus_of(id, "Properties.SourceArn", Some(source))?;
+        let pattern = match resource.property("EventPattern") {
+            Some(pattern) => Some(Self::pattern(id, "Properties.EventPattern", pattern)?.0),
+            None => None,
+        };
+        self.archives.push(Archive {
+            logical_id: id.clone(),
+            bus,
+            pattern,
+        });
+        Ok(())
     }
 
     fn add_rule(&mut self, resource: &Resource) -> Result<(), LoadError> {

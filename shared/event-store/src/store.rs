@@ -6,7 +6,7 @@ use std::sync::{Mutex, PoisonError};
 use chrono::{DateTime, Utc};
 use envelope::ErrorClass;
 
-use crate::event::{StoredEvent, at_of, time_key};
+use crate::event::{StoredEvent, at_of};
 
 /// What an append did.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -120,17 +120,14 @@ impl InMemoryEventStore {
     }
 
     fn by_time(&self, keep: impl Fn(&StoredEvent) -> bool, from: DateTime<Utc>, to: DateTime<Utc>) -> Vec<StoredEvent> {
-        let (low, high) = (time_key(from), time_key(to));
-        let mut found: Vec<(String, StoredEvent)> = self
+        let mut found: Vec<StoredEvent> = self
             .lock()
             .values()
-            .filter(|e| keep(e))
-            .map(|e| (e.at(), e))
-            .filter(|(at, _)| *at >= low && *at < high)
-            .map(|(at, e)| (at, e.clone()))
+            .filter(|e| (from..to).contains(&e.envelope.metadata.time) && keep(e))
+            .cloned()
             .collect();
-        found.sort_by(|a, b| a.0.cmp(&b.0));
-        found.into_iter().map(|(_, e)| e).collect()
+        sort_by_time(&mut found);
+        found
     }
 }
 

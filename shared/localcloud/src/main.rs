@@ -109,12 +109,77 @@ enum Command {
         #[arg(long)]
         explain: bool,
     },
+    /// Run a domain's demo, then replay from its event store or from an EventBridge archive:
+    /// what was replayed, where it went, and that consumers absorbed it and told no one.
+    Replay {
+        /// Replay the template's `AWS::Events::Archive` with this logical id (as EventBridge's
+        /// StartReplay does, `replay-name` on each event) instead of the event store.
+        #[arg(long)]
+        archive: Option<String>,
+        /// From the store: one stream (`<source>#<subject>`, e.g. `shop.orders#o-...`).
+        #[arg(long, conflicts_with = "archive")]
+        stream: Option<String>,
+        /// From the store: only these event types (repeatable).
+        #[arg(long = "type", value_name = "TYPE", conflicts_with = "archive")]
+        types: Vec<String>,
+        /// Events with an event time at or after this instant (RFC 3339; default: all).
+        #[arg(long)]
+        from: Option<String>,
+        /// Events with an event time before this instant (RFC 3339; default: all).
+        #[arg(long)]
+        to: Option<String>,
+        /// Deliver only to this rule's targets (logical id), as a replay's rule filter does.
+        #[arg(long)]
+        rule: Option<String>,
+        #[command(flatten)]
+        demo: DemoArgs,
+    },
+    /// Run the orders demo, then rebuild the order views from the event store into a fresh
+    /// table with order-projection's own fold, and compare them with the live ones.
+    Rebuild {
+        #[command(flatten)]
+        demo: DemoArgs,
+    },
+    /// Run the demo of a stream's domain, then print the stream from the event store and, for an
+    /// order, its view as of an instant.
+    History {
+        /// The stream: `<source>#<subject>` (e.g. `shop.orders#o-...`).
+        stream: String,
+        /// Only what had happened by this instant (RFC 3339, event time).
+        #[arg(long)]
+        as_of: Option<String>,
+        #[command(flatten)]
+        demo: DemoArgs,
+    },
     /// The template's event graph as a Mermaid flowchart.
     Graph {
         /// Rewrite the generated graph block of this Markdown file instead of printing.
         #[arg(long)]
         update: Option<PathBuf>,
     },
+}
+
+/// The demo run first by `replay`, `rebuild` and `history`.
+#[derive(clap::Args, Clone, Copy)]
+struct DemoArgs {
+    /// The domain whose demo runs first (`orders`, `sensors`); for `history`, the stream's.
+    #[arg(long, default_value = "orders")]
+    domain: Domain,
+    /// How much the demo does.
+    #[arg(long, default_value_t = 12)]
+    size: usize,
+    /// Seed of every random choice.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Run the demo without injected faults.
+    #[arg(long)]
+    no_faults: bool,
+}
+
+#[derive(clap::ValueEnum, Clone, Copy, PartialEq, Eq)]
+enum Domain {
+    Orders,
+    Sensors,
 }
 
 fn main() -> ExitCode {
@@ -161,6 +226,28 @@ fn main() -> ExitCode {
             explain,
         } => return test_event_pattern(&event_pattern, &event, explain),
         Command::Graph { update } => graph(&cli.template, update.as_deref()),
+        Command::Replay {
+            archive,
+            stream,
+            types,
+            from,
+            to,
+            rule,
+            demo,
+        } => replay(
+            &cli.template,
+            &demo,
+            &ReplayArgs {
+                archive,
+                stream,
+                types,
+                from,
+                to,
+                rule,
+            },
+        ),
+        Command::Rebuild { demo } => rebuild(&cli.template, &demo),
+        Command::History { stream, as_of, demo } => history(&cli.template, &stream, as_of.as_deref(), demo),
     };
     result.unwrap_or_else(|error| {
         eprintln!("error: {error}");
@@ -461,4 +548,176 @@ fn test_event_pattern(pattern: &str, event: &str, explain: bool) -> ExitCode {
         }
     }
     ExitCode::SUCCESS
+}
+
+/// Runs `args`' demo to its end and returns it, the timeline unprinted.
+fn demo_run(template: &Path, args: &DemoArgs) -> Result<Box<dyn emulator::domain::DemoRun>, String> {
+    let name = match args.domain {
+        Domain::Orders => "orders",
+        Domain::Sensors => "sensors",
+    };
+    let domain = domains()
+        .into_iter()
+        .find(|d| d.name() == name)
+        .ok_or_else(|| format!("no domain {name}"))?;
+    let faults = if args.no_faults { Faults::none() } else { Faults::demo() };
+    let options = DemoOptions {
+        size: args.size,
+        seed: args.seed,
+        faults,
+    };
+    let mut run = domain.demo(template, options, &localcloud::registry())?;
+    run.cloud_mut().keep_timeline(false);
+    let report = runtime()?.block_on(run.finish());
+    if !report.violations.is_empty() {
+        return Err(format!("the {name} demo broke its invariants: {:?}", report.violations));
+    }
+    Ok(run)
+}
+
+fn instant(text: Option<&str>, what: &str, default: chrono::DateTime<chrono::Utc>) -> Result<chrono::DateTime<chrono::Utc>, String> {
+    text.map_or(Ok(default), |text| {
+        chrono::DateTime::parse_from_rfc3339(text)
+            .map(|t| t.with_timezone(&chrono::Utc))
+            .map_err(|e| format!("--{what}: '{text}' is not an RFC 3339 date-time with an offset ({e})"))
+    })
+}
+
+/// Later than any event time: the end of a range left open.
+const END_OF_TIME: chrono::DateTime<chrono::Utc> = chrono::DateTime::<chrono::Utc>::MAX_UTC;
+
+/// The run's event store.
+fn store_of(cloud: &LocalCloud) -> Result<std::sync::Arc<event_store::InMemoryEventStore>, String> {
+    cloud
+        .tables()
+        .all::<event_store::InMemoryEventStore>()
+        .into_iter()
+        .next()
+        .map(|(_, store)| store)
+        .ok_or_else(|| "the template has no event store table that event-archive writes".to_owned())
+}
+
+/// What `replay` replays.
+struct ReplayArgs {
+    archive: Option<String>,
+    stream: Option<String>,
+    types: Vec<String>,
+    from: Option<String>,
+    to: Option<String>,
+    rule: Option<String>,
+}
+
+fn replay(template: &Path, demo: &DemoArgs, args: &ReplayArgs) -> Result<ExitCode, String> {
+    // Everything by default: the local store is in memory, so a wide range costs nothing.
+    let from = instant(args.from.as_deref(), "from", chrono::DateTime::<chrono::Utc>::UNIX_EPOCH)?;
+    let to = instant(args.to.as_deref(), "to", END_OF_TIME)?;
+    let mut run = demo_run(template, demo)?;
+    let cloud = run.cloud_mut();
+    let name = event_store::replay::default_name(chrono::Utc::now());
+    let bus = cloud
+        .topology()
+        .buses
+        .values()
+        .next()
+        .map(|b| b.name.clone())
+        .ok_or("the template has no custom bus")?;
+    cloud.keep_emitted();
+    let before = cloud.emitted().len();
+    let replayed = match &args.archive {
+        Some(archive) => cloud.replay_archive(archive, from, to, args.rule.as_deref(), &name)?,
+        None => {
+            let selection = match &args.stream {
+                Some(stream) => event_store::replay::Selection::Stream(stream.clone()),
+                None => event_store::replay::Selection::Range {
+                    from,
+                    to,
+                    types: args.types.clone(),
+                },
+            };
+            let store = store_of(cloud)?;
+            let events = runtime()?.block_on(selection.read(&*store)).map_err(|e| e.to_string())?;
+            let count = events.len();
+            let events = event_store::replay::marked(events, &name);
+            cloud.put_events_to(&bus, events, &format!("replay {name}"), args.rule.as_deref());
+            count
+        }
+    };
+    runtime()?.block_on(cloud.run(i64::MAX));
+    let sent: Vec<&emulator::cloud::Emitted> = cloud.emitted()[before..].iter().collect();
+    let told = sent.iter().filter(|e| e.topic.is_some()).count();
+    let new_events = sent
+        .iter()
+        .filter(|e| e.bus.is_some() && e.event.get("replay-name").is_none() && e.event.pointer("/detail/metadata/replay").is_none())
+        .count();
+    print(&format!(
+        "Replay {name}: {replayed} events from {} to {}; consumers published {new_events} new events and told no one ({told} notifications or alerts sent).",
+        args.archive.as_deref().map_or_else(|| "the event store".to_owned(), |a| format!("archive {a}")),
+        args.rule.as_deref().map_or_else(|| "every matching rule".to_owned(), |r| format!("rule {r} only")),
+    ));
+    let audit = localcloud::audit(cloud);
+    match &audit {
+        Ok(line) => print(line),
+        Err(failures) => print(&format!("Event store audit FAILED: {failures:?}")),
+    }
+    Ok(if told == 0 && audit.is_ok() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+}
+
+fn rebuild(template: &Path, demo: &DemoArgs) -> Result<ExitCode, String> {
+    let mut run = demo_run(template, &DemoArgs { domain: Domain::Orders, ..*demo })?;
+    let cloud = run.cloud_mut();
+    let store = store_of(cloud)?;
+    let (_, live) = cloud
+        .tables()
+        .all::<order_stores::InMemoryOrderViews>()
+        .into_iter()
+        .next()
+        .ok_or("the template has no order views table")?;
+    let fresh = order_stores::InMemoryOrderViews::new();
+    let rebuilt = runtime()?
+        .block_on(order_projection::rebuild(&*store, &fresh, &*live))
+        .map_err(|e| e.to_string())?;
+    print(&format!(
+        "Rebuilt {} order views from {} events in the store.",
+        rebuilt.orders, rebuilt.events
+    ));
+    if rebuilt.differences.is_empty() {
+        print("Every rebuilt view equals the live one, order by order.");
+        return Ok(ExitCode::SUCCESS);
+    }
+    for difference in &rebuilt.differences {
+        print(&format!("  differs: {difference}"));
+    }
+    Ok(ExitCode::FAILURE)
+}
+
+fn history(template: &Path, stream: &str, as_of: Option<&str>, demo: DemoArgs) -> Result<ExitCode, String> {
+    let domain = match stream.split_once('#').map(|(source, _)| source) {
+        Some(orders::events::SOURCE) => Domain::Orders,
+        Some(_) => Domain::Sensors,
+        None => return Err(format!("{stream}: a stream is <source>#<subject>")),
+    };
+    let mut run = demo_run(template, &DemoArgs { domain, ..demo })?;
+    let store = store_of(run.cloud_mut())?;
+    let events = runtime()?
+        .block_on(event_store::EventStore::stream(&*store, stream))
+        .map_err(|e| e.to_string())?;
+    if events.is_empty() {
+        return Err(format!("no stream {stream} in the store after the demo (seed {}, size {})", demo.seed, demo.size));
+    }
+    let at = instant(as_of, "as-of", END_OF_TIME)?;
+    let past: Vec<&event_store::StoredEvent> = event_store::history::as_of(&events, at).collect();
+    for event in &events {
+        let m = &event.envelope.metadata;
+        let mark = if m.time <= at { " " } else { "+" };
+        print(&format!(
+            "{mark} {} {} {} v{} {}",
+            event.position, event_store::event::time_key(m.time), m.event_type, m.version, m.id
+        ));
+    }
+    print(&format!("{} of {} events had happened by {}", past.len(), events.len(), as_of.unwrap_or("now")));
+    if domain == Domain::Orders {
+        let view = orders::lifecycle::OrderView::fold(past.iter().map(|e| e.envelope.clone())).map_err(|e| e.to_string())?;
+        print(&serde_json::to_string_pretty(&view).unwrap_or_default());
+    }
+    Ok(ExitCode::SUCCESS)
 }

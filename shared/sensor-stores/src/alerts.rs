@@ -55,6 +55,11 @@ impl InMemoryAlertStore {
         Self::default()
     }
 
+    /// Every period kept, e.g. to compare two runs.
+    pub fn periods(&self) -> Vec<AlertState> {
+        self.lock().values().cloned().collect()
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<PeriodKey, AlertState>> {
         self.periods.lock().unwrap_or_else(PoisonError::into_inner)
     }

@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 
+use chrono::{DateTime, Utc};
 use envelope::{Envelope, Metadata};
 use serde_json::Value;
 
@@ -98,6 +99,12 @@ fn fill(template: &str, paths: &BTreeMap<String, String>, event: &Value) -> Stri
 impl LocalCloud {
     /// Puts `events` on the bus named `bus` now, as `from`.
     pub fn put_events(&mut self, bus: &str, events: Vec<Envelope<Value>>, from: &str) {
+        self.put_events_to(bus, events, from, None);
+    }
+
+    /// Puts `events` on the bus named `bus` now, as `from`; with `only_rule`, only that rule
+    /// (by logical id) sees them, as a replay with a rule filter delivers.
+    pub fn put_events_to(&mut self, bus: &str, events: Vec<Envelope<Value>>, from: &str, only_rule: Option<&str>) {
         let Some(bus_id) = self
             .topology
             .buses
@@ -140,17 +147,32 @@ impl LocalCloud {
                         ids.push(envelope.metadata.id);
                         counts.1 += 1;
                     }
-                    self.route(&bus_id, &value, &subject, from);
+                    self.route(&bus_id, &value, &subject, from, only_rule);
                 }
                 Err(err) => self.undeliverable(format!("bus {bus}"), err.to_string()),
             }
         }
     }
 
-    /// Routes an EventBridge event on bus `bus_id` to every matching rule's targets.
-    fn route(&mut self, bus_id: &str, event: &Value, subject: &str, from: &str) {
+    /// Routes an EventBridge event on bus `bus_id` to every matching rule's targets (only
+    /// `only_rule`'s, when given), and into every archive of the bus whose pattern it matches.
+    /// Replayed events are not archived again.
+    fn route(&mut self, bus_id: &str, event: &Value, subject: &str, from: &str, only_rule: Option<&str>) {
         self.emit_event(bus_id, event);
-        let matched = self.matchers.get(bus_id).map(|m| m.matches(event)).unwrap_or_default();
+        if event.get("replay-name").is_none() {
+            for archive in self.topology.archives.iter().filter(|a| a.bus == bus_id) {
+                if archive.pattern.as_ref().is_none_or(|p| p.matches(event)) {
+                    self.archived
+                        .entry(archive.logical_id.clone())
+                        .or_default()
+                        .push(event.clone());
+                }
+            }
+        }
+        let mut matched = self.matchers.get(bus_id).map(|m| m.matches(event)).unwrap_or_default();
+        if let Some(rule) = only_rule {
+            matched.retain(|&index| self.topology.rules[index].logical_id == rule);
+        }
         let mut routes = Vec::new();
         // Injected duplicates, told after the event they duplicate.
         let mut doubled = Vec::new();
@@ -269,7 +291,59 @@ impl LocalCloud {
             .and_then(Value::as_str)
             .unwrap_or_default()
             .to_owned();
-        self.route(&bus_id, &event, &subject, "scenario");
+        self.route(&bus_id, &event, &subject, "scenario", None);
+    }
+
+    /// Replays archive `archive` (logical id) as EventBridge's `StartReplay` does: every event
+    /// it kept with a `time` in `[from, to)`, by time, to its bus, each with `replay-name` =
+    /// `name`; with `only_rule`, to that rule only. Returns how many were replayed.
+    pub fn replay_archive(
+        &mut self,
+        archive: &str,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        only_rule: Option<&str>,
+        name: &str,
+    ) -> Result<usize, String> {
+        let found = self.topology.archives.iter().find(|a| a.logical_id == archive).ok_or_else(|| {
+            let known: Vec<&str> = self.topology.archives.iter().map(|a| a.logical_id.as_str()).collect();
+            format!("no archive {archive} in the template (there are: {})", known.join(", "))
+        })?;
+        let bus_id = found.bus.clone();
+        if let Some(rule) = only_rule
+            && !self.topology.rules.iter().any(|r| r.logical_id == rule && r.bus == bus_id)
+        {
+            return Err(format!("no rule {rule} on the archive's bus {bus_id}"));
+        }
+        let time_of = |event: &Value| {
+            event
+                .get("time")
+                .and_then(Value::as_str)
+                .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
+                .map(|t| t.with_timezone(&Utc))
+        };
+        let mut events: Vec<(DateTime<Utc>, Value)> = self
+            .archived
+            .get(archive)
+            .into_iter()
+            .flatten()
+            .filter_map(|event| Some((time_of(event)?, event.clone())))
+            .filter(|(time, _)| *time >= from && *time < to)
+            .collect();
+        events.sort_by_key(|(time, _)| *time);
+        let count = events.len();
+        for (_, mut event) in events {
+            if let Value::Object(fields) = &mut event {
+                fields.insert("replay-name".into(), Value::String(name.to_owned()));
+            }
+            let subject = event
+                .pointer("/detail/metadata/subject")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_owned();
+            self.route(&bus_id, &event, &subject, &format!("replay {name}"), only_rule);
+        }
+        Ok(count)
     }
 
     /// `event` with what EventBridge adds on receipt: id, account, region, time (now).

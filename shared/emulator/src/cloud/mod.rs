@@ -175,6 +175,8 @@ pub struct LocalCloud {
     notifications: Vec<Notification>,
     stats: Stats,
     ids: HashMap<(String, String), Vec<uuid::Uuid>>,
+    /// Each archive's events (by archive logical id), as the bus received them.
+    archived: HashMap<String, Vec<Value>>,
 }
 
 impl fmt::Debug for LocalCloud {
@@ -270,6 +272,7 @@ impl LocalCloud {
             notifications: Vec::new(),
             stats: Stats::default(),
             ids: HashMap::new(),
+            archived: HashMap::new(),
             topology,
         };
         for (schedule, rule) in cloud.topology.schedules.iter().enumerate() {
