@@ -13,9 +13,10 @@ use handler_kit::function::Resource;
 use handler_kit::local::Registration;
 use serde_yaml_ng::Value;
 
-/// The declared functions of every domain: what the local cloud runs is what is checked here.
+/// The declared functions of every domain and of the platform: what the local cloud runs is
+/// what is checked here.
 fn declared() -> Vec<Registration> {
-    localcloud::domains().iter().flat_map(|d| d.functions()).collect()
+    localcloud::functions()
 }
 
 fn declaration(binary: &str) -> Registration {

@@ -16,14 +16,17 @@ pub fn platform_functions() -> Vec<Registration> {
 }
 
 /// Every function the template deploys: each domain's and the platform's.
+pub fn functions() -> Vec<Registration> {
+    domains()
+        .iter()
+        .flat_map(|d| d.functions())
+        .chain(platform_functions())
+        .collect()
+}
+
+/// The registry of [`functions`], for a local cloud.
 pub fn registry() -> Registry {
-    Registry::new(
-        domains()
-            .iter()
-            .flat_map(|d| d.functions())
-            .chain(platform_functions())
-            .collect(),
-    )
+    Registry::new(functions())
 }
 
 /// The audit of a run's event store: it must hold exactly the distinct events the bus

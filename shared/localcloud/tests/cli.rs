@@ -200,8 +200,9 @@ fn route_names_every_rule_queue_and_function_an_event_reaches() {
         "{routes:?}"
     );
     assert!(routes.iter().any(|r| r.contains("OrderProjectionRule")), "{routes:?}");
-    // Three records, each to the same two places.
-    assert_eq!(routes.len(), 6, "{routes:?}");
+    assert!(routes.iter().any(|r| r.contains("EventArchiveRule")), "{routes:?}");
+    // Three records, each to the same three places.
+    assert_eq!(routes.len(), 9, "{routes:?}");
 }
 
 #[test]

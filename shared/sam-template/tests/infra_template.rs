@@ -199,7 +199,7 @@ fn given_the_infra_template_when_loaded_then_outputs_and_implicit_resources_reso
         t.outputs["ParkingQueueUrl"],
         json!(t.resource("ParkingQueue").unwrap().ref_value)
     );
-    assert_eq!(t.outputs.len(), 8);
+    assert_eq!(t.outputs.len(), 10);
 }
 
 #[test]
@@ -210,7 +210,7 @@ fn given_the_infra_template_when_loaded_then_every_function_has_a_mapping_a_rule
         Some(true)
     );
     let functions: Vec<_> = t.of_kind("AWS::Serverless::Function").collect();
-    assert_eq!(functions.len(), 10);
+    assert_eq!(functions.len(), 11);
     for mapping in t.of_kind("AWS::Lambda::EventSourceMapping") {
         let function = t.find(mapping.property_str("FunctionName").unwrap()).unwrap();
         assert!(function.is("AWS::Serverless::Function"));
@@ -220,7 +220,7 @@ fn given_the_infra_template_when_loaded_then_every_function_has_a_mapping_a_rule
         let rule = t.resource(&format!("{}Rule", function.logical_id)).unwrap();
         assert_eq!(rule.property_str("Targets.0.Arn"), queue.arn.as_deref());
     }
-    assert_eq!(t.of_kind("AWS::Lambda::EventSourceMapping").count(), 8);
+    assert_eq!(t.of_kind("AWS::Lambda::EventSourceMapping").count(), 9);
 }
 
 #[test]
