@@ -1,0 +1,134 @@
+//! The event store contract on DynamoDB (moto in server mode, through the real SDK), on a table
+//! created exactly as infra/template.yaml declares `EventStoreTable` (keys and indexes), and
+//! the cost of an append in DynamoDB calls.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a panic is how a test reports failure
+
+#[path = "../../shared/event-store/tests/contract/mod.rs"]
+mod contract;
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection, ProjectionType,
+    ScalarAttributeType,
+};
+use contract::*;
+use event_store::{Appended, DynamoEventStore, EventStore};
+use motoserver::CallLog;
+use serde_yaml_ng::Value;
+
+static TABLES: AtomicUsize = AtomicUsize::new(0);
+
+fn key_schema(keys: &Value) -> Vec<KeySchemaElement> {
+    keys.as_sequence()
+        .unwrap()
+        .iter()
+        .map(|k| {
+            KeySchemaElement::builder()
+                .attribute_name(k["AttributeName"].as_str().unwrap())
+                .key_type(KeyType::from(k["KeyType"].as_str().unwrap()))
+                .build()
+                .unwrap()
+        })
+        .collect()
+}
+
+/// A table created from the template's `EventStoreTable`: its attributes, keys and indexes.
+async fn store(log: Option<&CallLog>) -> DynamoEventStore {
+    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../infra/template.yaml")).unwrap();
+    let template: Value = serde_yaml_ng::from_str(&text).unwrap();
+    let properties = &template["Resources"]["EventStoreTable"]["Properties"];
+    let moto = motoserver::shared().expect("moto server");
+    let config = moto.sdk_config().await;
+    let name = format!("events-{}-{}", std::process::id(), TABLES.fetch_add(1, Ordering::SeqCst));
+    let mut request = Client::new(&config)
+        .create_table()
+        .table_name(&name)
+        .billing_mode(BillingMode::PayPerRequest)
+        .set_key_schema(Some(key_schema(&properties["KeySchema"])));
+    for attribute in properties["AttributeDefinitions"].as_sequence().unwrap() {
+        request = request.attribute_definitions(
+            AttributeDefinition::builder()
+                .attribute_name(attribute["AttributeName"].as_str().unwrap())
+                .attribute_type(ScalarAttributeType::from(attribute["AttributeType"].as_str().unwrap()))
+                .build()
+                .unwrap(),
+        );
+    }
+    for index in properties["GlobalSecondaryIndexes"].as_sequence().unwrap() {
+        assert_eq!(index["Projection"]["ProjectionType"], "ALL", "a replay reads whole events from the index");
+        request = request.global_secondary_indexes(
+            GlobalSecondaryIndex::builder()
+                .index_name(index["IndexName"].as_str().unwrap())
+                .set_key_schema(Some(key_schema(&index["KeySchema"])))
+                .projection(Projection::builder().projection_type(ProjectionType::All).build())
+                .build()
+                .unwrap(),
+        );
+    }
+    request.send().await.unwrap();
+    let mut builder = aws_sdk_dynamodb::config::Builder::from(&config);
+    if let Some(log) = log {
+        builder = builder.interceptor(log.clone());
+    }
+    DynamoEventStore::new(Client::from_conf(builder.build()), name)
+}
+
+#[test]
+fn the_adapter_reads_the_indexes_the_template_declares() {
+    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../infra/template.yaml")).unwrap();
+    let template: Value = serde_yaml_ng::from_str(&text).unwrap();
+    let indexes: Vec<&str> = template["Resources"]["EventStoreTable"]["Properties"]["GlobalSecondaryIndexes"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .map(|i| i["IndexName"].as_str().unwrap())
+        .collect();
+    assert_eq!(indexes, [event_store::BY_TIME, event_store::BY_TYPE]);
+}
+
+#[tokio::test]
+async fn dynamodb_an_append_is_once_and_a_taken_position_is_a_conflict() {
+    an_append_is_once_and_a_taken_position_is_a_conflict_naming_its_holder(store(None).await).await;
+}
+
+#[tokio::test]
+async fn dynamodb_a_stream_comes_in_order() {
+    a_stream_comes_in_order_whatever_the_append_order(store(None).await).await;
+}
+
+#[tokio::test]
+async fn dynamodb_time_range_reads_cross_streams_and_days() {
+    time_range_reads_cross_streams_and_days_and_exclude_the_end(store(None).await).await;
+}
+
+#[tokio::test]
+async fn dynamodb_an_event_reads_back_as_appended() {
+    an_event_reads_back_as_appended(store(None).await).await;
+}
+
+#[tokio::test]
+async fn dynamodb_an_archived_event_costs_one_call_new_repeated_or_in_conflict_and_reads_are_queries() {
+    let log = CallLog::new();
+    let store = store(Some(&log)).await;
+    let first = event(1, "shop.orders", "OrderPlaced", "o-1", "2026-11-30T10:00:00Z", Some(1));
+    let rival = event(2, "shop.orders", "OrderPlaced", "o-1", "2026-11-30T10:00:00Z", Some(1));
+    assert_eq!(store.append(&first).await.unwrap(), Appended::Added);
+    assert_eq!(log.take(), ["PutItem"], "a new event");
+    assert_eq!(store.append(&first).await.unwrap(), Appended::AlreadyThere);
+    assert_eq!(log.take(), ["PutItem"], "a redelivered event");
+    assert!(matches!(store.append(&rival).await.unwrap(), Appended::Conflict { .. }));
+    assert_eq!(log.take(), ["PutItem"], "a conflict: the holder comes back with the refusal");
+
+    store.stream("shop.orders#o-1").await.unwrap();
+    assert_eq!(log.take(), ["Query"]);
+    store.between(at("2026-11-29T12:00:00Z"), at("2026-11-30T12:00:00Z")).await.unwrap();
+    assert_eq!(log.take(), ["Query", "Query"], "one query per day of the range, no scan");
+    store
+        .of_type("OrderPlaced", at("2026-11-30T00:00:00Z"), at("2026-11-30T12:00:00Z"))
+        .await
+        .unwrap();
+    assert_eq!(log.take(), ["Query"]);
+}
