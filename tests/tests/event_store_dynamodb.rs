@@ -9,11 +9,6 @@ mod contract;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use aws_sdk_dynamodb::Client;
-use aws_sdk_dynamodb::types::{
-    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection, ProjectionType,
-    ScalarAttributeType,
-};
 use contract::*;
 use event_store::{Appended, DynamoEventStore, EventStore};
 use motoserver::CallLog;
@@ -21,71 +16,24 @@ use serde_yaml_ng::Value;
 
 static TABLES: AtomicUsize = AtomicUsize::new(0);
 
-fn key_schema(keys: &Value) -> Vec<KeySchemaElement> {
-    keys.as_sequence()
-        .unwrap()
-        .iter()
-        .map(|k| {
-            KeySchemaElement::builder()
-                .attribute_name(k["AttributeName"].as_str().unwrap())
-                .key_type(KeyType::from(k["KeyType"].as_str().unwrap()))
-                .build()
-                .unwrap()
-        })
-        .collect()
-}
-
-/// A table created from the template's `EventStoreTable`: its attributes, keys and indexes.
+/// A store on a table created as the template declares `EventStoreTable`.
 async fn store(log: Option<&CallLog>) -> DynamoEventStore {
-    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../infra/template.yaml")).unwrap();
-    let template: Value = serde_yaml_ng::from_str(&text).unwrap();
-    let properties = &template["Resources"]["EventStoreTable"]["Properties"];
-    let moto = motoserver::shared().expect("moto server");
-    let config = moto.sdk_config().await;
     let name = format!("events-{}-{}", std::process::id(), TABLES.fetch_add(1, Ordering::SeqCst));
-    let mut request = Client::new(&config)
-        .create_table()
-        .table_name(&name)
-        .billing_mode(BillingMode::PayPerRequest)
-        .set_key_schema(Some(key_schema(&properties["KeySchema"])));
-    for attribute in properties["AttributeDefinitions"].as_sequence().unwrap() {
-        request = request.attribute_definitions(
-            AttributeDefinition::builder()
-                .attribute_name(attribute["AttributeName"].as_str().unwrap())
-                .attribute_type(ScalarAttributeType::from(attribute["AttributeType"].as_str().unwrap()))
-                .build()
-                .unwrap(),
-        );
-    }
-    for index in properties["GlobalSecondaryIndexes"].as_sequence().unwrap() {
-        assert_eq!(index["Projection"]["ProjectionType"], "ALL", "a replay reads whole events from the index");
-        request = request.global_secondary_indexes(
-            GlobalSecondaryIndex::builder()
-                .index_name(index["IndexName"].as_str().unwrap())
-                .set_key_schema(Some(key_schema(&index["KeySchema"])))
-                .projection(Projection::builder().projection_type(ProjectionType::All).build())
-                .build()
-                .unwrap(),
-        );
-    }
-    request.send().await.unwrap();
-    let mut builder = aws_sdk_dynamodb::config::Builder::from(&config);
-    if let Some(log) = log {
-        builder = builder.interceptor(log.clone());
-    }
-    DynamoEventStore::new(Client::from_conf(builder.build()), name)
+    let client = system_tests::declared_table("EventStoreTable", &name, log).await;
+    DynamoEventStore::new(client, name)
 }
 
 #[test]
 fn the_adapter_reads_the_indexes_the_template_declares() {
     let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../infra/template.yaml")).unwrap();
     let template: Value = serde_yaml_ng::from_str(&text).unwrap();
-    let indexes: Vec<&str> = template["Resources"]["EventStoreTable"]["Properties"]["GlobalSecondaryIndexes"]
+    let declared = template["Resources"]["EventStoreTable"]["Properties"]["GlobalSecondaryIndexes"]
         .as_sequence()
-        .unwrap()
-        .iter()
-        .map(|i| i["IndexName"].as_str().unwrap())
-        .collect();
+        .unwrap();
+    for index in declared {
+        assert_eq!(index["Projection"]["ProjectionType"], "ALL", "a replay reads whole events from the index");
+    }
+    let indexes: Vec<&str> = declared.iter().map(|i| i["IndexName"].as_str().unwrap()).collect();
     assert_eq!(indexes, [event_store::BY_TIME, event_store::BY_TYPE]);
 }
 

@@ -17,3 +17,26 @@ pub fn upcast(event: &StoredEvent, registry: &Registry) -> Result<Envelope<Value
     let at = Location::root().field(&format!("{} at {}", event.stream, event.position));
     registry.upcast(event.envelope.clone(), &at)
 }
+
+/// `stream` as lines, one per event (`position time type version id`), each marked `+` when
+/// it happened after `instant`, then how many had happened by then.
+pub fn lines(stream: &[StoredEvent], instant: DateTime<Utc>) -> Vec<String> {
+    let mut lines: Vec<String> = stream
+        .iter()
+        .map(|event| {
+            let m = &event.envelope.metadata;
+            format!(
+                "{} {} {} {} v{} {}",
+                if m.time <= instant { " " } else { "+" },
+                event.position,
+                crate::event::time_key(m.time),
+                m.event_type,
+                m.version,
+                m.id
+            )
+        })
+        .collect();
+    let happened = as_of(stream, instant).count();
+    lines.push(format!("{happened} of {} events had happened by then", stream.len()));
+    lines
+}

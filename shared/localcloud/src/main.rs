@@ -705,18 +705,12 @@ fn history(template: &Path, stream: &str, as_of: Option<&str>, demo: DemoArgs) -
         return Err(format!("no stream {stream} in the store after the demo (seed {}, size {})", demo.seed, demo.size));
     }
     let at = instant(as_of, "as-of", END_OF_TIME)?;
-    let past: Vec<&event_store::StoredEvent> = event_store::history::as_of(&events, at).collect();
-    for event in &events {
-        let m = &event.envelope.metadata;
-        let mark = if m.time <= at { " " } else { "+" };
-        print(&format!(
-            "{mark} {} {} {} v{} {}",
-            event.position, event_store::event::time_key(m.time), m.event_type, m.version, m.id
-        ));
+    for line in event_store::history::lines(&events, at) {
+        print(&line);
     }
-    print(&format!("{} of {} events had happened by {}", past.len(), events.len(), as_of.unwrap_or("now")));
+    let past = event_store::history::as_of(&events, at);
     if domain == Domain::Orders {
-        let view = orders::lifecycle::OrderView::fold(past.iter().map(|e| e.envelope.clone())).map_err(|e| e.to_string())?;
+        let view = orders::lifecycle::OrderView::fold(past.map(|e| e.envelope.clone())).map_err(|e| e.to_string())?;
         print(&serde_json::to_string_pretty(&view).unwrap_or_default());
     }
     Ok(ExitCode::SUCCESS)

@@ -1,0 +1,118 @@
+//! What the `events` command does, against the deployed stack (or moto):
+//!
+//! - **replay**: events read from the store ([`event_store::replay::Selection`]) go back on the
+//!   bus with their original ids and `metadata.replay` set, so every rule sees them; or, with
+//!   a rule, only to that rule's targets, as EventBridge's archive replay with a rule filter
+//!   does ([`RuleTargets`]): the rule's pattern is applied and each SQS target gets the event
+//!   as EventBridge would deliver it, with `replay-name`.
+//! - **rebuild** and **history** use the projection's fold ([`order_projection::rebuild`],
+//!   [`orders::lifecycle::OrderView::fold`]) on the DynamoDB adapters.
+
+#[cfg(feature = "aws")]
+mod rule;
+
+#[cfg(feature = "aws")]
+pub use rule::{Delivered, RuleTargets, Target};
+
+/// Replays `selection` from `store` as replay `name`: onto `bus` for every rule, or to the
+/// targets of `rule` only. Returns what it did, in a line.
+#[cfg(feature = "aws")]
+pub async fn replay(
+    config: &aws_config::SdkConfig,
+    store: &impl event_store::EventStore,
+    selection: &event_store::replay::Selection,
+    bus: &str,
+    rule: Option<&str>,
+    name: &str,
+) -> Result<String, String> {
+    use handler_kit::publish::{EventBridgePublisher, Publisher};
+    let events = selection.read(store).await.map_err(|e| e.to_string())?;
+    let count = events.len();
+    let events = event_store::replay::marked(events, name);
+    match rule {
+        None => {
+            let publisher = EventBridgePublisher::new(aws_sdk_eventbridge::Client::new(config), bus);
+            publisher.publish(&events).await.map_err(|e| e.to_string())?;
+            Ok(format!("replay {name}: {count} events put on {bus}, in order, with their original ids"))
+        }
+        Some(rule) => {
+            let sqs = aws_sdk_sqs::Client::new(config);
+            let targets = RuleTargets::load(&aws_sdk_eventbridge::Client::new(config), &sqs, bus, rule).await?;
+            let delivered = targets.deliver(&sqs, &events, name).await?;
+            Ok(format!(
+                "replay {name}: {} of {count} events matched rule {rule}, sent to its {} target(s); {} did not match",
+                delivered.matched,
+                targets.targets().len(),
+                delivered.skipped
+            ))
+        }
+    }
+}
+
+/// The longest time range a replay reads: one query per day per type, so a range is bounded;
+/// split longer replays.
+pub const MAX_RANGE_DAYS: i64 = 400;
+
+/// Checks a replay's time range: `from` before `to`, at most [`MAX_RANGE_DAYS`] apart.
+pub fn check_range(from: chrono::DateTime<chrono::Utc>, to: chrono::DateTime<chrono::Utc>) -> Result<(), String> {
+    if to <= from {
+        return Err(format!("--to ({to}) must be after --from ({from})"));
+    }
+    let days = (to - from).num_days();
+    if days > MAX_RANGE_DAYS {
+        return Err(format!(
+            "the range is {days} days; replay at most {MAX_RANGE_DAYS} days at a time (one query per day and type)"
+        ));
+    }
+    Ok(())
+}
+
+/// The EventBridge event a rule's target receives for `envelope`, replayed as `replay`: the
+/// entry EventBridge would make of it, with a fresh event id derived from the envelope's and
+/// the replay's (so one replay delivers one event per envelope), and `replay-name`.
+pub fn replayed_event(
+    envelope: &envelope::Envelope<serde_json::Value>,
+    replay: &str,
+    account: &str,
+    region: &str,
+) -> Result<serde_json::Value, envelope::EnvelopeError> {
+    let id = envelope::Metadata::derived_id(envelope.metadata.id, replay, 0);
+    let event = envelope.to_put_events_entry()?.to_event(&id.to_string(), account, region)?;
+    let mut value = serde_json::to_value(event).unwrap_or_default();
+    if let serde_json::Value::Object(fields) = &mut value {
+        fields.insert("replay-name".into(), serde_json::Value::String(replay.to_owned()));
+    }
+    Ok(value)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::{Duration, Utc};
+
+    #[test]
+    fn given_a_range_then_it_must_run_forward_and_be_bounded() {
+        let now = Utc::now();
+        assert!(check_range(now, now + Duration::days(30)).is_ok());
+        assert!(check_range(now, now).unwrap_err().contains("after"));
+        assert!(check_range(now, now + Duration::days(401)).unwrap_err().contains("at most 400"));
+    }
+
+    #[test]
+    fn given_an_envelope_then_its_replayed_event_reads_back_as_the_same_event_marked() {
+        let envelope: envelope::Envelope<serde_json::Value> = serde_json::from_value(serde_json::json!({
+            "metadata": {"id": "6a1f2e3d-4c5b-4a69-8877-665544332211", "type": "OrderShipped", "version": 1,
+                         "source": "shop.orders", "time": "2026-11-30T10:00:00.250Z", "subject": "o-1",
+                         "sequence": 4, "correlationId": "c-1"},
+            "data": {"orderId": "o-1"}
+        }))
+        .unwrap();
+        let event = replayed_event(&envelope, "fix-42", "123456789012", "eu-west-1").unwrap();
+        assert_eq!(event["replay-name"], "fix-42");
+        assert_eq!(event["time"], "2026-11-30T10:00:00Z");
+        let read = envelope::Decoder::new().decode_value(event).unwrap().remove(0).envelope.unwrap();
+        assert_eq!(read.metadata.id, envelope.metadata.id, "the original id");
+        assert_eq!(read.metadata.replay.as_deref(), Some("fix-42"));
+        assert_eq!(read.data, envelope.data);
+    }
+}

@@ -1,0 +1,165 @@
+//! `events`: replay, rebuild and history against the deployed stack. AWS settings come from
+//! the environment as for any AWS tool (`AWS_PROFILE`, `AWS_REGION`, `AWS_ENDPOINT_URL` for
+//! moto); assume the stack's `EventReplayRole` first. Exit 0 when done, 1 when AWS or the data
+//! failed (or a rebuild differs from the live view), 2 for bad usage.
+
+use std::process::ExitCode;
+
+use chrono::{DateTime, Utc};
+use clap::{Parser, Subcommand};
+use event_store::replay::Selection;
+use event_store::{DynamoEventStore, EventStore};
+use event_tools::check_range;
+use order_stores::DynamoOrderViews;
+
+#[derive(Parser)]
+#[command(version, about = "Replay events, rebuild read models and read history from the event store")]
+struct Cli {
+    /// The event store table (the stack's `EventStoreTableName` output).
+    #[arg(long, global = true, env = "EVENT_STORE_TABLE")]
+    table: Option<String>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Republish a stream, a time range, or a time range of some types, in order, with their
+    /// original ids and `metadata.replay`; to every rule of the bus, or to one rule's targets.
+    Replay {
+        /// One stream (`<source>#<subject>`).
+        #[arg(long, conflicts_with_all = ["from", "to", "types"])]
+        stream: Option<String>,
+        /// Start of the range (RFC 3339, event time, inclusive).
+        #[arg(long, requires = "to")]
+        from: Option<String>,
+        /// End of the range (RFC 3339, event time, exclusive).
+        #[arg(long, requires = "from")]
+        to: Option<String>,
+        /// Only events of this type (repeatable).
+        #[arg(long = "type", value_name = "TYPE")]
+        types: Vec<String>,
+        /// The bus (the stack's `EventBusName` output).
+        #[arg(long, env = "EVENT_BUS_NAME")]
+        bus: String,
+        /// Deliver only to this rule's targets (its name on the bus).
+        #[arg(long)]
+        rule: Option<String>,
+        /// The replay's name, carried by every replayed event (default: from the time).
+        #[arg(long)]
+        name: Option<String>,
+    },
+    /// Rebuild a read model from history into a fresh table and report what differs from the
+    /// live one. Known: `order-projection`.
+    Rebuild {
+        /// The read model.
+        projection: String,
+        /// The live table (the stack's `OrdersTable`).
+        #[arg(long)]
+        live: String,
+        /// The fresh table to write (key `orderId`), named `<stack>-rebuild-...` for the role.
+        #[arg(long)]
+        into: String,
+    },
+    /// Print a stream, and for an order its view as of an instant.
+    History {
+        /// The stream (`<source>#<subject>`).
+        stream: String,
+        /// Only what had happened by this instant (RFC 3339, event time).
+        #[arg(long)]
+        as_of: Option<String>,
+    },
+}
+
+fn instant(text: &str, what: &str) -> Result<DateTime<Utc>, String> {
+    DateTime::parse_from_rfc3339(text)
+        .map(|t| t.with_timezone(&Utc))
+        .map_err(|e| format!("--{what}: '{text}' is not an RFC 3339 date-time with an offset ({e})"))
+}
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let Some(table) = cli.table.clone() else {
+        eprintln!("error: --table <event store table> (or EVENT_STORE_TABLE) is required");
+        return ExitCode::from(2);
+    };
+    match run(cli.command, &table).await {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("error: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(command: Command, table: &str) -> Result<ExitCode, String> {
+    let config = handler_kit::lambda::sdk_loader().load().await;
+    let dynamodb = aws_sdk_dynamodb::Client::new(&config);
+    let store = DynamoEventStore::new(dynamodb.clone(), table);
+    match command {
+        Command::Replay {
+            stream,
+            from,
+            to,
+            types,
+            bus,
+            rule,
+            name,
+        } => {
+            let selection = match (stream, from, to) {
+                (Some(stream), ..) => Selection::Stream(stream),
+                (None, Some(from), Some(to)) => {
+                    let (from, to) = (instant(&from, "from")?, instant(&to, "to")?);
+                    check_range(from, to)?;
+                    Selection::Range { from, to, types }
+                }
+                _ => return Err("say what to replay: --stream, or --from and --to (with --type)".to_owned()),
+            };
+            let name = name.unwrap_or_else(|| event_store::replay::default_name(Utc::now()));
+            println!("{}", event_tools::replay(&config, &store, &selection, &bus, rule.as_deref(), &name).await?);
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Rebuild { projection, live, into } => {
+            if projection != "order-projection" {
+                return Err(format!("no read model {projection} to rebuild (known: order-projection)"));
+            }
+            let rebuilt = order_projection::rebuild(
+                &store,
+                &DynamoOrderViews::new(dynamodb.clone(), into.as_str()),
+                &DynamoOrderViews::new(dynamodb, live.as_str()),
+            )
+            .await
+            .map_err(|e| e.to_string())?;
+            println!(
+                "rebuilt {} order views from {} events into {into}",
+                rebuilt.orders, rebuilt.events
+            );
+            for difference in &rebuilt.differences {
+                println!("  differs: {difference}");
+            }
+            Ok(if rebuilt.differences.is_empty() {
+                println!("every rebuilt view equals the live one");
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            })
+        }
+        Command::History { stream, as_of } => {
+            let events = store.stream(&stream).await.map_err(|e| e.to_string())?;
+            if events.is_empty() {
+                return Err(format!("no stream {stream} in {table}"));
+            }
+            let at = as_of.as_deref().map(|t| instant(t, "as-of")).transpose()?.unwrap_or(DateTime::<Utc>::MAX_UTC);
+            for line in event_store::history::lines(&events, at) {
+                println!("{line}");
+            }
+            let past: Vec<_> = event_store::history::as_of(&events, at).map(|e| e.envelope.clone()).collect();
+            if stream.starts_with(&format!("{}#", orders::events::SOURCE)) {
+                let view = orders::lifecycle::OrderView::fold(past).map_err(|e| format!("{stream}: {e}"))?;
+                println!("{}", serde_json::to_string_pretty(&view).unwrap_or_default());
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
