@@ -137,4 +137,11 @@ pub async fn a_view_is_written_only_if_unchanged_since_read(views: impl OrderVie
         Saved::Written
     );
     assert_eq!(views.get("o-1").await.unwrap(), Some(view(2)));
+    // Every view comes back from `all`, as written (what a rebuild compares with).
+    let mut other = view(1);
+    other.order_id = "o-2".into();
+    assert_eq!(views.save_if_unchanged(&other, None).await.unwrap(), Saved::Written);
+    let mut all = views.all().await.unwrap();
+    all.sort_by(|a, b| a.order_id.cmp(&b.order_id));
+    assert_eq!(all, [view(2), other]);
 }
