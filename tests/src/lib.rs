@@ -4,7 +4,11 @@
 /// `logical_id` (attributes, keys, global secondary indexes), and returns a client for it,
 /// logging calls to `log` when given.
 #[cfg(feature = "aws")]
-pub async fn declared_table(logical_id: &str, name: &str, log: Option<&motoserver::CallLog>) -> aws_sdk_dynamodb::Client {
+pub async fn declared_table(
+    logical_id: &str,
+    name: &str,
+    log: Option<&motoserver::CallLog>,
+) -> aws_sdk_dynamodb::Client {
     use aws_sdk_dynamodb::Client;
     use aws_sdk_dynamodb::types::{
         AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection, ProjectionType,
@@ -38,7 +42,9 @@ pub async fn declared_table(logical_id: &str, name: &str, log: Option<&motoserve
     for attribute in properties["AttributeDefinitions"].as_sequence().into_iter().flatten() {
         let definition = AttributeDefinition::builder()
             .attribute_name(attribute["AttributeName"].as_str().unwrap_or_default())
-            .attribute_type(ScalarAttributeType::from(attribute["AttributeType"].as_str().unwrap_or_default()))
+            .attribute_type(ScalarAttributeType::from(
+                attribute["AttributeType"].as_str().unwrap_or_default(),
+            ))
             .build();
         request = request.attribute_definitions(definition.unwrap_or_else(|e| panic!("{logical_id}: {e}")));
     }

@@ -12,8 +12,8 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use emulator::cloud::LocalCloud;
 use emulator::faults::Faults;
-use event_store::replay::{Selection, marked};
 use event_store::InMemoryEventStore;
+use event_store::replay::{Selection, marked};
 use order_stores::{InMemoryOrderViews, OrderViews};
 use orders_demo::{Shop, place_mix};
 
@@ -67,9 +67,17 @@ async fn given_the_demo_with_faults_then_the_store_holds_what_the_bus_carried_an
         let (events, live) = (store(cloud), live_views(cloud));
         let fresh = InMemoryOrderViews::new();
         let rebuilt = order_projection::rebuild(&*events, &fresh, &*live).await.unwrap();
-        assert!(rebuilt.differences.is_empty(), "seed {seed}: {:#?}", rebuilt.differences);
+        assert!(
+            rebuilt.differences.is_empty(),
+            "seed {seed}: {:#?}",
+            rebuilt.differences
+        );
         let live_all = live.all().await.unwrap();
-        assert!(live_all.len() >= 25, "seed {seed}: the demo's accepted orders, {}", live_all.len());
+        assert!(
+            live_all.len() >= 25,
+            "seed {seed}: the demo's accepted orders, {}",
+            live_all.len()
+        );
         assert_eq!(rebuilt.orders, live_all.len());
         for view in live_all {
             assert_eq!(fresh.get(&view.order_id).await.unwrap(), Some(view), "seed {seed}");
@@ -108,26 +116,54 @@ async fn given_a_replay_of_the_template_archive_to_every_rule_then_every_consume
     let (before, told_before) = (records(cloud), told(cloud));
     let emitted_before = cloud.emitted().len();
     let replayed = cloud
-        .replay_archive("OrdersArchive", DateTime::<Utc>::UNIX_EPOCH, DateTime::<Utc>::MAX_UTC, None, "after-fix-7")
+        .replay_archive(
+            "OrdersArchive",
+            DateTime::<Utc>::UNIX_EPOCH,
+            DateTime::<Utc>::MAX_UTC,
+            None,
+            "after-fix-7",
+        )
         .unwrap();
     cloud.run(i64::MAX).await;
 
     let distinct: usize = cloud.carried_ids().count();
-    assert!(replayed >= distinct, "every event the archive kept ({replayed}) covers the {distinct} distinct ones");
+    assert!(
+        replayed >= distinct,
+        "every event the archive kept ({replayed}) covers the {distinct} distinct ones"
+    );
     let grown = grown(&before, &records(cloud));
-    for consumer in ["reserve-inventory", "process-payment", "ship-order", "order-projection", "notify-customer", "event-archive"] {
-        assert!(grown.contains(&consumer.to_owned()), "{consumer} saw the replay: {grown:?}");
+    for consumer in [
+        "reserve-inventory",
+        "process-payment",
+        "ship-order",
+        "order-projection",
+        "notify-customer",
+        "event-archive",
+    ] {
+        assert!(
+            grown.contains(&consumer.to_owned()),
+            "{consumer} saw the replay: {grown:?}"
+        );
     }
     assert_eq!(told(cloud), told_before, "no customer is told again");
     let new_events = cloud.emitted()[emitted_before..]
         .iter()
         .filter(|e| e.bus.is_some() && e.event.get("replay-name").is_none())
         .count();
-    assert_eq!(new_events, 0, "every effect was decided before: nothing new is published");
+    assert_eq!(
+        new_events, 0,
+        "every effect was decided before: nothing new is published"
+    );
     assert_eq!(live_views(cloud).all().await.unwrap().len(), before_states);
     localcloud::audit(cloud).unwrap();
     let err = cloud
-        .replay_archive("NoSuchArchive", DateTime::<Utc>::UNIX_EPOCH, DateTime::<Utc>::MAX_UTC, None, "x")
+        .replay_archive(
+            "NoSuchArchive",
+            DateTime::<Utc>::UNIX_EPOCH,
+            DateTime::<Utc>::MAX_UTC,
+            None,
+            "x",
+        )
         .unwrap_err();
     assert!(err.contains("OrdersArchive"), "{err}");
 }
@@ -166,7 +202,8 @@ async fn given_an_archive_replay_limited_in_time_then_exactly_the_events_of_that
 }
 
 #[tokio::test(start_paused = true)]
-async fn given_the_sensors_demo_when_its_archive_is_replayed_then_raise_alert_updates_its_state_but_alerts_no_one_again() {
+async fn given_the_sensors_demo_when_its_archive_is_replayed_then_raise_alert_updates_its_state_but_alerts_no_one_again()
+ {
     use emulator::domain::{DemoOptions, Domain};
     let template = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../infra/template.yaml");
     let options = DemoOptions {
@@ -174,7 +211,9 @@ async fn given_the_sensors_demo_when_its_archive_is_replayed_then_raise_alert_up
         seed: 2,
         faults: Faults::demo(),
     };
-    let mut run = sensors_demo::Sensors.demo(&template, options, &localcloud::registry()).unwrap();
+    let mut run = sensors_demo::Sensors
+        .demo(&template, options, &localcloud::registry())
+        .unwrap();
     run.cloud_mut().keep_timeline(false);
     let report = run.finish().await;
     assert!(report.violations.is_empty(), "{:#?}", report.violations);
@@ -183,7 +222,13 @@ async fn given_the_sensors_demo_when_its_archive_is_replayed_then_raise_alert_up
     cloud.keep_emitted();
     let (before, told_before) = (records(cloud), told(cloud));
     let replayed = cloud
-        .replay_archive("OrdersArchive", DateTime::<Utc>::UNIX_EPOCH, DateTime::<Utc>::MAX_UTC, Some("RaiseAlertRule"), "sensors-fix")
+        .replay_archive(
+            "OrdersArchive",
+            DateTime::<Utc>::UNIX_EPOCH,
+            DateTime::<Utc>::MAX_UTC,
+            Some("RaiseAlertRule"),
+            "sensors-fix",
+        )
         .unwrap();
     cloud.run(i64::MAX).await;
     assert!(replayed > 0, "the demo's anomalies were archived");
@@ -198,7 +243,12 @@ async fn raise_alert_on(sample: &str) -> (usize, Vec<sensors::alerts::AlertState
     use handler_kit::local::Sent;
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
     let topology = Topology::load(&root.join("infra/template.yaml"), &sam_template::Options::default()).unwrap();
-    let mut cloud = LocalCloud::new(topology, emulator::cloud::CloudOptions::default(), &localcloud::registry()).unwrap();
+    let mut cloud = LocalCloud::new(
+        topology,
+        emulator::cloud::CloudOptions::default(),
+        &localcloud::registry(),
+    )
+    .unwrap();
     let catalogue: Vec<serde_json::Value> =
         serde_json::from_str(&std::fs::read_to_string(root.join("events/sensors/catalogue.json")).unwrap()).unwrap();
     cloud.load_table("SensorCatalogueTable", &catalogue).unwrap();
@@ -212,14 +262,22 @@ async fn raise_alert_on(sample: &str) -> (usize, Vec<sensors::alerts::AlertState
             _ => 0,
         })
         .sum();
-    let periods = cloud.tables().all::<sensor_stores::InMemoryAlertStore>().remove(0).1.periods();
+    let periods = cloud
+        .tables()
+        .all::<sensor_stores::InMemoryAlertStore>()
+        .remove(0)
+        .1
+        .periods();
     (alerts, periods)
 }
 
 #[tokio::test(start_paused = true)]
 async fn given_replayed_anomalies_in_a_fresh_deployment_then_raise_alert_keeps_their_periods_and_alerts_no_one() {
     let (alerts, periods) = raise_alert_on("events/sensors/raise-alert/anomaly-detected.sqs-eventbridge.json").await;
-    assert!(alerts > 0 && !periods.is_empty(), "as sent at the time: alerted ({alerts}), {periods:?} kept");
+    assert!(
+        alerts > 0 && !periods.is_empty(),
+        "as sent at the time: alerted ({alerts}), {periods:?} kept"
+    );
     let replayed = raise_alert_on("events/sensors/raise-alert/anomaly-detected-replayed.sqs-eventbridge.json").await;
     assert_eq!(replayed, (0, periods), "replayed: the same state, no alert");
 }

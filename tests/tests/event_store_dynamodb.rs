@@ -18,7 +18,11 @@ static TABLES: AtomicUsize = AtomicUsize::new(0);
 
 /// A store on a table created as the template declares `EventStoreTable`.
 async fn store(log: Option<&CallLog>) -> DynamoEventStore {
-    let name = format!("events-{}-{}", std::process::id(), TABLES.fetch_add(1, Ordering::SeqCst));
+    let name = format!(
+        "events-{}-{}",
+        std::process::id(),
+        TABLES.fetch_add(1, Ordering::SeqCst)
+    );
     let client = system_tests::declared_table("EventStoreTable", &name, log).await;
     DynamoEventStore::new(client, name)
 }
@@ -31,7 +35,10 @@ fn the_adapter_reads_the_indexes_the_template_declares() {
         .as_sequence()
         .unwrap();
     for index in declared {
-        assert_eq!(index["Projection"]["ProjectionType"], "ALL", "a replay reads whole events from the index");
+        assert_eq!(
+            index["Projection"]["ProjectionType"], "ALL",
+            "a replay reads whole events from the index"
+        );
     }
     let indexes: Vec<&str> = declared.iter().map(|i| i["IndexName"].as_str().unwrap()).collect();
     assert_eq!(indexes, [event_store::BY_TIME, event_store::BY_TYPE]);
@@ -68,12 +75,23 @@ async fn dynamodb_an_archived_event_costs_one_call_new_repeated_or_in_conflict_a
     assert_eq!(store.append(&first).await.unwrap(), Appended::AlreadyThere);
     assert_eq!(log.take(), ["PutItem"], "a redelivered event");
     assert!(matches!(store.append(&rival).await.unwrap(), Appended::Conflict { .. }));
-    assert_eq!(log.take(), ["PutItem"], "a conflict: the holder comes back with the refusal");
+    assert_eq!(
+        log.take(),
+        ["PutItem"],
+        "a conflict: the holder comes back with the refusal"
+    );
 
     store.stream("shop.orders#o-1").await.unwrap();
     assert_eq!(log.take(), ["Query"]);
-    store.between(at("2026-11-29T12:00:00Z"), at("2026-11-30T12:00:00Z")).await.unwrap();
-    assert_eq!(log.take(), ["Query", "Query"], "one query per day of the range, no scan");
+    store
+        .between(at("2026-11-29T12:00:00Z"), at("2026-11-30T12:00:00Z"))
+        .await
+        .unwrap();
+    assert_eq!(
+        log.take(),
+        ["Query", "Query"],
+        "one query per day of the range, no scan"
+    );
     store
         .of_type("OrderPlaced", at("2026-11-30T00:00:00Z"), at("2026-11-30T12:00:00Z"))
         .await

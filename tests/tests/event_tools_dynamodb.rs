@@ -46,7 +46,10 @@ async fn stack() -> Stack {
     let moto = motoserver::shared().expect("moto server");
     let config = moto.sdk_config().await;
     let table = format!("replay-events-{run}");
-    let store = DynamoEventStore::new(system_tests::declared_table("EventStoreTable", &table, None).await, table);
+    let store = DynamoEventStore::new(
+        system_tests::declared_table("EventStoreTable", &table, None).await,
+        table,
+    );
     for stored in [
         event(1, "OrderPlaced", "o-1", "2026-11-30T10:00:00Z", 1),
         event(2, "OrderShipped", "o-1", "2026-11-30T10:05:00Z", 4),
@@ -61,7 +64,10 @@ async fn stack() -> Stack {
     let mut queues = Vec::new();
     for (rule, pattern) in [
         ("AllOrders", json!({"source": ["shop.orders"]})),
-        ("Told", json!({"source": ["shop.orders"], "detail-type": ["OrderShipped", "PaymentFailed"]})),
+        (
+            "Told",
+            json!({"source": ["shop.orders"], "detail-type": ["OrderShipped", "PaymentFailed"]}),
+        ),
     ] {
         let url = moto.create_queue(&config, &format!("{rule}-{run}")).await.unwrap();
         let arn = sqs
@@ -82,8 +88,19 @@ async fn stack() -> Stack {
             .send()
             .await
             .unwrap();
-        let target = aws_sdk_eventbridge::types::Target::builder().id("queue").arn(arn).build().unwrap();
-        events.put_targets().rule(rule).event_bus_name(&bus).targets(target).send().await.unwrap();
+        let target = aws_sdk_eventbridge::types::Target::builder()
+            .id("queue")
+            .arn(arn)
+            .build()
+            .unwrap();
+        events
+            .put_targets()
+            .rule(rule)
+            .event_bus_name(&bus)
+            .targets(target)
+            .send()
+            .await
+            .unwrap();
         queues.push(url);
     }
     Stack {
@@ -127,9 +144,16 @@ fn ids(events: &[Envelope<Value>]) -> Vec<u128> {
 #[tokio::test]
 async fn given_a_stream_replayed_to_the_bus_then_every_rule_routes_it_with_original_ids_and_the_replay_marker() {
     let s = stack().await;
-    let line = event_tools::replay(&s.config, &s.store, &Selection::Stream("shop.orders#o-1".into()), &s.bus, None, "fix-1")
-        .await
-        .unwrap();
+    let line = event_tools::replay(
+        &s.config,
+        &s.store,
+        &Selection::Stream("shop.orders#o-1".into()),
+        &s.bus,
+        None,
+        "fix-1",
+    )
+    .await
+    .unwrap();
     assert!(line.contains("2 events put on"), "{line}");
     let all = received(&s.config, &s.all_queue).await;
     assert_eq!(ids(&all), [1, 2]);
@@ -152,8 +176,15 @@ async fn given_a_range_of_types_replayed_to_one_rule_then_only_its_queue_gets_wh
     assert!(line.contains("1 of 2 events matched rule Told"), "{line}");
     let told = received(&s.config, &s.told_queue).await;
     assert_eq!(ids(&told), [3]);
-    assert_eq!(told[0].metadata.replay.as_deref(), Some("fix-2"), "from the event's replay-name");
-    assert!(received(&s.config, &s.all_queue).await.is_empty(), "the other rule's queue is left alone");
+    assert_eq!(
+        told[0].metadata.replay.as_deref(),
+        Some("fix-2"),
+        "from the event's replay-name"
+    );
+    assert!(
+        received(&s.config, &s.all_queue).await.is_empty(),
+        "the other rule's queue is left alone"
+    );
 
     let missing = event_tools::replay(&s.config, &s.store, &selection, &s.bus, Some("NoSuchRule"), "x")
         .await

@@ -28,10 +28,17 @@ async fn given_events_of_both_domains_a_replayed_copy_and_a_conflict_then_each_i
 
     for _ in 0..2 {
         let response = processor.process_sqs(&event, &invocation()).await.unwrap();
-        assert!(response.batch_item_failures.is_empty(), "a conflict is parked, not retried");
+        assert!(
+            response.batch_item_failures.is_empty(),
+            "a conflict is parked, not retried"
+        );
     }
 
-    assert_eq!(store.len(), 2, "the order event once (its replayed copy is the same event), the anomaly once");
+    assert_eq!(
+        store.len(),
+        2,
+        "the order event once (its replayed copy is the same event), the anomaly once"
+    );
     let order = store.stream("shop.orders#o-0999").await.unwrap();
     assert_eq!(order.len(), 1);
     let kept = &order[0].envelope;
@@ -44,7 +51,8 @@ async fn given_events_of_both_domains_a_replayed_copy_and_a_conflict_then_each_i
     assert_eq!(parked.len(), 2, "the conflict, once per delivery");
     let reason = &parked[0].reason;
     assert!(
-        reason.contains("6a1f2e3d-4c5b-4a69-8877-665544332211") && reason.contains("7b2e3f4a-5d6c-4b7a-9988-776655443322"),
+        reason.contains("6a1f2e3d-4c5b-4a69-8877-665544332211")
+            && reason.contains("7b2e3f4a-5d6c-4b7a-9988-776655443322"),
         "{reason}"
     );
     assert!(reason.contains("shop.orders#o-0999"), "{reason}");

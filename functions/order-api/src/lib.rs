@@ -14,11 +14,11 @@ use std::sync::Arc;
 
 use aws_lambda_events::event::lambda_function_urls::{LambdaFunctionUrlRequest, LambdaFunctionUrlResponse};
 use envelope::{Envelope, Metadata, TraceContext};
+use event_store::{EventStore, EventStorePort};
 use handler_kit::config::{ConfigError, Env};
 use handler_kit::publish::Publisher;
 use handler_kit::{Bus, Clock, Function, HttpHandler, Platform, PublishesTo, Trigger};
 use idempotency::{Idempotency, IdempotencyError, Store};
-use event_store::{EventStore, EventStorePort};
 use order_stores::{OrderViews, ViewsPort};
 use orders::lifecycle::OrderView;
 use orders::validation::validate_order;
@@ -175,7 +175,9 @@ impl<P: Publisher, S: Store, V: OrderViews, E: EventStore> OrderApi<P, S, V, E> 
     async fn stream(&self, order_id: &str) -> Result<Vec<event_store::StoredEvent>, ApiResponse> {
         let stream = event_store::stream_of(orders::events::SOURCE, order_id);
         match self.events.stream(&stream).await {
-            Ok(events) if events.is_empty() => Err(ApiResponse::problem(404, "Not Found", format!("no order {order_id}"))),
+            Ok(events) if events.is_empty() => {
+                Err(ApiResponse::problem(404, "Not Found", format!("no order {order_id}")))
+            }
             Ok(events) => Ok(events),
             Err(err) => {
                 tracing::error!(error = %err, "event store unavailable");
@@ -375,8 +377,10 @@ pub const FUNCTION: Function<Bus> = Function {
 };
 
 /// The event store, for the past: as-of views and histories.
-pub const EVENT_STORE_TABLE: handler_kit::Setting =
-    handler_kit::Setting::table("EVENT_STORE_TABLE", "the event store (order streams, for asOf and history)");
+pub const EVENT_STORE_TABLE: handler_kit::Setting = handler_kit::Setting::table(
+    "EVENT_STORE_TABLE",
+    "the event store (order streams, for asOf and history)",
+);
 
 /// How long a response answers a retried request with the same `Idempotency-Key`.
 pub const IDEMPOTENCY_TTL: handler_kit::Setting =

@@ -5,11 +5,11 @@
 use std::sync::Arc;
 
 use chrono::{TimeZone, Utc};
+use event_store::{EventStore, InMemoryEventStore, StoredEvent};
 use handler_kit::ManualClock;
 use handler_kit::publish::InMemoryPublisher;
 use idempotency::{Idempotency, InMemoryStore};
 use order_api::{ApiRequest, MAX_BODY_BYTES, OrderApi};
-use event_store::{EventStore, InMemoryEventStore, StoredEvent};
 use order_stores::{InMemoryOrderViews, OrderViews};
 use orders::lifecycle::{Applied, OrderEvent, OrderView};
 use serde_json::Value;
@@ -176,7 +176,10 @@ async fn given_an_order_stream_when_asked_as_of_an_instant_then_the_view_then_an
     ))
     .unwrap();
     for record in envelope::Decoder::new().decode_slice(&stream).unwrap() {
-        events.append(&StoredEvent::new(record.envelope.unwrap(), Utc::now())).await.unwrap();
+        events
+            .append(&StoredEvent::new(record.envelope.unwrap(), Utc::now()))
+            .await
+            .unwrap();
     }
     let api = OrderApi::new(
         InMemoryPublisher::new(),
@@ -209,5 +212,9 @@ async fn given_an_order_stream_when_asked_as_of_an_instant_then_the_view_then_an
         .iter()
         .map(|e| e["event"]["metadata"]["type"].as_str().unwrap())
         .collect();
-    assert_eq!(types, ["OrderPlaced", "InventoryReserved", "PaymentCompleted", "OrderShipped"], "in stream order, once each");
+    assert_eq!(
+        types,
+        ["OrderPlaced", "InventoryReserved", "PaymentCompleted", "OrderShipped"],
+        "in stream order, once each"
+    );
 }

@@ -42,7 +42,8 @@ fn store() -> InMemoryEventStore {
         .with_sequence(1);
         let reserved = decisions::inventory_decided(&placed, StockOutcome::Reserved, at).unwrap();
         let typed = |e: &Envelope<serde_json::Value>| e.clone();
-        let reserved_typed: Envelope<InventoryReserved> = typed(&reserved).into_typed(&envelope::Location::root()).unwrap();
+        let reserved_typed: Envelope<InventoryReserved> =
+            typed(&reserved).into_typed(&envelope::Location::root()).unwrap();
         let paid = decisions::payment_decided(
             &reserved_typed,
             PaymentOutcome::Approved {
@@ -54,9 +55,7 @@ fn store() -> InMemoryEventStore {
         let paid_typed: Envelope<PaymentCompleted> = paid.clone().into_typed(&envelope::Location::root()).unwrap();
         let shipped = decisions::shipment(&paid_typed, at).unwrap();
         for event in [placed.to_untyped().unwrap(), reserved, paid, shipped] {
-            runtime
-                .block_on(store.append(&StoredEvent::new(event, at)))
-                .unwrap();
+            runtime.block_on(store.append(&StoredEvent::new(event, at))).unwrap();
         }
     }
     store

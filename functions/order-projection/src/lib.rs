@@ -160,20 +160,25 @@ where
         match live.remove(order_id) {
             None => rebuilt.differences.push(format!("{order_id}: not in the live view")),
             Some(current) if current != *view => {
-                rebuilt.differences.push(format!("{order_id}: {}", fields_differing(&current, view)));
+                rebuilt
+                    .differences
+                    .push(format!("{order_id}: {}", fields_differing(&current, view)));
             }
             Some(_) => {}
         }
     }
     for order_id in live.keys() {
-        rebuilt.differences.push(format!("{order_id}: in the live view, no events in the store"));
+        rebuilt
+            .differences
+            .push(format!("{order_id}: in the live view, no events in the store"));
     }
     Ok(rebuilt)
 }
 
 /// The fields of two views that differ, each with the live and the rebuilt value.
 fn fields_differing(live: &OrderView, rebuilt: &OrderView) -> String {
-    let (Ok(Value::Object(live)), Ok(Value::Object(rebuilt))) = (serde_json::to_value(live), serde_json::to_value(rebuilt))
+    let (Ok(Value::Object(live)), Ok(Value::Object(rebuilt))) =
+        (serde_json::to_value(live), serde_json::to_value(rebuilt))
     else {
         return "the views differ".to_owned();
     };
@@ -185,7 +190,11 @@ fn fields_differing(live: &OrderView, rebuilt: &OrderView) -> String {
         .filter(|name| live.get(*name) != rebuilt.get(*name))
         .map(|name| {
             let show = |v: Option<&Value>| v.map_or_else(|| "absent".to_owned(), Value::to_string);
-            format!("{name} live {} rebuilt {}", show(live.get(name)), show(rebuilt.get(name)))
+            format!(
+                "{name} live {} rebuilt {}",
+                show(live.get(name)),
+                show(rebuilt.get(name))
+            )
         })
         .collect::<Vec<_>>()
         .join("; ")

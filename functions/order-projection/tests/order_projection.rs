@@ -55,7 +55,11 @@ async fn given_the_events_the_projection_saw_when_rebuilt_from_the_store_then_th
 
     let fresh = InMemoryOrderViews::new();
     let rebuilt = order_projection::rebuild(&store, &fresh, live).await.unwrap();
-    assert_eq!((rebuilt.orders, rebuilt.events), (2, 8), "the duplicate was stored once");
+    assert_eq!(
+        (rebuilt.orders, rebuilt.events),
+        (2, 8),
+        "the duplicate was stored once"
+    );
     assert!(rebuilt.differences.is_empty(), "{:?}", rebuilt.differences);
     assert_eq!(fresh.get("o-1001").await.unwrap(), live.get("o-1001").await.unwrap());
 
@@ -65,9 +69,15 @@ async fn given_the_events_the_projection_saw_when_rebuilt_from_the_store_then_th
     drifted.reason = None;
     drifted.timeline.push(drifted.timeline[0].clone());
     live.save_if_unchanged(&drifted, Some(revision)).await.unwrap();
-    let again = order_projection::rebuild(&store, &InMemoryOrderViews::new(), live).await.unwrap();
+    let again = order_projection::rebuild(&store, &InMemoryOrderViews::new(), live)
+        .await
+        .unwrap();
     assert_eq!(again.differences.len(), 1, "{:?}", again.differences);
-    assert!(again.differences[0].starts_with("o-1003: reason live absent rebuilt \"card declined\"; timeline"), "{}", again.differences[0]);
+    assert!(
+        again.differences[0].starts_with("o-1003: reason live absent rebuilt \"card declined\"; timeline"),
+        "{}",
+        again.differences[0]
+    );
     let not_fresh = order_projection::rebuild(&store, &fresh, live).await.unwrap_err();
     assert!(not_fresh.to_string().contains("fresh table"), "{not_fresh}");
 }

@@ -162,8 +162,13 @@ pub(crate) fn check_replay_name(value: &str) -> Result<(), String> {
     if value.is_empty() || value.len() > 64 {
         return Err(format!("must be 1 to 64 characters, found {}", value.len()));
     }
-    match value.chars().find(|c| !(c.is_ascii_alphanumeric() || ".-_".contains(*c))) {
-        Some(c) => Err(format!("'{value}' contains {c:?}; allowed are ASCII letters, digits and . - _")),
+    match value
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || ".-_".contains(*c)))
+    {
+        Some(c) => Err(format!(
+            "'{value}' contains {c:?}; allowed are ASCII letters, digits and . - _"
+        )),
         None => Ok(()),
     }
 }

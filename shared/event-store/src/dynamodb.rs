@@ -105,7 +105,11 @@ impl DynamoEventStore {
         let mut found = Vec::new();
         for day in days_between(from, to) {
             let values = [(key, partition(&day)), ("from", time_key(from)), ("to", time_key(to))];
-            found.append(&mut self.query(operation, Some(index), &condition, &[key, "at"], &values).await?);
+            found.append(
+                &mut self
+                    .query(operation, Some(index), &condition, &[key, "at"], &values)
+                    .await?,
+            );
         }
         Ok(found)
     }
@@ -202,8 +206,14 @@ impl EventStore for DynamoEventStore {
     }
 
     async fn stream(&self, stream: &str) -> Result<Vec<StoredEvent>, StoreFailure> {
-        self.query("read stream", None, "#stream = :stream", &["stream"], &[("stream", stream.to_owned())])
-            .await
+        self.query(
+            "read stream",
+            None,
+            "#stream = :stream",
+            &["stream"],
+            &[("stream", stream.to_owned())],
+        )
+        .await
     }
 
     async fn between(&self, from: DateTime<Utc>, to: DateTime<Utc>) -> Result<Vec<StoredEvent>, StoreFailure> {

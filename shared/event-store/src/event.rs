@@ -114,7 +114,8 @@ mod tests {
     }
 
     #[test]
-    fn given_an_event_with_a_sequence_then_its_position_is_the_padded_sequence_and_its_stream_splits_at_the_first_hash() {
+    fn given_an_event_with_a_sequence_then_its_position_is_the_padded_sequence_and_its_stream_splits_at_the_first_hash()
+    {
         let stored = StoredEvent::new(envelope("2026-11-30T10:00:00+05:30", Some(7)), Utc::now());
         assert_eq!(stored.stream, "shop.orders#o-1#a");
         assert_eq!(stored.position, "s:00000000000000000007");
@@ -126,9 +127,15 @@ mod tests {
     fn given_events_without_a_sequence_then_positions_sort_as_event_times() {
         let early = position_of(&envelope("2026-11-30T09:59:59.5Z", None));
         let late = position_of(&envelope("2026-11-30T10:00:00Z", None));
-        assert_eq!(early, "t:2026-11-30T09:59:59.500000000Z#00000000-0000-4000-8000-000000000001");
+        assert_eq!(
+            early,
+            "t:2026-11-30T09:59:59.500000000Z#00000000-0000-4000-8000-000000000001"
+        );
         assert!(early < late);
-        assert!(position_of(&envelope("2026-11-30T10:00:00Z", Some(9))) < position_of(&envelope("2026-11-30T10:00:00Z", Some(10))));
+        assert!(
+            position_of(&envelope("2026-11-30T10:00:00Z", Some(9)))
+                < position_of(&envelope("2026-11-30T10:00:00Z", Some(10)))
+        );
     }
 
     #[test]

@@ -33,7 +33,9 @@ pub async fn replay(
         None => {
             let publisher = EventBridgePublisher::new(aws_sdk_eventbridge::Client::new(config), bus);
             publisher.publish(&events).await.map_err(|e| e.to_string())?;
-            Ok(format!("replay {name}: {count} events put on {bus}, in order, with their original ids"))
+            Ok(format!(
+                "replay {name}: {count} events put on {bus}, in order, with their original ids"
+            ))
         }
         Some(rule) => {
             let sqs = aws_sdk_sqs::Client::new(config);
@@ -77,7 +79,9 @@ pub fn replayed_event(
     region: &str,
 ) -> Result<serde_json::Value, envelope::EnvelopeError> {
     let id = envelope::Metadata::derived_id(envelope.metadata.id, replay, 0);
-    let event = envelope.to_put_events_entry()?.to_event(&id.to_string(), account, region)?;
+    let event = envelope
+        .to_put_events_entry()?
+        .to_event(&id.to_string(), account, region)?;
     let mut value = serde_json::to_value(event).unwrap_or_default();
     if let serde_json::Value::Object(fields) = &mut value {
         fields.insert("replay-name".into(), serde_json::Value::String(replay.to_owned()));
@@ -95,7 +99,11 @@ mod tests {
         let now = Utc::now();
         assert!(check_range(now, now + Duration::days(30)).is_ok());
         assert!(check_range(now, now).unwrap_err().contains("after"));
-        assert!(check_range(now, now + Duration::days(401)).unwrap_err().contains("at most 400"));
+        assert!(
+            check_range(now, now + Duration::days(401))
+                .unwrap_err()
+                .contains("at most 400")
+        );
     }
 
     #[test]
@@ -110,7 +118,12 @@ mod tests {
         let event = replayed_event(&envelope, "fix-42", "123456789012", "eu-west-1").unwrap();
         assert_eq!(event["replay-name"], "fix-42");
         assert_eq!(event["time"], "2026-11-30T10:00:00Z");
-        let read = envelope::Decoder::new().decode_value(event).unwrap().remove(0).envelope.unwrap();
+        let read = envelope::Decoder::new()
+            .decode_value(event)
+            .unwrap()
+            .remove(0)
+            .envelope
+            .unwrap();
         assert_eq!(read.metadata.id, envelope.metadata.id, "the original id");
         assert_eq!(read.metadata.replay.as_deref(), Some("fix-42"));
         assert_eq!(read.data, envelope.data);

@@ -13,7 +13,10 @@ use event_tools::check_range;
 use order_stores::DynamoOrderViews;
 
 #[derive(Parser)]
-#[command(version, about = "Replay events, rebuild read models and read history from the event store")]
+#[command(
+    version,
+    about = "Replay events, rebuild read models and read history from the event store"
+)]
 struct Cli {
     /// The event store table (the stack's `EventStoreTableName` output).
     #[arg(long, global = true, env = "EVENT_STORE_TABLE")]
@@ -71,6 +74,12 @@ enum Command {
     },
 }
 
+/// Prints a line; a closed pipe (`| head`) is not worth a panic.
+fn say(text: &str) {
+    use std::io::Write as _;
+    let _ = writeln!(std::io::stdout().lock(), "{text}");
+}
+
 fn instant(text: &str, what: &str) -> Result<DateTime<Utc>, String> {
     DateTime::parse_from_rfc3339(text)
         .map(|t| t.with_timezone(&Utc))
@@ -117,12 +126,15 @@ async fn run(command: Command, table: &str) -> Result<ExitCode, String> {
                 _ => return Err("say what to replay: --stream, or --from and --to (with --type)".to_owned()),
             };
             let name = name.unwrap_or_else(|| event_store::replay::default_name(Utc::now()));
-            println!("{}", event_tools::replay(&config, &store, &selection, &bus, rule.as_deref(), &name).await?);
+            let done = event_tools::replay(&config, &store, &selection, &bus, rule.as_deref(), &name).await?;
+            say(&done);
             Ok(ExitCode::SUCCESS)
         }
         Command::Rebuild { projection, live, into } => {
             if projection != "order-projection" {
-                return Err(format!("no read model {projection} to rebuild (known: order-projection)"));
+                return Err(format!(
+                    "no read model {projection} to rebuild (known: order-projection)"
+                ));
             }
             let rebuilt = order_projection::rebuild(
                 &store,
@@ -131,15 +143,15 @@ async fn run(command: Command, table: &str) -> Result<ExitCode, String> {
             )
             .await
             .map_err(|e| e.to_string())?;
-            println!(
+            say(&format!(
                 "rebuilt {} order views from {} events into {into}",
                 rebuilt.orders, rebuilt.events
-            );
+            ));
             for difference in &rebuilt.differences {
-                println!("  differs: {difference}");
+                say(&format!("  differs: {difference}"));
             }
             Ok(if rebuilt.differences.is_empty() {
-                println!("every rebuilt view equals the live one");
+                say("every rebuilt view equals the live one");
                 ExitCode::SUCCESS
             } else {
                 ExitCode::FAILURE
@@ -150,14 +162,20 @@ async fn run(command: Command, table: &str) -> Result<ExitCode, String> {
             if events.is_empty() {
                 return Err(format!("no stream {stream} in {table}"));
             }
-            let at = as_of.as_deref().map(|t| instant(t, "as-of")).transpose()?.unwrap_or(DateTime::<Utc>::MAX_UTC);
+            let at = as_of
+                .as_deref()
+                .map(|t| instant(t, "as-of"))
+                .transpose()?
+                .unwrap_or(DateTime::<Utc>::MAX_UTC);
             for line in event_store::history::lines(&events, at) {
-                println!("{line}");
+                say(&line.to_string());
             }
-            let past: Vec<_> = event_store::history::as_of(&events, at).map(|e| e.envelope.clone()).collect();
+            let past: Vec<_> = event_store::history::as_of(&events, at)
+                .map(|e| e.envelope.clone())
+                .collect();
             if stream.starts_with(&format!("{}#", orders::events::SOURCE)) {
                 let view = orders::lifecycle::OrderView::fold(past).map_err(|e| format!("{stream}: {e}"))?;
-                println!("{}", serde_json::to_string_pretty(&view).unwrap_or_default());
+                say(&serde_json::to_string_pretty(&view).unwrap_or_default());
             }
             Ok(ExitCode::SUCCESS)
         }

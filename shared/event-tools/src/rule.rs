@@ -47,7 +47,12 @@ impl RuleTargets {
             .event_bus_name(bus)
             .send()
             .await
-            .map_err(|e| format!("rule {rule} on {bus}: {}", aws_sdk_eventbridge::error::DisplayErrorContext(e)))?;
+            .map_err(|e| {
+                format!(
+                    "rule {rule} on {bus}: {}",
+                    aws_sdk_eventbridge::error::DisplayErrorContext(e)
+                )
+            })?;
         let pattern_text = described
             .event_pattern()
             .ok_or_else(|| format!("rule {rule} has no event pattern (a scheduled rule replays nothing)"))?;
@@ -67,7 +72,12 @@ impl RuleTargets {
             .event_bus_name(bus)
             .send()
             .await
-            .map_err(|e| format!("targets of {rule}: {}", aws_sdk_eventbridge::error::DisplayErrorContext(e)))?;
+            .map_err(|e| {
+                format!(
+                    "targets of {rule}: {}",
+                    aws_sdk_eventbridge::error::DisplayErrorContext(e)
+                )
+            })?;
         let mut targets = Vec::new();
         for target in listed.targets() {
             let id = target.id().to_owned();
@@ -79,7 +89,11 @@ impl RuleTargets {
             let queue_arn = target.arn();
             let queue_name = match queue_arn.split(':').collect::<Vec<_>>().as_slice() {
                 [_, _, "sqs", _, _, name] => (*name).to_owned(),
-                _ => return Err(format!("target {id} of {rule} is {queue_arn}: only SQS targets are replayed to")),
+                _ => {
+                    return Err(format!(
+                        "target {id} of {rule} is {queue_arn}: only SQS targets are replayed to"
+                    ));
+                }
             };
             let owner = queue_arn.split(':').nth(4).unwrap_or_default();
             let url = sqs

@@ -36,27 +36,31 @@ pub fn audit(cloud: &emulator::cloud::LocalCloud) -> Result<String, Vec<String>>
     let stores = cloud.tables().all::<InMemoryEventStore>();
     let mut failures = Vec::new();
     let [(table, store)] = stores.as_slice() else {
-        return Err(vec![format!(
-            "expected one event store table, found {}",
-            stores.len()
-        )]);
+        return Err(vec![format!("expected one event store table, found {}", stores.len())]);
     };
     let stored = store.events();
     let mut stored_ids = std::collections::BTreeMap::new();
     for event in &stored {
         if let Some(other) = stored_ids.insert(event.envelope.metadata.id, &event.stream) {
-            failures.push(format!("event {} is stored twice ({other}, {})", event.envelope.metadata.id, event.stream));
+            failures.push(format!(
+                "event {} is stored twice ({other}, {})",
+                event.envelope.metadata.id, event.stream
+            ));
         }
     }
     let carried: std::collections::BTreeSet<_> = cloud.carried_ids().map(|(_, _, id)| id).collect();
     for (subject, event_type, id) in cloud.carried_ids() {
         if !stored_ids.contains_key(&id) {
-            failures.push(format!("{event_type} {id} of {subject} was carried but is not in the store"));
+            failures.push(format!(
+                "{event_type} {id} of {subject} was carried but is not in the store"
+            ));
         }
     }
     for (id, stream) in &stored_ids {
         if !carried.contains(id) {
-            failures.push(format!("event {id} of {stream} is in the store but the bus never carried it"));
+            failures.push(format!(
+                "event {id} of {stream} is in the store but the bus never carried it"
+            ));
         }
     }
     // Each stream in order: sequences rise; events without one by time.
@@ -76,7 +80,11 @@ pub fn audit(cloud: &emulator::cloud::LocalCloud) -> Result<String, Vec<String>>
             failures.push(format!("{}: {} stands before {} out of order", a.stream, ma.id, mb.id));
         }
     }
-    streams += stored.iter().map(|e| &e.stream).collect::<std::collections::BTreeSet<_>>().len();
+    streams += stored
+        .iter()
+        .map(|e| &e.stream)
+        .collect::<std::collections::BTreeSet<_>>()
+        .len();
     if failures.is_empty() {
         Ok(format!(
             "Event store ({table}): {} events in {streams} streams, exactly the {} distinct events the bus carried, each stream in order.",

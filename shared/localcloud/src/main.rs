@@ -365,8 +365,7 @@ fn play(template: &Path, file: &Path, options: &Play) -> Result<ExitCode, String
         schedules_until: scenario.last_at() + until,
         ..CloudOptions::default()
     };
-    let mut cloud =
-        LocalCloud::new(topology, cloud_options, &localcloud::registry()).map_err(|e| e.to_string())?;
+    let mut cloud = LocalCloud::new(topology, cloud_options, &localcloud::registry()).map_err(|e| e.to_string())?;
     load_tables(&cloud, &options.tables)?;
     if options.emitted.is_some() {
         cloud.keep_emitted();
@@ -575,7 +574,11 @@ fn demo_run(template: &Path, args: &DemoArgs) -> Result<Box<dyn emulator::domain
     Ok(run)
 }
 
-fn instant(text: Option<&str>, what: &str, default: chrono::DateTime<chrono::Utc>) -> Result<chrono::DateTime<chrono::Utc>, String> {
+fn instant(
+    text: Option<&str>,
+    what: &str,
+    default: chrono::DateTime<chrono::Utc>,
+) -> Result<chrono::DateTime<chrono::Utc>, String> {
     text.map_or(Ok(default), |text| {
         chrono::DateTime::parse_from_rfc3339(text)
             .map(|t| t.with_timezone(&chrono::Utc))
@@ -609,7 +612,11 @@ struct ReplayArgs {
 
 fn replay(template: &Path, demo: &DemoArgs, args: &ReplayArgs) -> Result<ExitCode, String> {
     // Everything by default: the local store is in memory, so a wide range costs nothing.
-    let from = instant(args.from.as_deref(), "from", chrono::DateTime::<chrono::Utc>::UNIX_EPOCH)?;
+    let from = instant(
+        args.from.as_deref(),
+        "from",
+        chrono::DateTime::<chrono::Utc>::UNIX_EPOCH,
+    )?;
     let to = instant(args.to.as_deref(), "to", END_OF_TIME)?;
     let mut run = demo_run(template, demo)?;
     let cloud = run.cloud_mut();
@@ -635,7 +642,9 @@ fn replay(template: &Path, demo: &DemoArgs, args: &ReplayArgs) -> Result<ExitCod
                 },
             };
             let store = store_of(cloud)?;
-            let events = runtime()?.block_on(selection.read(&*store)).map_err(|e| e.to_string())?;
+            let events = runtime()?
+                .block_on(selection.read(&*store))
+                .map_err(|e| e.to_string())?;
             let count = events.len();
             let events = event_store::replay::marked(events, &name);
             cloud.put_events_to(&bus, events, &format!("replay {name}"), args.rule.as_deref());
@@ -647,23 +656,41 @@ fn replay(template: &Path, demo: &DemoArgs, args: &ReplayArgs) -> Result<ExitCod
     let told = sent.iter().filter(|e| e.topic.is_some()).count();
     let new_events = sent
         .iter()
-        .filter(|e| e.bus.is_some() && e.event.get("replay-name").is_none() && e.event.pointer("/detail/metadata/replay").is_none())
+        .filter(|e| {
+            e.bus.is_some()
+                && e.event.get("replay-name").is_none()
+                && e.event.pointer("/detail/metadata/replay").is_none()
+        })
         .count();
     print(&format!(
         "Replay {name}: {replayed} events from {} to {}; consumers published {new_events} new events and told no one ({told} notifications or alerts sent).",
-        args.archive.as_deref().map_or_else(|| "the event store".to_owned(), |a| format!("archive {a}")),
-        args.rule.as_deref().map_or_else(|| "every matching rule".to_owned(), |r| format!("rule {r} only")),
+        args.archive
+            .as_deref()
+            .map_or_else(|| "the event store".to_owned(), |a| format!("archive {a}")),
+        args.rule
+            .as_deref()
+            .map_or_else(|| "every matching rule".to_owned(), |r| format!("rule {r} only")),
     ));
     let audit = localcloud::audit(cloud);
     match &audit {
         Ok(line) => print(line),
         Err(failures) => print(&format!("Event store audit FAILED: {failures:?}")),
     }
-    Ok(if told == 0 && audit.is_ok() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+    Ok(if told == 0 && audit.is_ok() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
 }
 
 fn rebuild(template: &Path, demo: &DemoArgs) -> Result<ExitCode, String> {
-    let mut run = demo_run(template, &DemoArgs { domain: Domain::Orders, ..*demo })?;
+    let mut run = demo_run(
+        template,
+        &DemoArgs {
+            domain: Domain::Orders,
+            ..*demo
+        },
+    )?;
     let cloud = run.cloud_mut();
     let store = store_of(cloud)?;
     let (_, live) = cloud
@@ -702,7 +729,10 @@ fn history(template: &Path, stream: &str, as_of: Option<&str>, demo: DemoArgs) -
         .block_on(event_store::EventStore::stream(&*store, stream))
         .map_err(|e| e.to_string())?;
     if events.is_empty() {
-        return Err(format!("no stream {stream} in the store after the demo (seed {}, size {})", demo.seed, demo.size));
+        return Err(format!(
+            "no stream {stream} in the store after the demo (seed {}, size {})",
+            demo.seed, demo.size
+        ));
     }
     let at = instant(as_of, "as-of", END_OF_TIME)?;
     for line in event_store::history::lines(&events, at) {

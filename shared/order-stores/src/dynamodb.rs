@@ -249,10 +249,14 @@ impl DynamoOrderViews {
 
 /// The view an item holds.
 fn view_of(item: &HashMap<String, AttributeValue>, operation: &'static str) -> Result<OrderView, StoreFailure> {
-    let order_id = item.get("orderId").and_then(|v| v.as_s().ok()).map_or("?", String::as_str);
-    let text = item.get("view").and_then(|v| v.as_s().ok()).ok_or_else(|| {
-        StoreFailure::permanent(operation, format!("order {order_id}: item has no `view` string"))
-    })?;
+    let order_id = item
+        .get("orderId")
+        .and_then(|v| v.as_s().ok())
+        .map_or("?", String::as_str);
+    let text = item
+        .get("view")
+        .and_then(|v| v.as_s().ok())
+        .ok_or_else(|| StoreFailure::permanent(operation, format!("order {order_id}: item has no `view` string")))?;
     serde_json::from_str(text)
         .map_err(|e| StoreFailure::permanent(operation, format!("order {order_id}: stored view unreadable: {e}")))
 }

@@ -289,7 +289,8 @@ fn given_an_order_stream_when_folded_then_it_is_the_view_the_projection_builds_a
 }
 
 #[test]
-fn given_a_stream_with_a_v1_event_and_an_invalid_step_when_folded_then_the_v1_is_upcast_and_the_invalid_step_changes_nothing() {
+fn given_a_stream_with_a_v1_event_and_an_invalid_step_when_folded_then_the_v1_is_upcast_and_the_invalid_step_changes_nothing()
+ {
     let mut events = happy_path();
     // OrderPlaced as version 1 sent it: `items` with `qty` and `price`, no currency or total.
     let mut placed_v1 = events[0].clone();

@@ -305,13 +305,22 @@ impl LocalCloud {
         only_rule: Option<&str>,
         name: &str,
     ) -> Result<usize, String> {
-        let found = self.topology.archives.iter().find(|a| a.logical_id == archive).ok_or_else(|| {
-            let known: Vec<&str> = self.topology.archives.iter().map(|a| a.logical_id.as_str()).collect();
-            format!("no archive {archive} in the template (there are: {})", known.join(", "))
-        })?;
+        let found = self
+            .topology
+            .archives
+            .iter()
+            .find(|a| a.logical_id == archive)
+            .ok_or_else(|| {
+                let known: Vec<&str> = self.topology.archives.iter().map(|a| a.logical_id.as_str()).collect();
+                format!("no archive {archive} in the template (there are: {})", known.join(", "))
+            })?;
         let bus_id = found.bus.clone();
         if let Some(rule) = only_rule
-            && !self.topology.rules.iter().any(|r| r.logical_id == rule && r.bus == bus_id)
+            && !self
+                .topology
+                .rules
+                .iter()
+                .any(|r| r.logical_id == rule && r.bus == bus_id)
         {
             return Err(format!("no rule {rule} on the archive's bus {bus_id}"));
         }

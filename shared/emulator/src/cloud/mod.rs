@@ -525,9 +525,9 @@ impl LocalCloud {
 
     /// Every distinct envelope id put on a bus, with its subject and type.
     pub fn carried_ids(&self) -> impl Iterator<Item = (&str, &str, uuid::Uuid)> {
-        self.ids
-            .iter()
-            .flat_map(|((subject, event_type), ids)| ids.iter().map(move |id| (subject.as_str(), event_type.as_str(), *id)))
+        self.ids.iter().flat_map(|((subject, event_type), ids)| {
+            ids.iter().map(move |id| (subject.as_str(), event_type.as_str(), *id))
+        })
     }
 
     /// The distinct envelope ids of type `event_type` put on a bus for `subject`: more than one

@@ -51,12 +51,47 @@ pub async fn an_append_is_once_and_a_taken_position_is_a_conflict_naming_its_hol
 /// A stream comes in its order (sequence, or time then id), whatever the append order.
 pub async fn a_stream_comes_in_order_whatever_the_append_order(store: impl EventStore) {
     for e in [
-        event(13, "shop.orders", "OrderShipped", "o-2", "2026-11-30T10:03:00Z", Some(10)),
+        event(
+            13,
+            "shop.orders",
+            "OrderShipped",
+            "o-2",
+            "2026-11-30T10:03:00Z",
+            Some(10),
+        ),
         event(11, "shop.orders", "OrderPlaced", "o-2", "2026-11-30T10:09:00Z", Some(2)),
-        event(12, "shop.orders", "InventoryReserved", "o-2", "2026-11-30T10:01:00Z", Some(9)),
-        event(21, "iot.sensors", "SensorReadingReceived", "s-1", "2026-11-30T10:00:02Z", None),
-        event(20, "iot.sensors", "SensorReadingReceived", "s-1", "2026-11-30T10:00:01+05:45", None),
-        event(22, "iot.sensors", "SensorReadingReceived", "s-1", "2026-11-30T10:00:02Z", None),
+        event(
+            12,
+            "shop.orders",
+            "InventoryReserved",
+            "o-2",
+            "2026-11-30T10:01:00Z",
+            Some(9),
+        ),
+        event(
+            21,
+            "iot.sensors",
+            "SensorReadingReceived",
+            "s-1",
+            "2026-11-30T10:00:02Z",
+            None,
+        ),
+        event(
+            20,
+            "iot.sensors",
+            "SensorReadingReceived",
+            "s-1",
+            "2026-11-30T10:00:01+05:45",
+            None,
+        ),
+        event(
+            22,
+            "iot.sensors",
+            "SensorReadingReceived",
+            "s-1",
+            "2026-11-30T10:00:02Z",
+            None,
+        ),
     ] {
         assert_eq!(store.append(&e).await.unwrap(), Appended::Added);
     }
@@ -69,16 +104,41 @@ pub async fn a_stream_comes_in_order_whatever_the_append_order(store: impl Event
 /// keeps only its type.
 pub async fn time_range_reads_cross_streams_and_days_and_exclude_the_end(store: impl EventStore) {
     for e in [
-        event(31, "shop.orders", "OrderPlaced", "o-3", "2026-11-29T23:59:59.999Z", Some(1)),
+        event(
+            31,
+            "shop.orders",
+            "OrderPlaced",
+            "o-3",
+            "2026-11-29T23:59:59.999Z",
+            Some(1),
+        ),
         event(32, "shop.orders", "OrderPlaced", "o-4", "2026-11-30T00:00:00Z", Some(1)),
-        event(33, "shop.orders", "InventoryReserved", "o-3", "2026-11-30T00:00:00.5Z", Some(2)),
-        event(34, "iot.sensors", "AnomalyDetected", "s-2", "2026-12-01T08:00:00+09:00", None),
+        event(
+            33,
+            "shop.orders",
+            "InventoryReserved",
+            "o-3",
+            "2026-11-30T00:00:00.5Z",
+            Some(2),
+        ),
+        event(
+            34,
+            "iot.sensors",
+            "AnomalyDetected",
+            "s-2",
+            "2026-12-01T08:00:00+09:00",
+            None,
+        ),
         event(35, "shop.orders", "OrderPlaced", "o-5", "2026-12-01T00:00:00Z", Some(1)),
     ] {
         store.append(&e).await.unwrap();
     }
     let (from, to) = (at("2026-11-29T23:00:00Z"), at("2026-12-01T00:00:00Z"));
-    assert_eq!(ids(&store.between(from, to).await.unwrap()), [31, 32, 33, 34], "34 is 23:00Z");
+    assert_eq!(
+        ids(&store.between(from, to).await.unwrap()),
+        [31, 32, 33, 34],
+        "34 is 23:00Z"
+    );
     assert_eq!(ids(&store.of_type("OrderPlaced", from, to).await.unwrap()), [31, 32]);
     let both = Selection::Range {
         from,
@@ -93,7 +153,14 @@ pub async fn time_range_reads_cross_streams_and_days_and_exclude_the_end(store: 
 
 /// What is read back is the envelope as appended: version, data, every metadata field.
 pub async fn an_event_reads_back_as_appended(store: impl EventStore) {
-    let mut e = event(41, "shop.orders", "OrderPlaced", "o-6 / ü", "2026-11-30T10:00:00.123456789+01:00", Some(1));
+    let mut e = event(
+        41,
+        "shop.orders",
+        "OrderPlaced",
+        "o-6 / ü",
+        "2026-11-30T10:00:00.123456789+01:00",
+        Some(1),
+    );
     e.envelope.metadata.causation_id = Some(uuid::Uuid::from_u128(7));
     e.envelope.data = json!({"orderId": "o-6", "items": [{"qty": 1}], "n": Value::Null});
     store.append(&e).await.unwrap();
