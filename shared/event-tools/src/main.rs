@@ -174,8 +174,10 @@ async fn run(command: Command, table: &str) -> Result<ExitCode, String> {
                 .map(|e| e.envelope.clone())
                 .collect();
             if stream.starts_with(&format!("{}#", orders::events::SOURCE)) {
-                let view = orders::lifecycle::OrderView::fold(past).map_err(|e| format!("{stream}: {e}"))?;
-                say(&serde_json::to_string_pretty(&view).unwrap_or_default());
+                match orders::lifecycle::OrderView::fold(past).map_err(|e| format!("{stream}: {e}"))? {
+                    Some(view) => say(&serde_json::to_string_pretty(&view).unwrap_or_default()),
+                    None => say("the order did not exist yet"),
+                }
             }
             Ok(ExitCode::SUCCESS)
         }

@@ -729,9 +729,14 @@ fn history(template: &Path, stream: &str, as_of: Option<&str>, demo: DemoArgs) -
         .block_on(event_store::EventStore::stream(&*store, stream))
         .map_err(|e| e.to_string())?;
     if events.is_empty() {
+        let mut known: Vec<String> = store.events().into_iter().map(|e| e.stream).collect();
+        known.dedup();
+        known.truncate(5);
         return Err(format!(
-            "no stream {stream} in the store after the demo (seed {}, size {})",
-            demo.seed, demo.size
+            "no stream {stream} in the store after the demo (seed {}, size {}); it holds {}, ...",
+            demo.seed,
+            demo.size,
+            known.join(", ")
         ));
     }
     let at = instant(as_of, "as-of", END_OF_TIME)?;
@@ -740,8 +745,10 @@ fn history(template: &Path, stream: &str, as_of: Option<&str>, demo: DemoArgs) -
     }
     let past = event_store::history::as_of(&events, at);
     if domain == Domain::Orders {
-        let view = orders::lifecycle::OrderView::fold(past.map(|e| e.envelope.clone())).map_err(|e| e.to_string())?;
-        print(&serde_json::to_string_pretty(&view).unwrap_or_default());
+        match orders::lifecycle::OrderView::fold(past.map(|e| e.envelope.clone())).map_err(|e| e.to_string())? {
+            Some(view) => print(&serde_json::to_string_pretty(&view).unwrap_or_default()),
+            None => print("the order did not exist yet"),
+        }
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -361,3 +361,54 @@ fn play_runs_a_scenario_file_and_writes_what_was_emitted() {
         "names the line"
     );
 }
+
+#[test]
+fn rebuild_after_the_orders_demo_finds_every_view_equal_to_the_live_one() {
+    let out = localcloud_at_root(&["rebuild", "--size", "8", "--seed", "4"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("Every rebuilt view equals the live one, order by order."),
+        "{text}"
+    );
+}
+
+#[test]
+fn replay_of_the_archive_to_one_rule_is_absorbed_and_tells_no_one() {
+    let out = localcloud_at_root(&["replay", "--archive", "OrdersArchive", "--rule", "NotifyCustomerRule"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("to rule NotifyCustomerRule only; consumers published 0 new events and told no one"),
+        "{text}"
+    );
+    assert!(text.contains("exactly the"), "the audit holds after the replay: {text}");
+
+    let unknown = localcloud_at_root(&["replay", "--archive", "NoArchive"]);
+    assert_eq!(unknown.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&unknown.stderr)
+            .contains("no archive NoArchive in the template (there are: OrdersArchive)")
+    );
+}
+
+#[test]
+fn history_of_an_unknown_stream_names_streams_the_store_holds_and_a_known_one_prints_its_state_then() {
+    let out = localcloud_at_root(&["history", "shop.orders#o-nope"]);
+    assert_eq!(out.status.code(), Some(1));
+    let error = String::from_utf8_lossy(&out.stderr).into_owned();
+    let known = error
+        .split(&[' ', ','][..])
+        .find(|word| word.starts_with("shop.orders#o-") && *word != "shop.orders#o-nope")
+        .unwrap_or_else(|| panic!("{error}"));
+
+    let out = localcloud_at_root(&["history", known, "--as-of", "2000-01-01T00:00:00Z"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("0 of") && text.contains("the order did not exist yet"),
+        "{text}"
+    );
+    let now = localcloud_at_root(&["history", known]);
+    assert!(String::from_utf8_lossy(&now.stdout).contains("\"orderId\""));
+}
