@@ -148,9 +148,9 @@ async fn given_a_stream_replayed_to_the_bus_then_every_rule_routes_it_with_origi
         &s.config,
         &s.store,
         &Selection::Stream("shop.orders#o-1".into()),
-        &s.bus,
-        None,
+        (&s.bus, None),
         "fix-1",
+        None,
     )
     .await
     .unwrap();
@@ -170,7 +170,7 @@ async fn given_a_range_of_types_replayed_to_one_rule_then_only_its_queue_gets_wh
         to: at("2026-12-01T00:00:00Z"),
         types: vec!["OrderPlaced".into(), "PaymentFailed".into()],
     };
-    let line = event_tools::replay(&s.config, &s.store, &selection, &s.bus, Some("Told"), "fix-2")
+    let line = event_tools::replay(&s.config, &s.store, &selection, (&s.bus, Some("Told")), "fix-2", None)
         .await
         .unwrap();
     assert!(line.contains("1 of 2 events matched rule Told"), "{line}");
@@ -186,8 +186,16 @@ async fn given_a_range_of_types_replayed_to_one_rule_then_only_its_queue_gets_wh
         "the other rule's queue is left alone"
     );
 
-    let missing = event_tools::replay(&s.config, &s.store, &selection, &s.bus, Some("NoSuchRule"), "x")
+    let missing = event_tools::replay(&s.config, &s.store, &selection, (&s.bus, Some("NoSuchRule")), "x", None)
         .await
         .unwrap_err();
     assert!(missing.contains("NoSuchRule"), "{missing}");
+
+    // Events older than consumers remember are refused, and nothing is sent.
+    let later = Some(at("2026-11-30T10:03:00Z"));
+    let refused = event_tools::replay(&s.config, &s.store, &selection, (&s.bus, None), "old", later)
+        .await
+        .unwrap_err();
+    assert!(refused.contains("2 of 2 events happened before"), "{refused}");
+    assert!(received(&s.config, &s.all_queue).await.is_empty());
 }

@@ -133,8 +133,9 @@ async fn given_crashes_after_publish_then_no_order_is_reserved_or_charged_twice(
 
 /// The invariants each run checks (`Shop::settle`) include, besides final states, stock and
 /// decisions: no record parked whose work completed, no decision notified twice outside an
-/// injected crash (or failed write) between its send and its record, and no invocation that
-/// answered past its timeout. The totals show those faults were there to be survived.
+/// injected crash (or failed write) between its send and its record, no invocation that
+/// answered past its timeout, and an event store holding exactly what the bus carried. The
+/// totals show those faults were there to be survived.
 #[tokio::test(start_paused = true)]
 async fn given_100_seeded_runs_with_random_faults_then_the_invariants_hold_in_every_one() {
     let mut failed = Vec::new();
@@ -155,8 +156,13 @@ async fn given_100_seeded_runs_with_random_faults_then_the_invariants_hold_in_ev
             .values()
             .map(|n| n.repeated_by_crash)
             .sum::<usize>();
-        if !outcome.violations.is_empty() {
-            failed.push((seed, outcome.violations));
+        let mut violations = outcome.violations;
+        // The event store holds exactly what the bus carried, each stream in order.
+        if let Err(audit) = localcloud::audit(shop.cloud()) {
+            violations.extend(audit);
+        }
+        if !violations.is_empty() {
+            failed.push((seed, violations));
         }
     }
     assert!(failed.is_empty(), "seeds with violations: {failed:#?}");

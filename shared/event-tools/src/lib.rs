@@ -14,19 +14,46 @@ mod rule;
 #[cfg(feature = "aws")]
 pub use rule::{Delivered, RuleTargets, Target};
 
+/// How long consumers remember what they handled: the template's `IDEMPOTENCY_TTL_SECONDS`
+/// (30 days). An event older than that is no longer a duplicate to them: replayed, its effects
+/// (a reservation, a charge) would run again.
+pub const REMEMBERED_DAYS: i64 = 30;
+
+/// Refuses a replay holding events older than `oldest` (unless `oldest` is `None`: the
+/// operator accepted it), naming how many and the oldest.
+pub fn check_remembered(
+    events: &[event_store::StoredEvent],
+    oldest: Option<chrono::DateTime<chrono::Utc>>,
+) -> Result<(), String> {
+    let Some(oldest) = oldest else { return Ok(()) };
+    let old: Vec<_> = events.iter().filter(|e| e.envelope.metadata.time < oldest).collect();
+    match old.iter().map(|e| e.envelope.metadata.time).min() {
+        None => Ok(()),
+        Some(first) => Err(format!(
+            "{} of {} events happened before {oldest} (the oldest at {first}): consumers no longer remember them \
+             ({REMEMBERED_DAYS} days), so their effects would run again; replay a later range, or only to a \
+             projection's rule with --older-than-remembered",
+            old.len(),
+            events.len()
+        )),
+    }
+}
+
 /// Replays `selection` from `store` as replay `name`: onto `bus` for every rule, or to the
-/// targets of `rule` only. Returns what it did, in a line.
+/// targets of `rule` only; events before `oldest` are refused (see [`check_remembered`]).
+/// Returns what it did, in a line.
 #[cfg(feature = "aws")]
 pub async fn replay(
     config: &aws_config::SdkConfig,
     store: &impl event_store::EventStore,
     selection: &event_store::replay::Selection,
-    bus: &str,
-    rule: Option<&str>,
+    (bus, rule): (&str, Option<&str>),
     name: &str,
+    oldest: Option<chrono::DateTime<chrono::Utc>>,
 ) -> Result<String, String> {
     use handler_kit::publish::{EventBridgePublisher, Publisher};
     let events = selection.read(store).await.map_err(|e| e.to_string())?;
+    check_remembered(&events, oldest)?;
     let count = events.len();
     let events = event_store::replay::marked(events, name);
     match rule {
@@ -104,6 +131,29 @@ mod tests {
                 .unwrap_err()
                 .contains("at most 400")
         );
+    }
+
+    #[test]
+    fn given_events_older_than_consumers_remember_then_the_replay_is_refused_unless_accepted() {
+        let at = |t: &str| t.parse::<chrono::DateTime<Utc>>().unwrap();
+        let metadata: envelope::Metadata = serde_json::from_value(serde_json::json!({
+            "id": "6a1f2e3d-4c5b-4a69-8877-665544332211", "type": "OrderPlaced", "version": 2,
+            "source": "shop.orders", "time": "2026-10-01T00:00:00Z", "subject": "o-1", "correlationId": "c"
+        }))
+        .unwrap();
+        let old = event_store::StoredEvent::new(
+            envelope::Envelope {
+                metadata,
+                data: serde_json::Value::Null,
+            },
+            Utc::now(),
+        );
+        let refused = check_remembered(std::slice::from_ref(&old), Some(at("2026-10-31T00:00:00Z"))).unwrap_err();
+        assert!(
+            refused.starts_with("1 of 1 events happened before 2026-10-31"),
+            "{refused}"
+        );
+        assert!(check_remembered(&[old], None).is_ok(), "accepted by the operator");
     }
 
     #[test]

@@ -51,6 +51,10 @@ enum Command {
         /// The replay's name, carried by every replayed event (default: from the time).
         #[arg(long)]
         name: Option<String>,
+        /// Replay events older than consumers remember (30 days, the idempotency TTL) too:
+        /// their effects run again, so only for a projection's rule.
+        #[arg(long)]
+        older_than_remembered: bool,
     },
     /// Rebuild a read model from history into a fresh table and report what differs from the
     /// live one. Known: `order-projection`.
@@ -115,6 +119,7 @@ async fn run(command: Command, table: &str) -> Result<ExitCode, String> {
             bus,
             rule,
             name,
+            older_than_remembered,
         } => {
             let selection = match (stream, from, to) {
                 (Some(stream), ..) => Selection::Stream(stream),
@@ -126,7 +131,9 @@ async fn run(command: Command, table: &str) -> Result<ExitCode, String> {
                 _ => return Err("say what to replay: --stream, or --from and --to (with --type)".to_owned()),
             };
             let name = name.unwrap_or_else(|| event_store::replay::default_name(Utc::now()));
-            let done = event_tools::replay(&config, &store, &selection, &bus, rule.as_deref(), &name).await?;
+            let oldest =
+                (!older_than_remembered).then(|| Utc::now() - chrono::Duration::days(event_tools::REMEMBERED_DAYS));
+            let done = event_tools::replay(&config, &store, &selection, (&bus, rule.as_deref()), &name, oldest).await?;
             say(&done);
             Ok(ExitCode::SUCCESS)
         }
