@@ -77,7 +77,7 @@ impl DynamoEventStore {
             for (name, value) in values {
                 request = request.expression_attribute_values(format!(":{name}"), AttributeValue::S(value.clone()));
             }
-            let output = request.send().await.map_err(|e| sdk(operation, &e))?;
+            let output = request.send().await.map_err(|e| StoreFailure::sdk(operation, &e))?;
             for item in output.items() {
                 found.push(from_item(item)?);
             }
@@ -113,14 +113,6 @@ impl DynamoEventStore {
         }
         Ok(found)
     }
-}
-
-fn sdk<E, R>(operation: &'static str, err: &aws_sdk_dynamodb::error::SdkError<E, R>) -> StoreFailure
-where
-    E: std::error::Error + 'static,
-    R: std::fmt::Debug,
-{
-    StoreFailure::transient(operation, aws_sdk_dynamodb::error::DisplayErrorContext(err).to_string())
 }
 
 fn text(item: &Item, name: &str) -> Result<String, StoreFailure> {
@@ -200,7 +192,7 @@ impl EventStore for DynamoEventStore {
                         Appended::Conflict { stored_id }
                     })
                 }
-                _ => Err(sdk("append", &err)),
+                _ => Err(StoreFailure::sdk("append", &err)),
             },
         }
     }
@@ -247,7 +239,7 @@ impl EventStore for DynamoEventStore {
                 .set_exclusive_start_key(start.take())
                 .send()
                 .await
-                .map_err(|e| sdk("read all", &e))?;
+                .map_err(|e| StoreFailure::sdk("read all", &e))?;
             for item in output.items() {
                 found.push(from_item(item)?);
             }

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 use std::sync::{Mutex, PoisonError};
 
 use chrono::{DateTime, Utc};
-use envelope::ErrorClass;
+pub use handler_kit::StoreFailure;
 
 use crate::event::{StoredEvent, at_of};
 
@@ -20,51 +20,6 @@ pub enum Appended {
         /// The id of the event that holds it.
         stored_id: String,
     },
-}
-
-/// A store operation failed.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{operation}: {message}")]
-pub struct StoreFailure {
-    /// What was attempted.
-    pub operation: &'static str,
-    /// What went wrong.
-    pub message: String,
-    /// Transient (throttling, network) or permanent (unreadable stored data).
-    pub class: ErrorClass,
-}
-
-impl StoreFailure {
-    pub(crate) fn transient(operation: &'static str, message: impl Into<String>) -> Self {
-        Self {
-            operation,
-            message: message.into(),
-            class: ErrorClass::Transient,
-        }
-    }
-
-    #[cfg(feature = "dynamodb")]
-    pub(crate) fn permanent(operation: &'static str, message: impl Into<String>) -> Self {
-        Self {
-            operation,
-            message: message.into(),
-            class: ErrorClass::Permanent,
-        }
-    }
-}
-
-/// An injected fault is what a throttled table looks like: a retry can help.
-impl From<ports::Injected> for StoreFailure {
-    fn from(injected: ports::Injected) -> Self {
-        Self::transient(injected.operation, injected.reason)
-    }
-}
-
-/// A failed store call fails the handler's work as its class says.
-impl From<StoreFailure> for handler_kit::HandlerError {
-    fn from(failure: StoreFailure) -> Self {
-        handler_kit::HandlerError::classified(failure.class, "event-store", failure)
-    }
 }
 
 ports::port! {

@@ -9,6 +9,7 @@
 //! - [`config`]: environment variables read once, each problem named;
 //! - [`function`] and [`platform`]: a function declared once (trigger, outputs, settings) and
 //!   built by one generic builder from the adapters of where it runs;
+//! - [`StoreFailure`]: the error of every state port, classified for retry or parking;
 //! - [`local`]: the local platform, for the local cloud and tests (no AWS SDK);
 //! - `lambda` (feature `aws`): the AWS platform and the glue to `lambda_runtime`.
 
@@ -24,6 +25,7 @@ pub mod observability;
 pub mod platform;
 pub mod processor;
 pub mod publish;
+mod store;
 pub mod testing;
 
 pub use aggregate::{BatchHandler, BatchProcessor, Decision};
@@ -33,3 +35,4 @@ pub use http::HttpHandler;
 pub use idempotency::{Clock, ManualClock, SystemClock};
 pub use platform::{Platform, PublishesTo};
 pub use processor::{Handler, Invocation, Limits, Processor};
+pub use store::StoreFailure;

@@ -112,25 +112,8 @@ enum Command {
     /// Run a domain's demo, then replay from its event store or from an EventBridge archive:
     /// what was replayed, where it went, and that consumers absorbed it and told no one.
     Replay {
-        /// Replay the template's `AWS::Events::Archive` with this logical id (as EventBridge's
-        /// StartReplay does, `replay-name` on each event) instead of the event store.
-        #[arg(long)]
-        archive: Option<String>,
-        /// From the store: one stream (`<source>#<subject>`, e.g. `shop.orders#o-...`).
-        #[arg(long, conflicts_with = "archive")]
-        stream: Option<String>,
-        /// From the store: only these event types (repeatable).
-        #[arg(long = "type", value_name = "TYPE", conflicts_with = "archive")]
-        types: Vec<String>,
-        /// Events with an event time at or after this instant (RFC 3339; default: all).
-        #[arg(long)]
-        from: Option<String>,
-        /// Events with an event time before this instant (RFC 3339; default: all).
-        #[arg(long)]
-        to: Option<String>,
-        /// Deliver only to this rule's targets (logical id), as a replay's rule filter does.
-        #[arg(long)]
-        rule: Option<String>,
+        #[command(flatten)]
+        replay: ReplayArgs,
         #[command(flatten)]
         demo: DemoArgs,
     },
@@ -226,26 +209,7 @@ fn main() -> ExitCode {
             explain,
         } => return test_event_pattern(&event_pattern, &event, explain),
         Command::Graph { update } => graph(&cli.template, update.as_deref()),
-        Command::Replay {
-            archive,
-            stream,
-            types,
-            from,
-            to,
-            rule,
-            demo,
-        } => replay(
-            &cli.template,
-            &demo,
-            &ReplayArgs {
-                archive,
-                stream,
-                types,
-                from,
-                to,
-                rule,
-            },
-        ),
+        Command::Replay { replay: args, demo } => replay(&cli.template, &demo, &args),
         Command::Rebuild { demo } => rebuild(&cli.template, &demo),
         Command::History { stream, as_of, demo } => history(&cli.template, &stream, as_of.as_deref(), demo),
     };
@@ -601,12 +565,26 @@ fn store_of(cloud: &LocalCloud) -> Result<std::sync::Arc<event_store::InMemoryEv
 }
 
 /// What `replay` replays.
+#[derive(clap::Args)]
 struct ReplayArgs {
+    /// Replay the template's `AWS::Events::Archive` with this logical id (as EventBridge's
+    /// StartReplay does, `replay-name` on each event) instead of the event store.
+    #[arg(long)]
     archive: Option<String>,
+    /// From the store: one stream (`<source>#<subject>`, e.g. `shop.orders#o-...`).
+    #[arg(long, conflicts_with = "archive")]
     stream: Option<String>,
+    /// From the store: only these event types (repeatable).
+    #[arg(long = "type", value_name = "TYPE", conflicts_with = "archive")]
     types: Vec<String>,
+    /// Events with an event time at or after this instant (RFC 3339; default: all).
+    #[arg(long)]
     from: Option<String>,
+    /// Events with an event time before this instant (RFC 3339; default: all).
+    #[arg(long)]
     to: Option<String>,
+    /// Deliver only to this rule's targets (logical id), as a replay's rule filter does.
+    #[arg(long)]
     rule: Option<String>,
 }
 

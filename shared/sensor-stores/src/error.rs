@@ -1,55 +1,8 @@
-//! A store failed; whether a retry can help decides between retrying and parking.
+//! A store failed (the kit's one error of every state port), and a catalogue file that could
+//! not be loaded.
 
-use envelope::ErrorClass;
+pub use handler_kit::StoreFailure;
 use sensors::FieldError;
-
-/// A store operation failed.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{operation}: {message}")]
-pub struct StoreFailure {
-    /// What was attempted, e.g. `save windows`.
-    pub operation: &'static str,
-    /// What went wrong.
-    pub message: String,
-    /// Transient (throttling, network, a batch too large for one transaction) or permanent
-    /// (states no store can write, unreadable stored data).
-    pub class: ErrorClass,
-}
-
-/// An injected fault is what a throttled table looks like: a retry can help.
-impl From<ports::Injected> for StoreFailure {
-    fn from(injected: ports::Injected) -> Self {
-        Self::transient(injected.operation, injected.reason)
-    }
-}
-
-impl StoreFailure {
-    pub(crate) fn transient(operation: &'static str, message: impl Into<String>) -> Self {
-        Self {
-            operation,
-            message: message.into(),
-            class: ErrorClass::Transient,
-        }
-    }
-
-    pub(crate) fn permanent(operation: &'static str, message: impl Into<String>) -> Self {
-        Self {
-            operation,
-            message: message.into(),
-            class: ErrorClass::Permanent,
-        }
-    }
-
-    /// Any SDK error: the service or the network may answer next time.
-    #[cfg(feature = "dynamodb")]
-    pub(crate) fn sdk<E, R>(operation: &'static str, err: &aws_sdk_dynamodb::error::SdkError<E, R>) -> Self
-    where
-        E: std::error::Error + 'static,
-        R: std::fmt::Debug,
-    {
-        Self::transient(operation, aws_sdk_dynamodb::error::DisplayErrorContext(err).to_string())
-    }
-}
 
 /// A catalogue file could not be put into a catalogue.
 #[derive(Debug, thiserror::Error)]
@@ -69,12 +22,4 @@ pub enum CatalogueFileError {
 
 fn lines(errors: &[FieldError]) -> String {
     errors.iter().map(|e| format!("  {e}")).collect::<Vec<_>>().join("\n")
-}
-
-/// A failed store call fails the handler's work as its class says: retried when transient,
-/// parked when permanent.
-impl From<StoreFailure> for handler_kit::HandlerError {
-    fn from(failure: StoreFailure) -> Self {
-        handler_kit::HandlerError::classified(failure.class, "sensor-store", failure)
-    }
 }
