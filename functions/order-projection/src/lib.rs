@@ -126,21 +126,23 @@ where
     L: OrderViews,
 {
     let failed = |e: &dyn std::fmt::Display| RebuildError::Store(e.to_string());
-    let mut streams: std::collections::BTreeMap<String, Vec<event_store::StoredEvent>> = Default::default();
-    let events = store.all_from(orders::events::SOURCE).await.map_err(|e| failed(&e))?;
+    let mut events = store.all_from(orders::events::SOURCE).await.map_err(|e| failed(&e))?;
     let mut rebuilt = Rebuilt {
         events: events.len(),
         ..Rebuilt::default()
     };
-    for event in events {
-        streams.entry(event.stream.clone()).or_default().push(event);
-    }
+    // Streams one after the other, each in its order (a scan returns them in none).
+    events.sort_unstable_by(|a, b| (&a.stream, &a.position).cmp(&(&b.stream, &b.position)));
     let mut views = std::collections::BTreeMap::new();
-    for (stream, mut events) in streams {
-        events.sort_by(|a, b| a.position.cmp(&b.position));
-        let view = OrderView::fold(events.into_iter().map(|e| e.envelope)).map_err(|e| RebuildError::Unreadable {
-            stream: stream.clone(),
-            reason: e.to_string(),
+    let mut events = events.into_iter().peekable();
+    while let Some(first) = events.next() {
+        let stream = first.stream.clone();
+        let rest = std::iter::from_fn(|| events.next_if(|e| e.stream == stream));
+        let view = OrderView::fold(std::iter::once(first).chain(rest).map(|e| e.envelope)).map_err(|e| {
+            RebuildError::Unreadable {
+                stream: stream.clone(),
+                reason: e.to_string(),
+            }
         })?;
         let Some(view) = view else { continue };
         if into.save_if_unchanged(&view, None).await.map_err(|e| failed(&e))? == Saved::Conflict {

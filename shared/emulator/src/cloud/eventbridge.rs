@@ -46,6 +46,12 @@ fn at_path<'v>(value: &'v Value, path: &str) -> Option<&'v Value> {
     Some(current)
 }
 
+/// An EventBridge event's `time`.
+fn event_time(event: &Value) -> Option<DateTime<Utc>> {
+    let time = event.get("time")?.as_str()?;
+    Some(DateTime::parse_from_rfc3339(time).ok()?.with_timezone(&Utc))
+}
+
 /// What a target sends for `event`.
 pub(crate) fn target_input(input: &Input, event: &Value) -> Result<String, String> {
     match input {
@@ -160,12 +166,15 @@ impl LocalCloud {
     fn route(&mut self, bus_id: &str, event: &Value, subject: &str, from: &str, only_rule: Option<&str>) {
         self.emit_event(bus_id, event);
         if event.get("replay-name").is_none() {
+            let time = event_time(event);
             for archive in self.topology.archives.iter().filter(|a| a.bus == bus_id) {
-                if archive.pattern.as_ref().is_none_or(|p| p.matches(event)) {
+                if let Some(time) = time
+                    && archive.pattern.as_ref().is_none_or(|p| p.matches(event))
+                {
                     self.archived
                         .entry(archive.logical_id.clone())
                         .or_default()
-                        .push(event.clone());
+                        .push((time, event.to_string()));
                 }
             }
         }
@@ -324,20 +333,13 @@ impl LocalCloud {
         {
             return Err(format!("no rule {rule} on the archive's bus {bus_id}"));
         }
-        let time_of = |event: &Value| {
-            event
-                .get("time")
-                .and_then(Value::as_str)
-                .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
-                .map(|t| t.with_timezone(&Utc))
-        };
         let mut events: Vec<(DateTime<Utc>, Value)> = self
             .archived
             .get(archive)
             .into_iter()
             .flatten()
-            .filter_map(|event| Some((time_of(event)?, event.clone())))
             .filter(|(time, _)| *time >= from && *time < to)
+            .filter_map(|(time, text)| Some((*time, serde_json::from_str(text).ok()?)))
             .collect();
         events.sort_by_key(|(time, _)| *time);
         let count = events.len();

@@ -175,8 +175,9 @@ pub struct LocalCloud {
     notifications: Vec<Notification>,
     stats: Stats,
     ids: HashMap<(String, String), Vec<uuid::Uuid>>,
-    /// Each archive's events (by archive logical id), as the bus received them.
-    archived: HashMap<String, Vec<Value>>,
+    /// Each archive's events (by archive logical id), as the bus received them: their time,
+    /// and the event as JSON text (a tree per event would cost several times the memory).
+    archived: HashMap<String, Vec<(DateTime<Utc>, String)>>,
 }
 
 impl fmt::Debug for LocalCloud {
