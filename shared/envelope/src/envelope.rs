@@ -243,12 +243,14 @@ impl<E: EventType> Envelope<E> {
     }
 
     /// The `index`-th event of this type caused by `cause`: a deterministic id, the cause's
-    /// correlation id and trace, and `causation_id` = the cause's id.
+    /// correlation id, trace and replay, and `causation_id` = the cause's id. What a replayed
+    /// event causes is part of the replay: consumers down the line tell no one either.
     pub fn caused_by(cause: &Metadata, index: u32, subject: impl Into<String>, time: DateTime<Utc>, data: E) -> Self {
         let mut envelope = Self::with_id(Metadata::derived_id(cause.id, E::TYPE, index), subject, time, data);
         envelope.metadata.correlation_id.clone_from(&cause.correlation_id);
         envelope.metadata.causation_id = Some(cause.id);
         envelope.metadata.trace.clone_from(&cause.trace);
+        envelope.metadata.replay.clone_from(&cause.replay);
         envelope
     }
 
@@ -405,6 +407,13 @@ mod tests {
         assert_eq!(first.metadata.causation_id, Some(cause.metadata.id));
         assert_eq!(first.metadata.correlation_id, cause.metadata.correlation_id);
         assert_eq!(first.metadata.id.get_version_num(), 5);
+        assert_eq!(first.metadata.replay, None);
+
+        let mut replayed = cause.metadata.clone();
+        replayed.replay = Some("fix-42".into());
+        let caused = Envelope::caused_by(&replayed, 0, "o-1", at(), Ponged { n: 1 });
+        assert_eq!(caused.metadata.id, first.metadata.id, "the same event as the first time");
+        assert_eq!(caused.metadata.replay.as_deref(), Some("fix-42"), "part of the replay");
     }
 
     #[test]
