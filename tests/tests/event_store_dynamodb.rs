@@ -98,3 +98,35 @@ async fn dynamodb_an_archived_event_costs_one_call_new_repeated_or_in_conflict_a
         .unwrap();
     assert_eq!(log.take(), ["Query"]);
 }
+
+#[tokio::test]
+async fn dynamodb_reads_over_a_megabyte_come_back_whole_page_after_page() {
+    let log = CallLog::new();
+    let store = store(Some(&log)).await;
+    // 12 events of about 120 KB each: 1.4 MB in one stream, one day and one type, so every
+    // read crosses DynamoDB's 1 MB page.
+    let big = "x".repeat(120_000);
+    for n in 0..12u64 {
+        let mut e = event(
+            u128::from(n) + 100,
+            "shop.orders",
+            "OrderPlaced",
+            "o-big",
+            &format!("2026-11-30T10:00:{n:02}Z"),
+            Some(n + 1),
+        );
+        e.envelope.data = serde_json::json!({ "padding": big });
+        store.append(&e).await.unwrap();
+    }
+    log.take();
+    let (from, to) = (at("2026-11-30T00:00:00Z"), at("2026-12-01T00:00:00Z"));
+    let stream = store.stream("shop.orders#o-big").await.unwrap();
+    assert_eq!(stream.len(), 12);
+    assert!(stream.windows(2).all(|w| w[0].position < w[1].position));
+    assert_eq!(store.between(from, to).await.unwrap().len(), 12);
+    assert_eq!(store.of_type("OrderPlaced", from, to).await.unwrap().len(), 12);
+    assert_eq!(store.all_from("shop.orders").await.unwrap().len(), 12);
+    let calls = log.take();
+    assert!(calls.iter().filter(|c| *c == "Query").count() >= 6, "each query paged: {calls:?}");
+    assert!(calls.iter().filter(|c| *c == "Scan").count() >= 2, "the scan paged: {calls:?}");
+}
