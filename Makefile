@@ -70,7 +70,7 @@ lint: $(TOOLS_STAMP)
 	$(CARGO) fmt --all --check
 	$(CARGO) clippy --workspace --all-targets --all-features -- -D warnings
 	$(CARGO) clippy --workspace --all-targets --no-default-features -- -D warnings
-	$(VENV)/bin/cfn-lint infra/template.yaml
+	$(VENV)/bin/cfn-lint --append-rules cfn_lint_serverless.rules -- infra/template.yaml
 	$(VENV)/bin/checkov --file infra/template.yaml --framework cloudformation --quiet --compact --skip-download
 
 $(TOOLS_STAMP): requirements-tools.txt

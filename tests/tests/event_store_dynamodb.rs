@@ -127,6 +127,12 @@ async fn dynamodb_reads_over_a_megabyte_come_back_whole_page_after_page() {
     assert_eq!(store.of_type("OrderPlaced", from, to).await.unwrap().len(), 12);
     assert_eq!(store.all_from("shop.orders").await.unwrap().len(), 12);
     let calls = log.take();
-    assert!(calls.iter().filter(|c| *c == "Query").count() >= 6, "each query paged: {calls:?}");
-    assert!(calls.iter().filter(|c| *c == "Scan").count() >= 2, "the scan paged: {calls:?}");
+    assert!(
+        calls.iter().filter(|c| *c == "Query").count() >= 6,
+        "each query paged: {calls:?}"
+    );
+    assert!(
+        calls.iter().filter(|c| *c == "Scan").count() >= 2,
+        "the scan paged: {calls:?}"
+    );
 }

@@ -205,14 +205,17 @@ pub struct Topology {
     pub functions: BTreeMap<String, Function>,
 }
 
-/// Resource types that change nothing in how events flow (permissions, alarms, storage
-/// created on first use, archives).
+/// Resource types that change nothing in how events flow locally (permissions, alarms, storage
+/// created on first use, log groups, and an asynchronous invocation's settings: the local
+/// cloud retries a failed one twice and keeps what still fails, as the template's
+/// EventInvokeConfig says).
 const INERT: &[&str] = &[
     "AWS::CloudWatch::Alarm",
     "AWS::DynamoDB::Table",
     "AWS::IAM::Policy",
     "AWS::IAM::Role",
     "AWS::KMS::Key",
+    "AWS::Lambda::EventInvokeConfig",
     "AWS::Lambda::Permission",
     "AWS::Lambda::Url",
     "AWS::Logs::LogGroup",

@@ -409,10 +409,13 @@ mod tests {
         assert_eq!(first.metadata.id.get_version_num(), 5);
         assert_eq!(first.metadata.replay, None);
 
-        let mut replayed = cause.metadata.clone();
+        let mut replayed = cause.metadata;
         replayed.replay = Some("fix-42".into());
         let caused = Envelope::caused_by(&replayed, 0, "o-1", at(), Ponged { n: 1 });
-        assert_eq!(caused.metadata.id, first.metadata.id, "the same event as the first time");
+        assert_eq!(
+            caused.metadata.id, first.metadata.id,
+            "the same event as the first time"
+        );
         assert_eq!(caused.metadata.replay.as_deref(), Some("fix-42"), "part of the replay");
     }
 
