@@ -87,28 +87,29 @@ async fn dynamodb_an_archived_event_costs_one_call_new_repeated_or_in_conflict_a
         .between(at("2026-11-29T12:00:00Z"), at("2026-11-30T12:00:00Z"))
         .await
         .unwrap();
+    let shards = usize::from(event_store::event::SHARDS);
     assert_eq!(
         log.take(),
-        ["Query", "Query"],
-        "one query per day of the range, no scan"
+        vec!["Query"; 2 * shards],
+        "one query per shard of each day, no scan"
     );
     store
         .of_type("OrderPlaced", at("2026-11-30T00:00:00Z"), at("2026-11-30T12:00:00Z"))
         .await
         .unwrap();
-    assert_eq!(log.take(), ["Query"]);
+    assert_eq!(log.take(), vec!["Query"; shards]);
 }
 
 #[tokio::test]
 async fn dynamodb_reads_over_a_megabyte_come_back_whole_page_after_page() {
     let log = CallLog::new();
     let store = store(Some(&log)).await;
-    // 12 events of about 120 KB each: 1.4 MB in one stream, one day and one type, so every
-    // read crosses DynamoDB's 1 MB page.
+    // 12 events of about 120 KB each: 1.4 MB in one stream, one day, one type and one shard
+    // (ids 8 apart), so every read crosses DynamoDB's 1 MB page.
     let big = "x".repeat(120_000);
     for n in 0..12u64 {
         let mut e = event(
-            u128::from(n) + 100,
+            u128::from(n) * u128::from(event_store::event::SHARDS) + 100,
             "shop.orders",
             "OrderPlaced",
             "o-big",
@@ -127,12 +128,31 @@ async fn dynamodb_reads_over_a_megabyte_come_back_whole_page_after_page() {
     assert_eq!(store.of_type("OrderPlaced", from, to).await.unwrap().len(), 12);
     assert_eq!(store.all_from("shop.orders").await.unwrap().len(), 12);
     let calls = log.take();
-    assert!(
-        calls.iter().filter(|c| *c == "Query").count() >= 6,
-        "each query paged: {calls:?}"
-    );
+    // Three reads, one shard each holding everything: the stream query, 8 shard queries per
+    // range read, and at least one more page for each of the three.
+    let queries = calls.iter().filter(|c| *c == "Query").count();
+    let unpaged = 1 + 2 * usize::from(event_store::event::SHARDS);
+    assert!(queries >= unpaged + 3, "each read paged: {calls:?}");
     assert!(
         calls.iter().filter(|c| *c == "Scan").count() >= 2,
         "the scan paged: {calls:?}"
     );
+}
+
+#[tokio::test]
+async fn dynamodb_an_event_the_table_can_never_hold_is_a_permanent_failure_so_it_is_parked_not_retried() {
+    let store = store(None).await;
+    let mut huge = event(
+        500,
+        "shop.orders",
+        "OrderPlaced",
+        "o-huge",
+        "2026-11-30T10:00:00Z",
+        Some(1),
+    );
+    // Over DynamoDB's 400 KB item limit (the bus would refuse it first; a store must not loop).
+    huge.envelope.data = serde_json::json!({ "padding": "x".repeat(450_000) });
+    let refused = store.append(&huge).await.unwrap_err();
+    assert_eq!(refused.class, envelope::ErrorClass::Permanent, "{refused}");
+    assert!(refused.to_string().starts_with("append: "), "{refused}");
 }

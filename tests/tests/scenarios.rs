@@ -158,7 +158,7 @@ async fn given_100_seeded_runs_with_random_faults_then_the_invariants_hold_in_ev
             .sum::<usize>();
         let mut violations = outcome.violations;
         // The event store holds exactly what the bus carried, each stream in order.
-        if let Err(audit) = localcloud::audit(shop.cloud()) {
+        if let Err(audit) = localcloud::audit(shop.cloud()).await {
             violations.extend(audit);
         }
         if !violations.is_empty() {

@@ -8,7 +8,8 @@
 //! - `GET /orders/{id}`: the order's tracking view, or `404`. With `?asOf=<RFC 3339>`: the
 //!   view as it was at that instant (event time), folded from the order's stream in the event
 //!   store with the projection's rule; `404` if nothing had happened to it by then.
-//! - `GET /orders/{id}/history`: the order's stream, every event as it was sent, in order.
+//! - `GET /orders/{id}/history`: the order's stream, every event as it was sent, in order,
+//!   secrets (the payment token) redacted.
 
 use std::sync::Arc;
 
@@ -191,6 +192,8 @@ impl<P: Publisher, S: Store, V: OrderViews, E: EventStore> OrderApi<P, S, V, E> 
     }
 
     async fn track_as_of(&self, order_id: &str, as_of: &str) -> ApiResponse {
+        // A `+` offset sent unencoded in a query string arrives as a space.
+        let as_of = &as_of.replace(' ', "+");
         let instant = match chrono::DateTime::parse_from_rfc3339(as_of) {
             Ok(instant) => instant.with_timezone(&chrono::Utc),
             Err(err) => {
@@ -221,7 +224,11 @@ impl<P: Publisher, S: Store, V: OrderViews, E: EventStore> OrderApi<P, S, V, E> 
             Ok(stream) => {
                 let events: Vec<Value> = stream
                     .iter()
-                    .map(|e| json!({ "position": e.position, "archivedAt": e.archived_at, "event": e.envelope }))
+                    .map(|e| {
+                        let mut event = serde_json::to_value(&e.envelope).unwrap_or_default();
+                        redact(&mut event["data"]);
+                        json!({ "position": e.position, "archivedAt": e.archived_at, "event": event })
+                    })
                     .collect();
                 ApiResponse::json(200, json!({ "orderId": order_id, "events": events }))
             }
@@ -354,6 +361,26 @@ impl<P: Publisher, S: Store, V: OrderViews, E: EventStore> HttpHandler for Order
         OrderApi::handle(self, &ApiRequest::from_function_url(&request))
             .await
             .into_function_url()
+    }
+}
+
+/// Fields a history never shows: the tracking view never held them either.
+const SECRET_FIELDS: &[&str] = &["paymentToken"];
+
+/// `data` with every secret field's value replaced, at any depth.
+fn redact(data: &mut Value) {
+    match data {
+        Value::Object(fields) => {
+            for (name, value) in fields.iter_mut() {
+                if SECRET_FIELDS.contains(&name.as_str()) {
+                    *value = Value::String("(redacted)".to_owned());
+                } else {
+                    redact(value);
+                }
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(redact),
+        _ => {}
     }
 }
 

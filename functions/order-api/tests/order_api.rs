@@ -217,4 +217,14 @@ async fn given_an_order_stream_when_asked_as_of_an_instant_then_the_view_then_an
         ["OrderPlaced", "InventoryReserved", "PaymentCompleted", "OrderShipped"],
         "in stream order, once each"
     );
+    let shown = history.body.to_string();
+    assert!(!shown.contains("tok_"), "no payment token in a history: {shown}");
+    assert!(shown.contains("(redacted)"));
+
+    // An offset's `+` sent unencoded arrives as a space: still the same instant.
+    let mut spaced = sample("get-order-as-of.function-url.json");
+    spaced.as_of = Some("2026-11-23T06:00:00 01:00".into());
+    let spaced = api.handle(&spaced).await;
+    assert_eq!(spaced.status, 200, "{}", spaced.body);
+    assert_eq!(spaced.body["status"], "paid");
 }

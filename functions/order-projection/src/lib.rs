@@ -95,6 +95,9 @@ pub struct Rebuilt {
     pub events: usize,
     /// Each order whose rebuilt view differs from the live one, with the fields that differ.
     pub differences: Vec<String>,
+    /// Each order whose live view is behind the store (its newest events not projected yet:
+    /// the projection and the archive each lag the bus on their own), not a difference.
+    pub lagging: Vec<String>,
 }
 
 /// Why a rebuild stopped.
@@ -161,6 +164,10 @@ where
     for (order_id, view) in &views {
         match live.remove(order_id) {
             None => rebuilt.differences.push(format!("{order_id}: not in the live view")),
+            Some(current) if current.sequence < view.sequence => rebuilt.lagging.push(format!(
+                "{order_id}: live at sequence {}, the store at {}",
+                current.sequence, view.sequence
+            )),
             Some(current) if current != *view => {
                 rebuilt
                     .differences

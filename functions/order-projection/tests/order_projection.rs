@@ -78,6 +78,18 @@ async fn given_the_events_the_projection_saw_when_rebuilt_from_the_store_then_th
         "{}",
         again.differences[0]
     );
+    // A live view behind the store (its projection lags) is told apart from a difference.
+    let behind = InMemoryOrderViews::new();
+    let mut early = fresh.get("o-1001").await.unwrap().unwrap();
+    early.sequence = 2;
+    early.timeline.truncate(2);
+    behind.save_if_unchanged(&early, None).await.unwrap();
+    let lagging = order_projection::rebuild(&store, &InMemoryOrderViews::new(), &behind)
+        .await
+        .unwrap();
+    assert_eq!(lagging.lagging, ["o-1001: live at sequence 2, the store at 4"]);
+    assert_eq!(lagging.differences, ["o-1003: not in the live view"]);
+
     let not_fresh = order_projection::rebuild(&store, &fresh, live).await.unwrap_err();
     assert!(not_fresh.to_string().contains("fresh table"), "{not_fresh}");
 }

@@ -1,21 +1,25 @@
 //! The event store on DynamoDB (feature `dynamodb`).
 //!
 //! Table: partition key `stream` (S, `<source>#<subject>`), sort key `position` (S). Each item
-//! also holds `id`, `type`, `source`, `day` (the event time's UTC day), `typeDay`
-//! (`<type>#<day>`), `at` (`<event time>#<id>`), `archivedAt` and `envelope` (the whole
-//! envelope as JSON text, as it arrived). Two global secondary indexes, both projecting every
-//! attribute (a replay needs the whole envelope without a second read):
+//! also holds `id`, `type`, `source`, `day` (the event time's UTC day and the event's shard,
+//! `2026-11-30#3`), `typeDay` (`<type>#<day>#<shard>`), `at` (`<event time>#<id>`),
+//! `archivedAt` and `envelope` (the whole envelope as JSON text, as it arrived). Two global
+//! secondary indexes, both projecting every attribute (a replay needs the whole envelope
+//! without a second read):
 //!
 //! | read | served by |
 //! |---|---|
 //! | one stream, in order | `Query stream = :s` on the table (sort key = position) |
-//! | every event in `[from, to)` | `by-time` (`day`, `at`): one `Query day = :d AND at BETWEEN` per day |
-//! | one type in `[from, to)` | `by-type` (`typeDay`, `at`): one `Query` per day |
+//! | every event in `[from, to)` | `by-time` (`day`, `at`): `Query day = :d AND at BETWEEN` per day and shard |
+//! | one type in `[from, to)` | `by-type` (`typeDay`, `at`): one `Query` per day and shard |
 //!
-//! The indexes are partitioned by day so one busy type or hour never makes one hot partition
-//! for ever; a range of N days costs N queries (plus pages). An append is one conditional
-//! `PutItem` that returns the item holding the position when the condition fails, so a
-//! duplicate and a conflict are told apart without a second call.
+//! A day's events are spread over [`crate::event::SHARDS`] partitions by id, so neither a busy
+//! day nor a busy type is one hot partition key (about 1,000 writes a second each, and the
+//! sort key only grows, so DynamoDB cannot split it); a range of N days costs N x SHARDS
+//! queries (plus pages), merged by time. An append is one conditional `PutItem` that returns
+//! the item holding the position when the condition fails, so a duplicate and a conflict are
+//! told apart without a second call. Index reads are eventually consistent: an event archived
+//! a moment ago may not be in a time-range read yet.
 
 use std::collections::HashMap;
 
@@ -25,8 +29,8 @@ use aws_sdk_dynamodb::types::{AttributeValue, ReturnValuesOnConditionCheckFailur
 use chrono::{DateTime, Utc};
 use envelope::Envelope;
 
-use crate::event::{StoredEvent, days_between, time_key};
-use crate::store::{Appended, EventStore, StoreFailure};
+use crate::event::{StoredEvent, days_between, shards_of, time_key};
+use crate::store::{Appended, EventStore, StoreFailure, sort_by_time};
 
 /// The time-range index.
 pub const BY_TIME: &str = "by-time";
@@ -88,8 +92,8 @@ impl DynamoEventStore {
         }
     }
 
-    /// The events of index `index` whose partition attribute `key` is `partition(day)`, day
-    /// by day over `[from, to)`, by time then id.
+    /// The events of index `index` whose partition attribute `key` is `partition(shard)` for
+    /// every shard of every day of `[from, to)`, by time then id.
     async fn by_day(
         &self,
         operation: &'static str,
@@ -104,13 +108,16 @@ impl DynamoEventStore {
         let condition = format!("#{key} = :{key} AND #at BETWEEN :from AND :to");
         let mut found = Vec::new();
         for day in days_between(from, to) {
-            let values = [(key, partition(&day)), ("from", time_key(from)), ("to", time_key(to))];
-            found.append(
-                &mut self
-                    .query(operation, Some(index), &condition, &[key, "at"], &values)
-                    .await?,
-            );
+            for shard in shards_of(&day) {
+                let values = [(key, partition(&shard)), ("from", time_key(from)), ("to", time_key(to))];
+                found.append(
+                    &mut self
+                        .query(operation, Some(index), &condition, &[key, "at"], &values)
+                        .await?,
+                );
+            }
         }
+        sort_by_time(&mut found);
         Ok(found)
     }
 }
@@ -148,7 +155,7 @@ fn to_item(event: &StoredEvent) -> Result<Item, StoreFailure> {
     let metadata = &event.envelope.metadata;
     let envelope = serde_json::to_string(&event.envelope)
         .map_err(|e| StoreFailure::permanent("append", format!("the envelope cannot be written: {e}")))?;
-    let day = event.day();
+    let day = event.day_shard();
     let s = |value: String| AttributeValue::S(value);
     Ok(HashMap::from([
         ("stream".to_owned(), s(event.stream.clone())),

@@ -36,6 +36,8 @@ impl Selection {
             Self::Range { from, to, types } if types.is_empty() => store.between(*from, *to).await,
             Self::Range { from, to, types } => {
                 let mut events = Vec::new();
+                // A type named twice is read once.
+                let types: std::collections::BTreeSet<&String> = types.iter().collect();
                 for event_type in types {
                     events.append(&mut store.of_type(event_type, *from, *to).await?);
                 }
@@ -102,11 +104,15 @@ mod tests {
         let selection = Selection::Range {
             from: at("2026-11-30T10:00:00Z"),
             to: at("2026-11-30T11:00:00Z"),
-            types: vec!["OrderShipped".into(), "OrderPlaced".into()],
+            types: vec!["OrderShipped".into(), "OrderPlaced".into(), "OrderShipped".into()],
         };
         let replayed = marked(selection.read(&store).await.unwrap(), "fix-42");
         let ids: Vec<u128> = replayed.iter().map(|e| e.metadata.id.as_u128()).collect();
-        assert_eq!(ids, [3, 1, 2], "by event time, the end excluded, other types left out");
+        assert_eq!(
+            ids,
+            [3, 1, 2],
+            "by event time, the end excluded, other types left out, each once"
+        );
         assert!(replayed.iter().all(|e| e.metadata.replay.as_deref() == Some("fix-42")));
         let stream = Selection::Stream("shop.orders#o-2".into()).read(&store).await.unwrap();
         assert_eq!(stream.len(), 2);

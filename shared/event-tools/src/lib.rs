@@ -59,7 +59,14 @@ pub async fn replay(
     match rule {
         None => {
             let publisher = EventBridgePublisher::new(aws_sdk_eventbridge::Client::new(config), bus);
-            publisher.publish(&events).await.map_err(|e| e.to_string())?;
+            // One PutEvents after the other, each retried until it is through, so the events
+            // go out in order and a long replay does not burst into throttling.
+            for (sent, chunk) in events.chunks(10).enumerate() {
+                publisher
+                    .publish(chunk)
+                    .await
+                    .map_err(|e| format!("after {} events: {e}", sent * 10))?;
+            }
             Ok(format!(
                 "replay {name}: {count} events put on {bus}, in order, with their original ids"
             ))

@@ -154,6 +154,9 @@ async fn run(command: Command, table: &str) -> Result<ExitCode, String> {
                 "rebuilt {} order views from {} events into {into}",
                 rebuilt.orders, rebuilt.events
             ));
+            for lagging in &rebuilt.lagging {
+                say(&format!("  live view behind the store (still projecting?): {lagging}"));
+            }
             for difference in &rebuilt.differences {
                 say(&format!("  differs: {difference}"));
             }

@@ -272,7 +272,7 @@ fn demo(template: &Path, size: usize, seed: u64, no_faults: bool, quiet: bool) -
         run.cloud_mut().observe(|_| {});
         print(&report.summary);
         failed |= !report.violations.is_empty();
-        match localcloud::audit(run.cloud_mut()) {
+        match runtime()?.block_on(localcloud::audit(run.cloud_mut())) {
             Ok(line) => print(&line),
             Err(failures) => {
                 failed = true;
@@ -571,8 +571,8 @@ struct ReplayArgs {
     /// StartReplay does, `replay-name` on each event) instead of the event store.
     #[arg(long)]
     archive: Option<String>,
-    /// From the store: one stream (`<source>#<subject>`, e.g. `shop.orders#o-...`).
-    #[arg(long, conflicts_with = "archive")]
+    /// From the store: one stream (`<source>#<subject>`, e.g. `shop.orders#o-...`), whole.
+    #[arg(long, conflicts_with_all = ["archive", "types", "from", "to"])]
     stream: Option<String>,
     /// From the store: only these event types (repeatable).
     #[arg(long = "type", value_name = "TYPE", conflicts_with = "archive")]
@@ -649,7 +649,7 @@ fn replay(template: &Path, demo: &DemoArgs, args: &ReplayArgs) -> Result<ExitCod
             .as_deref()
             .map_or_else(|| "every matching rule".to_owned(), |r| format!("rule {r} only")),
     ));
-    let audit = localcloud::audit(cloud);
+    let audit = runtime()?.block_on(localcloud::audit(cloud));
     match &audit {
         Ok(line) => print(line),
         Err(failures) => print(&format!("Event store audit FAILED: {failures:?}")),
@@ -685,7 +685,10 @@ fn rebuild(template: &Path, demo: &DemoArgs) -> Result<ExitCode, String> {
         "Rebuilt {} order views from {} events in the store.",
         rebuilt.orders, rebuilt.events
     ));
-    if rebuilt.differences.is_empty() {
+    for lagging in &rebuilt.lagging {
+        print(&format!("  live view behind the store: {lagging}"));
+    }
+    if rebuilt.differences.is_empty() && rebuilt.lagging.is_empty() {
         print("Every rebuilt view equals the live one, order by order.");
         return Ok(ExitCode::SUCCESS);
     }
