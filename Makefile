@@ -8,6 +8,7 @@
 #   make watch     serve every function locally with cargo lambda watch (AWS_ENDPOINT_URL for a local AWS)
 #   make invoke-F  send function F its main sample (the shortest name in events/*/F/, or EVENT=path) via cargo lambda invoke
 #   make bench     criterion benchmarks, then bench/demo.sh (localcloud demo with 10,000 orders)
+#   make bench-peers  the kit's batch path next to Powertools (Python) on the same work, and the ratio
 #   make deploy    sam build + sam deploy of infra/template.yaml (needs an AWS account and the SAM CLI)
 #   make clean     build output and the local tool venv
 
@@ -28,7 +29,7 @@ LOCALCLOUD_TOOLS := $(or $(CARGO_TARGET_DIR),target)/tools/localcloud
 ORDERS ?= 12
 SEED ?= 1
 
-.PHONY: help demo samples graph test lint package bench clean tools deploy watch
+.PHONY: help demo samples graph test lint package bench bench-peers clean tools deploy watch
 
 help:
 	@sed -n 's/^#   //p' $(MAKEFILE_LIST)
@@ -101,6 +102,11 @@ invoke-%: $(TOOLS_STAMP)
 bench:
 	$(CARGO) bench --workspace
 	bench/demo.sh
+
+# The kit's batch path next to Powertools for AWS Lambda (Python) doing the same work, one after
+# the other: both figures and their ratio (Powertools goes into .venv from PyPI).
+bench-peers: $(TOOLS_STAMP)
+	VENV=$(VENV) bench/peers/run.sh
 
 # Deploys the stack to a real AWS account: needs AWS credentials and the SAM CLI on PATH, which
 # `make tools` deliberately does not install. SAM's rust-cargolambda builder (a beta feature) runs
