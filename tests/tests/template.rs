@@ -274,3 +274,140 @@ fn every_rule_keeps_events_it_cannot_deliver() {
         }
     }
 }
+
+/// (IAM action, logical id of the resource it is allowed on).
+type Grants = BTreeSet<(String, String)>;
+
+/// A string, or a list of strings.
+fn strings(value: &Value) -> Vec<String> {
+    match value {
+        Value::String(s) => vec![s.clone()],
+        Value::Sequence(items) => items.iter().map(|i| i.as_str().unwrap().to_owned()).collect(),
+        other => panic!("expected a string or a list of strings, found {other:?}"),
+    }
+}
+
+/// What a function's role allows: its `Policies`, statement by statement, and the SAM policy
+/// templates it uses, expanded as SAM documents them. Anything else fails: a managed policy,
+/// a wildcard action, a resource that is not one of the template's.
+fn granted(id: &str, function: &Value) -> Grants {
+    let mut grants = Grants::new();
+    for policy in function["Properties"]["Policies"].as_sequence().unwrap() {
+        if let Some(statements) = policy["Statement"].as_sequence() {
+            for statement in statements {
+                assert_eq!(statement["Effect"], "Allow", "{id}: {statement:?}");
+                let resources = match &statement["Resource"] {
+                    Value::Sequence(items) => items.clone(),
+                    one => vec![one.clone()],
+                };
+                for action in strings(&statement["Action"]) {
+                    assert!(!action.contains('*'), "{id}: wildcard action {action}");
+                    for resource in &resources {
+                        let target = target(resource).unwrap_or_else(|| {
+                            panic!("{id}: {action} on {resource:?}, not a resource of the template")
+                        });
+                        grants.insert((action.clone(), target));
+                    }
+                }
+            }
+            continue;
+        }
+        // SAM policy templates: events:PutEvents on the bus, sns:Publish on the topic.
+        let (name, parameters) = policy.as_mapping().unwrap().iter().next().unwrap();
+        let (action, parameter) = match name.as_str().unwrap() {
+            "EventBridgePutEventsPolicy" => ("events:PutEvents", "EventBusName"),
+            "SNSPublishMessagePolicy" => ("sns:Publish", "TopicName"),
+            other => panic!("{id}: policy {other} is not one this test knows how to expand"),
+        };
+        let target = target(&parameters[parameter]).unwrap_or_else(|| panic!("{id}: {name:?} {parameter}"));
+        grants.insert((action.to_owned(), target));
+    }
+    grants
+}
+
+/// What a function declares it uses: each setting's actions on the resource the template sets
+/// the setting's variable to, its own queue when SQS feeds it, and the on-failure destination
+/// of its asynchronous invocations.
+fn declared_grants(template: &Value, id: &str, function: &Value, declaration: &Registration) -> Grants {
+    let variable = |name: &str| {
+        let own = &function["Properties"]["Environment"]["Variables"][name];
+        if own.is_null() {
+            template["Globals"]["Function"]["Environment"]["Variables"][name].clone()
+        } else {
+            own.clone()
+        }
+    };
+    let mut grants = Grants::new();
+    for setting in &declaration.variables {
+        for action in setting.actions {
+            let value = variable(setting.variable);
+            let target =
+                target(&value).unwrap_or_else(|| panic!("{id}: {} is not set to a resource", setting.variable));
+            grants.insert(((*action).to_owned(), target));
+        }
+    }
+    for (_, r) in resources(template) {
+        let properties = &r["Properties"];
+        let for_this = target(&properties["FunctionName"]).as_deref() == Some(id);
+        if r["Type"] == "AWS::Lambda::EventSourceMapping" && for_this {
+            let queue = target(&properties["EventSourceArn"]).unwrap();
+            for action in handler_kit::function::OWN_QUEUE_ACTIONS {
+                grants.insert(((*action).to_owned(), queue.clone()));
+            }
+        }
+        if r["Type"] == "AWS::Lambda::EventInvokeConfig" && for_this {
+            let destination = target(&properties["DestinationConfig"]["OnFailure"]["Destination"]).unwrap();
+            grants.insert(("sqs:SendMessage".to_owned(), destination));
+        }
+    }
+    grants
+}
+
+#[test]
+fn every_function_role_allows_exactly_what_its_declaration_uses_and_nothing_wild() {
+    let template = template();
+    let mut wrong = Vec::new();
+    for (id, binary, function) in function_resources(&template) {
+        let allowed = granted(&id, function);
+        let declared = declared_grants(&template, &id, function, &declaration(&binary));
+        let missing: Vec<_> = declared.difference(&allowed).collect();
+        let extra: Vec<_> = allowed.difference(&declared).collect();
+        if !missing.is_empty() || !extra.is_empty() {
+            wrong.push(format!(
+                "{id} ({binary}): declared but not allowed {missing:?}; allowed but not declared {extra:?}"
+            ));
+        }
+    }
+    assert!(wrong.is_empty(), "{wrong:#?}");
+}
+
+#[test]
+fn function_urls_keep_iam_auth_and_every_queue_policy_names_its_sender() {
+    let template = template();
+    for (id, _, function) in function_resources(&template) {
+        let url = &function["Properties"]["FunctionUrlConfig"];
+        if !url.is_null() {
+            assert_eq!(url["AuthType"], "AWS_IAM", "{id}");
+        }
+    }
+    let mut policies = 0;
+    for (id, r) in resources(&template) {
+        if r["Type"] != "AWS::SQS::QueuePolicy" {
+            continue;
+        }
+        policies += 1;
+        for statement in r["Properties"]["PolicyDocument"]["Statement"].as_sequence().unwrap() {
+            // One sender (ArnEquals), or the rules of one bus (ArnLike).
+            let condition = &statement["Condition"];
+            let source = ["ArnEquals", "ArnLike"]
+                .iter()
+                .map(|test| &condition[*test]["aws:SourceArn"])
+                .find(|source| !source.is_null());
+            assert!(
+                source.is_some(),
+                "{id}: a statement without an aws:SourceArn condition: {statement:?}"
+            );
+        }
+    }
+    assert!(policies >= 10, "{policies}");
+}

@@ -44,13 +44,17 @@ pub const FUNCTION: Function<Bus> = Function {
     schedule: Some("rate(1 minute)"),
     outputs: Bus,
     settings: &[
-        SENSOR_CATALOGUE_TABLE,
-        SENSOR_WINDOWS_TABLE,
+        // The catalogue through its cache (BatchGetItem), the tick's walk over it (Scan).
+        SENSOR_CATALOGUE_TABLE.calls(&["dynamodb:BatchGetItem", "dynamodb:Scan"]),
+        // One read of the batch's streams, more windows by key, one transaction of
+        // conditional Puts (authorised as PutItem).
+        SENSOR_WINDOWS_TABLE.calls(&["dynamodb:BatchGetItem", "dynamodb:Query", "dynamodb:PutItem"]),
         SETTINGS[0],
         SETTINGS[1],
         SETTINGS[2],
         SETTINGS[3],
     ],
+    idempotent: false,
 };
 
 /// The function's one composition root, on any platform.

@@ -94,7 +94,9 @@ pub const FUNCTION: Function<Nowhere> = Function {
     trigger: Trigger::Sqs,
     schedule: None,
     outputs: Nowhere,
-    settings: &[EVENT_STORE_TABLE],
+    // One conditional PutItem per event: the archive may only put to the store.
+    settings: &[EVENT_STORE_TABLE.calls(&["dynamodb:PutItem"])],
+    idempotent: false,
 };
 
 /// The function's one composition root, on any platform.

@@ -63,6 +63,7 @@ pub const FUNCTION: Function<Topic> = Function {
         attributes,
     },
     settings: &[],
+    idempotent: true,
 };
 
 /// The function's one composition root, on any platform.

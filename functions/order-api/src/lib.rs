@@ -396,11 +396,15 @@ pub const FUNCTION: Function<Bus> = Function {
     schedule: None,
     outputs: Bus,
     settings: &[
-        ORDERS_TABLE,
-        EVENT_STORE_TABLE,
+        ORDERS_TABLE.calls(&["dynamodb:GetItem"]),
+        // One order's stream, for `?asOf=` and `/history`.
+        EVENT_STORE_TABLE.calls(&["dynamodb:Query"]),
+        // Its own: responses kept by Idempotency-Key.
         handler_kit::function::IDEMPOTENCY_TABLE,
         IDEMPOTENCY_TTL,
     ],
+    // Records are not what it handles; its idempotency table is among its settings.
+    idempotent: false,
 };
 
 /// The event store, for the past: as-of views and histories.

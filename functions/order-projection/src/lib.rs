@@ -78,7 +78,9 @@ pub const FUNCTION: Function<Nowhere> = Function {
     trigger: Trigger::Sqs,
     schedule: None,
     outputs: Nowhere,
-    settings: &[ORDERS_TABLE],
+    // Read the view, write it if unchanged (a conditional Put).
+    settings: &[ORDERS_TABLE.calls(&["dynamodb:GetItem", "dynamodb:PutItem"])],
+    idempotent: true,
 };
 
 /// The function's one composition root, on any platform.

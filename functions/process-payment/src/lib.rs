@@ -210,6 +210,7 @@ pub const FUNCTION: Function<Bus> = Function {
     schedule: None,
     outputs: Bus,
     settings: &[],
+    idempotent: true,
 };
 
 /// The function's one composition root, on any platform.

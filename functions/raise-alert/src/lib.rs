@@ -41,7 +41,13 @@ pub const FUNCTION: Function<Topic> = Function {
         variable: "ALERTS_TOPIC_ARN",
         attributes,
     },
-    settings: &[SENSOR_CATALOGUE_TABLE, SENSOR_ALERTS_TABLE, SUPPRESS_SECONDS],
+    settings: &[
+        SENSOR_CATALOGUE_TABLE.calls(&["dynamodb:BatchGetItem"]),
+        // Periods by key and open alerts by sensor; one transaction of conditional Puts.
+        SENSOR_ALERTS_TABLE.calls(&["dynamodb:BatchGetItem", "dynamodb:Query", "dynamodb:PutItem"]),
+        SUPPRESS_SECONDS,
+    ],
+    idempotent: false,
 };
 
 /// The function's one composition root, on any platform.

@@ -53,7 +53,9 @@ pub const FUNCTION: Function<Bus> = Function {
     trigger: Trigger::Sqs,
     schedule: None,
     outputs: Bus,
-    settings: &[INVENTORY_TABLE],
+    // One transaction of updates (the counts, the reservation's tombstone).
+    settings: &[INVENTORY_TABLE.calls(&["dynamodb:UpdateItem"])],
+    idempotent: true,
 };
 
 /// The function's one composition root, on any platform.

@@ -55,7 +55,9 @@ pub const FUNCTION: Function<Bus> = Function {
     trigger: Trigger::Sqs,
     schedule: None,
     outputs: Bus,
-    settings: &[INVENTORY_TABLE],
+    // One transaction: an update per line, the reservation's conditional put.
+    settings: &[INVENTORY_TABLE.calls(&["dynamodb:PutItem", "dynamodb:UpdateItem"])],
+    idempotent: true,
 };
 
 /// The function's one composition root, on any platform.

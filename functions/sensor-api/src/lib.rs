@@ -28,7 +28,13 @@ pub const FUNCTION: Function<Bus> = Function {
     trigger: Trigger::FunctionUrl,
     schedule: None,
     outputs: Bus,
-    settings: &[SENSOR_CATALOGUE_TABLE, SENSOR_WINDOWS_TABLE, SENSOR_ALERTS_TABLE],
+    settings: &[
+        SENSOR_CATALOGUE_TABLE.calls(&["dynamodb:BatchGetItem"]),
+        // A sensor's status: its windows and its open alerts.
+        SENSOR_WINDOWS_TABLE.calls(&["dynamodb:Query"]),
+        SENSOR_ALERTS_TABLE.calls(&["dynamodb:Query"]),
+    ],
+    idempotent: false,
 };
 
 /// The API as built on a platform.

@@ -45,6 +45,7 @@ static STUB: Function<Nowhere> = Function {
     schedule: None,
     outputs: Nowhere,
     settings: &[],
+    idempotent: true,
 };
 
 fn registrations() -> Vec<Registration> {

@@ -44,6 +44,9 @@ pub struct Setting {
     pub resource: Resource,
     /// Whether the function starts without it.
     pub optional: bool,
+    /// The IAM actions the function calls on what it names (`dynamodb:GetItem`): its role
+    /// must allow exactly these there, which `tests/tests/least_privilege.rs` checks.
+    pub actions: &'static [&'static str],
 }
 
 impl Setting {
@@ -53,6 +56,7 @@ impl Setting {
             purpose,
             resource,
             optional: false,
+            actions: &[],
         }
     }
 
@@ -87,14 +91,32 @@ impl Setting {
         self.optional = true;
         self
     }
+
+    /// The same setting, with the IAM actions the function calls on what it names.
+    #[must_use]
+    pub const fn calls(mut self, actions: &'static [&'static str]) -> Self {
+        self.actions = actions;
+        self
+    }
 }
 
-/// The idempotency table every function with idempotent work reads.
-pub const IDEMPOTENCY_TABLE: Setting = Setting::table("IDEMPOTENCY_TABLE", "idempotency records");
+/// The idempotency table every function with idempotent work reads: a record is put, read,
+/// completed (updated) and, when the work fails, deleted.
+pub const IDEMPOTENCY_TABLE: Setting = Setting::table("IDEMPOTENCY_TABLE", "idempotency records").calls(&[
+    "dynamodb:PutItem",
+    "dynamodb:GetItem",
+    "dynamodb:UpdateItem",
+    "dynamodb:DeleteItem",
+]);
 /// The queue where records that can never be processed are parked.
-pub const PARKING_QUEUE_URL: Setting = Setting::queue("PARKING_QUEUE_URL", "where unprocessable records are parked");
+pub const PARKING_QUEUE_URL: Setting =
+    Setting::queue("PARKING_QUEUE_URL", "where unprocessable records are parked").calls(&["sqs:SendMessage"]);
 /// The bus outputs go to, for functions declared with [`Bus`] outputs.
-pub const EVENT_BUS_NAME: Setting = Setting::bus("EVENT_BUS_NAME", "the event bus outputs are published to");
+pub const EVENT_BUS_NAME: Setting =
+    Setting::bus("EVENT_BUS_NAME", "the event bus outputs are published to").calls(&["events:PutEvents"]);
+/// What an SQS-triggered function does on its own queue (the event source mapping calls them
+/// with the function's role).
+pub const OWN_QUEUE_ACTIONS: &[&str] = &["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"];
 /// The kit's tuning, all optional.
 pub const TUNING: [Setting; 3] = [
     Setting::value("MAX_CONCURRENCY", "records processed at once").optional(),
@@ -130,7 +152,7 @@ pub struct Topic {
 
 impl Outputs for Topic {
     fn destination(&self) -> Option<Setting> {
-        Some(Setting::topic(self.variable, "the SNS topic outputs are published to"))
+        Some(Setting::topic(self.variable, "the SNS topic outputs are published to").calls(&["sns:Publish"]))
     }
 }
 
@@ -158,21 +180,27 @@ pub struct Function<O> {
     pub outputs: O,
     /// The settings of its own (tables, third parties); the kit's come on top.
     pub settings: &'static [Setting],
+    /// Whether the kit keeps idempotency records for it (`IDEMPOTENCY_TABLE`). A function
+    /// whose own state keeps its work once (an aggregate, the archive) has none.
+    pub idempotent: bool,
 }
 
 impl<O: Outputs> Function<O> {
     /// Every variable the function reads: the kit's, its outputs' destination, its own.
     pub fn variables(&self) -> Vec<Setting> {
-        // An HTTP function reads what it declares; a record-driven one also the kit's.
-        let kit: &[Setting] = match self.trigger {
-            Trigger::FunctionUrl => &[],
-            _ => &[IDEMPOTENCY_TABLE, PARKING_QUEUE_URL],
+        // A record-driven function parks what it cannot process and reads the kit's tuning;
+        // an HTTP one reads what it declares.
+        let record_driven = self.trigger != Trigger::FunctionUrl;
+        let idempotency: &[Setting] = if self.idempotent && record_driven {
+            &[IDEMPOTENCY_TABLE]
+        } else {
+            &[]
         };
-        let tuning: &[Setting] = match self.trigger {
-            Trigger::FunctionUrl => &[],
-            _ => &TUNING,
-        };
-        kit.iter()
+        let kit: &[Setting] = if record_driven { &[PARKING_QUEUE_URL] } else { &[] };
+        let tuning: &[Setting] = if record_driven { &TUNING } else { &[] };
+        idempotency
+            .iter()
+            .chain(kit)
             .chain(tuning)
             .copied()
             .chain(self.outputs.destination())
