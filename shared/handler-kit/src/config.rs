@@ -83,8 +83,6 @@ impl Env {
 pub struct KitConfig {
     /// `AWS_LAMBDA_FUNCTION_NAME`: scopes idempotency keys and names the parker of a message.
     pub function_name: String,
-    /// `IDEMPOTENCY_TABLE`: the DynamoDB table of idempotency records.
-    pub idempotency_table: String,
     /// `PARKING_QUEUE_URL`: where messages that can never be processed are parked.
     pub parking_queue_url: String,
     /// `AWS_ENDPOINT_URL` (optional): an AWS-compatible endpoint for every client (moto, the local cloud).
@@ -98,6 +96,14 @@ pub struct KitConfig {
 }
 
 impl KitConfig {
+    /// The processors' limits these settings give.
+    pub fn limits(&self) -> crate::processor::Limits {
+        crate::processor::Limits {
+            concurrency: self.max_concurrency,
+            deadline_margin: self.deadline_margin,
+        }
+    }
+
     /// Reads and validates the kit's variables.
     pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
         let endpoint_url = env.optional("AWS_ENDPOINT_URL");
@@ -120,7 +126,6 @@ impl KitConfig {
         }
         Ok(Self {
             function_name: env.required("AWS_LAMBDA_FUNCTION_NAME", "the function's name, set by Lambda")?,
-            idempotency_table: env.required("IDEMPOTENCY_TABLE", "the DynamoDB table of idempotency records")?,
             parking_queue_url: env
                 .required("PARKING_QUEUE_URL", "the queue where unprocessable messages are parked")?,
             endpoint_url,
@@ -161,10 +166,10 @@ mod tests {
     #[test]
     fn a_missing_variable_is_named() {
         let err = KitConfig::from_env(&Env::from_pairs([("AWS_LAMBDA_FUNCTION_NAME", "f")])).unwrap_err();
-        assert!(matches!(&err, ConfigError::Missing { name, .. } if name == "IDEMPOTENCY_TABLE"));
+        assert!(matches!(&err, ConfigError::Missing { name, .. } if name == "PARKING_QUEUE_URL"));
         assert!(
             err.to_string()
-                .starts_with("environment variable IDEMPOTENCY_TABLE is not set")
+                .starts_with("environment variable PARKING_QUEUE_URL is not set")
         );
     }
 

@@ -171,19 +171,7 @@ where
     H: Handler + 'static,
     B: FnOnce(&AwsPlatform) -> Result<H, ConfigError>,
 {
-    observability::init_logging();
-    let setup = async {
-        let platform = AwsPlatform::load().await?;
-        let handler = build(&platform)?;
-        processor(&platform, function, handler)
-    };
-    let (name, processor) = match setup.await {
-        Ok(ready) => ready,
-        Err(err) => {
-            tracing::error!(error = %err, "configuration error");
-            return Err(err.into());
-        }
-    };
+    let (name, processor) = cold_start(|platform| processor(platform, function, build(platform)?)).await?;
     let trigger = function.trigger;
     tracing::info!(function = name, ?trigger, "cold start: initialised");
     let metrics = observability::metrics(METRICS_NAMESPACE, &name)?;
@@ -206,19 +194,7 @@ where
     H: BatchHandler + 'static,
     B: FnOnce(&AwsPlatform) -> Result<H, ConfigError>,
 {
-    observability::init_logging();
-    let setup = async {
-        let platform = AwsPlatform::load().await?;
-        let handler = build(&platform)?;
-        batch_processor(&platform, function, handler)
-    };
-    let (name, processor) = match setup.await {
-        Ok(ready) => ready,
-        Err(err) => {
-            tracing::error!(error = %err, "configuration error");
-            return Err(err.into());
-        }
-    };
+    let (name, processor) = cold_start(|platform| batch_processor(platform, function, build(platform)?)).await?;
     tracing::info!(function = name, "cold start: initialised");
     let metrics = observability::metrics(METRICS_NAMESPACE, &name)?;
     let processor = Arc::new(processor);
@@ -246,14 +222,7 @@ where
     H: HttpHandler + 'static,
     B: FnOnce(&AwsPlatform) -> Result<H, ConfigError>,
 {
-    observability::init_logging();
-    let handler = match AwsPlatform::load().await.and_then(|platform| build(&platform)) {
-        Ok(handler) => Arc::new(handler),
-        Err(err) => {
-            tracing::error!(error = %err, "configuration error");
-            return Err(err.into());
-        }
-    };
+    let handler = Arc::new(cold_start(build).await?);
     tracing::info!(function = function.name, "cold start: initialised");
     lambda_runtime::run(lambda_runtime::service_fn(
         move |event: LambdaEvent<LambdaFunctionUrlRequest>| {
@@ -262,6 +231,20 @@ where
         },
     ))
     .await
+}
+
+/// The cold start every function shares: logging, the AWS platform, then `make` (the
+/// function's builder, and its processor). A configuration error stops it with a log line
+/// naming the variable.
+async fn cold_start<T>(make: impl FnOnce(&AwsPlatform) -> Result<T, ConfigError>) -> Result<T, lambda_runtime::Error> {
+    observability::init_logging();
+    AwsPlatform::load()
+        .await
+        .and_then(|platform| make(&platform))
+        .map_err(|err| {
+            tracing::error!(error = %err, "configuration error");
+            err.into()
+        })
 }
 
 /// Reads the payload as the trigger delivers it; an SQS batch answers with its failed ids.

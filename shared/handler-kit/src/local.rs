@@ -732,4 +732,64 @@ mod tests {
             "environment variable EVENT_BUS_NAME=\"typo\" is invalid: names no event bus of the template"
         );
     }
+
+    struct Nothing;
+    impl Handler for Nothing {
+        fn event_types(&self) -> envelope::Registry {
+            envelope::Registry::new()
+        }
+        async fn handle(
+            &self,
+            _: envelope::Envelope<Value>,
+        ) -> Result<Vec<envelope::Envelope<Value>>, crate::HandlerError> {
+            Ok(Vec::new())
+        }
+    }
+    impl BatchHandler for Nothing {
+        type Pending = ();
+        fn event_types(&self) -> envelope::Registry {
+            envelope::Registry::new()
+        }
+        async fn decide(&self, _: Vec<envelope::Envelope<Value>>) -> Result<crate::Decision<()>, crate::HandlerError> {
+            Ok(crate::Decision {
+                records: Vec::new(),
+                outputs: Vec::new(),
+                pending: (),
+            })
+        }
+        async fn tick(&self, _: chrono::DateTime<chrono::Utc>) -> Result<crate::Decision<()>, crate::HandlerError> {
+            self.decide(Vec::new()).await
+        }
+        async fn commit(&self, (): ()) -> Result<(), crate::HandlerError> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn given_no_idempotency_table_then_an_aggregate_builds_and_an_idempotent_function_names_what_is_missing() {
+        static FUNCTION: Function<Nowhere> = Function {
+            name: "f",
+            trigger: Trigger::Sqs,
+            schedule: None,
+            outputs: Nowhere,
+            settings: &[],
+            idempotent: false,
+        };
+        let platform = LocalPlatform::new(
+            env_of("f", &[("PARKING_QUEUE_URL", "https://sqs.local/parking")]),
+            Arc::new(ManualClock::new(chrono::Utc::now())),
+            Arc::new(ports::NoFaults),
+            Arc::default(),
+            Outbox::default(),
+            Arc::new(World::default()),
+        );
+        assert!(
+            batch_processor(&platform, &FUNCTION, Nothing).is_ok(),
+            "its state is its own"
+        );
+        let Err(err) = processor(&platform, &FUNCTION, Nothing) else {
+            panic!("an idempotent processor needs its table")
+        };
+        assert!(err.to_string().contains("IDEMPOTENCY_TABLE"), "{err}");
+    }
 }

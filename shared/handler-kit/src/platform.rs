@@ -9,8 +9,8 @@ use idempotency::{Clock, Idempotency, Store};
 
 use crate::aggregate::{BatchHandler, BatchProcessor};
 use crate::config::{ConfigError, Env, KitConfig};
-use crate::function::{Function, Outputs, Setting};
-use crate::processor::{Handler, Limits, Processor};
+use crate::function::{Function, IDEMPOTENCY_TABLE, Outputs, Setting};
+use crate::processor::{Handler, Processor};
 use crate::publish::{Parking, Publisher};
 
 /// The adapters every function gets from where it runs.
@@ -70,10 +70,7 @@ where
         platform.publisher(&function.outputs)?,
         platform.parking(&kit.parking_queue_url),
     )
-    .with_limits(Limits {
-        concurrency: kit.max_concurrency,
-        deadline_margin: kit.deadline_margin,
-    });
+    .with_limits(kit.limits());
     Ok((kit.function_name, processor))
 }
 
@@ -94,7 +91,9 @@ where
     H: Handler,
 {
     let kit = KitConfig::from_env(platform.env())?;
-    let idempotency = Idempotency::new(&kit.function_name, platform.idempotency_store(&kit.idempotency_table))
+    // Only a function whose work the kit keeps once reads the idempotency table.
+    let table = platform.setting(&IDEMPOTENCY_TABLE)?;
+    let idempotency = Idempotency::new(&kit.function_name, platform.idempotency_store(&table))
         .with_ttl(kit.idempotency_ttl)
         .with_clock(platform.clock());
     let processor = Processor::new(
@@ -104,9 +103,6 @@ where
         platform.publisher(&function.outputs)?,
         platform.parking(&kit.parking_queue_url),
     )
-    .with_limits(Limits {
-        concurrency: kit.max_concurrency,
-        deadline_margin: kit.deadline_margin,
-    });
+    .with_limits(kit.limits());
     Ok((kit.function_name, processor))
 }
