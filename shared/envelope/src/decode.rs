@@ -197,6 +197,9 @@ impl Decoder {
     pub fn decode_sns(&self, event: &SnsEvent) -> Vec<Decoded> {
         let decode = |(index, record): (usize, &aws_lambda_events::event::sns::SnsRecord)| {
             let message = &record.sns;
+            if let Some(checked) = self.decode_directly(&message.message) {
+                return Decoded::new(index, Some(message.message_id.clone()), Carrier::Sns, Ok(checked));
+            }
             let at = Location::record(
                 index,
                 Some(&message.message_id),
@@ -217,6 +220,9 @@ impl Decoder {
     /// CloudEvent or an envelope.
     pub fn decode_sqs(&self, event: &SqsEvent) -> Vec<Decoded> {
         let decode = |(index, message): (usize, &aws_lambda_events::event::sqs::SqsMessage)| {
+            if let Some(checked) = message.body.as_deref().and_then(|body| self.decode_directly(body)) {
+                return Decoded::new(index, message.message_id.clone(), Carrier::SqsEventBridge, Ok(checked));
+            }
             let at = Location::record(index, message.message_id.as_deref(), format!("Records[{index}].body"));
             let (carrier, checked) = match &message.body {
                 None => (Carrier::SqsEnvelope, Err(EnvelopeError::MissingField { at })),
@@ -256,6 +262,28 @@ impl Decoder {
             }
             _ => read_document(value, &inner)?,
         };
+        self.limit_and_check(text, document, envelope, at)
+    }
+
+    /// [`Self::decode_text`] for the common case, an EventBridge event with an envelope in its
+    /// `detail`, building no location: `None` on any error, and the tracked path reads the text
+    /// again to name it.
+    fn decode_directly(&self, text: &str) -> Option<Checked> {
+        if text.len() > MAX_ENTRY_BYTES {
+            return None;
+        }
+        self.check(eventbridge_directly(text)?, &Location::root()).ok()
+    }
+
+    /// Bounds an envelope read from `text` by what EventBridge accepts, then checks versions.
+    fn limit_and_check(
+        &self,
+        text: &str,
+        document: Document,
+        envelope: Envelope<Value>,
+        at: &Location,
+    ) -> Result<(Document, Checked), EnvelopeError> {
+        let inner = at.inside();
         // SQS takes bodies up to 1 MiB, but an envelope over EventBridge's limit could never be
         // published on. The text holds the envelope, so it bounds its size: measure only when over.
         if text.len() > MAX_ENTRY_BYTES {
@@ -317,6 +345,25 @@ impl Document {
     }
 }
 
+/// The common case, read straight from the text: an EventBridge event whose `detail` is an
+/// envelope, typed as it is parsed, with no tree in between and no path tracking. `None`
+/// for anything else and for anything wrong, and then the tracked path reads the text and
+/// names where it is wrong. Texts the tracked path could read otherwise go there too: a
+/// `replay-name` (which `aws_lambda_events` drops), an SNS notification's `Type`, and any
+/// escape, which could spell either key.
+fn eventbridge_directly(text: &str) -> Option<Envelope<Value>> {
+    if text.contains('\\') || text.contains("replay-name") || text.contains("\"Type\"") {
+        return None;
+    }
+    let event: EventBridgeEvent<Envelope<Value>> = serde_json::from_str(text).ok()?;
+    let envelope = event.detail;
+    // Errors are not reported from here, so the locations stay empty (and cost nothing).
+    let nowhere = Location::root();
+    envelope.metadata.validate(&nowhere).ok()?;
+    crate::eventbridge::agrees_with_carrier(&envelope, &event.detail_type, &event.source, &nowhere).ok()?;
+    Some(envelope)
+}
+
 /// A bare envelope or CloudEvent.
 fn read_document(value: Value, at: &Location) -> Result<(Document, Envelope<Value>), EnvelopeError> {
     if value.get("specversion").is_some() {
@@ -343,5 +390,88 @@ fn unrecognized_inner(at: Location) -> EnvelopeError {
     EnvelopeError::Unrecognized {
         at,
         expected: "an envelope ({\"metadata\": ..., \"data\": ...}), a CloudEvent, an EventBridge event or an SNS notification",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use std::path::Path;
+
+    use super::*;
+
+    /// What the tracked path reads from an EventBridge event's text.
+    fn tracked(text: &str) -> Result<Envelope<Value>, EnvelopeError> {
+        let at = Location::root();
+        let value: Value =
+            serde_json::from_str(text).map_err(|source| EnvelopeError::MalformedJson { at: at.clone(), source })?;
+        let replay_name = value.get("replay-name").cloned();
+        let event = from_value::<EventBridgeEvent<Value>>(value, &at)?;
+        let envelope = Envelope::from_eventbridge_event(event, &at)?;
+        crate::eventbridge::with_replay_name(envelope, replay_name.as_ref(), &at)
+    }
+
+    fn sqs_bodies(dir: &Path, bodies: &mut Vec<(String, String)>) {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                sqs_bodies(&path, bodies);
+            } else if path.extension().is_some_and(|e| e == "json") {
+                let text = std::fs::read_to_string(&path).unwrap();
+                if let Ok(event) = serde_json::from_str::<SqsEvent>(&text) {
+                    let name = path.display().to_string();
+                    bodies.extend(event.records.into_iter().filter_map(|r| Some((name.clone(), r.body?))));
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn the_direct_path_reads_every_sample_as_the_tracked_path_does() {
+        let mut bodies = Vec::new();
+        sqs_bodies(&Path::new(env!("CARGO_MANIFEST_DIR")).join("../../events"), &mut bodies);
+        let mut direct = 0;
+        for (file, body) in &bodies {
+            match eventbridge_directly(body) {
+                Some(envelope) => {
+                    direct += 1;
+                    assert_eq!(tracked(body).as_ref().ok(), Some(&envelope), "{file}");
+                }
+                None => assert!(
+                    tracked(body).is_err() || body.contains("replay-name") || !body.contains("detail-type"),
+                    "{file}: a plain EventBridge event missed the direct path"
+                ),
+            }
+        }
+        assert!(
+            direct >= 20,
+            "only {direct} of {} bodies went the direct way",
+            bodies.len()
+        );
+    }
+
+    #[test]
+    fn the_direct_path_declines_what_it_could_read_otherwise() {
+        let good = r#"{"detail-type":"T","source":"s","detail":{"metadata":{"id":"3f8e2f4e-9d1a-4c55-8a0e-2b7f3c9d1e55","type":"T","version":1,"source":"s","subject":"x","time":"2026-11-23T09:00:00Z","correlationId":"3f8e2f4e-9d1a-4c55-8a0e-2b7f3c9d1e55"},"data":{}}}"#;
+        assert!(eventbridge_directly(good).is_some());
+        assert_eq!(tracked(good).ok(), eventbridge_directly(good));
+        for (name, text) in [
+            ("replayed", good.replacen('{', r#"{"replay-name":"r","#, 1)),
+            ("escaped key", good.replacen("detail-type", r"detail\u002dtype", 1)),
+            (
+                "an SNS notification",
+                good.replacen('{', r#"{"Type":"Notification","TopicArn":"t","#, 1),
+            ),
+            ("duplicate detail", good.replacen('{', r#"{"detail":{},"#, 1)),
+            ("no data", good.replace(r#","data":{}"#, "")),
+            ("another source", good.replacen(r#""source":"s""#, r#""source":"z""#, 1)),
+            (
+                "nil id",
+                good.replace("3f8e2f4e-9d1a-4c55-8a0e-2b7f3c9d1e55", &uuid::Uuid::nil().to_string()),
+            ),
+        ] {
+            assert_eq!(eventbridge_directly(&text), None, "{name}");
+        }
     }
 }

@@ -95,21 +95,32 @@ impl Envelope<Value> {
     /// event's `detail-type` and `source` (a disagreement means a producer bypassed the envelope).
     pub fn from_eventbridge_event(event: EventBridgeEvent<Value>, at: &Location) -> Result<Self, EnvelopeError> {
         let envelope = Self::from_json_value(event.detail, &at.field("detail"))?;
-        let metadata = &envelope.metadata;
-        for (field, carrier, inner) in [
-            ("detail-type", &event.detail_type, &metadata.event_type),
-            ("source", &event.source, &metadata.source),
-        ] {
-            if carrier != inner {
-                return Err(EnvelopeError::CarrierMismatch {
-                    at: at.field(field),
-                    carrier: carrier.clone(),
-                    envelope: inner.clone(),
-                });
-            }
-        }
+        agrees_with_carrier(&envelope, &event.detail_type, &event.source, at)?;
         Ok(envelope)
     }
+}
+
+/// Whether the event carrying `envelope` names the same `detail-type` and `source`.
+pub(crate) fn agrees_with_carrier<T>(
+    envelope: &Envelope<T>,
+    detail_type: &str,
+    source: &str,
+    at: &Location,
+) -> Result<(), EnvelopeError> {
+    let metadata = &envelope.metadata;
+    for (field, carrier, inner) in [
+        ("detail-type", detail_type, &metadata.event_type),
+        ("source", source, &metadata.source),
+    ] {
+        if carrier != inner {
+            return Err(EnvelopeError::CarrierMismatch {
+                at: at.field(field),
+                carrier: carrier.to_owned(),
+                envelope: inner.clone(),
+            });
+        }
+    }
+    Ok(())
 }
 
 /// `envelope` with the `replay-name` (if any) of the EventBridge event that carried it. An
