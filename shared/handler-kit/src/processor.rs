@@ -221,7 +221,7 @@ impl<H: Handler, S: Store, P: Publisher, Q: Parking> Processor<H, S, P, Q> {
             .map(|r| r.body.as_deref().unwrap_or_default())
             .collect();
         let fifo = is_fifo(event);
-        let groups = message_groups(event);
+        let groups = if fifo { message_groups(event) } else { Vec::new() };
         let outcomes = if fifo {
             self.run_fifo(decoded, &groups, invocation).await
         } else {

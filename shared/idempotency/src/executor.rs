@@ -266,20 +266,11 @@ impl<S: Store> Idempotency<S> {
                 metadata.event_type, metadata.id
             ),
         })?;
-        #[derive(Serialize)]
-        struct Payload<'a> {
-            #[serde(rename = "type")]
-            event_type: &'a str,
-            version: u32,
-            data: &'a Value,
-        }
         let (version, data) = arrived_as.map_or((metadata.version, &envelope.data), |a| (a.version, &a.data));
-        let payload = Payload {
-            event_type: &metadata.event_type,
-            version,
-            data,
-        };
-        self.claim(&key, &payload, remaining).await
+        let key = format!("{}#{key}", self.function);
+        let hash = PayloadHash::of_event(&metadata.event_type, version, data)
+            .map_err(|e| serialization(&key, "payload", &e))?;
+        self.claim_hashed(key, hash, remaining).await
     }
 
     /// Claims `key` (with the `payload` it must always come with) for an invocation with
@@ -297,6 +288,19 @@ impl<S: Store> Idempotency<S> {
     {
         let key = format!("{}#{key}", self.function);
         let hash = PayloadHash::of(payload).map_err(|e| serialization(&key, "payload", &e))?;
+        self.claim_hashed(key, hash, remaining).await
+    }
+
+    /// [`Self::claim`] of the function's `key` whose payload hashes to `hash`.
+    async fn claim_hashed<R, E>(
+        &self,
+        key: String,
+        hash: PayloadHash,
+        remaining: Duration,
+    ) -> Result<Claim<R>, IdempotencyError<E>>
+    where
+        R: DeserializeOwned,
+    {
         let now = self.clock.now();
         let now_ms = now.timestamp_millis();
 
@@ -346,7 +350,6 @@ impl<S: Store> Idempotency<S> {
             }
         };
         let expires_at = self.expiry();
-        let digest = sha256_hex(text.as_bytes());
         let record = match Record::completed(&ticket.key, &ticket.hash, Kept::Result(text), delivered, expires_at) {
             Ok(record) => record,
             Err(StoreError::TooLarge { key, size, limit }) if delivered => {
@@ -356,6 +359,8 @@ impl<S: Store> Idempotency<S> {
                     limit,
                     "result over the item limit; keeping its digest"
                 );
+                // The text went into the refused record: written again, only in this rare case.
+                let digest = serde_json::to_string(result).map_or_else(|_| String::new(), |t| sha256_hex(t.as_bytes()));
                 Record::completed(&key, &ticket.hash, Kept::Digest(digest), delivered, expires_at)?
             }
             Err(err) => {
