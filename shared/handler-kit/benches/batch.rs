@@ -5,6 +5,11 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)] // a panic is how a benchmark reports failure
 
+// The allocator of the Lambda binaries (the `aws` feature declares it for them).
+#[cfg(not(feature = "aws"))]
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::hint::black_box;
 use std::time::Duration;
 
