@@ -9,6 +9,8 @@
 #   make invoke-F  send function F its main sample (the shortest name in events/*/F/, or EVENT=path) via cargo lambda invoke
 #   make bench     criterion benchmarks, then bench/demo.sh (localcloud demo with 10,000 orders)
 #   make bench-peers  the kit's batch path next to Powertools (Python) on the same work, and the ratio
+#   make bench-cold   every function's cold start next to a hello-world lambda_runtime function (COLD_STARTS=10)
+#   make bench-calls  AWS calls and time per batch of each function on moto with LATENCY_MS=20 on every call
 #   make deploy    sam build + sam deploy of infra/template.yaml (needs an AWS account and the SAM CLI)
 #   make clean     build output and the local tool venv
 
@@ -29,7 +31,7 @@ LOCALCLOUD_TOOLS := $(or $(CARGO_TARGET_DIR),target)/tools/localcloud
 ORDERS ?= 12
 SEED ?= 1
 
-.PHONY: help demo samples graph test lint package bench bench-peers clean tools deploy watch
+.PHONY: help demo samples graph test lint package bench bench-peers bench-cold bench-calls clean tools deploy watch
 
 help:
 	@sed -n 's/^#   //p' $(MAKEFILE_LIST)
@@ -107,6 +109,12 @@ bench:
 # the other: both figures and their ratio (Powertools goes into .venv from PyPI).
 bench-peers: $(TOOLS_STAMP)
 	VENV=$(VENV) bench/peers/run.sh
+
+bench-cold: $(TOOLS_STAMP)
+	VENV=$(VENV) bench/coldstart/run.sh cold
+
+bench-calls: $(TOOLS_STAMP)
+	VENV=$(VENV) bench/coldstart/run.sh calls
 
 # Deploys the stack to a real AWS account: needs AWS credentials and the SAM CLI on PATH, which
 # `make tools` deliberately does not install. SAM's rust-cargolambda builder (a beta feature) runs

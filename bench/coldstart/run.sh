@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# `run.sh cold`: cold starts of every function next to a hello-world lambda_runtime function,
+# side by side in one run; `run.sh calls`: AWS calls and time per batch with a fixed latency on
+# every call (bench/coldstart/run.py says what is measured). Builds every binary for this
+# machine with the release profile the zips use, then plays the Runtime API to each, on moto.
+# `make bench-cold` and `make bench-calls` run them; COLD_STARTS (default 10) and WARM (default
+# 5), and LATENCY_MS (default 20) set the counts.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+venv="${VENV:-.venv}"
+packages=(-p hello-world)
+for manifest in functions/*/Cargo.toml; do packages+=(-p "$(basename "$(dirname "$manifest")")"); done
+cargo build --quiet --release "${packages[@]}"
+# The samples' sensors are loaded with the project's own tool.
+cargo build --quiet --release -p sensor-stores --features dynamodb --bin sensor-catalogue
+bin_dir="${CARGO_TARGET_DIR:-target}/release"
+case "${1:-cold}" in
+  cold) "$venv/bin/python" bench/coldstart/run.py cold "$bin_dir" "${COLD_STARTS:-10}" "${WARM:-5}" ;;
+  calls) "$venv/bin/python" bench/coldstart/run.py calls "$bin_dir" "${LATENCY_MS:-20}" ;;
+  *) echo "usage: $0 cold|calls" >&2; exit 2 ;;
+esac
