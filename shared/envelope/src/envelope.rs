@@ -181,9 +181,11 @@ fn check_name(value: &str, max: usize) -> Result<(), String> {
     if value.len() > max {
         return Err(format!("is {} characters, over the limit of {max}", value.len()));
     }
+    // A match on the character, not a search of "._:-/" per character: every event's
+    // type, source and correlation id pass through here.
     match value
         .chars()
-        .find(|c| !(c.is_ascii_alphanumeric() || "._:-/".contains(*c)))
+        .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | ':' | '-' | '/')))
     {
         Some(c) => Err(format!(
             "'{value}' contains {c:?}; allowed are ASCII letters, digits and . _ : - /"
