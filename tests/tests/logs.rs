@@ -8,26 +8,11 @@
 
 use std::collections::BTreeSet;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
 
 use emulator::domain::DemoOptions;
 use emulator::faults::Faults;
+use handler_kit::testing::CapturedLogs;
 use serde_json::Value;
-
-/// Log lines written by the functions, in memory.
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl std::io::Write for Captured {
-    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(bytes);
-        Ok(bytes.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
 
 /// Every string in the `data` of what was emitted, but ids (`orderId`, `paymentId`, ...),
 /// which name what a log line is about and are logged on purpose.
@@ -57,10 +42,8 @@ fn logged(line: &str, value: &str) -> bool {
 
 #[tokio::test(start_paused = true)]
 async fn the_demo_logs_no_event_data_at_info() {
-    let captured = Captured::default();
-    let writer = captured.clone();
-    let _logging =
-        tracing::subscriber::set_default(handler_kit::observability::subscriber(move || writer.clone()).finish());
+    let captured = CapturedLogs::default();
+    let _logging = captured.install();
     let template = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../infra/template.yaml");
     let mut secrets = BTreeSet::new();
     for domain in localcloud::domains() {
@@ -86,7 +69,7 @@ async fn the_demo_logs_no_event_data_at_info() {
         secrets.iter().any(|s| s.starts_with("tok_")),
         "the run carried no payment token: {secrets:?}"
     );
-    let text = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    let text = captured.text();
     let lines: Vec<&str> = text.lines().collect();
     assert!(lines.len() > 100, "only {} log lines", lines.len());
     let mut leaks = Vec::new();

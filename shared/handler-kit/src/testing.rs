@@ -1,7 +1,8 @@
-//! Helpers for functions' tests: a processor on in-memory adapters, and sample payloads.
+//! Helpers for functions' tests: a processor on in-memory adapters, sample payloads, and the
+//! functions' logs captured.
 
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use aws_lambda_events::event::sqs::SqsEvent;
@@ -61,4 +62,37 @@ pub async fn failed_ids<H: Handler>(processor: &InMemoryProcessor<H>, event: &Sq
         .into_iter()
         .map(|f| f.item_identifier)
         .collect())
+}
+
+/// The lines the functions' JSON log subscriber writes, kept in memory. Install it in a test
+/// binary of its own: a thread's subscriber shares tracing's callsite cache with other tests.
+#[derive(Debug, Clone, Default)]
+pub struct CapturedLogs(Arc<Mutex<Vec<u8>>>);
+
+impl CapturedLogs {
+    /// The functions' subscriber (`observability::subscriber`, level from `LOG_LEVEL`, `info`
+    /// by default) writing here, for this thread until the guard drops.
+    pub fn install(&self) -> tracing::subscriber::DefaultGuard {
+        let writer = self.clone();
+        tracing::subscriber::set_default(crate::observability::subscriber(move || writer.clone()).finish())
+    }
+
+    /// What was written so far.
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().unwrap_or_else(PoisonError::into_inner)).into_owned()
+    }
+}
+
+impl std::io::Write for CapturedLogs {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
 }

@@ -5,30 +5,14 @@
 
 mod common;
 
-use std::sync::{Arc, Mutex};
-
 use common::*;
+use handler_kit::testing::CapturedLogs;
 use serde_json::Value;
-
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl std::io::Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
 
 #[tokio::test(flavor = "current_thread")]
 async fn logs_are_json_lines_carrying_request_function_event_and_correlation_ids_but_no_payload() {
-    let captured = Captured::default();
-    let writer = captured.clone();
-    let subscriber = handler_kit::observability::subscriber(move || writer.clone()).finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
+    let captured = CapturedLogs::default();
+    let _guard = captured.install();
 
     let processor = processor();
     let event = batch(&["o-ok", "o-timeout"]);
@@ -37,7 +21,7 @@ async fn logs_are_json_lines_carrying_request_function_event_and_correlation_ids
         .await
         .unwrap();
 
-    let text = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    let text = captured.text();
     let lines: Vec<Value> = text
         .lines()
         .map(|l| serde_json::from_str(l).expect("every line is JSON"))
