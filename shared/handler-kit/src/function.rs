@@ -45,7 +45,7 @@ pub struct Setting {
     /// Whether the function starts without it.
     pub optional: bool,
     /// The IAM actions the function calls on what it names (`dynamodb:GetItem`): its role
-    /// must allow exactly these there, which `tests/tests/least_privilege.rs` checks.
+    /// must allow exactly these there, which `tests/tests/template.rs` checks.
     pub actions: &'static [&'static str],
 }
 
