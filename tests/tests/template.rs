@@ -228,6 +228,7 @@ fn every_variable_a_function_declares_is_set_by_the_template_to_a_resource_of_it
                 Resource::Queue => "AWS::SQS::Queue",
                 Resource::Bus => "AWS::Events::EventBus",
                 Resource::Topic => "AWS::SNS::Topic",
+                Resource::Key => "AWS::KMS::Key",
                 Resource::Value => continue,
             };
             let points_to = target(value).map(|t| resource(&template, &t)["Type"].clone());
@@ -300,13 +301,16 @@ fn granted(id: &str, function: &Value) -> Grants {
                     Value::Sequence(items) => items.clone(),
                     one => vec![one.clone()],
                 };
+                let scopes = key_scopes(id, statement);
                 for action in strings(&statement["Action"]) {
                     assert!(!action.contains('*'), "{id}: wildcard action {action}");
                     for resource in &resources {
                         let target = target(resource).unwrap_or_else(|| {
                             panic!("{id}: {action} on {resource:?}, not a resource of the template")
                         });
-                        grants.insert((action.clone(), target));
+                        for scope in &scopes {
+                            grants.insert((action.clone(), format!("{target}{scope}")));
+                        }
                     }
                 }
             }
@@ -325,6 +329,32 @@ fn granted(id: &str, function: &Value) -> Grants {
     grants
 }
 
+/// The fields a statement's `kms:EncryptionContext:field` condition allows, as suffixes of the
+/// resource it grants (`FieldKey#field=paymentToken`); `[""]` for a statement without one. Any
+/// other condition fails: this test would not know what it allows.
+fn key_scopes(id: &str, statement: &Value) -> Vec<String> {
+    let condition = &statement["Condition"];
+    if condition.is_null() {
+        return vec![String::new()];
+    }
+    let conditions = condition.as_mapping().unwrap();
+    assert_eq!(
+        conditions.len(),
+        1,
+        "{id}: one condition operator expected, found {condition:?}"
+    );
+    let keys = &condition["StringEquals"];
+    assert_eq!(
+        keys.as_mapping().map(|m| m.len()),
+        Some(1),
+        "{id}: only StringEquals on kms:EncryptionContext:field is understood, found {condition:?}"
+    );
+    strings(&keys["kms:EncryptionContext:field"])
+        .into_iter()
+        .map(|field| format!("#field={field}"))
+        .collect()
+}
+
 /// What a function declares it uses: each setting's actions on the resource the template sets
 /// the setting's variable to, its own queue when SQS feeds it, and the on-failure destination
 /// of its asynchronous invocations.
@@ -339,11 +369,18 @@ fn declared_grants(template: &Value, id: &str, function: &Value, declaration: &R
     };
     let mut grants = Grants::new();
     for setting in &declaration.variables {
+        // A key's actions hold for the fields it names, each its own encryption context.
+        let scopes: Vec<String> = match setting.resource {
+            Resource::Key => setting.fields.iter().map(|f| format!("#field={f}")).collect(),
+            _ => vec![String::new()],
+        };
         for action in setting.actions {
             let value = variable(setting.variable);
             let target =
                 target(&value).unwrap_or_else(|| panic!("{id}: {} is not set to a resource", setting.variable));
-            grants.insert(((*action).to_owned(), target));
+            for scope in &scopes {
+                grants.insert(((*action).to_owned(), format!("{target}{scope}")));
+            }
         }
     }
     for (_, r) in resources(template) {

@@ -65,6 +65,19 @@ impl From<EnvelopeError> for HandlerError {
     }
 }
 
+/// A sealed field that cannot be opened: retried when the key service did not answer, parked
+/// (with the field named, never its value) when the role may not or the value is broken.
+impl From<field_crypto::CryptoError> for HandlerError {
+    fn from(err: field_crypto::CryptoError) -> Self {
+        let class = if err.is_transient() {
+            ErrorClass::Transient
+        } else {
+            ErrorClass::Permanent
+        };
+        Self::classified(class, "sealed-field", err)
+    }
+}
+
 /// A whole invocation failed.
 #[derive(Debug, thiserror::Error)]
 pub enum KitError {

@@ -29,6 +29,8 @@ pub enum Resource {
     Bus,
     /// An SNS topic, by ARN.
     Topic,
+    /// A KMS key, by id: the master key of sealed fields.
+    Key,
     /// A plain value.
     Value,
 }
@@ -47,6 +49,10 @@ pub struct Setting {
     /// The IAM actions the function calls on what it names (`dynamodb:GetItem`): its role
     /// must allow exactly these there, which `tests/tests/template.rs` checks.
     pub actions: &'static [&'static str],
+    /// For a [`Resource::Key`]: the fields (encryption contexts) the actions hold for. The
+    /// role's statement on the key must carry the condition `kms:EncryptionContext:field` with
+    /// exactly these.
+    pub fields: &'static [&'static str],
 }
 
 impl Setting {
@@ -57,6 +63,7 @@ impl Setting {
             resource,
             optional: false,
             actions: &[],
+            fields: &[],
         }
     }
 
@@ -80,6 +87,11 @@ impl Setting {
         Self::of(variable, purpose, Resource::Topic)
     }
 
+    /// A KMS key id.
+    pub const fn key(variable: &'static str, purpose: &'static str) -> Self {
+        Self::of(variable, purpose, Resource::Key)
+    }
+
     /// A plain value.
     pub const fn value(variable: &'static str, purpose: &'static str) -> Self {
         Self::of(variable, purpose, Resource::Value)
@@ -96,6 +108,13 @@ impl Setting {
     #[must_use]
     pub const fn calls(mut self, actions: &'static [&'static str]) -> Self {
         self.actions = actions;
+        self
+    }
+
+    /// The same key setting, its actions allowed only for `fields`.
+    #[must_use]
+    pub const fn fields(mut self, fields: &'static [&'static str]) -> Self {
+        self.fields = fields;
         self
     }
 }

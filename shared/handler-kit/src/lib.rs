@@ -18,6 +18,7 @@ pub mod config;
 mod error;
 pub mod function;
 pub mod http;
+pub mod keys;
 #[cfg(feature = "aws")]
 pub mod lambda;
 pub mod local;
@@ -33,6 +34,7 @@ pub use error::{HandlerError, KitError};
 pub use function::{Bus, Function, Nowhere, Setting, Topic, Trigger};
 pub use http::HttpHandler;
 pub use idempotency::{Clock, ManualClock, SystemClock};
+pub use keys::FieldKeysPort;
 pub use platform::{Platform, PublishesTo};
 pub use processor::{Handler, Invocation, Limits, Processor};
 pub use store::StoreFailure;

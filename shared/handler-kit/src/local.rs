@@ -285,7 +285,7 @@ impl Platform for LocalPlatform {
             Resource::Bus => Some(("event bus", self.world.buses.contains(&value))),
             Resource::Topic => Some(("topic", self.world.topics.contains(&value))),
             Resource::Queue => Some(("queue", self.world.queues.contains_key(&value))),
-            Resource::Table | Resource::Value => None,
+            Resource::Table | Resource::Key | Resource::Value => None,
         };
         match known {
             Some((what, false)) => Err(ConfigError::Malformed {

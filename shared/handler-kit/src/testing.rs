@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use aws_lambda_events::event::sqs::SqsEvent;
 use chrono::{TimeZone, Utc};
+use field_crypto::{FieldCipher, LocalKeys, LocalMasterKey};
 use idempotency::{Idempotency, InMemoryStore, ManualClock};
 
 use crate::processor::{Handler, Invocation, Processor};
@@ -37,6 +38,50 @@ pub fn sqs_sample(root: &Path, relative: &str) -> Result<SqsEvent, String> {
 /// crate's tests (`manifest_dir` = its `CARGO_MANIFEST_DIR`, two levels below the root).
 pub fn function_sample(manifest_dir: &str, path: &str) -> Result<SqsEvent, String> {
     sqs_sample(&Path::new(manifest_dir).join("../.."), &format!("events/{path}"))
+}
+
+/// Edits the envelope (`{metadata, data}`) of record `index` of an SQS event whose bodies are
+/// EventBridge events (the `*.sqs-eventbridge.json` samples), e.g. to put a sealed field in it.
+pub fn edit_envelope(
+    event: &mut SqsEvent,
+    index: usize,
+    edit: impl FnOnce(&mut serde_json::Value),
+) -> Result<(), String> {
+    let record = event.records.get_mut(index).ok_or(format!("no record {index}"))?;
+    let body = record.body.as_deref().ok_or(format!("record {index} has no body"))?;
+    let mut parsed: serde_json::Value =
+        serde_json::from_str(body).map_err(|e| format!("record {index}: body is not JSON: {e}"))?;
+    edit(&mut parsed["detail"]);
+    record.body = Some(parsed.to_string());
+    Ok(())
+}
+
+/// The master key name tests seal and open under (one name, the same key).
+const TEST_KEY: &str = "test-field-key";
+
+/// A cipher with the grants `setting` declares, on the tests' local master key: what the
+/// function gets in the local cloud.
+pub fn local_cipher(setting: &crate::Setting) -> FieldCipher<LocalKeys> {
+    let master = Arc::new(LocalMasterKey::new(TEST_KEY));
+    FieldCipher::new(LocalKeys::new(
+        master,
+        "function-under-test",
+        setting.actions,
+        setting.fields,
+    ))
+}
+
+/// A cipher that may seal `fields` (the producer's grant) on the tests' master key, to make a
+/// test's sealed inputs. Its data keys differ from any other instance's: each is numbered
+/// from a start of its own.
+pub fn sealing_cipher(fields: &[&str]) -> FieldCipher<LocalKeys> {
+    let master = Arc::new(LocalMasterKey::new(TEST_KEY).starting_at(1 << 32));
+    FieldCipher::new(LocalKeys::new(
+        master,
+        "producer",
+        &[field_crypto::GENERATE_DATA_KEY],
+        fields,
+    ))
 }
 
 /// A clock stopped at 2026-11-23T06:00:00Z, for event times a test can assert.

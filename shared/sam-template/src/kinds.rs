@@ -144,6 +144,17 @@ impl Resolver<'_> {
                 let arn = arn("events", &format!("archive/{name}"));
                 Identity::new(name.clone(), Some(arn.clone()), name, &[("Arn", &arn)])
             }
+            "AWS::KMS::Key" => {
+                // Ref is the key id, a UUID KMS assigns; derived here so a run is repeatable.
+                let key_id = uuid(o, id);
+                let arn = arn("kms", &format!("key/{key_id}"));
+                Identity::new(
+                    key_id.clone(),
+                    Some(arn.clone()),
+                    key_id.clone(),
+                    &[("Arn", &arn), ("KeyId", &key_id)],
+                )
+            }
             "AWS::DynamoDB::Table" => {
                 let name = prop("TableName")?.unwrap_or(generated);
                 let arn = arn("dynamodb", &format!("table/{name}"));
