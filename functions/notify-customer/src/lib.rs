@@ -2,26 +2,40 @@
 //! `CustomerNotified` message to the notifications topic, with message attributes
 //! (`customerId`, `template`) that subscriptions can filter on. A replayed event (after a bug
 //! fix, say) tells no one again: customers were told when it happened.
+//!
+//! The customer's name and email arrive sealed; this function alone may open them
+//! ([`FIELD_KEY`]), to address the message. The notifications topic is where a message leaves
+//! for the customer (its one subscriber is the mail channel), so the recipient is in clear
+//! there, and nowhere else.
 
 use std::sync::Arc;
 
 use envelope::{Envelope, Registry};
+use field_crypto::{FieldCipher, KeyService};
 use handler_kit::config::ConfigError;
-use handler_kit::{Clock, Function, Handler, HandlerError, Platform, Topic, Trigger};
+use handler_kit::{Clock, FieldKeysPort, Function, Handler, HandlerError, Setting, Topic, Trigger};
 use orders::decisions;
-use orders::events::{OrderRejected, OrderShipped, PaymentFailed};
+use orders::events::{Contact, OrderRejected, OrderShipped, PaymentFailed, Recipient, personal};
 use orders::lifecycle::OrderEvent;
 use serde_json::Value;
 
 /// Tells customers what happened to their orders.
-pub struct NotifyCustomer {
+pub struct NotifyCustomer<K> {
+    cipher: FieldCipher<K>,
     clock: Arc<dyn Clock>,
 }
 
-impl NotifyCustomer {
-    /// Notifies with event times from `clock`.
-    pub fn new(clock: Arc<dyn Clock>) -> Self {
-        Self { clock }
+impl<K: KeyService> NotifyCustomer<K> {
+    /// Notifies, opening contacts with `cipher`, with event times from `clock`.
+    pub fn new(cipher: FieldCipher<K>, clock: Arc<dyn Clock>) -> Self {
+        Self { cipher, clock }
+    }
+
+    async fn recipient(&self, contact: &Contact) -> Result<Recipient, HandlerError> {
+        Ok(Recipient {
+            name: self.cipher.open_text(personal::CUSTOMER_NAME, &contact.name).await?,
+            email: self.cipher.open_text(personal::CUSTOMER_EMAIL, &contact.email).await?,
+        })
     }
 }
 
@@ -33,7 +47,7 @@ pub fn attributes(notification: &Envelope<Value>) -> Vec<(String, String)> {
         .collect()
 }
 
-impl Handler for NotifyCustomer {
+impl<K: KeyService> Handler for NotifyCustomer<K> {
     fn event_types(&self) -> Registry {
         Registry::new()
             .register::<OrderShipped>()
@@ -47,7 +61,11 @@ impl Handler for NotifyCustomer {
             tracing::info!(replay, event_id = %metadata.id, "replayed: the customer is not told again");
             return Ok(Vec::new());
         }
-        let notification = decisions::notification(&metadata, &event, self.clock.now()).transpose()?;
+        let recipient = match event.contact() {
+            Some(contact) => Some(self.recipient(contact).await?),
+            None => None,
+        };
+        let notification = decisions::notification(&metadata, &event, recipient, self.clock.now()).transpose()?;
         Ok(notification.into_iter().collect())
     }
 }
@@ -62,11 +80,19 @@ pub const FUNCTION: Function<Topic> = Function {
         variable: "NOTIFICATIONS_TOPIC_ARN",
         attributes,
     },
-    settings: &[],
+    settings: &[FIELD_KEY],
     idempotent: true,
 };
 
+/// The key personal fields are sealed under: this function may open the name and email alone.
+pub const FIELD_KEY: Setting = Setting::key("FIELD_KEY_ID", "the KMS key personal fields are sealed under")
+    .calls(&[field_crypto::DECRYPT])
+    .fields(&[personal::CUSTOMER_NAME, personal::CUSTOMER_EMAIL]);
+
 /// The function's one composition root, on any platform.
-pub fn build<P: Platform>(platform: &P) -> Result<NotifyCustomer, ConfigError> {
-    Ok(NotifyCustomer::new(platform.clock()))
+pub fn build<P: FieldKeysPort>(platform: &P) -> Result<NotifyCustomer<P::Keys>, ConfigError> {
+    Ok(NotifyCustomer::new(
+        platform.field_cipher(&FIELD_KEY)?,
+        platform.clock(),
+    ))
 }

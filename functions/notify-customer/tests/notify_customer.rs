@@ -2,13 +2,16 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a panic is how a test reports failure
 
-use handler_kit::testing::{failed_ids, function_sample, in_memory, stopped_clock};
-use notify_customer::{NotifyCustomer, attributes};
+use handler_kit::testing::{
+    edit_envelope, failed_ids, function_sample, in_memory, local_cipher, sealing_cipher, stopped_clock,
+};
+use notify_customer::{FIELD_KEY, NotifyCustomer, attributes};
+use orders::events::{Contact, personal};
 
 #[tokio::test]
 async fn each_customer_is_told_once_with_filterable_attributes() {
     let clock = stopped_clock();
-    let processor = in_memory("notify-customer", NotifyCustomer::new(clock));
+    let processor = in_memory("notify-customer", NotifyCustomer::new(local_cipher(&FIELD_KEY), clock));
     let event = function_sample(
         env!("CARGO_MANIFEST_DIR"),
         "orders/notify-customer/customer-events.sqs-eventbridge.json",
@@ -37,13 +40,19 @@ async fn given_replayed_events_then_no_customer_is_told_again_whether_or_not_the
     )
     .unwrap();
     // Never handled here (a replay into a fresh deployment): handled, nothing sent.
-    let fresh = in_memory("notify-customer", NotifyCustomer::new(stopped_clock()));
+    let fresh = in_memory(
+        "notify-customer",
+        NotifyCustomer::new(local_cipher(&FIELD_KEY), stopped_clock()),
+    );
     assert!(failed_ids(&fresh, &replayed).await.unwrap().is_empty());
     assert!(fresh.parts().2.published().is_empty(), "a replay tells no one");
     assert!(fresh.parts().3.parked().is_empty());
 
     // Handled before: the replay is a duplicate of what was told; nothing more is sent.
-    let told = in_memory("notify-customer", NotifyCustomer::new(stopped_clock()));
+    let told = in_memory(
+        "notify-customer",
+        NotifyCustomer::new(local_cipher(&FIELD_KEY), stopped_clock()),
+    );
     let original = function_sample(
         env!("CARGO_MANIFEST_DIR"),
         "orders/notify-customer/customer-events.sqs-eventbridge.json",
@@ -52,4 +61,66 @@ async fn given_replayed_events_then_no_customer_is_told_again_whether_or_not_the
     assert!(failed_ids(&told, &original).await.unwrap().is_empty());
     assert!(failed_ids(&told, &replayed).await.unwrap().is_empty());
     assert_eq!(told.parts().2.published().len(), 3, "told once each, at the time");
+}
+
+#[tokio::test]
+async fn given_a_sealed_contact_then_the_notification_is_addressed_and_a_field_it_may_not_open_is_parked() {
+    let mut event = function_sample(
+        env!("CARGO_MANIFEST_DIR"),
+        "orders/notify-customer/customer-events.sqs-eventbridge.json",
+    )
+    .unwrap();
+    let producer = sealing_cipher(&[
+        personal::CUSTOMER_NAME,
+        personal::CUSTOMER_EMAIL,
+        personal::PAYMENT_TOKEN,
+    ]);
+    let contact = Contact {
+        name: producer
+            .seal_text(personal::CUSTOMER_NAME, "Ada Lovelace")
+            .await
+            .unwrap(),
+        email: producer
+            .seal_text(personal::CUSTOMER_EMAIL, "ada@example.com")
+            .await
+            .unwrap(),
+    };
+    edit_envelope(&mut event, 0, |envelope| {
+        envelope["data"]["contact"] = serde_json::to_value(&contact).unwrap();
+    })
+    .unwrap();
+    // A value sealed for another field, put where the email goes: its key will not open here.
+    let token = producer
+        .seal_text(personal::PAYMENT_TOKEN, "tok_approve")
+        .await
+        .unwrap();
+    let swapped = Contact {
+        email: token,
+        ..contact
+    };
+    edit_envelope(&mut event, 1, |envelope| {
+        envelope["data"]["contact"] = serde_json::to_value(&swapped).unwrap();
+    })
+    .unwrap();
+
+    let processor = in_memory(
+        "notify-customer",
+        NotifyCustomer::new(local_cipher(&FIELD_KEY), stopped_clock()),
+    );
+    assert!(failed_ids(&processor, &event).await.unwrap().is_empty());
+    let sent = processor.parts().2.published();
+    assert_eq!(sent.len(), 2, "the shipped and the rejected order");
+    assert_eq!(
+        sent[0].data["recipient"],
+        serde_json::json!({ "name": "Ada Lovelace", "email": "ada@example.com" })
+    );
+    assert!(
+        sent[1].data.get("recipient").is_none(),
+        "no contact, no recipient: the channel looks the id up"
+    );
+    let parked = processor.parts().3.parked();
+    assert_eq!(parked.len(), 1);
+    let reason = &parked[0].reason;
+    assert!(reason.contains("field `customerEmail`"), "{reason}");
+    assert!(!reason.contains("tok_approve"), "{reason}");
 }

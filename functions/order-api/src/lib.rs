@@ -10,17 +10,23 @@
 //!   store with the projection's rule; `404` if nothing had happened to it by then.
 //! - `GET /orders/{id}/history`: the order's stream, every event as it was sent, in order,
 //!   secrets (the payment token) redacted.
+//!
+//! The customer's name, email and shipping address and the payment token are sealed field by
+//! field ([`FIELD_KEY`]) before `OrderPlaced` leaves: the bus and everything after it carry
+//! ciphertext, and this function may seal but not open them.
 
 use std::sync::Arc;
 
 use aws_lambda_events::event::lambda_function_urls::{LambdaFunctionUrlRequest, LambdaFunctionUrlResponse};
 use envelope::{Envelope, Metadata, TraceContext};
 use event_store::{EventStore, EventStorePort};
+use field_crypto::{FieldCipher, KeyService};
 use handler_kit::config::{ConfigError, Env};
 use handler_kit::publish::Publisher;
-use handler_kit::{Bus, Clock, Function, HttpHandler, Platform, PublishesTo, Trigger};
+use handler_kit::{Bus, Clock, FieldKeysPort, Function, HttpHandler, Platform, PublishesTo, Setting, Trigger};
 use idempotency::{Idempotency, IdempotencyError, Store};
 use order_stores::{OrderViews, ViewsPort};
+use orders::events::personal;
 use orders::lifecycle::OrderView;
 use orders::validation::validate_order;
 use serde::{Deserialize, Serialize};
@@ -112,23 +118,38 @@ impl ApiRequest {
 }
 
 /// The order API over its ports.
-pub struct OrderApi<P, S, V, E> {
+pub struct OrderApi<P, S, V, E, K> {
     publisher: P,
     idempotency: Idempotency<S>,
     views: V,
     events: E,
+    cipher: FieldCipher<K>,
     clock: Arc<dyn Clock>,
 }
 
-impl<P: Publisher, S: Store, V: OrderViews, E: EventStore> OrderApi<P, S, V, E> {
-    /// An API publishing with `publisher`, remembering responses in `idempotency`, reading the
-    /// present from `views` and the past from `events`.
-    pub fn new(publisher: P, idempotency: Idempotency<S>, views: V, events: E, clock: Arc<dyn Clock>) -> Self {
+/// The order API's ports.
+pub struct Ports<P, S, V, E, K> {
+    /// Where `OrderPlaced` goes.
+    pub publisher: P,
+    /// Responses kept by `Idempotency-Key`.
+    pub idempotency: Idempotency<S>,
+    /// The tracking views: the present.
+    pub views: V,
+    /// The event store: the past.
+    pub events: E,
+    /// What seals personal fields.
+    pub cipher: FieldCipher<K>,
+}
+
+impl<P: Publisher, S: Store, V: OrderViews, E: EventStore, K: KeyService> OrderApi<P, S, V, E, K> {
+    /// An API over `ports`, with event times from `clock`.
+    pub fn new(ports: Ports<P, S, V, E, K>, clock: Arc<dyn Clock>) -> Self {
         Self {
-            publisher,
-            idempotency,
-            views,
-            events,
+            publisher: ports.publisher,
+            idempotency: ports.idempotency,
+            views: ports.views,
+            events: ports.events,
+            cipher: ports.cipher,
             clock,
         }
     }
@@ -300,8 +321,8 @@ impl<P: Publisher, S: Store, V: OrderViews, E: EventStore> OrderApi<P, S, V, E> 
     /// not placed, so a retry should try again).
     async fn accept(&self, request: &ApiRequest, id: Uuid, order: &Value) -> Result<ApiResponse, ApiResponse> {
         let order_id = format!("o-{}", id.simple());
-        let placed = match validate_order(&order_id, order) {
-            Ok(placed) => placed,
+        let valid = match validate_order(&order_id, order) {
+            Ok(valid) => valid,
             Err(errors) => {
                 let mut problem =
                     ApiResponse::problem(400, "Bad Request", format!("{} invalid field(s)", errors.len()));
@@ -309,6 +330,20 @@ impl<P: Publisher, S: Store, V: OrderViews, E: EventStore> OrderApi<P, S, V, E> 
                 return Ok(problem);
             }
         };
+        let placed = valid.seal(&self.cipher).await.map_err(|err| {
+            // The error names the field, never its value. Not kept for the key: a retry may pass.
+            tracing::error!(error = %err, "personal fields not sealed");
+            let (status, title) = if err.is_transient() {
+                (503, "Service Unavailable")
+            } else {
+                (500, "Internal Server Error")
+            };
+            ApiResponse::problem(
+                status,
+                title,
+                "the order could not be placed; retry with the same Idempotency-Key",
+            )
+        })?;
         let event_id = Metadata::derived_id(id, "OrderPlaced", 0);
         let mut envelope = Envelope::with_id(event_id, &order_id, self.clock.now(), placed).with_sequence(1);
         if let Some(correlation_id) = &request.correlation_id {
@@ -356,7 +391,7 @@ impl<P: Publisher, S: Store, V: OrderViews, E: EventStore> OrderApi<P, S, V, E> 
     }
 }
 
-impl<P: Publisher, S: Store, V: OrderViews, E: EventStore> HttpHandler for OrderApi<P, S, V, E> {
+impl<P: Publisher, S: Store, V: OrderViews, E: EventStore, K: KeyService> HttpHandler for OrderApi<P, S, V, E, K> {
     async fn handle(&self, request: LambdaFunctionUrlRequest) -> LambdaFunctionUrlResponse {
         OrderApi::handle(self, &ApiRequest::from_function_url(&request))
             .await
@@ -364,8 +399,8 @@ impl<P: Publisher, S: Store, V: OrderViews, E: EventStore> HttpHandler for Order
     }
 }
 
-/// Fields a history never shows: the tracking view never held them either.
-const SECRET_FIELDS: &[&str] = &["paymentToken"];
+/// Fields a history never shows: personal ones, sealed (or in clear, from before sealing).
+const SECRET_FIELDS: &[&str] = &["paymentToken", "contact", "shippingAddress"];
 
 /// `data` with every secret field's value replaced, at any depth.
 fn redact(data: &mut Value) {
@@ -402,6 +437,7 @@ pub const FUNCTION: Function<Bus> = Function {
         // Its own: responses kept by Idempotency-Key.
         handler_kit::function::IDEMPOTENCY_TABLE,
         IDEMPOTENCY_TTL,
+        FIELD_KEY,
     ],
     // Records are not what it handles; its idempotency table is among its settings.
     idempotent: false,
@@ -417,27 +453,45 @@ pub const EVENT_STORE_TABLE: handler_kit::Setting = handler_kit::Setting::table(
 pub const IDEMPOTENCY_TTL: handler_kit::Setting =
     handler_kit::Setting::value("IDEMPOTENCY_TTL_SECONDS", "how long responses answer retried requests").optional();
 
+/// The personal fields an order carries, each sealed for itself.
+pub const SEALED_FIELDS: &[&str] = &[
+    personal::CUSTOMER_NAME,
+    personal::CUSTOMER_EMAIL,
+    personal::SHIPPING_ADDRESS,
+    personal::PAYMENT_TOKEN,
+];
+
+/// The key personal fields are sealed under: this function asks it for data keys, and may not
+/// decrypt them.
+pub const FIELD_KEY: Setting = Setting::key("FIELD_KEY_ID", "the KMS key personal fields are sealed under")
+    .calls(&[field_crypto::GENERATE_DATA_KEY])
+    .fields(SEALED_FIELDS);
+
 /// The API as built on `P`.
 pub type OrderApiOn<P> = OrderApi<
     <P as PublishesTo<Bus>>::Publisher,
     <P as Platform>::Store,
     <P as ViewsPort>::Views,
     <P as EventStorePort>::Events,
+    <P as FieldKeysPort>::Keys,
 >;
 
 /// The function's one composition root, on any platform.
-pub fn build<P: PublishesTo<Bus> + ViewsPort + EventStorePort>(platform: &P) -> Result<OrderApiOn<P>, ConfigError> {
+pub fn build<P: PublishesTo<Bus> + ViewsPort + EventStorePort + FieldKeysPort>(
+    platform: &P,
+) -> Result<OrderApiOn<P>, ConfigError> {
     let env: &Env = platform.env();
     let ttl = std::time::Duration::from_secs(env.parsed("IDEMPOTENCY_TTL_SECONDS", 3600)?);
     let store = platform.idempotency_store(&platform.setting(&handler_kit::function::IDEMPOTENCY_TABLE)?);
-    Ok(OrderApi::new(
-        platform.publisher(&Bus)?,
+    let ports = Ports {
+        publisher: platform.publisher(&Bus)?,
         // Scoped by the crate's name: responses survive a redeploy that renames the function.
-        Idempotency::new(FUNCTION.name, store)
+        idempotency: Idempotency::new(FUNCTION.name, store)
             .with_ttl(ttl)
             .with_clock(platform.clock()),
-        platform.views(&platform.setting(&ORDERS_TABLE)?)?,
-        platform.event_store(&platform.setting(&EVENT_STORE_TABLE)?)?,
-        platform.clock(),
-    ))
+        views: platform.views(&platform.setting(&ORDERS_TABLE)?)?,
+        events: platform.event_store(&platform.setting(&EVENT_STORE_TABLE)?)?,
+        cipher: platform.field_cipher(&FIELD_KEY)?,
+    };
+    Ok(OrderApi::new(ports, platform.clock()))
 }

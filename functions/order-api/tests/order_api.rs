@@ -6,25 +6,56 @@ use std::sync::Arc;
 
 use chrono::{TimeZone, Utc};
 use event_store::{EventStore, InMemoryEventStore, StoredEvent};
+use field_crypto::{FieldCipher, LocalKeys, LocalMasterKey};
 use handler_kit::ManualClock;
 use handler_kit::publish::InMemoryPublisher;
 use idempotency::{Idempotency, InMemoryStore};
-use order_api::{ApiRequest, MAX_BODY_BYTES, OrderApi};
+use order_api::{ApiRequest, MAX_BODY_BYTES, OrderApi, Ports};
 use order_stores::{InMemoryOrderViews, OrderViews};
 use orders::lifecycle::{Applied, OrderEvent, OrderView};
 use serde_json::Value;
 
-type Api = OrderApi<InMemoryPublisher, InMemoryStore, InMemoryOrderViews, InMemoryEventStore>;
+type Api = OrderApi<InMemoryPublisher, InMemoryStore, InMemoryOrderViews, InMemoryEventStore, LocalKeys>;
+
+/// The cipher with the function's declared grants on a local master key.
+fn cipher() -> FieldCipher<LocalKeys> {
+    let key = &order_api::FIELD_KEY;
+    let master = Arc::new(LocalMasterKey::new("FieldKey"));
+    FieldCipher::new(LocalKeys::new(master, "order-api", key.actions, key.fields))
+}
+
+fn api_over(
+    idempotency: Idempotency<InMemoryStore>,
+    views: InMemoryOrderViews,
+    events: InMemoryEventStore,
+    clock: Arc<ManualClock>,
+) -> Api {
+    let ports = Ports {
+        publisher: InMemoryPublisher::new(),
+        idempotency,
+        views,
+        events,
+        cipher: cipher(),
+    };
+    OrderApi::new(ports, clock)
+}
 
 fn api() -> Api {
     let clock = Arc::new(ManualClock::new(Utc.with_ymd_and_hms(2026, 11, 23, 4, 45, 0).unwrap()));
-    OrderApi::new(
-        InMemoryPublisher::new(),
+    api_over(
         Idempotency::new("order-api", InMemoryStore::new()),
         InMemoryOrderViews::new(),
         InMemoryEventStore::new(),
         clock,
     )
+}
+
+/// A small valid order body.
+fn small_order() -> Vec<u8> {
+    br#"{"customerId":"c-1","customerName":"Grace Hopper","customerEmail":"grace@example.com",
+        "shippingAddress":{"line1":"1 Navy Way","city":"Arlington","postalCode":"22201","country":"US"},
+        "currency":"EUR","lines":[{"sku":"SKU-LAMP","quantity":1,"unitPrice":1}],"total":1}"#
+        .to_vec()
 }
 
 fn sample(name: &str) -> ApiRequest {
@@ -56,11 +87,20 @@ async fn given_a_valid_order_then_202_and_order_placed_is_published_once_however
     );
     assert_eq!(placed.data["orderId"], order_id.as_str());
     assert_eq!(placed.data["total"], 3399);
+    // Every personal field is sealed: none of the request's personal values is on the bus.
+    let request_body: Value = serde_json::from_slice(&request.body).unwrap();
+    let published_text = placed.data.to_string();
+    for field in ["customerName", "customerEmail", "paymentToken"] {
+        let clear = request_body[field].as_str().unwrap();
+        assert!(!published_text.contains(clear), "{field} in clear: {published_text}");
+    }
+    for part in request_body["shippingAddress"].as_object().unwrap().values() {
+        assert!(!published_text.contains(part.as_str().unwrap()), "{part} in clear");
+    }
+    assert!(placed.data["customer"]["contact"]["email"]["ciphertext"].is_string());
 
     let mut other_body = request.clone();
-    other_body.body =
-        br#"{"customerId":"c-1","currency":"EUR","lines":[{"sku":"SKU-LAMP","quantity":1,"unitPrice":1}],"total":1}"#
-            .to_vec();
+    other_body.body = small_order();
     assert_eq!(api.handle(&other_body).await.status, 422);
 }
 
@@ -76,7 +116,15 @@ async fn given_invalid_fields_then_400_names_each_of_them() {
         .collect();
     assert_eq!(
         fields,
-        ["currency", "lines[0].quantity", "lines[1].sku", "lines[1].unitPrice"]
+        [
+            "customerName",
+            "customerEmail",
+            "shippingAddress",
+            "currency",
+            "lines[0].quantity",
+            "lines[1].sku",
+            "lines[1].unitPrice"
+        ]
     );
     let http = response.into_function_url();
     assert_eq!(http.headers["content-type"], "application/problem+json");
@@ -114,9 +162,9 @@ async fn get_answers_the_tracking_view_or_404() {
     let api = api();
     let views = InMemoryOrderViews::new();
     let placed: envelope::Envelope<Value> = serde_json::from_value(serde_json::json!({
-        "metadata": { "id": "7c9e6679-7425-40de-944b-e07fc1f90ae7", "type": "OrderPlaced", "version": 2, "source": "shop.orders",
+        "metadata": { "id": "7c9e6679-7425-40de-944b-e07fc1f90ae7", "type": "OrderPlaced", "version": 3, "source": "shop.orders",
                       "time": "2026-11-23T04:45:00Z", "subject": "o-1001", "sequence": 1, "correlationId": "c" },
-        "data": { "orderId": "o-1001", "customerId": "c-42", "currency": "EUR", "lines": [], "total": 0 } }))
+        "data": { "orderId": "o-1001", "customer": { "id": "c-42" }, "currency": "EUR", "lines": [], "total": 0 } }))
     .unwrap();
     let (metadata, event) = OrderEvent::from_envelope(placed).unwrap();
     let Applied::Updated(view) = OrderView::apply(None, &metadata, &event).unwrap() else {
@@ -124,8 +172,7 @@ async fn get_answers_the_tracking_view_or_404() {
     };
     views.save_if_unchanged(&view, None).await.unwrap();
     let clock = Arc::new(ManualClock::new(Utc::now()));
-    let api_with_view = OrderApi::new(
-        InMemoryPublisher::new(),
+    let api_with_view = api_over(
         Idempotency::new("order-api", InMemoryStore::new()),
         views,
         InMemoryEventStore::new(),
@@ -148,8 +195,7 @@ async fn get_answers_the_tracking_view_or_404() {
 async fn a_key_reused_with_another_body_after_it_expired_never_reuses_the_first_orders_id() {
     let clock = Arc::new(ManualClock::new(Utc.with_ymd_and_hms(2026, 11, 23, 4, 45, 0).unwrap()));
     let idempotency = Idempotency::new("order-api", InMemoryStore::new()).with_clock(clock.clone());
-    let api = OrderApi::new(
-        InMemoryPublisher::new(),
+    let api = api_over(
         idempotency,
         InMemoryOrderViews::new(),
         InMemoryEventStore::new(),
@@ -159,9 +205,7 @@ async fn a_key_reused_with_another_body_after_it_expired_never_reuses_the_first_
     let first = api.handle(&request).await;
     clock.advance(chrono::Duration::hours(2));
     let mut reused = request.clone();
-    reused.body =
-        br#"{"customerId":"c-1","currency":"EUR","lines":[{"sku":"SKU-LAMP","quantity":1,"unitPrice":1}],"total":1}"#
-            .to_vec();
+    reused.body = small_order();
     let second = api.handle(&reused).await;
     assert_eq!(second.status, 202);
     assert_ne!(second.body["orderId"], first.body["orderId"]);
@@ -181,8 +225,7 @@ async fn given_an_order_stream_when_asked_as_of_an_instant_then_the_view_then_an
             .await
             .unwrap();
     }
-    let api = OrderApi::new(
-        InMemoryPublisher::new(),
+    let api = api_over(
         Idempotency::new("order-api", InMemoryStore::new()),
         InMemoryOrderViews::new(),
         events,

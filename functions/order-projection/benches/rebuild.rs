@@ -28,7 +28,10 @@ fn store() -> InMemoryEventStore {
             at,
             OrderPlaced {
                 order_id: order_id.clone(),
-                customer_id: format!("c-{}", n % 97),
+                customer: orders::events::Customer {
+                    id: format!("c-{}", n % 97),
+                    contact: None,
+                },
                 currency: "EUR".into(),
                 lines: vec![OrderLine {
                     sku: "SKU-RED-MUG".into(),
@@ -36,7 +39,8 @@ fn store() -> InMemoryEventStore {
                     unit_price: 1250,
                 }],
                 total: 2500,
-                payment_token: Some("tok_approve".into()),
+                shipping_address: None,
+                payment_token: None,
             },
         )
         .with_sequence(1);
@@ -53,7 +57,7 @@ fn store() -> InMemoryEventStore {
         )
         .unwrap();
         let paid_typed: Envelope<PaymentCompleted> = paid.clone().into_typed(&envelope::Location::root()).unwrap();
-        let shipped = decisions::shipment(&paid_typed, at).unwrap();
+        let shipped = decisions::shipment(&paid_typed, None, at).unwrap();
         for event in [placed.to_untyped().unwrap(), reserved, paid, shipped] {
             runtime.block_on(store.append(&StoredEvent::new(event, at))).unwrap();
         }

@@ -2,16 +2,20 @@
 //! publishes `PaymentCompleted`, or `PaymentFailed` carrying the reserved lines for release.
 //! A gateway that cannot answer is a transient failure (the record is retried); a decline is an
 //! outcome, not a failure, and is never retried.
+//!
+//! The payment token arrives sealed; this function alone may open it ([`FIELD_KEY`]), and
+//! only to hand it to the gateway: it is in no event it publishes and in no log line.
 
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use envelope::{Envelope, Location, Metadata, Registry};
+use field_crypto::{FieldCipher, KeyService};
 use handler_kit::config::ConfigError;
 use handler_kit::local::{LocalPlatform, LocalTable};
-use handler_kit::{Bus, Clock, Function, Handler, HandlerError, Platform, Trigger};
+use handler_kit::{Bus, Clock, FieldKeysPort, Function, Handler, HandlerError, Platform, Setting, Trigger};
 use orders::decisions::{self, PaymentOutcome};
-use orders::events::InventoryReserved;
+use orders::events::{InventoryReserved, personal};
 use ports::Faulty;
 use serde_json::Value;
 
@@ -134,38 +138,44 @@ impl PaymentGateway for SimulatedGateway {
 }
 
 /// Charges reserved orders.
-pub struct ProcessPayment<G> {
+pub struct ProcessPayment<G, K> {
     gateway: G,
+    cipher: FieldCipher<K>,
     clock: Arc<dyn Clock>,
 }
 
-impl<G: PaymentGateway> ProcessPayment<G> {
-    /// Charges through `gateway`, with event times from `clock`.
-    pub fn new(gateway: G, clock: Arc<dyn Clock>) -> Self {
-        Self { gateway, clock }
+impl<G: PaymentGateway, K: KeyService> ProcessPayment<G, K> {
+    /// Charges through `gateway`, opening tokens with `cipher`, with event times from `clock`.
+    pub fn new(gateway: G, cipher: FieldCipher<K>, clock: Arc<dyn Clock>) -> Self {
+        Self { gateway, cipher, clock }
+    }
+
+    async fn charge_of(&self, metadata: &Metadata, reserved: &InventoryReserved) -> Result<Charge, HandlerError> {
+        let token = match &reserved.payment_token {
+            Some(token) => Some(self.cipher.reveal(personal::PAYMENT_TOKEN, token).await?),
+            None => None,
+        };
+        Ok(Charge {
+            order_id: reserved.order_id.clone(),
+            amount: reserved.total,
+            currency: reserved.currency.clone(),
+            token,
+            idempotency_key: metadata.id.to_string(),
+        })
     }
 }
 
-fn charge_of(metadata: &Metadata, reserved: &InventoryReserved) -> Charge {
-    Charge {
-        order_id: reserved.order_id.clone(),
-        amount: reserved.total,
-        currency: reserved.currency.clone(),
-        token: reserved.payment_token.clone(),
-        idempotency_key: metadata.id.to_string(),
-    }
-}
-
-impl<G: PaymentGateway> Handler for ProcessPayment<G> {
+impl<G: PaymentGateway, K: KeyService> Handler for ProcessPayment<G, K> {
     fn event_types(&self) -> Registry {
         Registry::new().register::<InventoryReserved>()
     }
 
     async fn handle(&self, event: Envelope<Value>) -> Result<Vec<Envelope<Value>>, HandlerError> {
         let reserved = event.into_typed::<InventoryReserved>(&Location::root())?;
+        let charge = self.charge_of(&reserved.metadata, &reserved.data).await?;
         let outcome = self
             .gateway
-            .charge(&charge_of(&reserved.metadata, &reserved.data))
+            .charge(&charge)
             .await
             .map_err(|e| HandlerError::transient("gateway-unavailable", e))?;
         Ok(vec![decisions::payment_decided(&reserved, outcome, self.clock.now())?])
@@ -209,11 +219,20 @@ pub const FUNCTION: Function<Bus> = Function {
     trigger: Trigger::Sqs,
     schedule: None,
     outputs: Bus,
-    settings: &[],
+    settings: &[FIELD_KEY],
     idempotent: true,
 };
 
+/// The key personal fields are sealed under: this function may open the payment token alone.
+pub const FIELD_KEY: Setting = Setting::key("FIELD_KEY_ID", "the KMS key personal fields are sealed under")
+    .calls(&[field_crypto::DECRYPT])
+    .fields(&[personal::PAYMENT_TOKEN]);
+
 /// The function's one composition root, on any platform.
-pub fn build<P: GatewayPort>(platform: &P) -> Result<ProcessPayment<P::Gateway>, ConfigError> {
-    Ok(ProcessPayment::new(platform.gateway()?, platform.clock()))
+pub fn build<P: GatewayPort + FieldKeysPort>(platform: &P) -> Result<ProcessPayment<P::Gateway, P::Keys>, ConfigError> {
+    Ok(ProcessPayment::new(
+        platform.gateway()?,
+        platform.field_cipher(&FIELD_KEY)?,
+        platform.clock(),
+    ))
 }

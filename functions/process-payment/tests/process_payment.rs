@@ -2,15 +2,19 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a panic is how a test reports failure
 
-use handler_kit::testing::{failed_ids, function_sample, in_memory, stopped_clock};
-use process_payment::{Charge, PaymentGateway, ProcessPayment, SimulatedGateway};
+use field_crypto::Personal;
+use handler_kit::testing::{
+    edit_envelope, failed_ids, function_sample, in_memory, local_cipher, sealing_cipher, stopped_clock,
+};
+use orders::events::personal;
+use process_payment::{Charge, FIELD_KEY, PaymentGateway, ProcessPayment, SimulatedGateway};
 
 #[tokio::test]
 async fn given_three_reservations_then_one_completes_one_fails_and_one_is_retried() {
     let clock = stopped_clock();
     let processor = in_memory(
         "process-payment",
-        ProcessPayment::new(SimulatedGateway::default(), clock),
+        ProcessPayment::new(SimulatedGateway::default(), local_cipher(&FIELD_KEY), clock),
     );
     let event = function_sample(
         env!("CARGO_MANIFEST_DIR"),
@@ -37,6 +41,51 @@ async fn given_three_reservations_then_one_completes_one_fails_and_one_is_retrie
     assert!(
         processor.parts().3.parked().is_empty(),
         "a decline is an outcome, not a failure"
+    );
+}
+
+#[tokio::test]
+async fn given_sealed_tokens_then_they_are_opened_for_the_gateway_alone_and_one_for_another_field_is_parked() {
+    let mut event = function_sample(
+        env!("CARGO_MANIFEST_DIR"),
+        "orders/process-payment/inventory-reserved.sqs-eventbridge.json",
+    )
+    .unwrap();
+    let producer = sealing_cipher(&[personal::PAYMENT_TOKEN, personal::CUSTOMER_EMAIL]);
+    let approve = Personal::Sealed(
+        producer
+            .seal_text(personal::PAYMENT_TOKEN, "tok_approve")
+            .await
+            .unwrap(),
+    );
+    // Version 2 carries a sealed token (version 1 had it in clear).
+    let sealed_token = |envelope: &mut serde_json::Value, token: &Personal| {
+        envelope["metadata"]["version"] = 2.into();
+        envelope["data"]["paymentToken"] = serde_json::to_value(token).unwrap();
+    };
+    edit_envelope(&mut event, 0, |envelope| sealed_token(envelope, &approve)).unwrap();
+    // Sealed as an email, presented as a token: its data key is not the token's to open.
+    let email = Personal::Sealed(
+        producer
+            .seal_text(personal::CUSTOMER_EMAIL, "tok_decline")
+            .await
+            .unwrap(),
+    );
+    edit_envelope(&mut event, 1, |envelope| sealed_token(envelope, &email)).unwrap();
+    let processor = in_memory(
+        "process-payment",
+        ProcessPayment::new(SimulatedGateway::default(), local_cipher(&FIELD_KEY), stopped_clock()),
+    );
+    failed_ids(&processor, &event).await.unwrap();
+    let published = processor.parts().2.published();
+    assert_eq!(published[0].metadata.event_type, "PaymentCompleted");
+    assert!(!published[0].data.to_string().contains("tok_"), "no token goes on");
+    let parked = processor.parts().3.parked();
+    assert_eq!(parked.len(), 1);
+    assert!(
+        parked[0].reason.contains("field `paymentToken`"),
+        "{}",
+        parked[0].reason
     );
 }
 

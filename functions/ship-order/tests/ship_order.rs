@@ -3,15 +3,63 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a panic is how a test reports failure
 
 use aws_lambda_events::event::sqs::SqsEvent;
-use handler_kit::testing::{InMemoryProcessor, failed_ids, function_sample, in_memory, stopped_clock};
-use ship_order::ShipOrder;
+use field_crypto::LocalKeys;
+use handler_kit::testing::{
+    InMemoryProcessor, edit_envelope, failed_ids, function_sample, in_memory, local_cipher, sealing_cipher,
+    stopped_clock,
+};
+use orders::events::{ShippingAddress, personal};
+use ship_order::{FIELD_KEY, ShipOrder};
 
 fn sample(name: &str) -> SqsEvent {
     function_sample(env!("CARGO_MANIFEST_DIR"), &format!("orders/ship-order/{name}")).unwrap()
 }
 
-fn ship_order() -> InMemoryProcessor<ShipOrder> {
-    in_memory("ship-order", ShipOrder::new(stopped_clock()))
+fn ship_order() -> InMemoryProcessor<ShipOrder<LocalKeys>> {
+    in_memory("ship-order", ShipOrder::new(local_cipher(&FIELD_KEY), stopped_clock()))
+}
+
+#[tokio::test]
+async fn given_a_sealed_address_then_the_carrier_is_chosen_by_its_country_and_none_of_it_is_published() {
+    let producer = sealing_cipher(&[personal::SHIPPING_ADDRESS]);
+    let address = ShippingAddress {
+        line1: "Keizersgracht 123".into(),
+        line2: None,
+        city: "Amsterdam".into(),
+        postal_code: "1015 CJ".into(),
+        country: "NL".into(),
+    };
+    let sealed = producer.seal_json(personal::SHIPPING_ADDRESS, &address).await.unwrap();
+    let mut event = sample("payment-completed.sqs-eventbridge.json");
+    edit_envelope(&mut event, 0, |envelope| {
+        envelope["data"]["shippingAddress"] = serde_json::to_value(&sealed).unwrap();
+    })
+    .unwrap();
+    let processor = ship_order();
+    assert!(failed_ids(&processor, &event).await.unwrap().is_empty());
+    let shipped = &processor.parts().2.published()[0];
+    assert_eq!(shipped.data["carrier"], "PostNL", "domestic");
+    let text = shipped.data.to_string();
+    assert!(!text.contains("Keizersgracht") && !text.contains("Amsterdam"), "{text}");
+
+    // Altered on the way: parked, naming the field.
+    let mut altered = sealed;
+    altered.ciphertext.replace_range(16..20, "AAAA");
+    let mut event = sample("payment-completed.sqs-eventbridge.json");
+    edit_envelope(&mut event, 0, |envelope| {
+        envelope["data"]["shippingAddress"] = serde_json::to_value(&altered).unwrap();
+    })
+    .unwrap();
+    let processor = ship_order();
+    assert!(failed_ids(&processor, &event).await.unwrap().is_empty());
+    let parked = processor.parts().3.parked();
+    assert!(
+        parked[0]
+            .reason
+            .contains("field `shippingAddress`: the sealed value does not open"),
+        "{}",
+        parked[0].reason
+    );
 }
 
 #[tokio::test]

@@ -142,7 +142,7 @@ impl PayloadHash {
     pub fn of<P: Serialize + ?Sized>(payload: &P) -> Result<Self, serde_json::Error> {
         // serde_json's map is ordered by key (the `preserve_order` feature is off in this
         // workspace), so writing a `Value` back out is canonical.
-        let canonical = serde_json::to_vec(&serde_json::to_value(payload)?)?;
+        let canonical = serde_json::to_vec(&Canonical(&serde_json::to_value(payload)?))?;
         Ok(Self(sha256_hex(&canonical)))
     }
 
@@ -153,7 +153,7 @@ impl PayloadHash {
     pub fn of_event(event_type: &str, version: u32, data: &Value) -> Result<Self, serde_json::Error> {
         let mut hasher = Sha256::new();
         hasher.update(br#"{"data":"#);
-        serde_json::to_writer(&mut hasher, data)?;
+        serde_json::to_writer(&mut hasher, &Canonical(data))?;
         hasher.update(br#","type":"#);
         serde_json::to_writer(&mut hasher, event_type)?;
         hasher.update(br#","version":"#);
@@ -165,6 +165,46 @@ impl PayloadHash {
     /// Hashes JSON given as text.
     pub fn of_json_text(text: &str) -> Result<Self, serde_json::Error> {
         Self::of(&serde_json::from_str::<Value>(text)?)
+    }
+}
+
+/// A JSON value as hashed: as it is, but for sealed personal values (`field_crypto::Sealed`:
+/// an object of exactly `dataKey` and `ciphertext`, both strings), which hash as one marker.
+/// A producer that publishes an event again (a retried request) seals the same value anew,
+/// under another nonce or data key: without the key no one can compare the two, so the hash
+/// compares everything else, and a retry is not taken for an id reused for other content.
+struct Canonical<'a>(&'a Value);
+
+/// What every sealed value hashes as.
+const SEALED: &str = "(sealed)";
+
+fn is_sealed(object: &serde_json::Map<String, Value>) -> bool {
+    object.len() == 2
+        && matches!(object.get("dataKey"), Some(Value::String(_)))
+        && matches!(object.get("ciphertext"), Some(Value::String(_)))
+}
+
+impl Serialize for Canonical<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::{SerializeMap, SerializeSeq};
+        match self.0 {
+            Value::Object(object) if is_sealed(object) => serializer.serialize_str(SEALED),
+            Value::Object(object) => {
+                let mut map = serializer.serialize_map(Some(object.len()))?;
+                for (key, value) in object {
+                    map.serialize_entry(key, &Canonical(value))?;
+                }
+                map.end()
+            }
+            Value::Array(items) => {
+                let mut seq = serializer.serialize_seq(Some(items.len()))?;
+                for item in items {
+                    seq.serialize_element(&Canonical(item))?;
+                }
+                seq.end()
+            }
+            scalar => scalar.serialize(serializer),
+        }
     }
 }
 
@@ -213,6 +253,28 @@ mod tests {
             "000fa5ff",
             "two digits per byte, high nibble first"
         );
+    }
+
+    #[test]
+    fn a_value_sealed_again_hashes_the_same_and_every_other_change_still_counts() {
+        let sealed = |ciphertext: &str| serde_json::json!({ "dataKey": "a2V5", "ciphertext": ciphertext });
+        let first = serde_json::json!({ "orderId": "o-1", "contact": { "email": sealed("Zmlyc3Q=") }, "total": 5 });
+        let again = serde_json::json!({ "orderId": "o-1", "contact": { "email": sealed("YWdhaW4=") }, "total": 5 });
+        let hash = |data: &Value| PayloadHash::of_event("OrderPlaced", 3, data).unwrap();
+        assert_eq!(hash(&first), hash(&again));
+        assert_eq!(
+            hash(&first),
+            PayloadHash::of(&serde_json::json!({"type": "OrderPlaced", "version": 3, "data": again})).unwrap()
+        );
+        let mut other = again.clone();
+        other["total"] = 6.into();
+        assert_ne!(hash(&first), hash(&other));
+        // Not a sealed value (a third key): its ciphertext counts.
+        let with_extra = |mut data: Value| {
+            data["contact"]["email"]["extra"] = 1.into();
+            data
+        };
+        assert_ne!(hash(&with_extra(first)), hash(&with_extra(again)));
     }
 
     #[test]

@@ -131,8 +131,9 @@ fn given_an_old_version_of_a_known_type_then_it_is_shown_upcast() {
     let out = localcloud(&["decode", file.to_str().unwrap()], None);
     assert!(out.status.success());
     let record: Value = serde_json::from_str(&lines(&out.stdout)[0]).unwrap();
-    assert_eq!(record["envelope"]["metadata"]["version"], 2);
+    assert_eq!(record["envelope"]["metadata"]["version"], 3);
     assert_eq!(record["envelope"]["data"]["currency"], "EUR");
+    assert!(record["envelope"]["data"]["customer"]["id"].is_string(), "{record}");
     assert_eq!(record["envelope"]["data"]["total"], 1250);
 }
 

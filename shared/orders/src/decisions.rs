@@ -9,7 +9,7 @@ use uuid::Uuid;
 
 use crate::events::{
     CustomerNotified, InventoryReleased, InventoryReserved, OrderPlaced, OrderRejected, OrderShipped, PaymentCompleted,
-    PaymentFailed, StockLine,
+    PaymentFailed, Recipient, StockLine,
 };
 use crate::lifecycle::OrderEvent;
 
@@ -62,11 +62,13 @@ pub fn inventory_decided(
             at,
             InventoryReserved {
                 order_id: order.order_id.clone(),
-                customer_id: order.customer_id.clone(),
+                customer_id: order.customer.id.clone(),
                 currency: order.currency.clone(),
                 total: order.total,
                 lines: stock_lines(order),
                 payment_token: order.payment_token.clone(),
+                contact: order.customer.contact.clone(),
+                shipping_address: order.shipping_address.clone(),
             },
         ),
         StockOutcome::OutOfStock { skus } => next(
@@ -74,9 +76,10 @@ pub fn inventory_decided(
             at,
             OrderRejected {
                 order_id: order.order_id.clone(),
-                customer_id: order.customer_id.clone(),
+                customer_id: order.customer.id.clone(),
                 reason: "out-of-stock".into(),
                 skus,
+                contact: order.customer.contact.clone(),
             },
         ),
     }
@@ -111,6 +114,8 @@ pub fn payment_decided(
                 amount: order.total,
                 currency: order.currency.clone(),
                 payment_id,
+                contact: order.contact.clone(),
+                shipping_address: order.shipping_address.clone(),
             },
         ),
         PaymentOutcome::Declined { reason } => next(
@@ -123,6 +128,7 @@ pub fn payment_decided(
                 currency: order.currency.clone(),
                 reason,
                 lines: order.lines.clone(),
+                contact: order.contact.clone(),
             },
         ),
     }
@@ -147,13 +153,27 @@ pub fn inventory_released(
 /// Carriers, in the order they are assigned.
 pub const CARRIERS: [&str; 3] = ["DHL", "UPS", "PostNL"];
 
-/// A paid order ships: its carrier and tracking number are derived from the order id, so a
-/// re-run assigns the same ones.
-pub fn shipment(completed: &Envelope<PaymentCompleted>, at: DateTime<Utc>) -> Result<Envelope<Value>, EnvelopeError> {
+/// The carrier that delivers within the Netherlands, where the warehouse is.
+pub const DOMESTIC_CARRIER: &str = "PostNL";
+/// Where the warehouse is (ISO 3166-1 alpha-2).
+pub const HOME_COUNTRY: &str = "NL";
+
+/// A paid order ships to `country` (from its opened shipping address; `None` for an order
+/// placed before addresses were taken): the domestic carrier at home, else a carrier derived
+/// from the order id, and a tracking number derived from it too, so a re-run assigns the same.
+pub fn shipment(
+    completed: &Envelope<PaymentCompleted>,
+    country: Option<&str>,
+    at: DateTime<Utc>,
+) -> Result<Envelope<Value>, EnvelopeError> {
     let order_id = &completed.data.order_id;
     let digest = Uuid::new_v5(&Uuid::NAMESPACE_OID, order_id.as_bytes());
     let bytes = digest.as_bytes();
-    let carrier = CARRIERS[usize::from(bytes[0]) % CARRIERS.len()];
+    let carrier = match country {
+        Some(HOME_COUNTRY) => DOMESTIC_CARRIER,
+        Some(_) => CARRIERS[usize::from(bytes[0]) % 2],
+        None => CARRIERS[usize::from(bytes[0]) % CARRIERS.len()],
+    };
     let number: String = bytes[1..7].iter().map(|b| format!("{b:02X}")).collect();
     next(
         &completed.metadata,
@@ -163,15 +183,18 @@ pub fn shipment(completed: &Envelope<PaymentCompleted>, at: DateTime<Utc>) -> Re
             customer_id: completed.data.customer_id.clone(),
             carrier: carrier.to_owned(),
             tracking_number: format!("{}-{number}", carrier.to_uppercase()),
+            contact: completed.data.contact.clone(),
         },
     )
 }
 
-/// What the customer is told about an event, if anything: shipped, payment failed, rejected.
-/// Notifications are not part of the order's history, so they carry no sequence.
+/// What the customer is told about an event, if anything: shipped, payment failed, rejected,
+/// addressed to `recipient` (opened from the event's contact). Notifications are not part of
+/// the order's history, so they carry no sequence.
 pub fn notification(
     cause: &Metadata,
     event: &OrderEvent,
+    recipient: Option<Recipient>,
     at: DateTime<Utc>,
 ) -> Option<Result<Envelope<Value>, EnvelopeError>> {
     let (template, subject) = match event {
@@ -204,6 +227,7 @@ pub fn notification(
         customer_id: event.customer_id().to_owned(),
         template: template.to_owned(),
         subject,
+        recipient,
     };
     Some(Envelope::caused_by(cause, 0, cause.subject.clone(), at, notified).to_untyped())
 }

@@ -10,12 +10,73 @@
 //! `tests/schemas.rs` (see [`crate::schemas`]); a breaking change is a new version with an upcaster.
 
 use envelope::{EventType, Upcaster};
+use field_crypto::{Personal, Sealed};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 /// The source of every orders event.
 pub const SOURCE: &str = "shop.orders";
+
+/// The personal fields, each sealed under its own encryption context (the name is the
+/// context): a role may open only those its key grant names.
+pub mod personal {
+    /// The customer's name, for notify-customer.
+    pub const CUSTOMER_NAME: &str = "customerName";
+    /// The customer's email, for notify-customer.
+    pub const CUSTOMER_EMAIL: &str = "customerEmail";
+    /// Where the order goes, for ship-order.
+    pub const SHIPPING_ADDRESS: &str = "shippingAddress";
+    /// The payment method's token, for process-payment.
+    pub const PAYMENT_TOKEN: &str = "paymentToken";
+}
+
+/// How to reach a customer, sealed: carried to the steps that tell them something.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Contact {
+    /// The customer's name, sealed for `customerName`.
+    pub name: Sealed,
+    /// The customer's email, sealed for `customerEmail`.
+    pub email: Sealed,
+}
+
+/// Who ordered (`OrderPlaced` version 3).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Customer {
+    /// The customer's id (not personal: an opaque key of the shop's).
+    pub id: String,
+    /// Name and email; absent on orders placed before version 3.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub contact: Option<Contact>,
+}
+
+/// A shipping address, in clear: what `shippingAddress` seals as JSON, opened by ship-order alone.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ShippingAddress {
+    /// Street and number.
+    pub line1: String,
+    /// More of it, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub line2: Option<String>,
+    /// Town or city.
+    pub city: String,
+    /// Postal code.
+    pub postal_code: String,
+    /// ISO 3166-1 alpha-2 country code.
+    pub country: String,
+}
+
+/// Shows the country only: the rest is personal.
+impl std::fmt::Debug for ShippingAddress {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ShippingAddress")
+            .field("country", &self.country)
+            .finish_non_exhaustive()
+    }
+}
 
 /// One line of an order, as placed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -39,30 +100,46 @@ pub struct StockLine {
     pub quantity: u32,
 }
 
-/// A customer placed an order (version 2: lines with unit prices, currency and total).
+/// A customer placed an order (version 3: who ordered is a [`Customer`] with sealed contact
+/// details, and the shipping address and payment token are sealed).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct OrderPlaced {
     /// The order.
     pub order_id: String,
     /// Who ordered.
-    pub customer_id: String,
+    pub customer: Customer,
     /// ISO 4217 code.
     pub currency: String,
     /// What was ordered.
     pub lines: Vec<OrderLine>,
     /// Sum of quantity x unit price, in minor units.
     pub total: u64,
-    /// The payment method's token; without one, payment is declined.
+    /// Where it goes, sealed for `shippingAddress`; absent on orders placed before version 3.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub payment_token: Option<String>,
+    pub shipping_address: Option<Sealed>,
+    /// The payment method's token, sealed for `paymentToken` (in clear only on orders placed
+    /// before version 3); without one, payment is declined.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub payment_token: Option<Personal>,
 }
 
 impl EventType for OrderPlaced {
     const TYPE: &'static str = "OrderPlaced";
-    const VERSION: u32 = 2;
+    const VERSION: u32 = 3;
     const SOURCE: &'static str = SOURCE;
-    const UPCASTERS: &'static [Upcaster] = &[order_placed_v1_to_v2];
+    const UPCASTERS: &'static [Upcaster] = &[order_placed_v1_to_v2, order_placed_v2_to_v3];
+}
+
+/// Version 2 had `customerId` at the top and nothing personal but a payment token, in clear.
+/// The token stays as it was (a [`Personal::Clear`]): an upcaster holds no key to seal it.
+fn order_placed_v2_to_v3(data: Value) -> Result<Value, String> {
+    let Value::Object(mut v2) = data else {
+        return Err("the data must be an object".to_owned());
+    };
+    let id = v2.remove("customerId").ok_or("`customerId` is missing")?;
+    v2.insert("customer".to_owned(), json!({ "id": id }));
+    Ok(Value::Object(v2))
 }
 
 /// Version 1 had `items: [{sku, qty, price}]`, no currency (every order was in euro) and no total.
@@ -93,7 +170,8 @@ fn order_placed_v1_to_v2(data: Value) -> Result<Value, String> {
     Ok(v2)
 }
 
-/// Every line of an order is reserved.
+/// Every line of an order is reserved (version 2: the payment token is sealed, and the
+/// sealed contact and address ride along).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct InventoryReserved {
@@ -107,9 +185,15 @@ pub struct InventoryReserved {
     pub total: u64,
     /// What was reserved.
     pub lines: Vec<StockLine>,
-    /// The payment method's token, carried to the payment step.
+    /// The payment method's token, carried sealed to the payment step.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub payment_token: Option<String>,
+    pub payment_token: Option<Personal>,
+    /// How to reach the customer, sealed, carried on for notifications.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub contact: Option<Contact>,
+    /// Where the order goes, sealed, carried on to shipping.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shipping_address: Option<Sealed>,
 }
 
 /// An order could not be accepted.
@@ -124,6 +208,9 @@ pub struct OrderRejected {
     pub reason: String,
     /// The skus concerned.
     pub skus: Vec<String>,
+    /// How to reach the customer, sealed, for the notification.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub contact: Option<Contact>,
 }
 
 /// The customer was charged.
@@ -140,6 +227,12 @@ pub struct PaymentCompleted {
     pub currency: String,
     /// The gateway's payment id.
     pub payment_id: String,
+    /// How to reach the customer, sealed, for the notification.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub contact: Option<Contact>,
+    /// Where the order goes, sealed, for shipping.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shipping_address: Option<Sealed>,
 }
 
 /// The charge was declined; the reserved stock must be released.
@@ -158,6 +251,9 @@ pub struct PaymentFailed {
     pub reason: String,
     /// What was reserved for the order, to release.
     pub lines: Vec<StockLine>,
+    /// How to reach the customer, sealed, for the notification.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub contact: Option<Contact>,
 }
 
 /// Stock reserved for a failed order is available again.
@@ -184,6 +280,9 @@ pub struct OrderShipped {
     pub carrier: String,
     /// The carrier's tracking number.
     pub tracking_number: String,
+    /// How to reach the customer, sealed, for the notification.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub contact: Option<Contact>,
 }
 
 /// A customer was told about their order (published to the notifications topic, not the bus).
@@ -198,6 +297,28 @@ pub struct CustomerNotified {
     pub template: String,
     /// The message's subject line.
     pub subject: String,
+    /// Whom to send it to. In clear: this message is what leaves for the customer, on the
+    /// notifications topic only the mail channel reads; absent for orders placed before
+    /// contacts were taken (the channel looks the customer up by id).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recipient: Option<Recipient>,
+}
+
+/// A notification's addressee, opened from the order's sealed [`Contact`] by notify-customer.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Recipient {
+    /// The customer's name.
+    pub name: String,
+    /// The customer's email.
+    pub email: String,
+}
+
+/// Personal: never printed.
+impl std::fmt::Debug for Recipient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Recipient { .. }")
+    }
 }
 
 macro_rules! version_one {
@@ -209,8 +330,24 @@ macro_rules! version_one {
         }
     )*};
 }
+impl EventType for InventoryReserved {
+    const TYPE: &'static str = "InventoryReserved";
+    const VERSION: u32 = 2;
+    const SOURCE: &'static str = SOURCE;
+    const UPCASTERS: &'static [Upcaster] = &[inventory_reserved_v1_to_v2];
+}
+
+/// Version 1 carried the payment token as a string, in clear. A version 2 reader takes that as
+/// it is ([`Personal::Clear`]); what changed is what a version 2 producer may send (a sealed
+/// object, which a version 1 reader would refuse), so the data passes unchanged.
+fn inventory_reserved_v1_to_v2(data: Value) -> Result<Value, String> {
+    match data.get("paymentToken") {
+        None | Some(Value::String(_) | Value::Null) => Ok(data),
+        Some(other) => Err(format!("`paymentToken` must be a string in version 1, found {other}")),
+    }
+}
+
 version_one!(
-    InventoryReserved,
     OrderRejected,
     PaymentCompleted,
     PaymentFailed,
@@ -252,7 +389,8 @@ mod tests {
     fn given_a_v1_order_when_upcast_then_lines_currency_and_total_are_filled_in() {
         let v1 = json!({ "orderId": "o-1", "customerId": "c-1", "items": [
             { "sku": "SKU-A", "qty": 2, "price": 150 }, { "sku": "SKU-B", "qty": 1, "price": 99 } ] });
-        let v2: OrderPlaced = serde_json::from_value(order_placed_v1_to_v2(v1).unwrap()).unwrap();
+        let v2 = order_placed_v1_to_v2(v1).unwrap();
+        let v2: OrderPlaced = serde_json::from_value(order_placed_v2_to_v3(v2).unwrap()).unwrap();
         assert_eq!((v2.currency.as_str(), v2.total, v2.lines.len()), ("EUR", 399, 2));
         assert_eq!(
             v2.lines[0],
@@ -261,6 +399,26 @@ mod tests {
                 quantity: 2,
                 unit_price: 150
             }
+        );
+    }
+
+    #[test]
+    fn given_a_v2_order_when_upcast_then_the_customer_id_moves_into_customer_and_the_token_stays_clear() {
+        let v2 = json!({ "orderId": "o-1", "customerId": "c-1", "currency": "EUR",
+            "lines": [{ "sku": "SKU-A", "quantity": 1, "unitPrice": 5 }], "total": 5, "paymentToken": "tok_approve" });
+        let v3: OrderPlaced = serde_json::from_value(order_placed_v2_to_v3(v2).unwrap()).unwrap();
+        assert_eq!(
+            v3.customer,
+            Customer {
+                id: "c-1".into(),
+                contact: None
+            }
+        );
+        assert_eq!(v3.payment_token, Some(Personal::Clear("tok_approve".into())));
+        assert_eq!(v3.shipping_address, None);
+        assert_eq!(
+            order_placed_v2_to_v3(json!({ "orderId": "o-1" })).unwrap_err(),
+            "`customerId` is missing"
         );
     }
 

@@ -12,8 +12,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::events::{
-    InventoryReleased, InventoryReserved, OrderLine, OrderPlaced, OrderRejected, OrderShipped, PaymentCompleted,
-    PaymentFailed,
+    Contact, InventoryReleased, InventoryReserved, OrderLine, OrderPlaced, OrderRejected, OrderShipped,
+    PaymentCompleted, PaymentFailed,
 };
 
 /// An orders event, typed.
@@ -76,13 +76,26 @@ impl OrderEvent {
     /// The customer the order belongs to.
     pub fn customer_id(&self) -> &str {
         match self {
-            Self::Placed(e) => &e.customer_id,
+            Self::Placed(e) => &e.customer.id,
             Self::Reserved(e) => &e.customer_id,
             Self::Rejected(e) => &e.customer_id,
             Self::PaymentCompleted(e) => &e.customer_id,
             Self::PaymentFailed(e) => &e.customer_id,
             Self::Released(e) => &e.customer_id,
             Self::Shipped(e) => &e.customer_id,
+        }
+    }
+
+    /// How to reach the customer, sealed, where the event carries it.
+    pub fn contact(&self) -> Option<&Contact> {
+        match self {
+            Self::Placed(e) => e.customer.contact.as_ref(),
+            Self::Reserved(e) => e.contact.as_ref(),
+            Self::Rejected(e) => e.contact.as_ref(),
+            Self::PaymentCompleted(e) => e.contact.as_ref(),
+            Self::PaymentFailed(e) => e.contact.as_ref(),
+            Self::Released(_) => None,
+            Self::Shipped(e) => e.contact.as_ref(),
         }
     }
 

@@ -1,10 +1,11 @@
 //! Validation of an order as a customer submits it: every problem named by its field path,
 //! so an API can answer with all of them at once.
 
+use field_crypto::{CryptoError, FieldCipher, KeyService};
 use serde::Serialize;
 use serde_json::{Map, Value};
 
-use crate::events::{OrderLine, OrderPlaced};
+use crate::events::{Contact, Customer, OrderLine, OrderPlaced, ShippingAddress, personal};
 
 /// The most lines an order may have: reserving them is one DynamoDB transaction of at most
 /// 100 items (one per line, plus the reservation).
@@ -45,19 +46,114 @@ pub fn is_iso_currency(code: &str) -> bool {
     code.len() == 3 && ISO_4217.split_whitespace().any(|c| c == code)
 }
 
-/// Checks an order request (`{customerId, currency, lines: [{sku, quantity, unitPrice}], total, paymentToken?}`)
-/// and turns it into the event that places order `order_id`, or names every invalid field.
-pub fn validate_order(order_id: &str, request: &Value) -> Result<OrderPlaced, Vec<FieldError>> {
+/// The longest name, email, and address part accepted.
+pub const MAX_NAME: usize = 200;
+/// RFC 5321's limit on a forward path.
+pub const MAX_EMAIL: usize = 254;
+
+/// An order that passed validation, its personal fields still in clear: [`ValidOrder::seal`]
+/// makes the event, so nothing personal is published in clear.
+#[derive(Clone, PartialEq, Eq)]
+pub struct ValidOrder {
+    /// The order.
+    pub order_id: String,
+    /// Who ordered.
+    pub customer_id: String,
+    /// The customer's name.
+    pub customer_name: String,
+    /// The customer's email.
+    pub customer_email: String,
+    /// Where the order goes.
+    pub shipping_address: ShippingAddress,
+    /// ISO 4217 code.
+    pub currency: String,
+    /// What was ordered.
+    pub lines: Vec<OrderLine>,
+    /// Sum of the lines, in minor units.
+    pub total: u64,
+    /// The payment method's token.
+    pub payment_token: Option<String>,
+}
+
+/// Prints no personal field.
+impl std::fmt::Debug for ValidOrder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ValidOrder")
+            .field("order_id", &self.order_id)
+            .field("customer_id", &self.customer_id)
+            .field("lines", &self.lines)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ValidOrder {
+    /// The event that places the order, each personal field sealed for itself.
+    pub async fn seal<K: KeyService>(self, cipher: &FieldCipher<K>) -> Result<OrderPlaced, CryptoError> {
+        let contact = Contact {
+            name: cipher.seal_text(personal::CUSTOMER_NAME, &self.customer_name).await?,
+            email: cipher.seal_text(personal::CUSTOMER_EMAIL, &self.customer_email).await?,
+        };
+        let shipping_address = cipher
+            .seal_json(personal::SHIPPING_ADDRESS, &self.shipping_address)
+            .await?;
+        let payment_token = match &self.payment_token {
+            Some(token) => Some(cipher.seal_text(personal::PAYMENT_TOKEN, token).await?.into()),
+            None => None,
+        };
+        Ok(OrderPlaced {
+            order_id: self.order_id,
+            customer: Customer {
+                id: self.customer_id,
+                contact: Some(contact),
+            },
+            currency: self.currency,
+            lines: self.lines,
+            total: self.total,
+            shipping_address: Some(shipping_address),
+            payment_token,
+        })
+    }
+}
+
+const FIELDS: [&str; 8] = [
+    "customerId",
+    "customerName",
+    "customerEmail",
+    "shippingAddress",
+    "currency",
+    "lines",
+    "total",
+    "paymentToken",
+];
+
+/// Checks an order request (`{customerId, customerName, customerEmail, shippingAddress:
+/// {line1, line2?, city, postalCode, country}, currency, lines: [{sku, quantity, unitPrice}],
+/// total, paymentToken?}`) for order `order_id`, or names every invalid field. Messages never
+/// repeat a personal value.
+pub fn validate_order(order_id: &str, request: &Value) -> Result<ValidOrder, Vec<FieldError>> {
     let Some(body) = request.as_object() else {
         return Err(vec![FieldError::new("", "the body must be a JSON object")]);
     };
     let mut errors = Vec::new();
     for key in body.keys() {
-        if !["customerId", "currency", "lines", "total", "paymentToken"].contains(&key.as_str()) {
+        if !FIELDS.contains(&key.as_str()) {
             errors.push(FieldError::new(key.clone(), "unknown field"));
         }
     }
     let customer_id = identifier(body, "customerId", 64, &mut errors);
+    let customer_name = bounded_text(body.get("customerName"), "customerName", MAX_NAME, &mut errors);
+    let customer_email =
+        bounded_text(body.get("customerEmail"), "customerEmail", MAX_EMAIL, &mut errors).filter(|email| {
+            let valid = is_email(email);
+            if !valid {
+                errors.push(FieldError::new(
+                    "customerEmail",
+                    "must be an address like name@example.com: one '@', a domain with a dot, no spaces",
+                ));
+            }
+            valid
+        });
+    let shipping_address = address(body.get("shippingAddress"), &mut errors);
     let currency = text(body, "currency", &mut errors).filter(|c| {
         let known = is_iso_currency(c);
         if !known {
@@ -95,10 +191,29 @@ pub fn validate_order(order_id: &str, request: &Value) -> Result<OrderPlaced, Ve
             ));
         }
     }
-    match (customer_id, currency, lines, total) {
-        (Some(customer_id), Some(currency), Some(lines), Some(total)) if errors.is_empty() => Ok(OrderPlaced {
+    match (
+        customer_id,
+        customer_name,
+        customer_email,
+        shipping_address,
+        currency,
+        lines,
+        total,
+    ) {
+        (
+            Some(customer_id),
+            Some(customer_name),
+            Some(customer_email),
+            Some(shipping_address),
+            Some(currency),
+            Some(lines),
+            Some(total),
+        ) if errors.is_empty() => Ok(ValidOrder {
             order_id: order_id.to_owned(),
             customer_id,
+            customer_name,
+            customer_email,
+            shipping_address,
             currency,
             lines,
             total,
@@ -106,6 +221,82 @@ pub fn validate_order(order_id: &str, request: &Value) -> Result<OrderPlaced, Ve
         }),
         _ => Err(errors),
     }
+}
+
+/// A string of 1 to `max` characters, none of them a control character.
+fn bounded_text(value: Option<&Value>, field: &str, max: usize, errors: &mut Vec<FieldError>) -> Option<String> {
+    match value {
+        Some(Value::String(s))
+            if !s.trim().is_empty() && s.chars().count() <= max && !s.chars().any(char::is_control) =>
+        {
+            Some(s.clone())
+        }
+        _ => {
+            errors.push(FieldError::new(
+                field,
+                format!("required: a string of 1 to {max} characters, no control characters"),
+            ));
+            None
+        }
+    }
+}
+
+fn is_email(email: &str) -> bool {
+    let Some((local, domain)) = email.split_once('@') else {
+        return false;
+    };
+    !local.is_empty()
+        && !domain.contains('@')
+        && domain.contains('.')
+        && !domain.starts_with('.')
+        && !domain.ends_with('.')
+        && !email.chars().any(char::is_whitespace)
+}
+
+fn address(value: Option<&Value>, errors: &mut Vec<FieldError>) -> Option<ShippingAddress> {
+    let Some(Value::Object(address)) = value else {
+        errors.push(FieldError::new(
+            "shippingAddress",
+            "required: {line1, line2?, city, postalCode, country}",
+        ));
+        return None;
+    };
+    let before = errors.len();
+    for key in address.keys() {
+        if !["line1", "line2", "city", "postalCode", "country"].contains(&key.as_str()) {
+            errors.push(FieldError::new(format!("shippingAddress.{key}"), "unknown field"));
+        }
+    }
+    let part = |name: &str, max: usize, errors: &mut Vec<FieldError>| {
+        bounded_text(address.get(name), &format!("shippingAddress.{name}"), max, errors)
+    };
+    let line1 = part("line1", MAX_NAME, errors);
+    let line2 = match address.get("line2") {
+        None | Some(Value::Null) => None,
+        Some(_) => part("line2", MAX_NAME, errors),
+    };
+    let city = part("city", 100, errors);
+    let postal_code = part("postalCode", 20, errors);
+    let country = match address.get("country") {
+        Some(Value::String(c)) if c.len() == 2 && c.bytes().all(|b| b.is_ascii_uppercase()) => Some(c.clone()),
+        _ => {
+            errors.push(FieldError::new(
+                "shippingAddress.country",
+                "required: an ISO 3166-1 alpha-2 code such as NL",
+            ));
+            None
+        }
+    };
+    if errors.len() != before {
+        return None;
+    }
+    Some(ShippingAddress {
+        line1: line1?,
+        line2,
+        city: city?,
+        postal_code: postal_code?,
+        country: country?,
+    })
 }
 
 fn order_lines(body: &Map<String, Value>, errors: &mut Vec<FieldError>) -> Option<Vec<OrderLine>> {
@@ -237,7 +428,9 @@ mod tests {
     use serde_json::json;
 
     fn request() -> Value {
-        json!({ "customerId": "c-42", "currency": "EUR", "total": 3399, "paymentToken": "tok_approve",
+        json!({ "customerId": "c-42", "customerName": "Ada Lovelace", "customerEmail": "ada@example.com",
+                "shippingAddress": { "line1": "Keizersgracht 1", "city": "Amsterdam", "postalCode": "1015 CJ", "country": "NL" },
+                "currency": "EUR", "total": 3399, "paymentToken": "tok_approve",
                 "lines": [ { "sku": "SKU-RED-MUG", "quantity": 2, "unitPrice": 1250 },
                            { "sku": "SKU-TEA-100G", "quantity": 1, "unitPrice": 899 } ] })
     }
@@ -254,6 +447,77 @@ mod tests {
             ("o-1", 3399, 2)
         );
         assert_eq!(placed.payment_token.as_deref(), Some("tok_approve"));
+        assert_eq!(
+            (placed.customer_email.as_str(), placed.shipping_address.country.as_str()),
+            ("ada@example.com", "NL")
+        );
+    }
+
+    #[tokio::test]
+    async fn a_valid_order_is_sealed_field_by_field_and_nothing_personal_is_left_in_clear() {
+        use field_crypto::{DECRYPT, GENERATE_DATA_KEY, LocalKeys, LocalMasterKey, Personal};
+        let master = std::sync::Arc::new(LocalMasterKey::new("FieldKey"));
+        let all = [
+            personal::CUSTOMER_NAME,
+            personal::CUSTOMER_EMAIL,
+            personal::SHIPPING_ADDRESS,
+            personal::PAYMENT_TOKEN,
+        ];
+        let cipher = FieldCipher::new(LocalKeys::new(master, "test", &[GENERATE_DATA_KEY, DECRYPT], &all));
+        let placed = validate_order("o-1", &request()).unwrap().seal(&cipher).await.unwrap();
+        let wire = serde_json::to_string(&placed).unwrap();
+        for clear in ["Ada", "ada@", "Keizersgracht", "Amsterdam", "1015", "tok_approve"] {
+            assert!(!wire.contains(clear), "{clear} in {wire}");
+        }
+        let contact = placed.customer.contact.unwrap();
+        assert_eq!(
+            cipher.open_text(personal::CUSTOMER_NAME, &contact.name).await.unwrap(),
+            "Ada Lovelace"
+        );
+        let address: ShippingAddress = cipher
+            .open_json(personal::SHIPPING_ADDRESS, &placed.shipping_address.unwrap())
+            .await
+            .unwrap();
+        assert_eq!(address.city, "Amsterdam");
+        let Some(Personal::Sealed(token)) = placed.payment_token else {
+            panic!("token not sealed")
+        };
+        assert_eq!(
+            cipher.open_text(personal::PAYMENT_TOKEN, &token).await.unwrap(),
+            "tok_approve"
+        );
+    }
+
+    #[test]
+    fn given_bad_personal_fields_then_each_is_named_and_no_message_repeats_the_value() {
+        let mut bad = request();
+        bad["customerName"] = json!("");
+        bad["customerEmail"] = json!("ada at example");
+        bad["shippingAddress"]["country"] = json!("Netherlands");
+        bad["shippingAddress"]["floor"] = json!(3);
+        bad["shippingAddress"]["city"] = json!("x".repeat(101));
+        let errors = validate_order("o-1", &bad).unwrap_err();
+        assert_eq!(
+            fields(&errors),
+            [
+                "customerName",
+                "customerEmail",
+                "shippingAddress.floor",
+                "shippingAddress.city",
+                "shippingAddress.country"
+            ]
+        );
+        let text = format!("{errors:?}");
+        assert!(
+            !text.contains("ada at example") && !text.contains("Netherlands"),
+            "{text}"
+        );
+        let mut missing = request();
+        missing.as_object_mut().unwrap().remove("shippingAddress");
+        assert_eq!(
+            fields(&validate_order("o-1", &missing).unwrap_err()),
+            ["shippingAddress"]
+        );
     }
 
     #[test]

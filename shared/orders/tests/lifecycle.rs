@@ -5,8 +5,12 @@
 
 use chrono::{DateTime, TimeZone, Utc};
 use envelope::{Envelope, Location, Metadata};
+use field_crypto::{Personal, Sealed};
 use orders::decisions::{self, PaymentOutcome, StockOutcome};
-use orders::events::{InventoryReserved, OrderLine, OrderPlaced, PaymentCompleted, PaymentFailed, StockLine};
+use orders::events::{
+    Contact, Customer, InventoryReserved, OrderLine, OrderPlaced, OrderShipped, PaymentCompleted, PaymentFailed,
+    Recipient, StockLine,
+};
 use orders::lifecycle::{Applied, LifecycleError, OrderEvent, OrderStatus, OrderView};
 use serde_json::Value;
 
@@ -14,10 +18,28 @@ fn at(minute: u32) -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 11, 23, 9, minute, 0).unwrap()
 }
 
+/// A stand-in for a sealed value: the domain carries sealed fields without opening them.
+fn sealed(what: &str) -> Sealed {
+    Sealed {
+        data_key: format!("key-of-{what}"),
+        ciphertext: format!("sealed-{what}"),
+    }
+}
+
+fn contact() -> Contact {
+    Contact {
+        name: sealed("name"),
+        email: sealed("email"),
+    }
+}
+
 fn placed() -> Envelope<OrderPlaced> {
     let order = OrderPlaced {
         order_id: "o-1".into(),
-        customer_id: "c-42".into(),
+        customer: Customer {
+            id: "c-42".into(),
+            contact: Some(contact()),
+        },
         currency: "EUR".into(),
         lines: vec![
             OrderLine {
@@ -32,7 +54,8 @@ fn placed() -> Envelope<OrderPlaced> {
             },
         ],
         total: 3399,
-        payment_token: Some("tok_approve".into()),
+        shipping_address: Some(sealed("address")),
+        payment_token: Some(Personal::Sealed(sealed("token"))),
     };
     Envelope::new("o-1", at(0), order).with_sequence(1)
 }
@@ -49,7 +72,7 @@ fn happy_path() -> Vec<Envelope<Value>> {
         payment_id: "pay-1".into(),
     };
     let paid = decisions::payment_decided(&typed::<InventoryReserved>(&reserved), approved, at(2)).unwrap();
-    let shipped = decisions::shipment(&typed::<PaymentCompleted>(&paid), at(3)).unwrap();
+    let shipped = decisions::shipment(&typed::<PaymentCompleted>(&paid), Some("DE"), at(3)).unwrap();
     vec![placed.to_untyped().unwrap(), reserved, paid, shipped]
 }
 
@@ -188,7 +211,43 @@ fn when_a_step_decides_then_the_event_is_caused_by_its_input_with_the_next_seque
             }
         ]
     );
-    assert_eq!(reserved.payment_token.as_deref(), Some("tok_approve"));
+    assert_eq!(reserved.payment_token, Some(Personal::Sealed(sealed("token"))));
+}
+
+#[test]
+fn sealed_contact_address_and_token_are_carried_as_they_are_to_the_steps_that_open_them() {
+    let events = happy_path();
+    let reserved = typed::<InventoryReserved>(&events[1]);
+    assert_eq!(
+        (reserved.data.contact, reserved.data.shipping_address),
+        (Some(contact()), Some(sealed("address")))
+    );
+    let paid = typed::<PaymentCompleted>(&events[2]);
+    assert_eq!(
+        (paid.data.contact, paid.data.shipping_address),
+        (Some(contact()), Some(sealed("address")))
+    );
+    assert_eq!(typed::<OrderShipped>(&events[3]).data.contact, Some(contact()));
+    let rejected = decisions::inventory_decided(
+        &placed(),
+        StockOutcome::OutOfStock {
+            skus: vec!["SKU-TEA".into()],
+        },
+        at(1),
+    )
+    .unwrap();
+    assert_eq!(rejected.data["contact"], serde_json::to_value(contact()).unwrap());
+}
+
+#[test]
+fn the_carrier_is_the_domestic_one_at_home_and_derived_from_the_order_elsewhere() {
+    let paid = typed::<PaymentCompleted>(&happy_path()[2]);
+    let home = decisions::shipment(&paid, Some("NL"), at(9)).unwrap();
+    assert_eq!(home.data["carrier"], decisions::DOMESTIC_CARRIER);
+    let abroad = decisions::shipment(&paid, Some("DE"), at(9)).unwrap();
+    assert!(["DHL", "UPS"].contains(&abroad.data["carrier"].as_str().unwrap()));
+    let before_addresses = decisions::shipment(&paid, None, at(9)).unwrap();
+    assert!(decisions::CARRIERS.contains(&before_addresses.data["carrier"].as_str().unwrap()));
 }
 
 #[test]
@@ -217,7 +276,7 @@ fn given_a_declined_payment_then_the_failure_carries_exactly_the_reserved_lines_
 fn shipping_is_deterministic_per_order() {
     let events = happy_path();
     let paid = typed::<PaymentCompleted>(&events[2]);
-    let again = decisions::shipment(&paid, at(9)).unwrap();
+    let again = decisions::shipment(&paid, Some("DE"), at(9)).unwrap();
     assert_eq!(again.data, events[3].data);
     assert!(decisions::CARRIERS.contains(&again.data["carrier"].as_str().unwrap()));
 }
@@ -227,12 +286,17 @@ fn customers_are_told_of_shipment_payment_failure_and_rejection_only() {
     let events = happy_path();
     let notify = |event: &Envelope<Value>| {
         let (metadata, typed) = OrderEvent::from_envelope(event.clone()).unwrap();
-        decisions::notification(&metadata, &typed, at(9)).map(Result::unwrap)
+        let recipient = Recipient {
+            name: "Ada".into(),
+            email: "ada@example.com".into(),
+        };
+        decisions::notification(&metadata, &typed, Some(recipient), at(9)).map(Result::unwrap)
     };
     assert!(notify(&events[0]).is_none() && notify(&events[1]).is_none() && notify(&events[2]).is_none());
     let shipped = notify(&events[3]).unwrap();
     assert_eq!(shipped.metadata.event_type, "CustomerNotified");
     assert_eq!(shipped.data["template"], "order-shipped");
+    assert_eq!(shipped.data["recipient"]["email"], "ada@example.com");
     assert_eq!(shipped.metadata.sequence, None, "not part of the order's history");
 }
 

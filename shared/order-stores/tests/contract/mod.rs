@@ -110,10 +110,14 @@ pub fn view(sequence: u64) -> OrderView {
     let time = Utc.with_ymd_and_hms(2026, 11, 23, 9, 0, 0).unwrap();
     let placed = OrderPlaced {
         order_id: "o-1".into(),
-        customer_id: "c-1".into(),
+        customer: orders::events::Customer {
+            id: "c-1".into(),
+            contact: None,
+        },
         currency: "EUR".into(),
         lines: Vec::new(),
         total: 0,
+        shipping_address: None,
         payment_token: None,
     };
     let envelope = Envelope::new("o-1", time, placed.clone()).with_sequence(sequence);

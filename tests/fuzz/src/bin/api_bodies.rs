@@ -10,10 +10,11 @@ use aws_lambda_events::event::lambda_function_urls::LambdaFunctionUrlRequest;
 use base64::Engine as _;
 use chrono::{TimeZone, Utc};
 use event_store::InMemoryEventStore;
+use field_crypto::{FieldCipher, LocalKeys, LocalMasterKey};
 use handler_kit::ManualClock;
 use handler_kit::publish::InMemoryPublisher;
 use idempotency::{Idempotency, InMemoryStore};
-use order_api::{ApiRequest, OrderApi};
+use order_api::{ApiRequest, FIELD_KEY, OrderApi, Ports};
 use order_stores::InMemoryOrderViews;
 use sensors::catalogue::Catalogue;
 use sensors::readings::{check_limits, check_readings, readings_of};
@@ -25,13 +26,15 @@ fn main() {
     let now = Utc.with_ymd_and_hms(2026, 11, 23, 4, 45, 0).unwrap();
     let catalogue = Catalogue::from_json(&serde_json::from_str(CATALOGUE).unwrap()).unwrap();
     afl::fuzz!(|data: &[u8]| {
-        let api = OrderApi::new(
-            InMemoryPublisher::new(),
-            Idempotency::new("order-api", InMemoryStore::new()),
-            InMemoryOrderViews::new(),
-            InMemoryEventStore::new(),
-            Arc::new(ManualClock::new(now)),
-        );
+        let master = Arc::new(LocalMasterKey::new("FieldKey"));
+        let ports = Ports {
+            publisher: InMemoryPublisher::new(),
+            idempotency: Idempotency::new("order-api", InMemoryStore::new()),
+            views: InMemoryOrderViews::new(),
+            events: InMemoryEventStore::new(),
+            cipher: FieldCipher::new(LocalKeys::new(master, "order-api", FIELD_KEY.actions, FIELD_KEY.fields)),
+        };
+        let api = OrderApi::new(ports, Arc::new(ManualClock::new(now)));
         let encoded = data.first().is_some_and(|b| b % 2 == 1);
         let mut request = LambdaFunctionUrlRequest::default();
         request.request_context.http.method = Some("POST".to_owned());
@@ -42,6 +45,12 @@ fn main() {
             String::from_utf8_lossy(data).into_owned()
         });
         request.is_base64_encoded = encoded;
+        // Half the inputs go through the Idempotency-Key path too.
+        if data.first().is_some_and(|b| b & 2 == 2) {
+            request
+                .headers
+                .insert("idempotency-key", http::HeaderValue::from_static("fuzz-key"));
+        }
         let answer = runtime.block_on(api.handle(&ApiRequest::from_function_url(&request)));
         assert!((200..600).contains(&answer.status), "status {}", answer.status);
 
