@@ -79,6 +79,7 @@ pub const FUNCTION: Function<Topic> = Function {
     outputs: Topic {
         variable: "NOTIFICATIONS_TOPIC_ARN",
         attributes,
+        personal: true,
     },
     settings: &[FIELD_KEY],
     idempotent: true,

@@ -40,6 +40,7 @@ pub const FUNCTION: Function<Topic> = Function {
     outputs: Topic {
         variable: "ALERTS_TOPIC_ARN",
         attributes,
+        personal: false,
     },
     settings: &[
         SENSOR_CATALOGUE_TABLE.calls(&["dynamodb:BatchGetItem"]),

@@ -147,6 +147,12 @@ pub const TUNING: [Setting; 3] = [
 pub trait Outputs: Send + Sync + 'static {
     /// The setting naming the destination, if there is one.
     fn destination(&self) -> Option<Setting>;
+
+    /// Whether the kit may keep the outputs in idempotency records, to hand them to a
+    /// duplicate. Not when they name people: then records keep a digest only.
+    fn may_be_kept(&self) -> bool {
+        true
+    }
 }
 
 /// Outputs go to the bus named by `EVENT_BUS_NAME`.
@@ -167,11 +173,18 @@ pub struct Topic {
     pub variable: &'static str,
     /// Extra attributes of each message.
     pub attributes: AttributesOf,
+    /// Whether messages carry personal data in clear (they leave for a person): then no copy
+    /// of them is kept.
+    pub personal: bool,
 }
 
 impl Outputs for Topic {
     fn destination(&self) -> Option<Setting> {
         Some(Setting::topic(self.variable, "the SNS topic outputs are published to").calls(&["sns:Publish"]))
+    }
+
+    fn may_be_kept(&self) -> bool {
+        !self.personal
     }
 }
 

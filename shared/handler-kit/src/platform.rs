@@ -93,9 +93,12 @@ where
     let kit = KitConfig::from_env(platform.env())?;
     // Only a function whose work the kit keeps once reads the idempotency table.
     let table = platform.setting(&IDEMPOTENCY_TABLE)?;
-    let idempotency = Idempotency::new(&kit.function_name, platform.idempotency_store(&table))
+    let mut idempotency = Idempotency::new(&kit.function_name, platform.idempotency_store(&table))
         .with_ttl(kit.idempotency_ttl)
         .with_clock(platform.clock());
+    if !function.outputs.may_be_kept() {
+        idempotency = idempotency.keeping_digests_only();
+    }
     let processor = Processor::new(
         &kit.function_name,
         handler,

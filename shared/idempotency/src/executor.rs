@@ -95,6 +95,7 @@ pub struct Idempotency<S> {
     clock: Arc<dyn Clock>,
     key: KeyExtractor,
     cache: Option<Mutex<LruCache<String, Cached>>>,
+    keep_results: bool,
 }
 
 impl<S> std::fmt::Debug for Idempotency<S> {
@@ -118,7 +119,17 @@ impl<S: Store> Idempotency<S> {
             clock: Arc::new(SystemClock),
             key: Arc::new(|envelope| Some(envelope.metadata.id.to_string())),
             cache: None,
+            keep_results: true,
         }
+    }
+
+    /// Keeps only each result's digest, never the result: for work whose result holds what
+    /// must not be stored (a message naming a person). A duplicate is still recognised; when
+    /// the outputs did not go out, the key is released and a retry runs the work again.
+    #[must_use]
+    pub fn keeping_digests_only(mut self) -> Self {
+        self.keep_results = false;
+        self
     }
 
     /// How long a completed result answers duplicates.
@@ -350,7 +361,16 @@ impl<S: Store> Idempotency<S> {
             }
         };
         let expires_at = self.expiry();
-        let record = match Record::completed(&ticket.key, &ticket.hash, Kept::Result(text), delivered, expires_at) {
+        let kept = if self.keep_results {
+            Kept::Result(text)
+        } else if delivered {
+            Kept::Digest(sha256_hex(text.as_bytes()))
+        } else {
+            // Outputs that did not go out cannot be handed to a duplicate without keeping them.
+            self.release(ticket).await;
+            return Ok(Kept::Released);
+        };
+        let record = match Record::completed(&ticket.key, &ticket.hash, kept, delivered, expires_at) {
             Ok(record) => record,
             Err(StoreError::TooLarge { key, size, limit }) if delivered => {
                 tracing::warn!(

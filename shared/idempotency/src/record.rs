@@ -65,8 +65,10 @@ pub struct Record {
 pub enum Kept {
     /// The result itself (JSON text).
     Result(String),
-    /// Only its SHA-256: the result was over the item limit.
+    /// Only its SHA-256: the result was over the item limit, or results are not kept.
     Digest(String),
+    /// Nothing: results are not kept and its outputs did not go out, so the key was released.
+    Released,
 }
 
 impl Record {
@@ -89,6 +91,8 @@ impl Record {
         let (result, result_digest) = match kept {
             Kept::Result(text) => (Some(text), None),
             Kept::Digest(digest) => (None, Some(digest)),
+            // Not written by the executor (it releases the key instead); kept as nothing.
+            Kept::Released => (None, None),
         };
         let record = Self {
             key: key.to_owned(),

@@ -380,6 +380,41 @@ pub(crate) async fn an_undelivered_result_over_the_item_limit_frees_the_key<S: S
     ticket(claim(&given).await);
 }
 
+pub(crate) async fn results_that_may_not_be_kept_leave_a_digest_or_free_the_key<S: Store>(store: S) {
+    let mut given = Given::new(store);
+    given.executor = given.executor.keeping_digests_only();
+    let message = json!([{ "recipient": { "email": "ada@example.com" } }]);
+    // Delivered: only the digest is stored, and a duplicate is recognised with nothing to send.
+    let held = ticket(claim(&given).await);
+    let kept = given
+        .executor
+        .complete::<_, WorkFailed>(&held, &message, true)
+        .await
+        .unwrap();
+    assert!(matches!(&kept, Kept::Digest(digest) if digest.len() == 64), "{kept:?}");
+    let stored = given.stored().await.unwrap();
+    assert_eq!(stored.result, None);
+    assert!(!format!("{stored:?}").contains("ada@example.com"));
+    let duplicate = completed(claim(&given).await);
+    assert_eq!((duplicate.result, duplicate.delivered), (None, true));
+}
+
+pub(crate) async fn undelivered_results_that_may_not_be_kept_free_the_key<S: Store>(store: S) {
+    let mut given = Given::new(store);
+    given.executor = given.executor.keeping_digests_only();
+    let message = json!([{ "recipient": { "email": "ada@example.com" } }]);
+    let held = ticket(claim(&given).await);
+    let kept = given
+        .executor
+        .complete::<_, WorkFailed>(&held, &message, false)
+        .await
+        .unwrap();
+    assert_eq!(kept, Kept::Released);
+    // Not kept, not sent: a retry runs the work again.
+    assert_eq!(given.stored().await, None);
+    ticket(claim(&given).await);
+}
+
 pub(crate) async fn the_payload_is_the_event_as_it_arrived_not_as_upcast<S: Store>(store: S) {
     let given = Given::new(store);
     let time = Utc.with_ymd_and_hms(2026, 11, 23, 9, 0, 0).unwrap();
@@ -440,6 +475,8 @@ macro_rules! store_contract {
             marking_an_absent_key_delivered_creates_nothing,
             a_delivered_result_over_the_item_limit_keeps_its_digest,
             an_undelivered_result_over_the_item_limit_frees_the_key,
+            results_that_may_not_be_kept_leave_a_digest_or_free_the_key,
+            undelivered_results_that_may_not_be_kept_free_the_key,
             the_payload_is_the_event_as_it_arrived_not_as_upcast,
         );
     };
