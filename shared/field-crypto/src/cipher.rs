@@ -157,6 +157,12 @@ pub struct FieldCipher<K> {
     opening: Mutex<LruCache<(String, Vec<u8>), OpeningKey>>,
 }
 
+/// The longest encrypted data key accepted, in base64 characters (a KMS one is about 250):
+/// an altered event must not make the function send megabytes to the key service.
+pub const MAX_DATA_KEY_CHARS: usize = 1024;
+/// The longest sealed value accepted, in base64 characters (64 KiB).
+pub const MAX_CIPHERTEXT_CHARS: usize = 64 * 1024;
+
 const NONCE_LEN: usize = 12;
 const TAG_LEN: usize = 16;
 
@@ -236,6 +242,17 @@ impl<K: KeyService> FieldCipher<K> {
 
     /// The value `sealed` holds for `field`.
     pub async fn open(&self, field: &str, sealed: &Sealed) -> Result<Zeroizing<Vec<u8>>, CryptoError> {
+        for (part, text, limit) in [
+            ("dataKey", &sealed.data_key, MAX_DATA_KEY_CHARS),
+            ("ciphertext", &sealed.ciphertext, MAX_CIPHERTEXT_CHARS),
+        ] {
+            if text.len() > limit {
+                return Err(CryptoError::malformed(
+                    field,
+                    format!("{part} is {} characters; at most {limit}", text.len()),
+                ));
+            }
+        }
         let data_key = BASE64
             .decode(&sealed.data_key)
             .map_err(|e| CryptoError::malformed(field, format!("dataKey is not base64: {e}")))?;

@@ -17,7 +17,10 @@ mod kms;
 mod local;
 mod sealed;
 
-pub use cipher::{CacheLimits, CryptoError, DataKey, FieldCipher, KeyError, KeyService, PlainKey};
+pub use cipher::{
+    CacheLimits, CryptoError, DataKey, FieldCipher, KeyError, KeyService, MAX_CIPHERTEXT_CHARS, MAX_DATA_KEY_CHARS,
+    PlainKey,
+};
 #[cfg(feature = "kms")]
 pub use kms::KmsKeys;
 pub use local::{LocalKeys, LocalMasterKey};

@@ -110,6 +110,22 @@ async fn a_value_moved_to_another_field_or_altered_does_not_open() {
         }
     );
 
+    let asked = cipher.keys().decrypted.load(Ordering::Relaxed);
+    let oversized = field_crypto::Sealed {
+        data_key: "A".repeat(field_crypto::MAX_DATA_KEY_CHARS + 4),
+        ..sealed.clone()
+    };
+    let error = cipher.open_text("customerEmail", &oversized).await.unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        "field `customerEmail`: dataKey is 1028 characters; at most 1024"
+    );
+    assert_eq!(
+        cipher.keys().decrypted.load(Ordering::Relaxed),
+        asked,
+        "refused before the key service"
+    );
+
     let short = field_crypto::Sealed {
         ciphertext: "AAAA".into(),
         ..sealed

@@ -137,7 +137,7 @@ pub fn validate_order(order_id: &str, request: &Value) -> Result<ValidOrder, Vec
     let mut errors = Vec::new();
     for key in body.keys() {
         if !FIELDS.contains(&key.as_str()) {
-            errors.push(FieldError::new(key.clone(), "unknown field"));
+            errors.push(FieldError::new(bounded_name(key), "unknown field"));
         }
     }
     let customer_id = identifier(body, "customerId", 64, &mut errors);
@@ -159,7 +159,12 @@ pub fn validate_order(order_id: &str, request: &Value) -> Result<ValidOrder, Vec
         if !known {
             errors.push(FieldError::new(
                 "currency",
-                format!("'{c}' is not an ISO 4217 currency code"),
+                // Quoted only when short: an error never echoes a whole body back.
+                if c.len() <= 8 {
+                    format!("'{c}' is not an ISO 4217 currency code")
+                } else {
+                    format!("a {}-byte text is not an ISO 4217 currency code", c.len())
+                },
             ));
         }
         known
@@ -223,6 +228,14 @@ pub fn validate_order(order_id: &str, request: &Value) -> Result<ValidOrder, Vec
     }
 }
 
+/// A field name as an error may quote it: its first 64 characters at most.
+fn bounded_name(key: &str) -> String {
+    match key.char_indices().nth(64) {
+        Some((end, _)) => format!("{}...", &key[..end]),
+        None => key.to_owned(),
+    }
+}
+
 /// A string of 1 to `max` characters, none of them a control character.
 fn bounded_text(value: Option<&Value>, field: &str, max: usize, errors: &mut Vec<FieldError>) -> Option<String> {
     match value {
@@ -264,7 +277,10 @@ fn address(value: Option<&Value>, errors: &mut Vec<FieldError>) -> Option<Shippi
     let before = errors.len();
     for key in address.keys() {
         if !["line1", "line2", "city", "postalCode", "country"].contains(&key.as_str()) {
-            errors.push(FieldError::new(format!("shippingAddress.{key}"), "unknown field"));
+            errors.push(FieldError::new(
+                format!("shippingAddress.{}", bounded_name(key)),
+                "unknown field",
+            ));
         }
     }
     let part = |name: &str, max: usize, errors: &mut Vec<FieldError>| {
@@ -352,7 +368,7 @@ fn order_lines(body: &Map<String, Value>, errors: &mut Vec<FieldError>) -> Optio
             .keys()
             .filter(|k| !["sku", "quantity", "unitPrice"].contains(&k.as_str()))
         {
-            errors.push(FieldError::new(at(key), "unknown field"));
+            errors.push(FieldError::new(at(&bounded_name(key)), "unknown field"));
         }
         if let (Some(sku), Some(quantity), Some(unit_price)) = (sku, quantity, unit_price) {
             lines.push(OrderLine {
@@ -511,6 +527,14 @@ mod tests {
         assert!(
             !text.contains("ada at example") && !text.contains("Netherlands"),
             "{text}"
+        );
+        let mut long = request();
+        long["currency"] = json!("E".repeat(1000));
+        long["k".repeat(10_000)] = json!(1);
+        let errors = validate_order("o-1", &long).unwrap_err();
+        assert!(
+            errors.iter().all(|e| e.field.len() <= 67 && e.message.len() < 100),
+            "{errors:?}"
         );
         let mut missing = request();
         missing.as_object_mut().unwrap().remove("shippingAddress");

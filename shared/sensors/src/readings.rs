@@ -21,6 +21,9 @@ use crate::stats::MAX_MAGNITUDE;
 pub const MAX_READINGS: usize = 500;
 /// The largest request body, in bytes (1 MiB).
 pub const MAX_BODY_BYTES: usize = 1 << 20;
+/// The longest text field of a reading (sensor id, metric, unit, time), in bytes: an error
+/// names what it refuses, so what it may quote is bounded too.
+pub const MAX_TEXT_BYTES: usize = 128;
 /// How far after the receiving clock a reading's time may be (clocks drift).
 pub const MAX_AHEAD: TimeDelta = TimeDelta::minutes(5);
 
@@ -183,6 +186,11 @@ fn check_reading(
     refused: &mut Vec<ReadingRefusal>,
 ) -> Option<Envelope<SensorReadingReceived>> {
     let text = |field: &str, refused: &mut Vec<ReadingRefusal>| match fields.get(field) {
+        Some(Value::String(s)) if s.len() > MAX_TEXT_BYTES => {
+            let message = format!("is {} bytes; at most {MAX_TEXT_BYTES}", s.len());
+            refused.push(ReadingRefusal::at(index, field, message));
+            None
+        }
         Some(Value::String(s)) => Some(s.as_str()),
         _ => {
             refused.push(ReadingRefusal::at(index, field, "required: a string"));
@@ -383,6 +391,15 @@ mod tests {
             messages[4]
         );
         assert!(messages[5].contains("more than 5 minutes after"), "{}", messages[5]);
+    }
+
+    #[test]
+    fn given_a_text_over_its_limit_then_it_is_refused_without_being_quoted() {
+        let mut long = reading();
+        long["sensorId"] = json!("s".repeat(MAX_TEXT_BYTES + 1));
+        let checked = check_readings(&[long], &catalogue(), now());
+        assert_eq!(paths(&checked.refused), ["readings[0].sensorId"]);
+        assert_eq!(checked.refused[0].message, "is 129 bytes; at most 128");
     }
 
     #[test]
