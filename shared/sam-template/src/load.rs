@@ -79,12 +79,6 @@ pub(crate) fn load(text: &str, options: &Options, origin: &str) -> Result<Templa
         ));
     }
     let sam = transform(section("Transform"))?;
-    if section("Conditions").is_some() {
-        return Err(section_error(
-            "Conditions",
-            "conditions are not supported by the local loader: remove them, or choose values with a parameter and !FindInMap",
-        ));
-    }
     if section("Rules").is_some() {
         return Err(section_error(
             "Rules",
@@ -98,6 +92,7 @@ pub(crate) fn load(text: &str, options: &Options, origin: &str) -> Result<Templa
     };
     let params = params::evaluate(section("Parameters"), &options.parameters)?;
     let mappings = mappings(section("Mappings"))?;
+    let conditions = conditions(section("Conditions"))?;
     let function_globals = match section("Globals") {
         None => None,
         Some(_) if !sam => {
@@ -122,6 +117,7 @@ pub(crate) fn load(text: &str, options: &Options, origin: &str) -> Result<Templa
         params,
         mappings,
         resources,
+        conditions,
     };
     let resolver = Resolver::new(&doc);
     let mut resolved = BTreeMap::new();
@@ -173,6 +169,23 @@ fn transform(section: Option<&Yaml>) -> Result<bool, TemplateError> {
         )),
         None => Ok(!names.is_empty()),
     }
+}
+
+/// The `Conditions` section: names to condition functions, evaluated when an `Fn::If` needs one.
+fn conditions(section: Option<&Yaml>) -> Result<BTreeMap<String, Node>, TemplateError> {
+    let Some(section) = section else {
+        return Ok(BTreeMap::new());
+    };
+    let Yaml::Mapping(entries) = section else {
+        return Err(section_error("Conditions", "must map names to condition functions"));
+    };
+    let site = Site::Section("Conditions".to_owned());
+    let mut conditions = BTreeMap::new();
+    for (name, condition) in entries {
+        let name = scalar_text(name).ok_or_else(|| section_error("Conditions", "condition names must be text"))?;
+        conditions.insert(name.clone(), Node::from_yaml(condition, &site, &name)?);
+    }
+    Ok(conditions)
 }
 
 fn mappings(section: Option<&Yaml>) -> Result<serde_json::Map<String, Value>, TemplateError> {
@@ -231,7 +244,7 @@ fn resources(
             if key == "Condition" {
                 return Err(site.error(
                     "Condition",
-                    "Condition is not supported by the local loader (Conditions are not implemented): remove it",
+                    "Condition on a resource or output is not supported by the local loader: choose its properties with !If",
                 ));
             }
             let sam_attribute = is_function && key == "IgnoreGlobals";
@@ -487,7 +500,7 @@ fn outputs(section: Option<&Yaml>, resolver: &Resolver<'_>) -> Result<BTreeMap<S
                 "Condition" => {
                     return Err(site.error(
                         "Condition",
-                        "Condition is not supported by the local loader (Conditions are not implemented): remove it",
+                        "Condition on a resource or output is not supported by the local loader: choose its properties with !If",
                     ));
                 }
                 other => return Err(site.error(other, "not an output attribute (Value, Description, Export)")),

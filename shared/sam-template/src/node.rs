@@ -31,6 +31,13 @@ pub(crate) enum Func {
     Split,
     Base64,
     FindInMap,
+    If,
+    Equals,
+    Not,
+    And,
+    Or,
+    /// A reference to a named condition (`!Condition Name`).
+    Condition,
 }
 
 impl Func {
@@ -45,6 +52,12 @@ impl Func {
             Self::Split => "Fn::Split",
             Self::Base64 => "Fn::Base64",
             Self::FindInMap => "Fn::FindInMap",
+            Self::If => "Fn::If",
+            Self::Equals => "Fn::Equals",
+            Self::Not => "Fn::Not",
+            Self::And => "Fn::And",
+            Self::Or => "Fn::Or",
+            Self::Condition => "Condition",
         }
     }
 
@@ -58,6 +71,12 @@ impl Func {
             "Fn::Split" => Self::Split,
             "Fn::Base64" => Self::Base64,
             "Fn::FindInMap" => Self::FindInMap,
+            "Fn::If" => Self::If,
+            "Fn::Equals" => Self::Equals,
+            "Fn::Not" => Self::Not,
+            "Fn::And" => Self::And,
+            "Fn::Or" => Self::Or,
+            "Condition" => Self::Condition,
             _ => return None,
         })
     }
@@ -65,12 +84,6 @@ impl Func {
 
 /// CloudFormation intrinsics (and condition functions) the loader knows but does not resolve.
 const UNSUPPORTED: &[&str] = &[
-    "Fn::If",
-    "Fn::Equals",
-    "Fn::And",
-    "Fn::Or",
-    "Fn::Not",
-    "Condition",
     "Fn::ImportValue",
     "Fn::GetAZs",
     "Fn::Cidr",
@@ -89,9 +102,6 @@ const UNSUPPORTED: &[&str] = &[
 
 fn unsupported_reason(name: &str) -> String {
     let hint = match name {
-        "Fn::If" | "Fn::Equals" | "Fn::And" | "Fn::Or" | "Fn::Not" | "Condition" => {
-            " (Conditions are not implemented: give the value directly, or choose it with a parameter and !FindInMap)"
-        }
         "Fn::ImportValue" | "Fn::GetStackOutput" => " (other stacks' outputs are not known locally: pass a parameter)",
         "Fn::GetAZs" | "Fn::Cidr" => " (no VPC model locally: pass a parameter)",
         _ => "",

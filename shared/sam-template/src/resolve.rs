@@ -36,6 +36,8 @@ pub(crate) struct Doc {
     pub(crate) params: BTreeMap<String, Param>,
     pub(crate) mappings: serde_json::Map<String, Value>,
     pub(crate) resources: BTreeMap<String, RawResource>,
+    /// The `Conditions` section: each name's condition function, evaluated when first used.
+    pub(crate) conditions: BTreeMap<String, Node>,
 }
 
 /// Resolves values against a [`Doc`], computing resource identities on demand.
@@ -43,6 +45,8 @@ pub(crate) struct Resolver<'d> {
     pub(crate) doc: &'d Doc,
     identities: RefCell<BTreeMap<String, Rc<Identity>>>,
     visiting: RefCell<Vec<String>>,
+    conditions: RefCell<BTreeMap<String, bool>>,
+    deciding: RefCell<Vec<String>>,
 }
 
 impl<'d> Resolver<'d> {
@@ -51,6 +55,95 @@ impl<'d> Resolver<'d> {
             doc,
             identities: RefCell::new(BTreeMap::new()),
             visiting: RefCell::new(Vec::new()),
+            conditions: RefCell::new(BTreeMap::new()),
+            deciding: RefCell::new(Vec::new()),
+        }
+    }
+
+    /// The value of the template's condition `name`, evaluated once.
+    pub(crate) fn condition(&self, name: &str, site: &Site, path: &str) -> Result<bool, TemplateError> {
+        if let Some(known) = self.conditions.borrow().get(name) {
+            return Ok(*known);
+        }
+        let Some(node) = self.doc.conditions.get(name) else {
+            return Err(site.error(path, format!("'{name}' is not a condition of this template")));
+        };
+        if self.deciding.borrow().iter().any(|d| d == name) {
+            let mut chain = self.deciding.borrow().clone();
+            chain.push(name.to_owned());
+            return Err(site.error(path, format!("circular conditions: {}", chain.join(" -> "))));
+        }
+        self.deciding.borrow_mut().push(name.to_owned());
+        let value = self.truth(node, &Site::Section(format!("Conditions.{name}")), "");
+        self.deciding.borrow_mut().pop();
+        let value = value?;
+        self.conditions.borrow_mut().insert(name.to_owned(), value);
+        Ok(value)
+    }
+
+    /// A condition function's value: `Fn::Equals`, `Fn::Not`, `Fn::And`, `Fn::Or`, or a
+    /// named condition (`!Condition Name`, or `{Condition: Name}` inside another).
+    fn truth(&self, node: &Node, site: &Site, path: &str) -> Result<bool, TemplateError> {
+        let named = match node {
+            Node::Func(Func::Condition, name) => Some(name.as_ref()),
+            Node::Map(entries) if entries.len() == 1 && entries[0].0 == "Condition" => Some(&entries[0].1),
+            _ => None,
+        };
+        if let Some(name) = named {
+            let Node::String(name) = name else {
+                return Err(site.error(path, "Condition takes the name of a condition"));
+            };
+            return self.condition(name, site, path);
+        }
+        let (func, arg) = match node {
+            Node::Func(func @ (Func::Equals | Func::Not | Func::And | Func::Or), arg) => (func, arg),
+            _ => {
+                return Err(site.error(
+                    path,
+                    "a condition must be Fn::Equals, Fn::Not, Fn::And, Fn::Or or a Condition reference",
+                ));
+            }
+        };
+        let inner = format!("{path}.{}", func.name());
+        let Node::List(items) = arg.as_ref() else {
+            return Err(site.error(path, format!("{} takes a list", func.name())));
+        };
+        let each = |range: std::ops::RangeInclusive<usize>| -> Result<Vec<bool>, TemplateError> {
+            if !range.contains(&items.len()) {
+                return Err(site.error(
+                    path,
+                    format!(
+                        "{} takes {} to {} conditions, found {}",
+                        func.name(),
+                        range.start(),
+                        range.end(),
+                        items.len()
+                    ),
+                ));
+            }
+            items
+                .iter()
+                .enumerate()
+                .map(|(i, item)| self.truth(item, site, &format!("{inner}[{i}]")))
+                .collect()
+        };
+        match func {
+            Func::Equals => {
+                let [a, b] = items.as_slice() else {
+                    return Err(site.error(path, "Fn::Equals takes [value, value]"));
+                };
+                let a = self.value(a, site, &format!("{inner}[0]"))?;
+                let b = self.value(b, site, &format!("{inner}[1]"))?;
+                // CloudFormation compares scalars as text (`"1"` equals `1`).
+                Ok(match (scalar(&a), scalar(&b)) {
+                    (Some(a), Some(b)) => a == b,
+                    _ => a == b,
+                })
+            }
+            Func::Not => Ok(!each(1..=1)?[0]),
+            Func::And => Ok(each(2..=10)?.into_iter().all(|b| b)),
+            // Func::Or: the only one left.
+            _ => Ok(each(2..=10)?.into_iter().any(|b| b)),
         }
     }
 
@@ -197,6 +290,26 @@ impl<'d> Resolver<'d> {
                 Value::String(crate::kinds::base64(text.as_bytes()))
             }
             Func::FindInMap => self.find_in_map(arg, site, path, &inner)?,
+            Func::If => {
+                let Node::List(items) = arg else {
+                    return Err(site.error(path, "Fn::If takes [condition, value if true, value if false]"));
+                };
+                let [Node::String(condition), when_true, when_false] = items.as_slice() else {
+                    return Err(site.error(path, "Fn::If takes [condition name, value if true, value if false]"));
+                };
+                return if self.condition(condition, site, &format!("{inner}[0]"))? {
+                    self.resolve(when_true, site, &format!("{inner}[1]"))
+                } else {
+                    self.resolve(when_false, site, &format!("{inner}[2]"))
+                };
+            }
+            // As CloudFormation: condition functions decide an Fn::If, they are no values.
+            Func::Equals | Func::Not | Func::And | Func::Or | Func::Condition => {
+                return Err(site.error(
+                    path,
+                    format!("{name} belongs in the Conditions section; choose a value with Fn::If"),
+                ));
+            }
         };
         Ok(Some(value))
     }

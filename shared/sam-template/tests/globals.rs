@@ -141,10 +141,14 @@ fn given_globals_without_the_sam_transform_when_loaded_then_it_is_an_error() {
 
 #[test]
 fn given_an_unsupported_intrinsic_inside_globals_when_loaded_then_the_error_names_the_globals_path() {
-    let err = error(&template("").replace("        SHARED: from-globals\n", "        SHARED: !If [C, a, b]\n"));
+    let err = error(&template("").replace(
+        "        SHARED: from-globals\n",
+        "        SHARED: !ImportValue shared\n",
+    ));
     assert!(
-        err.to_string()
-            .starts_with("Globals.Function.Environment.Variables.SHARED: Fn::If is not supported by the local loader"),
+        err.to_string().starts_with(
+            "Globals.Function.Environment.Variables.SHARED: Fn::ImportValue is not supported by the local loader"
+        ),
         "{err}"
     );
 }

@@ -23,15 +23,6 @@ fn assert_refused(value: &str, expected_start: &str) {
 }
 
 #[test]
-fn given_fn_if_in_long_or_short_form_when_loaded_then_the_error_names_resource_and_property() {
-    let expected = "ReserveInventory: Properties.Environment.Variables.X: Fn::If is not supported by the local loader";
-    assert_refused("{Fn::If: [IsProd, a, b]}", expected);
-    assert_refused("!If [IsProd, a, b]", expected);
-    let err = error(&function_with_variable("!If [IsProd, a, b]"));
-    assert_eq!(err.path(), Some("Properties.Environment.Variables.X"));
-}
-
-#[test]
 fn given_other_unsupported_intrinsics_when_loaded_then_each_is_named() {
     let at = "ReserveInventory: Properties.Environment.Variables.X: ";
     assert_refused(
@@ -52,7 +43,7 @@ fn given_other_unsupported_intrinsics_when_loaded_then_each_is_named() {
     );
     assert_refused(
         "!Equals [a, b]",
-        &format!("{at}Fn::Equals is not supported by the local loader"),
+        &format!("{at}Fn::Equals belongs in the Conditions section; choose a value with Fn::If"),
     );
     assert_refused(
         "{Fn::Length: [a]}",
@@ -60,15 +51,15 @@ fn given_other_unsupported_intrinsics_when_loaded_then_each_is_named() {
     );
     assert_refused(
         "!Condition IsProd",
-        &format!("{at}Condition is not supported by the local loader"),
+        &format!("{at}Condition belongs in the Conditions section; choose a value with Fn::If"),
     );
 }
 
 #[test]
 fn given_an_unsupported_intrinsic_nested_in_another_when_loaded_then_the_path_goes_through_it() {
     assert_refused(
-        "!Join ['', [a, !If [C, b, c]]]",
-        "ReserveInventory: Properties.Environment.Variables.X.Fn::Join[1][1]: Fn::If is not supported",
+        "!Join ['', [a, !ImportValue b]]",
+        "ReserveInventory: Properties.Environment.Variables.X.Fn::Join[1][1]: Fn::ImportValue is not supported",
     );
 }
 
@@ -143,25 +134,19 @@ fn given_ref_or_getatt_on_a_type_the_loader_does_not_know_when_loaded_then_it_is
 }
 
 #[test]
-fn given_conditions_when_loaded_then_the_section_resource_attribute_and_output_attribute_are_refused() {
-    let err = error("Conditions:\n  IsProd: !Equals [a, b]\nResources:\n  Q:\n    Type: AWS::SQS::Queue\n");
-    assert!(
-        err.to_string()
-            .starts_with("Conditions: conditions are not supported by the local loader"),
-        "{err}"
-    );
+fn given_a_condition_on_a_resource_or_output_when_loaded_then_it_is_refused() {
     let err = error("Resources:\n  Q:\n    Type: AWS::SQS::Queue\n    Condition: IsProd\n");
     assert_eq!(err.resource(), Some("Q"));
     assert!(
         err.to_string()
-            .starts_with("Q: Condition: Condition is not supported by the local loader"),
+            .starts_with("Q: Condition: Condition on a resource or output is not supported by the local loader"),
         "{err}"
     );
     let err =
         error("Resources:\n  Q:\n    Type: AWS::SQS::Queue\nOutputs:\n  O:\n    Value: x\n    Condition: IsProd\n");
     assert!(
         err.to_string()
-            .starts_with("Outputs.O: Condition: Condition is not supported"),
+            .starts_with("Outputs.O: Condition: Condition on a resource or output is not supported"),
         "{err}"
     );
 }
