@@ -160,6 +160,7 @@ class Deployment:
         self.sqs = session.client("sqs", endpoint_url=endpoint)
         self.sns = session.client("sns", endpoint_url=endpoint)
         self.events = session.client("events", endpoint_url=endpoint)
+        self.kms = session.client("kms", endpoint_url=endpoint)
         self.created: dict[str, dict[str, str]] = {}
 
     def resolve(self, value):
@@ -203,6 +204,9 @@ class Deployment:
         elif kind == "AWS::SNS::Topic":
             arn = self.sns.create_topic(Name=logical_id)["TopicArn"]
             made = {"Ref": arn, "TopicArn": arn}
+        elif kind == "AWS::KMS::Key":
+            metadata = self.kms.create_key(Description=logical_id)["KeyMetadata"]
+            made = {"Ref": metadata["KeyId"], "Arn": metadata["Arn"], "KeyId": metadata["KeyId"]}
         elif kind == "AWS::Events::EventBus":
             arn = self.events.create_event_bus(Name=logical_id)["EventBusArn"]
             made = {"Ref": logical_id, "Arn": arn, "Name": logical_id}

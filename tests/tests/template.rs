@@ -180,7 +180,6 @@ fn check_sqs_trigger(template: &Value, id: &str, mapping: &Value, timeout: u64) 
     let queue = resource(template, &queue_id);
     assert_eq!(queue["Type"], "AWS::SQS::Queue", "{id}: fed by a queue");
     let queue = &queue["Properties"];
-    assert_eq!(queue["SqsManagedSseEnabled"], true, "{queue_id}: encrypted");
     assert!(
         queue["VisibilityTimeout"].as_u64().unwrap() >= 6 * timeout,
         "{queue_id}: visibility >= 6x timeout"
@@ -295,7 +294,7 @@ fn granted(id: &str, function: &Value) -> Grants {
     let mut grants = Grants::new();
     for policy in function["Properties"]["Policies"].as_sequence().unwrap() {
         if let Some(statements) = policy["Statement"].as_sequence() {
-            for statement in statements {
+            for statement in statements.iter().map(|s| customer_key_branch(id, s)) {
                 assert_eq!(statement["Effect"], "Allow", "{id}: {statement:?}");
                 let resources = match &statement["Resource"] {
                     Value::Sequence(items) => items.clone(),
@@ -327,6 +326,23 @@ fn granted(id: &str, function: &Value) -> Grants {
         grants.insert((action.to_owned(), target));
     }
     grants
+}
+
+/// A statement as written, or the one an `!If [UseCustomerKey, statement, !Ref AWS::NoValue]`
+/// adds when the stack is given a customer managed key (it grants on `EncryptionKeyArn`).
+fn customer_key_branch<'a>(id: &str, statement: &'a Value) -> &'a Value {
+    let Value::Tagged(tagged) = statement else {
+        return statement;
+    };
+    assert_eq!(tagged.tag.to_string(), "!If", "{id}: {statement:?}");
+    let branches = tagged.value.as_sequence().unwrap();
+    assert_eq!(branches[0], "UseCustomerKey", "{id}: {statement:?}");
+    assert_eq!(
+        target(&branches[2]).as_deref(),
+        Some("AWS::NoValue"),
+        "{id}: {statement:?}"
+    );
+    &branches[1]
 }
 
 /// The fields a statement's `kms:EncryptionContext:field` condition allows, as suffixes of the
@@ -383,6 +399,9 @@ fn declared_grants(template: &Value, id: &str, function: &Value, declaration: &R
             }
         }
     }
+    for action in handler_kit::function::customer_key_actions(&declaration.variables) {
+        grants.insert(((*action).to_owned(), "EncryptionKeyArn".to_owned()));
+    }
     for (_, r) in resources(template) {
         let properties = &r["Properties"];
         let for_this = target(&properties["FunctionName"]).as_deref() == Some(id);
@@ -416,6 +435,48 @@ fn every_function_role_allows_exactly_what_its_declaration_uses_and_nothing_wild
         }
     }
     assert!(wrong.is_empty(), "{wrong:#?}");
+}
+
+/// Every queue, topic and table, and every function's environment, as the stack deploys them
+/// with and without `EncryptionKeyArn`: encrypted at rest either way, under that key when given.
+#[test]
+fn every_queue_topic_table_and_environment_is_encrypted_and_under_the_customer_key_when_given() {
+    let text = std::fs::read_to_string(root().join("infra/template.yaml")).unwrap();
+    let key = "arn:aws:kms:us-east-1:000000000000:key/11111111-2222-3333-4444-555555555555";
+    let managed = sam_template::Template::from_yaml(&text, &sam_template::Options::default()).unwrap();
+    let options = sam_template::Options::default().with_parameter("EncryptionKeyArn", key);
+    let customer = sam_template::Template::from_yaml(&text, &options).unwrap();
+    let mut checked = 0;
+    for resource in managed.resources.values() {
+        let under_key = customer.resource(&resource.logical_id).unwrap();
+        let (managed_setting, key_property) = match resource.kind.as_str() {
+            "AWS::SQS::Queue" => ("SqsManagedSseEnabled", "KmsMasterKeyId"),
+            "AWS::SNS::Topic" => ("KmsMasterKeyId", "KmsMasterKeyId"),
+            "AWS::DynamoDB::Table" => ("SSESpecification.SSEEnabled", "SSESpecification.KMSMasterKeyId"),
+            "AWS::Serverless::Function" => ("", "KmsKeyArn"),
+            _ => continue,
+        };
+        let id = &resource.logical_id;
+        if !managed_setting.is_empty() {
+            let by_default = resource.property(managed_setting);
+            assert!(
+                by_default == Some(&serde_json::json!(true)) || by_default == Some(&serde_json::json!("alias/aws/sns")),
+                "{id}: not encrypted by default ({managed_setting} = {by_default:?})"
+            );
+        }
+        assert_ne!(
+            resource.property(key_property),
+            Some(&serde_json::json!(key)),
+            "{id}: no customer key by default"
+        );
+        assert_eq!(
+            under_key.property(key_property),
+            Some(&serde_json::json!(key)),
+            "{id}: under the given key"
+        );
+        checked += 1;
+    }
+    assert_eq!(checked, 22 + 2 + 7 + 11, "queues, topics, tables, functions");
 }
 
 #[test]

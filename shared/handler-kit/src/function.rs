@@ -136,6 +136,23 @@ pub const EVENT_BUS_NAME: Setting =
 /// What an SQS-triggered function does on its own queue (the event source mapping calls them
 /// with the function's role).
 pub const OWN_QUEUE_ACTIONS: &[&str] = &["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"];
+/// What a role may do with the stack's customer managed key, when the template is given one
+/// (`EncryptionKeyArn`), for a function reading `variables`: decrypt what it reads (its
+/// environment, its queue), and make data keys where it sends to a queue or topic (SSE-KMS
+/// needs both to send). DynamoDB uses the key through its own grants: no action here.
+pub fn customer_key_actions(variables: &[Setting]) -> &'static [&'static str] {
+    let sends = variables.iter().any(|s| {
+        s.actions
+            .iter()
+            .any(|a| matches!(*a, "sqs:SendMessage" | "sns:Publish"))
+    });
+    if sends {
+        &["kms:Decrypt", "kms:GenerateDataKey"]
+    } else {
+        &["kms:Decrypt"]
+    }
+}
+
 /// The kit's tuning, all optional.
 pub const TUNING: [Setting; 3] = [
     Setting::value("MAX_CONCURRENCY", "records processed at once").optional(),

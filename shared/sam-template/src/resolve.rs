@@ -95,14 +95,11 @@ impl<'d> Resolver<'d> {
             };
             return self.condition(name, site, path);
         }
-        let (func, arg) = match node {
-            Node::Func(func @ (Func::Equals | Func::Not | Func::And | Func::Or), arg) => (func, arg),
-            _ => {
-                return Err(site.error(
-                    path,
-                    "a condition must be Fn::Equals, Fn::Not, Fn::And, Fn::Or or a Condition reference",
-                ));
-            }
+        let Node::Func(func @ (Func::Equals | Func::Not | Func::And | Func::Or), arg) = node else {
+            return Err(site.error(
+                path,
+                "a condition must be Fn::Equals, Fn::Not, Fn::And, Fn::Or or a Condition reference",
+            ));
         };
         let inner = format!("{path}.{}", func.name());
         let Node::List(items) = arg.as_ref() else {
