@@ -19,6 +19,18 @@ fn ship_order() -> InMemoryProcessor<ShipOrder<LocalKeys>> {
     in_memory("ship-order", ShipOrder::new(local_cipher(&FIELD_KEY), stopped_clock()))
 }
 
+/// The paid-order sample, its shipping address `sealed`, handled by a fresh ship-order.
+async fn shipped_to(sealed: &field_crypto::Sealed) -> InMemoryProcessor<ShipOrder<LocalKeys>> {
+    let mut event = sample("payment-completed.sqs-eventbridge.json");
+    edit_envelope(&mut event, 0, |envelope| {
+        envelope["data"]["shippingAddress"] = serde_json::to_value(sealed).unwrap();
+    })
+    .unwrap();
+    let processor = ship_order();
+    assert!(failed_ids(&processor, &event).await.unwrap().is_empty());
+    processor
+}
+
 #[tokio::test]
 async fn given_a_sealed_address_then_the_carrier_is_chosen_by_its_country_and_none_of_it_is_published() {
     let producer = sealing_cipher(&[personal::SHIPPING_ADDRESS]);
@@ -30,13 +42,7 @@ async fn given_a_sealed_address_then_the_carrier_is_chosen_by_its_country_and_no
         country: "NL".into(),
     };
     let sealed = producer.seal_json(personal::SHIPPING_ADDRESS, &address).await.unwrap();
-    let mut event = sample("payment-completed.sqs-eventbridge.json");
-    edit_envelope(&mut event, 0, |envelope| {
-        envelope["data"]["shippingAddress"] = serde_json::to_value(&sealed).unwrap();
-    })
-    .unwrap();
-    let processor = ship_order();
-    assert!(failed_ids(&processor, &event).await.unwrap().is_empty());
+    let processor = shipped_to(&sealed).await;
     let shipped = &processor.parts().2.published()[0];
     assert_eq!(shipped.data["carrier"], "PostNL", "domestic");
     let text = shipped.data.to_string();
@@ -45,13 +51,7 @@ async fn given_a_sealed_address_then_the_carrier_is_chosen_by_its_country_and_no
     // Altered on the way: parked, naming the field.
     let mut altered = sealed;
     altered.ciphertext.replace_range(16..20, "AAAA");
-    let mut event = sample("payment-completed.sqs-eventbridge.json");
-    edit_envelope(&mut event, 0, |envelope| {
-        envelope["data"]["shippingAddress"] = serde_json::to_value(&altered).unwrap();
-    })
-    .unwrap();
-    let processor = ship_order();
-    assert!(failed_ids(&processor, &event).await.unwrap().is_empty());
+    let processor = shipped_to(&altered).await;
     let parked = processor.parts().3.parked();
     assert!(
         parked[0]
