@@ -283,6 +283,38 @@ fn invoke_runs_one_function_on_a_sample_and_prints_its_response_and_events() {
     assert!(String::from_utf8_lossy(&unknown.stderr).contains("there are: "));
 }
 
+/// The sealed samples are what the demo put on the bus: the local cloud's key for the
+/// template's `FieldKey` opens them for the functions granted each field.
+#[test]
+fn invoke_opens_the_sealed_samples_for_the_functions_granted_their_fields() {
+    let shipped = localcloud_at_root(&[
+        "invoke",
+        "ship-order",
+        "events/orders/ship-order/payment-completed-sealed.sqs-eventbridge.json",
+    ]);
+    let text = String::from_utf8_lossy(&shipped.stdout);
+    assert!(text.contains("\"batchItemFailures\": []"), "{text}");
+    assert_eq!(
+        text.matches("PutEvents local-orders: OrderShipped").count(),
+        2,
+        "{text}"
+    );
+
+    let told = localcloud_at_root(&[
+        "invoke",
+        "notify-customer",
+        "events/orders/notify-customer/customer-events-sealed.sqs-eventbridge.json",
+    ]);
+    let text = String::from_utf8_lossy(&told.stdout);
+    assert!(text.contains("\"batchItemFailures\": []"), "{text}");
+    assert_eq!(
+        text.matches("@example.com").count(),
+        3,
+        "each message addressed: {text}"
+    );
+    assert!(!text.contains("sealed value"), "{text}");
+}
+
 #[test]
 fn graph_prints_the_template_as_mermaid() {
     let out = localcloud_at_root(&["graph"]);
