@@ -5,7 +5,7 @@
 //!
 //! The customer's name and email arrive sealed; this function alone may open them
 //! ([`FIELD_KEY`]), to address the message. The notifications topic is where a message leaves
-//! for the customer (its one subscriber is the mail channel), so the recipient is in clear
+//! for the customer (its subscribers are the delivery channels), so the recipient is in clear
 //! there, and nowhere else.
 
 use std::sync::Arc;

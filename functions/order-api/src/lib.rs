@@ -9,7 +9,7 @@
 //!   view as it was at that instant (event time), folded from the order's stream in the event
 //!   store with the projection's rule; `404` if nothing had happened to it by then.
 //! - `GET /orders/{id}/history`: the order's stream, every event as it was sent, in order,
-//!   secrets (the payment token) redacted.
+//!   personal fields (contact, address, payment token) redacted.
 //!
 //! The customer's name, email and shipping address and the payment token are sealed field by
 //! field ([`FIELD_KEY`]) before `OrderPlaced` leaves: the bus and everything after it carry
