@@ -1,5 +1,6 @@
 # Short verbs for people and CI alike: CI runs exactly `make lint` and `make test`.
 #   make demo      run the orders saga on the local cloud from infra/template.yaml (ORDERS=12 SEED=1; NO_FAULTS=1)
+#   make simulate  every domain's scenario over SEEDS=100 seeds, invocations at once, faults above the demo's; shrinks a failing seed
 #   make samples   decode every sample payload in events/ and summarise what is inside
 #   make graph     redraw the README's event graph from the template
 #   make test      every test (installs moto, cargo-lambda and zig into .venv first)
@@ -32,7 +33,7 @@ LOCALCLOUD_TOOLS := $(or $(CARGO_TARGET_DIR),target)/tools/localcloud
 ORDERS ?= 12
 SEED ?= 1
 
-.PHONY: help demo samples graph test lint fuzz package bench bench-peers bench-cold bench-calls clean tools deploy watch
+.PHONY: help demo simulate samples graph test lint fuzz package bench bench-peers bench-cold bench-calls clean tools deploy watch
 
 help:
 	@sed -n 's/^#   //p' $(MAKEFILE_LIST)
@@ -40,6 +41,13 @@ help:
 demo:
 	@$(CARGO) build --quiet --profile tools -p localcloud
 	$(LOCALCLOUD_TOOLS) demo --orders $(ORDERS) --seed $(SEED) $(if $(NO_FAULTS),--no-faults)
+
+SEEDS ?= 100
+
+# Writes reproducers of failing seeds (a scenario and a fault file each) to target/simulate.
+simulate:
+	@$(CARGO) build --quiet --profile tools -p localcloud
+	$(LOCALCLOUD_TOOLS) simulate --seeds $(SEEDS)
 
 graph:
 	@$(CARGO) build --quiet -p localcloud

@@ -211,6 +211,7 @@ async fn given_the_sensors_demo_when_its_archive_is_replayed_then_raise_alert_up
         size: 6,
         seed: 2,
         faults: Faults::demo(),
+        replay: None,
     };
     let mut run = sensors_demo::Sensors
         .demo(&template, options, &localcloud::registry())

@@ -57,6 +57,7 @@ async fn the_demo_logs_no_event_data_at_info() {
             size: 12,
             seed: 1,
             faults: Faults::demo(),
+            replay: None,
         };
         let mut run = domain.demo(&template, options, &localcloud::registry()).unwrap();
         run.cloud_mut().keep_emitted();

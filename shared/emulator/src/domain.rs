@@ -4,16 +4,18 @@
 use std::future::Future;
 use std::path::Path;
 use std::pin::Pin;
+use std::sync::Arc;
 
 use envelope::Registry;
 use handler_kit::local::Registration;
 
 use crate::cloud::LocalCloud;
-use crate::faults::Faults;
+use crate::faults::{Choice, Faults};
 use crate::functions;
+use crate::scenario::Scenario;
 
 /// How big and how faulty a demo run is.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct DemoOptions {
     /// How much to do (orders to place, readings to send).
     pub size: usize,
@@ -21,6 +23,9 @@ pub struct DemoOptions {
     pub seed: u64,
     /// Faults to inject.
     pub faults: Faults,
+    /// Replay exactly these choices instead of drawing faults and latencies from the seed
+    /// (the seed still makes the scenario).
+    pub replay: Option<Arc<Vec<Choice>>>,
 }
 
 /// What a demo run ended with.
@@ -39,6 +44,9 @@ pub trait DemoRun {
 
     /// Runs until nothing is left to do, then checks the domain's invariants.
     fn finish(&mut self) -> Pin<Box<dyn Future<Output = DemoReport> + '_>>;
+
+    /// The inputs it played, as a scenario file holds them.
+    fn scenario(&self) -> Scenario;
 }
 
 /// A domain, as the local cloud's CLI bundles it.
@@ -66,6 +74,25 @@ pub trait Domain {
         options: DemoOptions,
         registry: &functions::Registry,
     ) -> Result<Box<dyn DemoRun>, String>;
+
+    /// The invariants its runs check, by name (what a simulation campaign counts).
+    fn invariants(&self) -> &'static [&'static str];
+
+    /// The size of one run of the simulation campaign: small enough for a thousand seeds,
+    /// large enough for its functions to run many invocations at once.
+    fn simulation_size(&self) -> usize {
+        12
+    }
+
+    /// A run of the simulation campaign: by default the demo at `options.size`.
+    fn simulation(
+        &self,
+        template: &Path,
+        options: DemoOptions,
+        registry: &functions::Registry,
+    ) -> Result<Box<dyn DemoRun>, String> {
+        self.demo(template, options, registry)
+    }
 }
 
 /// Every function of `domains`.

@@ -29,6 +29,32 @@ pub struct MappingConfig {
     pub report_batch_item_failures: bool,
     /// `Enabled` (default true).
     pub enabled: bool,
+    /// `ScalingConfig.MaximumConcurrency` (2 to 1000), if set: the most batches in flight at
+    /// once. Without it, Lambda's default scaling ([`MappingConfig::concurrency`]).
+    pub maximum_concurrency: Option<usize>,
+}
+
+/// Batches a standard queue's mapping runs at once when messages appear.
+pub const INITIAL_CONCURRENCY: usize = 5;
+/// How many more batches a mapping may add per minute while messages remain.
+pub const SCALE_UP_PER_MINUTE: usize = 300;
+/// The most batches one mapping runs at once.
+pub const MAX_CONCURRENCY: usize = 1000;
+
+impl MappingConfig {
+    /// How many batches may be in flight at once, `active_ms` after messages appeared in an
+    /// idle queue. Lambda documents its scaling of SQS mappings this way: five concurrent
+    /// batches when messages appear, up to 300 more per minute while messages remain, at most
+    /// 1,000; `ScalingConfig.MaximumConcurrency` caps that. A FIFO queue is limited further
+    /// by its message groups: the queue hands out none of a group with a message in flight.
+    /// <https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-scaling.html>
+    pub fn concurrency(&self, active_ms: i64) -> usize {
+        let minutes = usize::try_from(active_ms.max(0) / 60_000).unwrap_or(usize::MAX);
+        let scaled = INITIAL_CONCURRENCY
+            .saturating_add(SCALE_UP_PER_MINUTE.saturating_mul(minutes))
+            .min(MAX_CONCURRENCY);
+        self.maximum_concurrency.map_or(scaled, |cap| scaled.min(cap))
+    }
 }
 
 /// What happens to a batch's records.
@@ -98,6 +124,27 @@ mod tests {
     use serde_json::json;
 
     use super::*;
+
+    #[test]
+    fn given_a_mapping_then_its_concurrency_starts_at_five_grows_300_a_minute_and_stops_at_its_cap() {
+        let mut mapping = MappingConfig {
+            logical_id: "M".into(),
+            queue: "Q".into(),
+            function: "F".into(),
+            batch_size: 10,
+            window_ms: 0,
+            report_batch_item_failures: true,
+            enabled: true,
+            maximum_concurrency: None,
+        };
+        assert_eq!(mapping.concurrency(0), 5);
+        assert_eq!(mapping.concurrency(59_999), 5);
+        assert_eq!(mapping.concurrency(60_000), 305);
+        assert_eq!(mapping.concurrency(10 * 60_000), 1000);
+        mapping.maximum_concurrency = Some(10);
+        assert_eq!(mapping.concurrency(0), 5);
+        assert_eq!(mapping.concurrency(60_000), 10);
+    }
 
     fn ids() -> Vec<String> {
         vec!["m1".into(), "m2".into(), "m3".into()]

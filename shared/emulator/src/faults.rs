@@ -1,12 +1,27 @@
-//! Fault injection with a seeded random source: the same seed gives the same faults, in the
-//! same places, so a failing run can be replayed.
+//! Fault injection and interleaving, from seeded streams: the same seed gives the same faults
+//! and the same virtual latencies, in the same places, so a failing run can be replayed.
+//!
+//! Every random decision belongs to a stream named for the component that draws it
+//! (`rule:OrderPlacedRule:reserve-inventory/duplicate`, `port:detect-anomaly:WindowStore::save/latency`,
+//! ...), each seeded from the run's seed and its own name. Adding a rule, a schedule or a
+//! function therefore adds streams and changes no other component's draws.
+//!
+//! Each decision that differs from its default (a fault that happens, a latency above the
+//! minimum, a shuffled batch) is recorded as a [`Choice`]: stream, draw number, value. The
+//! choices of a run replay it exactly ([`Dice::replaying`]): a draw listed there takes its
+//! value, any other its default. The campaign's shrinker removes choices until no smaller set
+//! breaks the same invariant.
 
-use std::sync::{Mutex, PoisonError};
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use ports::{Fault, FaultPlan};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
 
-/// How often each fault happens (probabilities in 0..=1).
-#[derive(Debug, Clone, Copy, Default, PartialEq)]
+/// How often each fault happens (probabilities in 0..=1), and how far calls spread in time.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Faults {
     /// A rule delivers an event to its queue twice (EventBridge and SQS are at-least-once).
     pub duplicate_delivery: f64,
@@ -24,11 +39,30 @@ pub struct Faults {
     /// A publish call answers only after 1 to 12 s (a throttled bus retried by the SDK), so
     /// functions must answer before their deadline all the same.
     pub slow_publish: f64,
+    /// A rule's delivery to a target is throttled: EventBridge retries it as the target's
+    /// `RetryPolicy` says, then keeps it in the target's `DeadLetterConfig` queue.
+    pub target_throttled: f64,
+    /// Lambda throttles the invocation an event source mapping starts for a batch: the poller
+    /// retries it for up to 90 s while the batch's visibility timeout runs, so the messages
+    /// can come back to another poller while the first invocation is still to run.
+    pub invoke_throttled: f64,
+    /// Each port call (a table, the bus, a key service, a third party) takes up to this many
+    /// ms of virtual time: where the invocations running at once interleave.
+    pub port_latency_ms: i64,
 }
 
 impl Faults {
-    /// No faults.
+    /// No faults; port calls still take up to 20 ms, so invocations overlap as on AWS.
     pub fn none() -> Self {
+        Self {
+            port_latency_ms: 20,
+            ..Self::default()
+        }
+    }
+
+    /// No faults and no latency: each invocation runs alone from start to end, as long as
+    /// nothing it calls waits (the world before concurrency, for comparisons).
+    pub fn instant() -> Self {
         Self::default()
     }
 
@@ -41,14 +75,18 @@ impl Faults {
             store_errors: 0.02,
             crash_before_record: 0.01,
             slow_publish: 0.01,
+            target_throttled: 0.01,
+            invoke_throttled: 0.0,
+            port_latency_ms: 20,
         }
     }
 
     /// Random rates drawn from `seed`, for seeded fault runs: up to 30% duplicate deliveries,
     /// 2 s of reordering, 10% crashes after publish, 3% failed table calls, 3% crashes before
-    /// a record is recorded and 3% slow publishes. Higher crash or table error
-    /// rates exhaust a queue's 5 receives now and then: the record goes to its DLQ, as it would
-    /// in AWS, its order stops short of its end, and the demo's invariants (rightly) fail.
+    /// a record is recorded, 3% slow publishes and 3% throttled deliveries. Higher crash or
+    /// table error rates exhaust a queue's 5 receives now and then: the record goes to its
+    /// DLQ, as it would in AWS, its order stops short of its end, and the demo's invariants
+    /// (rightly) fail.
     pub fn random(seed: u64) -> Self {
         let mut rng = fastrand::Rng::with_seed(seed ^ 0x5eed_fa17);
         Self {
@@ -58,6 +96,26 @@ impl Faults {
             store_errors: rng.f64() * 0.03,
             crash_before_record: rng.f64() * 0.03,
             slow_publish: rng.f64() * 0.03,
+            target_throttled: rng.f64() * 0.03,
+            invoke_throttled: 0.0,
+            port_latency_ms: rng.i64(1..=50),
+        }
+    }
+
+    /// The simulation campaign's rates, drawn from `seed`: above the demo's on every kind, with
+    /// throttled invocations whose batches outlive their visibility timeout, and wide latencies.
+    pub fn campaign(seed: u64) -> Self {
+        let mut rng = fastrand::Rng::with_seed(seed ^ 0xca3a_1a11);
+        Self {
+            duplicate_delivery: 0.05 + rng.f64() * 0.25,
+            reorder_ms: rng.i64(400..=3000),
+            crash_after_publish: 0.02 + rng.f64() * 0.06,
+            store_errors: 0.01 + rng.f64() * 0.02,
+            crash_before_record: 0.01 + rng.f64() * 0.02,
+            slow_publish: 0.01 + rng.f64() * 0.03,
+            target_throttled: 0.01 + rng.f64() * 0.03,
+            invoke_throttled: rng.f64() * 0.02,
+            port_latency_ms: rng.i64(5..=100),
         }
     }
 }
@@ -75,36 +133,142 @@ pub struct Injected {
     pub crashes_before_record: u64,
     /// Slow publish calls.
     pub slow_publishes: u64,
+    /// Deliveries a target throttled (each retried as its rule's `RetryPolicy` says).
+    pub throttled_deliveries: u64,
+    /// Invocations Lambda throttled before they started.
+    pub throttled_invocations: u64,
 }
 
-/// What faults did inside the current invocation.
-#[derive(Debug, Default)]
-struct Inside {
+impl Injected {
+    /// Every fault injected.
+    pub fn total(&self) -> u64 {
+        self.duplicates
+            + self.crashes
+            + self.store_errors
+            + self.crashes_before_record
+            + self.slow_publishes
+            + self.throttled_deliveries
+            + self.throttled_invocations
+    }
+
+    /// Adds `other`'s counts to these.
+    pub fn add(&mut self, other: &Self) {
+        self.duplicates += other.duplicates;
+        self.crashes += other.crashes;
+        self.store_errors += other.store_errors;
+        self.crashes_before_record += other.crashes_before_record;
+        self.slow_publishes += other.slow_publishes;
+        self.throttled_deliveries += other.throttled_deliveries;
+        self.throttled_invocations += other.throttled_invocations;
+    }
+}
+
+/// One decision of a run that differs from its default: draw number `draw` of stream
+/// `stream` came out as `value` (`true` for a fault that happens, a number of ms, an order).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Choice {
+    /// The stream: component and decision, e.g. `port:detect-anomaly:WindowStore::save/latency`.
+    pub stream: String,
+    /// The draw's number in its stream, from 0.
+    pub draw: u64,
+    /// What it came out as.
+    pub value: Value,
+}
+
+/// What faults did inside one invocation.
+#[derive(Debug, Default, Clone)]
+pub struct Inside {
+    /// The function (crate name).
+    pub function: String,
     /// Whether the crash-before-record dice were rolled in this invocation (once each).
     rolled: bool,
     /// Whether the invocation crashed.
-    crashed: bool,
+    pub crashed: bool,
     /// Whether recording a record done failed in it (crashed, or a table write failed): what
     /// it sent may be sent again by the record's rerun.
-    record_failed: bool,
+    pub record_failed: bool,
+}
+
+/// Where draws come from.
+#[derive(Debug)]
+enum Source {
+    /// Each stream seeded from the run's seed and its name; non-default draws are recorded.
+    Seeded {
+        seed: u64,
+        streams: HashMap<String, fastrand::Rng>,
+        recorded: Vec<Choice>,
+    },
+    /// Exactly these choices; every other draw takes its default.
+    Replay { choices: HashMap<(String, u64), Value> },
+}
+
+#[derive(Debug)]
+struct State {
+    source: Source,
+    draws: HashMap<String, u64>,
+    injected: Injected,
+    /// Port calls, and how many of them were made while another invocation was in flight.
+    port_calls: u64,
+    overlapping_calls: u64,
+    /// A digest of the order in which invocations made their port calls: two runs that
+    /// interleaved differently differ here.
+    schedule_digest: u64,
+    invocations: BTreeMap<u64, Inside>,
 }
 
 /// The seeded source of randomness every part of the cloud draws from.
 #[derive(Debug)]
 pub struct Dice {
     faults: Faults,
-    state: Mutex<(fastrand::Rng, Injected)>,
-    inside: Mutex<Inside>,
+    state: Mutex<State>,
+}
+
+/// FNV-1a: a stream's seed from its name, the same on every machine and Rust release.
+fn name_hash(name: &str) -> u64 {
+    name.bytes().fold(0xcbf2_9ce4_8422_2325, |hash, byte| {
+        (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3)
+    })
 }
 
 impl Dice {
     /// Dice for `faults`, seeded.
     pub fn new(seed: u64, faults: Faults) -> Self {
+        Self::with_source(
+            faults,
+            Source::Seeded {
+                seed,
+                streams: HashMap::new(),
+                recorded: Vec::new(),
+            },
+        )
+    }
+
+    /// Dice that replay `choices` and draw every other decision's default.
+    pub fn replaying(faults: Faults, choices: &[Choice]) -> Self {
+        let choices = choices
+            .iter()
+            .map(|c| ((c.stream.clone(), c.draw), c.value.clone()))
+            .collect();
+        Self::with_source(faults, Source::Replay { choices })
+    }
+
+    fn with_source(faults: Faults, source: Source) -> Self {
         Self {
             faults,
-            state: Mutex::new((fastrand::Rng::with_seed(seed), Injected::default())),
-            inside: Mutex::new(Inside::default()),
+            state: Mutex::new(State {
+                source,
+                draws: HashMap::new(),
+                injected: Injected::default(),
+                port_calls: 0,
+                overlapping_calls: 0,
+                schedule_digest: 0,
+                invocations: BTreeMap::new(),
+            }),
         }
+    }
+
+    fn state(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// The fault rates.
@@ -114,128 +278,260 @@ impl Dice {
 
     /// The faults injected so far.
     pub fn injected(&self) -> Injected {
-        self.state.lock().unwrap_or_else(PoisonError::into_inner).1
+        self.state().injected
     }
 
-    fn with<T>(&self, f: impl FnOnce(&mut fastrand::Rng, &mut Injected) -> T) -> T {
-        let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
-        let (rng, injected) = &mut *state;
-        f(rng, injected)
+    /// The choices this run made so far (none when it replays).
+    pub fn choices(&self) -> Vec<Choice> {
+        match &self.state().source {
+            Source::Seeded { recorded, .. } => recorded.clone(),
+            Source::Replay { .. } => Vec::new(),
+        }
     }
 
-    /// A number in `range`.
-    pub fn between(&self, low: i64, high: i64) -> i64 {
-        self.with(|rng, _| rng.i64(low..=high))
+    /// Port calls made so far, how many while another invocation was in flight, and a
+    /// digest of their order.
+    pub fn schedule(&self) -> (u64, u64, u64) {
+        let state = self.state();
+        (state.port_calls, state.overlapping_calls, state.schedule_digest)
     }
 
-    /// A random order of `items`.
-    pub fn shuffle<T>(&self, items: &mut [T]) {
-        self.with(|rng, _| rng.shuffle(items));
+    /// Draw the next decision of `stream`: `draw` makes it from the stream's generator and
+    /// answers `Value::Null` for the default. Returns the decision when it is not the default.
+    fn decide(&self, stream: &str, draw: impl FnOnce(&mut fastrand::Rng) -> Value) -> Option<Value> {
+        let mut state = self.state();
+        let number = {
+            let count = state.draws.entry(stream.to_owned()).or_default();
+            *count += 1;
+            *count - 1
+        };
+        match &mut state.source {
+            Source::Seeded {
+                seed,
+                streams,
+                recorded,
+            } => {
+                let rng = streams
+                    .entry(stream.to_owned())
+                    .or_insert_with(|| fastrand::Rng::with_seed(*seed ^ name_hash(stream)));
+                let value = draw(rng);
+                if value.is_null() {
+                    return None;
+                }
+                recorded.push(Choice {
+                    stream: stream.to_owned(),
+                    draw: number,
+                    value: value.clone(),
+                });
+                Some(value)
+            }
+            Source::Replay { choices } => choices.get(&(stream.to_owned(), number)).cloned(),
+        }
     }
 
-    /// Whether a fault of probability `p` happens now, counted in `count` if it does.
-    fn roll(&self, p: f64, count: fn(&mut Injected) -> &mut u64) -> bool {
-        self.with(|rng, injected| {
-            let hit = p > 0.0 && rng.f64() < p;
-            *count(injected) += u64::from(hit);
-            hit
+    /// Whether a fault of probability `p` happens at this draw of `stream`, counted in
+    /// `count` if it does.
+    fn hit(&self, stream: &str, p: f64, count: fn(&mut Injected) -> &mut u64) -> bool {
+        let hit = self
+            .decide(stream, |rng| {
+                if p > 0.0 && rng.f64() < p {
+                    Value::Bool(true)
+                } else {
+                    Value::Null
+                }
+            })
+            .is_some_and(|v| v == Value::Bool(true));
+        if hit {
+            *count(&mut self.state().injected) += 1;
+        }
+        hit
+    }
+
+    /// `low` plus an extra of up to `high - low` drawn from `stream` (the extra is the choice).
+    pub fn between(&self, stream: &str, low: i64, high: i64) -> i64 {
+        if high <= low {
+            return low;
+        }
+        let extra = self.decide(stream, |rng| match rng.i64(0..=high - low) {
+            0 => Value::Null,
+            extra => Value::from(extra),
+        });
+        low + extra.and_then(|v| v.as_i64()).unwrap_or(0).clamp(0, high - low)
+    }
+
+    /// A random order of `items` from `stream`, unless reordering is off.
+    pub fn shuffle<T>(&self, stream: &str, items: &mut Vec<T>) {
+        if self.faults.reorder_ms <= 0 || items.len() < 2 {
+            return;
+        }
+        let len = items.len();
+        let order = self.decide(stream, |rng| {
+            let mut order: Vec<usize> = (0..len).collect();
+            rng.shuffle(&mut order);
+            if order.iter().enumerate().all(|(i, o)| i == *o) {
+                Value::Null
+            } else {
+                Value::from(order)
+            }
+        });
+        let Some(order) = order.and_then(|o| serde_json::from_value::<Vec<usize>>(o).ok()) else {
+            return;
+        };
+        let mut valid = order.clone();
+        valid.sort_unstable();
+        if valid != (0..len).collect::<Vec<_>>() {
+            return; // a hand-edited fault file naming another batch size: keep the order
+        }
+        let mut slots: Vec<Option<T>> = items.drain(..).map(Some).collect();
+        items.extend(order.into_iter().filter_map(|i| slots[i].take()));
+    }
+
+    /// Whether to deliver this event a second time (`stream`: the rule's target).
+    pub fn duplicate(&self, stream: &str) -> bool {
+        self.hit(&format!("{stream}/duplicate"), self.faults.duplicate_delivery, |i| {
+            &mut i.duplicates
         })
     }
 
-    /// Whether to deliver this event a second time.
-    pub fn duplicate(&self) -> bool {
-        self.roll(self.faults.duplicate_delivery, |i| &mut i.duplicates)
+    /// A delivery's latency: 5 to 25 ms, plus the reordering delay.
+    pub fn delivery_latency(&self, stream: &str) -> i64 {
+        self.between(&format!("{stream}/latency"), 5, 25 + self.faults.reorder_ms.max(0))
     }
 
-    /// Extra delay of one delivery.
-    pub fn delay(&self) -> i64 {
-        if self.faults.reorder_ms > 0 {
-            self.between(0, self.faults.reorder_ms)
+    /// Whether the target throttles this delivery.
+    pub fn target_throttled(&self, stream: &str) -> bool {
+        self.hit(&format!("{stream}/throttled"), self.faults.target_throttled, |i| {
+            &mut i.throttled_deliveries
+        })
+    }
+
+    /// How long Lambda throttles the invocation of a batch of mapping `stream` (0: not).
+    pub fn invoke_throttle_ms(&self, stream: &str) -> i64 {
+        if self.hit(&format!("{stream}/throttled"), self.faults.invoke_throttled, |i| {
+            &mut i.throttled_invocations
+        }) {
+            self.between(&format!("{stream}/throttled-for"), 30_000, 90_000)
         } else {
             0
         }
     }
 
-    /// Whether this invocation crashes after publishing.
-    pub fn crash(&self) -> bool {
-        self.roll(self.faults.crash_after_publish, |i| &mut i.crashes)
+    /// Whether this invocation of mapping `stream` crashes after publishing.
+    pub fn crash(&self, stream: &str) -> bool {
+        self.hit(&format!("{stream}/crash"), self.faults.crash_after_publish, |i| {
+            &mut i.crashes
+        })
     }
 
-    /// Whether this table call fails.
-    pub fn store_error(&self) -> bool {
-        self.roll(self.faults.store_errors, |i| &mut i.store_errors)
+    /// Starts invocation `id` of `function`: nothing has crashed or failed in it yet.
+    pub fn begin_invocation(&self, id: u64, function: &str) {
+        self.state().invocations.insert(
+            id,
+            Inside {
+                function: function.to_owned(),
+                ..Inside::default()
+            },
+        );
     }
 
-    /// How long a publish call takes, in ms: 0, or 1 to 12 s when it is slow.
-    pub fn publish_latency_ms(&self) -> u64 {
-        if self.roll(self.faults.slow_publish, |i| &mut i.slow_publishes) {
-            self.between(1_000, 12_000).unsigned_abs()
-        } else {
-            0
-        }
-    }
-
-    /// Starts an invocation: nothing has crashed or failed in it yet.
-    pub fn begin_invocation(&self) {
-        *self.inside.lock().unwrap_or_else(PoisonError::into_inner) = Inside::default();
-    }
-
-    /// Whether the current invocation crashed inside (its answer is a crash, whatever it said).
-    pub fn crashed_inside(&self) -> bool {
-        self.inside.lock().unwrap_or_else(PoisonError::into_inner).crashed
-    }
-
-    /// Whether recording a record done failed in the current invocation: what it sent may
-    /// be sent again when the record runs again (the one window of repeats people can see).
-    pub fn record_failed_inside(&self) -> bool {
-        self.inside.lock().unwrap_or_else(PoisonError::into_inner).record_failed
+    /// Ends invocation `id`: what faults did inside it.
+    pub fn end_invocation(&self, id: u64) -> Inside {
+        self.state().invocations.remove(&id).unwrap_or_default()
     }
 
     /// Recording a record done, after its outputs went out: where a crash costs a repeat.
-    fn before_record(&self) -> Fault {
-        let first = !std::mem::replace(
-            &mut self.inside.lock().unwrap_or_else(PoisonError::into_inner).rolled,
-            true,
-        );
-        let crashes = first && self.roll(self.faults.crash_before_record, |i| &mut i.crashes_before_record);
-        let mut inside = self.inside.lock().unwrap_or_else(PoisonError::into_inner);
-        inside.crashed |= crashes;
-        if inside.crashed {
-            inside.record_failed = true;
-            return Fault::Fail("the function crashed before recording its work (injected)".to_owned());
-        }
-        drop(inside);
-        let fault = self.table_fault();
-        if fault != Fault::None {
-            self.inside.lock().unwrap_or_else(PoisonError::into_inner).record_failed = true;
+    fn before_record(&self, invocation: Option<u64>, function: &str, port: &str) -> Fault {
+        let first = invocation.is_some_and(|id| {
+            self.state()
+                .invocations
+                .get_mut(&id)
+                .is_some_and(|inside| !std::mem::replace(&mut inside.rolled, true))
+        });
+        let crashes = first
+            && self.hit(
+                &format!("function:{function}/crash-before-record"),
+                self.faults.crash_before_record,
+                |i| &mut i.crashes_before_record,
+            );
+        let fault = if crashes {
+            Fault::Fail("the function crashed before recording its work (injected)".to_owned())
+        } else {
+            self.table_fault(port)
+        };
+        if let Some(id) = invocation {
+            let mut state = self.state();
+            if let Some(inside) = state.invocations.get_mut(&id) {
+                inside.crashed |= crashes;
+                if inside.crashed {
+                    inside.record_failed = true;
+                    return Fault::Fail("the function crashed before recording its work (injected)".to_owned());
+                }
+                inside.record_failed |= fault != Fault::None;
+            }
         }
         fault
     }
 
-    fn table_fault(&self) -> Fault {
-        if self.store_error() {
+    fn table_fault(&self, port: &str) -> Fault {
+        if self.hit(&format!("{port}/store-error"), self.faults.store_errors, |i| {
+            &mut i.store_errors
+        }) {
             Fault::Fail("ProvisionedThroughputExceededException (injected by the local cloud)".to_owned())
         } else {
             Fault::None
         }
     }
+
+    fn count_call(&self, invocation: Option<u64>, operation: &str) {
+        let mut state = self.state();
+        state.port_calls += 1;
+        if state.invocations.len() > 1 {
+            state.overlapping_calls += 1;
+        }
+        let who = invocation.unwrap_or(u64::MAX);
+        state.schedule_digest = (state.schedule_digest ^ who ^ name_hash(operation))
+            .wrapping_mul(0x0100_0000_01b3)
+            .rotate_left(7);
+    }
 }
 
-/// Every port call of every function goes through the dice: publishing may be slow, a record's
+/// Every port call of every function goes through the dice: it takes a seeded virtual latency
+/// (where invocations running at once interleave), publishing may be slow, a record's
 /// bookkeeping (the idempotency record, or any port's `save` of state after outputs) may crash
 /// the invocation, and any other port (a table, a third party) may be throttled.
 impl FaultPlan for Dice {
     fn before(&self, operation: &'static str) -> Fault {
-        match operation {
-            "Publisher::publish" => match self.publish_latency_ms() {
-                0 => Fault::None,
-                ms => Fault::Delay(std::time::Duration::from_millis(ms)),
-            },
-            "Store::complete" | "Store::mark_delivered" => self.before_record(),
+        let invocation = handler_kit::local::current_invocation();
+        let function = invocation
+            .and_then(|id| self.state().invocations.get(&id).map(|i| i.function.clone()))
+            .unwrap_or_else(|| "outside".to_owned());
+        self.count_call(invocation, operation);
+        let port = format!("port:{function}:{operation}");
+        let latency = self.between(&format!("{port}/latency"), 0, self.faults.port_latency_ms);
+        let fault = match operation {
+            "Publisher::publish" => {
+                if self.hit(&format!("{port}/slow"), self.faults.slow_publish, |i| {
+                    &mut i.slow_publishes
+                }) {
+                    Fault::Delay(std::time::Duration::from_millis(
+                        self.between(&format!("{port}/slow-for"), 1_000, 12_000).unsigned_abs(),
+                    ))
+                } else {
+                    Fault::None
+                }
+            }
+            "Store::complete" | "Store::mark_delivered" => self.before_record(invocation, &function, &port),
             // An aggregating function's state save (`WindowStore::save`, ...) is its record:
             // it comes after the batch's outputs went out, like the idempotency record.
-            saves if saves.ends_with("::save") => self.before_record(),
-            _ => self.table_fault(),
+            saves if saves.ends_with("::save") => self.before_record(invocation, &function, &port),
+            _ => self.table_fault(&port),
+        };
+        let latency = std::time::Duration::from_millis(latency.unsigned_abs());
+        match fault {
+            Fault::None if latency.is_zero() => Fault::None,
+            Fault::None => Fault::Delay(latency),
+            Fault::Delay(delay) => Fault::Delay(delay + latency),
+            failed @ Fault::Fail(_) => failed,
         }
     }
 }
@@ -244,28 +540,81 @@ impl FaultPlan for Dice {
 mod tests {
     use super::*;
 
+    fn roll(dice: &Dice) -> Vec<(bool, bool, i64, i64)> {
+        (0..200)
+            .map(|_| {
+                (
+                    dice.duplicate("rule:R:t"),
+                    dice.crash("mapping:M"),
+                    dice.delivery_latency("rule:R:t"),
+                    dice.between("queue:Q/x", 0, 9),
+                )
+            })
+            .collect()
+    }
+
     #[test]
     fn given_the_same_seed_then_the_same_faults_fall_in_the_same_places() {
-        let roll = |seed| {
-            let dice = Dice::new(seed, Faults::random(seed));
-            (0..200)
-                .map(|_| (dice.duplicate(), dice.crash(), dice.store_error(), dice.delay()))
-                .collect::<Vec<_>>()
-        };
-        assert_eq!(roll(7), roll(7));
-        assert_ne!(roll(7), roll(8));
+        let run = |seed| roll(&Dice::new(seed, Faults::random(seed)));
+        assert_eq!(run(7), run(7));
+        assert_ne!(run(7), run(8));
     }
 
     #[test]
     fn given_no_faults_then_none_is_injected() {
-        let dice = Dice::new(1, Faults::none());
+        let dice = Dice::new(1, Faults::instant());
         assert!((0..1000).all(|_| {
-            !dice.duplicate()
-                && !dice.crash()
+            !dice.duplicate("r")
+                && !dice.crash("m")
                 && dice.before("Inventory::reserve") == Fault::None
                 && dice.before("Store::complete") == Fault::None
-                && dice.publish_latency_ms() == 0
+                && dice.before("Publisher::publish") == Fault::None
         }));
         assert_eq!(dice.injected(), Injected::default());
+    }
+
+    #[test]
+    fn given_another_component_drawing_then_a_streams_draws_do_not_change() {
+        let alone = Dice::new(3, Faults::random(3));
+        let crowded = Dice::new(3, Faults::random(3));
+        let mut mine = Vec::new();
+        let mut beside = Vec::new();
+        for _ in 0..100 {
+            mine.push(alone.delivery_latency("rule:A:t"));
+            crowded.delivery_latency("rule:New:t");
+            crowded.duplicate("rule:New:t");
+            beside.push(crowded.delivery_latency("rule:A:t"));
+        }
+        assert_eq!(mine, beside);
+    }
+
+    #[test]
+    fn given_the_choices_of_a_run_then_replaying_them_draws_the_same_and_no_choice_draws_defaults() {
+        let seeded = Dice::new(11, Faults::campaign(11));
+        let first = roll(&seeded);
+        let replayed = Dice::replaying(Faults::campaign(11), &seeded.choices());
+        assert_eq!(roll(&replayed), first);
+        let bare = Dice::replaying(Faults::campaign(11), &[]);
+        assert!(
+            roll(&bare)
+                .iter()
+                .all(|&(dup, crash, latency, extra)| !dup && !crash && latency == 5 && extra == 0)
+        );
+    }
+
+    #[test]
+    fn given_a_shuffle_then_its_order_is_a_choice_that_replays() {
+        let faults = Faults {
+            reorder_ms: 10,
+            ..Faults::instant()
+        };
+        let seeded = Dice::new(5, faults);
+        let mut shuffled: Vec<u32> = (0..10).collect();
+        seeded.shuffle("queue:Q/order", &mut shuffled);
+        assert_ne!(shuffled, (0..10).collect::<Vec<_>>());
+        let replayed = Dice::replaying(faults, &seeded.choices());
+        let mut again: Vec<u32> = (0..10).collect();
+        replayed.shuffle("queue:Q/order", &mut again);
+        assert_eq!(again, shuffled);
     }
 }

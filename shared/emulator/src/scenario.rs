@@ -13,6 +13,10 @@
 //! - `event`: PutEvents of one entry on `bus` (by name; the template's only custom bus if
 //!   omitted).
 //! - `message`: SendMessage to a queue, by logical id; `body` as for `http`.
+//!
+//! A line `// start: <RFC 3339>` names the virtual instant the scenario was written for (its
+//! readings' times, its schedules): `localcloud play` starts the clock there unless `--start`
+//! says otherwise.
 
 use std::collections::BTreeMap;
 
@@ -112,17 +116,31 @@ pub struct ScenarioError {
 /// A scenario: its steps in file order.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Scenario {
+    /// The virtual instant it was written for (`// start: ...`), if it says.
+    pub start: Option<chrono::DateTime<chrono::Utc>>,
     /// The steps.
     pub steps: Vec<Step>,
 }
+
+/// The comment line naming a scenario's start.
+const START: &str = "// start:";
 
 impl Scenario {
     /// Reads JSON Lines; blank lines and lines starting with `//` are skipped.
     pub fn parse(text: &str) -> Result<Self, ScenarioError> {
         let mut steps = Vec::new();
+        let mut start = None;
         for (index, line) in text.lines().enumerate() {
             let line_number = index + 1;
             let trimmed = line.trim();
+            if let Some(instant) = trimmed.strip_prefix(START) {
+                let parsed = chrono::DateTime::parse_from_rfc3339(instant.trim()).map_err(|err| ScenarioError {
+                    line: line_number,
+                    reason: format!("`{START}` needs an RFC 3339 instant such as 2026-03-29T00:30:00Z: {err}"),
+                })?;
+                start = Some(parsed.with_timezone(&chrono::Utc));
+                continue;
+            }
             if trimmed.is_empty() || trimmed.starts_with("//") {
                 continue;
             }
@@ -136,14 +154,24 @@ impl Scenario {
             })?;
             steps.push(step);
         }
-        Ok(Self { steps })
+        Ok(Self { start, steps })
     }
 
-    /// The scenario as JSON Lines, one step a line.
+    /// The scenario as JSON Lines, one step a line, after its `// start:` line if it has a start.
     pub fn to_jsonl(&self) -> String {
-        self.steps
-            .iter()
-            .map(|step| serde_json::to_string(step).unwrap_or_default() + "\n")
+        let start = self.start.map(|start| {
+            format!(
+                "{START} {}\n",
+                start.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)
+            )
+        });
+        start
+            .into_iter()
+            .chain(
+                self.steps
+                    .iter()
+                    .map(|step| serde_json::to_string(step).unwrap_or_default() + "\n"),
+            )
             .collect()
     }
 

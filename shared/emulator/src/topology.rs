@@ -94,6 +94,54 @@ pub struct Target {
     pub dead_letter: Option<String>,
     /// `SqsParameters.MessageGroupId`, for a FIFO queue.
     pub message_group_id: Option<String>,
+    /// `RetryPolicy`: how long EventBridge keeps trying a delivery the target refuses for now.
+    pub retry: RetryPolicy,
+}
+
+/// A rule target's `RetryPolicy`. EventBridge retries a delivery that failed for a reason
+/// that can pass (throttling, an unavailable target), with backoff, until either bound is
+/// reached; then the event goes to the target's dead-letter queue, or is dropped without one.
+/// <https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-rule-retry-policy.html>
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RetryPolicy {
+    /// `MaximumRetryAttempts`: 0 to 185, default 185.
+    pub maximum_retry_attempts: u32,
+    /// `MaximumEventAgeInSeconds` in ms: 60 s to 24 h, default 24 h.
+    pub maximum_event_age_ms: i64,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        Self {
+            maximum_retry_attempts: 185,
+            maximum_event_age_ms: 86_400_000,
+        }
+    }
+}
+
+/// How Lambda treats a function's asynchronous invocations (`AWS::Lambda::EventInvokeConfig`,
+/// or a SAM function's `EventInvokeConfig`): a failed one is retried, a minute and then two
+/// minutes later, at most `maximum_retry_attempts` times while younger than the maximum age;
+/// what still fails goes to the on-failure destination, or is dropped without one.
+/// <https://docs.aws.amazon.com/lambda/latest/dg/invocation-async-error-handling.html>
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AsyncConfig {
+    /// `MaximumRetryAttempts`: 0 to 2, default 2.
+    pub maximum_retry_attempts: u32,
+    /// `MaximumEventAgeInSeconds` in ms: 60 s to 6 h, default 6 h.
+    pub maximum_event_age_ms: i64,
+    /// `DestinationConfig.OnFailure.Destination`.
+    pub on_failure: Option<Endpoint>,
+}
+
+impl Default for AsyncConfig {
+    fn default() -> Self {
+        Self {
+            maximum_retry_attempts: 2,
+            maximum_event_age_ms: 21_600_000,
+            on_failure: None,
+        }
+    }
 }
 
 /// A rule on a bus.
@@ -180,6 +228,8 @@ pub struct Function {
     pub spec: FunctionSpec,
     /// It has a Function URL.
     pub url: bool,
+    /// How its asynchronous invocations are retried and where the failed ones go.
+    pub async_config: AsyncConfig,
 }
 
 /// The event graph of a template.
@@ -206,16 +256,13 @@ pub struct Topology {
 }
 
 /// Resource types that change nothing in how events flow locally (permissions, alarms, storage
-/// created on first use, log groups, and an asynchronous invocation's settings: the local
-/// cloud retries a failed one twice and keeps what still fails, as the template's
-/// EventInvokeConfig says).
+/// created on first use, log groups).
 const INERT: &[&str] = &[
     "AWS::CloudWatch::Alarm",
     "AWS::DynamoDB::Table",
     "AWS::IAM::Policy",
     "AWS::IAM::Role",
     "AWS::KMS::Key",
-    "AWS::Lambda::EventInvokeConfig",
     "AWS::Lambda::Permission",
     "AWS::Lambda::Url",
     "AWS::Logs::LogGroup",
@@ -356,6 +403,7 @@ impl Topology {
                 "AWS::Events::Rule"
                 | "AWS::Events::Archive"
                 | "AWS::Lambda::EventSourceMapping"
+                | "AWS::Lambda::EventInvokeConfig"
                 | "AWS::SNS::Subscription" => {}
                 kind if INERT.contains(&kind) => {}
                 kind => {
@@ -374,7 +422,17 @@ impl Topology {
                 "AWS::Lambda::EventSourceMapping" => topology.add_mapping(resource)?,
                 "AWS::SNS::Subscription" => topology.add_subscription(resource)?,
                 "AWS::SNS::Topic" => topology.add_inline_subscriptions(resource)?,
-                "AWS::Serverless::Function" => topology.add_function_events(resource)?,
+                "AWS::Serverless::Function" => {
+                    topology.add_function_events(resource)?;
+                    if let Some(config) = resource.property("EventInvokeConfig") {
+                        let config =
+                            topology.async_config(&resource.logical_id, "Properties.EventInvokeConfig", config)?;
+                        if let Some(function) = topology.functions.get_mut(&resource.logical_id) {
+                            function.async_config = config;
+                        }
+                    }
+                }
+                "AWS::Lambda::EventInvokeConfig" => topology.add_invoke_config(resource)?,
                 _ => {}
             }
         }
@@ -527,6 +585,7 @@ impl Topology {
                     timeout: Duration::from_secs(u64::try_from(timeout).unwrap_or(3)),
                 },
                 url: resource.property("FunctionUrlConfig").is_some(),
+                async_config: AsyncConfig::default(),
             },
         );
         Ok(())
@@ -673,12 +732,31 @@ impl Topology {
                 Some(arn) => Some(self.queue_of(id, &at("DeadLetterConfig.Arn"), &arn)?),
                 None => None,
             };
+            let retry = RetryPolicy {
+                maximum_retry_attempts: match number(target.pointer("/RetryPolicy/MaximumRetryAttempts")) {
+                    None => 185,
+                    Some(attempts @ 0..=185) => u32::try_from(attempts).unwrap_or(185),
+                    Some(_) => return Err(invalid(id, &at("RetryPolicy.MaximumRetryAttempts"), "must be 0..=185")),
+                },
+                maximum_event_age_ms: match number(target.pointer("/RetryPolicy/MaximumEventAgeInSeconds")) {
+                    None => 86_400_000,
+                    Some(seconds @ 60..=86_400) => seconds * 1000,
+                    Some(_) => {
+                        return Err(invalid(
+                            id,
+                            &at("RetryPolicy.MaximumEventAgeInSeconds"),
+                            "must be 60..=86400",
+                        ));
+                    }
+                },
+            };
             targets.push(Target {
                 id: text(target.get("Id")).unwrap_or_else(|| format!("target-{index}")),
                 endpoint,
                 input,
                 dead_letter,
                 message_group_id: text(target.pointer("/SqsParameters/MessageGroupId")),
+                retry,
             });
         }
         Ok(targets)
@@ -740,6 +818,17 @@ impl Topology {
                 ));
             }
         }
+        let maximum_concurrency = match number(properties.pointer("/ScalingConfig/MaximumConcurrency")) {
+            None => None,
+            Some(limit @ 2..=1000) => usize::try_from(limit).ok(),
+            Some(_) => {
+                return Err(invalid(
+                    id,
+                    "Properties.ScalingConfig.MaximumConcurrency",
+                    "must be 2..=1000",
+                ));
+            }
+        };
         let report = match properties.get("FunctionResponseTypes") {
             None => false,
             Some(Value::Array(types)) => types.iter().any(|t| t == "ReportBatchItemFailures"),
@@ -753,8 +842,56 @@ impl Topology {
             window_ms: window * 1000,
             report_batch_item_failures: report,
             enabled: flag(properties.get("Enabled")).unwrap_or(true),
+            maximum_concurrency,
         });
         Ok(())
+    }
+
+    fn add_invoke_config(&mut self, resource: &Resource) -> Result<(), LoadError> {
+        let id = &resource.logical_id;
+        let name =
+            text(resource.property("FunctionName")).ok_or_else(|| invalid(id, "Properties.FunctionName", "missing"))?;
+        let function = match self.endpoint(id, "Properties.FunctionName", &name)? {
+            Endpoint::Function(function) => function,
+            other => {
+                return Err(invalid(
+                    id,
+                    "Properties.FunctionName",
+                    format!("{} is not a function", other.logical_id()),
+                ));
+            }
+        };
+        let config = self.async_config(id, "Properties", &resource.properties)?;
+        if let Some(found) = self.functions.get_mut(&function) {
+            found.async_config = config;
+        }
+        Ok(())
+    }
+
+    /// An `EventInvokeConfig`'s properties at `property`.
+    fn async_config(&self, id: &str, property: &str, properties: &Value) -> Result<AsyncConfig, LoadError> {
+        let at = |field: &str| format!("{property}.{field}");
+        let maximum_retry_attempts = match number(properties.get("MaximumRetryAttempts")) {
+            None => 2,
+            Some(attempts @ 0..=2) => u32::try_from(attempts).unwrap_or(2),
+            Some(_) => return Err(invalid(id, &at("MaximumRetryAttempts"), "must be 0..=2")),
+        };
+        let maximum_event_age_ms = match number(properties.get("MaximumEventAgeInSeconds")) {
+            None => 21_600_000,
+            Some(seconds @ 60..=21_600) => seconds * 1000,
+            Some(_) => return Err(invalid(id, &at("MaximumEventAgeInSeconds"), "must be 60..=21600")),
+        };
+        let on_failure = match text(properties.pointer("/DestinationConfig/OnFailure/Destination")) {
+            Some(destination) => {
+                Some(self.endpoint(id, &at("DestinationConfig.OnFailure.Destination"), &destination)?)
+            }
+            None => None,
+        };
+        Ok(AsyncConfig {
+            maximum_retry_attempts,
+            maximum_event_age_ms,
+            on_failure,
+        })
     }
 
     fn subscription(
@@ -880,6 +1017,7 @@ impl Topology {
                             input: Input::Event,
                             dead_letter: None,
                             message_group_id: None,
+                            retry: RetryPolicy::default(),
                         }],
                     });
                 }

@@ -29,15 +29,37 @@ impl EventType for WorkArrived {
     const SOURCE: &'static str = "test.work";
 }
 
+/// Its work takes 50 ms of virtual time, so invocations the cloud runs at once overlap.
 struct Stub;
 impl Handler for Stub {
     fn event_types(&self) -> Registry {
         Registry::new().register::<WorkArrived>()
     }
     async fn handle(&self, _: Envelope<Value>) -> Result<Vec<Envelope<Value>>, HandlerError> {
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
         Ok(Vec::new())
     }
 }
+
+/// A function whose downstream is always unavailable: every invocation fails (transient).
+struct Failing;
+impl Handler for Failing {
+    fn event_types(&self) -> Registry {
+        Registry::new().register::<WorkArrived>()
+    }
+    async fn handle(&self, _: Envelope<Value>) -> Result<Vec<Envelope<Value>>, HandlerError> {
+        Err(HandlerError::transient("Unavailable", "the downstream is unavailable"))
+    }
+}
+
+static FAILING: Function<Nowhere> = Function {
+    name: "failing",
+    trigger: Trigger::EventBridge,
+    schedule: None,
+    outputs: Nowhere,
+    settings: &[],
+    idempotent: true,
+};
 
 static STUB: Function<Nowhere> = Function {
     name: "stub",
@@ -49,7 +71,10 @@ static STUB: Function<Nowhere> = Function {
 };
 
 fn registrations() -> Vec<Registration> {
-    vec![local::events(&STUB, |_| Ok(Stub))]
+    vec![
+        local::events(&STUB, |_| Ok(Stub)),
+        local::events(&FAILING, |_| Ok(Failing)),
+    ]
 }
 
 const HEADER: &str = r#"
@@ -680,4 +705,210 @@ fn given_a_schedule_aws_would_refuse_then_loading_names_the_rule_and_why() {
         let err = Topology::from_template(template).unwrap_err().to_string();
         assert!(err.contains("Tick") && err.contains(reason), "{expression}: {err}");
     }
+}
+
+#[tokio::test(start_paused = true)]
+async fn given_a_backlog_then_a_mapping_runs_batches_at_once_up_to_its_maximum_concurrency_and_no_more() {
+    let peak = async |scaling: &str| {
+        let mut cloud = cloud(&function(&format!("      BatchSize: 1\n{scaling}")));
+        for _ in 0..40 {
+            cloud.send("Work", work_arrived());
+        }
+        cloud.run(i64::MAX).await;
+        assert_eq!(cloud.stats().records.get("stub"), Some(&40));
+        assert!(cloud.queue("Work").unwrap().is_empty());
+        cloud.stats().peak_concurrency["stub"]
+    };
+    assert_eq!(peak("      ScalingConfig:\n        MaximumConcurrency: 3").await, 3);
+    assert_eq!(peak("      ScalingConfig:\n        MaximumConcurrency: 2").await, 2);
+    // Without a cap, Lambda starts five batches at once when messages appear.
+    assert_eq!(peak("").await, 5);
+}
+
+#[tokio::test(start_paused = true)]
+async fn given_a_fifo_queue_then_one_batch_per_message_group_is_in_flight() {
+    let template = function("      BatchSize: 1\n      ScalingConfig:\n        MaximumConcurrency: 10").replace(
+        "  Work:\n    Type: AWS::SQS::Queue\n    Properties:\n",
+        "  Work:\n    Type: AWS::SQS::Queue\n    Properties:\n      FifoQueue: true\n      ContentBasedDeduplication: true\n",
+    ).replace("  WorkDlq:\n    Type: AWS::SQS::Queue\n", "  WorkDlq:\n    Type: AWS::SQS::Queue\n    Properties:\n      FifoQueue: true\n");
+    let peak = async |groups: usize| {
+        let mut cloud = cloud(&template);
+        for n in 0..12 {
+            let mut message = work_arrived();
+            message.body = message.body.replace("\"n\":1", &format!("\"n\":{n}"));
+            message.group_id = Some(format!("g-{}", n % groups));
+            cloud.send("Work", message);
+        }
+        cloud.run(i64::MAX).await;
+        assert!(cloud.queue("Work").unwrap().is_empty());
+        cloud.stats().peak_concurrency["stub"]
+    };
+    assert_eq!(peak(1).await, 1, "one group: one batch at a time");
+    assert_eq!(peak(3).await, 3, "three groups: one batch each");
+}
+
+const FAILING_TARGET: &str = r#"
+  Failing:
+    Type: AWS::Serverless::Function
+    Metadata:
+      BuildProperties:
+        Binary: failing
+    Properties:
+      FunctionName: failing
+      CodeUri: ..
+  Failed:
+    Type: AWS::SQS::Queue
+  ToFailing:
+    Type: AWS::Events::Rule
+    Properties:
+      EventBusName: !Ref Bus
+      EventPattern:
+        detail-type: [WorkArrived]
+      Targets:
+        - Id: failing
+          Arn: !GetAtt Failing.Arn
+  FailingInvokeConfig:
+    Type: AWS::Lambda::EventInvokeConfig
+    Properties:
+      FunctionName: !Ref Failing
+      Qualifier: $LATEST
+SETTINGS      DestinationConfig:
+        OnFailure:
+          Destination: !GetAtt Failed.Arn
+"#;
+
+#[tokio::test(start_paused = true)]
+async fn given_an_event_invoke_config_then_failed_asynchronous_invocations_are_retried_as_it_says_and_then_sent_to_its_destination()
+ {
+    let run = async |settings: &str| {
+        let mut cloud = cloud(&FAILING_TARGET.replace("SETTINGS", settings));
+        cloud.put_events("bus", vec![envelope("WorkArrived", json!({"n": 1}))], "test");
+        cloud.run(i64::MAX).await;
+        let failed = bodies(&cloud, "Failed");
+        assert_eq!(failed.len(), 1, "{settings}: the failed event is kept, not dropped");
+        (
+            cloud.stats().invocations["failing"],
+            failed[0]["requestContext"]["condition"].as_str().unwrap().to_owned(),
+            failed[0]["requestPayload"]["detail-type"].clone(),
+        )
+    };
+    let (invocations, condition, payload) = run("").await;
+    assert_eq!(
+        (invocations, condition.as_str()),
+        (3, "RetriesExhausted"),
+        "twice by default"
+    );
+    assert_eq!(payload, "WorkArrived", "the payload goes with it");
+    assert_eq!(run("      MaximumRetryAttempts: 0\n").await.0, 1);
+    assert_eq!(run("      MaximumRetryAttempts: 1\n").await.0, 2);
+    let (invocations, condition, _) = run("      MaximumEventAgeInSeconds: 60\n").await;
+    assert_eq!(
+        (invocations, condition.as_str()),
+        (1, "EventAgeExceeded"),
+        "the first retry would be past 60 s"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn given_a_target_that_throttles_then_eventbridge_retries_as_its_retry_policy_says_and_then_keeps_the_event_in_its_dlq()
+ {
+    let template = |policy: &str| {
+        format!(
+            r#"
+  Work:
+    Type: AWS::SQS::Queue
+  Undelivered:
+    Type: AWS::SQS::Queue
+  ToWork:
+    Type: AWS::Events::Rule
+    Properties:
+      EventBusName: !Ref Bus
+      EventPattern:
+        detail-type: [WorkArrived]
+      Targets:
+        - Id: work
+          Arn: !GetAtt Work.Arn
+          DeadLetterConfig:
+            Arn: !GetAtt Undelivered.Arn
+{policy}"#
+        )
+    };
+    let run = async |policy: &str, throttled: f64| {
+        let source = sam_template::Template::from_yaml(
+            &format!("{HEADER}{}", template(policy)),
+            &sam_template::Options::default(),
+        )
+        .unwrap();
+        let options = CloudOptions {
+            faults: emulator::faults::Faults {
+                target_throttled: throttled,
+                ..emulator::faults::Faults::none()
+            },
+            ..CloudOptions::default()
+        };
+        let mut cloud = LocalCloud::new(
+            Topology::from_template(source).unwrap(),
+            options,
+            &functions::Registry::new(registrations()),
+        )
+        .unwrap();
+        cloud.put_events("bus", vec![envelope("WorkArrived", json!({"n": 1}))], "test");
+        cloud.run(i64::MAX).await;
+        let kept: Vec<BTreeMap<String, String>> = cloud
+            .queue("Undelivered")
+            .unwrap()
+            .messages()
+            .map(|m| m.sent.attributes.clone())
+            .collect();
+        (cloud.queue("Work").unwrap().len(), kept)
+    };
+    assert_eq!(run("", 0.0).await, (1, Vec::new()), "delivered");
+    let (delivered, kept) = run("          RetryPolicy:\n            MaximumRetryAttempts: 3\n", 1.0).await;
+    assert_eq!(delivered, 0);
+    assert_eq!(kept.len(), 1, "kept, never dropped");
+    assert_eq!(kept[0]["RETRY_ATTEMPTS"], "3");
+    assert_eq!(kept[0]["EXHAUSTED_RETRY_CONDITION"], "MaximumRetryAttemptsExceeded");
+    assert_eq!(kept[0]["ERROR_CODE"], "ThrottlingException");
+    let (_, kept) = run("          RetryPolicy:\n            MaximumRetryAttempts: 0\n", 1.0).await;
+    assert_eq!(kept[0]["RETRY_ATTEMPTS"], "0");
+    let (_, kept) = run(
+        "          RetryPolicy:\n            MaximumEventAgeInSeconds: 60\n",
+        1.0,
+    )
+    .await;
+    assert_eq!(kept[0]["EXHAUSTED_RETRY_CONDITION"], "MaximumEventAgeExceeded");
+    assert_eq!(
+        kept[0]["RETRY_ATTEMPTS"], "5",
+        "retries 1, 2, 4, 8 and 16 s apart fit in 60 s; the next, 32 s later, would not"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn given_a_visibility_timeout_and_a_max_receive_count_from_the_template_then_retries_follow_them() {
+    // The stub parks what it cannot read; a parking queue too small for it makes the record
+    // fail again and again, so its receives show the queue's settings.
+    let run = async |visibility: u32, receives: u32| {
+        let template = function("      BatchSize: 1")
+            .replace("VisibilityTimeout: 60", &format!("VisibilityTimeout: {visibility}"))
+            .replace("maxReceiveCount: 2", &format!("maxReceiveCount: {receives}"))
+            .replace(
+                "  WorkDlq:",
+                "  TinyParking:\n    Type: AWS::SQS::Queue\n    Properties:\n      MaximumMessageSize: 1024\n  WorkDlq:",
+            )
+            .replace(
+                "Properties:\n      FunctionName: stub",
+                "Properties:\n      FunctionName: stub\n      Environment:\n        Variables:\n          PARKING_QUEUE_URL: !Ref TinyParking",
+            );
+        let mut cloud = cloud(&template);
+        cloud.send(
+            "Work",
+            Outgoing::body(format!("{{\"not an event\": \"{}\"}}", "x".repeat(2000))),
+        );
+        cloud.run(i64::MAX).await;
+        assert_eq!(cloud.queue("WorkDlq").unwrap().len(), 1);
+        (cloud.stats().invocations["stub"], cloud.now() / 1000)
+    };
+    // Moved to the DLQ by the receive after the last allowed one, a visibility timeout later.
+    assert_eq!(run(30, 2).await, (2, 60), "two receives, 30 s apart");
+    assert_eq!(run(60, 4).await, (4, 240), "four receives, 60 s apart");
 }

@@ -75,18 +75,51 @@ pub enum Sent {
     },
 }
 
-/// Where sends wait for the cloud.
+tokio::task_local! {
+    /// The invocation whose future is being polled: the local cloud runs many at once on one
+    /// thread, and what a port call does (a send, a fault) belongs to the invocation that made it.
+    static INVOCATION: u64;
+}
+
+/// Runs `work` as invocation `id`: every send it makes and every fault drawn for its port
+/// calls are told apart from those of the invocations running beside it.
+pub async fn in_invocation<F: Future>(id: u64, work: F) -> F::Output {
+    INVOCATION.scope(id, work).await
+}
+
+/// The invocation being polled, if any (see [`in_invocation`]).
+pub fn current_invocation() -> Option<u64> {
+    INVOCATION.try_with(|id| *id).ok()
+}
+
+/// Where sends wait for the cloud, each with the invocation that made it.
 #[derive(Debug, Clone, Default)]
-pub struct Outbox(Arc<Mutex<Vec<Sent>>>);
+pub struct Outbox(Arc<(Mutex<Vec<(Option<u64>, Sent)>>, tokio::sync::Notify)>);
 
 impl Outbox {
     fn push(&self, sent: Sent) {
-        self.0.lock().unwrap_or_else(PoisonError::into_inner).push(sent);
+        self.0
+            .0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push((current_invocation(), sent));
+        self.0.1.notify_one();
+    }
+
+    /// Resolves once something was sent since the last time it resolved.
+    pub async fn sent(&self) {
+        self.0.1.notified().await;
     }
 
     /// Everything sent since the last drain.
     pub fn drain(&self) -> Vec<Sent> {
-        std::mem::take(&mut *self.0.lock().unwrap_or_else(PoisonError::into_inner))
+        self.drain_by_invocation().into_iter().map(|(_, sent)| sent).collect()
+    }
+
+    /// Everything sent since the last drain, in the order it was sent, each with the
+    /// invocation that sent it (none outside [`in_invocation`]).
+    pub fn drain_by_invocation(&self) -> Vec<(Option<u64>, Sent)> {
+        std::mem::take(&mut *self.0.0.lock().unwrap_or_else(PoisonError::into_inner))
     }
 }
 

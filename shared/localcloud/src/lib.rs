@@ -1,6 +1,8 @@
 //! The domains the local cloud's CLI bundles: the one place that names them. The emulator
 //! knows none; each domain brings its functions, event types, samples and demo.
 
+pub mod campaign;
+
 use emulator::domain::Domain;
 use emulator::functions::Registry;
 use handler_kit::local::{self, Registration};
@@ -22,6 +24,17 @@ pub fn functions() -> Vec<Registration> {
         .flat_map(|d| d.functions())
         .chain(platform_functions())
         .collect()
+}
+
+/// The runtime every local run needs: one thread, tokio's clock paused. Virtual time is that
+/// clock's time, so the kit's timeouts and backoffs take no wall time and cannot make two runs
+/// of one seed differ.
+pub fn runtime() -> Result<tokio::runtime::Runtime, String> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .start_paused(true)
+        .build()
+        .map_err(|e| format!("cannot start the async runtime: {e}"))
 }
 
 /// The registry of [`functions`], for a local cloud.

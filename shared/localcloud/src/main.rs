@@ -14,7 +14,8 @@ use emulator::scenario::{self, Scenario};
 use emulator::topology::Topology;
 use event_pattern::Pattern;
 use handler_kit::local::Sent;
-use localcloud::domains;
+use localcloud::campaign::{self, FaultFile};
+use localcloud::{domains, runtime};
 use serde_json::Value;
 
 #[derive(Parser)]
@@ -65,6 +66,41 @@ enum Command {
         /// Inject the demo's faults (duplicates, reordering, crashes, table errors, slow publishes).
         #[arg(long)]
         faults: bool,
+        /// Replay a fault file written by `localcloud simulate`: exactly its faults, latencies
+        /// and orders, on its domain's run (the scenario must be the one it was recorded on),
+        /// with that domain's invariants checked.
+        #[arg(long, conflicts_with_all = ["faults", "seed"])]
+        faults_file: Option<PathBuf>,
+        /// The virtual instant the clock starts at (RFC 3339); by default the scenario's
+        /// `// start:` line, else 2026-11-23T09:00:00Z.
+        #[arg(long)]
+        start: Option<String>,
+    },
+    /// Run every domain's scenario over many seeds with invocations at once and faults above
+    /// the demo's, checking every invariant; shrink each failing seed to a minimal scenario and
+    /// fault file that `play --faults-file` replays.
+    Simulate {
+        /// How many seeds per domain.
+        #[arg(long, default_value_t = 100)]
+        seeds: u64,
+        /// The first seed.
+        #[arg(long, default_value_t = 0)]
+        first_seed: u64,
+        /// Only this domain (repeatable); all by default.
+        #[arg(long = "domain")]
+        domains: Vec<String>,
+        /// Where reproducers are written.
+        #[arg(long, default_value = "target/simulate")]
+        out: PathBuf,
+        /// Runs the shrinking of one failing seed may take.
+        #[arg(long, default_value_t = 300)]
+        shrink_runs: usize,
+        /// Shrink at most this many failing seeds per domain.
+        #[arg(long, default_value_t = 1)]
+        shrink_seeds: usize,
+        /// Threads running seeds side by side (each run is single-threaded and deterministic).
+        #[arg(long, default_value_t = std::thread::available_parallelism().map_or(1, std::num::NonZero::get))]
+        workers: usize,
     },
     /// Run one function in process on a sample payload: its response and what it sent.
     Invoke {
@@ -186,6 +222,8 @@ fn main() -> ExitCode {
             emitted,
             seed,
             faults,
+            faults_file,
+            start,
         } => play(
             &cli.template,
             &scenario,
@@ -195,6 +233,27 @@ fn main() -> ExitCode {
                 emitted,
                 seed,
                 faults,
+                faults_file,
+                start,
+            },
+        ),
+        Command::Simulate {
+            seeds,
+            first_seed,
+            domains,
+            out,
+            shrink_runs,
+            shrink_seeds,
+            workers,
+        } => simulate(
+            &cli.template,
+            &Simulate {
+                seeds: first_seed..first_seed.saturating_add(seeds),
+                domains,
+                out,
+                shrink_runs,
+                shrink_seeds,
+                workers,
             },
         ),
         Command::Route {
@@ -224,16 +283,6 @@ fn print(text: &str) {
     let _ = writeln!(std::io::stdout().lock(), "{}", text.trim_end_matches('\n'));
 }
 
-fn runtime() -> Result<tokio::runtime::Runtime, String> {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_time()
-        // The kit's timeouts and backoffs run on tokio's clock: paused, they cannot make two
-        // runs of one seed differ.
-        .start_paused(true)
-        .build()
-        .map_err(|e| format!("cannot start the async runtime: {e}"))
-}
-
 fn read(file: &Path) -> Result<Vec<u8>, String> {
     let mut payload = Vec::new();
     if file.as_os_str() == "-" {
@@ -252,7 +301,13 @@ fn demo(template: &Path, size: usize, seed: u64, no_faults: bool, quiet: bool) -
     let mut failed = false;
     let registry = localcloud::registry();
     for domain in domains() {
-        let mut run = domain.demo(template, DemoOptions { size, seed, faults }, &registry)?;
+        let options = DemoOptions {
+            size,
+            seed,
+            faults,
+            replay: None,
+        };
+        let mut run = domain.demo(template, options, &registry)?;
         let cloud = run.cloud_mut();
         cloud.keep_timeline(false);
         if !quiet {
@@ -316,18 +371,40 @@ struct Play {
     emitted: Option<PathBuf>,
     seed: u64,
     faults: bool,
+    faults_file: Option<PathBuf>,
+    start: Option<String>,
 }
 
 fn play(template: &Path, file: &Path, options: &Play) -> Result<ExitCode, String> {
     let text = String::from_utf8(read(file)?).map_err(|_| format!("{}: not UTF-8 text", file.display()))?;
     let scenario = Scenario::parse(&text).map_err(|e| format!("{}: {e}", file.display()))?;
     let until = scenario::parse_offset(&options.until).map_err(|e| format!("--until: {e}"))?;
+    let fault_file = match &options.faults_file {
+        Some(path) => Some(
+            serde_json::from_slice::<FaultFile>(&read(path)?)
+                .map_err(|e| format!("{}: not a fault file: {e}", path.display()))?,
+        ),
+        None => None,
+    };
+    if let Some(fault_file) = fault_file.filter(|f| !f.domain.is_empty()) {
+        return replay_fault_file(template, &scenario, &fault_file);
+    }
     let topology = Topology::load(template, &sam_template::Options::default()).map_err(|e| e.to_string())?;
+    let start = match &options.start {
+        Some(text) => Some(
+            chrono::DateTime::parse_from_rfc3339(text)
+                .map_err(|e| format!("--start {text}: not an RFC 3339 instant: {e}"))?
+                .with_timezone(&chrono::Utc),
+        ),
+        None => scenario.start,
+    };
+    let defaults = CloudOptions::default();
     let cloud_options = CloudOptions {
         seed: options.seed,
         faults: if options.faults { Faults::demo() } else { Faults::none() },
         schedules_until: scenario.last_at() + until,
-        ..CloudOptions::default()
+        start: start.unwrap_or(defaults.start),
+        ..defaults
     };
     let mut cloud = LocalCloud::new(topology, cloud_options, &localcloud::registry()).map_err(|e| e.to_string())?;
     load_tables(&cloud, &options.tables)?;
@@ -377,6 +454,140 @@ fn play(template: &Path, file: &Path, options: &Play) -> Result<ExitCode, String
         ));
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Replays `fault`'s choices on its domain's run of `scenario`: the timeline around the break,
+/// the domain's summary and whether the break reproduces.
+fn replay_fault_file(template: &Path, scenario: &Scenario, fault: &FaultFile) -> Result<ExitCode, String> {
+    let domain = domains()
+        .into_iter()
+        .find(|d| d.name() == fault.domain)
+        .ok_or_else(|| {
+            format!(
+                "the fault file names domain {}, which this CLI does not bundle",
+                fault.domain
+            )
+        })?;
+    let options = DemoOptions {
+        size: fault.size,
+        seed: fault.seed,
+        faults: fault.faults,
+        replay: Some(std::sync::Arc::new(fault.choices.clone())),
+    };
+    let mut run = domain.simulation(template, options, &localcloud::registry())?;
+    if run.scenario() != *scenario {
+        return Err(format!(
+            "the scenario is not the one the fault file was recorded on ({} seed {}, size {}): write it with `localcloud simulate`",
+            fault.domain, fault.seed, fault.size
+        ));
+    }
+    let cloud = run.cloud_mut();
+    cloud.keep_timeline(false);
+    let mut out = std::io::BufWriter::new(std::io::stdout());
+    cloud.observe(move |entry| {
+        let _ = writeln!(out, "{entry}");
+    });
+    let report = runtime()?.block_on(run.finish());
+    run.cloud_mut().observe(|_| {});
+    print(&report.summary);
+    if report.violations.iter().any(|v| *v == fault.breaks) {
+        print(&format!("The break reproduces: {}", fault.breaks));
+        Ok(ExitCode::FAILURE)
+    } else if report.violations.is_empty() {
+        print(&format!(
+            "Every invariant holds: the break no longer reproduces ({})",
+            fault.breaks
+        ));
+        Ok(ExitCode::SUCCESS)
+    } else {
+        print("Other invariants break than the fault file names.");
+        Ok(ExitCode::FAILURE)
+    }
+}
+
+/// How to run a simulation campaign.
+struct Simulate {
+    seeds: std::ops::Range<u64>,
+    domains: Vec<String>,
+    out: PathBuf,
+    shrink_runs: usize,
+    shrink_seeds: usize,
+    workers: usize,
+}
+
+fn simulate(template: &Path, options: &Simulate) -> Result<ExitCode, String> {
+    let started = Instant::now();
+    let registry = localcloud::registry();
+    let known: Vec<&str> = domains().iter().map(|d| d.name()).collect();
+    for name in &options.domains {
+        if !known.contains(&name.as_str()) {
+            return Err(format!(
+                "--domain {name}: no such domain (there are: {})",
+                known.join(", ")
+            ));
+        }
+    }
+    let chosen: Vec<_> = domains()
+        .into_iter()
+        .filter(|d| options.domains.is_empty() || options.domains.iter().any(|n| n == d.name()))
+        .collect();
+    let runtime = runtime()?;
+    let mut failed = false;
+    let mut total = 0;
+    for domain in chosen {
+        let size = domain.simulation_size();
+        let summary = campaign::campaign(domain.name(), template, options.seeds.clone(), size, options.workers)?;
+        total += summary.seeds;
+        print(&summary.report());
+        for (seed, violations) in &summary.failures {
+            failed = true;
+            print(&format!(
+                "  FAILED seed {seed}: {} violations, the first: {}",
+                violations.len(),
+                violations[0]
+            ));
+        }
+        for (seed, violations) in summary.failures.iter().take(options.shrink_seeds) {
+            let spec = campaign::spec(*seed, size);
+            let failing = runtime.block_on(campaign::run(domain, template, &registry, &spec))?;
+            let shrunk = runtime.block_on(campaign::shrink(
+                domain,
+                template,
+                &registry,
+                &spec,
+                &failing,
+                &violations[0],
+                options.shrink_runs,
+            ))?;
+            std::fs::create_dir_all(&options.out)
+                .map_err(|e| format!("cannot create {}: {e}", options.out.display()))?;
+            let base = options.out.join(format!("{}-seed-{seed}", domain.name()));
+            let scenario_path = base.with_extension("jsonl");
+            let faults_path = base.with_extension("faults.json");
+            std::fs::write(&scenario_path, shrunk.scenario.to_jsonl())
+                .map_err(|e| format!("cannot write {}: {e}", scenario_path.display()))?;
+            let json = serde_json::to_string_pretty(&shrunk.file).map_err(|e| e.to_string())?;
+            std::fs::write(&faults_path, json + "\n")
+                .map_err(|e| format!("cannot write {}: {e}", faults_path.display()))?;
+            print(&format!(
+                "  seed {seed} shrunk from {} choices to {} in {} runs; replay it:\n    localcloud play {} --faults-file {}\n  the minimal run's timeline about the break:",
+                shrunk.from,
+                shrunk.file.choices.len(),
+                shrunk.runs,
+                scenario_path.display(),
+                faults_path.display()
+            ));
+            for line in &shrunk.timeline {
+                print(&format!("    {line}"));
+            }
+        }
+    }
+    let seconds = started.elapsed().as_secs_f64();
+    print(&format!(
+        "Simulation: {total} runs in {seconds:.1} s ({:.1} runs per second)",
+        total as f64 / seconds.max(1e-9)
+    ));
+    Ok(if failed { ExitCode::FAILURE } else { ExitCode::SUCCESS })
 }
 
 /// Loads each `<LogicalId>=<items.json>` into `cloud`.
@@ -528,6 +739,7 @@ fn demo_run(template: &Path, args: &DemoArgs) -> Result<Box<dyn emulator::domain
         size: args.size,
         seed: args.seed,
         faults,
+        replay: None,
     };
     let mut run = domain.demo(template, options, &localcloud::registry())?;
     run.cloud_mut().keep_timeline(false);

@@ -162,6 +162,7 @@ pub struct Shop {
     malformed_requests: Vec<String>,
     malformed_messages: Vec<String>,
     initial: BTreeMap<String, u64>,
+    played: Scenario,
 }
 
 impl Shop {
@@ -170,6 +171,22 @@ impl Shop {
         template: &Path,
         seed: u64,
         faults: Faults,
+        stock: u64,
+        registry: &Registry,
+    ) -> Result<Self, ShopError> {
+        let options = CloudOptions {
+            seed,
+            faults,
+            ..CloudOptions::default()
+        };
+        Self::open_with(template, options, stock, registry)
+    }
+
+    /// A shop as [`Shop::open`] makes it, its cloud started with `options` (a replay of
+    /// recorded choices, say).
+    pub fn open_with(
+        template: &Path,
+        options: CloudOptions,
         stock: u64,
         registry: &Registry,
     ) -> Result<Self, ShopError> {
@@ -186,12 +203,9 @@ impl Shop {
         let cloud = LocalCloud::new(
             topology,
             CloudOptions {
-                seed,
-                faults,
-                // The saga has no scheduled rule: other domains' ticks would only draw from
-                // the dice and change what a seed replays.
+                // The saga has no scheduled rule: other domains' ticks would only add work.
                 schedules_until: 0,
-                ..CloudOptions::default()
+                ..options
             },
             registry,
         )?;
@@ -202,6 +216,7 @@ impl Shop {
             malformed_requests: Vec::new(),
             malformed_messages: Vec::new(),
             initial,
+            played: Scenario::default(),
         })
     }
 
@@ -220,6 +235,7 @@ impl Shop {
     /// sent straight to a queue its parking (the demo sends only malformed ones).
     pub fn play(&mut self, scenario: &Scenario) -> Result<(), String> {
         scenario.schedule(&mut self.cloud)?;
+        self.played.steps.extend(scenario.steps.iter().cloned());
         for step in &scenario.steps {
             match &step.input {
                 Input::Http(request) if request.method == "POST" && request.path == "/orders" => {
@@ -248,6 +264,7 @@ impl Shop {
     /// Places order `number` of `kind` at virtual time `at`.
     pub fn place(&mut self, at: i64, kind: Kind, number: usize) -> Result<(), String> {
         self.play(&Scenario {
+            start: None,
             steps: vec![order_step(at, kind, number, false)],
         })
     }
@@ -255,6 +272,7 @@ impl Shop {
     /// Places an order that fails validation at `at`: it must be answered 400.
     pub fn place_malformed(&mut self, at: i64) -> Result<(), String> {
         self.play(&Scenario {
+            start: None,
             steps: vec![malformed_order_step(at, 0)],
         })
     }
@@ -263,7 +281,10 @@ impl Shop {
     /// `consumer` now (a producer's bug): it must be parked with its reason.
     pub fn send_malformed_message(&mut self, consumer: &str) -> Result<(), String> {
         let step = malformed_message_step(self.cloud.topology(), consumer, 0)?;
-        self.play(&Scenario { steps: vec![step] })
+        self.play(&Scenario {
+            start: None,
+            steps: vec![step],
+        })
     }
 
     /// Runs the cloud until nothing is left to do, then checks every invariant.
@@ -714,7 +735,7 @@ pub fn demo_mix(topology: &Topology, orders: usize, seed: u64) -> Result<Scenari
     }
     steps.push(malformed_order_step(5, 0));
     steps.push(malformed_message_step(topology, "reserve-inventory", 0)?);
-    Ok(Scenario { steps })
+    Ok(Scenario { start: None, steps })
 }
 
 /// Places the demo's mix on `shop` (see [`demo_mix`]).
@@ -823,9 +844,27 @@ impl Domain for Orders {
         orders::registry()
     }
 
+    fn invariants(&self) -> &'static [&'static str] {
+        &[
+            "every order request is answered: accepted (a retry with the first one's id) or 400",
+            "every order reaches its final state in its tracking view",
+            "each effect (reservation, charge, shipment, release) is decided once per order",
+            "no order is both shipped and cancelled",
+            "each decision is notified once, outside a crash between its send and its record",
+            "stock per sku equals what was reserved and not released",
+            "no message is left unprocessed, dead-lettered or undeliverable; only malformed ones are parked",
+            "no invocation answers past its timeout",
+        ]
+    }
+
     fn demo(&self, template: &Path, options: DemoOptions, registry: &Registry) -> Result<Box<dyn DemoRun>, String> {
-        let mut shop =
-            Shop::open(template, options.seed, options.faults, DEMO_STOCK, registry).map_err(|e| e.to_string())?;
+        let cloud_options = CloudOptions {
+            seed: options.seed,
+            faults: options.faults,
+            replay: options.replay,
+            ..CloudOptions::default()
+        };
+        let mut shop = Shop::open_with(template, cloud_options, DEMO_STOCK, registry).map_err(|e| e.to_string())?;
         place_mix(&mut shop, options.size, options.seed)?;
         Ok(Box::new(shop))
     }
@@ -847,5 +886,9 @@ impl DemoRun for Shop {
                 violations: outcome.violations,
             }
         })
+    }
+
+    fn scenario(&self) -> Scenario {
+        self.played.clone()
     }
 }

@@ -144,7 +144,10 @@ pub fn generate(catalogue: &Catalogue, plan: Plan) -> Generated {
     }
     let refused = invalid_readings(catalogue, plan, &mut rng);
     Generated {
-        scenario: requests(catalogue, &sent, &refused),
+        scenario: Scenario {
+            start: Some(plan.start),
+            ..requests(catalogue, &sent, &refused)
+        },
         sent,
         refused,
     }
@@ -334,5 +337,5 @@ fn requests(catalogue: &Catalogue, sent: &[Sent], refused: &[Refused]) -> Scenar
             }),
         })
         .collect();
-    Scenario { steps }
+    Scenario { start: None, steps }
 }

@@ -70,19 +70,56 @@ impl Domain for Sensors {
         sensors::registry()
     }
 
+    fn invariants(&self) -> &'static [&'static str] {
+        &[
+            "every window's last published verdict is the computation over all its counted readings",
+            "every period with an anomaly is alerted",
+            "no alert is told twice outside a crash between its send and its save",
+            "every reading is counted, or parked as too late when sent beyond the horizon",
+            "every invalid reading is refused naming its field, and no valid one",
+        ]
+    }
+
+    /// The campaign's runs are the demo's 65 minutes of readings: the scenario plans some
+    /// readings to arrive beyond the late horizon, which a shorter run would not reach.
+    fn simulation_size(&self) -> usize {
+        usize::try_from(DEMO_MINUTES).unwrap_or(0)
+    }
+
+    fn simulation(
+        &self,
+        template: &Path,
+        options: DemoOptions,
+        registry: &emulator::functions::Registry,
+    ) -> Result<Box<dyn DemoRun>, String> {
+        let minutes = i64::try_from(options.size).map_err(|_| "size out of range".to_owned())?;
+        let mut site = Site::new_with(
+            template,
+            options.seed,
+            options.faults,
+            options.replay,
+            minutes,
+            registry,
+        )?;
+        let scenario = site.generated.scenario.clone();
+        site.play(&scenario)?;
+        Ok(Box::new(site))
+    }
+
     fn demo(
         &self,
         template: &Path,
         options: DemoOptions,
         registry: &emulator::functions::Registry,
     ) -> Result<Box<dyn DemoRun>, String> {
-        Ok(Box::new(Site::open(
+        self.simulation(
             template,
-            options.seed,
-            options.faults,
-            DEMO_MINUTES,
+            DemoOptions {
+                size: usize::try_from(DEMO_MINUTES).unwrap_or(0),
+                ..options
+            },
             registry,
-        )?))
+        )
     }
 }
 
@@ -118,6 +155,19 @@ impl Site {
         minutes: i64,
         registry: &emulator::functions::Registry,
     ) -> Result<Self, String> {
+        Self::new_with(template, seed, faults, None, minutes, registry)
+    }
+
+    /// As [`Site::new`], replaying `replay`'s choices instead of drawing from the seed when
+    /// given (the seed still makes the scenario).
+    pub fn new_with(
+        template: &Path,
+        seed: u64,
+        faults: emulator::faults::Faults,
+        replay: Option<std::sync::Arc<Vec<emulator::faults::Choice>>>,
+        minutes: i64,
+        registry: &emulator::functions::Registry,
+    ) -> Result<Self, String> {
         let items: Value = serde_json::from_str(CATALOGUE).map_err(|e| format!("sensor catalogue: {e}"))?;
         let catalogue = Catalogue::from_json(&items)
             .map_err(|errors| errors.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))?;
@@ -130,6 +180,7 @@ impl Site {
                 faults,
                 start,
                 schedules_until: (minutes + 15) * 60_000,
+                replay,
             },
             registry,
         )
@@ -381,6 +432,10 @@ impl DemoRun for Site {
                 violations: checked.violations,
             }
         })
+    }
+
+    fn scenario(&self) -> emulator::scenario::Scenario {
+        self.generated.scenario.clone()
     }
 }
 

@@ -11,6 +11,17 @@ use super::{LocalCloud, Task, What};
 use crate::sqs::Outgoing;
 use crate::topology::{Endpoint, Input};
 
+/// One event on its way from a rule to a target, and how often the target refused it.
+#[derive(Debug)]
+pub(crate) struct Delivery {
+    rule: String,
+    target: crate::topology::Target,
+    input: String,
+    event_id: Option<String>,
+    first_at: i64,
+    attempts: u32,
+}
+
 /// Something a run put on a bus or published to a topic, as delivered.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct Emitted {
@@ -224,37 +235,119 @@ impl LocalCloud {
             };
             let destination = target.endpoint.logical_id().to_owned();
             routes.push(self.topology.route_from(rule_id, target));
-            match &target.endpoint {
-                Endpoint::Queue(queue) => {
-                    let message = Outgoing {
-                        body: input,
-                        group_id: target.message_group_id.clone(),
-                        deduplication_id: event.get("id").and_then(Value::as_str).map(str::to_owned),
-                        ..Outgoing::default()
-                    };
-                    let copies = if self.dice.duplicate() { 2 } else { 1 };
-                    for copy in 0..copies {
-                        let latency = self.dice.between(5, 25) + self.dice.delay();
-                        if copy == 1 {
-                            doubled.push(queue.clone());
-                        }
-                        self.schedule(
-                            self.now + latency,
-                            Task::Deliver {
-                                queue: queue.clone(),
-                                message: message.clone(),
-                                dead_letter: target.dead_letter.clone(),
-                            },
-                        );
-                    }
+            let stream = format!("rule:{rule_id}:{}", target.id);
+            let copies = match &target.endpoint {
+                Endpoint::Queue(_) if self.dice.duplicate(&stream) => 2,
+                _ => 1,
+            };
+            for copy in 0..copies {
+                if copy == 1 {
+                    doubled.push(destination.clone());
                 }
-                Endpoint::Topic(topic) => self.publish(topic, Outgoing::body(input), rule_id),
-                Endpoint::Function(function) => match serde_json::from_str(&input) {
-                    Ok(payload) => self.invoke_later(function, payload),
-                    Err(err) => self.undeliverable(destination, format!("input is not JSON: {err}")),
-                },
+                let delivery = Delivery {
+                    rule: rule_id.to_owned(),
+                    target: target.clone(),
+                    input: input.clone(),
+                    event_id: event.get("id").and_then(Value::as_str).map(str::to_owned),
+                    first_at: self.now,
+                    attempts: 0,
+                };
+                let at = self.now + self.dice.delivery_latency(&stream);
+                self.schedule(at, Task::Redeliver(Box::new(delivery)));
             }
         }
+    }
+
+    /// Tries a delivery to its target: a throttled one is retried with backoff as the target's
+    /// `RetryPolicy` allows, then kept in its `DeadLetterConfig` queue with EventBridge's
+    /// attributes (or dropped without one, as EventBridge drops it).
+    pub(super) fn redeliver(&mut self, mut delivery: Delivery) {
+        let stream = format!("rule:{}:{}", delivery.rule, delivery.target.id);
+        if self.dice.target_throttled(&stream) {
+            delivery.attempts += 1;
+            let name = format!("{} target {}", delivery.rule, delivery.target.id);
+            self.record(What::TargetThrottled {
+                target: name.clone(),
+                attempts: delivery.attempts,
+            });
+            let policy = delivery.target.retry;
+            // Exponential backoff from 1 s, at most 5 minutes apart.
+            let backoff = (1_000_i64 << (delivery.attempts - 1).min(9)).min(300_000);
+            let retry_at = self.now + backoff;
+            let exhausted = if delivery.attempts > policy.maximum_retry_attempts {
+                Some("MaximumRetryAttemptsExceeded")
+            } else if retry_at - delivery.first_at > policy.maximum_event_age_ms {
+                Some("MaximumEventAgeExceeded")
+            } else {
+                None
+            };
+            match exhausted {
+                None => self.schedule(retry_at, Task::Redeliver(Box::new(delivery))),
+                Some(condition) => self.give_up(delivery, condition, name),
+            }
+            return;
+        }
+        let input = delivery.input;
+        match &delivery.target.endpoint {
+            Endpoint::Queue(queue) => {
+                let message = Outgoing {
+                    body: input,
+                    group_id: delivery.target.message_group_id.clone(),
+                    deduplication_id: delivery.event_id,
+                    ..Outgoing::default()
+                };
+                self.deliver(queue, message, delivery.target.dead_letter.clone());
+            }
+            Endpoint::Topic(topic) => self.publish(topic, Outgoing::body(input), &delivery.rule),
+            Endpoint::Function(function) => match serde_json::from_str(&input) {
+                Ok(payload) => self.invoke_later(function, payload),
+                Err(err) => self.undeliverable(function.clone(), format!("input is not JSON: {err}")),
+            },
+        }
+    }
+
+    /// A delivery EventBridge stops retrying: to the dead-letter queue with the attributes
+    /// EventBridge sets there, or dropped.
+    /// <https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-rule-dlq.html>
+    fn give_up(&mut self, delivery: Delivery, condition: &str, name: String) {
+        let Some(dlq) = delivery.target.dead_letter.clone() else {
+            self.undeliverable(
+                name,
+                format!(
+                    "throttled {} times ({condition}); dropped: the target has no dead-letter queue",
+                    delivery.attempts
+                ),
+            );
+            return;
+        };
+        let rule_arn = self.rule_arn(&delivery.rule);
+        let mut parked = Outgoing::body(delivery.input);
+        for (attribute, value) in [
+            ("ERROR_CODE", "ThrottlingException".to_owned()),
+            (
+                "ERROR_MESSAGE",
+                "the target throttled every delivery attempt (injected)".to_owned(),
+            ),
+            ("EXHAUSTED_RETRY_CONDITION", condition.to_owned()),
+            ("RETRY_ATTEMPTS", (delivery.attempts - 1).to_string()),
+            ("RULE_ARN", rule_arn),
+            ("TARGET_ARN", delivery.target.endpoint.logical_id().to_owned()),
+        ] {
+            parked.attributes.insert(attribute.into(), value);
+        }
+        self.record(What::Undeliverable {
+            target: name,
+            reason: format!("{condition} after {} attempts; kept in {dlq}", delivery.attempts),
+        });
+        self.deliver(&dlq, parked, None);
+    }
+
+    fn rule_arn(&self, rule: &str) -> String {
+        self.topology
+            .template
+            .resource(rule)
+            .and_then(|r| r.arn.clone())
+            .unwrap_or_else(|| format!("arn:aws:events:{}:{}:rule/{rule}", self.region, self.account))
     }
 
     /// A scheduled rule fires: EventBridge's `Scheduled Event` to its targets, then the next

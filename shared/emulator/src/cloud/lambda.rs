@@ -1,11 +1,14 @@
 //! Lambda: invocations (by a poller, asynchronously with Lambda's retries, or by an HTTP client
 //! with its retries), and what a function sends, dispatched to buses, topics and queues.
 
+use std::rc::Rc;
+
 use handler_kit::local::{LocalMessage, Sent};
 use serde_json::Value;
 
-use super::{LocalCloud, Task, What};
+use super::{After, Ended, LocalCloud, Task, What};
 use crate::sqs::Outgoing;
+use crate::topology::Endpoint;
 
 /// A function's message as a queue or topic takes it.
 fn outgoing(message: LocalMessage) -> Outgoing {
@@ -32,13 +35,13 @@ pub struct Exchange {
 pub const CLIENT_RETRIES: u32 = 20;
 
 /// How often Lambda retries a failed asynchronous invocation (a rule or a subscription
-/// invoking a function directly).
+/// invoking a function directly) unless its `EventInvokeConfig` says otherwise.
 pub const ASYNC_RETRIES: u32 = 2;
 
 impl LocalCloud {
     /// An asynchronous invocation (a rule or subscription targeting a function), shortly.
     pub(super) fn invoke_later(&mut self, function: &str, payload: Value) {
-        let at = self.now + self.dice.between(5, 25);
+        let at = self.now + self.dice.between(&format!("function:{function}/async-latency"), 5, 25);
         self.schedule(
             at,
             Task::Invoke {
@@ -46,43 +49,206 @@ impl LocalCloud {
                 payload,
                 label: None,
                 attempt: 0,
+                first_at: self.now,
             },
         );
     }
 
-    /// Runs an asynchronous invocation (a rule or a subscription invoking a function directly),
-    /// attempt `attempt`.
-    pub(super) async fn invoke_async(&mut self, function: String, payload: Value, attempt: u32) {
-        // Lambda retries a failed asynchronous invocation twice, a minute and then
-        // two minutes later; what still fails is kept, payload and all.
-        if let Err(error) = self.invoke(&function, payload.clone()).await {
-            if attempt < ASYNC_RETRIES {
-                self.schedule(
-                    self.now + 60_000 * i64::from(attempt + 1),
-                    Task::Invoke {
-                        function,
-                        payload,
-                        label: None,
-                        attempt: attempt + 1,
-                    },
-                );
-            } else {
-                let crate_name = self.topology.crate_of(&function).to_owned();
-                self.undeliverable(
-                    crate_name,
-                    format!(
-                        "asynchronous invocation failed {} times ({error}); event: {payload}",
-                        attempt + 1
-                    ),
-                );
+    /// Starts invoking function `logical_id` on `payload` now; `after` says what its end means.
+    /// It runs beside every other invocation in flight, and interleaves with them at its port
+    /// calls.
+    pub(super) fn start_invocation(&mut self, logical_id: &str, payload: Value, after: After) {
+        let request_id = self.next_id("request");
+        let Some(deployed) = self.functions.get(logical_id) else {
+            let missing = format!("no function {logical_id}");
+            self.settle_invocation(after, Err(missing), false);
+            return;
+        };
+        let function = Rc::clone(&deployed.function);
+        let (crate_name, timeout) = (deployed.crate_name.clone(), deployed.timeout);
+        self.invocations += 1;
+        let id = self.invocations;
+        *self.stats.invocations.entry(crate_name.clone()).or_default() += 1;
+        self.dice.begin_invocation(id, &crate_name);
+        self.in_flight.insert(id, crate_name.clone());
+        let running = self.in_flight.values().filter(|c| **c == crate_name).count();
+        let peak = self.stats.peak_concurrency.entry(crate_name.clone()).or_default();
+        *peak = (*peak).max(running);
+        self.running.push(Box::pin(async move {
+            let started = tokio::time::Instant::now();
+            let result = handler_kit::local::in_invocation(id, function.invoke(payload, &request_id, timeout)).await;
+            Ended {
+                id,
+                function: crate_name,
+                request_id,
+                timeout,
+                result,
+                took: started.elapsed(),
+                after,
             }
+        }));
+    }
+
+    /// An invocation ended: its faults, then what its end means for its caller.
+    pub(super) fn ended(&mut self, ended: Ended) {
+        let Ended {
+            id,
+            function,
+            request_id,
+            timeout,
+            mut result,
+            took,
+            after,
+        } = ended;
+        self.in_flight.remove(&id);
+        let inside = self.dice.end_invocation(id);
+        if took > timeout {
+            self.stats.late_invocations.push(format!(
+                "{function} ({request_id}) answered after {} ms, past its {} ms timeout",
+                took.as_millis(),
+                timeout.as_millis()
+            ));
+        }
+        if inside.crashed {
+            self.record(What::CrashBeforeRecord {
+                function: function.clone(),
+            });
+            result = Err("Runtime.ExitError: crashed before recording its work (injected)".into());
+        }
+        let notified = self.notified_by.remove(&id).unwrap_or_default();
+        if inside.record_failed {
+            for index in notified {
+                if let Some(notification) = self.notifications.get_mut(index) {
+                    notification.at_risk = true;
+                }
+            }
+        }
+        self.settle_invocation(after, result, true);
+    }
+
+    fn settle_invocation(&mut self, after: After, result: Result<Value, String>, ran: bool) {
+        match after {
+            After::Batch { mapping, batch } => self.settle_batch(mapping, batch, result, ran),
+            After::Async {
+                function,
+                payload,
+                attempt,
+                first_at,
+            } => self.async_ended(function, payload, attempt, first_at, result),
+            After::Client {
+                function,
+                payload,
+                label,
+                attempt,
+            } => self.client_answered(function, payload, label, attempt, result),
         }
     }
 
-    /// An HTTP client's request, retried as [`CLIENT_RETRIES`] says while it fails or is answered
-    /// 5xx or 409; its last answer is the exchange.
-    pub(super) async fn client_request(&mut self, function: String, payload: Value, label: String, attempt: u32) {
-        let result = self.invoke(&function, payload.clone()).await;
+    /// An asynchronous invocation ended. Lambda retries a failed one a minute and then two
+    /// minutes later, as often as the function's `EventInvokeConfig` allows and while the
+    /// event is younger than its maximum age; what still fails goes to the on-failure
+    /// destination, payload and all, or is dropped without one (said in the timeline).
+    fn async_ended(
+        &mut self,
+        function: String,
+        payload: Value,
+        attempt: u32,
+        first_at: i64,
+        result: Result<Value, String>,
+    ) {
+        let Err(error) = result else {
+            return;
+        };
+        let config = self
+            .topology
+            .functions
+            .get(&function)
+            .map(|f| f.async_config.clone())
+            .unwrap_or_default();
+        let retry_at = self.now + 60_000 * i64::from(attempt + 1);
+        let too_old = retry_at - first_at > config.maximum_event_age_ms;
+        if attempt < config.maximum_retry_attempts && !too_old {
+            self.schedule(
+                retry_at,
+                Task::Invoke {
+                    function,
+                    payload,
+                    label: None,
+                    attempt: attempt + 1,
+                    first_at,
+                },
+            );
+            return;
+        }
+        let condition = if too_old {
+            "EventAgeExceeded"
+        } else {
+            "RetriesExhausted"
+        };
+        let crate_name = self.topology.crate_of(&function).to_owned();
+        let arn = self
+            .topology
+            .template
+            .resource(&function)
+            .and_then(|r| r.arn.clone())
+            .unwrap_or_default();
+        // The invocation record Lambda sends an on-failure destination.
+        let record = serde_json::json!({
+            "version": "1.0",
+            "timestamp": (self.start + chrono::Duration::milliseconds(self.now)).to_rfc3339(),
+            "requestContext": {
+                "requestId": self.next_id("request"),
+                "functionArn": format!("{arn}:$LATEST"),
+                "condition": condition,
+                "approximateInvokeCount": attempt + 1,
+            },
+            "requestPayload": payload,
+            "responseContext": {"statusCode": 200, "executedVersion": "$LATEST", "functionError": "Unhandled"},
+            "responsePayload": {"errorMessage": error},
+        });
+        let reason = format!(
+            "asynchronous invocation failed {} times ({condition}: {error})",
+            attempt + 1
+        );
+        match config.on_failure {
+            Some(Endpoint::Queue(queue)) => {
+                self.record(What::Undeliverable {
+                    target: crate_name,
+                    reason: format!("{reason}; kept in {queue}"),
+                });
+                self.deliver(&queue, Outgoing::body(record.to_string()), None);
+            }
+            Some(Endpoint::Topic(topic)) => {
+                self.record(What::Undeliverable {
+                    target: crate_name.clone(),
+                    reason: format!("{reason}; sent to {topic}"),
+                });
+                self.publish(&topic, Outgoing::body(record.to_string()), &crate_name);
+            }
+            Some(Endpoint::Function(target)) => {
+                self.record(What::Undeliverable {
+                    target: crate_name,
+                    reason: format!("{reason}; sent to {target}"),
+                });
+                self.invoke_later(&target, record);
+            }
+            None => self.undeliverable(
+                crate_name,
+                format!("{reason}; dropped (no on-failure destination); event: {payload}"),
+            ),
+        }
+    }
+
+    /// An HTTP client's request was answered: retried as [`CLIENT_RETRIES`] says while it
+    /// failed or was answered 5xx or 409; its last answer is the exchange.
+    fn client_answered(
+        &mut self,
+        function: String,
+        payload: Value,
+        label: String,
+        attempt: u32,
+        result: Result<Value, String>,
+    ) {
         let status = result
             .as_ref()
             .ok()
@@ -103,13 +269,13 @@ impl LocalCloud {
                     payload,
                     label: Some(label),
                     attempt: attempt + 1,
+                    first_at: self.now,
                 },
             );
         } else {
             self.exchanged(&function, label, result);
         }
     }
-
     fn exchanged(&mut self, function: &str, label: String, response: Result<Value, String>) {
         let (status, detail) = match &response {
             Ok(response) => {
@@ -137,48 +303,34 @@ impl LocalCloud {
         self.exchanges.push(Exchange { label, response });
     }
 
-    /// Invokes function `logical_id` on `payload` now and handles what it sent.
-    pub(super) async fn invoke(&mut self, logical_id: &str, payload: Value) -> Result<Value, String> {
-        let request_id = self.next_id("request");
-        let Some(deployed) = self.functions.get(logical_id) else {
-            return Err(format!("no function {logical_id}"));
-        };
-        let crate_name = deployed.crate_name.clone();
-        let timeout = deployed.timeout;
-        *self.stats.invocations.entry(crate_name.clone()).or_default() += 1;
-        self.dice.begin_invocation();
-        let started = tokio::time::Instant::now();
-        let mut result = deployed.function.invoke(payload, &request_id, timeout).await;
-        let took = started.elapsed();
-        if took > timeout {
-            self.stats.late_invocations.push(format!(
-                "{crate_name} ({request_id}) answered after {} ms, past its {} ms timeout",
-                took.as_millis(),
-                timeout.as_millis()
-            ));
-        }
-        if self.dice.crashed_inside() {
-            self.record(What::CrashBeforeRecord {
-                function: crate_name.clone(),
-            });
-            result = Err("Runtime.ExitError: crashed before recording its work (injected)".into());
-        }
-        let sent = self.outbox.drain();
-        self.dispatching_at_risk = self.dice.record_failed_inside();
-        self.dispatch(sent, &crate_name);
-        self.dispatching_at_risk = false;
-        result
-    }
-
-    /// Invokes function `logical_id` on `payload` now, without routing what it sends: the
-    /// response and the sends, for `localcloud invoke`.
+    /// Invokes function `logical_id` on `payload` now, alone, without routing what it sends:
+    /// the response and the sends, for `localcloud invoke`.
     pub async fn invoke_alone(&mut self, logical_id: &str, payload: Value) -> (Result<Value, String>, Vec<Sent>) {
         let request_id = self.next_id("request");
         let Some(deployed) = self.functions.get(logical_id) else {
             return (Err(format!("no function {logical_id} in the template")), Vec::new());
         };
-        let result = deployed.function.invoke(payload, &request_id, deployed.timeout).await;
+        let function = Rc::clone(&deployed.function);
+        let result = function.invoke(payload, &request_id, deployed.timeout).await;
         (result, self.outbox.drain())
+    }
+
+    /// Routes what invocations sent since the last time, in the order they sent it, each as
+    /// the function that sent it.
+    pub(super) fn route_sends(&mut self) {
+        for (invocation, sent) in self.outbox.drain_by_invocation() {
+            let from = invocation
+                .and_then(|id| self.in_flight.get(&id).cloned())
+                .unwrap_or_else(|| "outside".to_owned());
+            let before = self.notifications.len();
+            self.dispatch(vec![sent], &from);
+            if let Some(id) = invocation {
+                self.notified_by
+                    .entry(id)
+                    .or_default()
+                    .extend(before..self.notifications.len());
+            }
+        }
     }
 
     /// Handles a function's sends, now.

@@ -2,9 +2,14 @@
 //! functions, run in process on a virtual clock by a seeded scheduler.
 //!
 //! One agenda of timed tasks drives everything: deliveries into queues (after a small, random
-//! latency), polls of event source mappings, asynchronous invocations. Tasks at the same
-//! virtual time run in the order they were scheduled, and every random choice comes from one
-//! seeded source, so a seed replays a run exactly.
+//! latency), polls of event source mappings, asynchronous invocations. Invocations run
+//! concurrently, as on AWS: an event source mapping keeps up to its concurrency of batches in
+//! flight, Function URL requests and asynchronous invocations run beside them. Virtual time is
+//! tokio's paused clock: every port call takes a seeded virtual latency, so the invocations in
+//! flight interleave at their port calls in an order the seed decides, and the clock jumps to
+//! the next thing that happens. Tasks and wake-ups at the same instant run in a fixed order,
+//! and every random choice comes from a seeded stream of its component ([`crate::faults`]), so
+//! a seed replays a run exactly, byte for byte the same timeline.
 //!
 //! Each service is a module of its own, all of them methods of [`LocalCloud`] over the state
 //! this module holds: the timeline (`timeline`), EventBridge buses, rules and schedules
@@ -20,13 +25,18 @@ mod timeline;
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap, HashMap};
 use std::fmt;
-use std::sync::Arc;
+use std::future::Future;
+use std::pin::Pin;
+use std::rc::Rc;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use chrono::{DateTime, TimeZone, Utc};
 use event_pattern::Matcher;
-use handler_kit::ManualClock;
+use futures_util::StreamExt;
+use futures_util::stream::FuturesUnordered;
 use handler_kit::local::{LocalFunction, Outbox, Tables, World};
+use idempotency::Clock;
 use serde_json::Value;
 
 pub use eventbridge::Emitted;
@@ -35,9 +45,9 @@ pub use lambda::{ASYNC_RETRIES, CLIENT_RETRIES, Exchange};
 pub use sns::Notification;
 pub use timeline::{Entry, What, clock_text};
 
-use crate::faults::{Dice, Faults, Injected};
+use crate::faults::{Choice, Dice, Faults, Injected};
 use crate::functions::{Registry, RegistryError, Wiring};
-use crate::sqs::{Outgoing, Queue};
+use crate::sqs::{Message, Outgoing, Queue};
 use crate::topology::Topology;
 
 /// How a cloud starts.
@@ -52,6 +62,8 @@ pub struct CloudOptions {
     /// Scheduled rules fire until this many virtual ms after the start (a schedule has no end
     /// of its own, and a run must).
     pub schedules_until: i64,
+    /// Replay exactly these choices instead of drawing from the seed (a fault file).
+    pub replay: Option<Arc<Vec<Choice>>>,
 }
 
 impl Default for CloudOptions {
@@ -61,7 +73,48 @@ impl Default for CloudOptions {
             faults: Faults::none(),
             start: Utc.with_ymd_and_hms(2026, 11, 23, 9, 0, 0).single().unwrap_or_default(),
             schedules_until: 10 * 60_000,
+            replay: None,
         }
+    }
+}
+
+/// The run's clock, as functions read it: the virtual start plus tokio's paused clock's time
+/// since the run began, so a function sees time pass across its own port calls.
+#[derive(Debug)]
+struct VirtualClock {
+    start: DateTime<Utc>,
+    /// Virtual ms at the last sync, and tokio's instant then (none outside a run).
+    synced: Mutex<(i64, Option<tokio::time::Instant>)>,
+}
+
+impl VirtualClock {
+    /// Ties virtual ms `now` to tokio's current instant (at the start of each run: a run may
+    /// be driven by another runtime than the last).
+    fn sync(&self, now: i64) {
+        *self.synced.lock().unwrap_or_else(PoisonError::into_inner) = (now, Some(tokio::time::Instant::now()));
+    }
+
+    /// Virtual ms since the start.
+    fn elapsed_ms(&self) -> i64 {
+        let (ms, at) = *self.synced.lock().unwrap_or_else(PoisonError::into_inner);
+        at.map_or(ms, |at| {
+            ms + i64::try_from(at.elapsed().as_millis()).unwrap_or(i64::MAX / 2)
+        })
+    }
+
+    /// Tokio's instant of virtual ms `at` (not before now).
+    fn instant_of(&self, at: i64) -> tokio::time::Instant {
+        let (ms, synced) = *self.synced.lock().unwrap_or_else(PoisonError::into_inner);
+        let synced = synced.unwrap_or_else(tokio::time::Instant::now);
+        synced + Duration::from_millis(u64::try_from(at - ms).unwrap_or(0))
+    }
+}
+
+impl Clock for VirtualClock {
+    fn now(&self) -> DateTime<Utc> {
+        let (ms, at) = *self.synced.lock().unwrap_or_else(PoisonError::into_inner);
+        let elapsed = at.map_or(Duration::ZERO, |at| at.elapsed());
+        self.start + chrono::Duration::milliseconds(ms) + chrono::Duration::from_std(elapsed).unwrap_or_default()
     }
 }
 
@@ -81,6 +134,8 @@ pub struct Stats {
     /// Invocations that answered after their timeout (on tokio's clock, which the kit's
     /// deadline reads): each would have been killed by Lambda, its whole batch retried.
     pub late_invocations: Vec<String>,
+    /// The most invocations in flight at once, by crate.
+    pub peak_concurrency: BTreeMap<String, usize>,
 }
 
 #[derive(Debug)]
@@ -98,6 +153,15 @@ enum Task {
         payload: Value,
         label: Option<String>,
         attempt: u32,
+        /// When the event was first handed to Lambda (its age bounds its retries).
+        first_at: i64,
+    },
+    /// A rule retries a delivery its target throttled.
+    Redeliver(Box<eventbridge::Delivery>),
+    /// The poller's invocation of a batch Lambda throttled is let through.
+    Unthrottle {
+        mapping: usize,
+        batch: Vec<Message>,
     },
     /// A scheduled rule fires (and schedules its next firing within the horizon).
     Fire {
@@ -138,8 +202,42 @@ impl Ord for Scheduled {
 struct Deployed {
     crate_name: String,
     timeout: Duration,
-    function: Box<dyn LocalFunction>,
+    function: Rc<dyn LocalFunction>,
 }
+
+/// What to do when an invocation ends.
+#[derive(Debug)]
+enum After {
+    /// Settle the batch of event source mapping `mapping`.
+    Batch { mapping: usize, batch: Vec<Message> },
+    /// An asynchronous invocation (a rule, a subscription): Lambda's retries.
+    Async {
+        function: String,
+        payload: Value,
+        attempt: u32,
+        first_at: i64,
+    },
+    /// An HTTP client's request: its retries, or its exchange.
+    Client {
+        function: String,
+        payload: Value,
+        label: String,
+        attempt: u32,
+    },
+}
+
+/// An invocation that ended: its answer, and how long it took on tokio's clock.
+struct Ended {
+    id: u64,
+    function: String,
+    request_id: String,
+    timeout: Duration,
+    result: Result<Value, String>,
+    took: Duration,
+    after: After,
+}
+
+type Running = Pin<Box<dyn Future<Output = Ended>>>;
 
 /// Who sees the timeline as it happens.
 type Observer = Box<dyn FnMut(&Entry)>;
@@ -151,12 +249,21 @@ pub struct LocalCloud {
     region: String,
     start: DateTime<Utc>,
     now: i64,
-    clock: Arc<ManualClock>,
+    clock: Arc<VirtualClock>,
     dice: Arc<Dice>,
     outbox: Outbox,
     tables: Arc<Tables>,
-    /// Whether the invocation being dispatched failed to record a record (see [`Notification`]).
-    dispatching_at_risk: bool,
+    /// Invocations in flight.
+    running: FuturesUnordered<Running>,
+    /// The crate of each invocation in flight, by invocation id.
+    in_flight: BTreeMap<u64, String>,
+    invocations: u64,
+    /// Notifications each invocation in flight published (indexes into `notifications`): at
+    /// risk of a repeat if it then fails to record its work.
+    notified_by: HashMap<u64, Vec<usize>>,
+    /// Batches in flight per mapping, and since when each mapping has had messages.
+    batches_in_flight: Vec<usize>,
+    active_since: Vec<Option<i64>>,
     schedules_until: i64,
     emitted: Option<Vec<Emitted>>,
     queues: BTreeMap<String, Queue>,
@@ -193,8 +300,14 @@ impl fmt::Debug for LocalCloud {
 impl LocalCloud {
     /// A cloud running `topology`.
     pub fn new(topology: Topology, options: CloudOptions, registry: &Registry) -> Result<Self, RegistryError> {
-        let dice = Arc::new(Dice::new(options.seed, options.faults));
-        let clock = Arc::new(ManualClock::new(options.start));
+        let dice = Arc::new(match &options.replay {
+            Some(choices) => Dice::replaying(options.faults, choices),
+            None => Dice::new(options.seed, options.faults),
+        });
+        let clock = Arc::new(VirtualClock {
+            start: options.start,
+            synced: Mutex::new((0, None)),
+        });
         let outbox = Outbox::default();
         let tables = Arc::new(Tables::default());
         let wiring = Wiring {
@@ -219,7 +332,7 @@ impl LocalCloud {
                 Deployed {
                     crate_name: function.spec.binary.clone(),
                     timeout: function.spec.timeout,
-                    function: registry.build(&function.spec, &wiring)?,
+                    function: Rc::from(registry.build(&function.spec, &wiring)?),
                 },
             );
         }
@@ -254,7 +367,12 @@ impl LocalCloud {
             dice,
             outbox,
             tables,
-            dispatching_at_risk: false,
+            running: FuturesUnordered::new(),
+            in_flight: BTreeMap::new(),
+            invocations: 0,
+            notified_by: HashMap::new(),
+            batches_in_flight: vec![0; mappings],
+            active_since: vec![None; mappings],
             schedules_until: options.schedules_until,
             emitted: None,
             queues,
@@ -413,6 +531,17 @@ impl LocalCloud {
         self.dice.injected()
     }
 
+    /// The choices the run made so far (its fault file; none when it replays one).
+    pub fn choices(&self) -> Vec<Choice> {
+        self.dice.choices()
+    }
+
+    /// Port calls made so far, how many while another invocation was in flight, and a
+    /// digest of the order the invocations made them in.
+    pub fn schedule_digest(&self) -> (u64, u64, u64) {
+        self.dice.schedule()
+    }
+
     /// Whether function `logical_id` consumes `event_type`.
     pub fn consumes(&self, logical_id: &str, event_type: &str) -> bool {
         self.functions
@@ -454,6 +583,7 @@ impl LocalCloud {
                 payload,
                 label: Some(label.into()),
                 attempt: 0,
+                first_at: at,
             },
         );
     }
@@ -475,52 +605,104 @@ impl LocalCloud {
         self.record(What::Undeliverable { target, reason });
     }
 
-    /// Runs tasks until none is left, or the next is after virtual time `until`. Returns how
-    /// many ran.
+    /// Runs tasks and the invocations they start until nothing is left to do, or the next
+    /// task is after virtual time `until` (invocations still in flight then go on in the next
+    /// run). Returns how many tasks ran and invocations ended. Needs tokio's clock paused
+    /// (`start_paused`): virtual time is its time.
     pub async fn run(&mut self, until: i64) -> usize {
+        self.clock.sync(self.now);
         let mut ran = 0;
-        while let Some(Reverse(next)) = self.agenda.peek() {
-            if next.at > until {
+        loop {
+            self.catch_up();
+            let due = self
+                .agenda
+                .peek()
+                .map(|Reverse(next)| next.at)
+                .filter(|at| *at <= until);
+            if due.is_none() && self.running.is_empty() {
                 break;
             }
-            let Some(Reverse(next)) = self.agenda.pop() else {
-                break;
+            let wake = due.or((until != i64::MAX).then_some(until));
+            let deadline = wake.map(|at| self.clock.instant_of(at));
+            let sleep = async move {
+                match deadline {
+                    Some(deadline) => tokio::time::sleep_until(deadline).await,
+                    None => std::future::pending().await,
+                }
             };
-            if next.at > self.now {
-                self.clock.advance(chrono::Duration::milliseconds(next.at - self.now));
-                self.now = next.at;
+            let outbox = self.outbox.clone();
+            tokio::select! {
+                biased;
+                // What an invocation sends takes effect when it sends it, not when it ends.
+                () = outbox.sent() => {}
+                Some(ended) = self.running.next() => {
+                    self.catch_up();
+                    self.ended(ended);
+                    ran += 1;
+                }
+                () = sleep => {
+                    self.catch_up();
+                    if due.is_none() {
+                        break;
+                    }
+                    if let Some(Reverse(next)) = self.agenda.pop() {
+                        self.execute(next.task);
+                        ran += 1;
+                    }
+                }
             }
-            self.execute(next.task).await;
-            ran += 1;
         }
+        self.catch_up();
         ran
     }
 
-    /// Whether no task is waiting.
-    pub fn is_idle(&self) -> bool {
-        self.agenda.is_empty()
+    /// Moves `now` to the virtual clock and routes what the invocations in flight sent since.
+    fn catch_up(&mut self) {
+        self.now = self.now.max(self.clock.elapsed_ms());
+        self.route_sends();
     }
 
-    async fn execute(&mut self, task: Task) {
+    /// Whether no task is waiting and no invocation is in flight.
+    pub fn is_idle(&self) -> bool {
+        self.agenda.is_empty() && self.running.is_empty()
+    }
+
+    fn execute(&mut self, task: Task) {
         match task {
             Task::Deliver {
                 queue,
                 message,
                 dead_letter,
             } => self.deliver(&queue, message, dead_letter),
-            Task::Poll { mapping } => self.poll(mapping).await,
+            Task::Poll { mapping } => self.poll(mapping),
             Task::Fire { schedule } => self.fire(schedule),
             Task::Put { bus, event } => self.put_raw(&bus, event),
+            Task::Redeliver(delivery) => self.redeliver(*delivery),
+            Task::Unthrottle { mapping, batch } => self.invoke_batch(mapping, batch),
             Task::Invoke {
                 function,
                 payload,
                 label,
                 attempt,
-            } => match label {
+                first_at,
+            } => {
                 // No label: a rule or a subscription invoked it; a label: an HTTP client did.
-                None => self.invoke_async(function, payload, attempt).await,
-                Some(label) => self.client_request(function, payload, label, attempt).await,
-            },
+                let after = match label {
+                    None => After::Async {
+                        function: function.clone(),
+                        payload: payload.clone(),
+                        attempt,
+                        first_at,
+                    },
+                    Some(label) => After::Client {
+                        function: function.clone(),
+                        payload: payload.clone(),
+                        label,
+                        attempt,
+                    },
+                };
+                self.start_invocation(&function, payload, after);
+            }
         }
     }
 

@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use aws_lambda_events::event::sqs::{SqsEvent, SqsMessage};
 use serde_json::Value;
 
-use super::{LocalCloud, Task, What};
+use super::{After, LocalCloud, Task, What};
 use crate::esm::{self, MappingConfig};
 use crate::sqs::{Message, Outgoing};
 
@@ -55,7 +55,10 @@ impl LocalCloud {
         self.schedule(at, Task::Poll { mapping });
     }
 
-    pub(super) async fn poll(&mut self, index: usize) {
+    /// A mapping's poller looks at its queue: it takes batches while the mapping has room for
+    /// more in flight ([`MappingConfig::concurrency`]; a FIFO queue hands out none of a group
+    /// with a message in flight) and starts an invocation for each.
+    pub(super) fn poll(&mut self, index: usize) {
         if self.polls[index] != Some(self.now) {
             return; // superseded by an earlier poll
         }
@@ -64,62 +67,100 @@ impl LocalCloud {
         if !mapping.enabled {
             return;
         }
-        let Some(queue) = self.queues.get_mut(&mapping.queue) else {
-            return;
-        };
-        let visible = queue.visible(self.now);
-        if visible == 0 {
-            if let Some(next) = queue.next_visible_after(self.now) {
-                self.poll_at(index, next);
-            }
-            return;
-        }
-        // The batching window: wait for a full batch, at most the window after the first record.
-        if visible < mapping.batch_size && mapping.window_ms > 0 {
-            let opened = *self.windows[index].get_or_insert(self.now);
-            if self.now < opened + mapping.window_ms {
-                self.poll_at(index, opened + mapping.window_ms);
+        loop {
+            let Some(queue) = self.queues.get_mut(&mapping.queue) else {
+                return;
+            };
+            let visible = queue.visible(self.now);
+            if visible == 0 {
+                if self.batches_in_flight[index] == 0 && queue.is_empty() {
+                    self.active_since[index] = None; // idle again: the next burst starts at five
+                }
+                if let Some(next) = queue.next_visible_after(self.now) {
+                    self.poll_at(index, next);
+                }
                 return;
             }
-        }
-        self.windows[index] = None;
-        let received = queue.receive(self.now, mapping.batch_size);
-        let fifo = queue.config().fifo;
-        let config = queue.config().clone();
-        for dead in received.dead_letters {
-            self.dead_letter(&config, dead);
-        }
-        for expired in received.expired {
-            self.record(What::Expired {
-                queue: config.logical_id.clone(),
-                id: expired.id,
-            });
-        }
-        let mut batch = received.messages;
-        if batch.is_empty() {
-            // Only dead letters came out: look again when something can be received.
-            let next = self.queues.get(&mapping.queue).and_then(|q| {
-                if q.visible(self.now) > 0 {
-                    Some(self.now)
-                } else {
-                    q.next_visible_after(self.now)
-                }
-            });
-            if let Some(next) = next {
-                self.poll_at(index, next);
+            let active = self.now - *self.active_since[index].get_or_insert(self.now);
+            if self.batches_in_flight[index] >= mapping.concurrency(active) {
+                return; // polled again when a batch ends
             }
+            // The batching window: wait for a full batch, at most the window after the first record.
+            if visible < mapping.batch_size && mapping.window_ms > 0 {
+                let opened = *self.windows[index].get_or_insert(self.now);
+                if self.now < opened + mapping.window_ms {
+                    self.poll_at(index, opened + mapping.window_ms);
+                    return;
+                }
+            }
+            self.windows[index] = None;
+            let received = queue.receive(self.now, mapping.batch_size);
+            let fifo = queue.config().fifo;
+            let config = queue.config().clone();
+            for dead in received.dead_letters {
+                self.dead_letter(&config, dead);
+            }
+            for expired in received.expired {
+                self.record(What::Expired {
+                    queue: config.logical_id.clone(),
+                    id: expired.id,
+                });
+            }
+            let mut batch = received.messages;
+            if batch.is_empty() {
+                continue; // only dead letters came out: look again
+            }
+            if !fifo {
+                self.dice
+                    .shuffle(&format!("queue:{}/order", config.logical_id), &mut batch);
+            }
+            self.batches_in_flight[index] += 1;
+            // Lambda may throttle the invocation: the poller retries it while the batch's
+            // visibility timeout runs, so its messages can come back to another poller first.
+            match self.dice.invoke_throttle_ms(&format!("mapping:{}", mapping.logical_id)) {
+                0 => self.invoke_batch(index, batch),
+                throttled => {
+                    self.record(What::Throttled {
+                        function: self.topology.crate_of(&mapping.function).to_owned(),
+                        size: batch.len(),
+                        for_ms: throttled,
+                    });
+                    self.schedule(self.now + throttled, Task::Unthrottle { mapping: index, batch });
+                }
+            }
+        }
+    }
+
+    /// Invokes mapping `index`'s function on `batch`, as Lambda's poller hands it over.
+    pub(super) fn invoke_batch(&mut self, index: usize, batch: Vec<Message>) {
+        let mapping = &self.topology.mappings[index];
+        let (function, queue) = (mapping.function.clone(), mapping.queue.clone());
+        let Some(config) = self.queues.get(&queue).map(|q| q.config().clone()) else {
             return;
-        }
-        if !fifo && self.dice.faults().reorder_ms > 0 {
-            self.dice.shuffle(&mut batch);
-        }
+        };
         let event = self.sqs_event(&config, &batch);
+        let crate_name = self.topology.crate_of(&function).to_owned();
+        *self.stats.records.entry(crate_name).or_default() += batch.len() as u64;
+        self.start_invocation(
+            &function,
+            serde_json::to_value(event).unwrap_or(Value::Null),
+            After::Batch { mapping: index, batch },
+        );
+    }
+
+    /// A batch's invocation ended (or could not start): its records are deleted or left to
+    /// come back as the answer says, and the poller looks again.
+    pub(super) fn settle_batch(
+        &mut self,
+        index: usize,
+        batch: Vec<Message>,
+        mut result: Result<Value, String>,
+        ran: bool,
+    ) {
+        let mapping: MappingConfig = self.topology.mappings[index].clone();
         let crate_name = self.topology.crate_of(&mapping.function).to_owned();
-        *self.stats.records.entry(crate_name.clone()).or_default() += batch.len() as u64;
-        let mut result = self
-            .invoke(&mapping.function, serde_json::to_value(event).unwrap_or(Value::Null))
-            .await;
-        if self.dice.crash() {
+        self.batches_in_flight[index] = self.batches_in_flight[index].saturating_sub(1);
+        if ran && self.dice.crash(&format!("mapping:{}", mapping.logical_id)) {
             self.record(What::Crash {
                 function: crate_name.clone(),
                 size: batch.len(),
@@ -128,8 +169,9 @@ impl LocalCloud {
         }
         let ids: Vec<String> = batch.iter().map(|m| m.id.clone()).collect();
         let settlement = esm::settle(&ids, &result, mapping.report_batch_item_failures);
-        let queue = self.queues.get_mut(&mapping.queue);
-        if let Some(queue) = queue {
+        if let Some(queue) = self.queues.get_mut(&mapping.queue) {
+            // A receipt from an earlier receive no longer deletes a message received again
+            // since (its visibility timeout ran out while this batch was in flight).
             for message in batch.iter().filter(|m| settlement.delete.contains(&m.id)) {
                 queue.delete(message.receipt.as_deref().unwrap_or_default());
             }
@@ -150,18 +192,9 @@ impl LocalCloud {
                 failure: settlement.batch_failure,
             });
         }
-        // The poller takes the next batch once this invocation is over.
-        let busy = self.dice.between(5, 40);
-        let next = self.queues.get(&mapping.queue).and_then(|q| {
-            if q.visible(self.now + busy) > 0 {
-                Some(self.now + busy)
-            } else {
-                q.next_visible_after(self.now + busy)
-            }
-        });
-        if let Some(next) = next {
-            self.poll_at(index, next);
-        }
+        // The poller has room again.
+        let now = self.now;
+        self.poll_at(index, now);
     }
 
     fn dead_letter(&mut self, from: &crate::sqs::QueueConfig, message: Message) {

@@ -55,7 +55,12 @@ impl LocalCloud {
                         Outgoing::body(envelope::encode::sns_notification_body(&notification))
                     };
                     self.schedule(
-                        self.now + self.dice.between(5, 25),
+                        self.now
+                            + self.dice.between(
+                                &format!("topic:{topic_id}:{}/latency", subscription.logical_id),
+                                5,
+                                25,
+                            ),
                         Task::Deliver {
                             queue: queue.clone(),
                             message: outgoing,
@@ -93,7 +98,8 @@ impl LocalCloud {
             at: self.now,
             topic: topic_id.to_owned(),
             message,
-            at_risk: self.dispatching_at_risk,
+            // Marked when the invocation that sent it ends having failed to record its work.
+            at_risk: false,
         });
     }
 }

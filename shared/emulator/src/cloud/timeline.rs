@@ -101,6 +101,23 @@ pub enum What {
         /// Subscriptions it reached.
         delivered: usize,
     },
+    /// A fault: Lambda throttled the invocation of a batch; the poller tries again later while
+    /// the batch's visibility timeout runs.
+    Throttled {
+        /// The function's crate.
+        function: String,
+        /// Records in the batch.
+        size: usize,
+        /// How long until the invocation goes through.
+        for_ms: i64,
+    },
+    /// A fault: a rule's target throttled a delivery; EventBridge retries it.
+    TargetThrottled {
+        /// The rule and target.
+        target: String,
+        /// Attempts so far.
+        attempts: u32,
+    },
     /// Something could not be delivered where the template sends it.
     Undeliverable {
         /// Where it was going.
@@ -188,6 +205,15 @@ impl fmt::Display for Entry {
                 f,
                 "{:<18} {subject:<35} {from:<17} -> {topic} ({delivered} subscriptions)",
                 "(notification)"
+            ),
+            What::Throttled { function, size, for_ms } => write!(
+                f,
+                "  FAULT {function} throttled; its batch of {size} waits {} s for an invocation",
+                for_ms / 1000
+            ),
+            What::TargetThrottled { target, attempts } => write!(
+                f,
+                "  FAULT {target} throttled the delivery (attempt {attempts}); EventBridge retries it"
             ),
             What::Undeliverable { target, reason } => write!(f, "  UNDELIVERABLE to {target}: {reason}"),
         }

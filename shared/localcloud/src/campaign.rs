@@ -1,0 +1,356 @@
+//! The simulation campaign: every domain's scenario run over many seeds with invocations
+//! running at once and faults above the demo's, every invariant the domain declares checked
+//! on each run (and the event store's audit). A failing seed is shrunk by delta debugging over
+//! the run's choices (faults, latencies, orders: [`emulator::faults::Choice`]) to a minimal
+//! set that still breaks the same invariant, written as a scenario file and a fault file that
+//! `localcloud play --faults-file` replays exactly.
+
+use std::collections::BTreeSet;
+use std::fmt::Write as _;
+use std::path::Path;
+use std::sync::Arc;
+
+use emulator::cloud::Entry;
+use emulator::domain::{DemoOptions, Domain};
+use emulator::faults::{Choice, Faults, Injected};
+use emulator::functions::Registry;
+use emulator::scenario::Scenario;
+use serde::{Deserialize, Serialize};
+
+/// What a fault file holds: where the run came from, what broke, and the choices that break it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct FaultFile {
+    /// The domain whose scenario and invariants the run has.
+    pub domain: String,
+    /// The seed the scenario was generated from.
+    pub seed: u64,
+    /// The run's size (orders, minutes of readings).
+    pub size: usize,
+    /// The fault rates and latency ranges the choices were drawn under.
+    pub faults: Faults,
+    /// The invariant's violation the choices reproduce.
+    pub breaks: String,
+    /// The choices: every other draw of the run takes its default.
+    pub choices: Vec<Choice>,
+}
+
+/// One run of a domain's scenario.
+#[derive(Debug, Clone)]
+pub struct Run {
+    /// Invariants that did not hold.
+    pub violations: Vec<String>,
+    /// Faults injected.
+    pub injected: Injected,
+    /// Port calls made, how many beside another invocation in flight, and a digest of their order.
+    pub schedule: (u64, u64, u64),
+    /// The most invocations of one function in flight at once.
+    pub peak_concurrency: usize,
+    /// The choices the run made (none when it replayed a fault file).
+    pub choices: Vec<Choice>,
+    /// The scenario it played.
+    pub scenario: Scenario,
+    /// Its timeline, when asked for.
+    pub timeline: Vec<Entry>,
+}
+
+/// How one run is made.
+#[derive(Debug, Clone)]
+pub struct RunSpec {
+    /// The run's size.
+    pub size: usize,
+    /// Its seed.
+    pub seed: u64,
+    /// Its fault rates.
+    pub faults: Faults,
+    /// Choices to replay instead of drawing from the seed.
+    pub replay: Option<Arc<Vec<Choice>>>,
+    /// Keep the timeline.
+    pub timeline: bool,
+}
+
+/// Runs `domain`'s simulation as `spec` says, on the template at `template`.
+pub async fn run(domain: &dyn Domain, template: &Path, registry: &Registry, spec: &RunSpec) -> Result<Run, String> {
+    let options = DemoOptions {
+        size: spec.size,
+        seed: spec.seed,
+        faults: spec.faults,
+        replay: spec.replay.clone(),
+    };
+    let mut demo = domain.simulation(template, options, registry)?;
+    demo.cloud_mut().keep_timeline(spec.timeline);
+    let report = demo.finish().await;
+    let mut violations = report.violations;
+    let cloud = demo.cloud_mut();
+    if let Err(audit) = crate::audit(cloud).await {
+        violations.extend(audit.into_iter().map(|failure| format!("event store audit: {failure}")));
+    }
+    Ok(Run {
+        violations,
+        injected: cloud.injected(),
+        schedule: cloud.schedule_digest(),
+        peak_concurrency: cloud.stats().peak_concurrency.values().copied().max().unwrap_or(0),
+        choices: cloud.choices(),
+        timeline: cloud.timeline().to_vec(),
+        scenario: demo.scenario(),
+    })
+}
+
+/// A failing seed, shrunk.
+#[derive(Debug, Clone)]
+pub struct Shrunk {
+    /// The fault file of the minimal choices.
+    pub file: FaultFile,
+    /// How many choices the failing run made.
+    pub from: usize,
+    /// Runs the shrinking took.
+    pub runs: usize,
+    /// The scenario.
+    pub scenario: Scenario,
+    /// The timeline of the minimal run around the break.
+    pub timeline: Vec<String>,
+}
+
+/// Shrinks the choices of a failing run of `domain` (`failed`, from `spec`) to a minimal set
+/// that still breaks `target` (one of its violations): delta debugging by complements, in
+/// at most `budget` runs.
+pub async fn shrink(
+    domain: &dyn Domain,
+    template: &Path,
+    registry: &Registry,
+    spec: &RunSpec,
+    failed: &Run,
+    target: &str,
+    budget: usize,
+) -> Result<Shrunk, String> {
+    let mut runs = 0;
+    let breaks = async |choices: &[Choice], runs: &mut usize| -> Result<bool, String> {
+        *runs += 1;
+        let replay = RunSpec {
+            replay: Some(Arc::new(choices.to_vec())),
+            timeline: false,
+            ..spec.clone()
+        };
+        Ok(run(domain, template, registry, &replay)
+            .await?
+            .violations
+            .iter()
+            .any(|v| v == target))
+    };
+    let mut current = failed.choices.clone();
+    if !breaks(&current, &mut runs).await? {
+        return Err(format!(
+            "seed {}: replaying its {} choices does not break \"{target}\" again: the run is not deterministic",
+            spec.seed,
+            current.len()
+        ));
+    }
+    let mut parts = 2;
+    while current.len() >= 2 && runs < budget {
+        let chunk = current.len().div_ceil(parts);
+        let mut reduced = false;
+        for start in (0..current.len()).step_by(chunk) {
+            if runs >= budget {
+                break;
+            }
+            let complement: Vec<Choice> = current[..start]
+                .iter()
+                .chain(current[(start + chunk).min(current.len())..].iter())
+                .cloned()
+                .collect();
+            if breaks(&complement, &mut runs).await? {
+                current = complement;
+                parts = (parts - 1).max(2);
+                reduced = true;
+                break;
+            }
+        }
+        if !reduced {
+            if parts >= current.len() {
+                break;
+            }
+            parts = (parts * 2).min(current.len());
+        }
+    }
+    if current.len() == 1 && runs < budget && breaks(&[], &mut runs).await? {
+        current.clear();
+    }
+    let minimal = run(
+        domain,
+        template,
+        registry,
+        &RunSpec {
+            replay: Some(Arc::new(current.clone())),
+            timeline: true,
+            ..spec.clone()
+        },
+    )
+    .await?;
+    Ok(Shrunk {
+        file: FaultFile {
+            domain: domain.name().to_owned(),
+            seed: spec.seed,
+            size: spec.size,
+            faults: spec.faults,
+            breaks: target.to_owned(),
+            choices: current,
+        },
+        from: failed.choices.len(),
+        runs,
+        scenario: minimal.scenario,
+        timeline: around(&minimal.timeline, target),
+    })
+}
+
+/// The timeline lines about what `violation` names (its first word: a sensor, an order, a
+/// queue), at most 60 of them, the last ones.
+fn around(timeline: &[Entry], violation: &str) -> Vec<String> {
+    let subject = violation
+        .split([' ', ':'])
+        .find(|word| !word.is_empty())
+        .unwrap_or_default();
+    let lines: Vec<String> = timeline
+        .iter()
+        .map(ToString::to_string)
+        .filter(|line| line.contains(subject))
+        .collect();
+    lines[lines.len().saturating_sub(60)..].to_vec()
+}
+
+/// What a campaign over one domain found.
+#[derive(Debug, Clone, Default)]
+pub struct DomainSummary {
+    /// The domain.
+    pub domain: String,
+    /// Seeds run.
+    pub seeds: u64,
+    /// Invariant checks made (seeds times the invariants the domain declares, plus the audit).
+    pub checks: u64,
+    /// Faults injected by kind.
+    pub injected: Injected,
+    /// Port calls made, and how many of them beside another invocation in flight.
+    pub port_calls: u64,
+    /// Port calls made while another invocation was in flight.
+    pub overlapping_calls: u64,
+    /// Distinct orders of port calls over the seeds.
+    pub interleavings: usize,
+    /// The most invocations of one function in flight at once.
+    pub peak_concurrency: usize,
+    /// Failing seeds with their violations.
+    pub failures: Vec<(u64, Vec<String>)>,
+}
+
+impl DomainSummary {
+    /// The summary's lines.
+    pub fn report(&self) -> String {
+        let mut out = String::new();
+        let i = &self.injected;
+        let _ = writeln!(
+            out,
+            "{}: {} seeds, {} failed; {} invariant checks",
+            self.domain,
+            self.seeds,
+            self.failures.len(),
+            self.checks
+        );
+        let _ = writeln!(
+            out,
+            "  faults injected: {} duplicate deliveries, {} crashes after publish, {} crashes before a record, {} throttled table calls, {} slow publishes, {} throttled deliveries, {} throttled invocations ({} in all)",
+            i.duplicates,
+            i.crashes,
+            i.crashes_before_record,
+            i.store_errors,
+            i.slow_publishes,
+            i.throttled_deliveries,
+            i.throttled_invocations,
+            i.total()
+        );
+        let _ = writeln!(
+            out,
+            "  interleavings: {} distinct port-call orders over {} seeds; {} of {} port calls made while another invocation was in flight; up to {} invocations of one function at once",
+            self.interleavings, self.seeds, self.overlapping_calls, self.port_calls, self.peak_concurrency
+        );
+        out
+    }
+}
+
+/// Runs domain `name` over `seeds` under the campaign's faults, on `workers` threads (each
+/// run is single-threaded and deterministic; which thread runs a seed changes nothing).
+pub fn campaign(
+    name: &str,
+    template: &Path,
+    seeds: std::ops::Range<u64>,
+    size: usize,
+    workers: usize,
+) -> Result<DomainSummary, String> {
+    let domain = crate::domains()
+        .into_iter()
+        .find(|d| d.name() == name)
+        .ok_or_else(|| format!("no domain {name}"))?;
+    let seeds: Vec<u64> = seeds.collect();
+    let workers = workers.clamp(1, seeds.len().max(1));
+    let outcomes: Vec<Result<Vec<(u64, Run)>, String>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..workers)
+            .map(|worker| {
+                let mine: Vec<u64> = seeds.iter().copied().skip(worker).step_by(workers).collect();
+                scope.spawn(move || -> Result<Vec<(u64, Run)>, String> {
+                    let runtime = crate::runtime()?;
+                    let registry = crate::registry();
+                    let domain = crate::domains()
+                        .into_iter()
+                        .find(|d| d.name() == name)
+                        .ok_or_else(|| format!("no domain {name}"))?;
+                    mine.into_iter()
+                        .map(|seed| {
+                            let outcome = runtime.block_on(run(domain, template, &registry, &spec(seed, size)))?;
+                            Ok((seed, outcome))
+                        })
+                        .collect()
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join()
+                    .unwrap_or_else(|_| Err("a campaign worker panicked".to_owned()))
+            })
+            .collect()
+    });
+    let mut runs = Vec::new();
+    for outcome in outcomes {
+        runs.extend(outcome?);
+    }
+    runs.sort_by_key(|(seed, _)| *seed);
+    let mut summary = DomainSummary {
+        domain: name.to_owned(),
+        ..DomainSummary::default()
+    };
+    let mut digests = BTreeSet::new();
+    for (seed, outcome) in runs {
+        summary.seeds += 1;
+        summary.checks += domain.invariants().len() as u64 + 1;
+        summary.injected.add(&outcome.injected);
+        let (calls, overlapping, digest) = outcome.schedule;
+        summary.port_calls += calls;
+        summary.overlapping_calls += overlapping;
+        digests.insert(digest);
+        summary.peak_concurrency = summary.peak_concurrency.max(outcome.peak_concurrency);
+        if !outcome.violations.is_empty() {
+            summary.failures.push((seed, outcome.violations));
+        }
+    }
+    summary.interleavings = digests.len();
+    Ok(summary)
+}
+
+/// The campaign's run of `seed`: its faults drawn from the seed, above the demo's.
+pub fn spec(seed: u64, size: usize) -> RunSpec {
+    RunSpec {
+        size,
+        seed,
+        faults: Faults::campaign(seed),
+        replay: None,
+        timeline: false,
+    }
+}
