@@ -92,9 +92,13 @@ pub fn current_invocation() -> Option<u64> {
     INVOCATION.try_with(|id| *id).ok()
 }
 
-/// Where sends wait for the cloud, each with the invocation that made it.
+/// What invocations sent, each with the invocation that sent it.
+type Tagged = Mutex<Vec<(Option<u64>, Sent)>>;
+
+/// Where sends wait for the cloud, each with the invocation that made it; the cloud is woken
+/// when something is sent.
 #[derive(Debug, Clone, Default)]
-pub struct Outbox(Arc<(Mutex<Vec<(Option<u64>, Sent)>>, tokio::sync::Notify)>);
+pub struct Outbox(Arc<(Tagged, tokio::sync::Notify)>);
 
 impl Outbox {
     fn push(&self, sent: Sent) {

@@ -490,7 +490,7 @@ fn replay_fault_file(template: &Path, scenario: &Scenario, fault: &FaultFile) ->
     let report = runtime()?.block_on(run.finish());
     run.cloud_mut().observe(|_| {});
     print(&report.summary);
-    if report.violations.iter().any(|v| *v == fault.breaks) {
+    if report.violations.contains(&fault.breaks) {
         print(&format!("The break reproduces: {}", fault.breaks));
         Ok(ExitCode::FAILURE)
     } else if report.violations.is_empty() {

@@ -110,9 +110,7 @@ impl LocalCloud {
             ));
         }
         if inside.crashed {
-            self.record(What::CrashBeforeRecord {
-                function: function.clone(),
-            });
+            self.record(What::CrashBeforeRecord { function });
             result = Err("Runtime.ExitError: crashed before recording its work (injected)".into());
         }
         let notified = self.notified_by.remove(&id).unwrap_or_default();
