@@ -212,6 +212,7 @@ async fn given_the_sensors_demo_when_its_archive_is_replayed_then_raise_alert_up
         seed: 2,
         faults: Faults::demo(),
         replay: None,
+        variant: None,
     };
     let mut run = sensors_demo::Sensors
         .demo(&template, options, &localcloud::registry())

@@ -58,6 +58,7 @@ async fn the_demo_logs_no_event_data_at_info() {
             seed: 1,
             faults: Faults::demo(),
             replay: None,
+            variant: None,
         };
         let mut run = domain.demo(&template, options, &localcloud::registry()).unwrap();
         run.cloud_mut().keep_emitted();

@@ -26,6 +26,8 @@ pub struct DemoOptions {
     /// Replay exactly these choices instead of drawing faults and latencies from the seed
     /// (the seed still makes the scenario).
     pub replay: Option<Arc<Vec<Choice>>>,
+    /// A variant of the domain's scenario (one of [`Domain::variants`]), or its usual one.
+    pub variant: Option<String>,
 }
 
 /// What a demo run ended with.
@@ -77,6 +79,11 @@ pub trait Domain {
 
     /// The invariants its runs check, by name (what a simulation campaign counts).
     fn invariants(&self) -> &'static [&'static str];
+
+    /// Variants of its scenario a simulation can ask for (`DemoOptions::variant`).
+    fn variants(&self) -> &'static [&'static str] {
+        &[]
+    }
 
     /// The size of one run of the simulation campaign: small enough for a thousand seeds,
     /// large enough for its functions to run many invocations at once.

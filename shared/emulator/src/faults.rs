@@ -108,7 +108,13 @@ impl Faults {
         let mut rng = fastrand::Rng::with_seed(seed ^ 0xca3a_1a11);
         Self {
             duplicate_delivery: 0.05 + rng.f64() * 0.25,
-            reorder_ms: rng.i64(400..=3000),
+            // Half the seeds deliver within seconds; the other half spread deliveries over up
+            // to three minutes (a backlog, retries), so readings arrive after later ones.
+            reorder_ms: if rng.bool() {
+                rng.i64(400..=3000)
+            } else {
+                rng.i64(60_000..=180_000)
+            },
             crash_after_publish: 0.02 + rng.f64() * 0.06,
             store_errors: 0.01 + rng.f64() * 0.02,
             crash_before_record: 0.01 + rng.f64() * 0.02,

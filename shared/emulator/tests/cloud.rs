@@ -70,10 +70,67 @@ static STUB: Function<Nowhere> = Function {
     idempotent: true,
 };
 
+/// An API whose every answer takes 100 ms of virtual time.
+struct SlowApi;
+impl handler_kit::HttpHandler for SlowApi {
+    async fn handle(
+        &self,
+        _: aws_lambda_events::event::lambda_function_urls::LambdaFunctionUrlRequest,
+    ) -> aws_lambda_events::event::lambda_function_urls::LambdaFunctionUrlResponse {
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        let mut response = aws_lambda_events::event::lambda_function_urls::LambdaFunctionUrlResponse::default();
+        response.status_code = 200;
+        response
+    }
+}
+
+static API: Function<Nowhere> = Function {
+    name: "api",
+    trigger: Trigger::FunctionUrl,
+    schedule: None,
+    outputs: Nowhere,
+    settings: &[],
+    idempotent: false,
+};
+
+/// An aggregating function with a tick: each batch and each tick takes 100 ms.
+struct Ticker;
+impl handler_kit::BatchHandler for Ticker {
+    type Pending = ();
+    fn event_types(&self) -> Registry {
+        Registry::new().register::<WorkArrived>()
+    }
+    async fn decide(&self, events: Vec<Envelope<Value>>) -> Result<handler_kit::Decision<()>, HandlerError> {
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        Ok(handler_kit::Decision {
+            records: events.iter().map(|_| Ok(())).collect(),
+            outputs: Vec::new(),
+            pending: (),
+        })
+    }
+    async fn tick(&self, _: chrono::DateTime<chrono::Utc>) -> Result<handler_kit::Decision<()>, HandlerError> {
+        self.decide(Vec::new()).await
+    }
+    async fn commit(&self, (): ()) -> Result<(), HandlerError> {
+        Ok(())
+    }
+}
+
+static TICKER: Function<Nowhere> = Function {
+    name: "ticker",
+    trigger: Trigger::Sqs,
+    schedule: Some("rate(1 minute)"),
+    outputs: Nowhere,
+    settings: &[],
+    idempotent: false,
+};
+
 fn registrations() -> Vec<Registration> {
     vec![
         local::events(&STUB, |_| Ok(Stub)),
         local::events(&FAILING, |_| Ok(Failing)),
+        local::http(&API, |_| Ok(SlowApi)),
+        local::batch(&TICKER, |_| Ok(Ticker)),
     ]
 }
 
@@ -911,4 +968,93 @@ async fn given_a_visibility_timeout_and_a_max_receive_count_from_the_template_th
     // Moved to the DLQ by the receive after the last allowed one, a visibility timeout later.
     assert_eq!(run(30, 2).await, (2, 60), "two receives, 30 s apart");
     assert_eq!(run(60, 4).await, (4, 240), "four receives, 60 s apart");
+}
+
+#[tokio::test(start_paused = true)]
+async fn given_function_url_requests_at_the_same_instant_then_they_run_side_by_side() {
+    let mut cloud = cloud(
+        r#"
+  Api:
+    Type: AWS::Serverless::Function
+    Metadata:
+      BuildProperties:
+        Binary: api
+    Properties:
+      FunctionName: api
+      CodeUri: ..
+      FunctionUrlConfig:
+        AuthType: AWS_IAM
+"#,
+    );
+    for label in ["a", "b", "c"] {
+        let request = emulator::scenario::function_url_request("GET", "/things", &[], None);
+        cloud.request(1_000, "Api", request, label);
+    }
+    cloud.run(i64::MAX).await;
+    assert_eq!(cloud.stats().peak_concurrency["api"], 3);
+    assert_eq!(cloud.exchanges().len(), 3);
+    assert!(
+        cloud
+            .exchanges()
+            .iter()
+            .all(|e| e.response.as_ref().unwrap()["statusCode"] == 200)
+    );
+    assert_eq!(cloud.now(), 1_100, "three 100 ms requests at once end together");
+}
+
+#[tokio::test(start_paused = true)]
+async fn given_a_schedule_targeting_a_function_with_queue_batches_in_flight_then_the_tick_runs_beside_them() {
+    let template = r#"
+  Ticker:
+    Type: AWS::Serverless::Function
+    Metadata:
+      BuildProperties:
+        Binary: ticker
+    Properties:
+      FunctionName: ticker
+      CodeUri: ..
+  Work:
+    Type: AWS::SQS::Queue
+    Properties:
+      VisibilityTimeout: 60
+  Mapping:
+    Type: AWS::Lambda::EventSourceMapping
+    Properties:
+      EventSourceArn: !GetAtt Work.Arn
+      FunctionName: !Ref Ticker
+      BatchSize: 1
+      FunctionResponseTypes: [ReportBatchItemFailures]
+      ScalingConfig:
+        MaximumConcurrency: 2
+  Tick:
+    Type: AWS::Events::Rule
+    Properties:
+      ScheduleExpression: rate(1 minute)
+      Targets:
+        - Id: tick
+          Arn: !GetAtt Ticker.Arn
+"#;
+    let source =
+        sam_template::Template::from_yaml(&format!("{HEADER}{template}"), &sam_template::Options::default()).unwrap();
+    let options = CloudOptions {
+        schedules_until: 60_000,
+        ..CloudOptions::default()
+    };
+    let mut cloud = LocalCloud::new(
+        Topology::from_template(source).unwrap(),
+        options,
+        &functions::Registry::new(registrations()),
+    )
+    .unwrap();
+    for _ in 0..4 {
+        cloud.send_at(59_990, "Work", work_arrived());
+    }
+    cloud.run(i64::MAX).await;
+    assert!(cloud.queue("Work").unwrap().is_empty());
+    assert_eq!(cloud.stats().invocations["ticker"], 5, "four batches and one tick");
+    assert_eq!(
+        cloud.stats().peak_concurrency["ticker"],
+        3,
+        "the mapping's two batches and the tick at once"
+    );
 }

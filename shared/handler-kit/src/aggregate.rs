@@ -224,7 +224,12 @@ impl<H: BatchHandler, P: Publisher, Q: Parking> BatchProcessor<H, P, Q> {
             },
         };
         if let Some((permanent, reason)) = failed {
-            tracing::warn!(permanent, reason, "the batch's outputs or state did not go through");
+            tracing::warn!(
+                permanent,
+                reason,
+                outputs = decided.outputs.len(),
+                "the batch's outputs or state did not go through"
+            );
             for outcome in outcomes.iter_mut().filter(|o| matches!(o, Outcome::Done)) {
                 *outcome = if permanent {
                     Outcome::Park {
@@ -252,14 +257,22 @@ impl<H: BatchHandler, P: Publisher, Q: Parking> BatchProcessor<H, P, Q> {
     }
 }
 
+/// A record's failure as its outcome, logged as the per-record path logs it.
 fn classified(err: &HandlerError) -> Outcome {
+    let kind = err.kind();
     match err.class() {
-        ErrorClass::Transient => Outcome::Retry {
-            reason: err.to_string(),
-        },
-        ErrorClass::Permanent => Outcome::Park {
-            kind: err.kind().to_owned(),
-            reason: err.to_string(),
-        },
+        ErrorClass::Transient => {
+            tracing::warn!(kind, error = %err, "failed; reported for retry");
+            Outcome::Retry {
+                reason: err.to_string(),
+            }
+        }
+        ErrorClass::Permanent => {
+            tracing::error!(kind, error = %err, "cannot be processed; parking it");
+            Outcome::Park {
+                kind: kind.to_owned(),
+                reason: err.to_string(),
+            }
+        }
     }
 }

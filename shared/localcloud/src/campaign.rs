@@ -10,7 +10,7 @@ use std::fmt::Write as _;
 use std::path::Path;
 use std::sync::Arc;
 
-use emulator::cloud::Entry;
+use emulator::cloud::{Entry, What};
 use emulator::domain::{DemoOptions, Domain};
 use emulator::faults::{Choice, Faults, Injected};
 use emulator::functions::Registry;
@@ -27,6 +27,9 @@ pub struct FaultFile {
     pub seed: u64,
     /// The run's size (orders, minutes of readings).
     pub size: usize,
+    /// The scenario's variant, if not the usual one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub variant: Option<String>,
     /// The fault rates and latency ranges the choices were drawn under.
     pub faults: Faults,
     /// The invariant's violation the choices reproduce.
@@ -65,6 +68,8 @@ pub struct RunSpec {
     pub faults: Faults,
     /// Choices to replay instead of drawing from the seed.
     pub replay: Option<Arc<Vec<Choice>>>,
+    /// The scenario's variant.
+    pub variant: Option<String>,
     /// Keep the timeline.
     pub timeline: bool,
 }
@@ -76,6 +81,7 @@ pub async fn run(domain: &dyn Domain, template: &Path, registry: &Registry, spec
         seed: spec.seed,
         faults: spec.faults,
         replay: spec.replay.clone(),
+        variant: spec.variant.clone(),
     };
     let mut demo = domain.simulation(template, options, registry)?;
     demo.cloud_mut().keep_timeline(spec.timeline);
@@ -131,11 +137,12 @@ pub async fn shrink(
             timeline: false,
             ..spec.clone()
         };
+        let class = invariant_class(target);
         Ok(run(domain, template, registry, &replay)
             .await?
             .violations
             .iter()
-            .any(|v| v == target))
+            .any(|v| invariant_class(v) == class))
     };
     let mut current = failed.choices.clone();
     if !breaks(&current, &mut runs).await? {
@@ -191,6 +198,7 @@ pub async fn shrink(
             domain: domain.name().to_owned(),
             seed: spec.seed,
             size: spec.size,
+            variant: spec.variant.clone(),
             faults: spec.faults,
             breaks: target.to_owned(),
             choices: current,
@@ -202,17 +210,69 @@ pub async fn shrink(
     })
 }
 
-/// The timeline lines about what `violation` names (its first word: a sensor, an order, a
-/// queue), at most 60 of them, the last ones.
+/// Which invariant a violation breaks, whatever it breaks it for: its text after the first
+/// `: ` (what it is about comes before), without parenthesised details, every number as `#`.
+/// Shrinking keeps a smaller set of choices when it breaks the same invariant, on any window
+/// or order.
+pub fn invariant_class(violation: &str) -> String {
+    let claim = violation.split_once(": ").map_or(violation, |(_, rest)| rest);
+    let mut class = String::with_capacity(claim.len());
+    let mut depth = 0_u32;
+    for c in claim.chars() {
+        match c {
+            '(' => depth += 1,
+            ')' => depth = depth.saturating_sub(1),
+            _ if depth > 0 => {}
+            '0'..='9' => {
+                if !class.ends_with('#') {
+                    class.push('#');
+                }
+            }
+            '.' if class.ends_with('#') => {}
+            c => class.push(c),
+        }
+    }
+    class.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// The timeline around the break: the events about what `violation` names (its first word:
+/// a sensor, an order, a queue) but the run's routine input (its most frequent event type),
+/// and every failure, fault or parking within 2 s of one of them; at most 60 lines.
 fn around(timeline: &[Entry], violation: &str) -> Vec<String> {
     let subject = violation
         .split([' ', ':'])
         .find(|word| !word.is_empty())
         .unwrap_or_default();
+    let mut counts: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
+    for entry in timeline {
+        if let What::Event { event_type, .. } = &entry.what {
+            *counts.entry(event_type.as_str()).or_default() += 1;
+        }
+    }
+    let routine = counts.into_iter().max_by_key(|(_, n)| *n).map(|(t, _)| t);
+    let about: Vec<i64> = timeline
+        .iter()
+        .filter(|entry| match &entry.what {
+            What::Event {
+                event_type,
+                subject: of,
+                ..
+            } => of.contains(subject) && Some(event_type.as_str()) != routine,
+            _ => false,
+        })
+        .map(|entry| entry.at)
+        .collect();
+    let near = |at: i64| about.iter().any(|a| (a - at).abs() <= 2_000);
     let lines: Vec<String> = timeline
         .iter()
+        .filter(|entry| match &entry.what {
+            What::Event { .. } | What::Notification { .. } => {
+                about.contains(&entry.at) && entry.to_string().contains(subject)
+            }
+            What::Request { .. } => false,
+            _ => near(entry.at) || entry.to_string().contains(subject),
+        })
         .map(ToString::to_string)
-        .filter(|line| line.contains(subject))
         .collect();
     lines[lines.len().saturating_sub(60)..].to_vec()
 }
@@ -281,6 +341,7 @@ pub fn campaign(
     template: &Path,
     seeds: std::ops::Range<u64>,
     size: usize,
+    variant: Option<&str>,
     workers: usize,
 ) -> Result<DomainSummary, String> {
     let domain = crate::domains()
@@ -302,7 +363,8 @@ pub fn campaign(
                         .ok_or_else(|| format!("no domain {name}"))?;
                     mine.into_iter()
                         .map(|seed| {
-                            let outcome = runtime.block_on(run(domain, template, &registry, &spec(seed, size)))?;
+                            let spec = spec(seed, size, variant);
+                            let outcome = runtime.block_on(run(domain, template, &registry, &spec))?;
                             Ok((seed, outcome))
                         })
                         .collect()
@@ -345,12 +407,32 @@ pub fn campaign(
 }
 
 /// The campaign's run of `seed`: its faults drawn from the seed, above the demo's.
-pub fn spec(seed: u64, size: usize) -> RunSpec {
+pub fn spec(seed: u64, size: usize, variant: Option<&str>) -> RunSpec {
     RunSpec {
         size,
         seed,
         faults: Faults::campaign(seed),
         replay: None,
+        variant: variant.map(str::to_owned),
         timeline: false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn given_two_violations_of_one_invariant_on_other_windows_then_their_class_is_the_same() {
+        let one = "s-kolkata-1 humidity window 2026-03-29T00:52:00Z: AnomalyDetected revision 1 (9c3d) went out twice with different data (mean 79.47 then 85.42): consumers keep the first";
+        let other = "s-london-1 humidity window 2026-03-29T00:50:00Z: AnomalyDetected revision 20 (f431) went out twice with different data (count 25 then 24): consumers keep the first";
+        assert_eq!(invariant_class(one), invariant_class(other));
+        assert_eq!(
+            invariant_class(one),
+            "AnomalyDetected revision # went out twice with different data : consumers keep the first"
+        );
+        let verdict =
+            "s-x t window 2026-03-29T00:50:00Z: final verdict None, but the bus last said \"AnomalyDetected\"";
+        assert_ne!(invariant_class(one), invariant_class(verdict));
     }
 }

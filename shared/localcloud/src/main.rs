@@ -89,6 +89,10 @@ enum Command {
         /// Only this domain (repeatable); all by default.
         #[arg(long = "domain")]
         domains: Vec<String>,
+        /// A variant of the domains' scenarios (`backlog`: a sensor uploads ten minutes of
+        /// buffered readings at once); every chosen domain must have it.
+        #[arg(long)]
+        variant: Option<String>,
         /// Where reproducers are written.
         #[arg(long, default_value = "target/simulate")]
         out: PathBuf,
@@ -241,6 +245,7 @@ fn main() -> ExitCode {
             seeds,
             first_seed,
             domains,
+            variant,
             out,
             shrink_runs,
             shrink_seeds,
@@ -250,6 +255,7 @@ fn main() -> ExitCode {
             &Simulate {
                 seeds: first_seed..first_seed.saturating_add(seeds),
                 domains,
+                variant,
                 out,
                 shrink_runs,
                 shrink_seeds,
@@ -306,6 +312,7 @@ fn demo(template: &Path, size: usize, seed: u64, no_faults: bool, quiet: bool) -
             seed,
             faults,
             replay: None,
+            variant: None,
         };
         let mut run = domain.demo(template, options, &registry)?;
         let cloud = run.cloud_mut();
@@ -473,6 +480,7 @@ fn replay_fault_file(template: &Path, scenario: &Scenario, fault: &FaultFile) ->
         seed: fault.seed,
         faults: fault.faults,
         replay: Some(std::sync::Arc::new(fault.choices.clone())),
+        variant: fault.variant.clone(),
     };
     let mut run = domain.simulation(template, options, &localcloud::registry())?;
     if run.scenario() != *scenario {
@@ -509,6 +517,7 @@ fn replay_fault_file(template: &Path, scenario: &Scenario, fault: &FaultFile) ->
 struct Simulate {
     seeds: std::ops::Range<u64>,
     domains: Vec<String>,
+    variant: Option<String>,
     out: PathBuf,
     shrink_runs: usize,
     shrink_seeds: usize,
@@ -536,7 +545,24 @@ fn simulate(template: &Path, options: &Simulate) -> Result<ExitCode, String> {
     let mut total = 0;
     for domain in chosen {
         let size = domain.simulation_size();
-        let summary = campaign::campaign(domain.name(), template, options.seeds.clone(), size, options.workers)?;
+        let variant = options.variant.as_deref();
+        if let Some(variant) = variant
+            && !domain.variants().contains(&variant)
+        {
+            return Err(format!(
+                "--variant {variant}: the {} scenario has no such variant (it has: {})",
+                domain.name(),
+                domain.variants().join(", ")
+            ));
+        }
+        let summary = campaign::campaign(
+            domain.name(),
+            template,
+            options.seeds.clone(),
+            size,
+            variant,
+            options.workers,
+        )?;
         total += summary.seeds;
         print(&summary.report());
         for (seed, violations) in &summary.failures {
@@ -548,7 +574,7 @@ fn simulate(template: &Path, options: &Simulate) -> Result<ExitCode, String> {
             ));
         }
         for (seed, violations) in summary.failures.iter().take(options.shrink_seeds) {
-            let spec = campaign::spec(*seed, size);
+            let spec = campaign::spec(*seed, size, variant);
             let failing = runtime.block_on(campaign::run(domain, template, &registry, &spec))?;
             let shrunk = runtime.block_on(campaign::shrink(
                 domain,
@@ -561,7 +587,11 @@ fn simulate(template: &Path, options: &Simulate) -> Result<ExitCode, String> {
             ))?;
             std::fs::create_dir_all(&options.out)
                 .map_err(|e| format!("cannot create {}: {e}", options.out.display()))?;
-            let base = options.out.join(format!("{}-seed-{seed}", domain.name()));
+            let name = match variant {
+                Some(variant) => format!("{}-{variant}-seed-{seed}", domain.name()),
+                None => format!("{}-seed-{seed}", domain.name()),
+            };
+            let base = options.out.join(name);
             let scenario_path = base.with_extension("jsonl");
             let faults_path = base.with_extension("faults.json");
             std::fs::write(&scenario_path, shrunk.scenario.to_jsonl())
@@ -740,6 +770,7 @@ fn demo_run(template: &Path, args: &DemoArgs) -> Result<Box<dyn emulator::domain
         seed: args.seed,
         faults,
         replay: None,
+        variant: None,
     };
     let mut run = domain.demo(template, options, &localcloud::registry())?;
     run.cloud_mut().keep_timeline(false);

@@ -50,6 +50,9 @@ pub struct Plan {
     pub minutes: i64,
     /// Seed of every random choice.
     pub seed: u64,
+    /// One device goes offline from minute 20 to minute 30 and then uploads what it buffered,
+    /// a reading every 2 s, in one request (see [`backlog`]).
+    pub backlog: bool,
 }
 
 /// A reading sensor-api must refuse, and the field it must name.
@@ -143,6 +146,9 @@ pub fn generate(catalogue: &Catalogue, plan: Plan) -> Generated {
         }
     }
     let refused = invalid_readings(catalogue, plan, &mut rng);
+    if plan.backlog {
+        backlog(catalogue, plan, &mut sent);
+    }
     Generated {
         scenario: Scenario {
             start: Some(plan.start),
@@ -247,6 +253,59 @@ fn reading(
         unit: band.unit.clone(),
         fate,
         arrivals,
+    }
+}
+
+/// When the backlog starts and ends, in virtual ms.
+const BACKLOG: std::ops::Range<i64> = 20 * 60_000..30 * 60_000;
+
+/// A busy device back from ten minutes offline: one stream's readings of minutes 20 to 30,
+/// one every 2 s with two minutes out of its band, all in one request 3 s after it is back
+/// (its usual readings of that stretch never went out). Its 300 readings reach detect-anomaly
+/// as some 30 batches at once, each moving the stream's watermark and closing windows whose
+/// readings other batches hold: many writers on one stream. Drawn from its own generator, so
+/// the scenario without a backlog is unchanged.
+fn backlog(catalogue: &Catalogue, plan: Plan, sent: &mut Vec<Sent>) {
+    let mut rng = fastrand::Rng::with_seed(plan.seed ^ 0xbac1_0900);
+    let sensors: Vec<_> = catalogue.sensors().collect();
+    if sensors.is_empty() || plan.minutes * 60_000 < BACKLOG.end + 5 * 60_000 {
+        return;
+    }
+    let sensor = sensors[rng.usize(..sensors.len())];
+    let Some((metric, band)) = sensor.metrics.iter().next() else {
+        return;
+    };
+    let offline = |s: &Sent| {
+        let at = (s.reading.time - plan.start).num_milliseconds();
+        s.reading.sensor_id == sensor.sensor_id && s.reading.metric == *metric && BACKLOG.contains(&at)
+    };
+    sent.retain(|s| !offline(s));
+    let first = BACKLOG.start / 60_000;
+    let above = rng.i64(first..first + 5);
+    let below = rng.i64(first + 5..first + 10);
+    for at in BACKLOG.step_by(2_000) {
+        let minute = at / 60_000;
+        let value = if minute == above {
+            band.high + width(band) * (0.05 + rng.f64() * 0.5)
+        } else if minute == below {
+            band.low - width(band) * (0.05 + rng.f64() * 0.5)
+        } else {
+            centre(band) + width(band) * (rng.f64() - 0.5) * 0.3
+        };
+        let at = at + rng.i64(0..1_000);
+        let mut reading = reading(
+            &sensor.sensor_id,
+            metric,
+            band,
+            plan,
+            at,
+            round(value),
+            Fate::Late,
+            0,
+            &mut rng,
+        );
+        reading.arrivals = vec![BACKLOG.end + 3_000];
+        sent.push(reading);
     }
 }
 

@@ -41,6 +41,9 @@ pub fn demo_start() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 3, 29, 0, 30, 0).single().unwrap_or_default()
 }
 
+/// The scenario variant in which a busy device uploads ten minutes of buffered readings at once.
+pub const BACKLOG: &str = "backlog";
+
 /// Minutes of readings in the demo: a little over the late horizon, so a few readings can
 /// arrive beyond it.
 pub const DEMO_MINUTES: i64 = 65;
@@ -73,11 +76,16 @@ impl Domain for Sensors {
     fn invariants(&self) -> &'static [&'static str] {
         &[
             "every window's last published verdict is the computation over all its counted readings",
+            "no anomaly event id goes out twice with different data",
             "every period with an anomaly is alerted",
             "no alert is told twice outside a crash between its send and its save",
             "every reading is counted, or parked as too late when sent beyond the horizon",
             "every invalid reading is refused naming its field, and no valid one",
         ]
+    }
+
+    fn variants(&self) -> &'static [&'static str] {
+        &[BACKLOG]
     }
 
     /// The campaign's runs are the demo's 65 minutes of readings: the scenario plans some
@@ -92,15 +100,7 @@ impl Domain for Sensors {
         options: DemoOptions,
         registry: &emulator::functions::Registry,
     ) -> Result<Box<dyn DemoRun>, String> {
-        let minutes = i64::try_from(options.size).map_err(|_| "size out of range".to_owned())?;
-        let mut site = Site::new_with(
-            template,
-            options.seed,
-            options.faults,
-            options.replay,
-            minutes,
-            registry,
-        )?;
+        let mut site = Site::new_with(template, &options, registry)?;
         let scenario = site.generated.scenario.clone();
         site.play(&scenario)?;
         Ok(Box::new(site))
@@ -155,19 +155,35 @@ impl Site {
         minutes: i64,
         registry: &emulator::functions::Registry,
     ) -> Result<Self, String> {
-        Self::new_with(template, seed, faults, None, minutes, registry)
+        let options = DemoOptions {
+            size: usize::try_from(minutes).unwrap_or(0),
+            seed,
+            faults,
+            replay: None,
+            variant: None,
+        };
+        Self::new_with(template, &options, registry)
     }
 
-    /// As [`Site::new`], replaying `replay`'s choices instead of drawing from the seed when
-    /// given (the seed still makes the scenario).
+    /// As [`Site::new`], with `options.size` minutes of readings, replaying `options.replay`'s
+    /// choices instead of drawing from the seed when given (the seed still makes the
+    /// scenario), and with a device's backlog when `options.variant` is `backlog`.
     pub fn new_with(
         template: &Path,
-        seed: u64,
-        faults: emulator::faults::Faults,
-        replay: Option<std::sync::Arc<Vec<emulator::faults::Choice>>>,
-        minutes: i64,
+        options: &DemoOptions,
         registry: &emulator::functions::Registry,
     ) -> Result<Self, String> {
+        let (seed, faults, replay) = (options.seed, options.faults, options.replay.clone());
+        let minutes = i64::try_from(options.size).map_err(|_| "size out of range".to_owned())?;
+        let backlog = match options.variant.as_deref() {
+            None => false,
+            Some(BACKLOG) => true,
+            Some(other) => {
+                return Err(format!(
+                    "the sensors scenario has no variant {other} (there is: {BACKLOG})"
+                ));
+            }
+        };
         let items: Value = serde_json::from_str(CATALOGUE).map_err(|e| format!("sensor catalogue: {e}"))?;
         let catalogue = Catalogue::from_json(&items)
             .map_err(|errors| errors.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))?;
@@ -188,7 +204,15 @@ impl Site {
         let rows = items.as_array().cloned().unwrap_or_default();
         cloud.load_table("SensorCatalogueTable", &rows)?;
         cloud.keep_emitted();
-        let generated = generate(&catalogue, Plan { start, minutes, seed });
+        let generated = generate(
+            &catalogue,
+            Plan {
+                start,
+                minutes,
+                seed,
+                backlog,
+            },
+        );
         Ok(Self {
             cloud,
             catalogue,
@@ -223,6 +247,9 @@ impl Site {
         let emitted = self.cloud.emitted();
         // What the bus says of each window: its latest revision.
         let mut published: BTreeMap<WindowKey, (u64, Value)> = BTreeMap::new();
+        // Each event id with the data it first carried: consumers absorb a repeated id as a
+        // duplicate, so an id carrying other data later leaves them with the first.
+        let mut first_data: HashMap<String, Value> = HashMap::new();
         for item in emitted {
             let event = &item.event;
             if !matches!(
@@ -245,6 +272,31 @@ impl Site {
                 start,
             };
             let revision = data["revision"].as_u64().unwrap_or(0);
+            let id = event["detail"]["metadata"]["id"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned();
+            match first_data.get(&id) {
+                None => {
+                    first_data.insert(id, data.clone());
+                }
+                Some(first) if first != data => {
+                    let differ: Vec<String> = ["count", "mean", "min", "max", "direction"]
+                        .iter()
+                        .filter(|field| first[**field] != data[**field])
+                        .map(|field| format!("{field} {} then {}", first[*field], data[*field]))
+                        .collect();
+                    checked.violations.push(format!(
+                        "{} {} window {}: {} revision {revision} ({id}) went out twice with different data ({}): consumers keep the first",
+                        key.sensor_id,
+                        key.metric,
+                        sensors::time::utc(key.start),
+                        event["detail-type"].as_str().unwrap_or_default(),
+                        differ.join(", ")
+                    ));
+                }
+                Some(_) => {}
+            }
             let entry = published.entry(key).or_insert((0, Value::Null));
             if revision >= entry.0 {
                 *entry = (revision, event.clone());
