@@ -193,6 +193,9 @@ pub struct Inside {
     /// Whether recording a record done failed in it (crashed, or a table write failed): what
     /// it sent may be sent again by the record's rerun.
     pub record_failed: bool,
+    /// Whether any fault was injected into it (a failed port call, a crash): the records it
+    /// reports failed may owe their failure to that.
+    pub faulted: bool,
 }
 
 /// Where draws come from.
@@ -532,6 +535,11 @@ impl FaultPlan for Dice {
             saves if saves.ends_with("::save") => self.before_record(invocation, &function, &port),
             _ => self.table_fault(&port),
         };
+        if let (Fault::Fail(_), Some(id)) = (&fault, invocation)
+            && let Some(inside) = self.state().invocations.get_mut(&id)
+        {
+            inside.faulted = true;
+        }
         let latency = std::time::Duration::from_millis(latency.unsigned_abs());
         match fault {
             Fault::None if latency.is_zero() => Fault::None,

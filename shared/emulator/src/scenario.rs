@@ -366,4 +366,21 @@ mod tests {
         let err = Scenario::parse("{\"at\": 1, \"telegram\": {}}").unwrap_err();
         assert!(err.to_string().starts_with("line 1: "), "{err}");
     }
+
+    #[test]
+    fn given_a_start_line_then_the_scenario_carries_its_instant_and_writes_it_back() {
+        let text = "// made for the sensors demo\n// start: 2026-03-29T01:30:00+01:00\n{\"at\": 0, \"message\": {\"queue\": \"Q\", \"body\": 1}}\n";
+        let scenario = Scenario::parse(text).unwrap();
+        assert_eq!(
+            scenario.start.map(|s| s.to_rfc3339()),
+            Some("2026-03-29T00:30:00+00:00".to_owned()),
+            "stored as UTC"
+        );
+        let written = scenario.to_jsonl();
+        assert!(written.starts_with("// start: 2026-03-29T00:30:00Z\n"), "{written}");
+        assert_eq!(Scenario::parse(&written).unwrap(), scenario, "round trip");
+        let err = Scenario::parse("// start: next tuesday\n").unwrap_err();
+        assert_eq!(err.line, 1);
+        assert!(err.reason.contains("RFC 3339"), "{err}");
+    }
 }

@@ -61,7 +61,7 @@ impl LocalCloud {
         let request_id = self.next_id("request");
         let Some(deployed) = self.functions.get(logical_id) else {
             let missing = format!("no function {logical_id}");
-            self.settle_invocation(after, Err(missing), false);
+            self.settle_invocation(after, Err(missing), None);
             return;
         };
         let function = Rc::clone(&deployed.function);
@@ -121,12 +121,14 @@ impl LocalCloud {
                 }
             }
         }
-        self.settle_invocation(after, result, true);
+        self.settle_invocation(after, result, Some(inside.faulted));
     }
 
-    fn settle_invocation(&mut self, after: After, result: Result<Value, String>, ran: bool) {
+    /// What an invocation's end means for its caller; `faulted`: whether it ran, and with a
+    /// fault injected into it.
+    fn settle_invocation(&mut self, after: After, result: Result<Value, String>, faulted: Option<bool>) {
         match after {
-            After::Batch { mapping, batch } => self.settle_batch(mapping, batch, result, ran),
+            After::Batch { mapping, batch } => self.settle_batch(mapping, batch, result, faulted),
             After::Async {
                 function,
                 payload,

@@ -278,6 +278,8 @@ pub struct LocalCloud {
     timeline: Vec<Entry>,
     keep_timeline: bool,
     failures: HashMap<String, String>,
+    /// Per message id: failed receives in invocations with an injected fault, and others.
+    receive_failures: HashMap<String, (u32, u32)>,
     exchanges: Vec<Exchange>,
     notifications: Vec<Notification>,
     stats: Stats,
@@ -387,6 +389,7 @@ impl LocalCloud {
             timeline: Vec::new(),
             keep_timeline: true,
             failures: HashMap::new(),
+            receive_failures: HashMap::new(),
             exchanges: Vec::new(),
             notifications: Vec::new(),
             stats: Stats::default(),
@@ -509,6 +512,15 @@ impl LocalCloud {
     /// The last failure recorded for a message id.
     pub fn failure_of(&self, message_id: &str) -> Option<&str> {
         self.failures.get(message_id).map(String::as_str)
+    }
+
+    /// Whether every failed receive of message `message_id` came from an invocation into which
+    /// a fault was injected (a crash, a throttled call): a message dead-lettered so is the
+    /// platform keeping what the injected faults kept from being processed, not a defect.
+    pub fn failed_only_by_faults(&self, message_id: &str) -> bool {
+        self.receive_failures
+            .get(message_id)
+            .is_some_and(|(faulted, other)| *faulted > 0 && *other == 0)
     }
 
     /// HTTP exchanges so far.

@@ -155,12 +155,15 @@ impl LocalCloud {
         index: usize,
         batch: Vec<Message>,
         mut result: Result<Value, String>,
-        ran: bool,
+        faulted: Option<bool>,
     ) {
         let mapping: MappingConfig = self.topology.mappings[index].clone();
         let crate_name = self.topology.crate_of(&mapping.function).to_owned();
         self.batches_in_flight[index] = self.batches_in_flight[index].saturating_sub(1);
+        let ran = faulted.is_some();
+        let mut faulted = faulted.unwrap_or(false);
         if ran && self.dice.crash(&format!("mapping:{}", mapping.logical_id)) {
+            faulted = true;
             self.record(What::Crash {
                 function: crate_name.clone(),
                 size: batch.len(),
@@ -184,6 +187,12 @@ impl LocalCloud {
                 .unwrap_or_else(|| format!("{crate_name} reported it as a batch item failure"));
             for id in &settlement.retry {
                 self.failures.insert(id.clone(), reason.clone());
+                let counts = self.receive_failures.entry(id.clone()).or_default();
+                if faulted {
+                    counts.0 += 1;
+                } else {
+                    counts.1 += 1;
+                }
             }
             self.record(What::Batch {
                 function: crate_name,
