@@ -57,7 +57,7 @@ samples:
 	@$(CARGO) build --quiet -p localcloud
 	@echo "Decoding every sample in events/ that carries envelopes (carrier, event type and version, subject, event time in UTC); Function URL requests, scheduled ticks and the sensor catalogue carry none"
 	@good=0; refused=0; failed=0; \
-	for file in $$(find events \( -path events/schemas -o -path events/tables \) -prune -o -name '*.json' ! -name '*.function-url.json' ! -name 'scheduled-*.json' ! -name 'catalogue.json' -print | sort); do \
+	for file in $$(find events \( -path events/schemas -o -path events/tables -o -path events/scenarios \) -prune -o -name '*.json' ! -name '*.function-url.json' ! -name 'scheduled-*.json' ! -name 'catalogue.json' -print | sort); do \
 	  case "$$(basename $$file)" in bad-*) expect=bad ;; *) expect=good ;; esac; \
 	  echo; echo "$$file"; \
 	  if $(LOCALCLOUD) decode --summary "$$file" 2>&1 | sed 's/^/    /'; then \

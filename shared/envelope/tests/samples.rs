@@ -61,8 +61,8 @@ fn samples() -> Vec<PathBuf> {
         for entry in std::fs::read_dir(dir).unwrap() {
             let path = entry.unwrap().path();
             if path.is_dir() {
-                // JSON Schemas of the event types and table items: not payloads.
-                if !matches!(name(&path), "schemas" | "tables") {
+                // JSON Schemas, table items, scenarios and their fault files: not payloads.
+                if !matches!(name(&path), "schemas" | "tables" | "scenarios") {
                     walk(&path, found);
                 }
             } else if path.extension().is_some_and(|e| e == "json")

@@ -5,8 +5,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)] // a panic is how a benchmark reports failure
 
-// The allocator of the Lambda binaries (the `aws` feature declares it for them).
-#[cfg(not(feature = "aws"))]
+// The allocator of the Lambda binaries (the `allocator` feature declares it for them).
+#[cfg(not(feature = "allocator"))]
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 

@@ -27,12 +27,6 @@ use crate::platform::{Platform, PublishesTo, batch_processor, processor};
 use crate::processor::{Handler, Invocation, Processor};
 use crate::publish::{EventBridgePublisher, InMemoryPublisher, Parking, Publisher, SnsPublisher, SqsParking};
 
-/// Every Lambda binary allocates through mimalloc: a record's work is many small allocations
-/// freed soon after, and glibc's allocator took about a quarter of the per-record path when
-/// profiled (the batch benchmark uses it too, so it measures what ships).
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 /// What `main` returns when a function cannot start or serve.
 pub use lambda_runtime::Error;
 

@@ -193,6 +193,14 @@ pub async fn shrink(
         },
     )
     .await?;
+    // The minimal run's own violation of that invariant: its windows and figures, not the
+    // failing seed's.
+    let class = invariant_class(target);
+    let breaks = minimal
+        .violations
+        .iter()
+        .find(|v| invariant_class(v) == class)
+        .map_or_else(|| target.to_owned(), Clone::clone);
     Ok(Shrunk {
         file: FaultFile {
             domain: domain.name().to_owned(),
@@ -200,7 +208,7 @@ pub async fn shrink(
             size: spec.size,
             variant: spec.variant.clone(),
             faults: spec.faults,
-            breaks: target.to_owned(),
+            breaks,
             choices: current,
         },
         from: failed.choices.len(),

@@ -479,3 +479,27 @@ fn play_starts_the_clock_where_the_scenario_says_unless_told_otherwise() {
     assert!(!bad.status.success());
     assert!(String::from_utf8_lossy(&bad.stderr).contains("--start tomorrow: not an RFC 3339 instant"));
 }
+
+/// A fault file replays on the scenario it was recorded on, and says so when given another.
+#[test]
+fn play_with_a_fault_file_refuses_a_scenario_it_was_not_recorded_on() {
+    let out = localcloud_at_root(&[
+        "play",
+        "events/scenarios/sensors-demo.jsonl",
+        "--faults-file",
+        "events/scenarios/sensors-backlog-race.faults.json",
+    ]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("not the one the fault file was recorded on (sensors seed 14, size 65)"),
+        "{err}"
+    );
+    let bad = localcloud_at_root(&[
+        "play",
+        "events/scenarios/sensors-demo.jsonl",
+        "--faults-file",
+        "README.md",
+    ]);
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("README.md: not a fault file"));
+}
