@@ -45,9 +45,10 @@ demo:
 SEEDS ?= 100
 
 # Writes reproducers of failing seeds (a scenario and a fault file each) to target/simulate.
+# Breaks an open issue will fix are listed in events/scenarios/known-breaks.json: reported, not failed.
 simulate:
 	@$(CARGO) build --quiet --profile tools -p localcloud
-	$(LOCALCLOUD_TOOLS) simulate --seeds $(SEEDS)
+	$(LOCALCLOUD_TOOLS) simulate --seeds $(SEEDS) --known events/scenarios/known-breaks.json
 
 graph:
 	@$(CARGO) build --quiet -p localcloud

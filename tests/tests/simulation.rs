@@ -79,3 +79,16 @@ async fn given_the_backlog_race_reproducer_then_detect_anomaly_publishes_a_revis
         .unwrap();
     assert!(held.violations.is_empty(), "{:#?}", held.violations);
 }
+
+/// The known breaks `make simulate` tolerates are the ones an open issue names, and the pinned
+/// reproducer's is among them: when the fix lands, both go.
+#[test]
+fn the_known_breaks_name_their_issue_and_include_the_pinned_race() {
+    let known: Vec<campaign::KnownBreak> =
+        serde_json::from_str(&std::fs::read_to_string(root().join("events/scenarios/known-breaks.json")).unwrap())
+            .unwrap();
+    assert!(known.iter().all(|k| !k.issue.is_empty() && !k.why.is_empty()));
+    let text = std::fs::read_to_string(root().join("events/scenarios/sensors-backlog-race.faults.json")).unwrap();
+    let file: FaultFile = serde_json::from_str(&text).unwrap();
+    assert!(known.iter().any(|k| k.class == invariant_class(&file.breaks)));
+}

@@ -49,6 +49,10 @@ pub struct Faults {
     /// Each port call (a table, the bus, a key service, a third party) takes up to this many
     /// ms of virtual time: where the invocations running at once interleave.
     pub port_latency_ms: i64,
+    /// A port call fails after it took effect (a timeout on the answer, a crash after the
+    /// step): the write happened, the caller is told it did not.
+    #[serde(default)]
+    pub fail_after_effect: f64,
 }
 
 impl Faults {
@@ -78,6 +82,7 @@ impl Faults {
             target_throttled: 0.01,
             invoke_throttled: 0.0,
             port_latency_ms: 20,
+            fail_after_effect: 0.0,
         }
     }
 
@@ -99,6 +104,7 @@ impl Faults {
             target_throttled: rng.f64() * 0.03,
             invoke_throttled: 0.0,
             port_latency_ms: rng.i64(1..=50),
+            fail_after_effect: 0.0,
         }
     }
 
@@ -122,6 +128,7 @@ impl Faults {
             target_throttled: 0.01 + rng.f64() * 0.03,
             invoke_throttled: rng.f64() * 0.02,
             port_latency_ms: rng.i64(5..=100),
+            fail_after_effect: rng.f64() * 0.02,
         }
     }
 }
@@ -143,6 +150,8 @@ pub struct Injected {
     pub throttled_deliveries: u64,
     /// Invocations Lambda throttled before they started.
     pub throttled_invocations: u64,
+    /// Port calls that failed after they took effect.
+    pub failed_after_effect: u64,
 }
 
 impl Injected {
@@ -155,6 +164,7 @@ impl Injected {
             + self.slow_publishes
             + self.throttled_deliveries
             + self.throttled_invocations
+            + self.failed_after_effect
     }
 
     /// Adds `other`'s counts to these.
@@ -166,6 +176,7 @@ impl Injected {
         self.slow_publishes += other.slow_publishes;
         self.throttled_deliveries += other.throttled_deliveries;
         self.throttled_invocations += other.throttled_invocations;
+        self.failed_after_effect += other.failed_after_effect;
     }
 }
 
@@ -547,6 +558,29 @@ impl FaultPlan for Dice {
             Fault::Delay(delay) => Fault::Delay(delay + latency),
             failed @ Fault::Fail(_) => failed,
         }
+    }
+
+    fn after(&self, operation: &'static str, succeeded: bool) -> Fault {
+        if !succeeded || self.faults.fail_after_effect <= 0.0 {
+            return Fault::None;
+        }
+        let invocation = handler_kit::local::current_invocation();
+        let function = invocation
+            .and_then(|id| self.state().invocations.get(&id).map(|i| i.function.clone()))
+            .unwrap_or_else(|| "outside".to_owned());
+        let stream = format!("port:{function}:{operation}/fail-after");
+        if !self.hit(&stream, self.faults.fail_after_effect, |i| &mut i.failed_after_effect) {
+            return Fault::None;
+        }
+        // The record is retried though its step took effect: what the invocation sent may be
+        // sent again, as after a failed write between a send and its record.
+        if let Some(id) = invocation
+            && let Some(inside) = self.state().invocations.get_mut(&id)
+        {
+            inside.faulted = true;
+            inside.record_failed = true;
+        }
+        Fault::Fail(format!("{operation} took effect, but its answer timed out (injected)"))
     }
 }
 

@@ -219,28 +219,45 @@ pub async fn shrink(
 }
 
 /// Which invariant a violation breaks, whatever it breaks it for: its text after the first
-/// `: ` (what it is about comes before), without parenthesised details, every number as `#`.
-/// Shrinking keeps a smaller set of choices when it breaks the same invariant, on any window
-/// or order.
+/// `: ` (what it is about comes before), without parenthesised details, every word holding a
+/// digit (a number, an id, a time) as `#`. Shrinking keeps a smaller set of choices when it
+/// breaks the same invariant, on any window or order; known breaks are listed by it.
 pub fn invariant_class(violation: &str) -> String {
     let claim = violation.split_once(": ").map_or(violation, |(_, rest)| rest);
-    let mut class = String::with_capacity(claim.len());
+    let mut plain = String::with_capacity(claim.len());
     let mut depth = 0_u32;
     for c in claim.chars() {
         match c {
             '(' => depth += 1,
             ')' => depth = depth.saturating_sub(1),
             _ if depth > 0 => {}
-            '0'..='9' => {
-                if !class.ends_with('#') {
-                    class.push('#');
-                }
-            }
-            '.' if class.ends_with('#') => {}
-            c => class.push(c),
+            c => plain.push(c),
         }
     }
-    class.split_whitespace().collect::<Vec<_>>().join(" ")
+    plain
+        .split_whitespace()
+        .map(|word| {
+            if word.chars().any(|c| c.is_ascii_digit()) {
+                "#"
+            } else {
+                word
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// A break the campaign knows and an issue will fix: runs that break only such invariants
+/// are reported as known, not failed (`events/scenarios/known-breaks.json`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct KnownBreak {
+    /// The invariant's class ([`invariant_class`]).
+    pub class: String,
+    /// Where it is fixed.
+    pub issue: String,
+    /// What breaks, and why.
+    pub why: String,
 }
 
 /// The timeline around the break: the events about what `violation` names (its first word:
@@ -306,6 +323,8 @@ pub struct DomainSummary {
     pub peak_concurrency: usize,
     /// Failing seeds with their violations.
     pub failures: Vec<(u64, Vec<String>)>,
+    /// Seeds that broke known invariants only, with their violations.
+    pub known: Vec<(u64, Vec<String>)>,
 }
 
 impl DomainSummary {
@@ -315,19 +334,21 @@ impl DomainSummary {
         let i = &self.injected;
         let _ = writeln!(
             out,
-            "{}: {} seeds, {} failed; {} invariant checks",
+            "{}: {} seeds, {} failed, {} broke only known invariants; {} invariant checks",
             self.domain,
             self.seeds,
             self.failures.len(),
+            self.known.len(),
             self.checks
         );
         let _ = writeln!(
             out,
-            "  faults injected: {} duplicate deliveries, {} crashes after publish, {} crashes before a record, {} throttled table calls, {} slow publishes, {} throttled deliveries, {} throttled invocations ({} in all)",
+            "  faults injected: {} duplicate deliveries, {} crashes after publish, {} crashes before a record, {} throttled table calls, {} calls failed after their effect, {} slow publishes, {} throttled deliveries, {} throttled invocations ({} in all)",
             i.duplicates,
             i.crashes,
             i.crashes_before_record,
             i.store_errors,
+            i.failed_after_effect,
             i.slow_publishes,
             i.throttled_deliveries,
             i.throttled_invocations,
@@ -351,6 +372,7 @@ pub fn campaign(
     size: usize,
     variant: Option<&str>,
     workers: usize,
+    known: &[KnownBreak],
 ) -> Result<DomainSummary, String> {
     let domain = crate::domains()
         .into_iter()
@@ -406,7 +428,14 @@ pub fn campaign(
         summary.overlapping_calls += overlapping;
         digests.insert(digest);
         summary.peak_concurrency = summary.peak_concurrency.max(outcome.peak_concurrency);
-        if !outcome.violations.is_empty() {
+        let is_known = |v: &String| {
+            let class = invariant_class(v);
+            known.iter().any(|k| k.class == class)
+        };
+        if outcome.violations.is_empty() {
+        } else if outcome.violations.iter().all(is_known) {
+            summary.known.push((seed, outcome.violations));
+        } else {
             summary.failures.push((seed, outcome.violations));
         }
     }

@@ -102,6 +102,10 @@ enum Command {
         /// Shrink at most this many failing seeds per domain.
         #[arg(long, default_value_t = 1)]
         shrink_seeds: usize,
+        /// Breaks an issue will fix (a JSON list of `{class, issue, why}`): seeds that break only
+        /// these are reported as known, not failed.
+        #[arg(long)]
+        known: Option<PathBuf>,
         /// Threads running seeds side by side (each run is single-threaded and deterministic).
         #[arg(long, default_value_t = std::thread::available_parallelism().map_or(1, std::num::NonZero::get))]
         workers: usize,
@@ -249,6 +253,7 @@ fn main() -> ExitCode {
             out,
             shrink_runs,
             shrink_seeds,
+            known,
             workers,
         } => simulate(
             &cli.template,
@@ -259,6 +264,7 @@ fn main() -> ExitCode {
                 out,
                 shrink_runs,
                 shrink_seeds,
+                known,
                 workers,
             },
         ),
@@ -522,6 +528,7 @@ struct Simulate {
     out: PathBuf,
     shrink_runs: usize,
     shrink_seeds: usize,
+    known: Option<PathBuf>,
     workers: usize,
 }
 
@@ -541,6 +548,11 @@ fn simulate(template: &Path, options: &Simulate) -> Result<ExitCode, String> {
         .into_iter()
         .filter(|d| options.domains.is_empty() || options.domains.iter().any(|n| n == d.name()))
         .collect();
+    let known: Vec<campaign::KnownBreak> = match &options.known {
+        Some(path) => serde_json::from_slice(&read(path)?)
+            .map_err(|e| format!("{}: not a list of known breaks: {e}", path.display()))?,
+        None => Vec::new(),
+    };
     let runtime = runtime()?;
     let mut failed = false;
     let mut total = 0;
@@ -563,9 +575,21 @@ fn simulate(template: &Path, options: &Simulate) -> Result<ExitCode, String> {
             size,
             variant,
             options.workers,
+            &known,
         )?;
         total += summary.seeds;
         print(&summary.report());
+        for (seed, violations) in &summary.known {
+            let issue = known
+                .iter()
+                .find(|k| k.class == campaign::invariant_class(&violations[0]))
+                .map_or("?", |k| k.issue.as_str());
+            print(&format!(
+                "  known (issue {issue}) seed {seed}: {} violations, the first: {}",
+                violations.len(),
+                violations[0]
+            ));
+        }
         for (seed, violations) in &summary.failures {
             failed = true;
             print(&format!(
