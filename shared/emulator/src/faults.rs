@@ -21,7 +21,7 @@ use serde_json::Value;
 
 /// How often each fault happens (probabilities in 0..=1), and how far calls spread in time.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[serde(rename_all = "camelCase", deny_unknown_fields, default)]
 pub struct Faults {
     /// A rule delivers an event to its queue twice (EventBridge and SQS are at-least-once).
     pub duplicate_delivery: f64,
@@ -51,7 +51,6 @@ pub struct Faults {
     pub port_latency_ms: i64,
     /// A port call fails after it took effect (a timeout on the answer, a crash after the
     /// step): the write happened, the caller is told it did not.
-    #[serde(default)]
     pub fail_after_effect: f64,
 }
 

@@ -21,11 +21,14 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct FaultFile {
-    /// The domain whose scenario and invariants the run has.
+    /// The domain whose scenario and invariants the run has (none: any scenario).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub domain: String,
     /// The seed the scenario was generated from.
+    #[serde(default)]
     pub seed: u64,
     /// The run's size (orders, minutes of readings).
+    #[serde(default)]
     pub size: usize,
     /// The scenario's variant, if not the usual one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -33,6 +36,7 @@ pub struct FaultFile {
     /// The fault rates and latency ranges the choices were drawn under.
     pub faults: Faults,
     /// The invariant's violation the choices reproduce.
+    #[serde(default)]
     pub breaks: String,
     /// The choices: every other draw of the run takes its default.
     pub choices: Vec<Choice>,

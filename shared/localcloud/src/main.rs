@@ -66,9 +66,9 @@ enum Command {
         /// Inject the demo's faults (duplicates, reordering, crashes, table errors, slow publishes).
         #[arg(long)]
         faults: bool,
-        /// Replay a fault file written by `localcloud simulate`: exactly its faults, latencies
-        /// and orders, on its domain's run (the scenario must be the one it was recorded on),
-        /// with that domain's invariants checked.
+        /// Replay a fault file: one written by `localcloud simulate` on its domain's run (the
+        /// scenario must be the one it was recorded on), with that domain's invariants checked;
+        /// one without a domain (`{"faults": {...}, "choices": [...]}`) on this scenario alone.
         #[arg(long, conflicts_with_all = ["faults", "seed"])]
         faults_file: Option<PathBuf>,
         /// The virtual instant the clock starts at (RFC 3339); by default the scenario's
@@ -399,9 +399,14 @@ fn play(template: &Path, file: &Path, options: &Play) -> Result<ExitCode, String
         ),
         None => None,
     };
-    if let Some(fault_file) = fault_file.filter(|f| !f.domain.is_empty()) {
-        return replay_fault_file(template, &scenario, &fault_file);
-    }
+    // A domain's fault file replays on its domain's run; one without a domain replays its
+    // choices on this scenario alone.
+    let (faults, replay) = match fault_file {
+        Some(file) if !file.domain.is_empty() => return replay_fault_file(template, &scenario, &file),
+        Some(file) => (file.faults, Some(std::sync::Arc::new(file.choices))),
+        None if options.faults => (Faults::demo(), None),
+        None => (Faults::none(), None),
+    };
     let topology = Topology::load(template, &sam_template::Options::default()).map_err(|e| e.to_string())?;
     let start = match &options.start {
         Some(text) => Some(
@@ -411,13 +416,12 @@ fn play(template: &Path, file: &Path, options: &Play) -> Result<ExitCode, String
         ),
         None => scenario.start,
     };
-    let defaults = CloudOptions::default();
     let cloud_options = CloudOptions {
         seed: options.seed,
-        faults: if options.faults { Faults::demo() } else { Faults::none() },
+        faults,
         schedules_until: scenario.last_at() + until,
-        start: start.unwrap_or(defaults.start),
-        ..defaults
+        start: start.unwrap_or(CloudOptions::default().start),
+        replay,
     };
     let mut cloud = LocalCloud::new(topology, cloud_options, &localcloud::registry()).map_err(|e| e.to_string())?;
     load_tables(&cloud, &options.tables)?;

@@ -503,3 +503,32 @@ fn play_with_a_fault_file_refuses_a_scenario_it_was_not_recorded_on() {
     ]);
     assert!(String::from_utf8_lossy(&bad.stderr).contains("README.md: not a fault file"));
 }
+
+/// A fault file without a domain replays its choices on any scenario: here one duplicate
+/// delivery of the first `OrderPlaced` to reserve-inventory's queue, and nothing else.
+#[test]
+fn play_with_a_fault_file_of_its_own_replays_exactly_its_choices() {
+    let file = std::env::temp_dir().join(format!("one-duplicate-{}.faults.json", std::process::id()));
+    std::fs::write(
+        &file,
+        r#"{"faults": {}, "choices": [{"stream": "rule:ReserveInventoryRule:reserve-inventory/duplicate", "draw": 0, "value": true}]}"#,
+    )
+    .unwrap();
+    let out = localcloud_at_root(&[
+        "play",
+        "events/scenarios/orders-demo.jsonl",
+        "--table",
+        "InventoryTable=events/tables/inventory.json",
+        "--faults-file",
+        file.to_str().unwrap(),
+    ]);
+    let _ = std::fs::remove_file(&file);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let text = String::from_utf8_lossy(&out.stdout);
+    let faults: Vec<&str> = text.lines().filter(|l| l.contains("FAULT")).collect();
+    assert_eq!(faults.len(), 1, "{faults:?}");
+    assert!(
+        faults[0].contains("event delivered twice to ReserveInventoryQueue"),
+        "{faults:?}"
+    );
+}
