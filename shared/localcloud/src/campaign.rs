@@ -272,7 +272,7 @@ fn around(timeline: &[Entry], violation: &str) -> Vec<String> {
         .split([' ', ':'])
         .find(|word| !word.is_empty())
         .unwrap_or_default();
-    let mut counts: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
+    let mut counts: std::collections::BTreeMap<&str, usize> = std::collections::BTreeMap::new();
     for entry in timeline {
         if let What::Event { event_type, .. } = &entry.what {
             *counts.entry(event_type.as_str()).or_default() += 1;
