@@ -1058,3 +1058,39 @@ async fn given_a_schedule_targeting_a_function_with_queue_batches_in_flight_then
         "the mapping's two batches and the tick at once"
     );
 }
+
+#[tokio::test(start_paused = true)]
+async fn given_function_response_types_from_the_template_then_partial_failures_are_read_or_ignored_as_lambda_does() {
+    // The stub cannot park this record (its parking queue is too small), so it reports the
+    // record as a batch item failure. Without ReportBatchItemFailures, Lambda ignores that
+    // answer and deletes the batch: the record is gone. With it, the record comes back and
+    // ends in the DLQ.
+    let run = async |response_types: &str| {
+        let template = function("      BatchSize: 1")
+            .replace("      FunctionResponseTypes: [ReportBatchItemFailures]\n", response_types)
+            .replace(
+                "  WorkDlq:",
+                "  TinyParking:\n    Type: AWS::SQS::Queue\n    Properties:\n      MaximumMessageSize: 1024\n  WorkDlq:",
+            )
+            .replace(
+                "Properties:\n      FunctionName: stub",
+                "Properties:\n      FunctionName: stub\n      Environment:\n        Variables:\n          PARKING_QUEUE_URL: !Ref TinyParking",
+            );
+        let mut cloud = cloud(&template);
+        cloud.send(
+            "Work",
+            Outgoing::body(format!("{{\"not an event\": \"{}\"}}", "x".repeat(2000))),
+        );
+        cloud.run(i64::MAX).await;
+        (
+            cloud.queue("Work").unwrap().len(),
+            cloud.queue("WorkDlq").unwrap().len(),
+            cloud.stats().invocations["stub"],
+        )
+    };
+    assert_eq!(
+        run("      FunctionResponseTypes: [ReportBatchItemFailures]\n").await,
+        (0, 1, 2)
+    );
+    assert_eq!(run("").await, (0, 0, 1), "the answer is ignored and the batch deleted");
+}
