@@ -63,12 +63,6 @@ impl Faults {
         }
     }
 
-    /// No faults and no latency: each invocation runs alone from start to end, as long as
-    /// nothing it calls waits (the world before concurrency, for comparisons).
-    pub fn instant() -> Self {
-        Self::default()
-    }
-
     /// The faults the demo runs with: rare enough to read the timeline, there to show the recovery.
     pub fn demo() -> Self {
         Self {
@@ -609,7 +603,7 @@ mod tests {
 
     #[test]
     fn given_no_faults_then_none_is_injected() {
-        let dice = Dice::new(1, Faults::instant());
+        let dice = Dice::new(1, Faults::default());
         assert!((0..1000).all(|_| {
             !dice.duplicate("r")
                 && !dice.crash("m")
@@ -653,7 +647,7 @@ mod tests {
     fn given_a_shuffle_then_its_order_is_a_choice_that_replays() {
         let faults = Faults {
             reorder_ms: 10,
-            ..Faults::instant()
+            ..Faults::default()
         };
         let seeded = Dice::new(5, faults);
         let mut shuffled: Vec<u32> = (0..10).collect();

@@ -767,19 +767,23 @@ impl Topology {
         let source = text(resource.property("EventSourceArn"))
             .ok_or_else(|| invalid(id, "Properties.EventSourceArn", "missing"))?;
         let queue = self.queue_of(id, "Properties.EventSourceArn", &source)?;
-        let function =
-            text(resource.property("FunctionName")).ok_or_else(|| invalid(id, "Properties.FunctionName", "missing"))?;
-        let function = match self.endpoint(id, "Properties.FunctionName", &function)? {
-            Endpoint::Function(function) => function,
-            other => {
-                return Err(invalid(
-                    id,
-                    "Properties.FunctionName",
-                    format!("{} is not a function", other.logical_id()),
-                ));
-            }
-        };
+        let function = self.function_named(resource)?;
         self.push_mapping(id, queue, function, resource.properties.clone())
+    }
+
+    /// The function a resource's `FunctionName` names (a name, an ARN, a reference).
+    fn function_named(&self, resource: &Resource) -> Result<String, LoadError> {
+        let id = &resource.logical_id;
+        let name =
+            text(resource.property("FunctionName")).ok_or_else(|| invalid(id, "Properties.FunctionName", "missing"))?;
+        match self.endpoint(id, "Properties.FunctionName", &name)? {
+            Endpoint::Function(function) => Ok(function),
+            other => Err(invalid(
+                id,
+                "Properties.FunctionName",
+                format!("{} is not a function", other.logical_id()),
+            )),
+        }
     }
 
     fn push_mapping(&mut self, id: &str, queue: String, function: String, properties: Value) -> Result<(), LoadError> {
@@ -848,20 +852,8 @@ impl Topology {
     }
 
     fn add_invoke_config(&mut self, resource: &Resource) -> Result<(), LoadError> {
-        let id = &resource.logical_id;
-        let name =
-            text(resource.property("FunctionName")).ok_or_else(|| invalid(id, "Properties.FunctionName", "missing"))?;
-        let function = match self.endpoint(id, "Properties.FunctionName", &name)? {
-            Endpoint::Function(function) => function,
-            other => {
-                return Err(invalid(
-                    id,
-                    "Properties.FunctionName",
-                    format!("{} is not a function", other.logical_id()),
-                ));
-            }
-        };
-        let config = self.async_config(id, "Properties", &resource.properties)?;
+        let function = self.function_named(resource)?;
+        let config = self.async_config(&resource.logical_id, "Properties", &resource.properties)?;
         if let Some(found) = self.functions.get_mut(&function) {
             found.async_config = config;
         }

@@ -411,19 +411,32 @@ async fn given_a_batching_window_then_a_partial_batch_waits_for_it_and_full_batc
     assert!(cloud.queue("Work").unwrap().is_empty());
 }
 
-#[tokio::test(start_paused = true)]
-async fn given_a_record_that_keeps_failing_then_it_returns_after_each_visibility_timeout_and_then_goes_to_the_dlq() {
-    // The stub cannot read this record and parks such records; this parking queue refuses
-    // it (too large), so the record is retried, never dropped.
-    let template = function("      BatchSize: 1").replace(
-        "  WorkDlq:",
-        "  TinyParking:\n    Type: AWS::SQS::Queue\n    Properties:\n      MaximumMessageSize: 1024\n  WorkDlq:",
-    );
-    let mut cloud = cloud(&template.replace("Properties:\n      FunctionName: stub", "Properties:\n      FunctionName: stub\n      Environment:\n        Variables:\n          PARKING_QUEUE_URL: !Ref TinyParking"));
+/// `template` (from [`function`]) with the stub parking to a queue too small for what it
+/// parks, and a cloud on it holding one record the stub cannot read: the record fails on
+/// every receive, never dropped, so its receives show the template's delivery settings.
+fn with_unparkable_record(template: &str) -> LocalCloud {
+    let template = template
+        .replace(
+            "  WorkDlq:",
+            "  TinyParking:\n    Type: AWS::SQS::Queue\n    Properties:\n      MaximumMessageSize: 1024\n  WorkDlq:",
+        )
+        .replace(
+            "Properties:\n      FunctionName: stub",
+            "Properties:\n      FunctionName: stub\n      Environment:\n        Variables:\n          PARKING_QUEUE_URL: !Ref TinyParking",
+        );
+    let mut cloud = cloud(&template);
     cloud.send(
         "Work",
         Outgoing::body(format!("{{\"not an event\": \"{}\"}}", "x".repeat(2000))),
     );
+    cloud
+}
+
+#[tokio::test(start_paused = true)]
+async fn given_a_record_that_keeps_failing_then_it_returns_after_each_visibility_timeout_and_then_goes_to_the_dlq() {
+    // The stub cannot read this record and parks such records; this parking queue refuses
+    // it (too large), so the record is retried, never dropped.
+    let mut cloud = with_unparkable_record(&function("      BatchSize: 1"));
     let receives = |cloud: &LocalCloud| cloud.queue("Work").unwrap().messages().next().map(|m| m.receive_count);
     cloud.run(1_000).await;
     assert_eq!(receives(&cloud), Some(1));
@@ -947,20 +960,8 @@ async fn given_a_visibility_timeout_and_a_max_receive_count_from_the_template_th
     let run = async |visibility: u32, receives: u32| {
         let template = function("      BatchSize: 1")
             .replace("VisibilityTimeout: 60", &format!("VisibilityTimeout: {visibility}"))
-            .replace("maxReceiveCount: 2", &format!("maxReceiveCount: {receives}"))
-            .replace(
-                "  WorkDlq:",
-                "  TinyParking:\n    Type: AWS::SQS::Queue\n    Properties:\n      MaximumMessageSize: 1024\n  WorkDlq:",
-            )
-            .replace(
-                "Properties:\n      FunctionName: stub",
-                "Properties:\n      FunctionName: stub\n      Environment:\n        Variables:\n          PARKING_QUEUE_URL: !Ref TinyParking",
-            );
-        let mut cloud = cloud(&template);
-        cloud.send(
-            "Work",
-            Outgoing::body(format!("{{\"not an event\": \"{}\"}}", "x".repeat(2000))),
-        );
+            .replace("maxReceiveCount: 2", &format!("maxReceiveCount: {receives}"));
+        let mut cloud = with_unparkable_record(&template);
         cloud.run(i64::MAX).await;
         assert_eq!(cloud.queue("WorkDlq").unwrap().len(), 1);
         (cloud.stats().invocations["stub"], cloud.now() / 1000)
@@ -1066,21 +1067,11 @@ async fn given_function_response_types_from_the_template_then_partial_failures_a
     // answer and deletes the batch: the record is gone. With it, the record comes back and
     // ends in the DLQ.
     let run = async |response_types: &str| {
-        let template = function("      BatchSize: 1")
-            .replace("      FunctionResponseTypes: [ReportBatchItemFailures]\n", response_types)
-            .replace(
-                "  WorkDlq:",
-                "  TinyParking:\n    Type: AWS::SQS::Queue\n    Properties:\n      MaximumMessageSize: 1024\n  WorkDlq:",
-            )
-            .replace(
-                "Properties:\n      FunctionName: stub",
-                "Properties:\n      FunctionName: stub\n      Environment:\n        Variables:\n          PARKING_QUEUE_URL: !Ref TinyParking",
-            );
-        let mut cloud = cloud(&template);
-        cloud.send(
-            "Work",
-            Outgoing::body(format!("{{\"not an event\": \"{}\"}}", "x".repeat(2000))),
+        let template = function("      BatchSize: 1").replace(
+            "      FunctionResponseTypes: [ReportBatchItemFailures]\n",
+            response_types,
         );
+        let mut cloud = with_unparkable_record(&template);
         cloud.run(i64::MAX).await;
         (
             cloud.queue("Work").unwrap().len(),

@@ -17,8 +17,8 @@ use tokio::time::{Instant, timeout_at};
 
 use crate::error::{HandlerError, KitError};
 use crate::processor::{
-    Invocation, Limits, Outcome, fail_rest_of_groups, is_fifo, message_groups, not_in_time, park, permanent_decode,
-    sqs_response,
+    Invocation, Limits, Outcome, fail_rest_of_groups, failed, is_fifo, message_groups, not_in_time, park,
+    permanent_decode, sqs_response,
 };
 use crate::publish::{Parking, Publisher};
 
@@ -259,20 +259,5 @@ impl<H: BatchHandler, P: Publisher, Q: Parking> BatchProcessor<H, P, Q> {
 
 /// A record's failure as its outcome, logged as the per-record path logs it.
 fn classified(err: &HandlerError) -> Outcome {
-    let kind = err.kind();
-    match err.class() {
-        ErrorClass::Transient => {
-            tracing::warn!(kind, error = %err, "failed; reported for retry");
-            Outcome::Retry {
-                reason: err.to_string(),
-            }
-        }
-        ErrorClass::Permanent => {
-            tracing::error!(kind, error = %err, "cannot be processed; parking it");
-            Outcome::Park {
-                kind: kind.to_owned(),
-                reason: err.to_string(),
-            }
-        }
-    }
+    failed(err.class(), err.kind().to_owned(), err)
 }

@@ -866,7 +866,13 @@ fn failure(err: IdempotencyError<HandlerError>) -> Outcome {
         IdempotencyError::Store(_) => "idempotency-store".to_owned(),
         _ => "idempotency".to_owned(),
     };
-    match err.class_with(HandlerError::class) {
+    failed(err.class_with(HandlerError::class), kind, &err)
+}
+
+/// A record that failed, as its outcome: retried when the failure can pass, parked when it
+/// cannot; logged either way (the per-record path and the aggregating one alike).
+pub(crate) fn failed(class: ErrorClass, kind: String, err: &dyn std::fmt::Display) -> Outcome {
+    match class {
         ErrorClass::Transient => {
             tracing::warn!(kind, error = %err, "failed; reported for retry");
             Outcome::Retry {

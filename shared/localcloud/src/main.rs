@@ -79,37 +79,7 @@ enum Command {
     /// Run every domain's scenario over many seeds with invocations at once and faults above
     /// the demo's, checking every invariant; shrink each failing seed to a minimal scenario and
     /// fault file that `play --faults-file` replays.
-    Simulate {
-        /// How many seeds per domain.
-        #[arg(long, default_value_t = 100)]
-        seeds: u64,
-        /// The first seed.
-        #[arg(long, default_value_t = 0)]
-        first_seed: u64,
-        /// Only this domain (repeatable); all by default.
-        #[arg(long = "domain")]
-        domains: Vec<String>,
-        /// A variant of the domains' scenarios (`backlog`: a sensor uploads ten minutes of
-        /// buffered readings at once); every chosen domain must have it.
-        #[arg(long)]
-        variant: Option<String>,
-        /// Where reproducers are written.
-        #[arg(long, default_value = "target/simulate")]
-        out: PathBuf,
-        /// Runs the shrinking of one failing seed may take.
-        #[arg(long, default_value_t = 300)]
-        shrink_runs: usize,
-        /// Shrink at most this many failing seeds per domain.
-        #[arg(long, default_value_t = 1)]
-        shrink_seeds: usize,
-        /// Breaks an issue will fix (a JSON list of `{class, issue, why}`): seeds that break only
-        /// these are reported as known, not failed.
-        #[arg(long)]
-        known: Option<PathBuf>,
-        /// Threads running seeds side by side (each run is single-threaded and deterministic).
-        #[arg(long, default_value_t = std::thread::available_parallelism().map_or(1, std::num::NonZero::get))]
-        workers: usize,
-    },
+    Simulate(Simulate),
     /// Run one function in process on a sample payload: its response and what it sent.
     Invoke {
         /// The function: crate name (`reserve-inventory`), logical id or deployed name.
@@ -245,29 +215,7 @@ fn main() -> ExitCode {
                 start,
             },
         ),
-        Command::Simulate {
-            seeds,
-            first_seed,
-            domains,
-            variant,
-            out,
-            shrink_runs,
-            shrink_seeds,
-            known,
-            workers,
-        } => simulate(
-            &cli.template,
-            &Simulate {
-                seeds: first_seed..first_seed.saturating_add(seeds),
-                domains,
-                variant,
-                out,
-                shrink_runs,
-                shrink_seeds,
-                known,
-                workers,
-            },
-        ),
+        Command::Simulate(options) => simulate(&cli.template, &options),
         Command::Route {
             event_file,
             bus,
@@ -525,14 +473,36 @@ fn replay_fault_file(template: &Path, scenario: &Scenario, fault: &FaultFile) ->
 }
 
 /// How to run a simulation campaign.
+#[derive(clap::Args)]
 struct Simulate {
-    seeds: std::ops::Range<u64>,
+    /// How many seeds per domain.
+    #[arg(long, default_value_t = 100)]
+    seeds: u64,
+    /// The first seed.
+    #[arg(long, default_value_t = 0)]
+    first_seed: u64,
+    /// Only this domain (repeatable); all by default.
+    #[arg(long = "domain")]
     domains: Vec<String>,
+    /// A variant of the domains' scenarios (`backlog`: a sensor uploads ten minutes of
+    /// buffered readings at once); every chosen domain must have it.
+    #[arg(long)]
     variant: Option<String>,
+    /// Where reproducers are written.
+    #[arg(long, default_value = "target/simulate")]
     out: PathBuf,
+    /// Runs the shrinking of one failing seed may take.
+    #[arg(long, default_value_t = 300)]
     shrink_runs: usize,
+    /// Shrink at most this many failing seeds per domain.
+    #[arg(long, default_value_t = 1)]
     shrink_seeds: usize,
+    /// Breaks an issue will fix (a JSON list of `{class, issue, why}`): seeds that break only
+    /// these are reported as known, not failed.
+    #[arg(long)]
     known: Option<PathBuf>,
+    /// Threads running seeds side by side (each run is single-threaded and deterministic).
+    #[arg(long, default_value_t = std::thread::available_parallelism().map_or(1, std::num::NonZero::get))]
     workers: usize,
 }
 
@@ -575,7 +545,7 @@ fn simulate(template: &Path, options: &Simulate) -> Result<ExitCode, String> {
         let summary = campaign::campaign(
             domain.name(),
             template,
-            options.seeds.clone(),
+            options.first_seed..options.first_seed.saturating_add(options.seeds),
             size,
             variant,
             options.workers,

@@ -34,10 +34,6 @@ pub struct Exchange {
 /// request.
 pub const CLIENT_RETRIES: u32 = 20;
 
-/// How often Lambda retries a failed asynchronous invocation (a rule or a subscription
-/// invoking a function directly) unless its `EventInvokeConfig` says otherwise.
-pub const ASYNC_RETRIES: u32 = 2;
-
 impl LocalCloud {
     /// An asynchronous invocation (a rule or subscription targeting a function), shortly.
     pub(super) fn invoke_later(&mut self, function: &str, payload: Value) {
@@ -210,32 +206,21 @@ impl LocalCloud {
             "asynchronous invocation failed {} times ({condition}: {error})",
             attempt + 1
         );
-        match config.on_failure {
-            Some(Endpoint::Queue(queue)) => {
-                self.record(What::Undeliverable {
-                    target: crate_name,
-                    reason: format!("{reason}; kept in {queue}"),
-                });
-                self.deliver(&queue, Outgoing::body(record.to_string()), None);
-            }
-            Some(Endpoint::Topic(topic)) => {
-                self.record(What::Undeliverable {
-                    target: crate_name.clone(),
-                    reason: format!("{reason}; sent to {topic}"),
-                });
-                self.publish(&topic, Outgoing::body(record.to_string()), &crate_name);
-            }
-            Some(Endpoint::Function(target)) => {
-                self.record(What::Undeliverable {
-                    target: crate_name,
-                    reason: format!("{reason}; sent to {target}"),
-                });
-                self.invoke_later(&target, record);
-            }
-            None => self.undeliverable(
+        let Some(destination) = config.on_failure else {
+            self.undeliverable(
                 crate_name,
                 format!("{reason}; dropped (no on-failure destination); event: {payload}"),
-            ),
+            );
+            return;
+        };
+        self.record(What::Undeliverable {
+            target: crate_name.clone(),
+            reason: format!("{reason}; sent to {}", destination.logical_id()),
+        });
+        match destination {
+            Endpoint::Queue(queue) => self.deliver(&queue, Outgoing::body(record.to_string()), None),
+            Endpoint::Topic(topic) => self.publish(&topic, Outgoing::body(record.to_string()), &crate_name),
+            Endpoint::Function(target) => self.invoke_later(&target, record),
         }
     }
 

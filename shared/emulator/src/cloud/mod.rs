@@ -41,7 +41,7 @@ use serde_json::Value;
 
 pub use eventbridge::Emitted;
 pub(crate) use eventbridge::target_input;
-pub use lambda::{ASYNC_RETRIES, CLIENT_RETRIES, Exchange};
+pub use lambda::{CLIENT_RETRIES, Exchange};
 pub use sns::Notification;
 pub use timeline::{Entry, What, clock_text};
 
