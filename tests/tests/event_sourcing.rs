@@ -51,8 +51,16 @@ fn grown(before: &BTreeMap<String, u64>, after: &BTreeMap<String, u64>) -> Vec<S
         .collect()
 }
 
+/// The distinct messages sent to topics: an alert sent again from an outbox (the same id and
+/// content, at least once) tells no one anything new.
 fn told(cloud: &LocalCloud) -> usize {
-    cloud.emitted().iter().filter(|e| e.topic.is_some()).count()
+    cloud
+        .emitted()
+        .iter()
+        .filter(|e| e.topic.is_some())
+        .map(|e| e.event.to_string())
+        .collect::<std::collections::BTreeSet<_>>()
+        .len()
 }
 
 #[tokio::test(start_paused = true)]
@@ -275,14 +283,17 @@ async fn raise_alert_on(sample: &str) -> (usize, Vec<sensors::alerts::AlertState
 }
 
 #[tokio::test(start_paused = true)]
-async fn given_replayed_anomalies_in_a_fresh_deployment_then_raise_alert_keeps_their_periods_and_alerts_no_one() {
+async fn given_replayed_anomalies_older_than_the_retention_in_a_fresh_deployment_then_raise_alert_keeps_nothing_and_alerts_no_one()
+ {
     let (alerts, periods) = raise_alert_on("events/sensors/raise-alert/anomaly-detected.sqs-eventbridge.json").await;
     assert!(
         alerts > 0 && !periods.is_empty(),
         "as sent at the time: alerted ({alerts}), {periods:?} kept"
     );
+    // The samples are of March; the clock is past their windows' 7 days: taking them again
+    // would open alerts no later revision can resolve.
     let replayed = raise_alert_on("events/sensors/raise-alert/anomaly-detected-replayed.sqs-eventbridge.json").await;
-    assert_eq!(replayed, (0, periods), "replayed: the same state, no alert");
+    assert_eq!(replayed, (0, Vec::new()), "replayed: nothing kept, no alert");
 }
 
 #[tokio::test(start_paused = true)]

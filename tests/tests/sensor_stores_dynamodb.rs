@@ -38,6 +38,10 @@ async fn table(kind: &str, log: Option<&CallLog>) -> (Client, String) {
     );
     let spec = match kind {
         "catalogue" => TableSpec::new(&name, "sensorId"),
+        "windows" => TableSpec::new(&name, "sensorId")
+            .with_sort_key("item")
+            .with_ttl("expiresAt")
+            .with_keys_only_index(sensor_stores::dynamodb::DUE_INDEX, "dueShard", "dueAt"),
         _ => TableSpec::new(&name, "sensorId")
             .with_sort_key("item")
             .with_ttl("expiresAt"),
@@ -71,8 +75,13 @@ async fn dynamodb_a_first_save_of_new_keys_is_written_and_loaded_back_exactly() 
 }
 
 #[tokio::test]
-async fn dynamodb_a_save_over_a_stale_read_is_a_conflict_and_writes_nothing() {
-    a_save_over_a_stale_read_is_a_conflict_and_writes_nothing(windows().await).await;
+async fn dynamodb_a_save_over_a_stale_read_is_a_conflict_of_its_stream_alone() {
+    a_save_over_a_stale_read_is_a_conflict_of_its_stream_alone(windows().await).await;
+}
+
+#[tokio::test]
+async fn dynamodb_the_due_streams_are_the_ones_whose_time_has_come() {
+    the_due_streams_are_the_ones_whose_time_has_come(windows().await).await;
 }
 
 #[tokio::test]
@@ -135,9 +144,10 @@ async fn dynamodb_a_save_of_many_streams_is_written_and_loaded_whole() {
     log.take();
     let saved = store.save(&streams, &windows).await.unwrap();
 
-    // THEN it is a conflict, and, as documented for saves of more than one transaction, the
-    // streams of the transactions before it were written, each whole
-    assert_eq!(saved, sensor_stores::Saved::Conflict);
+    // THEN s-2 alone is a conflict: each stream is its own transaction, so s-1's streams
+    // were written, each whole
+    assert_eq!(saved.conflicts, [stream_keys[2].clone()]);
+    assert!(saved.failed.is_empty());
     assert_eq!(log.take(), ["TransactWriteItems"; 3]);
     let (streams, windows) = store.load(&stream_keys, &window_keys).await.unwrap();
     let sequences = |sensor_id: &str| {
@@ -205,7 +215,7 @@ async fn dynamodb_a_batch_costs_at_most_2_calls_per_window_it_touches() {
     let closing_another = run(&store, &[reading("s-1", "temperature", "2026-11-23T09:06:10Z", 23.0)]).await;
     let closing_calls = log.take();
 
-    // THEN one read and one transaction for the first, a second read for the other
+    // THEN one read and one transaction per stream for the first, a second read for the other
     let touched = |o: &sensor_stores::sensors::windows::WindowOutcome| {
         o.windows.iter().map(|w| w.key()).collect::<BTreeSet<_>>().len()
     };
@@ -219,7 +229,7 @@ async fn dynamodb_a_batch_costs_at_most_2_calls_per_window_it_touches() {
         closing_calls.len(),
         ratio(closing_calls.len(), 2),
     );
-    assert_eq!(calls, ["BatchGetItem", "TransactWriteItems"]);
+    assert_eq!(calls, ["BatchGetItem", "TransactWriteItems", "TransactWriteItems"]);
     assert_eq!(closing_calls, ["BatchGetItem", "BatchGetItem", "TransactWriteItems"]);
     assert!(calls.len() <= 2 * 3 && closing_calls.len() <= 2 * 2);
 }

@@ -6,19 +6,22 @@
 //! is parked with its reason. State: one item per window and one per stream, read and written
 //! once per batch.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
+use chrono::{DateTime, Utc};
 use envelope::{Envelope, Location, Registry};
-use handler_kit::aggregate::{BatchHandler, Decision};
+use handler_kit::aggregate::{BatchHandler, Instant, Settled};
 use handler_kit::config::ConfigError;
 use handler_kit::{Bus, Clock, Function, HandlerError, Setting, Trigger};
 use sensor_stores::{
-    SENSOR_CATALOGUE_TABLE, SENSOR_WINDOWS_TABLE, Saved, SensorCatalogue, SensorCataloguePort, WindowStore,
-    WindowStorePort,
+    SENSOR_CATALOGUE_TABLE, SENSOR_WINDOWS_TABLE, SensorCatalogue, SensorCataloguePort, WindowStore, WindowStorePort,
 };
-use sensors::events::SensorReadingReceived;
-use sensors::windows::{Batch, Reading, StreamKey, StreamState, WindowKey, WindowSettings, WindowState, Windows};
+use sensors::catalogue::Catalogue;
+use sensors::events::{AnomalyEvent, SensorReadingReceived};
+use sensors::windows::{
+    Batch, Disposition, Reading, StreamKey, WindowKey, WindowOutcome, WindowSettings, Windows, outbox_entry,
+};
 use serde_json::Value;
 
 /// `WINDOW_SECONDS` and the other window settings.
@@ -82,8 +85,13 @@ pub fn build<P: SensorCataloguePort + WindowStorePort>(
     })
 }
 
-/// How many sensors' streams the tick reads at once.
-const TICK_QUERIES: usize = 16;
+/// How many times a batch reads again and applies again the streams another invocation wrote
+/// first, before those streams' records come back to the queue.
+pub const ATTEMPTS: usize = 4;
+
+/// How many due streams the tick settles in one go (one read of their states, one of their
+/// windows, a transaction each): a part that fails is skipped this minute, the rest go on.
+const TICK_CHUNK: usize = 100;
 
 /// Decides windows over batches of readings.
 pub struct DetectAnomaly<C, W> {
@@ -93,11 +101,15 @@ pub struct DetectAnomaly<C, W> {
     clock: Arc<dyn Clock>,
 }
 
-/// What a decision writes once its events went out.
-#[derive(Debug)]
-pub struct Pending {
-    streams: Vec<StreamState>,
-    windows: Vec<WindowState>,
+/// The outbox entries of the events a settle handed out: stream, window start, revision.
+pub type Sent = Vec<(StreamKey, DateTime<Utc>, u32)>;
+
+/// What settling a set of readings (and due streams) came to.
+struct Round {
+    /// Per reading, in order.
+    records: Vec<Result<(), HandlerError>>,
+    /// The events of the streams written (and of their outboxes).
+    events: Vec<AnomalyEvent>,
 }
 
 impl<C: SensorCatalogue, W: WindowStore> DetectAnomaly<C, W> {
@@ -106,31 +118,28 @@ impl<C: SensorCatalogue, W: WindowStore> DetectAnomaly<C, W> {
         &self.store
     }
 
-    /// Reads the states `readings` touch (streams and windows, in one read when the guess
-    /// holds), applies.
+    /// Reads the states `readings` and the `due` streams touch (streams and windows, in one
+    /// read when the guess holds), applies.
     async fn decide_readings(
         &self,
         readings: &[Reading],
-        extra_streams: Vec<StreamState>,
-        now: chrono::DateTime<chrono::Utc>,
-    ) -> Result<sensors::windows::WindowOutcome, HandlerError> {
-        let ids: Vec<String> = readings
+        due: &[StreamKey],
+        now: DateTime<Utc>,
+    ) -> Result<(Catalogue, WindowOutcome), HandlerError> {
+        let keys: Vec<StreamKey> = readings
             .iter()
-            .map(|r| r.sensor_id.clone())
-            .chain(extra_streams.iter().map(|s| s.sensor_id.clone()))
+            .map(stream_of)
+            .chain(due.iter().cloned())
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        let ids: Vec<String> = keys
+            .iter()
+            .map(|k| k.sensor_id.clone())
             .collect::<BTreeSet<_>>()
             .into_iter()
             .collect();
         let catalogue = self.catalogue.sensors(&ids).await?;
-        let keys: Vec<StreamKey> = readings
-            .iter()
-            .map(|r| StreamKey {
-                sensor_id: r.sensor_id.clone(),
-                metric: r.metric.clone(),
-            })
-            .collect::<BTreeSet<_>>()
-            .into_iter()
-            .collect();
         // One read for the streams and the windows the batch most likely needs: the
         // readings' own windows and the one before each (the window a reading's watermark
         // usually closes). Only windows the plan names beyond those cost a second read.
@@ -151,12 +160,7 @@ impl<C: SensorCatalogue, W: WindowStore> DetectAnomaly<C, W> {
             .collect::<BTreeSet<_>>()
             .into_iter()
             .collect();
-        let (mut streams, mut windows) = self.store.load(&keys, &guessed).await?;
-        for stream in extra_streams {
-            if !streams.iter().any(|s| s.key() == stream.key()) {
-                streams.push(stream);
-            }
-        }
+        let (streams, mut windows) = self.store.load(&keys, &guessed).await?;
         let planned = self
             .windows
             .plan(&catalogue, readings, &streams, now)
@@ -184,88 +188,233 @@ impl<C: SensorCatalogue, W: WindowStore> DetectAnomaly<C, W> {
                 },
             )
             .map_err(|e| HandlerError::permanent("window-state", e))?;
-        Ok(outcome)
+        Ok((catalogue, outcome))
     }
 
-    fn decision(
-        outcome: sensors::windows::WindowOutcome,
-        records: Vec<Result<(), HandlerError>>,
-    ) -> Result<Decision<Pending>, HandlerError> {
-        let outputs = outcome
+    /// Reads, applies and saves `readings` and the `due` streams; a stream another invocation
+    /// wrote first is read and applied again, up to [`ATTEMPTS`] times and starting no attempt
+    /// after `by`. Only the readings of streams that still could not be written come back.
+    async fn settle_readings(
+        &self,
+        readings: &[Reading],
+        replayed: &[bool],
+        mut due: Vec<StreamKey>,
+        now: DateTime<Utc>,
+        by: Instant,
+    ) -> Result<Round, HandlerError> {
+        let mut records: Vec<Option<Result<(), HandlerError>>> = readings.iter().map(|_| None).collect();
+        let mut todo: Vec<usize> = (0..readings.len()).collect();
+        let mut events = Vec::new();
+        for attempt in 1..=ATTEMPTS {
+            let batch: Vec<Reading> = todo.iter().map(|&i| readings[i].clone()).collect();
+            let tried = async {
+                let (catalogue, outcome) = self.decide_readings(&batch, &due, now).await?;
+                let saved = self.store.save(&outcome.streams, &outcome.windows).await?;
+                Ok::<_, HandlerError>((catalogue, outcome, saved))
+            };
+            let (catalogue, outcome, saved) = match tried.await {
+                Ok(done) => done,
+                // Nothing of this attempt was written; what earlier attempts wrote stands.
+                Err(err) if attempt > 1 => {
+                    let reason = err.to_string();
+                    for &i in &todo {
+                        records[i] = Some(Err(HandlerError::classified(err.class(), err.kind(), reason.clone())));
+                    }
+                    todo.clear();
+                    break;
+                }
+                Err(err) => return Err(err),
+            };
+            for (key, start) in &outcome.broken {
+                tracing::warn!(
+                    sensor = key.sensor_id,
+                    metric = key.metric,
+                    window = %sensors::time::utc(*start),
+                    "the stream lists an open window that is not stored; its readings are parked"
+                );
+            }
+            let mut again = Vec::new();
+            for (&i, disposition) in todo.iter().zip(&outcome.dispositions) {
+                let key = stream_of(&readings[i]);
+                if saved.conflicts.contains(&key) {
+                    again.push(i);
+                    continue;
+                }
+                records[i] = Some(match saved.failed.get(&key) {
+                    Some(failure) => Err(failure.clone().into()),
+                    None => self.record(&readings[i], *disposition, replayed[i], &catalogue),
+                });
+            }
+            events.extend(outcome.events.into_iter().filter(|event| {
+                outbox_entry(event).is_some_and(|(key, _, _)| saved.wrote(&key))
+            }));
+            for (key, failure) in &saved.failed {
+                tracing::warn!(sensor = key.sensor_id, metric = key.metric, reason = %failure, "a stream was not written");
+            }
+            due.retain(|key| saved.conflicts.contains(key));
+            todo = again;
+            if (todo.is_empty() && due.is_empty()) || Instant::now() >= by {
+                break;
+            }
+        }
+        for i in todo {
+            records[i] = Some(Err(HandlerError::transient(
+                "window-conflict",
+                format!(
+                    "other invocations wrote stream '{}' '{}' first, {ATTEMPTS} times or until the deadline; the \
+                     reading comes back",
+                    readings[i].sensor_id, readings[i].metric
+                ),
+            )));
+        }
+        if !due.is_empty() {
+            tracing::warn!(streams = due.len(), "due streams other invocations kept writing; the next tick takes them");
+        }
+        Ok(Round {
+            records: records.into_iter().map(|r| r.unwrap_or(Ok(()))).collect(),
+            events,
+        })
+    }
+
+    /// What becomes of a reading its stream's write took.
+    fn record(
+        &self,
+        reading: &Reading,
+        disposition: Disposition,
+        replayed: bool,
+        catalogue: &Catalogue,
+    ) -> Result<(), HandlerError> {
+        let Some(reason) = disposition.parked_reason() else {
+            return Ok(());
+        };
+        // A replayed reading too late for its window was decided when it first came (the
+        // archive holds it): nothing is lost, so it is acknowledged rather than parked, and a
+        // replay of yesterday does not set off the parking alarm.
+        if replayed && matches!(disposition, Disposition::TooLate { .. }) {
+            tracing::info!(sensor = reading.sensor_id, %disposition, "a replayed reading too late to count; skipped");
+            return Ok(());
+        }
+        // The reason, never the reading's data (it is logged): the parked message keeps them.
+        let message = match (disposition, catalogue.unreadable(&reading.sensor_id)) {
+            (Disposition::CatalogueUnreadable, Some(why)) => format!("its sensor's catalogue item cannot be read: {why}"),
+            _ => disposition.to_string(),
+        };
+        Err(HandlerError::permanent(reason, message))
+    }
+
+    fn settled(round: Round) -> Result<Settled<Sent>, HandlerError> {
+        let outputs = round
             .events
             .iter()
-            .map(sensors::events::AnomalyEvent::to_untyped)
+            .map(AnomalyEvent::to_untyped)
             .collect::<Result<Vec<_>, _>>()?;
-        Ok(Decision {
-            records,
+        let sent = round.events.iter().filter_map(outbox_entry).collect();
+        Ok(Settled {
+            records: round.records,
             outputs,
-            pending: Pending {
-                streams: outcome.streams,
-                windows: outcome.windows,
-            },
+            sent,
         })
     }
 }
 
+/// A reading's stream.
+fn stream_of(reading: &Reading) -> StreamKey {
+    StreamKey {
+        sensor_id: reading.sensor_id.clone(),
+        metric: reading.metric.clone(),
+    }
+}
+
 impl<C: SensorCatalogue, W: WindowStore> BatchHandler for DetectAnomaly<C, W> {
-    type Pending = Pending;
+    type Sent = Sent;
 
     fn event_types(&self) -> Registry {
         Registry::new().register::<SensorReadingReceived>()
     }
 
-    async fn decide(&self, events: Vec<Envelope<Value>>) -> Result<Decision<Pending>, HandlerError> {
+    async fn settle(&self, events: Vec<Envelope<Value>>, by: Instant) -> Result<Settled<Sent>, HandlerError> {
         let mut records: Vec<Result<(), HandlerError>> = Vec::with_capacity(events.len());
-        let mut readings = Vec::new();
-        let mut positions = Vec::new();
+        let (mut readings, mut replayed, mut positions) = (Vec::new(), Vec::new(), Vec::new());
         for event in events {
             match event.into_typed::<SensorReadingReceived>(&Location::root()) {
                 Ok(typed) => {
                     positions.push(records.len());
+                    replayed.push(typed.metadata.replay.is_some());
                     readings.push(Reading::from_event(&typed));
                     records.push(Ok(()));
                 }
                 Err(err) => records.push(Err(err.into())),
             }
         }
-        let outcome = self.decide_readings(&readings, Vec::new(), self.clock.now()).await?;
-        for (position, disposition) in positions.into_iter().zip(&outcome.dispositions) {
-            if let Some(reason) = disposition.parked_reason() {
-                records[position] = Err(HandlerError::permanent(reason, disposition.to_string()));
+        let round = self
+            .settle_readings(&readings, &replayed, Vec::new(), self.clock.now(), by)
+            .await?;
+        let mut settled = Self::settled(Round {
+            records: Vec::new(),
+            events: round.events,
+        })?;
+        for (position, record) in positions.into_iter().zip(round.records) {
+            records[position] = record;
+        }
+        settled.records = records;
+        Ok(settled)
+    }
+
+    /// Closes the windows of streams gone quiet and sends what outboxes still hold: the
+    /// streams the store's index says are due, a part at a time. A part that cannot be read or
+    /// written now is skipped (the next tick finds it due still); the rest go on.
+    async fn tick(&self, now: DateTime<Utc>, by: Instant) -> Result<Settled<Sent>, HandlerError> {
+        let due = self.store.due(now).await?;
+        for failure in &due.unread {
+            tracing::warn!(reason = %failure, "part of the due index was not read; its streams wait for the next tick");
+        }
+        let mut events = Vec::new();
+        for part in due.streams.chunks(TICK_CHUNK) {
+            if Instant::now() >= by {
+                tracing::warn!("the tick ran out of time; the streams left wait for the next one");
+                break;
+            }
+            match self.settle_readings(&[], &[], part.to_vec(), now, by).await {
+                Ok(round) => events.extend(round.events),
+                Err(err) => tracing::warn!(streams = part.len(), reason = %err, "a part of the due streams was skipped"),
             }
         }
-        Self::decision(outcome, records)
+        Self::settled(Round {
+            records: Vec::new(),
+            events,
+        })
     }
 
-    /// Closes the windows of streams gone quiet: every stream of every sensor whose first
-    /// open window's idle close time has passed.
-    async fn tick(&self, now: chrono::DateTime<chrono::Utc>) -> Result<Decision<Pending>, HandlerError> {
-        let sensors = self.catalogue.all().await?;
-        // One Query per sensor, TICK_QUERIES at a time: a catalogue of thousands fits the
-        // function's timeout.
-        let ids: Vec<&str> = sensors.sensors().map(|s| s.sensor_id.as_str()).collect();
-        let mut due = Vec::new();
-        for chunk in ids.chunks(TICK_QUERIES) {
-            let streams = futures_util::future::try_join_all(chunk.iter().map(|id| self.store.streams_of(id))).await?;
-            due.extend(
-                streams
-                    .into_iter()
-                    .flatten()
-                    .filter(|s| s.idle_close_at(self.windows.settings()).is_some_and(|at| at <= now)),
-            );
+    /// Clears the outbox entries of what went out: each stream read, its entries removed (a
+    /// later revision committed since stays), written on condition; a stream written by
+    /// another invocation meanwhile is read again, a few times, then left (its entries go out
+    /// again, under the same ids).
+    async fn sent(&self, sent: Sent) -> Result<(), HandlerError> {
+        let mut pending: BTreeMap<StreamKey, Vec<(DateTime<Utc>, u32)>> = BTreeMap::new();
+        for (key, start, revision) in sent {
+            pending.entry(key).or_default().push((start, revision));
         }
-        let outcome = self.decide_readings(&[], due, now).await?;
-        Self::decision(outcome, Vec::new())
-    }
-
-    async fn commit(&self, pending: Pending) -> Result<(), HandlerError> {
-        match self.store.save(&pending.streams, &pending.windows).await {
-            Ok(Saved::Written) => Ok(()),
-            Ok(Saved::Conflict) => Err(HandlerError::transient(
-                "window-conflict",
-                "another invocation wrote these windows first; the batch is decided again",
-            )),
-            Err(e) => Err(e.into()),
+        for _ in 0..ATTEMPTS {
+            if pending.is_empty() {
+                break;
+            }
+            let keys: Vec<StreamKey> = pending.keys().cloned().collect();
+            let (streams, _) = self.store.load(&keys, &[]).await?;
+            let mut changed = Vec::new();
+            for mut stream in streams {
+                let entries = pending.get(&stream.key()).map(Vec::as_slice).unwrap_or_default();
+                let mut any = false;
+                for &(start, revision) in entries {
+                    any |= stream.sent(start, revision, self.windows.settings());
+                }
+                if any {
+                    stream.sequence += 1;
+                    changed.push(stream);
+                }
+            }
+            let saved = self.store.save(&changed, &[]).await?;
+            pending.retain(|key, _| saved.conflicts.contains(key));
         }
+        Ok(())
     }
 }

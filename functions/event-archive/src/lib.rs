@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use envelope::{Decoder, Envelope, Registry};
 use event_store::{Appended, EventStore, EventStorePort, StoredEvent};
-use handler_kit::aggregate::{BatchHandler, Decision};
+use handler_kit::aggregate::{BatchHandler, Instant, Settled};
 use handler_kit::config::ConfigError;
 use handler_kit::{Clock, Function, HandlerError, Nowhere, Setting, Trigger};
 use serde_json::Value;
@@ -48,7 +48,7 @@ impl<S: EventStore> EventArchive<S> {
 }
 
 impl<S: EventStore> BatchHandler for EventArchive<S> {
-    type Pending = ();
+    type Sent = ();
 
     /// No types of its own: it reads every type (see [`Self::decoder`]).
     fn event_types(&self) -> Registry {
@@ -61,25 +61,21 @@ impl<S: EventStore> BatchHandler for EventArchive<S> {
     }
 
     /// Appends each event. The append is its own idempotency (a repeat changes nothing), so
-    /// it is written here rather than at commit, and each record fails on its own.
-    async fn decide(&self, events: Vec<Envelope<Value>>) -> Result<Decision<()>, HandlerError> {
+    /// each record is written and fails on its own, and nothing is published.
+    async fn settle(&self, events: Vec<Envelope<Value>>, _by: Instant) -> Result<Settled<()>, HandlerError> {
         let records = futures_util::future::join_all(events.into_iter().map(|e| self.archive(e))).await;
-        Ok(Decision {
+        Ok(Settled {
             records,
             outputs: Vec::new(),
-            pending: (),
+            sent: (),
         })
     }
 
-    async fn tick(&self, _now: chrono::DateTime<chrono::Utc>) -> Result<Decision<()>, HandlerError> {
-        Ok(Decision {
-            records: Vec::new(),
-            outputs: Vec::new(),
-            pending: (),
-        })
+    async fn tick(&self, _now: chrono::DateTime<chrono::Utc>, _by: Instant) -> Result<Settled<()>, HandlerError> {
+        Ok(Settled::nothing())
     }
 
-    async fn commit(&self, (): ()) -> Result<(), HandlerError> {
+    async fn sent(&self, (): ()) -> Result<(), HandlerError> {
         Ok(())
     }
 }

@@ -6,19 +6,21 @@
 //! attributes, so a subscriber can filter. State: one item per period, read and written once
 //! per batch.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 use envelope::{Envelope, Registry};
-use handler_kit::aggregate::{BatchHandler, Decision};
+use handler_kit::aggregate::{BatchHandler, Instant, Settled};
 use handler_kit::config::ConfigError;
-use handler_kit::{Function, HandlerError, Setting, Topic, Trigger};
+use handler_kit::{Clock, Function, HandlerError, Setting, Topic, Trigger};
 use sensor_stores::{
-    AlertStore, AlertStorePort, SENSOR_ALERTS_TABLE, SENSOR_CATALOGUE_TABLE, Saved, SensorCatalogue,
-    SensorCataloguePort,
+    AlertStore, AlertStorePort, SENSOR_ALERTS_TABLE, SENSOR_CATALOGUE_TABLE, SensorCatalogue, SensorCataloguePort,
 };
-use sensors::alerts::{AlertBatch, AlertSettings, AlertState, Alerts};
-use sensors::events::{AlertEvent, AnomalyCleared, AnomalyDetected, AnomalyEvent};
+use sensors::alerts::{AlertBatch, AlertSettings, AlertState, Alerts, PeriodKey};
+use sensors::events::{AnomalyCleared, AnomalyDetected, AnomalyEvent};
+use sensors::windows::StreamKey;
 use serde_json::Value;
+use uuid::Uuid;
 
 /// The length of a suppression period.
 pub const SUPPRESS_SECONDS: Setting =
@@ -67,46 +69,37 @@ pub fn build<P: SensorCataloguePort + AlertStorePort>(
         catalogue: sensor_stores::cached_catalogue(platform)?,
         store: platform.alert_store(&platform.setting(&SENSOR_ALERTS_TABLE)?)?,
         alerts,
+        clock: platform.clock(),
     })
 }
+
+/// How many times a batch reads again and applies again the periods another invocation wrote
+/// first, before those streams' records come back to the queue.
+pub const ATTEMPTS: usize = 4;
 
 /// Decides alerts over batches of anomalies.
 pub struct RaiseAlert<C, A> {
     catalogue: C,
     store: A,
     alerts: Alerts,
+    clock: Arc<dyn Clock>,
 }
+
+/// The outbox entries of the alerts a settle handed out: the period, the event's id.
+pub type Sent = Vec<(PeriodKey, Uuid)>;
 
 impl<C: SensorCatalogue, A: AlertStore> RaiseAlert<C, A> {
     /// The store, e.g. to inspect an in-memory one.
     pub fn store(&self) -> &A {
         &self.store
     }
-}
 
-impl<C: SensorCatalogue, A: AlertStore> BatchHandler for RaiseAlert<C, A> {
-    type Pending = Vec<AlertState>;
-
-    fn event_types(&self) -> Registry {
-        Registry::new()
-            .register::<AnomalyDetected>()
-            .register::<AnomalyCleared>()
-    }
-
-    async fn decide(&self, events: Vec<Envelope<Value>>) -> Result<Decision<Self::Pending>, HandlerError> {
-        let mut records: Vec<Result<(), HandlerError>> = Vec::with_capacity(events.len());
-        let mut anomalies = Vec::new();
-        let mut positions = Vec::new();
-        for event in events {
-            match AnomalyEvent::from_envelope(event) {
-                Ok(anomaly) => {
-                    positions.push(records.len());
-                    anomalies.push(anomaly);
-                    records.push(Ok(()));
-                }
-                Err(err) => records.push(Err(err.into())),
-            }
-        }
+    /// One attempt over `anomalies`: read, apply, save. Per anomaly its record (none when its
+    /// stream must be tried again), and the alerts the written periods hold in their outboxes.
+    async fn attempt(
+        &self,
+        anomalies: &[AnomalyEvent],
+    ) -> Result<(Vec<Option<Result<(), HandlerError>>>, Vec<(PeriodKey, Envelope<Value>)>), HandlerError> {
         let ids: Vec<String> = anomalies
             .iter()
             .map(|a| a.sensor_id().to_owned())
@@ -114,26 +107,26 @@ impl<C: SensorCatalogue, A: AlertStore> BatchHandler for RaiseAlert<C, A> {
             .into_iter()
             .collect();
         let catalogue = self.catalogue.sensors(&ids).await?;
-        let keys = self.alerts.plan(&anomalies);
+        let keys = self.alerts.plan(anomalies);
         let periods = self.store.load(&keys).await?;
-        let outcome = self
+        let unsent: Vec<(PeriodKey, Vec<Envelope<Value>>)> = periods
+            .iter()
+            .filter(|p| !p.outbox.is_empty())
+            .map(|p| (p.key(), p.outbox.clone()))
+            .collect();
+        let mut outcome = self
             .alerts
             .apply(
                 &catalogue,
                 AlertBatch {
-                    events: &anomalies,
+                    events: anomalies,
                     periods,
                 },
             )
             .map_err(|e| HandlerError::permanent("alert-state", e))?;
-        for (position, disposition) in positions.into_iter().zip(&outcome.dispositions) {
-            if let Some(reason) = disposition.parked_reason() {
-                records[position] = Err(HandlerError::permanent(reason, disposition.to_string()));
-            }
-        }
         // A replayed anomaly moves its period's state as it did the first time, but no one is
-        // alerted again: an alert goes out only for a period a live anomaly of the batch moved
-        // (an alert's correlation id is its period's alert id).
+        // alerted again: an alert goes in the outbox only for a period a live anomaly of the
+        // batch moved (an alert's correlation id is its period's alert id).
         let live: Vec<AnomalyEvent> = anomalies
             .iter()
             .filter(|a| a.metadata().replay.is_none())
@@ -145,38 +138,186 @@ impl<C: SensorCatalogue, A: AlertStore> BatchHandler for RaiseAlert<C, A> {
             .into_iter()
             .map(|key| AlertState::new(key).alert_id().to_string())
             .collect();
-        let outputs = outcome
-            .events
+        for alert in &outcome.events {
+            if !live_alerts.contains(&alert.metadata().correlation_id) {
+                continue;
+            }
+            let untyped = alert.to_untyped()?;
+            if let Some(period) = outcome
+                .periods
+                .iter_mut()
+                .find(|p| p.alert_id().to_string() == alert.metadata().correlation_id)
+            {
+                period.outbox.push(untyped);
+            }
+        }
+        let saved = self.store.save(&outcome.periods).await?;
+        let stream = |key: &PeriodKey| StreamKey {
+            sensor_id: key.sensor_id.clone(),
+            metric: key.metric.clone(),
+        };
+        // What the written periods hold, and what unchanged periods still held.
+        let written: BTreeSet<PeriodKey> = outcome.periods.iter().map(AlertState::key).collect();
+        let mut outbox: Vec<(PeriodKey, Envelope<Value>)> = outcome
+            .periods
             .iter()
-            .filter(|alert| live_alerts.contains(&alert.metadata().correlation_id))
-            .map(AlertEvent::to_untyped)
-            .collect::<Result<Vec<_>, _>>()?;
-        Ok(Decision {
+            .filter(|p| saved.wrote(&stream(&p.key())))
+            .flat_map(|p| p.outbox.iter().map(move |e| (p.key(), e.clone())))
+            .collect();
+        outbox.extend(
+            unsent
+                .into_iter()
+                .filter(|(key, _)| !written.contains(key))
+                .flat_map(|(key, events)| events.into_iter().map(move |e| (key.clone(), e))),
+        );
+        let records = anomalies
+            .iter()
+            .zip(&outcome.dispositions)
+            .map(|(anomaly, disposition)| {
+                let key = StreamKey {
+                    sensor_id: anomaly.sensor_id().to_owned(),
+                    metric: anomaly.metric().to_owned(),
+                };
+                if saved.conflicts.contains(&key) {
+                    return None;
+                }
+                Some(match (saved.failed.get(&key), disposition.parked_reason()) {
+                    (Some(failure), _) => Err(failure.clone().into()),
+                    (None, Some(reason)) => Err(HandlerError::permanent(reason, disposition.to_string())),
+                    (None, None) => Ok(()),
+                })
+            })
+            .collect();
+        Ok((records, outbox))
+    }
+}
+
+impl<C: SensorCatalogue, A: AlertStore> BatchHandler for RaiseAlert<C, A> {
+    type Sent = Sent;
+
+    fn event_types(&self) -> Registry {
+        Registry::new()
+            .register::<AnomalyDetected>()
+            .register::<AnomalyCleared>()
+    }
+
+    /// Reads, applies and saves the batch's periods; a stream another invocation wrote first is
+    /// read and applied again, up to [`ATTEMPTS`] times and starting no attempt after `by`.
+    ///
+    /// A replayed anomaly of a window older than [`sensor_stores::RETENTION`] changes nothing:
+    /// its period's state has expired, and taking it again would open an alert that no later
+    /// revision can ever resolve.
+    async fn settle(&self, events: Vec<Envelope<Value>>, by: Instant) -> Result<Settled<Sent>, HandlerError> {
+        let mut records: Vec<Result<(), HandlerError>> = Vec::with_capacity(events.len());
+        let mut anomalies = Vec::new();
+        let mut positions = Vec::new();
+        let retention = chrono::Duration::from_std(sensor_stores::RETENTION).unwrap_or(chrono::Duration::MAX);
+        let oldest = self.clock.now() - retention;
+        for event in events {
+            match AnomalyEvent::from_envelope(event) {
+                Ok(anomaly) if anomaly.metadata().replay.is_some() && anomaly.metadata().time < oldest => {
+                    tracing::info!(
+                        id = %anomaly.metadata().id,
+                        "a replayed anomaly older than the alerts' retention; skipped"
+                    );
+                    records.push(Ok(()));
+                }
+                Ok(anomaly) => {
+                    positions.push(records.len());
+                    anomalies.push(anomaly);
+                    records.push(Ok(()));
+                }
+                Err(err) => records.push(Err(err.into())),
+            }
+        }
+        let mut todo: Vec<usize> = (0..anomalies.len()).collect();
+        let mut outputs: BTreeMap<Uuid, (PeriodKey, Envelope<Value>)> = BTreeMap::new();
+        for attempt in 1..=ATTEMPTS {
+            let batch: Vec<AnomalyEvent> = todo.iter().map(|&i| anomalies[i].clone()).collect();
+            let (decided, outbox) = match self.attempt(&batch).await {
+                Ok(done) => done,
+                Err(err) if attempt > 1 => {
+                    let reason = err.to_string();
+                    for &i in &todo {
+                        records[positions[i]] = Err(HandlerError::classified(err.class(), err.kind(), reason.clone()));
+                    }
+                    todo.clear();
+                    break;
+                }
+                Err(err) => return Err(err),
+            };
+            for (key, event) in outbox {
+                outputs.insert(event.metadata.id, (key, event));
+            }
+            let mut again = Vec::new();
+            for (&i, record) in todo.iter().zip(decided) {
+                match record {
+                    Some(record) => records[positions[i]] = record,
+                    None => again.push(i),
+                }
+            }
+            todo = again;
+            if todo.is_empty() || Instant::now() >= by {
+                break;
+            }
+        }
+        for i in todo {
+            records[positions[i]] = Err(HandlerError::transient(
+                "alert-conflict",
+                format!(
+                    "other invocations wrote the periods of '{}' '{}' first, {ATTEMPTS} times or until the deadline",
+                    anomalies[i].sensor_id(),
+                    anomalies[i].metric()
+                ),
+            ));
+        }
+        let (sent, outputs): (Sent, Vec<Envelope<Value>>) =
+            outputs.into_iter().map(|(id, (key, event))| ((key, id), event)).unzip();
+        Ok(Settled {
             records,
             outputs,
-            pending: outcome.periods,
+            sent,
         })
     }
 
     /// Alerts are decided by anomalies alone: time decides nothing here.
-    async fn tick(&self, _now: chrono::DateTime<chrono::Utc>) -> Result<Decision<Self::Pending>, HandlerError> {
-        Ok(Decision {
-            records: Vec::new(),
-            outputs: Vec::new(),
-            pending: Vec::new(),
-        })
+    async fn tick(&self, _now: chrono::DateTime<chrono::Utc>, _by: Instant) -> Result<Settled<Sent>, HandlerError> {
+        Ok(Settled::nothing())
     }
 
-    async fn commit(&self, periods: Self::Pending) -> Result<(), HandlerError> {
-        if periods.is_empty() {
-            return Ok(());
+    /// Clears the sent alerts from their periods' outboxes, written on condition; a period
+    /// written meanwhile is read again, a few times, then left (its alerts go out again, under
+    /// the same ids).
+    async fn sent(&self, sent: Sent) -> Result<(), HandlerError> {
+        let mut pending: BTreeMap<PeriodKey, Vec<Uuid>> = BTreeMap::new();
+        for (key, id) in sent {
+            pending.entry(key).or_default().push(id);
         }
-        match self.store.save(&periods).await? {
-            Saved::Written => Ok(()),
-            Saved::Conflict => Err(HandlerError::transient(
-                "alert-conflict",
-                "another invocation wrote these periods first; the batch is decided again",
-            )),
+        for _ in 0..ATTEMPTS {
+            if pending.is_empty() {
+                break;
+            }
+            let keys: Vec<PeriodKey> = pending.keys().cloned().collect();
+            let mut changed = Vec::new();
+            for mut period in self.store.load(&keys).await? {
+                let ids = pending.get(&period.key()).map(Vec::as_slice).unwrap_or_default();
+                let mut any = false;
+                for id in ids {
+                    any |= period.sent(*id);
+                }
+                if any {
+                    period.sequence += 1;
+                    changed.push(period);
+                }
+            }
+            let saved = self.store.save(&changed).await?;
+            pending.retain(|key, _| {
+                saved.conflicts.contains(&StreamKey {
+                    sensor_id: key.sensor_id.clone(),
+                    metric: key.metric.clone(),
+                })
+            });
         }
+        Ok(())
     }
 }

@@ -96,22 +96,30 @@ static API: Function<Nowhere> = Function {
 /// An aggregating function with a tick: each batch and each tick takes 100 ms.
 struct Ticker;
 impl handler_kit::BatchHandler for Ticker {
-    type Pending = ();
+    type Sent = ();
     fn event_types(&self) -> Registry {
         Registry::new().register::<WorkArrived>()
     }
-    async fn decide(&self, events: Vec<Envelope<Value>>) -> Result<handler_kit::Decision<()>, HandlerError> {
+    async fn settle(
+        &self,
+        events: Vec<Envelope<Value>>,
+        _: tokio::time::Instant,
+    ) -> Result<handler_kit::Settled<()>, HandlerError> {
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-        Ok(handler_kit::Decision {
+        Ok(handler_kit::Settled {
             records: events.iter().map(|_| Ok(())).collect(),
             outputs: Vec::new(),
-            pending: (),
+            sent: (),
         })
     }
-    async fn tick(&self, _: chrono::DateTime<chrono::Utc>) -> Result<handler_kit::Decision<()>, HandlerError> {
-        self.decide(Vec::new()).await
+    async fn tick(
+        &self,
+        _: chrono::DateTime<chrono::Utc>,
+        by: tokio::time::Instant,
+    ) -> Result<handler_kit::Settled<()>, HandlerError> {
+        self.settle(Vec::new(), by).await
     }
-    async fn commit(&self, (): ()) -> Result<(), HandlerError> {
+    async fn sent(&self, (): ()) -> Result<(), HandlerError> {
         Ok(())
     }
 }

@@ -2,10 +2,20 @@
 //! period of anomalies), so the handler sees the whole batch at once, with the same
 //! per-record failure reporting as [`crate::Handler`].
 //!
-//! A batch is decided, its outputs published, and only then its new state committed. If the
-//! publish or the commit does not happen, nothing was written and the records come back: the
-//! next decision computes the same outputs (derived ids, so consumers absorb the repeat) and
-//! the aggregate counts no record twice (its state knows what it holds). A record the handler
+//! **Commit, then publish, from an outbox.** A handler settles a batch: it decides and commits
+//! its new state with the outputs kept beside it (an outbox in the same conditional write), and
+//! hands back only outputs that committed state holds. The processor publishes them, then tells
+//! the handler they went out ([`BatchHandler::sent`]) so it can clear its outbox. Nothing is
+//! published that the stored state does not back: an invocation that loses a race never
+//! publishes what it decided, it re-reads and decides again. If the publish fails (or the
+//! invocation dies) after the commit, the outputs stay in the outbox and the next batch or tick
+//! that reads that state sends them again, under the same ids, so consumers absorb the repeat.
+//! Publishing first and committing after (the other order) would leave events on the bus that
+//! the state never took when the commit lost its race.
+//!
+//! A conflict (another invocation wrote first) is the handler's to resolve inside the
+//! invocation: re-read, re-apply, a bounded number of times and only until `by`; only the
+//! records it still could not commit come back, with a transient error. A record the handler
 //! refuses for good is parked with its reason; one it cannot decide for now is retried.
 
 use std::future::Future;
@@ -13,7 +23,9 @@ use std::future::Future;
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use envelope::{Decoder, Envelope, ErrorClass, Registry};
 use serde_json::Value;
-use tokio::time::{Instant, timeout_at};
+use tokio::time::timeout_at;
+/// The instant a handler stops starting new attempts by (tokio's, so virtual time moves it).
+pub use tokio::time::Instant;
 
 use crate::error::{HandlerError, KitError};
 use crate::processor::{
@@ -22,21 +34,33 @@ use crate::processor::{
 };
 use crate::publish::{Parking, Publisher};
 
-/// What an aggregating handler decided for a batch.
+/// What an aggregating handler settled for a batch or a tick: its state is committed.
 #[derive(Debug)]
-pub struct Decision<T> {
-    /// Per event given, in order: accepted (`Ok`), or why not.
+pub struct Settled<S> {
+    /// Per event given, in order: accepted and committed (`Ok`), or why not.
     pub records: Vec<Result<(), HandlerError>>,
-    /// The events the batch causes, with ids derived from what caused them.
+    /// The events the committed state holds in its outbox, with ids derived from what caused
+    /// them: to publish now.
     pub outputs: Vec<Envelope<Value>>,
-    /// The state to write once the outputs went out.
-    pub pending: T,
+    /// What to tell the handler once the outputs went out.
+    pub sent: S,
+}
+
+impl<S: Default> Settled<S> {
+    /// Nothing decided, nothing to publish.
+    pub fn nothing() -> Self {
+        Self {
+            records: Vec::new(),
+            outputs: Vec::new(),
+            sent: S::default(),
+        }
+    }
 }
 
 /// A function whose decision covers a whole batch.
 pub trait BatchHandler: Send + Sync {
-    /// The state a decision writes when it is committed.
-    type Pending: Send;
+    /// What [`Self::sent`] needs to clear the outbox entries of outputs that went out.
+    type Sent: Send;
 
     /// The event types this function consumes, with their upcasters.
     fn event_types(&self) -> Registry;
@@ -47,23 +71,26 @@ pub trait BatchHandler: Send + Sync {
         Decoder::with_registry(self.event_types())
     }
 
-    /// Decides `events` (the batch's readable records, in order) at once, reading what it
-    /// needs and writing nothing. Events it has counted before change nothing, and the outputs
-    /// their state implies come out again, with the same ids.
-    fn decide(
+    /// Decides `events` (the batch's readable records, in order) and commits the new state with
+    /// its outputs in an outbox; resolves conflicts by reading again, starting no new attempt
+    /// after `by`. Events counted before change nothing, and what the outbox still holds comes
+    /// out again, with the same ids.
+    fn settle(
         &self,
         events: Vec<Envelope<Value>>,
-    ) -> impl Future<Output = Result<Decision<Self::Pending>, HandlerError>> + Send;
+        by: Instant,
+    ) -> impl Future<Output = Result<Settled<Self::Sent>, HandlerError>> + Send;
 
-    /// What time alone decides (a scheduled rule's tick at `now`): windows of quiet streams.
+    /// What time alone decides (a scheduled rule's tick at `now`), settled the same way.
     fn tick(
         &self,
         now: chrono::DateTime<chrono::Utc>,
-    ) -> impl Future<Output = Result<Decision<Self::Pending>, HandlerError>> + Send;
+        by: Instant,
+    ) -> impl Future<Output = Result<Settled<Self::Sent>, HandlerError>> + Send;
 
-    /// Writes the state of a decision whose outputs went out. A conflict (another invocation
-    /// wrote first) is a transient error: the batch comes back and is decided again.
-    fn commit(&self, pending: Self::Pending) -> impl Future<Output = Result<(), HandlerError>> + Send;
+    /// The outputs of a settle went out: clear them from the outbox. A failure here only means
+    /// they go out again later, under the same ids.
+    fn sent(&self, sent: Self::Sent) -> impl Future<Output = Result<(), HandlerError>> + Send;
 }
 
 /// Runs a [`BatchHandler`] over batches: decode, decide, publish, commit, park, answer.
@@ -125,7 +152,10 @@ impl<H: BatchHandler, P: Publisher, Q: Parking> BatchProcessor<H, P, Q> {
         }
         if !readable.is_empty() {
             let count = readable.len();
-            let settled = self.settle(self.handler.decide(readable), count, invocation).await;
+            let decide_by = self.decide_by(invocation);
+            let settled = self
+                .settle(self.handler.settle(readable, decide_by), count, invocation)
+                .await;
             for (position, outcome) in positions.into_iter().zip(settled) {
                 outcomes[position] = outcome;
             }
@@ -149,14 +179,17 @@ impl<H: BatchHandler, P: Publisher, Q: Parking> BatchProcessor<H, P, Q> {
         sqs_response(event, &outcomes)
     }
 
-    /// A scheduled rule's tick at `now`: decides what time alone closes, publishes, commits.
-    /// A failure fails the invocation, so Lambda retries it.
+    /// A scheduled rule's tick at `now`: settles what time alone closes, publishes. A failure
+    /// fails the invocation, so Lambda retries it.
     pub async fn process_tick(
         &self,
         now: chrono::DateTime<chrono::Utc>,
         invocation: &Invocation,
     ) -> Result<(), KitError> {
-        let outcome = self.settle(self.handler.tick(now), 0, invocation).await;
+        let decide_by = self.decide_by(invocation);
+        let outcome = self
+            .settle(self.handler.tick(now, decide_by), 0, invocation)
+            .await;
         match outcome.into_iter().next() {
             None | Some(Outcome::Done) => Ok(()),
             Some(Outcome::Retry { reason } | Outcome::Park { reason, .. }) => {
@@ -168,30 +201,41 @@ impl<H: BatchHandler, P: Publisher, Q: Parking> BatchProcessor<H, P, Q> {
         }
     }
 
-    /// Decides, publishes by the publishing budget, commits by the settling budget: `count`
-    /// outcomes (one for a tick when `count` is 0).
+    /// When settling must be done: the deadline less its margin.
+    fn decide_by(&self, invocation: &Invocation) -> Instant {
+        invocation
+            .deadline
+            .checked_sub(self.limits.deadline_margin)
+            .unwrap_or_else(Instant::now)
+    }
+
+    /// Settles (decides and commits), publishes the committed outputs by the publishing
+    /// budget, tells the handler they went out: `count` outcomes (one for a tick when `count`
+    /// is 0).
     async fn settle(
         &self,
-        decide: impl Future<Output = Result<Decision<H::Pending>, HandlerError>>,
+        settle: impl Future<Output = Result<Settled<H::Sent>, HandlerError>>,
         count: usize,
         invocation: &Invocation,
     ) -> Vec<Outcome> {
         let slots = count.max(1);
         let every = |make: &dyn Fn() -> Outcome| -> Vec<Outcome> { (0..slots).map(|_| make()).collect() };
-        let remaining = invocation.deadline.saturating_duration_since(Instant::now());
-        if remaining <= self.limits.deadline_margin {
+        let decide_by = self.decide_by(invocation);
+        if Instant::now() >= decide_by {
             return every(&|| Outcome::NotStarted);
         }
-        let decided = match tokio::time::timeout(remaining - self.limits.deadline_margin, decide).await {
-            Ok(Ok(decision)) => decision,
+        let settled = match timeout_at(decide_by, settle).await {
+            Ok(Ok(settled)) => settled,
             Ok(Err(err)) => return every(&|| classified(&err)),
             Err(_) => {
+                // What was committed before the deadline is in the outbox: the records come
+                // back and send it.
                 return every(&|| Outcome::Retry {
-                    reason: "the batch was not decided before the deadline margin".into(),
+                    reason: "the batch was not settled before the deadline margin".into(),
                 });
             }
         };
-        let mut outcomes: Vec<Outcome> = decided
+        let mut outcomes: Vec<Outcome> = settled
             .records
             .iter()
             .map(|record| match record {
@@ -200,35 +244,39 @@ impl<H: BatchHandler, P: Publisher, Q: Parking> BatchProcessor<H, P, Q> {
             })
             .collect();
         outcomes.resize_with(slots, || Outcome::Done);
-        // The outputs are the batch's joint product: if they do not all go out, nothing is
-        // committed and every accepted record comes back.
-        let published = if decided.outputs.is_empty() {
-            Ok(())
-        } else {
-            match timeout_at(
-                self.limits.publish_by(invocation),
-                self.publisher.publish(&decided.outputs),
-            )
-            .await
-            {
-                Ok(Ok(())) => Ok(()),
-                Ok(Err(err)) => Err((err.class() == ErrorClass::Permanent, err.to_string())),
-                Err(_) => Err((false, not_in_time().reason)),
+        if settled.outputs.is_empty() {
+            return outcomes;
+        }
+        let published = match timeout_at(
+            self.limits.publish_by(invocation),
+            self.publisher.publish(&settled.outputs),
+        )
+        .await
+        {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(err)) => Err((err.class() == ErrorClass::Permanent, err.to_string())),
+            Err(_) => Err((false, not_in_time().reason)),
+        };
+        // A publish that can never take the outputs (refused for what they are) clears them
+        // too, or every later batch of that state would be refused with them; the records are
+        // parked with the reason, and the log names the outputs.
+        if published.as_ref().is_ok() || published.as_ref().is_err_and(|(permanent, _)| *permanent) {
+            // Best effort: an entry left in the outbox only goes out again.
+            match timeout_at(self.limits.settle_by(invocation), self.handler.sent(settled.sent)).await {
+                Ok(Ok(())) => {}
+                Ok(Err(err)) => tracing::warn!(reason = %err, "the outbox was not cleared; its events go out again"),
+                Err(_) => tracing::warn!("the outbox was not cleared in time; its events go out again"),
             }
-        };
-        let failed = match published {
-            Err(failure) => Some(failure),
-            Ok(()) => match self.commit(decided.pending, invocation).await {
-                Ok(()) => None,
-                Err(reason) => Some((false, reason)),
-            },
-        };
-        if let Some((permanent, reason)) = failed {
+        }
+        if let Err((permanent, reason)) = published {
+            // Transient: the state is committed with these outputs in its outbox; the records
+            // come back and send them.
+            let ids: Vec<String> = settled.outputs.iter().map(|o| o.metadata.id.to_string()).collect();
             tracing::warn!(
                 permanent,
                 reason,
-                outputs = decided.outputs.len(),
-                "the batch's outputs or state did not go through"
+                outputs = ?ids,
+                "the batch's committed outputs did not go out"
             );
             for outcome in outcomes.iter_mut().filter(|o| matches!(o, Outcome::Done)) {
                 *outcome = if permanent {
@@ -242,18 +290,6 @@ impl<H: BatchHandler, P: Publisher, Q: Parking> BatchProcessor<H, P, Q> {
             }
         }
         outcomes
-    }
-
-    /// Commits by the settling budget. A failure (a conflict, a throttled table) is not
-    /// retried here: the pending state may be stale, so the batch comes back and is decided
-    /// again from what is stored; its outputs come out again with the same ids.
-    async fn commit(&self, pending: H::Pending, invocation: &Invocation) -> Result<(), String> {
-        let settle_by = self.limits.settle_by(invocation);
-        match timeout_at(settle_by, self.handler.commit(pending)).await {
-            Ok(Ok(())) => Ok(()),
-            Ok(Err(err)) => Err(format!("state not written: {err}")),
-            Err(_) => Err("state not written before the deadline".to_owned()),
-        }
     }
 }
 

@@ -37,7 +37,7 @@ pub mod publish;
 mod store;
 pub mod testing;
 
-pub use aggregate::{BatchHandler, BatchProcessor, Decision};
+pub use aggregate::{BatchHandler, BatchProcessor, Settled};
 pub use error::{HandlerError, KitError};
 pub use function::{Bus, Function, Nowhere, Setting, Topic, Trigger};
 pub use http::HttpHandler;

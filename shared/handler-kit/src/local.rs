@@ -783,21 +783,25 @@ mod tests {
         }
     }
     impl BatchHandler for Nothing {
-        type Pending = ();
+        type Sent = ();
         fn event_types(&self) -> envelope::Registry {
             envelope::Registry::new()
         }
-        async fn decide(&self, _: Vec<envelope::Envelope<Value>>) -> Result<crate::Decision<()>, crate::HandlerError> {
-            Ok(crate::Decision {
-                records: Vec::new(),
-                outputs: Vec::new(),
-                pending: (),
-            })
+        async fn settle(
+            &self,
+            _: Vec<envelope::Envelope<Value>>,
+            _: tokio::time::Instant,
+        ) -> Result<crate::Settled<()>, crate::HandlerError> {
+            Ok(crate::Settled::nothing())
         }
-        async fn tick(&self, _: chrono::DateTime<chrono::Utc>) -> Result<crate::Decision<()>, crate::HandlerError> {
-            self.decide(Vec::new()).await
+        async fn tick(
+            &self,
+            _: chrono::DateTime<chrono::Utc>,
+            _: tokio::time::Instant,
+        ) -> Result<crate::Settled<()>, crate::HandlerError> {
+            Ok(crate::Settled::nothing())
         }
-        async fn commit(&self, (): ()) -> Result<(), crate::HandlerError> {
+        async fn sent(&self, (): ()) -> Result<(), crate::HandlerError> {
             Ok(())
         }
     }

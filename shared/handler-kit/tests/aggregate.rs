@@ -1,5 +1,6 @@
-//! Aggregating functions: one decision per batch, outputs published before the state is
-//! committed, the same per-record failure reporting as per-record handlers.
+//! Aggregating functions: one decision per batch, its state committed with its outputs in an
+//! outbox before they are published, the same per-record failure reporting as per-record
+//! handlers.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a panic is how a test reports failure
 
@@ -12,7 +13,8 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use chrono::{TimeZone, Utc};
 use envelope::{Envelope, EventType, Registry};
 use handler_kit::publish::{InMemoryParking, InMemoryPublisher};
-use handler_kit::{BatchHandler, BatchProcessor, Decision, HandlerError};
+use handler_kit::{BatchHandler, BatchProcessor, HandlerError, Settled};
+use tokio::time::Instant;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -30,20 +32,41 @@ impl EventType for TotalChanged {
     const SOURCE: &'static str = "test.totals";
 }
 
-/// Counts orders per customer (the order id's first letter), each order once.
+/// Counts orders per customer (the order id's first letter), each order once; a changed total
+/// goes in the outbox with the state.
 #[derive(Default)]
 struct Totals {
-    committed: Mutex<BTreeMap<String, BTreeSet<String>>>,
+    committed: Mutex<State>,
     commits: AtomicUsize,
-    conflict_once: AtomicBool,
+    fail_commit_once: AtomicBool,
 }
 
-type Pending = BTreeMap<String, BTreeSet<String>>;
+#[derive(Debug, Clone, Default)]
+struct State {
+    orders: BTreeMap<String, BTreeSet<String>>,
+    /// Customer -> total committed but not known to have gone out.
+    outbox: BTreeMap<String, usize>,
+}
+
+fn total_changed(customer: &str, total: usize) -> Envelope<Value> {
+    let id = uuid_of(&format!("{customer}#{total}"));
+    Envelope::with_id(
+        id,
+        customer,
+        Utc.with_ymd_and_hms(2026, 11, 23, 9, 0, 0).unwrap(),
+        TotalChanged {
+            customer: customer.to_owned(),
+            total,
+        },
+    )
+    .to_untyped()
+    .unwrap()
+}
 
 impl Totals {
-    fn decided(&self, events: &[Envelope<Value>]) -> Decision<Pending> {
-        let mut state = self.committed.lock().unwrap().clone();
-        let mut touched = BTreeSet::new();
+    fn settled(&self, events: &[Envelope<Value>]) -> Result<Settled<Vec<(String, usize)>>, HandlerError> {
+        let mut committed = self.committed.lock().unwrap();
+        let mut state = committed.clone();
         let mut records = Vec::new();
         for event in events {
             let order = event.data["order_id"].as_str().unwrap_or_default().to_owned();
@@ -59,57 +82,49 @@ impl Totals {
                 continue;
             }
             let customer = order.chars().nth(2).map(String::from).unwrap_or_default();
-            state.entry(customer.clone()).or_default().insert(order);
-            touched.insert(customer);
+            let orders = state.orders.entry(customer.clone()).or_default();
+            if orders.insert(order) {
+                let total = orders.len();
+                state.outbox.insert(customer, total);
+            }
             records.push(Ok(()));
         }
-        let outputs = touched
-            .iter()
-            .map(|customer| {
-                let total = state[customer].len();
-                let id = uuid_of(&format!("{customer}#{total}"));
-                Envelope::with_id(
-                    id,
-                    customer,
-                    Utc.with_ymd_and_hms(2026, 11, 23, 9, 0, 0).unwrap(),
-                    TotalChanged {
-                        customer: customer.clone(),
-                        total,
-                    },
-                )
-                .to_untyped()
-                .unwrap()
-            })
-            .collect();
-        Decision {
-            records,
-            outputs,
-            pending: state,
+        if self.fail_commit_once.swap(false, Ordering::SeqCst) {
+            return Err(HandlerError::transient("store", "the table is throttled"));
         }
+        *committed = state.clone();
+        self.commits.fetch_add(1, Ordering::SeqCst);
+        let sent: Vec<(String, usize)> = state.outbox.into_iter().collect();
+        Ok(Settled {
+            records,
+            outputs: sent.iter().map(|(c, t)| total_changed(c, *t)).collect(),
+            sent,
+        })
     }
 }
 
 impl BatchHandler for Totals {
-    type Pending = Pending;
+    type Sent = Vec<(String, usize)>;
 
     fn event_types(&self) -> Registry {
         Registry::new().register::<OrderPlaced>()
     }
 
-    async fn decide(&self, events: Vec<Envelope<Value>>) -> Result<Decision<Pending>, HandlerError> {
-        Ok(self.decided(&events))
+    async fn settle(&self, events: Vec<Envelope<Value>>, _by: Instant) -> Result<Settled<Self::Sent>, HandlerError> {
+        self.settled(&events)
     }
 
-    async fn tick(&self, _now: chrono::DateTime<Utc>) -> Result<Decision<Pending>, HandlerError> {
-        Ok(self.decided(&[]))
+    async fn tick(&self, _now: chrono::DateTime<Utc>, _by: Instant) -> Result<Settled<Self::Sent>, HandlerError> {
+        self.settled(&[])
     }
 
-    async fn commit(&self, pending: Pending) -> Result<(), HandlerError> {
-        if self.conflict_once.swap(false, Ordering::SeqCst) {
-            return Err(HandlerError::transient("conflict", "another invocation wrote first"));
+    async fn sent(&self, sent: Self::Sent) -> Result<(), HandlerError> {
+        let mut committed = self.committed.lock().unwrap();
+        for (customer, total) in sent {
+            if committed.outbox.get(&customer) == Some(&total) {
+                committed.outbox.remove(&customer);
+            }
         }
-        *self.committed.lock().unwrap() = pending;
-        self.commits.fetch_add(1, Ordering::SeqCst);
         Ok(())
     }
 }
@@ -141,7 +156,7 @@ fn orders(ids: &[&str]) -> aws_lambda_events::event::sqs::SqsEvent {
 }
 
 #[tokio::test]
-async fn given_a_batch_then_one_decision_publishes_its_outputs_then_commits_once() {
+async fn given_a_batch_then_its_state_is_committed_once_then_its_outputs_go_out_and_leave_the_outbox() {
     let processor = processor();
     let response = processor
         .process_sqs(&orders(&["o-a1", "o-a2", "o-b1"]), &invocation())
@@ -155,48 +170,47 @@ async fn given_a_batch_then_one_decision_publishes_its_outputs_then_commits_once
         "one output per customer touched"
     );
     assert_eq!(handler.commits.load(Ordering::SeqCst), 1);
+    assert!(handler.committed.lock().unwrap().outbox.is_empty(), "sent, so cleared");
 }
 
 #[tokio::test]
-async fn given_publishing_fails_then_nothing_is_committed_and_the_redelivery_sends_the_same_outputs() {
+async fn given_publishing_fails_after_the_commit_then_the_outbox_keeps_the_outputs_and_the_redelivery_sends_them() {
     let processor = processor();
     let (handler, publisher, _) = processor.parts();
     publisher.set_failing(true);
     let event = orders(&["o-a1", "o-a2"]);
     let response = processor.process_sqs(&event, &invocation()).await.unwrap();
     assert_eq!(failed_ids(&response), ["m-o-a1", "m-o-a2"]);
+    assert_eq!(handler.commits.load(Ordering::SeqCst), 1, "the state went first");
     assert_eq!(
-        handler.commits.load(Ordering::SeqCst),
-        0,
-        "state not written before its outputs went out"
+        handler.committed.lock().unwrap().outbox.get("a"),
+        Some(&2),
+        "with its outputs beside it"
     );
 
     publisher.set_failing(false);
     processor.process_sqs(&event, &invocation()).await.unwrap();
     processor.process_sqs(&event, &invocation()).await.unwrap();
-    let published = publisher.published();
     assert_eq!(
         totals(publisher),
-        [("a".into(), 2), ("a".into(), 2)],
-        "counted once, however often delivered"
+        [("a".into(), 2)],
+        "counted once, sent once the publisher took it, then no more"
     );
-    assert_eq!(
-        published[0].metadata.id, published[1].metadata.id,
-        "the same decision, the same id"
-    );
+    assert!(handler.committed.lock().unwrap().outbox.is_empty());
 }
 
 #[tokio::test]
-async fn given_a_commit_that_conflicts_then_the_batch_comes_back_and_converges() {
+async fn given_a_settle_that_fails_then_nothing_is_published_and_the_batch_comes_back() {
     let processor = processor();
     let (handler, publisher, _) = processor.parts();
-    handler.conflict_once.store(true, Ordering::SeqCst);
+    handler.fail_commit_once.store(true, Ordering::SeqCst);
     let event = orders(&["o-a1"]);
     let response = processor.process_sqs(&event, &invocation()).await.unwrap();
     assert_eq!(failed_ids(&response), ["m-o-a1"]);
+    assert!(publisher.published().is_empty(), "nothing goes out that is not committed");
     processor.process_sqs(&event, &invocation()).await.unwrap();
     assert_eq!(handler.commits.load(Ordering::SeqCst), 1);
-    assert_eq!(totals(publisher), [("a".into(), 1), ("a".into(), 1)]);
+    assert_eq!(totals(publisher), [("a".into(), 1)]);
 }
 
 #[tokio::test]
@@ -249,11 +263,13 @@ async fn given_a_fifo_batch_when_a_record_is_retried_then_the_rest_of_its_group_
 }
 
 #[tokio::test]
-async fn given_a_tick_then_what_time_decides_is_published_and_committed() {
+async fn given_a_tick_then_what_the_outbox_holds_goes_out() {
     let processor = processor();
-    processor.process_tick(Utc::now(), &invocation()).await.unwrap();
-    assert_eq!(processor.parts().0.commits.load(Ordering::SeqCst), 1);
-    processor.parts().1.set_failing(true);
+    let (handler, publisher, _) = processor.parts();
+    publisher.set_failing(true);
     processor.process_sqs(&orders(&["o-a1"]), &invocation()).await.unwrap();
-    assert!(processor.parts().1.published().is_empty());
+    publisher.set_failing(false);
+    processor.process_tick(Utc::now(), &invocation()).await.unwrap();
+    assert_eq!(totals(publisher), [("a".into(), 1)]);
+    assert!(handler.committed.lock().unwrap().outbox.is_empty());
 }

@@ -179,6 +179,33 @@ impl MotoServer {
                 .map_err(|e| setup(e.to_string()))?;
             request = request.attribute_definitions(definition).key_schema(element);
         }
+        if let Some((index, partition, sort)) = &spec.index {
+            let mut gsi = aws_sdk_dynamodb::types::GlobalSecondaryIndex::builder()
+                .index_name(index)
+                .projection(
+                    aws_sdk_dynamodb::types::Projection::builder()
+                        .projection_type(aws_sdk_dynamodb::types::ProjectionType::KeysOnly)
+                        .build(),
+                );
+            for (name, key_type, scalar) in [
+                (partition, KeyType::Hash, ScalarAttributeType::S),
+                (sort, KeyType::Range, ScalarAttributeType::N),
+            ] {
+                let definition = AttributeDefinition::builder()
+                    .attribute_name(name)
+                    .attribute_type(scalar)
+                    .build()
+                    .map_err(|e| setup(e.to_string()))?;
+                let element = KeySchemaElement::builder()
+                    .attribute_name(name)
+                    .key_type(key_type)
+                    .build()
+                    .map_err(|e| setup(e.to_string()))?;
+                request = request.attribute_definitions(definition);
+                gsi = gsi.key_schema(element);
+            }
+            request = request.global_secondary_indexes(gsi.build().map_err(|e| setup(e.to_string()))?);
+        }
         request
             .send()
             .await
@@ -270,6 +297,8 @@ pub struct TableSpec {
     pub sort_key: Option<String>,
     /// TTL attribute, if any.
     pub ttl_attribute: Option<String>,
+    /// A global secondary index, keys only: name, string partition key, number sort key.
+    pub index: Option<(String, String, String)>,
 }
 
 impl TableSpec {
@@ -280,7 +309,21 @@ impl TableSpec {
             partition_key: partition_key.into(),
             sort_key: None,
             ttl_attribute: None,
+            index: None,
         }
+    }
+
+    /// With a keys-only global secondary index `name` on a string partition key and a number
+    /// sort key.
+    #[must_use]
+    pub fn with_keys_only_index(
+        mut self,
+        name: impl Into<String>,
+        partition_key: impl Into<String>,
+        numeric_sort_key: impl Into<String>,
+    ) -> Self {
+        self.index = Some((name.into(), partition_key.into(), numeric_sort_key.into()));
+        self
     }
 
     /// With a string sort key.

@@ -9,8 +9,7 @@ use sensors::alerts::{AlertState, PeriodKey};
 
 use crate::error::StoreFailure;
 use crate::keys;
-use crate::save::{self, Entry};
-use crate::windows::Saved;
+use crate::save::{self, Entry, Saved};
 
 ports::port! {
     /// The alert periods.
@@ -20,8 +19,8 @@ ports::port! {
         fn load(&self, periods: &[PeriodKey]) -> Result<Vec<AlertState>, StoreFailure>;
 
         /// Writes `periods`, each on condition that the stored state's sequence is one less than
-        /// its own (absent when its own is 1). A stream's periods are written all or none; at
-        /// most [`crate::MAX_TRANSACTION_ITEMS`] periods of one stream per save.
+        /// its own (absent when its own is 1): one transaction per stream (sensor, metric), each
+        /// written all or none, and what became of each that was not ([`Saved`]).
         fn save(&self, periods: &[AlertState]) -> Result<Saved, StoreFailure>;
 
         /// The periods of `sensor_id` whose alert is active (triggered and not resolved), in key
@@ -31,14 +30,12 @@ ports::port! {
 }
 
 /// The entries a save of these periods writes.
-pub(crate) fn entries(periods: &[AlertState]) -> Vec<Entry<'_>> {
+pub(crate) fn entries<'a>(operation: &'static str, periods: &'a [AlertState]) -> Result<Vec<Entry<'a>>, StoreFailure> {
     periods
         .iter()
-        .map(|p| Entry {
-            sensor_id: &p.sensor_id,
-            metric: &p.metric,
-            item: keys::period(&p.sensor_id, &p.metric, p.period_start),
-            sequence: p.sequence,
+        .map(|p| {
+            let item = keys::period(&p.sensor_id, &p.metric, p.period_start);
+            Entry::of(operation, &p.sensor_id, &p.metric, item, p.sequence, p)
         })
         .collect()
 }
@@ -74,18 +71,26 @@ impl AlertStore for InMemoryAlertStore {
     }
 
     async fn save(&self, periods: &[AlertState]) -> Result<Saved, StoreFailure> {
-        save::transactions("save alert periods", &entries(periods))?;
+        let entries = entries("save alert periods", periods)?;
+        let plan = save::plan("save alert periods", &entries)?;
         let mut stored = self.lock();
-        if !periods
-            .iter()
-            .all(|p| save::follows(stored.get(&p.key()).map(|s| s.sequence), p.sequence))
-        {
-            return Ok(Saved::Conflict);
+        let mut saved = Saved {
+            conflicts: Vec::new(),
+            failed: plan.refused,
+        };
+        for (key, indexes) in plan.streams {
+            if !indexes
+                .iter()
+                .all(|&i| save::follows(stored.get(&periods[i].key()).map(|s| s.sequence), periods[i].sequence))
+            {
+                saved.conflicts.push(key);
+                continue;
+            }
+            for i in indexes {
+                stored.insert(periods[i].key(), periods[i].clone());
+            }
         }
-        for period in periods {
-            stored.insert(period.key(), period.clone());
-        }
-        Ok(Saved::Written)
+        Ok(saved)
     }
 
     async fn open_alerts(&self, sensor_id: &str) -> Result<Vec<AlertState>, StoreFailure> {

@@ -151,18 +151,26 @@ impl<C: SensorCatalogue> SensorCatalogue for CachedCatalogue<C> {
             missing.dedup();
             missing
         };
+        // An unreadable item is not kept: it is read again next time, so a corrected item
+        // takes effect at once.
+        let mut unreadable = Vec::new();
         if !missing.is_empty() {
             let fetched = self.inner.sensors(&missing).await?;
             let mut entries = self.lock();
             for id in missing {
+                if let Some(why) = fetched.unreadable(&id) {
+                    unreadable.push((id, why.to_owned()));
+                    continue;
+                }
                 let sensor = fetched.sensor(&id).cloned();
                 entries.insert(id, (now, sensor));
             }
         }
         let entries = self.lock();
-        Ok(Catalogue::new(
-            ids.iter().filter_map(|id| entries.get(id).and_then(|(_, s)| s.clone())),
-        ))
+        let catalogue = Catalogue::new(ids.iter().filter_map(|id| entries.get(id).and_then(|(_, s)| s.clone())));
+        Ok(unreadable
+            .into_iter()
+            .fold(catalogue, |catalogue, (id, why)| catalogue.with_unreadable(id, why)))
     }
 
     async fn all(&self) -> Result<Catalogue, StoreFailure> {

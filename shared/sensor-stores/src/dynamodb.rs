@@ -36,27 +36,20 @@ mod windows;
 
 use std::collections::HashMap;
 use std::ops::ControlFlow;
-use std::time::Duration;
 
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes, Put, TransactWriteItem, WriteRequest};
-use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 pub use alerts::DynamoAlertStore;
 pub use catalogue::DynamoSensorCatalogue;
-pub use windows::DynamoWindowStore;
+pub use windows::{DUE_INDEX, DUE_SHARDS, DynamoWindowStore};
 
+pub use crate::RETENTION;
 use crate::error::StoreFailure;
 use crate::retry::Rounds;
-use crate::windows::Saved;
-
-/// How long windows and alert periods are kept after they end (7 days): far beyond the late
-/// horizon (an hour by default), since readings are judged by event time and a device can
-/// replay old readings after an outage. A window expired and then revised would start again
-/// from nothing: keep this longer than any outage whose readings should still revise.
-pub const RETENTION: Duration = Duration::from_secs(7 * 24 * 3600);
+use crate::save::{Plan, Saved};
 
 /// The most keys one BatchGetItem reads.
 pub const MAX_BATCH_GET: usize = 100;
@@ -153,28 +146,26 @@ async fn batch_write(
     Ok(())
 }
 
-/// A put of `state` as item `item` of `sensor_id` with `sequence`, on condition that the stored
-/// item's sequence is the one before (absent for 1), with `more` attributes.
+/// A put of `entry` (its state as JSON, its sequence), on condition that the stored item's
+/// sequence is the one before (absent for 1), with `more` attributes.
 fn conditional_put(
     table: &str,
     operation: &'static str,
-    (sensor_id, item): (&str, String),
-    state: &impl Serialize,
-    sequence: u64,
+    entry: &crate::save::Entry<'_>,
     more: impl IntoIterator<Item = (&'static str, AttributeValue)>,
 ) -> Result<TransactWriteItem, StoreFailure> {
-    let json = serde_json::to_string(state)
-        .map_err(|e| StoreFailure::permanent(operation, format!("{item} of sensor '{sensor_id}': {e}")))?;
+    // Checked by `save::plan`: every entry planned has an item.
+    let item = entry.item.clone().unwrap_or_default();
     let mut put = Put::builder()
         .table_name(table)
-        .set_item(Some(key(sensor_id, item)))
-        .item(STATE, AttributeValue::S(json))
-        .item(SEQUENCE, AttributeValue::N(sequence.to_string()))
+        .set_item(Some(key(entry.sensor_id, item)))
+        .item(STATE, AttributeValue::S(entry.json.clone()))
+        .item(SEQUENCE, AttributeValue::N(entry.sequence.to_string()))
         .expression_attribute_names("#sequence", SEQUENCE);
     for (name, value) in more {
         put = put.item(name, value);
     }
-    put = match sequence.checked_sub(1).filter(|previous| *previous > 0) {
+    put = match entry.sequence.checked_sub(1).filter(|previous| *previous > 0) {
         None => put.condition_expression("attribute_not_exists(#sequence)"),
         Some(previous) => put
             .condition_expression("#sequence = :previous")
@@ -186,25 +177,25 @@ fn conditional_put(
     Ok(TransactWriteItem::builder().put(put).build())
 }
 
-/// Writes `puts` in the transactions of `plan` (indexes into `puts`), in order, stopping at the
-/// first that conflicts.
-async fn transact(
-    client: &Client,
-    operation: &'static str,
-    puts: Vec<TransactWriteItem>,
-    plan: Vec<Vec<usize>>,
-) -> Result<Saved, StoreFailure> {
+/// Writes `puts` (one per entry) as `plan` says: one transaction per stream, side by side.
+async fn transact(client: &Client, operation: &'static str, puts: Vec<TransactWriteItem>, plan: Plan) -> Saved {
     let mut puts: Vec<Option<TransactWriteItem>> = puts.into_iter().map(Some).collect();
-    for transaction in plan {
-        let items: Vec<TransactWriteItem> = transaction.iter().filter_map(|&i| puts[i].take()).collect();
-        let result = client
-            .transact_write_items()
-            .set_transact_items(Some(items))
-            .send()
-            .await;
+    let sends = plan.streams.into_iter().map(|(stream, indexes)| {
+        let items: Vec<TransactWriteItem> = indexes.iter().filter_map(|&i| puts[i].take()).collect();
+        async move {
+            let result = client.transact_write_items().set_transact_items(Some(items)).send().await;
+            (stream, result)
+        }
+    });
+    let mut saved = Saved {
+        conflicts: Vec::new(),
+        failed: plan.refused,
+    };
+    for (stream, result) in futures_util::future::join_all(sends).await {
         let Err(err) = result else { continue };
         let Some(TransactWriteItemsError::TransactionCanceledException(cancelled)) = err.as_service_error() else {
-            return Err(StoreFailure::sdk(operation, &err));
+            saved.failed.insert(stream, StoreFailure::sdk(operation, &err));
+            continue;
         };
         // Per item: "None" (or no code) when it was not the cause. A failed condition or a
         // concurrent transaction on an item is another writer: read again and apply again.
@@ -212,14 +203,22 @@ async fn transact(
         let raced = |code: &Option<&str>| matches!(code, Some("ConditionalCheckFailed" | "TransactionConflict"));
         let innocent = |code: &Option<&str>| matches!(code, None | Some("None"));
         if codes.iter().any(raced) && codes.iter().all(|c| raced(c) || innocent(c)) {
-            return Ok(Saved::Conflict);
+            saved.conflicts.push(stream);
+        } else if codes.iter().any(|c| matches!(c, Some("ValidationError"))) {
+            // An item DynamoDB will never take (too large, a bad attribute): the same write
+            // fails every time.
+            saved.failed.insert(
+                stream,
+                StoreFailure::permanent(operation, format!("transaction refused: {codes:?}")),
+            );
+        } else {
+            saved.failed.insert(
+                stream,
+                StoreFailure::transient(operation, format!("transaction cancelled: {codes:?}")),
+            );
         }
-        return Err(StoreFailure::transient(
-            operation,
-            format!("transaction cancelled: {codes:?}"),
-        ));
     }
-    Ok(Saved::Written)
+    saved
 }
 
 /// The state an item holds, with the item's `sequence` (what saves are conditional on).

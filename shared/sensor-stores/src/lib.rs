@@ -6,8 +6,9 @@
 //!   loaded from a catalogue file ([`put_catalogue_file`], the `sensor-catalogue` command).
 //! - [`WindowStore`]: per stream (sensor, metric) its watermark and open windows, and per window
 //!   its readings and verdicts; read in one call per 100 keys, written atomically per stream on
-//!   condition that nothing changed since read ([`Saved::Conflict`] otherwise); and the reads of
-//!   a sensor's status (its streams, its last closed window per metric).
+//!   condition that nothing changed since read ([`Saved`] says which streams were not, and
+//!   why); the streams due for the tick, from an index; and the reads of a sensor's status
+//!   (its streams, its last closed window per metric).
 //! - [`AlertStore`]: per suppression period its windows and alert, the same way; and a
 //!   sensor's open alerts.
 //!
@@ -25,6 +26,13 @@ mod retry;
 mod save;
 mod windows;
 
+/// How long windows and alert periods are kept after they end (7 days): far beyond the late
+/// horizon (an hour by default), since readings are judged by event time and a device can
+/// replay old readings after an outage. A window expired and then revised would start again
+/// from nothing: keep this longer than any outage whose readings should still revise. Replays
+/// of anomalies older than this change nothing (raise-alert).
+pub const RETENTION: std::time::Duration = std::time::Duration::from_secs(7 * 24 * 3600);
+
 /// The domain whose states these ports keep: its types are the ports' signatures.
 pub use sensors;
 
@@ -37,8 +45,8 @@ pub use platform::{
     AlertStorePort, CATALOGUE_TTL, SENSOR_ALERTS_TABLE, SENSOR_CATALOGUE_TABLE, SENSOR_WINDOWS_TABLE,
     SensorCataloguePort, WindowStorePort, cached_catalogue,
 };
-pub use save::MAX_TRANSACTION_ITEMS;
-pub use windows::{InMemoryWindowStore, Saved, WindowStore};
+pub use save::{MAX_ITEM_BYTES, MAX_TRANSACTION_BYTES, MAX_TRANSACTION_ITEMS, Saved};
+pub use windows::{Due, InMemoryWindowStore, WindowStore};
 
 #[cfg(test)]
 mod tests {

@@ -5,31 +5,29 @@
 //! batch (`sensors::windows::Windows::apply`), and saves what changed ([`WindowStore::save`]).
 //! Each state carries a `sequence` the domain raises by one per write; a save writes on
 //! condition that each stored state is the one before (absent for sequence 1). When another
-//! invocation wrote first, the answer is [`Saved::Conflict`] and nothing of the conflicting
-//! stream was written: read again and apply again (windows know their readings, so nothing is
-//! counted twice).
+//! invocation wrote first, the stream is among [`Saved::conflicts`] and nothing of it was
+//! written: read again and apply again (windows know their readings, so nothing is counted
+//! twice). The streams with a `due_at` are indexed, so the tick finds the ones due at once
+//! ([`WindowStore::due`]).
 
 use std::collections::BTreeMap;
 use std::sync::{Mutex, PoisonError};
 
+use chrono::{DateTime, Utc};
 use sensors::windows::{StreamKey, StreamState, WindowKey, WindowState};
 
 use crate::error::StoreFailure;
 use crate::keys;
-use crate::save::{self, Entry};
+use crate::save::{self, Entry, Saved};
 
-/// What a conditional save did.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[must_use = "a conflict means the states were not written: read again and apply again"]
-pub enum Saved {
-    /// Every state was written.
-    Written,
-    /// A stored state is not the one before a state saved (another invocation wrote first):
-    /// the states of its stream were not written. A save of at most
-    /// [`crate::MAX_TRANSACTION_ITEMS`] states writes nothing at all; a larger one (several
-    /// transactions, each of whole streams) may have written the streams of earlier
-    /// transactions. Either way: read again and apply again.
-    Conflict,
+/// The streams due at an instant, as far as they could be read.
+#[derive(Debug, Default)]
+pub struct Due {
+    /// The streams whose `due_at` has come, by key.
+    pub streams: Vec<StreamKey>,
+    /// The parts of the index that could not be read this time (throttled), with why: the
+    /// streams there wait for the next tick.
+    pub unread: Vec<StoreFailure>,
 }
 
 ports::port! {
@@ -41,9 +39,13 @@ ports::port! {
         fn load(&self, streams: &[StreamKey], windows: &[WindowKey]) -> Result<(Vec<StreamState>, Vec<WindowState>), StoreFailure>;
 
         /// Writes `streams` and `windows`, each on condition that the stored state's sequence is
-        /// one less than its own (absent when its own is 1). A stream's states are written all
-        /// or none; at most [`crate::MAX_TRANSACTION_ITEMS`] states of one stream per save.
+        /// one less than its own (absent when its own is 1): one transaction per stream, each
+        /// written all or none, and what became of each that was not ([`Saved`]).
         fn save(&self, streams: &[StreamState], windows: &[WindowState]) -> Result<Saved, StoreFailure>;
+
+        /// The streams whose `due_at` is at or before `now` (an index of the streams that have
+        /// one: open windows, or an outbox), as far as the index could be read.
+        fn due(&self, now: DateTime<Utc>) -> Result<Due, StoreFailure>;
 
         /// Every stream of `sensor_id`, by metric: its latest event time and open windows.
         fn streams_of(&self, sensor_id: &str) -> Result<Vec<StreamState>, StoreFailure>;
@@ -55,18 +57,18 @@ ports::port! {
 }
 
 /// The entries a save of these states writes, in order: streams, then windows.
-pub(crate) fn entries<'a>(streams: &'a [StreamState], windows: &'a [WindowState]) -> Vec<Entry<'a>> {
-    let streams = streams.iter().map(|s| Entry {
-        sensor_id: &s.sensor_id,
-        metric: &s.metric,
-        item: keys::stream(&s.sensor_id, &s.metric),
-        sequence: s.sequence,
+pub(crate) fn entries<'a>(
+    operation: &'static str,
+    streams: &'a [StreamState],
+    windows: &'a [WindowState],
+) -> Result<Vec<Entry<'a>>, StoreFailure> {
+    let streams = streams.iter().map(|s| {
+        let item = keys::stream(&s.sensor_id, &s.metric);
+        Entry::of(operation, &s.sensor_id, &s.metric, item, s.sequence, s)
     });
-    let windows = windows.iter().map(|w| Entry {
-        sensor_id: &w.sensor_id,
-        metric: &w.metric,
-        item: keys::window(&w.sensor_id, &w.metric, w.start),
-        sequence: w.sequence,
+    let windows = windows.iter().map(|w| {
+        let item = keys::window(&w.sensor_id, &w.metric, w.start);
+        Entry::of(operation, &w.sensor_id, &w.metric, item, w.sequence, w)
     });
     streams.chain(windows).collect()
 }
@@ -116,24 +118,46 @@ impl WindowStore for InMemoryWindowStore {
     }
 
     async fn save(&self, streams: &[StreamState], windows: &[WindowState]) -> Result<Saved, StoreFailure> {
-        save::transactions("save windows", &entries(streams, windows))?;
+        let entries = entries("save windows", streams, windows)?;
+        let plan = save::plan("save windows", &entries)?;
         let mut stored = self.lock();
-        let follows = streams
-            .iter()
-            .all(|s| save::follows(stored.streams.get(&s.key()).map(|s| s.sequence), s.sequence))
-            && windows
-                .iter()
-                .all(|w| save::follows(stored.windows.get(&w.key()).map(|w| w.sequence), w.sequence));
-        if !follows {
-            return Ok(Saved::Conflict);
+        let mut saved = Saved {
+            conflicts: Vec::new(),
+            failed: plan.refused,
+        };
+        for (key, indexes) in plan.streams {
+            // Entries are the streams', then the windows', in order.
+            let follows = indexes.iter().all(|&i| match i.checked_sub(streams.len()) {
+                None => save::follows(stored.streams.get(&streams[i].key()).map(|s| s.sequence), streams[i].sequence),
+                Some(w) => save::follows(stored.windows.get(&windows[w].key()).map(|s| s.sequence), windows[w].sequence),
+            });
+            if !follows {
+                saved.conflicts.push(key);
+                continue;
+            }
+            for i in indexes {
+                if let Some(w) = i.checked_sub(streams.len()) {
+                    stored.windows.insert(windows[w].key(), windows[w].clone());
+                } else {
+                    stored.streams.insert(streams[i].key(), streams[i].clone());
+                }
+            }
         }
-        for stream in streams {
-            stored.streams.insert(stream.key(), stream.clone());
-        }
-        for window in windows {
-            stored.windows.insert(window.key(), window.clone());
-        }
-        Ok(Saved::Written)
+        Ok(saved)
+    }
+
+    async fn due(&self, now: DateTime<Utc>) -> Result<Due, StoreFailure> {
+        let streams = self
+            .lock()
+            .streams
+            .values()
+            .filter(|s| s.due_at.is_some_and(|at| at <= now))
+            .map(StreamState::key)
+            .collect();
+        Ok(Due {
+            streams,
+            unread: Vec::new(),
+        })
     }
 
     async fn streams_of(&self, sensor_id: &str) -> Result<Vec<StreamState>, StoreFailure> {

@@ -13,8 +13,13 @@ async fn in_memory_a_first_save_of_new_keys_is_written_and_loaded_back_exactly()
 }
 
 #[tokio::test]
-async fn in_memory_a_save_over_a_stale_read_is_a_conflict_and_writes_nothing() {
-    a_save_over_a_stale_read_is_a_conflict_and_writes_nothing(InMemoryWindowStore::new()).await;
+async fn in_memory_a_save_over_a_stale_read_is_a_conflict_of_its_stream_alone() {
+    a_save_over_a_stale_read_is_a_conflict_of_its_stream_alone(InMemoryWindowStore::new()).await;
+}
+
+#[tokio::test]
+async fn in_memory_the_due_streams_are_the_ones_whose_time_has_come() {
+    the_due_streams_are_the_ones_whose_time_has_come(InMemoryWindowStore::new()).await;
 }
 
 #[tokio::test]

@@ -104,6 +104,11 @@ pub struct AlertState {
     /// How many times the alert was resolved.
     #[serde(default)]
     pub resolved: u32,
+    /// The outbox: alert events committed with this state but not known to have gone out.
+    /// Every batch that reads the period sends them again (same ids) until a publish that
+    /// succeeded clears them ([`AlertState::sent`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub outbox: Vec<Envelope<serde_json::Value>>,
     /// How many times this state was written: a store writes on condition that the stored
     /// one is one less.
     #[serde(default)]
@@ -121,8 +126,17 @@ impl AlertState {
             active: None,
             triggered: 0,
             resolved: 0,
+            outbox: Vec::new(),
             sequence: 0,
         }
+    }
+
+    /// The event `id` went out: it leaves the outbox. Whether anything changed (then write
+    /// the state, with the next sequence).
+    pub fn sent(&mut self, id: Uuid) -> bool {
+        let before = self.outbox.len();
+        self.outbox.retain(|event| event.metadata.id != id);
+        self.outbox.len() != before
     }
 
     /// Its key.
@@ -174,6 +188,8 @@ pub enum AlertDisposition {
     Invalid(String),
     /// Its sensor is not in the catalogue (no site, no time zone): park it.
     UnknownSensor,
+    /// Its sensor's catalogue item is stored but cannot be read (why): park it.
+    UnreadableSensor(String),
 }
 
 impl AlertDisposition {
@@ -183,6 +199,7 @@ impl AlertDisposition {
             Self::Applied | Self::Stale => None,
             Self::Invalid(_) => Some("invalid-window-start"),
             Self::UnknownSensor => Some("unknown-sensor"),
+            Self::UnreadableSensor(_) => Some("catalogue-item-unreadable"),
         }
     }
 }
@@ -194,6 +211,7 @@ impl fmt::Display for AlertDisposition {
             Self::Stale => f.write_str("a revision as recent of its window was already applied"),
             Self::Invalid(reason) => write!(f, "windowStart: {reason}"),
             Self::UnknownSensor => f.write_str("its sensor is not in the catalogue"),
+            Self::UnreadableSensor(why) => write!(f, "its sensor's catalogue item cannot be read: {why}"),
         }
     }
 }
@@ -297,7 +315,10 @@ impl Alerts {
                 }
             };
             if catalogue.sensor(&key.sensor_id).is_none() {
-                dispositions.push(AlertDisposition::UnknownSensor);
+                dispositions.push(match catalogue.unreadable(&key.sensor_id) {
+                    Some(why) => AlertDisposition::UnreadableSensor(why.to_owned()),
+                    None => AlertDisposition::UnknownSensor,
+                });
                 continue;
             }
             let slot = *at.entry(key).or_insert_with_key(|key| {

@@ -89,10 +89,12 @@ impl<'de> Deserialize<'de> for Sensor {
     }
 }
 
-/// The sensors by id.
+/// The sensors by id, and the ids whose stored item could not be read (with why): a bad item
+/// is its own sensor's problem, never its neighbours'.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Catalogue {
     sensors: HashMap<String, Sensor>,
+    unreadable: BTreeMap<String, String>,
 }
 
 impl Catalogue {
@@ -100,7 +102,26 @@ impl Catalogue {
     pub fn new(sensors: impl IntoIterator<Item = Sensor>) -> Self {
         Self {
             sensors: sensors.into_iter().map(|s| (s.sensor_id.clone(), s)).collect(),
+            unreadable: BTreeMap::new(),
         }
+    }
+
+    /// The same catalogue, knowing that sensor `sensor_id`'s item is stored but unreadable, and
+    /// why.
+    #[must_use]
+    pub fn with_unreadable(mut self, sensor_id: impl Into<String>, reason: impl Into<String>) -> Self {
+        self.unreadable.insert(sensor_id.into(), reason.into());
+        self
+    }
+
+    /// Why sensor `sensor_id`'s stored item cannot be read, if it cannot.
+    pub fn unreadable(&self, sensor_id: &str) -> Option<&str> {
+        self.unreadable.get(sensor_id).map(String::as_str)
+    }
+
+    /// Every unreadable item, by sensor id, with why.
+    pub fn unreadable_items(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.unreadable.iter().map(|(id, why)| (id.as_str(), why.as_str()))
     }
 
     /// Reads a catalogue file: a JSON array of sensor items. Every invalid field is named by
@@ -132,7 +153,7 @@ impl Catalogue {
             }
         }
         if errors.is_empty() {
-            Ok(Self { sensors })
+            Ok(Self::new(sensors.into_values()))
         } else {
             Err(errors)
         }

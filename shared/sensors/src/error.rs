@@ -39,19 +39,6 @@ pub struct SettingsError {
 /// The states a caller passed do not fit the batch: a caller's bug, not bad data.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum StateError {
-    /// A window the batch closes is open according to its stream's state but was not passed.
-    #[error(
-        "window {start} of sensor '{sensor_id}' metric '{metric}' is open and closes in this batch, but its state \
-         was not passed: pass the stored state of every window `plan` names"
-    )]
-    MissingWindow {
-        /// The sensor.
-        sensor_id: String,
-        /// The metric.
-        metric: String,
-        /// The window's start, RFC 3339 UTC.
-        start: String,
-    },
     /// A window was passed whose stream is neither among the stream states nor the readings.
     #[error(
         "window {start} of sensor '{sensor_id}' metric '{metric}' was passed, but neither its stream's state nor a \

@@ -4,17 +4,27 @@
 //! - A reading falls in the window of `window_seconds` (aligned to UTC) that holds its event
 //!   time in UTC, whatever offset the time was written with.
 //! - A stream is one (sensor, metric). Its **watermark** is the largest event time it has seen
-//!   minus `allowed_lateness_seconds`: no reading older than that is expected any more.
+//!   (never past the clock that counted it) minus `allowed_lateness_seconds`: no reading older
+//!   than that is expected any more. Capping by the clock means one reading from a device whose
+//!   clock runs fast cannot close the windows whose readings are still on their way.
 //! - A window **closes** when the watermark reaches its end, or, for a sensor gone quiet, when
-//!   the clock is past its end plus the allowed lateness plus `idle_seconds`. On close, a mean
-//!   outside the band gives [`AnomalyDetected`] revision 1; inside, nothing.
+//!   the clock is past its end plus the allowed lateness plus `idle_seconds` plus the stream's
+//!   **lag** (how far its latest event time ran behind the clock: a slow device clock or a
+//!   backlog on the way), so a stream's idle close goes by its own arrival delays. On close, a
+//!   mean outside the band gives [`AnomalyDetected`] revision 1; inside, nothing.
 //! - A reading for a closed window, up to `late_horizon_seconds` after the window's end (as
 //!   the watermark goes), **revises** it: when the verdict or an anomalous window's figures
 //!   change, the next revision is published ([`AnomalyDetected`], or [`AnomalyCleared`] when the
 //!   window is back inside). A reading whose window ended more than the horizon before the
 //!   watermark is [`Disposition::TooLate`]: the caller parks it.
-//! - A window knows the ids of the readings it counted: a duplicate is never counted twice.
-//!   Sums are exact ([`crate::stats`]): verdicts do not depend on the order readings arrive in.
+//! - A window keeps the event times of the readings it counted ([`ReadingTimes`], at most
+//!   [`MAX_WINDOW_READINGS`]): a duplicate is never counted twice. Sums are exact
+//!   ([`crate::stats`]): verdicts do not depend on the order readings arrive in.
+//! - **Outbox.** Every event `apply` returns is backed by the states it returns: a new revision
+//!   is put in its stream's outbox ([`StreamState::outbox`]) in the same write, the caller
+//!   publishes only after that write, and clears the entry once published
+//!   ([`StreamState::sent`]). A batch or tick that reads a stream with entries left (its
+//!   publisher failed, or its invocation died) sends them again, under the same ids.
 //!
 //! State is plain serializable data, one item per window ([`WindowState`]) and one per stream
 //! ([`StreamState`]), and the API is batch-shaped so a function touches each item at most twice
@@ -24,11 +34,12 @@
 //! let keys = windows.plan(&catalogue, &readings, &streams, now);  // streams: read by key
 //! let stored = store.get(keys);                                    // the windows that exist
 //! let outcome = windows.apply(&catalogue, Batch { readings: &readings, streams: &streams, windows: stored, now })?;
-//! publish(outcome.events); store.put(outcome.streams, outcome.windows); park(TooLate dispositions);
+//! store.put(outcome.streams, outcome.windows); publish(outcome.events); park(TooLate dispositions);
+//! for each event published: stream.sent(window, revision) and write the stream
 //! ```
 //!
-//! The scheduled tick is the same call with no readings and the streams whose
-//! [`StreamState::idle_close_at`] has passed.
+//! The scheduled tick is the same call with no readings and the streams that are due
+//! ([`StreamState::due_at`]: an idle close or an outbox entry).
 //!
 //! Within a batch, readings are taken as a set: too-late is judged against the watermark as it
 //! was before the batch, and windows close after every reading of the batch is counted, as if
@@ -143,11 +154,30 @@ pub struct StreamState {
     /// The starts of the windows not yet closed.
     #[serde(default)]
     pub open_windows: BTreeSet<DateTime<Utc>>,
+    /// The outbox: windows whose latest revision (by start, the revision) is committed but not
+    /// known to have gone out. Every batch or tick that reads the stream sends them again
+    /// (same ids), until a publish that succeeded clears them ([`StreamState::sent`]).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub outbox: BTreeMap<DateTime<Utc>, u32>,
+    /// How far, in milliseconds, the stream's event time ran behind the clock when its latest
+    /// event time was counted (a slow device clock, or readings held up on their way): the
+    /// clock closes its quiet windows that much later. At most the late horizon.
+    #[serde(default)]
+    pub lag_ms: i64,
+    /// When the tick must look at the stream: its first open window's idle close, or soon
+    /// when its outbox holds something; none when neither. What a store indexes the due
+    /// streams by.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub due_at: Option<DateTime<Utc>>,
     /// How many times this state was written: a store writes on condition that the stored
     /// one is one less.
     #[serde(default)]
     pub sequence: u64,
 }
+
+/// How long after a commit an outbox entry waits for its own invocation to send it before the
+/// tick sends it (then twice, under the same id).
+const OUTBOX_GRACE_MS: i64 = 60_000;
 
 impl StreamState {
     /// A stream that has seen nothing yet.
@@ -157,6 +187,9 @@ impl StreamState {
             metric: metric.into(),
             max_event_time: None,
             open_windows: BTreeSet::new(),
+            outbox: BTreeMap::new(),
+            lag_ms: 0,
+            due_at: None,
             sequence: 0,
         }
     }
@@ -176,13 +209,47 @@ impl StreamState {
     }
 
     /// When the clock closes its first open window if no reading comes (the end of that
-    /// window plus the allowed lateness plus the idle time): what the scheduled tick looks for.
+    /// window plus the allowed lateness, the idle time and the stream's lag).
     pub fn idle_close_at(&self, settings: &WindowSettings) -> Option<DateTime<Utc>> {
         let ms = Ms::of(settings);
         self.open_windows
             .first()
-            .map(|start| at_millis(millis(*start) + ms.window + ms.lateness + ms.idle))
+            .map(|start| at_millis(millis(*start) + ms.window + ms.lateness + ms.idle + self.lag_ms))
     }
+
+    /// Revision `revision` of the window starting at `start` went out: its outbox entry is
+    /// done, unless a later revision has been committed since. Whether anything changed (then
+    /// write the state, with the next sequence).
+    pub fn sent(&mut self, start: DateTime<Utc>, revision: u32, settings: &WindowSettings) -> bool {
+        if self.outbox.get(&start) != Some(&revision) {
+            return false;
+        }
+        self.outbox.remove(&start);
+        if self.outbox.is_empty() {
+            self.due_at = self.idle_close_at(settings);
+        }
+        true
+    }
+
+    fn refresh_due(&mut self, settings: &WindowSettings, now: i64) {
+        let idle = self.idle_close_at(settings);
+        self.due_at = if self.outbox.is_empty() {
+            idle
+        } else {
+            let soon = at_millis(now.saturating_add(OUTBOX_GRACE_MS));
+            Some(idle.map_or(soon, |idle| idle.min(soon)))
+        };
+    }
+}
+
+/// The outbox entry an anomaly event publishes: its stream, window start and revision.
+pub fn outbox_entry(event: &AnomalyEvent) -> Option<(StreamKey, DateTime<Utc>, u32)> {
+    let start = crate::time::parse(event.window_start()).ok()?;
+    let stream = StreamKey {
+        sensor_id: event.sensor_id().to_owned(),
+        metric: event.metric().to_owned(),
+    };
+    Some((stream, start, event.revision()))
 }
 
 /// A verdict as last published for a window.
@@ -214,8 +281,8 @@ pub struct WindowState {
     pub low: f64,
     /// See `low`.
     pub high: f64,
-    /// The ids of the readings counted.
-    pub readings: BTreeSet<Uuid>,
+    /// The readings counted, by their event times.
+    pub readings: ReadingTimes,
     /// Their count, exact sum, min and max.
     pub stats: Stats,
     /// Whether the window has closed (its verdict given).
@@ -259,8 +326,7 @@ impl WindowState {
     fn decide(&mut self) -> Option<AnomalyEvent> {
         let verdict = self.verdict();
         let figures = verdict.figures;
-        let last = self.published;
-        let changed = match (verdict.direction, last) {
+        let changed = match (verdict.direction, self.published) {
             (
                 Some(now),
                 Some(Published {
@@ -280,8 +346,16 @@ impl WindowState {
             direction: verdict.direction,
             figures,
         });
+        self.event()
+    }
+
+    /// The event of its latest revision, as published (none before the first): what an
+    /// outbox sends again.
+    pub fn event(&self) -> Option<AnomalyEvent> {
+        let published = self.published.filter(|_| self.revision > 0)?;
+        let figures = published.figures;
         let (start, end) = (utc(self.start), utc(self.end));
-        Some(match verdict.direction {
+        Some(match published.direction {
             Some(direction) => AnomalyEvent::Detected(Envelope::with_id(
                 window_event_id(
                     AnomalyDetected::TYPE,
@@ -335,6 +409,78 @@ impl WindowState {
     }
 }
 
+/// The most readings one window keeps: about 333 a second in a 60 s window, and at most about
+/// 100 KB of its item for any window up to a day, well inside DynamoDB's 400 KB per item. A
+/// reading beyond it is parked ([`Disposition::WindowFull`]), never counted unseen.
+pub const MAX_WINDOW_READINGS: usize = 20_000;
+
+/// The readings a window counted, as their event times in milliseconds from its start, sorted.
+///
+/// A reading's id is derived from its sensor, metric and time ([`crate::events::reading_id`]),
+/// so within a window two readings with one time are copies of one reading: keeping the times
+/// keeps every copy uncounted, exactly, at a few bytes a reading (stored as the gaps between
+/// them) rather than 39 for an id.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ReadingTimes(Vec<u64>);
+
+impl ReadingTimes {
+    fn of(offset: u64) -> Self {
+        Self(vec![offset])
+    }
+
+    /// Adds the reading at `offset`; whether it was not there.
+    fn insert(&mut self, offset: u64) -> bool {
+        match self.0.binary_search(&offset) {
+            Ok(_) => false,
+            Err(at) => {
+                self.0.insert(at, offset);
+                true
+            }
+        }
+    }
+
+    /// How many readings.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// None yet.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl Serialize for ReadingTimes {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeSeq;
+        let mut seq = serializer.serialize_seq(Some(self.0.len()))?;
+        let mut last = 0;
+        for &offset in &self.0 {
+            seq.serialize_element(&(offset - last))?;
+            last = offset;
+        }
+        seq.end()
+    }
+}
+
+impl<'de> Deserialize<'de> for ReadingTimes {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let gaps = Vec::<u64>::deserialize(deserializer)?;
+        let mut offsets = Vec::with_capacity(gaps.len());
+        let mut at: u64 = 0;
+        for (i, gap) in gaps.into_iter().enumerate() {
+            if i > 0 && gap == 0 {
+                return Err(serde::de::Error::custom(format!("reading {i} repeats the time before it")));
+            }
+            at = at
+                .checked_add(gap)
+                .ok_or_else(|| serde::de::Error::custom(format!("reading {i} is past the end of time")))?;
+            offsets.push(at);
+        }
+        Ok(Self(offsets))
+    }
+}
+
 /// A window's figures against its band.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Verdict {
@@ -364,10 +510,25 @@ pub enum Disposition {
     },
     /// Its sensor or metric is not in the catalogue: park it.
     Unknown,
+    /// Its sensor's catalogue item is stored but cannot be read ([`Catalogue::unreadable`]
+    /// says why): park it.
+    CatalogueUnreadable,
     /// Its value is not finite, or too large to count: park it.
     Uncountable,
     /// Its time is before 1970 or after 9999: park it (its window could not be stored).
     TimeOutOfRange,
+    /// Its window already keeps [`MAX_WINDOW_READINGS`]: park it (the window's item could not
+    /// be stored with it).
+    WindowFull {
+        /// Its window's start.
+        start: DateTime<Utc>,
+    },
+    /// Its stream's stored state lists an open window whose item is not stored (windows expire
+    /// after days, streams never): the stream cannot go on until repaired; park it.
+    StateMissing {
+        /// The start of the window the stream lists but the store lacks.
+        start: DateTime<Utc>,
+    },
 }
 
 impl Disposition {
@@ -377,8 +538,11 @@ impl Disposition {
             Self::Counted | Self::Duplicate => None,
             Self::TooLate { .. } => Some("too-late"),
             Self::Unknown => Some("unknown-sensor-or-metric"),
+            Self::CatalogueUnreadable => Some("catalogue-item-unreadable"),
             Self::Uncountable => Some("uncountable-value"),
             Self::TimeOutOfRange => Some("time-out-of-range"),
+            Self::WindowFull { .. } => Some("window-full"),
+            Self::StateMissing { .. } => Some("stream-state-missing-window"),
         }
     }
 }
@@ -395,8 +559,21 @@ impl fmt::Display for Disposition {
                 utc(*watermark)
             ),
             Self::Unknown => f.write_str("its sensor or metric is not in the catalogue"),
+            Self::CatalogueUnreadable => f.write_str("its sensor's catalogue item is stored but cannot be read"),
             Self::Uncountable => f.write_str("its value is not a finite number of magnitude at most 1e300"),
             Self::TimeOutOfRange => f.write_str("its time is outside the years 1970 to 9999"),
+            Self::WindowFull { start } => write!(
+                f,
+                "its window starting {} already keeps {MAX_WINDOW_READINGS} readings, the most one stored window holds",
+                utc(*start)
+            ),
+            Self::StateMissing { start } => write!(
+                f,
+                "its stream's state lists the open window starting {} (item window#<metric>#{}), which is not stored: \
+                 the window expired or was deleted; repair the stream item",
+                utc(*start),
+                utc(*start)
+            ),
         }
     }
 }
@@ -424,8 +601,12 @@ pub struct WindowOutcome {
     pub streams: Vec<StreamState>,
     /// The window states to write (changed ones only), by key.
     pub windows: Vec<WindowState>,
-    /// The events to publish, by sensor, metric and window.
+    /// The events to publish once the states are written, by sensor, metric and window: this
+    /// batch's new revisions and what the streams' outboxes still held.
     pub events: Vec<AnomalyEvent>,
+    /// The streams left as they were because their state lists an open window the store
+    /// lacks, with that window's start.
+    pub broken: Vec<(StreamKey, DateTime<Utc>)>,
 }
 
 /// The windowing of every stream, with its settings.
@@ -456,9 +637,9 @@ impl Ms {
     }
 
     /// Whether a window ending at `end` closes once the stream has seen `max` and the clock
-    /// reads `now`.
-    fn closes(&self, end: i64, max: Option<i64>, now: i64) -> bool {
-        max.is_some_and(|max| max - self.lateness >= end) || now >= end + self.lateness + self.idle
+    /// reads `now`, for a stream whose event time runs `lag` behind the clock.
+    fn closes(&self, end: i64, max: Option<i64>, now: i64, lag: i64) -> bool {
+        max.is_some_and(|max| max - self.lateness >= end) || now.saturating_sub(lag) >= end + self.lateness + self.idle
     }
 }
 
@@ -476,7 +657,33 @@ struct Stream<'a> {
     given: Option<&'a StreamState>,
     before: Option<i64>,
     after: Option<i64>,
+    /// Its lag after the batch.
+    lag: i64,
 }
+
+impl Stream<'_> {
+    /// Its open windows (as stored) that close in this batch: the earliest
+    /// [`MAX_CLOSES_PER_BATCH`], so a stream's states always fit one transaction; the rest
+    /// close in the next batch or tick.
+    fn closing(&self, ms: &Ms, now: i64) -> impl Iterator<Item = i64> + '_ {
+        let ms = *ms;
+        self.given
+            .into_iter()
+            .flat_map(|s| &s.open_windows)
+            .map(|start| millis(*start))
+            .filter(move |start| ms.closes(start + ms.window, self.after, now, self.lag))
+            .take(MAX_CLOSES_PER_BATCH)
+    }
+
+    /// The windows of its outbox, by start.
+    fn outbox(&self) -> impl Iterator<Item = i64> + '_ {
+        self.given.into_iter().flat_map(|s| s.outbox.keys()).map(|start| millis(*start))
+    }
+}
+
+/// The most open windows of one stream a batch or tick closes: with the windows a batch's
+/// readings touch, a stream's states stay within one transaction (100 items, 4 MB).
+pub const MAX_CLOSES_PER_BATCH: usize = 40;
 
 /// The batch's readings sent to their streams and windows.
 struct Routed<'a> {
@@ -514,7 +721,8 @@ impl Windows {
     }
 
     /// The windows `apply` needs the stored state of, for these readings and stream states at
-    /// `now`: the windows the readings fall in, and the open windows that close. By key.
+    /// `now`: the windows the readings fall in, the open windows that close, and the windows
+    /// of the streams' outboxes. By key.
     pub fn plan(
         &self,
         catalogue: &Catalogue,
@@ -522,8 +730,8 @@ impl Windows {
         streams: &[StreamState],
         now: DateTime<Utc>,
     ) -> Result<Vec<WindowKey>, StateError> {
-        let routed = self.route(catalogue, readings, streams)?;
         let now = millis(now);
+        let routed = self.route(catalogue, readings, streams, now)?;
         let mut wanted: HashSet<(usize, i64)> = HashSet::new();
         for route in &routed.routes {
             if let Route::Window { stream, start, .. } = route {
@@ -531,12 +739,7 @@ impl Windows {
             }
         }
         for (i, stream) in routed.streams.iter().enumerate() {
-            for start in stream.given.into_iter().flat_map(|s| &s.open_windows) {
-                let start = millis(*start);
-                if self.ms.closes(start + self.ms.window, stream.after, now) {
-                    wanted.insert((i, start));
-                }
-            }
+            wanted.extend(stream.closing(&self.ms, now).chain(stream.outbox()).map(|start| (i, start)));
         }
         let mut keys: Vec<WindowKey> = wanted
             .into_iter()
@@ -551,7 +754,14 @@ impl Windows {
     }
 
     /// Counts the batch's readings, closes the windows whose time has come, revises closed
-    /// windows that late readings changed, and says what to write and publish.
+    /// windows that late readings changed, and says what to write and publish: the events of
+    /// this batch's new revisions and of the streams' outboxes, every one of them in the
+    /// outbox of the stream state to write, so that nothing goes out that is not committed
+    /// first.
+    ///
+    /// A stream whose state lists an open window the store lacks is left as it is: its
+    /// readings are [`Disposition::StateMissing`] and it is named in
+    /// [`WindowOutcome::broken`]; the batch's other streams go on.
     pub fn apply(&self, catalogue: &Catalogue, batch: Batch<'_>) -> Result<WindowOutcome, StateError> {
         let Batch {
             readings,
@@ -559,8 +769,8 @@ impl Windows {
             windows,
             now,
         } = batch;
-        let routed = self.route(catalogue, readings, streams)?;
         let now = millis(now);
+        let routed = self.route(catalogue, readings, streams, now)?;
 
         // The windows passed, by stream and start.
         let mut slots: Vec<Slot> = Vec::with_capacity(windows.len() + readings.len().min(64));
@@ -594,6 +804,15 @@ impl Windows {
             });
         }
 
+        // A stream that lists an open window the store lacks cannot be decided: the first
+        // such window, per stream.
+        let broken: Vec<Option<i64>> = routed
+            .streams
+            .iter()
+            .enumerate()
+            .map(|(i, stream)| stream.closing(&self.ms, now).find(|start| !at.contains_key(&(i, *start))))
+            .collect();
+
         // Every reading into its window.
         let mut dispositions = Vec::with_capacity(readings.len());
         for (reading, route) in readings.iter().zip(&routed.routes) {
@@ -603,46 +822,48 @@ impl Windows {
                 }
                 continue;
             };
+            if let Some(missing) = broken[stream] {
+                dispositions.push(Disposition::StateMissing {
+                    start: at_millis(missing),
+                });
+                continue;
+            }
+            let offset = (millis(reading.time) - start).unsigned_abs();
             let disposition = match at.get(&(stream, start)) {
-                Some(&slot) => slots[slot].count(reading),
+                Some(&slot) => slots[slot].count(offset, reading.value),
                 None => {
                     at.insert((stream, start), slots.len());
-                    slots.push(Slot::open(reading, stream, start, self.ms.window, band));
+                    slots.push(Slot::open(reading, offset, stream, start, self.ms.window, band));
                     Disposition::Counted
                 }
             };
             dispositions.push(disposition);
         }
 
-        // Close what the watermark or the clock has passed.
+        // Close what the watermark or the clock has passed, earliest first.
+        slots.retain(|slot| broken[slot.stream].is_none());
+        slots.sort_by_key(|slot| (slot.stream, slot.state.start));
         let mut open: Vec<BTreeSet<DateTime<Utc>>> = routed
             .streams
             .iter()
             .map(|s| s.given.map(|g| g.open_windows.clone()).unwrap_or_default())
             .collect();
-        for (i, stream) in routed.streams.iter().enumerate() {
-            for start in stream.given.into_iter().flat_map(|s| &s.open_windows) {
-                let start_ms = millis(*start);
-                if self.ms.closes(start_ms + self.ms.window, stream.after, now) && !at.contains_key(&(i, start_ms)) {
-                    return Err(StateError::MissingWindow {
-                        sensor_id: stream.sensor_id.to_owned(),
-                        metric: stream.metric.to_owned(),
-                        start: utc(*start),
-                    });
-                }
-            }
-        }
+        let mut closes = vec![0_usize; routed.streams.len()];
         for slot in &mut slots {
             if slot.state.closed {
+                // Closed in the store: whatever the stream listed, it is not open.
+                open[slot.stream].remove(&slot.state.start);
                 continue;
             }
+            let stream = &routed.streams[slot.stream];
             let end = millis(slot.state.end);
             // The clock closes windows of sensors gone quiet, so only windows that were open
             // before this batch: one this batch's readings open waits for the watermark (or
             // the next tick), or a device uploading in bursts would get verdicts on part of a
             // window.
             let clock = if slot.created { i64::MIN } else { now };
-            if self.ms.closes(end, routed.streams[slot.stream].after, clock) {
+            if closes[slot.stream] < MAX_CLOSES_PER_BATCH && self.ms.closes(end, stream.after, clock, stream.lag) {
+                closes[slot.stream] += 1;
                 slot.closing = true;
                 open[slot.stream].remove(&slot.state.start);
             } else {
@@ -650,7 +871,13 @@ impl Windows {
             }
         }
 
-        // Verdicts: at close, and for closed windows that counted late readings.
+        // Verdicts: at close, and for closed windows that counted late readings; and what the
+        // outboxes still hold.
+        let mut outbox: Vec<BTreeMap<DateTime<Utc>, u32>> = routed
+            .streams
+            .iter()
+            .map(|s| s.given.map(|g| g.outbox.clone()).unwrap_or_default())
+            .collect();
         let mut events = Vec::new();
         let mut changed_windows = Vec::new();
         for mut slot in slots {
@@ -658,8 +885,13 @@ impl Windows {
             if slot.closing {
                 slot.state.closed = true;
             }
-            if decide && let Some(event) = slot.state.decide() {
-                events.push(event);
+            if decide && slot.state.decide().is_some() {
+                outbox[slot.stream].insert(slot.state.start, slot.state.revision);
+            }
+            if let Some(revision) = outbox[slot.stream].get_mut(&slot.state.start) {
+                // The window's state is what is committed: its latest revision is what to send.
+                *revision = slot.state.revision;
+                events.extend(slot.state.event());
             }
             if slot.created || slot.counted > 0 || slot.closing {
                 slot.state.sequence += 1;
@@ -672,15 +904,38 @@ impl Windows {
         });
 
         let mut changed_streams = Vec::new();
-        for (stream, open) in routed.streams.iter().zip(open) {
+        let mut broken_streams = Vec::new();
+        for (i, (stream, (open, mut outbox))) in routed.streams.iter().zip(open.into_iter().zip(outbox)).enumerate() {
+            if let Some(missing) = broken[i] {
+                broken_streams.push((
+                    StreamKey {
+                        sensor_id: stream.sensor_id.to_owned(),
+                        metric: stream.metric.to_owned(),
+                    },
+                    at_millis(missing),
+                ));
+                continue;
+            }
+            // An outbox window the store no longer has (expired) has nothing left to send.
+            outbox.retain(|start, _| at.contains_key(&(i, millis(*start))));
             let max_event_time = stream.after.map(at_millis);
             let mut state = match stream.given {
-                Some(given) if given.max_event_time == max_event_time && given.open_windows == open => continue,
+                Some(given)
+                    if given.max_event_time == max_event_time
+                        && given.open_windows == open
+                        && given.outbox == outbox
+                        && given.lag_ms == stream.lag =>
+                {
+                    continue;
+                }
                 Some(given) => given.clone(),
                 None => StreamState::new(stream.sensor_id, stream.metric),
             };
             state.max_event_time = max_event_time;
             state.open_windows = open;
+            state.outbox = outbox;
+            state.lag_ms = stream.lag;
+            state.refresh_due(&self.settings, now);
             state.sequence += 1;
             changed_streams.push(state);
         }
@@ -691,16 +946,22 @@ impl Windows {
             streams: changed_streams,
             windows: changed_windows,
             events,
+            broken: broken_streams,
         })
     }
 
     /// Sends each reading to its stream and window, or refuses it; and how far each stream's
     /// event time goes with the batch.
+    ///
+    /// A stream's event time goes no further than the clock (`now`): one reading from a
+    /// device whose clock runs fast cannot move the watermark past readings still on their
+    /// way. Its lag is how far its latest event time runs behind the clock.
     fn route<'a>(
         &self,
         catalogue: &'a Catalogue,
         readings: &'a [Reading],
         streams: &'a [StreamState],
+        now: i64,
     ) -> Result<Routed<'a>, StateError> {
         let mut routed = Routed {
             streams: Vec::with_capacity(streams.len()),
@@ -721,6 +982,7 @@ impl Windows {
                 given: Some(given),
                 before,
                 after: before,
+                lag: given.lag_ms,
             });
         }
         // Readings of one stream usually come together: the last one's stream and band is
@@ -740,7 +1002,12 @@ impl Windows {
                 Some((s, m, stream, band)) if s == sensor_id && m == metric => (stream, band),
                 _ => {
                     let Some(band) = catalogue.band(sensor_id, metric) else {
-                        routed.routes.push(Route::Refused(Disposition::Unknown));
+                        let refused = if catalogue.unreadable(sensor_id).is_some() {
+                            Disposition::CatalogueUnreadable
+                        } else {
+                            Disposition::Unknown
+                        };
+                        routed.routes.push(Route::Refused(refused));
                         continue;
                     };
                     let next = routed.streams.len();
@@ -752,6 +1019,7 @@ impl Windows {
                             given: None,
                             before: None,
                             after: None,
+                            lag: 0,
                         });
                     }
                     last = Some((sensor_id, metric, stream, band));
@@ -770,8 +1038,16 @@ impl Windows {
                 }));
                 continue;
             }
-            state.after = Some(state.after.map_or(time, |max| max.max(time)));
+            let capped = time.min(now);
+            state.after = Some(state.after.map_or(capped, |max| max.max(capped)));
             routed.routes.push(Route::Window { stream, start, band });
+        }
+        for stream in &mut routed.streams {
+            if stream.after > stream.before
+                && let Some(after) = stream.after
+            {
+                stream.lag = now.saturating_sub(after).clamp(0, self.ms.horizon);
+            }
         }
         Ok(routed)
     }
@@ -792,7 +1068,7 @@ struct Slot {
 }
 
 impl Slot {
-    fn open(reading: &Reading, stream: usize, start: i64, length: i64, band: &Band) -> Self {
+    fn open(reading: &Reading, offset: u64, stream: usize, start: i64, length: i64, band: &Band) -> Self {
         Self {
             state: WindowState {
                 sensor_id: reading.sensor_id.clone(),
@@ -801,7 +1077,7 @@ impl Slot {
                 end: at_millis(start + length),
                 low: band.low,
                 high: band.high,
-                readings: BTreeSet::from([reading.id]),
+                readings: ReadingTimes::of(offset),
                 stats: Stats::of(reading.value),
                 closed: false,
                 revision: 0,
@@ -816,14 +1092,18 @@ impl Slot {
         }
     }
 
-    fn count(&mut self, reading: &Reading) -> Disposition {
-        if self.state.readings.insert(reading.id) {
-            self.state.stats.add(reading.value);
-            self.counted += 1;
-            Disposition::Counted
-        } else {
-            Disposition::Duplicate
+    fn count(&mut self, offset: u64, value: f64) -> Disposition {
+        let readings = &mut self.state.readings;
+        if readings.0.binary_search(&offset).is_ok() {
+            return Disposition::Duplicate;
         }
+        if readings.len() >= MAX_WINDOW_READINGS {
+            return Disposition::WindowFull { start: self.state.start };
+        }
+        readings.insert(offset);
+        self.state.stats.add(value);
+        self.counted += 1;
+        Disposition::Counted
     }
 }
 

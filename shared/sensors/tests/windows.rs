@@ -8,23 +8,27 @@
 
 mod support;
 
-use sensors::StateError;
 use sensors::events::{AnomalyEvent, Direction};
-use sensors::windows::{Batch, Disposition, StreamState, WindowKey, WindowSettings, Windows};
+use chrono::{DateTime, TimeDelta, Utc};
+use sensors::windows::{
+    Batch, Disposition, MAX_WINDOW_READINGS, Reading, ReadingTimes, StreamState, WindowKey, WindowSettings, Windows,
+};
 use support::{WindowStore, catalogue, reading, time};
 
 fn windows() -> Windows {
     Windows::new(WindowSettings::default()).unwrap()
 }
 
-/// Readings of `s-utc` in the window 10:00:00..10:01:00 with these values.
+/// Readings of `s-utc` in the window 10:00:00..10:01:00 with these values, one every 10 s,
+/// arriving as they are made (the clock at the last one's time: no lag).
 fn given_the_window_at_ten(store: &mut WindowStore, values: &[f64]) {
     let readings: Vec<_> = values
         .iter()
         .enumerate()
         .map(|(i, v)| reading("s-utc", &format!("2026-11-23T10:00:{:02}Z", i * 10), *v))
         .collect();
-    store.run(&windows(), &readings, time("2026-11-23T10:01:00Z"));
+    let last = readings.iter().map(|r| r.time).max().unwrap();
+    store.run(&windows(), &readings, last);
 }
 
 /// A reading of `s-utc` at `at` that moves the watermark (its time minus 120 s) there.
@@ -291,8 +295,12 @@ fn given_a_burst_of_old_readings_when_the_clock_is_long_past_their_window_then_i
     );
     assert!(!store.window("s-utc", "2026-11-23T10:00:00Z").closed);
 
-    // The next tick finds the sensor quiet: now the clock closes it, on all its readings.
-    let outcome = store.run(&windows, &[], time("2026-11-23T10:11:00Z"));
+    // Its readings ran 9 min 40 s behind the clock (its lag): the clock waits that much more
+    // than for a sensor whose readings arrive as they are made, then closes the window.
+    let stream = store.streams.values().next().unwrap();
+    assert_eq!(stream.lag_ms, 580_000);
+    assert!(store.run(&windows, &[], time("2026-11-23T10:14:39Z")).events.is_empty());
+    let outcome = store.run(&windows, &[], time("2026-11-23T10:14:40Z"));
     assert_eq!(detected(&outcome.events[0]).revision, 1);
     assert_eq!(detected(&outcome.events[0]).count, 2);
 }
@@ -367,19 +375,30 @@ fn plan_names_the_windows_of_the_readings_and_the_open_ones_that_close_and_apply
     let starts: Vec<String> = plan.iter().map(|k: &WindowKey| sensors::time::utc(k.start)).collect();
     assert_eq!(starts, ["2026-11-23T10:00:00Z", "2026-11-23T10:03:00Z"]);
 
+    // The window item is gone (expired, deleted): that stream's readings are refused with
+    // the window named, and a neighbour's readings in the same batch are counted.
+    let neighbour = reading("s-berlin", "2026-11-23T10:03:00Z", 20.0);
+    let both = [readings[0].clone(), neighbour];
     let without_the_closing_window = Batch {
-        readings: &readings,
+        readings: &both,
         streams: &streams,
         windows: Vec::new(),
         now,
     };
-    let refused = windows.apply(&catalogue(), without_the_closing_window).unwrap_err();
-    assert!(matches!(refused, StateError::MissingWindow { ref start, .. } if start == "2026-11-23T10:00:00Z"));
-    assert!(
-        refused
-            .to_string()
-            .contains("pass the stored state of every window `plan` names")
+    let outcome = windows.apply(&catalogue(), without_the_closing_window).unwrap();
+    let missing = time("2026-11-23T10:00:00Z");
+    assert_eq!(
+        outcome.dispositions,
+        [Disposition::StateMissing { start: missing }, Disposition::Counted]
     );
+    assert_eq!(outcome.broken.len(), 1);
+    assert_eq!((outcome.broken[0].0.sensor_id.as_str(), outcome.broken[0].1), ("s-utc", missing));
+    assert!(
+        outcome.streams.iter().all(|s| s.sensor_id == "s-berlin") && outcome.windows.iter().all(|w| w.sensor_id == "s-berlin"),
+        "nothing of the broken stream is written"
+    );
+    let reason = outcome.dispositions[0].to_string();
+    assert!(reason.contains("window#<metric>#2026-11-23T10:00:00Z"), "{reason}");
 }
 
 #[test]
@@ -411,4 +430,146 @@ fn settings_that_cannot_work_are_named_as_the_configuration_names_them() {
         Windows::new(settings).unwrap_err().to_string(),
         "WINDOW_SECONDS is 0: a window lasts at least 1 second"
     );
+}
+
+/// One stream's readings every 10 s from 10:00 for 20 minutes, 30.0 in the first half of each
+/// minute and 10.0 in the second: every whole window's mean is 20, inside the band, and a
+/// window closed on part of its readings is outside it. Each reading is stamped `skew` off the
+/// true time and arrives `delay` after it, in a batch of its own; the tick runs at every whole
+/// minute; `glitch` is one more reading (value 20), stamped that far ahead of its arrival at
+/// 10:10:05. What the windows published once the clock has passed everything.
+fn timeline(skew: TimeDelta, delay: TimeDelta, glitch: Option<TimeDelta>) -> WindowStore {
+    let start = time("2026-11-23T10:00:00Z");
+    let mut arrivals: Vec<(DateTime<Utc>, Option<Reading>)> = (0..120)
+        .map(|i| {
+            let made = start + TimeDelta::seconds(i * 10);
+            let value = if (i % 6) < 3 { 30.0 } else { 10.0 };
+            let stamped = reading("s-utc", &sensors::time::utc(made + skew), value);
+            (made + delay, Some(stamped))
+        })
+        .collect();
+    if let Some(ahead) = glitch {
+        let at = time("2026-11-23T10:10:05Z");
+        arrivals.push((at, Some(reading("s-utc", &sensors::time::utc(at + ahead), 20.0))));
+    }
+    arrivals.extend((0..40).map(|m| (start + TimeDelta::minutes(m), None)));
+    arrivals.sort_by_key(|(at, r)| (*at, r.is_none()));
+    let (mut store, windows) = (WindowStore::default(), windows());
+    for (at, reading) in arrivals {
+        store.run(&windows, reading.as_slice(), at);
+    }
+    store.run(&windows, &[], time("2026-11-23T12:00:00Z"));
+    store
+}
+
+#[test]
+fn given_a_device_clock_five_minutes_slow_then_no_window_closes_on_part_of_its_readings() {
+    let store = timeline(TimeDelta::minutes(-5), TimeDelta::zero(), None);
+    assert!(store.events.is_empty(), "verdicts on partial windows: {:#?}", store.events);
+    assert_eq!(store.windows.len(), 20);
+    assert!(store.windows.values().all(|w| w.closed && w.stats.figures().count == 6));
+}
+
+#[test]
+fn given_readings_held_up_longer_than_lateness_plus_idle_then_no_window_closes_on_part_of_them() {
+    let store = timeline(TimeDelta::zero(), TimeDelta::seconds(290), None);
+    assert!(store.events.is_empty(), "verdicts on partial windows: {:#?}", store.events);
+    assert!(store.windows.values().all(|w| w.closed && w.stats.figures().count == 6));
+}
+
+#[test]
+fn given_one_reading_stamped_five_minutes_ahead_then_the_watermark_stays_with_the_clock() {
+    let store = timeline(TimeDelta::zero(), TimeDelta::zero(), Some(TimeDelta::minutes(5)));
+    assert!(store.events.is_empty(), "verdicts on partial windows: {:#?}", store.events);
+    assert!(store.windows.values().all(|w| w.closed));
+    let glitched = store.window("s-utc", "2026-11-23T10:15:00Z");
+    assert_eq!(glitched.stats.figures().count, 7, "the reading ahead is counted in its own window");
+}
+
+#[test]
+fn given_a_revision_written_but_not_published_then_each_later_batch_sends_it_again_until_it_is_sent() {
+    let mut store = WindowStore::default();
+    given_the_window_at_ten(&mut store, &[30.0]);
+    let windows = windows();
+    let first = store
+        .run_unpublished(&windows, &[reading("s-utc", "2026-11-23T10:03:00Z", 20.0)], time("2026-11-23T10:03:00Z"))
+        .events;
+    assert_eq!(first.len(), 1);
+    let stream = store.streams.values().next().unwrap();
+    let window_start = time("2026-11-23T10:00:00Z");
+    assert_eq!(stream.outbox.get(&window_start), Some(&1), "the revision is in the outbox, in the same write");
+    assert!(stream.due_at.unwrap() <= time("2026-11-23T10:04:00Z"), "and the tick will look soon");
+
+    // A batch of the stream that closes nothing still sends it, with the same id...
+    let again = store
+        .run(&windows, &[reading("s-utc", "2026-11-23T10:03:10Z", 20.0)], time("2026-11-23T10:03:10Z"))
+        .events;
+    assert_eq!(again.len(), 1);
+    assert_eq!(again[0].metadata().id, first[0].metadata().id);
+    assert_eq!(again[0], first[0]);
+    // ...and once it went out, nothing more.
+    assert!(store.streams.values().next().unwrap().outbox.is_empty());
+    let later = store.run(&windows, &[reading("s-utc", "2026-11-23T10:03:20Z", 20.0)], time("2026-11-23T10:03:20Z"));
+    assert!(later.events.is_empty());
+}
+
+#[test]
+fn given_the_tick_and_an_unsent_revision_then_the_tick_sends_it() {
+    let mut store = WindowStore::default();
+    given_the_window_at_ten(&mut store, &[30.0]);
+    let windows = windows();
+    store.run_unpublished(&windows, &[reading("s-utc", "2026-11-23T10:03:00Z", 20.0)], time("2026-11-23T10:03:00Z"));
+    let tick = store.run(&windows, &[], time("2026-11-23T10:04:00Z"));
+    assert_eq!(tick.events.len(), 1);
+    assert_eq!(detected(&tick.events[0]).revision, 1);
+}
+
+#[test]
+fn sent_clears_only_the_revision_that_went_out() {
+    let mut stream = StreamState::new("s-utc", "temperature");
+    let start = time("2026-11-23T10:00:00Z");
+    stream.outbox.insert(start, 2);
+    let settings = WindowSettings::default();
+    assert!(!stream.sent(start, 1, &settings), "revision 2 was committed after 1 went out");
+    assert_eq!(stream.outbox.get(&start), Some(&2));
+    assert!(stream.sent(start, 2, &settings));
+    assert!(stream.outbox.is_empty());
+    assert_eq!(stream.due_at, None);
+}
+
+#[test]
+fn given_a_window_that_keeps_the_most_readings_then_one_more_is_parked_and_copies_are_still_known() {
+    let mut store = WindowStore::default();
+    let windows = windows();
+    let start = time("2026-11-23T10:00:00Z");
+    let readings: Vec<Reading> = (0..MAX_WINDOW_READINGS)
+        .map(|i| {
+            let at = start + TimeDelta::milliseconds(i64::try_from(i).unwrap() * 2);
+            reading("s-utc", &sensors::time::utc(at), 20.0)
+        })
+        .collect();
+    store.run(&windows, &readings, start + TimeDelta::seconds(40));
+    let window = store.window("s-utc", "2026-11-23T10:00:00Z");
+    assert_eq!(window.readings.len(), MAX_WINDOW_READINGS);
+    let json = serde_json::to_string(window).unwrap();
+    assert!(json.len() < 100_000, "the item stays small: {} bytes", json.len());
+
+    let one_more = reading("s-utc", "2026-11-23T10:00:45Z", 20.0);
+    let copy = readings[7].clone();
+    let outcome = store.run(&windows, &[one_more, copy], time("2026-11-23T10:00:45Z"));
+    assert_eq!(
+        outcome.dispositions,
+        [Disposition::WindowFull { start }, Disposition::Duplicate]
+    );
+    assert_eq!(outcome.dispositions[0].parked_reason(), Some("window-full"));
+}
+
+#[test]
+fn reading_times_are_stored_as_the_gaps_between_them_and_a_repeat_is_refused() {
+    let mut store = WindowStore::default();
+    given_the_window_at_ten(&mut store, &[20.0, 21.0, 22.0]);
+    let json = serde_json::to_value(store.window("s-utc", "2026-11-23T10:00:00Z")).unwrap();
+    assert_eq!(json["readings"], serde_json::json!([0, 10_000, 10_000]));
+    let refused = serde_json::from_value::<ReadingTimes>(serde_json::json!([5, 0])).unwrap_err();
+    assert!(refused.to_string().contains("reading 1 repeats"), "{refused}");
 }

@@ -11,8 +11,7 @@ use super::{ACTIVE, EXPIRES_AT, Query, RETENTION, batch_get, conditional_put, ke
 use crate::alerts::{AlertStore, entries};
 use crate::error::StoreFailure;
 use crate::keys;
-use crate::save;
-use crate::windows::Saved;
+use crate::save::{self, Saved};
 
 /// Alert periods in a DynamoDB table (see [`crate::dynamodb`] for its items).
 #[derive(Debug, Clone)]
@@ -60,14 +59,10 @@ impl AlertStore for DynamoAlertStore {
 
     async fn save(&self, periods: &[AlertState]) -> Result<Saved, StoreFailure> {
         const OPERATION: &str = "save alert periods";
-        let entries = entries(periods);
-        let plan = save::transactions(OPERATION, &entries)?;
-        if plan.is_empty() {
-            return Ok(Saved::Written);
-        }
+        let entries = entries(OPERATION, periods)?;
+        let plan = save::plan(OPERATION, &entries)?;
         let mut puts = Vec::with_capacity(entries.len());
         for (entry, period) in entries.iter().zip(periods) {
-            let item = (entry.sensor_id, entry.item.clone().unwrap_or_default()); // checked by `transactions`
             // Kept for RETENTION after its latest window (its windows are in order of start).
             let latest = period.windows.last().map_or(period.period_start, |w| w.window_start);
             let expires = latest.timestamp().saturating_add_unsigned(RETENTION.as_secs());
@@ -75,16 +70,9 @@ impl AlertStore for DynamoAlertStore {
                 (EXPIRES_AT, AttributeValue::N(expires.to_string())),
                 (ACTIVE, AttributeValue::Bool(period.active.is_some())),
             ];
-            puts.push(conditional_put(
-                &self.table,
-                OPERATION,
-                item,
-                period,
-                entry.sequence,
-                more,
-            )?);
+            puts.push(conditional_put(&self.table, OPERATION, entry, more)?);
         }
-        transact(&self.client, OPERATION, puts, plan).await
+        Ok(transact(&self.client, OPERATION, puts, plan).await)
     }
 
     async fn open_alerts(&self, sensor_id: &str) -> Result<Vec<AlertState>, StoreFailure> {

@@ -29,6 +29,26 @@ impl DynamoSensorCatalogue {
         }
     }
 
+    /// The sensors of `items`; an item that does not read is named among the unreadable, with
+    /// why, and the others are read.
+    fn catalogue_of(&self, items: &[Item]) -> Catalogue {
+        let mut sensors = Vec::with_capacity(items.len());
+        let mut unreadable = Vec::new();
+        for item in items {
+            match self.sensor_of(item) {
+                Ok(sensor) => sensors.push(sensor),
+                Err(failure) => {
+                    let id = item.get(SENSOR_ID).and_then(|v| v.as_s().ok()).cloned().unwrap_or_default();
+                    tracing::warn!(sensor = id, reason = %failure, "a catalogue item does not read; its sensor's records are parked");
+                    unreadable.push((id, failure.to_string()));
+                }
+            }
+        }
+        unreadable
+            .into_iter()
+            .fold(Catalogue::new(sensors), |catalogue, (id, why)| catalogue.with_unreadable(id, why))
+    }
+
     fn sensor_of(&self, item: &Item) -> Result<Sensor, StoreFailure> {
         const OPERATION: &str = "read sensors";
         let text = |name: &str| item.get(name).and_then(|v| v.as_s().ok());
@@ -72,15 +92,11 @@ impl SensorCatalogue for DynamoSensorCatalogue {
             .map(|id| HashMap::from([(SENSOR_ID.to_owned(), AttributeValue::S(id.to_owned()))]))
             .collect();
         let items = batch_get(&self.client, &self.table, "read sensors", keys, false).await?;
-        let sensors = items
-            .iter()
-            .map(|item| self.sensor_of(item))
-            .collect::<Result<Vec<_>, _>>()?;
-        Ok(Catalogue::new(sensors))
+        Ok(self.catalogue_of(&items))
     }
 
     async fn all(&self) -> Result<Catalogue, StoreFailure> {
-        let mut sensors = Vec::new();
+        let mut items = Vec::new();
         let mut start: Option<Item> = None;
         loop {
             let output = self
@@ -91,12 +107,10 @@ impl SensorCatalogue for DynamoSensorCatalogue {
                 .send()
                 .await
                 .map_err(|e| StoreFailure::sdk("read sensors", &e))?;
-            for item in output.items() {
-                sensors.push(self.sensor_of(item)?);
-            }
+            items.extend(output.items().iter().cloned());
             match output.last_evaluated_key {
                 Some(last) => start = Some(last),
-                None => return Ok(Catalogue::new(sensors)),
+                None => return Ok(self.catalogue_of(&items)),
             }
         }
     }

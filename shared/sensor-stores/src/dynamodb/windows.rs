@@ -5,14 +5,38 @@ use std::ops::ControlFlow;
 
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::AttributeValue;
-use futures_util::future::try_join_all;
+use chrono::{DateTime, Utc};
+use futures_util::future::{join_all, try_join_all};
 use sensors::windows::{StreamKey, StreamState, WindowKey, WindowState};
 
-use super::{EXPIRES_AT, ITEM, Query, RETENTION, batch_get, conditional_put, key, state_of, transact};
+use super::{EXPIRES_AT, ITEM, Query, RETENTION, SENSOR_ID, batch_get, conditional_put, key, state_of, transact};
 use crate::error::StoreFailure;
 use crate::keys;
-use crate::save;
-use crate::windows::{Saved, WindowStore, entries};
+use crate::save::{self, Saved};
+use crate::windows::{Due, WindowStore, entries};
+
+/// The index of the streams that are due for the tick (sparse: only a stream with a `due_at`
+/// has its attributes): partition key `dueShard` (S), sort key `dueAt` (N, epoch
+/// milliseconds), keys only.
+pub const DUE_INDEX: &str = "Due";
+
+/// The partitions of [`DUE_INDEX`]: every stream write writes the index too, and one index
+/// partition takes about 1,000 writes a second, so the streams are spread over this many
+/// (by a hash of sensor and metric) and the tick reads them side by side.
+pub const DUE_SHARDS: u32 = 16;
+
+const DUE_SHARD: &str = "dueShard";
+const DUE_AT: &str = "dueAt";
+
+/// The shard of `stream` in [`DUE_INDEX`]: FNV-1a of sensor and metric, so every writer and
+/// reader agrees without configuration.
+fn due_shard(sensor_id: &str, metric: &str) -> u32 {
+    let mut hash: u32 = 0x811c_9dc5;
+    for byte in sensor_id.bytes().chain([b'#']).chain(metric.bytes()) {
+        hash = (hash ^ u32::from(byte)).wrapping_mul(0x0100_0193);
+    }
+    hash % DUE_SHARDS
+}
 
 /// Streams and windows in a DynamoDB table (see [`crate::dynamodb`] for its items).
 #[derive(Debug, Clone)]
@@ -58,6 +82,45 @@ impl DynamoWindowStore {
             })
             .await?;
         Ok(last)
+    }
+}
+
+impl DynamoWindowStore {
+    /// The streams of one shard of [`DUE_INDEX`] due at `now`.
+    async fn due_in(&self, operation: &'static str, shard: u32, now: DateTime<Utc>) -> Result<Vec<StreamKey>, StoreFailure> {
+        let mut streams = Vec::new();
+        let mut start = None;
+        loop {
+            let output = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .index_name(DUE_INDEX)
+                .key_condition_expression("#shard = :shard AND #dueAt <= :now")
+                .expression_attribute_names("#shard", DUE_SHARD)
+                .expression_attribute_names("#dueAt", DUE_AT)
+                .expression_attribute_values(":shard", AttributeValue::S(shard.to_string()))
+                .expression_attribute_values(":now", AttributeValue::N(now.timestamp_millis().to_string()))
+                .set_exclusive_start_key(start.take())
+                .send()
+                .await
+                .map_err(|e| StoreFailure::sdk(operation, &e))?;
+            for item in output.items() {
+                let text = |name: &str| item.get(name).and_then(|v| v.as_s().ok());
+                if let (Some(sensor_id), Some(metric)) =
+                    (text(SENSOR_ID), text(ITEM).and_then(|i| i.strip_prefix(keys::STREAM)))
+                {
+                    streams.push(StreamKey {
+                        sensor_id: sensor_id.clone(),
+                        metric: metric.to_owned(),
+                    });
+                }
+            }
+            match output.last_evaluated_key {
+                Some(last) => start = Some(last),
+                None => return Ok(streams),
+            }
+        }
     }
 }
 
@@ -107,39 +170,42 @@ impl WindowStore for DynamoWindowStore {
 
     async fn save(&self, streams: &[StreamState], windows: &[WindowState]) -> Result<Saved, StoreFailure> {
         const OPERATION: &str = "save windows";
-        let entries = entries(streams, windows);
-        let plan = save::transactions(OPERATION, &entries)?;
-        if plan.is_empty() {
-            return Ok(Saved::Written);
-        }
-        // `entries` are the streams', then the windows', in order; their items are checked.
+        let entries = entries(OPERATION, streams, windows)?;
+        let plan = save::plan(OPERATION, &entries)?;
+        // `entries` are the streams', then the windows', in order.
         let (of_streams, of_windows) = entries.split_at(streams.len());
         let mut puts = Vec::with_capacity(entries.len());
         for (entry, stream) in of_streams.iter().zip(streams) {
-            let item = (entry.sensor_id, entry.item.clone().unwrap_or_default());
-            puts.push(conditional_put(
-                &self.table,
-                OPERATION,
-                item,
-                stream,
-                entry.sequence,
-                None,
-            )?);
+            let due = stream.due_at.map(|at| {
+                [
+                    (DUE_SHARD, AttributeValue::S(due_shard(&stream.sensor_id, &stream.metric).to_string())),
+                    (DUE_AT, AttributeValue::N(at.timestamp_millis().to_string())),
+                ]
+            });
+            puts.push(conditional_put(&self.table, OPERATION, entry, due.into_iter().flatten())?);
         }
         for (entry, window) in of_windows.iter().zip(windows) {
-            let item = (entry.sensor_id, entry.item.clone().unwrap_or_default());
             let expires = window.end.timestamp().saturating_add_unsigned(RETENTION.as_secs());
             let ttl = (EXPIRES_AT, AttributeValue::N(expires.to_string()));
-            puts.push(conditional_put(
-                &self.table,
-                OPERATION,
-                item,
-                window,
-                entry.sequence,
-                Some(ttl),
-            )?);
+            puts.push(conditional_put(&self.table, OPERATION, entry, Some(ttl))?);
         }
-        transact(&self.client, OPERATION, puts, plan).await
+        Ok(transact(&self.client, OPERATION, puts, plan).await)
+    }
+
+    /// One Query per shard of [`DUE_INDEX`], side by side, page by page; a shard that fails is
+    /// named in [`Due::unread`] and the others are read.
+    async fn due(&self, now: DateTime<Utc>) -> Result<Due, StoreFailure> {
+        const OPERATION: &str = "read the due streams";
+        let shards = (0..DUE_SHARDS).map(|shard| self.due_in(OPERATION, shard, now));
+        let mut due = Due::default();
+        for read in join_all(shards).await {
+            match read {
+                Ok(streams) => due.streams.extend(streams),
+                Err(failure) => due.unread.push(failure),
+            }
+        }
+        due.streams.sort();
+        Ok(due)
     }
 
     async fn streams_of(&self, sensor_id: &str) -> Result<Vec<StreamState>, StoreFailure> {

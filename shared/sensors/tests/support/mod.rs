@@ -63,6 +63,21 @@ impl WindowStore {
     /// One batch, as a function runs it: the streams' states, `plan`, the windows it names,
     /// `apply`, and everything written back.
     pub(crate) fn run(&mut self, windows: &Windows, readings: &[Reading], now: DateTime<Utc>) -> WindowOutcome {
+        self.run_and(windows, readings, now, true)
+    }
+
+    /// One batch whose publish fails after its states were written: the outbox keeps what it
+    /// holds.
+    pub(crate) fn run_unpublished(
+        &mut self,
+        windows: &Windows,
+        readings: &[Reading],
+        now: DateTime<Utc>,
+    ) -> WindowOutcome {
+        self.run_and(windows, readings, now, false)
+    }
+
+    fn run_and(&mut self, windows: &Windows, readings: &[Reading], now: DateTime<Utc>, published: bool) -> WindowOutcome {
         let catalogue = catalogue();
         let mut keys: Vec<StreamKey> = readings
             .iter()
@@ -72,11 +87,11 @@ impl WindowStore {
             })
             .collect();
         if readings.is_empty() {
-            // The tick: every stream with an open window.
+            // The tick: every stream that is due.
             keys = self
                 .streams
                 .values()
-                .filter(|s| !s.open_windows.is_empty())
+                .filter(|s| s.due_at.is_some_and(|at| at <= now))
                 .map(StreamState::key)
                 .collect();
         }
@@ -109,6 +124,17 @@ impl WindowStore {
                 "a window state is written over the one read"
             );
             self.windows.insert(state.key(), state.clone());
+        }
+        if !published {
+            return outcome;
+        }
+        // Published: the outbox entries are done, as a function clears them.
+        for event in &outcome.events {
+            let (key, start, revision) = sensors::windows::outbox_entry(event).unwrap();
+            let stream = self.streams.get_mut(&key).unwrap();
+            if stream.sent(start, revision, windows.settings()) {
+                stream.sequence += 1;
+            }
         }
         self.events.extend(outcome.events.iter().cloned());
         outcome
