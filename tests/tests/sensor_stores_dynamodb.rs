@@ -41,7 +41,7 @@ async fn table(kind: &str, log: Option<&CallLog>) -> (Client, String) {
         "windows" => TableSpec::new(&name, "sensorId")
             .with_sort_key("item")
             .with_ttl("expiresAt")
-            .with_keys_only_index(sensor_stores::dynamodb::DUE_INDEX, "dueShard", "dueAt"),
+            .with_keys_only_index(sensor_stores::DUE_INDEX, "dueShard", "dueAt"),
         _ => TableSpec::new(&name, "sensorId")
             .with_sort_key("item")
             .with_ttl("expiresAt"),

@@ -64,9 +64,15 @@ fn resources(template: &Value) -> Vec<(String, &Value)> {
         .collect()
 }
 
-/// The logical id an intrinsic points at: `!Ref X` -> X, `!GetAtt X.Arn` -> X.
+/// The logical id an intrinsic points at: `!Ref X` -> X, `!GetAtt X.Arn` -> X; and an ARN
+/// under it, `!Sub "${X.Arn}/index/I"` -> `X/index/I`.
 fn target(value: &Value) -> Option<String> {
     match value {
+        Value::Tagged(tagged) if tagged.tag == "Sub" => {
+            let text = tagged.value.as_str()?;
+            let (id, rest) = text.strip_prefix("${")?.split_once(".Arn}")?;
+            Some(format!("{id}{rest}"))
+        }
         Value::Tagged(tagged) => tagged
             .value
             .as_str()
@@ -396,6 +402,12 @@ fn declared_grants(template: &Value, id: &str, function: &Value, declaration: &R
                 target(&value).unwrap_or_else(|| panic!("{id}: {} is not set to a resource", setting.variable));
             for scope in &scopes {
                 grants.insert(((*action).to_owned(), format!("{target}{scope}")));
+            }
+        }
+        if let Some((index, actions)) = setting.index {
+            let target = target(&variable(setting.variable)).unwrap_or_default();
+            for action in actions {
+                grants.insert(((*action).to_owned(), format!("{target}/index/{index}")));
             }
         }
     }

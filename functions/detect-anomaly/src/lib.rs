@@ -15,7 +15,8 @@ use handler_kit::aggregate::{BatchHandler, Instant, Settled};
 use handler_kit::config::ConfigError;
 use handler_kit::{Bus, Clock, Function, HandlerError, Setting, Trigger};
 use sensor_stores::{
-    SENSOR_CATALOGUE_TABLE, SENSOR_WINDOWS_TABLE, SensorCatalogue, SensorCataloguePort, WindowStore, WindowStorePort,
+    DUE_INDEX, SENSOR_CATALOGUE_TABLE, SENSOR_WINDOWS_TABLE, SensorCatalogue, SensorCataloguePort, WindowStore,
+    WindowStorePort,
 };
 use sensors::catalogue::Catalogue;
 use sensors::events::{AnomalyEvent, SensorReadingReceived};
@@ -47,11 +48,14 @@ pub const FUNCTION: Function<Bus> = Function {
     schedule: Some("rate(1 minute)"),
     outputs: Bus,
     settings: &[
-        // The catalogue through its cache (BatchGetItem), the tick's walk over it (Scan).
-        SENSOR_CATALOGUE_TABLE.calls(&["dynamodb:BatchGetItem", "dynamodb:Scan"]),
-        // One read of the batch's streams, more windows by key, one transaction of
-        // conditional Puts (authorised as PutItem).
-        SENSOR_WINDOWS_TABLE.calls(&["dynamodb:BatchGetItem", "dynamodb:Query", "dynamodb:PutItem"]),
+        // The catalogue through its cache (BatchGetItem): the sensors of a batch, or of the
+        // streams the tick finds due.
+        SENSOR_CATALOGUE_TABLE.calls(&["dynamodb:BatchGetItem"]),
+        // One read of the batch's streams, more windows by key, a transaction of conditional
+        // Puts per stream (authorised as PutItem); the tick's Query of the due index.
+        SENSOR_WINDOWS_TABLE
+            .calls(&["dynamodb:BatchGetItem", "dynamodb:PutItem"])
+            .index(DUE_INDEX, &["dynamodb:Query"]),
         SETTINGS[0],
         SETTINGS[1],
         SETTINGS[2],

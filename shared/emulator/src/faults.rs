@@ -539,7 +539,9 @@ impl FaultPlan for Dice {
             saves if saves.ends_with("::save") => self.before_record(invocation, &function, &port),
             _ => self.table_fault(&port),
         };
-        if let (Fault::Fail(_), Some(id)) = (&fault, invocation)
+        // A slow publish counts as a fault too: it may outlive the caller's budget after it
+        // took effect.
+        if let (Fault::Fail(_) | Fault::Delay(_), Some(id)) = (&fault, invocation)
             && let Some(inside) = self.state().invocations.get_mut(&id)
         {
             inside.faulted = true;

@@ -49,6 +49,9 @@ pub struct Setting {
     /// The IAM actions the function calls on what it names (`dynamodb:GetItem`): its role
     /// must allow exactly these there, which `tests/tests/template.rs` checks.
     pub actions: &'static [&'static str],
+    /// For a [`Resource::Table`]: an index the function queries and the actions it calls on
+    /// it (an index has its own ARN, `<table ARN>/index/<name>`, which IAM authorises apart).
+    pub index: Option<(&'static str, &'static [&'static str])>,
     /// For a [`Resource::Key`]: the fields (encryption contexts) the actions hold for. The
     /// role's statement on the key must carry the condition `kms:EncryptionContext:field` with
     /// exactly these.
@@ -63,6 +66,7 @@ impl Setting {
             resource,
             optional: false,
             actions: &[],
+            index: None,
             fields: &[],
         }
     }
@@ -108,6 +112,13 @@ impl Setting {
     #[must_use]
     pub const fn calls(mut self, actions: &'static [&'static str]) -> Self {
         self.actions = actions;
+        self
+    }
+
+    /// The same table setting, with an index `name` the function calls `actions` on.
+    #[must_use]
+    pub const fn index(mut self, name: &'static str, actions: &'static [&'static str]) -> Self {
+        self.index = Some((name, actions));
         self
     }
 

@@ -44,7 +44,7 @@ use serde::de::DeserializeOwned;
 
 pub use alerts::DynamoAlertStore;
 pub use catalogue::DynamoSensorCatalogue;
-pub use windows::{DUE_INDEX, DUE_SHARDS, DynamoWindowStore};
+pub use windows::DynamoWindowStore;
 
 pub use crate::RETENTION;
 use crate::error::StoreFailure;

@@ -33,6 +33,16 @@ mod windows;
 /// of anomalies older than this change nothing (raise-alert).
 pub const RETENTION: std::time::Duration = std::time::Duration::from_secs(7 * 24 * 3600);
 
+/// The windows table's index of the streams due for the tick (sparse: only a stream with a
+/// `due_at` has its attributes): partition key `dueShard` (S), sort key `dueAt` (N, epoch
+/// milliseconds), keys only. The template declares it; detect-anomaly may Query it.
+pub const DUE_INDEX: &str = "Due";
+
+/// The partitions of [`DUE_INDEX`]: every stream write writes the index too, and one index
+/// partition takes about 1,000 writes a second, so the streams are spread over this many (by a
+/// hash of sensor and metric) and the tick reads them side by side.
+pub const DUE_SHARDS: u32 = 16;
+
 /// The domain whose states these ports keep: its types are the ports' signatures.
 pub use sensors;
 

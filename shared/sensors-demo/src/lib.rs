@@ -78,7 +78,7 @@ impl Domain for Sensors {
             "every window's last published verdict is the computation over all its counted readings",
             "no anomaly event id goes out twice with different data",
             "every period with an anomaly is alerted",
-            "no alert is told twice outside a crash between its send and its save",
+            "no alert is told twice unless a fault hit the invocation that told it",
             "every reading is counted, or parked as too late when sent beyond the horizon",
             "every invalid reading is refused naming its field, and no valid one",
         ]
@@ -393,14 +393,15 @@ impl Site {
                 .violations
                 .push(format!("alert {missing}: a period with an anomaly was never alerted"));
         }
-        // Told twice only where a crash or a failed state write fell between the send and the
-        // save (standard SNS cannot deduplicate; subscribers can, by the alert's id).
+        // Told twice only where a fault hit the invocation that told it (a crash, a failed or
+        // slow call: its outbox may not have been cleared, so the alert went out again; standard
+        // SNS cannot deduplicate; subscribers can, by the alert's id).
         for (id, (times, at_risk, _)) in &alerts {
             match (*times, *at_risk) {
                 (1, _) => {}
                 (times, true) => checked.alerts_repeated_by_crash += times - 1,
                 (times, false) => checked.violations.push(format!(
-                    "alert {id} told {times} times, with no crash or failed write between its send and its save"
+                    "alert {id} told {times} times, with no fault in the invocation that told it"
                 )),
             }
         }
@@ -465,7 +466,7 @@ pub struct Checked {
     pub verdicts: BTreeMap<WindowKey, Verdict>,
     /// The alerts triggered (their messages).
     pub alerts: Vec<Value>,
-    /// Alerts told again because a crash fell between their send and their period's save.
+    /// Alerts told again because a fault hit the invocation that told them.
     pub alerts_repeated_by_crash: usize,
     /// Invariants that do not hold.
     pub violations: Vec<String>,
@@ -541,7 +542,7 @@ pub fn summary(site: &Site, checked: &Checked) -> String {
     }
     let _ = writeln!(
         out,
-        "Alerts ({}, {} told again after a crash between send and save):",
+        "Alerts ({}, {} told again after a fault in the invocation that told them):",
         checked.alerts.len(),
         checked.alerts_repeated_by_crash
     );

@@ -110,7 +110,9 @@ impl LocalCloud {
             result = Err("Runtime.ExitError: crashed before recording its work (injected)".into());
         }
         let notified = self.notified_by.remove(&id).unwrap_or_default();
-        if inside.record_failed {
+        // A fault in the invocation (a crash, a failed or slow call) may leave what it sent
+        // unrecorded as sent (an outbox not cleared, a record not completed): sent again.
+        if inside.record_failed || inside.faulted {
             for index in notified {
                 if let Some(notification) = self.notifications.get_mut(index) {
                     notification.at_risk = true;

@@ -16,8 +16,9 @@ pub struct Notification {
     pub topic: String,
     /// The message.
     pub message: Outgoing,
-    /// Sent by an invocation that then failed to record the record it came from (a crash or a
-    /// failed table write): its rerun may send it again.
+    /// Sent by an invocation a fault was injected into (a crash, a failed or slow call), which
+    /// may leave it unrecorded as sent: its rerun, or whoever reads its outbox, may send it
+    /// again.
     pub at_risk: bool,
 }
 

@@ -15,15 +15,7 @@ use crate::keys;
 use crate::save::{self, Saved};
 use crate::windows::{Due, WindowStore, entries};
 
-/// The index of the streams that are due for the tick (sparse: only a stream with a `due_at`
-/// has its attributes): partition key `dueShard` (S), sort key `dueAt` (N, epoch
-/// milliseconds), keys only.
-pub const DUE_INDEX: &str = "Due";
-
-/// The partitions of [`DUE_INDEX`]: every stream write writes the index too, and one index
-/// partition takes about 1,000 writes a second, so the streams are spread over this many
-/// (by a hash of sensor and metric) and the tick reads them side by side.
-pub const DUE_SHARDS: u32 = 16;
+use crate::{DUE_INDEX, DUE_SHARDS};
 
 const DUE_SHARD: &str = "dueShard";
 const DUE_AT: &str = "dueAt";
