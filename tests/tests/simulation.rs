@@ -1,6 +1,6 @@
 //! The simulation campaign: a run's choices replay it exactly, and the minimal reproducer of
 //! the race it found in detect-anomaly (`events/scenarios/sensors-backlog-race.faults.json`)
-//! breaks the same invariant until the sensors' many-writers issue fixes it.
+//! now runs clean.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a panic is how a test reports failure
 

@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use envelope::{Envelope, Location, Registry};
-use handler_kit::aggregate::{BatchHandler, Instant, Settled};
+use handler_kit::aggregate::{BatchHandler, Instant, Settled, after_conflict};
 use handler_kit::config::ConfigError;
 use handler_kit::{Bus, Clock, Function, HandlerError, Setting, Trigger};
 use sensor_stores::{
@@ -26,7 +26,7 @@ use sensors::windows::{
 use serde_json::Value;
 
 /// `WINDOW_SECONDS` and the other window settings.
-pub const SETTINGS: [Setting; 4] = [
+pub const SETTINGS: [Setting; 5] = [
     Setting::value("WINDOW_SECONDS", "the length of a window").optional(),
     Setting::value(
         "ALLOWED_LATENESS_SECONDS",
@@ -39,6 +39,11 @@ pub const SETTINGS: [Setting; 4] = [
     )
     .optional(),
     Setting::value("LATE_HORIZON_SECONDS", "how long a closed window takes revisions").optional(),
+    Setting::value(
+        "DELIVERY_GRACE_SECONDS",
+        "how long a reading's time waits before it moves the watermark",
+    )
+    .optional(),
 ];
 
 /// detect-anomaly, declared once: SQS in (with a tick every minute), events to the bus.
@@ -60,6 +65,7 @@ pub const FUNCTION: Function<Bus> = Function {
         SETTINGS[1],
         SETTINGS[2],
         SETTINGS[3],
+        SETTINGS[4],
     ],
     idempotent: false,
 };
@@ -75,6 +81,7 @@ pub fn build<P: SensorCataloguePort + WindowStorePort>(
         allowed_lateness_seconds: env.parsed(SETTINGS[1].variable, defaults.allowed_lateness_seconds)?,
         idle_seconds: env.parsed(SETTINGS[2].variable, defaults.idle_seconds)?,
         late_horizon_seconds: env.parsed(SETTINGS[3].variable, defaults.late_horizon_seconds)?,
+        delivery_grace_seconds: env.parsed(SETTINGS[4].variable, defaults.delivery_grace_seconds)?,
     };
     let windows = Windows::new(settings).map_err(|e| ConfigError::Malformed {
         name: SETTINGS[0].variable.to_owned(),
@@ -90,8 +97,9 @@ pub fn build<P: SensorCataloguePort + WindowStorePort>(
 }
 
 /// How many times a batch reads again and applies again the streams another invocation wrote
-/// first, before those streams' records come back to the queue.
-pub const ATTEMPTS: usize = 4;
+/// first, before those streams' records come back to the queue: one busy stream fed by up to
+/// 10 invocations at once (the queue's `MaximumConcurrency`) loses at most 9 races in a row.
+pub const ATTEMPTS: u32 = 12;
 
 /// How many due streams the tick settles in one go (one read of their states, one of their
 /// windows, a transaction each): a part that fails is skipped this minute, the rest go on.
@@ -117,6 +125,21 @@ struct Round {
 }
 
 impl<C: SensorCatalogue, W: WindowStore> DetectAnomaly<C, W> {
+    /// detect-anomaly over `catalogue` and `store`, with `settings`, reading `clock`.
+    pub fn new(
+        catalogue: C,
+        store: W,
+        settings: WindowSettings,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Self, sensors::SettingsError> {
+        Ok(Self {
+            catalogue,
+            store,
+            windows: Windows::new(settings)?,
+            clock,
+        })
+    }
+
     /// The store, e.g. to inspect an in-memory one.
     pub fn store(&self) -> &W {
         &self.store
@@ -209,7 +232,15 @@ impl<C: SensorCatalogue, W: WindowStore> DetectAnomaly<C, W> {
         let mut records: Vec<Option<Result<(), HandlerError>>> = readings.iter().map(|_| None).collect();
         let mut todo: Vec<usize> = (0..readings.len()).collect();
         let mut events = Vec::new();
+        let salt = readings
+            .iter()
+            .map(|r| r.id.as_u64_pair().0)
+            .chain(due.iter().map(|k| k.sensor_id.len() as u64))
+            .fold(0x811c_9dc5_u64, |hash, x| (hash ^ x).wrapping_mul(0x0100_0000_01b3));
         for attempt in 1..=ATTEMPTS {
+            if attempt > 1 {
+                after_conflict(attempt - 1, salt).await;
+            }
             let batch: Vec<Reading> = todo.iter().map(|&i| readings[i].clone()).collect();
             let tried = async {
                 let (catalogue, outcome) = self.decide_readings(&batch, &due, now).await?;

@@ -10,7 +10,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use envelope::{Envelope, Registry};
-use handler_kit::aggregate::{BatchHandler, Instant, Settled};
+use handler_kit::aggregate::{BatchHandler, Instant, Settled, after_conflict};
 use handler_kit::config::ConfigError;
 use handler_kit::{Clock, Function, HandlerError, Setting, Topic, Trigger};
 use sensor_stores::{
@@ -75,7 +75,7 @@ pub fn build<P: SensorCataloguePort + AlertStorePort>(
 
 /// How many times a batch reads again and applies again the periods another invocation wrote
 /// first, before those streams' records come back to the queue.
-pub const ATTEMPTS: usize = 4;
+pub const ATTEMPTS: u32 = 12;
 
 /// Decides alerts over batches of anomalies.
 pub struct RaiseAlert<C, A> {
@@ -232,7 +232,14 @@ impl<C: SensorCatalogue, A: AlertStore> BatchHandler for RaiseAlert<C, A> {
         }
         let mut todo: Vec<usize> = (0..anomalies.len()).collect();
         let mut outputs: BTreeMap<Uuid, (PeriodKey, Envelope<Value>)> = BTreeMap::new();
+        let salt = anomalies
+            .iter()
+            .map(|a| a.metadata().id.as_u64_pair().0)
+            .fold(0x811c_9dc5_u64, |hash, x| (hash ^ x).wrapping_mul(0x0100_0000_01b3));
         for attempt in 1..=ATTEMPTS {
+            if attempt > 1 {
+                after_conflict(attempt - 1, salt).await;
+            }
             let batch: Vec<AnomalyEvent> = todo.iter().map(|&i| anomalies[i].clone()).collect();
             let (decided, outbox) = match self.attempt(&batch).await {
                 Ok(done) => done,

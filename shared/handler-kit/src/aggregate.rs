@@ -34,6 +34,23 @@ use crate::processor::{
 };
 use crate::publish::{Parking, Publisher};
 
+/// Waits before the next attempt at a write another invocation won: full jitter in
+/// `[0, min(100 ms, 5 ms * 2^attempt)]`, so writers racing on one item spread out instead of
+/// colliding again. The jitter is drawn from `salt` (say, a hash of what the batch holds), not
+/// from a random source, so a simulated run replays exactly; different batches draw
+/// differently.
+pub async fn after_conflict(attempt: u32, salt: u64) {
+    const BASE_MS: u64 = 5;
+    const CAP_MS: u64 = 100;
+    let ceiling = CAP_MS.min(BASE_MS << attempt.min(16));
+    // splitmix64 of the salt and the attempt: a well-spread draw from two small numbers.
+    let mut z = salt ^ u64::from(attempt).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^= z >> 31;
+    tokio::time::sleep(std::time::Duration::from_millis(z % (ceiling + 1))).await;
+}
+
 /// What an aggregating handler settled for a batch or a tick: its state is committed.
 #[derive(Debug)]
 pub struct Settled<S> {

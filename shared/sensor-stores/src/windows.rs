@@ -91,6 +91,16 @@ impl InMemoryWindowStore {
         Self::default()
     }
 
+    /// Every window kept, by key, e.g. to check a run's verdicts.
+    pub fn windows(&self) -> Vec<WindowState> {
+        self.lock().windows.values().cloned().collect()
+    }
+
+    /// Every stream kept, by key.
+    pub fn streams(&self) -> Vec<StreamState> {
+        self.lock().streams.values().cloned().collect()
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, Stored> {
         self.stored.lock().unwrap_or_else(PoisonError::into_inner)
     }

@@ -6,7 +6,11 @@
 //! - A stream is one (sensor, metric). Its **watermark** is the largest event time it has seen
 //!   (never past the clock that counted it) minus `allowed_lateness_seconds`: no reading older
 //!   than that is expected any more. Capping by the clock means one reading from a device whose
-//!   clock runs fast cannot close the windows whose readings are still on their way.
+//!   clock runs fast cannot close the windows whose readings are still on their way. An event
+//!   time moves the watermark only once it has waited out `delivery_grace_seconds` of the clock
+//!   ([`StreamState::settled_max`]): readings sent together (a device's backlog in one request)
+//!   reach the function in any order and in several invocations at once, and none of them may
+//!   close a window whose readings are still being delivered.
 //! - A window **closes** when the watermark reaches its end, or, for a sensor gone quiet, when
 //!   the clock is past its end plus the allowed lateness plus `idle_seconds` plus the stream's
 //!   **lag** (how far its latest event time ran behind the clock: a slow device clock or a
@@ -75,6 +79,17 @@ pub struct WindowSettings {
     /// How long after a window's end (as the watermark goes) a late reading still revises it
     /// (`LATE_HORIZON_SECONDS`, default 3600).
     pub late_horizon_seconds: u32,
+    /// How long the clock waits before a reading's event time moves the watermark
+    /// (`DELIVERY_GRACE_SECONDS`, default 60): readings sent together reach the function out
+    /// of order and in several invocations at once (a standard queue keeps no order), so a
+    /// window closes only once what was sent with the reading that passed it had time to
+    /// arrive.
+    #[serde(default = "default_delivery_grace")]
+    pub delivery_grace_seconds: u32,
+}
+
+fn default_delivery_grace() -> u32 {
+    60
 }
 
 impl Default for WindowSettings {
@@ -84,6 +99,7 @@ impl Default for WindowSettings {
             allowed_lateness_seconds: 120,
             idle_seconds: 120,
             late_horizon_seconds: 3600,
+            delivery_grace_seconds: default_delivery_grace(),
         }
     }
 }
@@ -151,6 +167,14 @@ pub struct StreamState {
     /// The largest event time counted, to the millisecond; none before the first reading.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_event_time: Option<DateTime<Utc>>,
+    /// The largest event time that moves the watermark: one counted at least the delivery
+    /// grace ago (by the clock).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub settled_max: Option<DateTime<Utc>>,
+    /// A larger event time counted since, waiting out the delivery grace: when the clock first
+    /// saw it, and the time.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub settling: Option<Settling>,
     /// The starts of the windows not yet closed.
     #[serde(default)]
     pub open_windows: BTreeSet<DateTime<Utc>>,
@@ -159,6 +183,10 @@ pub struct StreamState {
     /// (same ids), until a publish that succeeded clears them ([`StreamState::sent`]).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub outbox: BTreeMap<DateTime<Utc>, u32>,
+    /// When the clock last counted a reading of the stream: its windows do not close by the
+    /// clock until it has been quiet for the delivery grace.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_arrival: Option<DateTime<Utc>>,
     /// How far, in milliseconds, the stream's event time ran behind the clock when its latest
     /// event time was counted (a slow device clock, or readings held up on their way): the
     /// clock closes its quiet windows that much later. At most the late horizon.
@@ -175,6 +203,16 @@ pub struct StreamState {
     pub sequence: u64,
 }
 
+/// An event time waiting out the delivery grace before it moves the watermark.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Settling {
+    /// When the clock first saw it.
+    pub since: DateTime<Utc>,
+    /// The event time.
+    pub max: DateTime<Utc>,
+}
+
 /// How long after a commit an outbox entry waits for its own invocation to send it before the
 /// tick sends it (then twice, under the same id).
 const OUTBOX_GRACE_MS: i64 = 60_000;
@@ -186,6 +224,9 @@ impl StreamState {
             sensor_id: sensor_id.into(),
             metric: metric.into(),
             max_event_time: None,
+            settled_max: None,
+            settling: None,
+            last_arrival: None,
             open_windows: BTreeSet::new(),
             outbox: BTreeMap::new(),
             lag_ms: 0,
@@ -202,19 +243,21 @@ impl StreamState {
         }
     }
 
-    /// The largest event time seen minus the allowed lateness.
+    /// The largest settled event time minus the allowed lateness: what windows close by.
     pub fn watermark(&self, settings: &WindowSettings) -> Option<DateTime<Utc>> {
         let lateness = i64::from(settings.allowed_lateness_seconds) * 1000;
-        self.max_event_time.map(|t| at_millis(millis(t) - lateness))
+        self.settled_max.map(|t| at_millis(millis(t) - lateness))
     }
 
     /// When the clock closes its first open window if no reading comes (the end of that
-    /// window plus the allowed lateness, the idle time and the stream's lag).
+    /// window plus the allowed lateness, the idle time and the stream's lag, and not before
+    /// the stream has been quiet for the delivery grace).
     pub fn idle_close_at(&self, settings: &WindowSettings) -> Option<DateTime<Utc>> {
         let ms = Ms::of(settings);
+        let quiet = self.last_arrival.map_or(i64::MIN, |at| millis(at) + ms.grace);
         self.open_windows
             .first()
-            .map(|start| at_millis(millis(*start) + ms.window + ms.lateness + ms.idle + self.lag_ms))
+            .map(|start| at_millis((millis(*start) + ms.window + ms.lateness + ms.idle + self.lag_ms).max(quiet)))
     }
 
     /// Revision `revision` of the window starting at `start` went out: its outbox entry is
@@ -226,13 +269,22 @@ impl StreamState {
         }
         self.outbox.remove(&start);
         if self.outbox.is_empty() {
-            self.due_at = self.idle_close_at(settings);
+            // (The clock only matters for an outbox entry.)
+            self.refresh_due(settings, i64::MIN);
         }
         true
     }
 
     fn refresh_due(&mut self, settings: &WindowSettings, now: i64) {
-        let idle = self.idle_close_at(settings);
+        // An open window may close when the event time waiting out its grace settles.
+        let settles = self
+            .settling
+            .filter(|_| !self.open_windows.is_empty())
+            .map(|s| at_millis(millis(s.since) + i64::from(settings.delivery_grace_seconds) * 1000));
+        let idle = match (self.idle_close_at(settings), settles) {
+            (Some(idle), Some(settles)) => Some(idle.min(settles)),
+            (idle, settles) => idle.or(settles),
+        };
         self.due_at = if self.outbox.is_empty() {
             idle
         } else {
@@ -623,6 +675,7 @@ struct Ms {
     lateness: i64,
     idle: i64,
     horizon: i64,
+    grace: i64,
 }
 
 impl Ms {
@@ -633,13 +686,17 @@ impl Ms {
             lateness: ms(settings.allowed_lateness_seconds),
             idle: ms(settings.idle_seconds),
             horizon: ms(settings.late_horizon_seconds),
+            grace: ms(settings.delivery_grace_seconds),
         }
     }
 
-    /// Whether a window ending at `end` closes once the stream has seen `max` and the clock
-    /// reads `now`, for a stream whose event time runs `lag` behind the clock.
-    fn closes(&self, end: i64, max: Option<i64>, now: i64, lag: i64) -> bool {
-        max.is_some_and(|max| max - self.lateness >= end) || now.saturating_sub(lag) >= end + self.lateness + self.idle
+    /// Whether a window of `stream` ending at `end` closes when the clock reads `now`: by its
+    /// settled watermark, or by the clock once the stream has been quiet for the delivery
+    /// grace and the clock, less the stream's lag, is past the end by the lateness and idle.
+    fn closes(&self, end: i64, stream: &Stream<'_>, now: i64) -> bool {
+        let by_watermark = stream.settled.is_some_and(|max| max - self.lateness >= end);
+        let quiet = stream.last_arrival.is_none_or(|at| now >= at.saturating_add(self.grace));
+        by_watermark || (quiet && now.saturating_sub(stream.lag) >= end + self.lateness + self.idle)
     }
 }
 
@@ -657,8 +714,14 @@ struct Stream<'a> {
     given: Option<&'a StreamState>,
     before: Option<i64>,
     after: Option<i64>,
+    /// The event time that moves its watermark after the batch (see [`StreamState::settled_max`]).
+    settled: Option<i64>,
+    /// The event time waiting out the grace after the batch: since, time.
+    settling: Option<(i64, i64)>,
     /// Its lag after the batch.
     lag: i64,
+    /// When the clock last counted a reading of it, after the batch.
+    last_arrival: Option<i64>,
 }
 
 impl Stream<'_> {
@@ -671,7 +734,7 @@ impl Stream<'_> {
             .into_iter()
             .flat_map(|s| &s.open_windows)
             .map(|start| millis(*start))
-            .filter(move |start| ms.closes(start + ms.window, self.after, now, self.lag))
+            .filter(move |start| ms.closes(start + ms.window, self, now))
             .take(MAX_CLOSES_PER_BATCH)
     }
 
@@ -862,7 +925,7 @@ impl Windows {
             // the next tick), or a device uploading in bursts would get verdicts on part of a
             // window.
             let clock = if slot.created { i64::MIN } else { now };
-            if closes[slot.stream] < MAX_CLOSES_PER_BATCH && self.ms.closes(end, stream.after, clock, stream.lag) {
+            if closes[slot.stream] < MAX_CLOSES_PER_BATCH && self.ms.closes(end, stream, clock) {
                 closes[slot.stream] += 1;
                 slot.closing = true;
                 open[slot.stream].remove(&slot.state.start);
@@ -919,9 +982,18 @@ impl Windows {
             // An outbox window the store no longer has (expired) has nothing left to send.
             outbox.retain(|start, _| at.contains_key(&(i, millis(*start))));
             let max_event_time = stream.after.map(at_millis);
+            let settled_max = stream.settled.map(at_millis);
+            let last_arrival = stream.last_arrival.map(at_millis);
+            let settling = stream.settling.map(|(since, max)| Settling {
+                since: at_millis(since),
+                max: at_millis(max),
+            });
             let mut state = match stream.given {
                 Some(given)
                     if given.max_event_time == max_event_time
+                        && given.settled_max == settled_max
+                        && given.settling == settling
+                        && given.last_arrival == last_arrival
                         && given.open_windows == open
                         && given.outbox == outbox
                         && given.lag_ms == stream.lag =>
@@ -932,6 +1004,9 @@ impl Windows {
                 None => StreamState::new(stream.sensor_id, stream.metric),
             };
             state.max_event_time = max_event_time;
+            state.settled_max = settled_max;
+            state.settling = settling;
+            state.last_arrival = last_arrival;
             state.open_windows = open;
             state.outbox = outbox;
             state.lag_ms = stream.lag;
@@ -982,7 +1057,10 @@ impl Windows {
                 given: Some(given),
                 before,
                 after: before,
+                settled: given.settled_max.map(millis),
+                settling: given.settling.map(|s| (millis(s.since), millis(s.max))),
                 lag: given.lag_ms,
+                last_arrival: given.last_arrival.map(millis),
             });
         }
         // Readings of one stream usually come together: the last one's stream and band is
@@ -1019,7 +1097,10 @@ impl Windows {
                             given: None,
                             before: None,
                             after: None,
+                            settled: None,
+                            settling: None,
                             lag: 0,
+                            last_arrival: None,
                         });
                     }
                     last = Some((sensor_id, metric, stream, band));
@@ -1040,6 +1121,7 @@ impl Windows {
             }
             let capped = time.min(now);
             state.after = Some(state.after.map_or(capped, |max| max.max(capped)));
+            state.last_arrival = Some(now);
             routed.routes.push(Route::Window { stream, start, band });
         }
         for stream in &mut routed.streams {
@@ -1048,6 +1130,25 @@ impl Windows {
             {
                 stream.lag = now.saturating_sub(after).clamp(0, self.ms.horizon);
             }
+            // What waited out its grace moves the watermark; what is newer starts waiting.
+            // (Promoted again at once, so a grace of 0 is no wait.)
+            let grace = self.ms.grace;
+            let promote = |stream: &mut Stream<'_>| {
+                if let Some((since, max)) = stream.settling
+                    && now.saturating_sub(since) >= grace
+                {
+                    stream.settled = stream.settled.max(Some(max));
+                    stream.settling = None;
+                }
+            };
+            promote(stream);
+            if stream.after > stream.settled
+                && stream.settling.is_none()
+                && let Some(after) = stream.after
+            {
+                stream.settling = Some((now, after));
+            }
+            promote(stream);
         }
         Ok(routed)
     }

@@ -295,7 +295,7 @@ fn given_berlin_on_the_night_clocks_go_forward_then_local_times_jump_from_plus_o
 
 #[test]
 fn given_an_anomaly_that_a_late_reading_clears_then_its_alert_is_triggered_and_resolved() {
-    let windows = Windows::new(WindowSettings::default()).unwrap();
+    let windows = Windows::new(support::at_once()).unwrap();
     let (mut readings_store, mut alert_store) = (WindowStore::default(), AlertStore::default());
     let mut run = |readings: &[sensors::windows::Reading], now: &str| {
         let outcome = readings_store.run(&windows, readings, time(now));

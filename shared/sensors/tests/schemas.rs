@@ -194,7 +194,7 @@ fn without_float_formats(schema: &Value) -> Value {
 #[test]
 fn the_events_the_domain_decides_conform_to_their_committed_schemas() {
     // A reading, an anomaly detected and cleared, an alert triggered and resolved.
-    let windows = Windows::new(WindowSettings::default()).unwrap();
+    let windows = Windows::new(support::at_once()).unwrap();
     let alerts = Alerts::new(AlertSettings::default()).unwrap();
     let (mut window_store, mut alert_store) = (WindowStore::default(), AlertStore::default());
     let mut emitted = Vec::new();

@@ -13,10 +13,11 @@ use chrono::{DateTime, TimeDelta, Utc};
 use sensors::windows::{
     Batch, Disposition, MAX_WINDOW_READINGS, Reading, ReadingTimes, StreamState, WindowKey, WindowSettings, Windows,
 };
+use sensors::windows::final_verdicts;
 use support::{WindowStore, catalogue, reading, time};
 
 fn windows() -> Windows {
-    Windows::new(WindowSettings::default()).unwrap()
+    Windows::new(support::at_once()).unwrap()
 }
 
 /// Readings of `s-utc` in the window 10:00:00..10:01:00 with these values, one every 10 s,
@@ -572,4 +573,58 @@ fn reading_times_are_stored_as_the_gaps_between_them_and_a_repeat_is_refused() {
     assert_eq!(json["readings"], serde_json::json!([0, 10_000, 10_000]));
     let refused = serde_json::from_value::<ReadingTimes>(serde_json::json!([5, 0])).unwrap_err();
     assert!(refused.to_string().contains("reading 1 repeats"), "{refused}");
+}
+
+#[test]
+fn given_a_reading_past_a_window_then_the_window_closes_only_once_its_time_has_waited_out_the_delivery_grace() {
+    let windows = Windows::new(WindowSettings::default()).unwrap();
+    let mut store = WindowStore::default();
+    store.run(&windows, &[reading("s-utc", "2026-11-23T10:00:10Z", 30.0)], time("2026-11-23T10:00:10Z"));
+    // 10:03:00 passes the window's end by the allowed lateness, but was only just seen.
+    let passing = reading("s-utc", "2026-11-23T10:03:00Z", 20.0);
+    assert!(store.run(&windows, &[passing], time("2026-11-23T10:03:00Z")).events.is_empty());
+    let stream = store.streams.values().next().unwrap();
+    assert_eq!(stream.max_event_time, Some(time("2026-11-23T10:03:00Z")));
+    assert_eq!(stream.settled_max, Some(time("2026-11-23T10:00:10Z")));
+    assert_eq!(stream.due_at, Some(time("2026-11-23T10:04:00Z")), "the tick looks when it settles");
+    assert!(store.run(&windows, &[], time("2026-11-23T10:03:59.999Z")).events.is_empty());
+    let settled = store.run(&windows, &[], time("2026-11-23T10:04:00Z"));
+    assert_eq!(detected(&settled.events[0]).revision, 1);
+}
+
+#[test]
+fn given_a_backlog_of_500_readings_delivered_in_any_order_by_concurrent_batches_then_no_window_is_revised() {
+    // One reading a second for 500 s, above the band in even minutes; sent in one request as
+    // the last is made, and delivered as a standard queue does: shuffled, in batches of 10,
+    // over a few seconds; the tick runs every minute.
+    let windows = Windows::new(WindowSettings::default()).unwrap();
+    let start = time("2026-11-23T10:00:00Z");
+    let mut readings: Vec<Reading> = (0..500)
+        .map(|i| {
+            let value = if (i / 60) % 2 == 0 { 30.0 } else { 20.0 };
+            reading("s-utc", &sensors::time::utc(start + TimeDelta::seconds(i)), value)
+        })
+        .collect();
+    let reference = final_verdicts(&WindowSettings::default(), &catalogue(), &readings);
+    let mut seed: u64 = 7;
+    for i in (1..readings.len()).rev() {
+        seed = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+        let j = usize::try_from(seed >> 33).unwrap() % (i + 1);
+        readings.swap(i, j);
+    }
+    let mut store = WindowStore::default();
+    let sent = start + TimeDelta::seconds(500);
+    for (n, batch) in readings.chunks(10).enumerate() {
+        let at = sent + TimeDelta::milliseconds(i64::try_from(n).unwrap() * 97);
+        store.run(&windows, batch, at);
+    }
+    for minute in 1..=10 {
+        store.run(&windows, &[], sent + TimeDelta::minutes(minute));
+    }
+    assert_eq!(store.windows.len(), reference.len());
+    for (key, window) in &store.windows {
+        assert!(window.closed, "{key:?}");
+        assert!(window.revision <= 1, "{key:?} revised: {}", window.revision);
+        assert_eq!(window.verdict(), reference[key], "{key:?}");
+    }
 }

@@ -13,6 +13,15 @@ use sensors::events::{AlertEvent, AnomalyEvent, reading_id};
 use sensors::windows::{Batch, Reading, StreamKey, StreamState, WindowKey, WindowOutcome, WindowState, Windows};
 use serde_json::json;
 
+/// The default windows, but a reading's time moves the watermark at once (no delivery grace):
+/// what these tests check is when windows close by event time; the grace has tests of its own.
+pub(crate) fn at_once() -> sensors::windows::WindowSettings {
+    sensors::windows::WindowSettings {
+        delivery_grace_seconds: 0,
+        ..sensors::windows::WindowSettings::default()
+    }
+}
+
 /// Every sensor measures `temperature` in `C` with the band 15..=25 (width 10).
 pub(crate) fn catalogue() -> Catalogue {
     let zones = [
