@@ -208,3 +208,111 @@ async fn given_a_decided_anomaly_when_nothing_races_it_then_it_goes_out_once_com
     a.sent(settled.sent).await.unwrap();
     assert!(stream(&store).outbox.is_empty());
 }
+
+/// A catalogue that has `s-1` and knows `s-bad`'s item is stored but unreadable.
+struct WithABadItem(InMemorySensorCatalogue);
+
+impl sensor_stores::SensorCatalogue for WithABadItem {
+    async fn sensors(&self, ids: &[String]) -> Result<sensors::catalogue::Catalogue, StoreFailure> {
+        let good = self.0.sensors(ids).await?;
+        Ok(good.with_unreadable("s-bad", "sensor 's-bad' in table catalogue: not JSON: expected value at line 1"))
+    }
+    async fn all(&self) -> Result<sensors::catalogue::Catalogue, StoreFailure> {
+        self.0.all().await
+    }
+    async fn put(&self, sensors: &[Sensor]) -> Result<(), StoreFailure> {
+        self.0.put(sensors).await
+    }
+}
+
+fn reading_of(sensor_id: &str, time: &str, value: f64) -> Envelope<Value> {
+    let data = SensorReadingReceived {
+        sensor_id: sensor_id.into(),
+        metric: "temperature".into(),
+        value,
+        unit: "C".into(),
+    };
+    reading_event(data, at(time)).to_untyped().unwrap()
+}
+
+#[tokio::test]
+async fn given_a_catalogue_item_that_does_not_read_then_only_its_sensors_readings_are_parked_naming_why() {
+    let store = Arc::new(InMemoryWindowStore::new());
+    let clock = Arc::new(ManualClock::new(at("2026-11-23T10:00:20Z")));
+    let f = DetectAnomaly::new(WithABadItem(catalogue()), Arc::clone(&store), settings(), clock).unwrap();
+    let settled = f
+        .settle(
+            vec![
+                reading_of("s-bad", "2026-11-23T10:00:10Z", 20.0),
+                reading("2026-11-23T10:00:20Z", 20.0),
+            ],
+            far(),
+        )
+        .await
+        .unwrap();
+    let refused = settled.records[0].as_ref().unwrap_err();
+    assert_eq!(refused.kind(), "catalogue-item-unreadable");
+    assert!(refused.to_string().contains("sensor 's-bad' in table catalogue: not JSON"), "{refused}");
+    assert!(settled.records[1].is_ok(), "its neighbour is counted");
+    assert_eq!(window_at_ten(&store).stats.count, 1);
+}
+
+#[tokio::test]
+async fn given_a_stream_whose_open_window_item_is_gone_then_only_its_readings_are_parked_and_the_tick_closes_the_rest() {
+    let store = given_window_at_ten_on_40().await;
+    // Another sensor's stream with an open window, and s-1's window item lost (expired).
+    let other = Arc::new(InMemoryWindowStore::new());
+    let mut s1 = store.streams().remove(0);
+    let mut s2 = StreamState {
+        sensor_id: "s-2".into(),
+        ..s1.clone()
+    };
+    s1.sequence = 1;
+    s2.sequence = 1;
+    let mut s2_window = window_at_ten(&store);
+    s2_window.sensor_id = "s-2".into();
+    s2_window.sequence = 1;
+    assert!(other.save(&[s1, s2], &[s2_window]).await.unwrap().written());
+    let two = json!({ "sensorId": "s-2", "site": "lab", "timezone": "UTC",
+                      "metrics": { "temperature": { "low": 15.0, "high": 25.0, "unit": "C" } } });
+    let catalogue = catalogue();
+    catalogue.set(Sensor::from_item(&two).unwrap());
+    let clock = Arc::new(ManualClock::new(at("2026-11-23T10:03:00Z")));
+    let f = DetectAnomaly::new(catalogue, Arc::clone(&other), settings(), clock).unwrap();
+
+    // A batch of both: s-1's reading is parked naming the window, s-2's closes its window.
+    let settled = f
+        .settle(
+            vec![reading("2026-11-23T10:03:00Z", 20.0), reading_of("s-2", "2026-11-23T10:03:00Z", 20.0)],
+            far(),
+        )
+        .await
+        .unwrap();
+    let refused = settled.records[0].as_ref().unwrap_err();
+    assert_eq!(refused.kind(), "stream-state-missing-window");
+    assert!(refused.to_string().contains("window#<metric>#2026-11-23T10:00:00Z"), "{refused}");
+    assert!(settled.records[1].is_ok());
+    assert_eq!(detected(&settled), ["AnomalyDetected 40.0"], "s-2's window closed on its 40");
+    f.sent(settled.sent).await.unwrap();
+
+    // The tick skips the broken stream and closes s-2's quiet window (inside: nothing to say).
+    let ticked = f.tick(at("2026-11-23T11:00:00Z"), far()).await.unwrap();
+    assert!(ticked.outputs.is_empty());
+    let s2_open = other.streams().into_iter().find(|s| s.sensor_id == "s-2").unwrap().open_windows;
+    assert!(s2_open.is_empty(), "{s2_open:?}");
+}
+
+#[tokio::test]
+async fn given_replayed_readings_too_late_for_their_windows_then_they_are_acknowledged_not_parked() {
+    let store = given_window_at_ten_on_40().await;
+    // The stream has gone on two hours: 10:00 is beyond the late horizon.
+    let f = function(Arc::clone(&store), "2026-11-23T12:00:00Z");
+    f.settle(vec![reading("2026-11-23T12:00:00Z", 20.0)], far()).await.unwrap();
+    let live = reading("2026-11-23T10:00:40Z", 20.0);
+    let mut replayed = reading("2026-11-23T10:00:50Z", 20.0);
+    replayed.metadata.replay = Some("sensors-fix".into());
+    let settled = f.settle(vec![live, replayed], far()).await.unwrap();
+    assert_eq!(settled.records[0].as_ref().unwrap_err().kind(), "too-late", "a live one is parked");
+    assert!(settled.records[1].is_ok(), "a replayed one was decided when it first came");
+    assert_eq!(window_at_ten(&store).stats.count, 1, "neither is counted");
+}

@@ -89,6 +89,21 @@ pub struct RaiseAlert<C, A> {
 pub type Sent = Vec<(PeriodKey, Uuid)>;
 
 impl<C: SensorCatalogue, A: AlertStore> RaiseAlert<C, A> {
+    /// raise-alert over `catalogue` and `store`, with `settings`, reading `clock`.
+    pub fn new(
+        catalogue: C,
+        store: A,
+        settings: AlertSettings,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Self, sensors::SettingsError> {
+        Ok(Self {
+            catalogue,
+            store,
+            alerts: Alerts::new(settings)?,
+            clock,
+        })
+    }
+
     /// The store, e.g. to inspect an in-memory one.
     pub fn store(&self) -> &A {
         &self.store
