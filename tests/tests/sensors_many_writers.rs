@@ -48,7 +48,11 @@ async fn given_500_readings_of_one_stream_in_one_post_then_concurrent_invocation
         .map(|i| {
             let time = start + TimeDelta::seconds(i);
             let minute = i / 60;
-            let value = if minute % 2 == 0 { band.high + 5.0 } else { f64::midpoint(band.low, band.high) };
+            let value = if minute % 2 == 0 {
+                band.high + 5.0
+            } else {
+                f64::midpoint(band.low, band.high)
+            };
             Reading {
                 id: reading_id(&sensor.sensor_id, metric, time),
                 sensor_id: sensor.sensor_id.clone(),
@@ -89,12 +93,17 @@ async fn given_500_readings_of_one_stream_in_one_post_then_concurrent_invocation
         "{:?}",
         cloud.exchanges()[0]
     );
-    let peak = cloud.stats().peak_concurrency.get("detect-anomaly").copied().unwrap_or(0);
+    let peak = cloud
+        .stats()
+        .peak_concurrency
+        .get("detect-anomaly")
+        .copied()
+        .unwrap_or(0);
     assert!(peak > 1, "the stream's batches ran side by side: peak {peak}");
     for queue in cloud.queues() {
         let id = &queue.config().logical_id;
         assert!(
-            !(id.contains("DeadLetter") || id.contains("Parking")) || queue.len() == 0,
+            !(id.contains("DeadLetter") || id.contains("Parking")) || queue.is_empty(),
             "{id} holds {} messages",
             queue.len()
         );
@@ -105,10 +114,18 @@ async fn given_500_readings_of_one_stream_in_one_post_then_concurrent_invocation
     assert_eq!(windows.len(), reference.len());
     for window in &windows {
         assert!(window.closed, "{:?} never closed", window.key());
-        assert!(window.revision <= 1, "{:?} revised: revision {}", window.key(), window.revision);
+        assert!(
+            window.revision <= 1,
+            "{:?} revised: revision {}",
+            window.key(),
+            window.revision
+        );
         let expected = reference[&window.key()];
         assert_eq!(window.verdict(), expected, "{:?}", window.key());
         assert_eq!(window.revision, u32::from(expected.direction.is_some()));
     }
-    assert!(store.streams().iter().all(|s| s.outbox.is_empty()), "every event went out");
+    assert!(
+        store.streams().iter().all(|s| s.outbox.is_empty()),
+        "every event went out"
+    );
 }

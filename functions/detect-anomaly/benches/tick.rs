@@ -42,8 +42,10 @@ fn start() -> DateTime<Utc> {
 
 fn catalogue() -> InMemorySensorCatalogue {
     InMemorySensorCatalogue::with_sensors((0..SENSORS).map(|n| {
-        Sensor::from_item(&json!({ "sensorId": format!("s-{n:05}"), "site": "plant", "timezone": "UTC",
-            "metrics": { "temperature": { "low": 15.0, "high": 25.0, "unit": "C" } } }))
+        Sensor::from_item(
+            &json!({ "sensorId": format!("s-{n:05}"), "site": "plant", "timezone": "UTC",
+            "metrics": { "temperature": { "low": 15.0, "high": 25.0, "unit": "C" } } }),
+        )
         .unwrap()
     }))
 }
@@ -51,11 +53,18 @@ fn catalogue() -> InMemorySensorCatalogue {
 /// Every sensor with one open window: `quiet` of them read at 10:00:10 (their window's idle
 /// close has come by 10:05:01), the others at 10:04:50 (not yet).
 fn states(quiet: usize) -> (Vec<StreamState>, Vec<WindowState>) {
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+        .unwrap();
     let store = Arc::new(InMemoryWindowStore::new());
     runtime.block_on(async {
         for n in 0..SENSORS {
-            let at = if n < quiet { start() + TimeDelta::seconds(10) } else { start() + TimeDelta::seconds(290) };
+            let at = if n < quiet {
+                start() + TimeDelta::seconds(10)
+            } else {
+                start() + TimeDelta::seconds(290)
+            };
             let f = function(Arc::clone(&store), at);
             let reading = SensorReadingReceived {
                 sensor_id: format!("s-{n:05}"),
@@ -74,8 +83,18 @@ fn function<W: WindowStore>(store: W, now: DateTime<Utc>) -> DetectAnomaly<InMem
     with_catalogue(catalogue(), store, now)
 }
 
-fn with_catalogue<C: SensorCatalogue, W: WindowStore>(catalogue: C, store: W, now: DateTime<Utc>) -> DetectAnomaly<C, W> {
-    DetectAnomaly::new(catalogue, store, WindowSettings::default(), Arc::new(ManualClock::new(now))).unwrap()
+fn with_catalogue<C: SensorCatalogue, W: WindowStore>(
+    catalogue: C,
+    store: W,
+    now: DateTime<Utc>,
+) -> DetectAnomaly<C, W> {
+    DetectAnomaly::new(
+        catalogue,
+        store,
+        WindowSettings::default(),
+        Arc::new(ManualClock::new(now)),
+    )
+    .unwrap()
 }
 
 fn far() -> Instant {
@@ -83,7 +102,10 @@ fn far() -> Instant {
 }
 
 fn tick(c: &mut Criterion) {
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+        .unwrap();
     let now = start() + TimeDelta::seconds(301);
     for quiet in [SENSORS / 100, SENSORS] {
         let (streams, windows) = states(quiet);
@@ -96,7 +118,11 @@ fn tick(c: &mut Criterion) {
         let calls = Arc::new(Calls::default());
         let plan = || Arc::clone(&calls) as Arc<dyn FaultPlan>;
         let store = fresh();
-        let f = with_catalogue(Faulty::new(catalogue(), plan()), Faulty::new(Arc::clone(&store), plan()), now);
+        let f = with_catalogue(
+            Faulty::new(catalogue(), plan()),
+            Faulty::new(Arc::clone(&store), plan()),
+            now,
+        );
         let settled = runtime.block_on(f.tick(now, far())).unwrap();
         let closed = runtime
             .block_on(store.due(now + TimeDelta::days(1)))

@@ -280,9 +280,12 @@ impl<C: SensorCatalogue, W: WindowStore> DetectAnomaly<C, W> {
                     None => self.record(&readings[i], *disposition, replayed[i], &catalogue),
                 });
             }
-            events.extend(outcome.events.into_iter().filter(|event| {
-                outbox_entry(event).is_some_and(|(key, _, _)| saved.wrote(&key))
-            }));
+            events.extend(
+                outcome
+                    .events
+                    .into_iter()
+                    .filter(|event| outbox_entry(event).is_some_and(|(key, _, _)| saved.wrote(&key))),
+            );
             for (key, failure) in &saved.failed {
                 tracing::warn!(sensor = key.sensor_id, metric = key.metric, reason = %failure, "a stream was not written");
             }
@@ -303,7 +306,10 @@ impl<C: SensorCatalogue, W: WindowStore> DetectAnomaly<C, W> {
             )));
         }
         if !due.is_empty() {
-            tracing::warn!(streams = due.len(), "due streams other invocations kept writing; the next tick takes them");
+            tracing::warn!(
+                streams = due.len(),
+                "due streams other invocations kept writing; the next tick takes them"
+            );
         }
         Ok(Round {
             records: records.into_iter().map(|r| r.unwrap_or(Ok(()))).collect(),
@@ -331,7 +337,9 @@ impl<C: SensorCatalogue, W: WindowStore> DetectAnomaly<C, W> {
         }
         // The reason, never the reading's data (it is logged): the parked message keeps them.
         let message = match (disposition, catalogue.unreadable(&reading.sensor_id)) {
-            (Disposition::CatalogueUnreadable, Some(why)) => format!("its sensor's catalogue item cannot be read: {why}"),
+            (Disposition::CatalogueUnreadable, Some(why)) => {
+                format!("its sensor's catalogue item cannot be read: {why}")
+            }
             _ => disposition.to_string(),
         };
         Err(HandlerError::permanent(reason, message))
@@ -411,7 +419,9 @@ impl<C: SensorCatalogue, W: WindowStore> BatchHandler for DetectAnomaly<C, W> {
             }
             match self.settle_readings(&[], &[], part.to_vec(), now, by).await {
                 Ok(round) => events.extend(round.events),
-                Err(err) => tracing::warn!(streams = part.len(), reason = %err, "a part of the due streams was skipped"),
+                Err(err) => {
+                    tracing::warn!(streams = part.len(), reason = %err, "a part of the due streams was skipped");
+                }
             }
         }
         Self::settled(Round {

@@ -121,7 +121,10 @@ fn detected<S>(settled: &Settled<S>) -> Vec<String> {
 async fn given_window_at_ten_on_40() -> Arc<InMemoryWindowStore> {
     let store = Arc::new(InMemoryWindowStore::new());
     let first = function(Arc::clone(&store), "2026-11-23T10:00:10Z");
-    let settled = first.settle(vec![reading("2026-11-23T10:00:10Z", 40.0)], far()).await.unwrap();
+    let settled = first
+        .settle(vec![reading("2026-11-23T10:00:10Z", 40.0)], far())
+        .await
+        .unwrap();
     assert!(settled.records.iter().all(Result::is_ok) && settled.outputs.is_empty());
     store
 }
@@ -148,7 +151,10 @@ async fn given_a_batch_that_decided_a_close_when_another_commits_a_reading_into_
     // B: a late reading of 10 into 10:00 decides and commits first (the window stays open:
     // B's own watermark has not passed it).
     let b = function(Arc::clone(&store), "2026-11-23T10:03:00Z");
-    let b_settled = b.settle(vec![reading("2026-11-23T10:00:30Z", 10.0)], far()).await.unwrap();
+    let b_settled = b
+        .settle(vec![reading("2026-11-23T10:00:30Z", 10.0)], far())
+        .await
+        .unwrap();
     assert!(b_settled.outputs.is_empty());
 
     // A goes on: its write conflicts, it reads again, and 10:00 closes on {40, 10}: mean 25,
@@ -176,12 +182,19 @@ async fn given_the_tick_that_decided_an_idle_close_when_a_batch_commits_a_late_r
     // A batch with a late reading of 10 into 10:00 commits first (the stream's readings now
     // run 4 min 11 s behind the clock: its idle close moves that much later).
     let batch = function(Arc::clone(&store), "2026-11-23T10:05:01Z");
-    let settled = batch.settle(vec![reading("2026-11-23T10:00:50Z", 10.0)], far()).await.unwrap();
+    let settled = batch
+        .settle(vec![reading("2026-11-23T10:00:50Z", 10.0)], far())
+        .await
+        .unwrap();
     assert!(settled.records.iter().all(Result::is_ok) && settled.outputs.is_empty());
 
     release.send(()).unwrap();
     let ticked = tick_task.await.unwrap().unwrap();
-    assert_eq!(detected(&ticked), Vec::<String>::new(), "the tick's close on {{40}} never went out");
+    assert_eq!(
+        detected(&ticked),
+        Vec::<String>::new(),
+        "the tick's close on {{40}} never went out"
+    );
     assert_eq!(window_at_ten(&store).stats.count, 2);
 
     // A later tick closes it on both readings: mean 25, inside.
@@ -194,10 +207,14 @@ async fn given_the_tick_that_decided_an_idle_close_when_a_batch_commits_a_late_r
 }
 
 #[tokio::test]
-async fn given_a_decided_anomaly_when_nothing_races_it_then_it_goes_out_once_committed_and_leaves_the_outbox_when_sent() {
+async fn given_a_decided_anomaly_when_nothing_races_it_then_it_goes_out_once_committed_and_leaves_the_outbox_when_sent()
+{
     let store = given_window_at_ten_on_40().await;
     let a = function(Arc::clone(&store), "2026-11-23T10:03:00Z");
-    let settled = a.settle(vec![reading("2026-11-23T10:03:00Z", 20.0)], far()).await.unwrap();
+    let settled = a
+        .settle(vec![reading("2026-11-23T10:03:00Z", 20.0)], far())
+        .await
+        .unwrap();
     assert_eq!(detected(&settled), ["AnomalyDetected 40.0"]);
     let key = StreamKey {
         sensor_id: "s-1".into(),
@@ -215,7 +232,10 @@ struct WithABadItem(InMemorySensorCatalogue);
 impl sensor_stores::SensorCatalogue for WithABadItem {
     async fn sensors(&self, ids: &[String]) -> Result<sensors::catalogue::Catalogue, StoreFailure> {
         let good = self.0.sensors(ids).await?;
-        Ok(good.with_unreadable("s-bad", "sensor 's-bad' in table catalogue: not JSON: expected value at line 1"))
+        Ok(good.with_unreadable(
+            "s-bad",
+            "sensor 's-bad' in table catalogue: not JSON: expected value at line 1",
+        ))
     }
     async fn all(&self) -> Result<sensors::catalogue::Catalogue, StoreFailure> {
         self.0.all().await
@@ -252,13 +272,19 @@ async fn given_a_catalogue_item_that_does_not_read_then_only_its_sensors_reading
         .unwrap();
     let refused = settled.records[0].as_ref().unwrap_err();
     assert_eq!(refused.kind(), "catalogue-item-unreadable");
-    assert!(refused.to_string().contains("sensor 's-bad' in table catalogue: not JSON"), "{refused}");
+    assert!(
+        refused
+            .to_string()
+            .contains("sensor 's-bad' in table catalogue: not JSON"),
+        "{refused}"
+    );
     assert!(settled.records[1].is_ok(), "its neighbour is counted");
     assert_eq!(window_at_ten(&store).stats.count, 1);
 }
 
 #[tokio::test]
-async fn given_a_stream_whose_open_window_item_is_gone_then_only_its_readings_are_parked_and_the_tick_closes_the_rest() {
+async fn given_a_stream_whose_open_window_item_is_gone_then_only_its_readings_are_parked_and_the_tick_closes_the_rest()
+{
     let store = given_window_at_ten_on_40().await;
     // Another sensor's stream with an open window, and s-1's window item lost (expired).
     let other = Arc::new(InMemoryWindowStore::new());
@@ -283,22 +309,37 @@ async fn given_a_stream_whose_open_window_item_is_gone_then_only_its_readings_ar
     // A batch of both: s-1's reading is parked naming the window, s-2's closes its window.
     let settled = f
         .settle(
-            vec![reading("2026-11-23T10:03:00Z", 20.0), reading_of("s-2", "2026-11-23T10:03:00Z", 20.0)],
+            vec![
+                reading("2026-11-23T10:03:00Z", 20.0),
+                reading_of("s-2", "2026-11-23T10:03:00Z", 20.0),
+            ],
             far(),
         )
         .await
         .unwrap();
     let refused = settled.records[0].as_ref().unwrap_err();
     assert_eq!(refused.kind(), "stream-state-missing-window");
-    assert!(refused.to_string().contains("window#<metric>#2026-11-23T10:00:00Z"), "{refused}");
+    assert!(
+        refused.to_string().contains("window#<metric>#2026-11-23T10:00:00Z"),
+        "{refused}"
+    );
     assert!(settled.records[1].is_ok());
-    assert_eq!(detected(&settled), ["AnomalyDetected 40.0"], "s-2's window closed on its 40");
+    assert_eq!(
+        detected(&settled),
+        ["AnomalyDetected 40.0"],
+        "s-2's window closed on its 40"
+    );
     f.sent(settled.sent).await.unwrap();
 
     // The tick skips the broken stream and closes s-2's quiet window (inside: nothing to say).
     let ticked = f.tick(at("2026-11-23T11:00:00Z"), far()).await.unwrap();
     assert!(ticked.outputs.is_empty());
-    let s2_open = other.streams().into_iter().find(|s| s.sensor_id == "s-2").unwrap().open_windows;
+    let s2_open = other
+        .streams()
+        .into_iter()
+        .find(|s| s.sensor_id == "s-2")
+        .unwrap()
+        .open_windows;
     assert!(s2_open.is_empty(), "{s2_open:?}");
 }
 
@@ -307,12 +348,21 @@ async fn given_replayed_readings_too_late_for_their_windows_then_they_are_acknow
     let store = given_window_at_ten_on_40().await;
     // The stream has gone on two hours: 10:00 is beyond the late horizon.
     let f = function(Arc::clone(&store), "2026-11-23T12:00:00Z");
-    f.settle(vec![reading("2026-11-23T12:00:00Z", 20.0)], far()).await.unwrap();
+    f.settle(vec![reading("2026-11-23T12:00:00Z", 20.0)], far())
+        .await
+        .unwrap();
     let live = reading("2026-11-23T10:00:40Z", 20.0);
     let mut replayed = reading("2026-11-23T10:00:50Z", 20.0);
     replayed.metadata.replay = Some("sensors-fix".into());
     let settled = f.settle(vec![live, replayed], far()).await.unwrap();
-    assert_eq!(settled.records[0].as_ref().unwrap_err().kind(), "too-late", "a live one is parked");
-    assert!(settled.records[1].is_ok(), "a replayed one was decided when it first came");
+    assert_eq!(
+        settled.records[0].as_ref().unwrap_err().kind(),
+        "too-late",
+        "a live one is parked"
+    );
+    assert!(
+        settled.records[1].is_ok(),
+        "a replayed one was decided when it first came"
+    );
     assert_eq!(window_at_ten(&store).stats.count, 1, "neither is counted");
 }

@@ -295,11 +295,7 @@ impl<C: SensorCatalogue, A: AlertStore> BatchHandler for RaiseAlert<C, A> {
         }
         let (sent, outputs): (Sent, Vec<Envelope<Value>>) =
             outputs.into_iter().map(|(id, (key, event))| ((key, id), event)).unzip();
-        Ok(Settled {
-            records,
-            outputs,
-            sent,
-        })
+        Ok(Settled { records, outputs, sent })
     }
 
     /// Alerts are decided by anomalies alone: time decides nothing here.

@@ -7,13 +7,13 @@ use std::sync::Arc;
 
 use chrono::{DateTime, TimeDelta, Utc};
 use envelope::Envelope;
+use envelope::EventType;
 use handler_kit::ManualClock;
 use handler_kit::aggregate::{BatchHandler, Instant};
 use raise_alert::RaiseAlert;
 use sensor_stores::{InMemoryAlertStore, InMemorySensorCatalogue};
 use sensors::alerts::AlertSettings;
 use sensors::catalogue::Sensor;
-use envelope::EventType;
 use sensors::events::{AnomalyDetected, Direction, window_event_id};
 use serde_json::{Value, json};
 
@@ -26,7 +26,13 @@ fn raise_alert(now: DateTime<Utc>) -> RaiseAlert<InMemorySensorCatalogue, Arc<In
                        "metrics": { "temperature": { "low": 15.0, "high": 25.0, "unit": "C" } } });
     let catalogue = InMemorySensorCatalogue::with_sensors([Sensor::from_item(&item).unwrap()]);
     let store = Arc::new(InMemoryAlertStore::new());
-    RaiseAlert::new(catalogue, store, AlertSettings::default(), Arc::new(ManualClock::new(now))).unwrap()
+    RaiseAlert::new(
+        catalogue,
+        store,
+        AlertSettings::default(),
+        Arc::new(ManualClock::new(now)),
+    )
+    .unwrap()
 }
 
 /// `AnomalyDetected` revision 1 of the window 10:00 of `s-1` (mean 40).
@@ -57,7 +63,8 @@ fn far() -> Instant {
 }
 
 #[tokio::test]
-async fn given_an_alert_committed_whose_publish_failed_then_the_next_batch_of_its_period_sends_it_again_until_it_is_sent() {
+async fn given_an_alert_committed_whose_publish_failed_then_the_next_batch_of_its_period_sends_it_again_until_it_is_sent()
+ {
     let f = raise_alert(at("2026-11-23T10:05:00Z"));
     let first = f.settle(vec![anomaly()], far()).await.unwrap();
     assert_eq!(first.outputs.len(), 1, "AlertTriggered");
@@ -77,7 +84,8 @@ async fn given_an_alert_committed_whose_publish_failed_then_the_next_batch_of_it
 }
 
 #[tokio::test]
-async fn given_replayed_anomalies_then_those_older_than_the_retention_change_nothing_and_newer_ones_keep_state_without_alerting() {
+async fn given_replayed_anomalies_then_those_older_than_the_retention_change_nothing_and_newer_ones_keep_state_without_alerting()
+ {
     let mut replayed = anomaly();
     replayed.metadata.replay = Some("fix".into());
 

@@ -23,9 +23,9 @@ use std::future::Future;
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use envelope::{Decoder, Envelope, ErrorClass, Registry};
 use serde_json::Value;
-use tokio::time::timeout_at;
 /// The instant a handler stops starting new attempts by (tokio's, so virtual time moves it).
 pub use tokio::time::Instant;
+use tokio::time::timeout_at;
 
 use crate::error::{HandlerError, KitError};
 use crate::processor::{
@@ -204,9 +204,7 @@ impl<H: BatchHandler, P: Publisher, Q: Parking> BatchProcessor<H, P, Q> {
         invocation: &Invocation,
     ) -> Result<(), KitError> {
         let decide_by = self.decide_by(invocation);
-        let outcome = self
-            .settle(self.handler.tick(now, decide_by), 0, invocation)
-            .await;
+        let outcome = self.settle(self.handler.tick(now, decide_by), 0, invocation).await;
         match outcome.into_iter().next() {
             None | Some(Outcome::Done) => Ok(()),
             Some(Outcome::Retry { reason } | Outcome::Park { reason, .. }) => {

@@ -14,9 +14,9 @@ use chrono::{TimeZone, Utc};
 use envelope::{Envelope, EventType, Registry};
 use handler_kit::publish::{InMemoryParking, InMemoryPublisher};
 use handler_kit::{BatchHandler, BatchProcessor, HandlerError, Settled};
-use tokio::time::Instant;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use tokio::time::Instant;
 
 use common::{OrderPlaced, batch_of, failed_ids, invocation, uuid_of};
 
@@ -207,7 +207,10 @@ async fn given_a_settle_that_fails_then_nothing_is_published_and_the_batch_comes
     let event = orders(&["o-a1"]);
     let response = processor.process_sqs(&event, &invocation()).await.unwrap();
     assert_eq!(failed_ids(&response), ["m-o-a1"]);
-    assert!(publisher.published().is_empty(), "nothing goes out that is not committed");
+    assert!(
+        publisher.published().is_empty(),
+        "nothing goes out that is not committed"
+    );
     processor.process_sqs(&event, &invocation()).await.unwrap();
     assert_eq!(handler.commits.load(Ordering::SeqCst), 1);
     assert_eq!(totals(publisher), [("a".into(), 1)]);

@@ -177,21 +177,45 @@ fn conditional_put(
     Ok(TransactWriteItem::builder().put(put).build())
 }
 
-/// Writes `puts` (one per entry) as `plan` says: one transaction per stream, side by side.
-async fn transact(client: &Client, operation: &'static str, puts: Vec<TransactWriteItem>, plan: Plan) -> Saved {
+/// How many transactions a save sends at once by default: DynamoDB isolates transactions item
+/// by item, so streams (disjoint items) are written side by side.
+pub const TRANSACTIONS_AT_ONCE: usize = 16;
+
+/// Writes `puts` (one per entry) as `plan` says: one transaction per stream, `at_once` of them
+/// side by side.
+async fn transact(
+    client: &Client,
+    operation: &'static str,
+    puts: Vec<TransactWriteItem>,
+    plan: Plan,
+    at_once: usize,
+) -> Saved {
+    use futures_util::StreamExt as _;
     let mut puts: Vec<Option<TransactWriteItem>> = puts.into_iter().map(Some).collect();
-    let sends = plan.streams.into_iter().map(|(stream, indexes)| {
-        let items: Vec<TransactWriteItem> = indexes.iter().filter_map(|&i| puts[i].take()).collect();
-        async move {
-            let result = client.transact_write_items().set_transact_items(Some(items)).send().await;
-            (stream, result)
-        }
-    });
+    let sends: Vec<_> = plan
+        .streams
+        .into_iter()
+        .map(|(stream, indexes)| {
+            let items: Vec<TransactWriteItem> = indexes.iter().filter_map(|&i| puts[i].take()).collect();
+            async move {
+                let result = client
+                    .transact_write_items()
+                    .set_transact_items(Some(items))
+                    .send()
+                    .await;
+                (stream, result)
+            }
+        })
+        .collect();
+    let results: Vec<_> = futures_util::stream::iter(sends)
+        .buffer_unordered(at_once.max(1))
+        .collect()
+        .await;
     let mut saved = Saved {
         conflicts: Vec::new(),
         failed: plan.refused,
     };
-    for (stream, result) in futures_util::future::join_all(sends).await {
+    for (stream, result) in results {
         let Err(err) = result else { continue };
         let Some(TransactWriteItemsError::TransactionCanceledException(cancelled)) = err.as_service_error() else {
             saved.failed.insert(stream, StoreFailure::sdk(operation, &err));
@@ -218,6 +242,7 @@ async fn transact(client: &Client, operation: &'static str, puts: Vec<TransactWr
             );
         }
     }
+    saved.conflicts.sort();
     saved
 }
 

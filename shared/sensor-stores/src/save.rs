@@ -74,7 +74,10 @@ impl<'a> Entry<'a> {
         state: &impl serde::Serialize,
     ) -> Result<Self, StoreFailure> {
         let json = serde_json::to_string(state).map_err(|e| {
-            StoreFailure::permanent(operation, format!("a state of sensor '{sensor_id}' metric '{metric}': {e}"))
+            StoreFailure::permanent(
+                operation,
+                format!("a state of sensor '{sensor_id}' metric '{metric}': {e}"),
+            )
         })?;
         Ok(Self {
             sensor_id,
@@ -88,8 +91,15 @@ impl<'a> Entry<'a> {
     /// The item's size as DynamoDB counts it: attribute names and values; numbers counted
     /// generously.
     fn bytes(&self) -> usize {
-        const ATTRIBUTES: usize = "sensorId".len() + "item".len() + "state".len() + "sequence".len()
-            + "expiresAt".len() + "active".len() + "dueShard".len() + "dueAt".len() + 8 * 21;
+        const ATTRIBUTES: usize = "sensorId".len()
+            + "item".len()
+            + "state".len()
+            + "sequence".len()
+            + "expiresAt".len()
+            + "active".len()
+            + "dueShard".len()
+            + "dueAt".len()
+            + 8 * 21;
         self.sensor_id.len() + self.item.as_ref().map_or(0, String::len) + self.json.len() + ATTRIBUTES
     }
 }
@@ -237,7 +247,10 @@ mod tests {
             .iter()
             .map(|(k, i)| (format!("{}/{}", k.sensor_id, k.metric), i.len()))
             .collect();
-        assert_eq!(sizes, [("s-1/hum".into(), 50), ("s-1/temp".into(), 60), ("s-2/temp".into(), 30)]);
+        assert_eq!(
+            sizes,
+            [("s-1/hum".into(), 50), ("s-1/temp".into(), 60), ("s-2/temp".into(), 30)]
+        );
         assert!(plan.refused.is_empty());
     }
 

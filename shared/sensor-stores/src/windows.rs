@@ -138,8 +138,14 @@ impl WindowStore for InMemoryWindowStore {
         for (key, indexes) in plan.streams {
             // Entries are the streams', then the windows', in order.
             let follows = indexes.iter().all(|&i| match i.checked_sub(streams.len()) {
-                None => save::follows(stored.streams.get(&streams[i].key()).map(|s| s.sequence), streams[i].sequence),
-                Some(w) => save::follows(stored.windows.get(&windows[w].key()).map(|s| s.sequence), windows[w].sequence),
+                None => save::follows(
+                    stored.streams.get(&streams[i].key()).map(|s| s.sequence),
+                    streams[i].sequence,
+                ),
+                Some(w) => save::follows(
+                    stored.windows.get(&windows[w].key()).map(|s| s.sequence),
+                    windows[w].sequence,
+                ),
             });
             if !follows {
                 saved.conflicts.push(key);

@@ -522,7 +522,9 @@ impl<'de> Deserialize<'de> for ReadingTimes {
         let mut at: u64 = 0;
         for (i, gap) in gaps.into_iter().enumerate() {
             if i > 0 && gap == 0 {
-                return Err(serde::de::Error::custom(format!("reading {i} repeats the time before it")));
+                return Err(serde::de::Error::custom(format!(
+                    "reading {i} repeats the time before it"
+                )));
             }
             at = at
                 .checked_add(gap)
@@ -695,7 +697,9 @@ impl Ms {
     /// grace and the clock, less the stream's lag, is past the end by the lateness and idle.
     fn closes(&self, end: i64, stream: &Stream<'_>, now: i64) -> bool {
         let by_watermark = stream.settled.is_some_and(|max| max - self.lateness >= end);
-        let quiet = stream.last_arrival.is_none_or(|at| now >= at.saturating_add(self.grace));
+        let quiet = stream
+            .last_arrival
+            .is_none_or(|at| now >= at.saturating_add(self.grace));
         by_watermark || (quiet && now.saturating_sub(stream.lag) >= end + self.lateness + self.idle)
     }
 }
@@ -740,7 +744,10 @@ impl Stream<'_> {
 
     /// The windows of its outbox, by start.
     fn outbox(&self) -> impl Iterator<Item = i64> + '_ {
-        self.given.into_iter().flat_map(|s| s.outbox.keys()).map(|start| millis(*start))
+        self.given
+            .into_iter()
+            .flat_map(|s| s.outbox.keys())
+            .map(|start| millis(*start))
     }
 }
 
@@ -802,7 +809,12 @@ impl Windows {
             }
         }
         for (i, stream) in routed.streams.iter().enumerate() {
-            wanted.extend(stream.closing(&self.ms, now).chain(stream.outbox()).map(|start| (i, start)));
+            wanted.extend(
+                stream
+                    .closing(&self.ms, now)
+                    .chain(stream.outbox())
+                    .map(|start| (i, start)),
+            );
         }
         let mut keys: Vec<WindowKey> = wanted
             .into_iter()
@@ -873,7 +885,11 @@ impl Windows {
             .streams
             .iter()
             .enumerate()
-            .map(|(i, stream)| stream.closing(&self.ms, now).find(|start| !at.contains_key(&(i, *start))))
+            .map(|(i, stream)| {
+                stream
+                    .closing(&self.ms, now)
+                    .find(|start| !at.contains_key(&(i, *start)))
+            })
             .collect();
 
         // Every reading into its window.
@@ -1199,7 +1215,9 @@ impl Slot {
             return Disposition::Duplicate;
         }
         if readings.len() >= MAX_WINDOW_READINGS {
-            return Disposition::WindowFull { start: self.state.start };
+            return Disposition::WindowFull {
+                start: self.state.start,
+            };
         }
         readings.insert(offset);
         self.state.stats.add(value);

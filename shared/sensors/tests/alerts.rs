@@ -15,7 +15,7 @@ use sensors::events::{
     AlertEvent, AlertTriggered, AnomalyCleared, AnomalyDetected, AnomalyEvent, Direction, Severity, alert_event_id,
     alert_id, window_event_id,
 };
-use sensors::windows::{WindowSettings, Windows};
+use sensors::windows::Windows;
 use support::{AlertStore, WindowStore, reading, time};
 
 fn alerts() -> Alerts {

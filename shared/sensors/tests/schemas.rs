@@ -24,7 +24,7 @@ use orders::schemas::{self as tooling, EventSchema, breaking_changes, violations
 use schemars::JsonSchema;
 use sensors::alerts::{AlertSettings, Alerts};
 use sensors::events::{self, EventTypeVisitor, SOURCE, SensorReadingReceived};
-use sensors::windows::{WindowSettings, Windows};
+use sensors::windows::Windows;
 use serde_json::Value;
 use support::{AlertStore, WindowStore, reading, time};
 

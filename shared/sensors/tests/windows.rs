@@ -8,12 +8,12 @@
 
 mod support;
 
-use sensors::events::{AnomalyEvent, Direction};
 use chrono::{DateTime, TimeDelta, Utc};
+use sensors::events::{AnomalyEvent, Direction};
+use sensors::windows::final_verdicts;
 use sensors::windows::{
     Batch, Disposition, MAX_WINDOW_READINGS, Reading, ReadingTimes, StreamState, WindowKey, WindowSettings, Windows,
 };
-use sensors::windows::final_verdicts;
 use support::{WindowStore, catalogue, reading, time};
 
 fn windows() -> Windows {
@@ -393,9 +393,13 @@ fn plan_names_the_windows_of_the_readings_and_the_open_ones_that_close_and_apply
         [Disposition::StateMissing { start: missing }, Disposition::Counted]
     );
     assert_eq!(outcome.broken.len(), 1);
-    assert_eq!((outcome.broken[0].0.sensor_id.as_str(), outcome.broken[0].1), ("s-utc", missing));
+    assert_eq!(
+        (outcome.broken[0].0.sensor_id.as_str(), outcome.broken[0].1),
+        ("s-utc", missing)
+    );
     assert!(
-        outcome.streams.iter().all(|s| s.sensor_id == "s-berlin") && outcome.windows.iter().all(|w| w.sensor_id == "s-berlin"),
+        outcome.streams.iter().all(|s| s.sensor_id == "s-berlin")
+            && outcome.windows.iter().all(|w| w.sensor_id == "s-berlin"),
         "nothing of the broken stream is written"
     );
     let reason = outcome.dispositions[0].to_string();
@@ -466,7 +470,11 @@ fn timeline(skew: TimeDelta, delay: TimeDelta, glitch: Option<TimeDelta>) -> Win
 #[test]
 fn given_a_device_clock_five_minutes_slow_then_no_window_closes_on_part_of_its_readings() {
     let store = timeline(TimeDelta::minutes(-5), TimeDelta::zero(), None);
-    assert!(store.events.is_empty(), "verdicts on partial windows: {:#?}", store.events);
+    assert!(
+        store.events.is_empty(),
+        "verdicts on partial windows: {:#?}",
+        store.events
+    );
     assert_eq!(store.windows.len(), 20);
     assert!(store.windows.values().all(|w| w.closed && w.stats.figures().count == 6));
 }
@@ -474,17 +482,29 @@ fn given_a_device_clock_five_minutes_slow_then_no_window_closes_on_part_of_its_r
 #[test]
 fn given_readings_held_up_longer_than_lateness_plus_idle_then_no_window_closes_on_part_of_them() {
     let store = timeline(TimeDelta::zero(), TimeDelta::seconds(290), None);
-    assert!(store.events.is_empty(), "verdicts on partial windows: {:#?}", store.events);
+    assert!(
+        store.events.is_empty(),
+        "verdicts on partial windows: {:#?}",
+        store.events
+    );
     assert!(store.windows.values().all(|w| w.closed && w.stats.figures().count == 6));
 }
 
 #[test]
 fn given_one_reading_stamped_five_minutes_ahead_then_the_watermark_stays_with_the_clock() {
     let store = timeline(TimeDelta::zero(), TimeDelta::zero(), Some(TimeDelta::minutes(5)));
-    assert!(store.events.is_empty(), "verdicts on partial windows: {:#?}", store.events);
+    assert!(
+        store.events.is_empty(),
+        "verdicts on partial windows: {:#?}",
+        store.events
+    );
     assert!(store.windows.values().all(|w| w.closed));
     let glitched = store.window("s-utc", "2026-11-23T10:15:00Z");
-    assert_eq!(glitched.stats.figures().count, 7, "the reading ahead is counted in its own window");
+    assert_eq!(
+        glitched.stats.figures().count,
+        7,
+        "the reading ahead is counted in its own window"
+    );
 }
 
 #[test]
@@ -493,24 +513,43 @@ fn given_a_revision_written_but_not_published_then_each_later_batch_sends_it_aga
     given_the_window_at_ten(&mut store, &[30.0]);
     let windows = windows();
     let first = store
-        .run_unpublished(&windows, &[reading("s-utc", "2026-11-23T10:03:00Z", 20.0)], time("2026-11-23T10:03:00Z"))
+        .run_unpublished(
+            &windows,
+            &[reading("s-utc", "2026-11-23T10:03:00Z", 20.0)],
+            time("2026-11-23T10:03:00Z"),
+        )
         .events;
     assert_eq!(first.len(), 1);
     let stream = store.streams.values().next().unwrap();
     let window_start = time("2026-11-23T10:00:00Z");
-    assert_eq!(stream.outbox.get(&window_start), Some(&1), "the revision is in the outbox, in the same write");
-    assert!(stream.due_at.unwrap() <= time("2026-11-23T10:04:00Z"), "and the tick will look soon");
+    assert_eq!(
+        stream.outbox.get(&window_start),
+        Some(&1),
+        "the revision is in the outbox, in the same write"
+    );
+    assert!(
+        stream.due_at.unwrap() <= time("2026-11-23T10:04:00Z"),
+        "and the tick will look soon"
+    );
 
     // A batch of the stream that closes nothing still sends it, with the same id...
     let again = store
-        .run(&windows, &[reading("s-utc", "2026-11-23T10:03:10Z", 20.0)], time("2026-11-23T10:03:10Z"))
+        .run(
+            &windows,
+            &[reading("s-utc", "2026-11-23T10:03:10Z", 20.0)],
+            time("2026-11-23T10:03:10Z"),
+        )
         .events;
     assert_eq!(again.len(), 1);
     assert_eq!(again[0].metadata().id, first[0].metadata().id);
     assert_eq!(again[0], first[0]);
     // ...and once it went out, nothing more.
     assert!(store.streams.values().next().unwrap().outbox.is_empty());
-    let later = store.run(&windows, &[reading("s-utc", "2026-11-23T10:03:20Z", 20.0)], time("2026-11-23T10:03:20Z"));
+    let later = store.run(
+        &windows,
+        &[reading("s-utc", "2026-11-23T10:03:20Z", 20.0)],
+        time("2026-11-23T10:03:20Z"),
+    );
     assert!(later.events.is_empty());
 }
 
@@ -519,7 +558,11 @@ fn given_the_tick_and_an_unsent_revision_then_the_tick_sends_it() {
     let mut store = WindowStore::default();
     given_the_window_at_ten(&mut store, &[30.0]);
     let windows = windows();
-    store.run_unpublished(&windows, &[reading("s-utc", "2026-11-23T10:03:00Z", 20.0)], time("2026-11-23T10:03:00Z"));
+    store.run_unpublished(
+        &windows,
+        &[reading("s-utc", "2026-11-23T10:03:00Z", 20.0)],
+        time("2026-11-23T10:03:00Z"),
+    );
     let tick = store.run(&windows, &[], time("2026-11-23T10:04:00Z"));
     assert_eq!(tick.events.len(), 1);
     assert_eq!(detected(&tick.events[0]).revision, 1);
@@ -531,7 +574,10 @@ fn sent_clears_only_the_revision_that_went_out() {
     let start = time("2026-11-23T10:00:00Z");
     stream.outbox.insert(start, 2);
     let settings = WindowSettings::default();
-    assert!(!stream.sent(start, 1, &settings), "revision 2 was committed after 1 went out");
+    assert!(
+        !stream.sent(start, 1, &settings),
+        "revision 2 was committed after 1 went out"
+    );
     assert_eq!(stream.outbox.get(&start), Some(&2));
     assert!(stream.sent(start, 2, &settings));
     assert!(stream.outbox.is_empty());
@@ -579,15 +625,33 @@ fn reading_times_are_stored_as_the_gaps_between_them_and_a_repeat_is_refused() {
 fn given_a_reading_past_a_window_then_the_window_closes_only_once_its_time_has_waited_out_the_delivery_grace() {
     let windows = Windows::new(WindowSettings::default()).unwrap();
     let mut store = WindowStore::default();
-    store.run(&windows, &[reading("s-utc", "2026-11-23T10:00:10Z", 30.0)], time("2026-11-23T10:00:10Z"));
+    store.run(
+        &windows,
+        &[reading("s-utc", "2026-11-23T10:00:10Z", 30.0)],
+        time("2026-11-23T10:00:10Z"),
+    );
     // 10:03:00 passes the window's end by the allowed lateness, but was only just seen.
     let passing = reading("s-utc", "2026-11-23T10:03:00Z", 20.0);
-    assert!(store.run(&windows, &[passing], time("2026-11-23T10:03:00Z")).events.is_empty());
+    assert!(
+        store
+            .run(&windows, &[passing], time("2026-11-23T10:03:00Z"))
+            .events
+            .is_empty()
+    );
     let stream = store.streams.values().next().unwrap();
     assert_eq!(stream.max_event_time, Some(time("2026-11-23T10:03:00Z")));
     assert_eq!(stream.settled_max, Some(time("2026-11-23T10:00:10Z")));
-    assert_eq!(stream.due_at, Some(time("2026-11-23T10:04:00Z")), "the tick looks when it settles");
-    assert!(store.run(&windows, &[], time("2026-11-23T10:03:59.999Z")).events.is_empty());
+    assert_eq!(
+        stream.due_at,
+        Some(time("2026-11-23T10:04:00Z")),
+        "the tick looks when it settles"
+    );
+    assert!(
+        store
+            .run(&windows, &[], time("2026-11-23T10:03:59.999Z"))
+            .events
+            .is_empty()
+    );
     let settled = store.run(&windows, &[], time("2026-11-23T10:04:00Z"));
     assert_eq!(detected(&settled.events[0]).revision, 1);
 }

@@ -38,7 +38,11 @@ impl DynamoSensorCatalogue {
             match self.sensor_of(item) {
                 Ok(sensor) => sensors.push(sensor),
                 Err(failure) => {
-                    let id = item.get(SENSOR_ID).and_then(|v| v.as_s().ok()).cloned().unwrap_or_default();
+                    let id = item
+                        .get(SENSOR_ID)
+                        .and_then(|v| v.as_s().ok())
+                        .cloned()
+                        .unwrap_or_default();
                     tracing::warn!(sensor = id, reason = %failure, "a catalogue item does not read; its sensor's records are parked");
                     unreadable.push((id, failure.to_string()));
                 }
@@ -46,7 +50,9 @@ impl DynamoSensorCatalogue {
         }
         unreadable
             .into_iter()
-            .fold(Catalogue::new(sensors), |catalogue, (id, why)| catalogue.with_unreadable(id, why))
+            .fold(Catalogue::new(sensors), |catalogue, (id, why)| {
+                catalogue.with_unreadable(id, why)
+            })
     }
 
     fn sensor_of(&self, item: &Item) -> Result<Sensor, StoreFailure> {

@@ -35,6 +35,7 @@ fn due_shard(sensor_id: &str, metric: &str) -> u32 {
 pub struct DynamoWindowStore {
     client: Client,
     table: String,
+    transactions_at_once: usize,
 }
 
 impl DynamoWindowStore {
@@ -43,7 +44,19 @@ impl DynamoWindowStore {
         Self {
             client,
             table: table.into(),
+            transactions_at_once: super::TRANSACTIONS_AT_ONCE,
         }
+    }
+
+    /// The same store, sending at most `n` of a save's transactions at once. moto (5.2.5)
+    /// undoes a cancelled transaction by restoring a copy of the whole table taken when it
+    /// began (`transact_write_items` in `moto/dynamodb/models/__init__.py`), which also
+    /// undoes transactions that went through meanwhile: on moto, send one at a time.
+    /// DynamoDB isolates transactions item by item and needs no such limit.
+    #[must_use]
+    pub fn with_transactions_at_once(mut self, n: usize) -> Self {
+        self.transactions_at_once = n.max(1);
+        self
     }
 
     /// The latest closed window of `stream`, reading its windows newest first a page at a time:
@@ -79,7 +92,12 @@ impl DynamoWindowStore {
 
 impl DynamoWindowStore {
     /// The streams of one shard of [`DUE_INDEX`] due at `now`.
-    async fn due_in(&self, operation: &'static str, shard: u32, now: DateTime<Utc>) -> Result<Vec<StreamKey>, StoreFailure> {
+    async fn due_in(
+        &self,
+        operation: &'static str,
+        shard: u32,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<StreamKey>, StoreFailure> {
         let mut streams = Vec::new();
         let mut start = None;
         loop {
@@ -170,18 +188,26 @@ impl WindowStore for DynamoWindowStore {
         for (entry, stream) in of_streams.iter().zip(streams) {
             let due = stream.due_at.map(|at| {
                 [
-                    (DUE_SHARD, AttributeValue::S(due_shard(&stream.sensor_id, &stream.metric).to_string())),
+                    (
+                        DUE_SHARD,
+                        AttributeValue::S(due_shard(&stream.sensor_id, &stream.metric).to_string()),
+                    ),
                     (DUE_AT, AttributeValue::N(at.timestamp_millis().to_string())),
                 ]
             });
-            puts.push(conditional_put(&self.table, OPERATION, entry, due.into_iter().flatten())?);
+            puts.push(conditional_put(
+                &self.table,
+                OPERATION,
+                entry,
+                due.into_iter().flatten(),
+            )?);
         }
         for (entry, window) in of_windows.iter().zip(windows) {
             let expires = window.end.timestamp().saturating_add_unsigned(RETENTION.as_secs());
             let ttl = (EXPIRES_AT, AttributeValue::N(expires.to_string()));
             puts.push(conditional_put(&self.table, OPERATION, entry, Some(ttl))?);
         }
-        Ok(transact(&self.client, OPERATION, puts, plan).await)
+        Ok(transact(&self.client, OPERATION, puts, plan, self.transactions_at_once).await)
     }
 
     /// One Query per shard of [`DUE_INDEX`], side by side, page by page; a shard that fails is

@@ -14,9 +14,9 @@ use sensor_stores::sensors::alerts::{AlertBatch, AlertSettings, AlertState, Aler
 use sensor_stores::sensors::catalogue::{Catalogue, Sensor};
 use sensor_stores::sensors::events::{AnomalyEvent, reading_id};
 use sensor_stores::sensors::time::{parse, utc};
+use sensor_stores::sensors::windows::StreamState;
 use sensor_stores::sensors::windows::{Batch, Reading, StreamKey, WindowKey, WindowOutcome, WindowSettings, Windows};
 use sensor_stores::{AlertStore, CatalogueFileError, Saved, SensorCatalogue, WindowStore, put_catalogue_file};
-use sensor_stores::sensors::windows::StreamState;
 use serde_json::json;
 
 /// `s-1` measures temperature (15..=25 C) and humidity (30..=70 %), `s-2` temperature.
@@ -68,7 +68,10 @@ pub fn windows() -> Windows {
 /// The clock of every batch: at its latest reading (readings arrive as they are made), and
 /// not before 09:04:30; before any window closes for a quiet sensor.
 pub fn now(readings: &[Reading]) -> DateTime<Utc> {
-    readings.iter().map(|r| r.time).fold(at("2026-11-23T09:04:30Z"), DateTime::max)
+    readings
+        .iter()
+        .map(|r| r.time)
+        .fold(at("2026-11-23T09:04:30Z"), DateTime::max)
 }
 
 /// Reads what `readings` need as a function does, in as few loads as it can: the streams and
@@ -203,7 +206,7 @@ pub async fn a_save_over_a_stale_read_is_a_conflict_of_its_stream_alone(store: i
         sensor_id: "s-1".into(),
         metric: "temperature".into(),
     };
-    assert_eq!(saved.conflicts, [s1.clone()]);
+    assert_eq!(saved.conflicts, std::slice::from_ref(&s1));
     assert!(saved.failed.is_empty() && saved.wrote(&second.streams[1].key()) && !saved.wrote(&s1));
     assert_eq!(reload(&store, &first).await.windows, first.windows);
     let s2 = StreamKey {
@@ -237,7 +240,10 @@ pub async fn a_save_over_a_stale_read_is_a_conflict_of_its_stream_alone(store: i
     // AND a state whose sequence skips one, or repeats the stored one, is a conflict too
     let mut skipping = window.clone();
     skipping.sequence = 4;
-    assert_eq!(store.save(&[], &[skipping]).await.unwrap().conflicts, [s1.clone()]);
+    assert_eq!(
+        store.save(&[], &[skipping]).await.unwrap().conflicts,
+        std::slice::from_ref(&s1)
+    );
     assert_eq!(
         store.save(&[], std::slice::from_ref(window)).await.unwrap().conflicts,
         [s1]
@@ -278,7 +284,11 @@ pub async fn saves_no_table_can_take_are_refused_and_write_nothing(store: impl W
     let refused = &saved.failed[&outcome.streams[0].key()];
     assert_eq!(refused.class, ErrorClass::Transient, "{refused}");
     assert!(saved.wrote(&neighbour.streams[0].key()));
-    assert_eq!(reload(&store, &outcome).await.streams, Vec::new(), "nothing of s-1 written");
+    assert_eq!(
+        reload(&store, &outcome).await.streams,
+        Vec::new(),
+        "nothing of s-1 written"
+    );
     assert_eq!(reload(&store, &neighbour).await.streams, neighbour.streams);
 
     // A window no DynamoDB item can hold: permanent, for its stream.
@@ -444,7 +454,7 @@ pub async fn alert_periods_are_saved_on_condition_and_open_ones_are_read(
             metric: stale.metric.clone()
         }]
     );
-    assert_eq!(store.load(&[new.key()]).await.unwrap(), [new.clone()]);
+    assert_eq!(store.load(&[new.key()]).await.unwrap(), std::slice::from_ref(&new));
     assert_eq!(store.load(&[periods[1].key()]).await.unwrap(), resolved);
 
     // AND a period saved twice in one save is refused

@@ -86,7 +86,13 @@ impl WindowStore {
         self.run_and(windows, readings, now, false)
     }
 
-    fn run_and(&mut self, windows: &Windows, readings: &[Reading], now: DateTime<Utc>, published: bool) -> WindowOutcome {
+    fn run_and(
+        &mut self,
+        windows: &Windows,
+        readings: &[Reading],
+        now: DateTime<Utc>,
+        published: bool,
+    ) -> WindowOutcome {
         let catalogue = catalogue();
         let mut keys: Vec<StreamKey> = readings
             .iter()
