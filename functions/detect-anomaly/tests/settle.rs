@@ -366,3 +366,48 @@ async fn given_replayed_readings_too_late_for_their_windows_then_they_are_acknow
     );
     assert_eq!(window_at_ten(&store).stats.count, 1, "neither is counted");
 }
+
+/// Fails the first `WindowStore::load` (a throttled read), then lets every call through.
+#[derive(Default)]
+struct FirstLoadThrottled(std::sync::atomic::AtomicBool);
+
+impl ports::FaultPlan for FirstLoadThrottled {
+    fn before(&self, operation: &'static str) -> ports::Fault {
+        if operation == "WindowStore::load" && !self.0.swap(true, std::sync::atomic::Ordering::SeqCst) {
+            return ports::Fault::Fail("ProvisionedThroughputExceededException (injected)".into());
+        }
+        ports::Fault::None
+    }
+}
+
+#[tokio::test]
+async fn given_a_throttled_read_in_the_tick_then_it_closes_what_it_could_read_and_the_next_tick_the_rest() {
+    // 150 quiet sensors, each with a window of 10:00 open: the tick reads them 100 at a time.
+    let ids: Vec<String> = (0..150).map(|n| format!("s-{n:03}")).collect();
+    let catalogue = InMemorySensorCatalogue::with_sensors(ids.iter().map(|id| {
+        Sensor::from_item(&json!({ "sensorId": id, "site": "lab", "timezone": "UTC",
+            "metrics": { "temperature": { "low": 15.0, "high": 25.0, "unit": "C" } } }))
+        .unwrap()
+    }));
+    let store = Arc::new(InMemoryWindowStore::new());
+    let clock = Arc::new(ManualClock::new(at("2026-11-23T10:00:10Z")));
+    let f = DetectAnomaly::new(catalogue, Arc::clone(&store), settings(), clock).unwrap();
+    let readings = ids.iter().map(|id| reading_of(id, "2026-11-23T10:00:10Z", 20.0)).collect();
+    assert!(f.settle(readings, far()).await.unwrap().records.iter().all(Result::is_ok));
+
+    let plan: Arc<dyn ports::FaultPlan> = Arc::new(FirstLoadThrottled::default());
+    let throttled = ports::Faulty::new(Arc::clone(&store), plan);
+    let now = at("2026-11-23T10:05:01Z");
+    let f = DetectAnomaly::new(
+        InMemorySensorCatalogue::with_sensors(Vec::new()),
+        throttled,
+        settings(),
+        Arc::new(ManualClock::new(now)),
+    )
+    .unwrap();
+    f.tick(now, far()).await.unwrap();
+    let open = |store: &InMemoryWindowStore| store.streams().iter().filter(|s| !s.open_windows.is_empty()).count();
+    assert_eq!(open(&store), 100, "the part it could not read waits; the other 50 closed");
+    f.tick(now + chrono::TimeDelta::minutes(1), far()).await.unwrap();
+    assert_eq!(open(&store), 0);
+}

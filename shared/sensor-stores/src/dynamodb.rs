@@ -4,8 +4,8 @@
 //! JSON, exactly an object of a catalogue file. One JSON attribute rather than one attribute per
 //! field: the item is read back with `Sensor::from_item`, so the file, the local cloud and the
 //! table are validated by one reader, and nothing ever filters on a band. Edit it through a
-//! catalogue file and `sensor-catalogue`; an item that no longer reads is a permanent error
-//! naming the sensor.
+//! catalogue file and `sensor-catalogue`; an item that no longer reads is named among the
+//! catalogue's unreadable items, with why, and parks only its own sensor's records.
 //!
 //! **Windows table** and **alerts table** (partition key `sensorId`, S; sort key `item`, S:
 //! `stream#<metric>`, `window#<metric>#<start>` or `period#<metric>#<start>`, starts in RFC 3339
@@ -15,7 +15,10 @@
 //! - windows and periods: `expiresAt` (N, epoch seconds; the table's TTL attribute): a
 //!   window's end, or a period's latest window's start, plus [`RETENTION`];
 //! - periods: `active` (BOOL), whether the period's alert is triggered and not resolved, what
-//!   `open_alerts` filters on.
+//!   `open_alerts` filters on;
+//! - streams with a due time (open windows, or events left in their outbox): `dueShard` (S,
+//!   one of [`crate::DUE_SHARDS`] by a hash of sensor and metric) and `dueAt` (N, epoch ms),
+//!   the keys of the sparse, keys-only index [`crate::DUE_INDEX`] the tick queries.
 //!
 //! The prefixes do not overlap, so one table can hold both; the local cloud keeps one kind of
 //! state per table name, so the template gives each its own.
@@ -25,10 +28,13 @@
 //!
 //! Costs: the sensors of a batch, one BatchGetItem per 100 ids; every sensor, one Scan per
 //! 1 MB; putting sensors, one BatchWriteItem per 25. A load of windows or periods is one
-//! BatchGetItem per 100 keys (consistent reads); a save one TransactWriteItems per 100 states
-//! (see [`crate::MAX_TRANSACTION_ITEMS`]). A sensor's status: one Query for its streams, then
-//! one per metric for its latest closed window (concurrently), and one Query for its open
-//! alerts. Unprocessed keys and items of batch calls are sent again with backoff.
+//! BatchGetItem per 100 keys (consistent reads); a save one TransactWriteItems per stream
+//! (its states all or none; at most [`crate::MAX_TRANSACTION_ITEMS`] items and
+//! [`crate::MAX_TRANSACTION_BYTES`]), [`TRANSACTIONS_AT_ONCE`] at a time. The due streams: one
+//! Query per shard of the index, side by side (a shard that fails is skipped this time). A
+//! sensor's status: one Query for its streams, then one per metric for its latest closed window
+//! (concurrently), and one Query for its open alerts. Unprocessed keys and items of batch
+//! calls are sent again with backoff.
 
 mod alerts;
 mod catalogue;
