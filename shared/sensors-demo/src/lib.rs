@@ -575,7 +575,7 @@ pub fn summary(site: &Site, checked: &Checked) -> String {
     if checked.violations.is_empty() {
         let _ = writeln!(
             out,
-            "Invariants hold: every window's final verdict is the computation over all its readings, every period with an anomaly alerted once outside a crash window, every reading counted, refused naming its field, or parked as too late."
+            "Invariants hold: every window's final verdict is the computation over all its readings, every period with an anomaly alerted once but where a fault hit the invocation that told it, no anomaly revision sent with two contents, every reading counted, refused naming its field, or parked as too late."
         );
     } else {
         let _ = writeln!(out, "INVARIANTS VIOLATED ({}):", checked.violations.len());
