@@ -26,7 +26,11 @@ use serde_json::json;
 /// 10,000 when benchmarking; a few hundred when `cargo test` only checks that it runs (a
 /// debug build takes minutes to set 10,000 up).
 fn sensors() -> usize {
-    if std::env::args().any(|a| a == "--bench") { 10_000 } else { 300 }
+    if std::env::args().any(|a| a == "--bench") {
+        10_000
+    } else {
+        300
+    }
 }
 
 /// Counts every port call by operation.

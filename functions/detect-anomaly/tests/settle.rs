@@ -392,8 +392,18 @@ async fn given_a_throttled_read_in_the_tick_then_it_closes_what_it_could_read_an
     let store = Arc::new(InMemoryWindowStore::new());
     let clock = Arc::new(ManualClock::new(at("2026-11-23T10:00:10Z")));
     let f = DetectAnomaly::new(catalogue, Arc::clone(&store), settings(), clock).unwrap();
-    let readings = ids.iter().map(|id| reading_of(id, "2026-11-23T10:00:10Z", 20.0)).collect();
-    assert!(f.settle(readings, far()).await.unwrap().records.iter().all(Result::is_ok));
+    let readings = ids
+        .iter()
+        .map(|id| reading_of(id, "2026-11-23T10:00:10Z", 20.0))
+        .collect();
+    assert!(
+        f.settle(readings, far())
+            .await
+            .unwrap()
+            .records
+            .iter()
+            .all(Result::is_ok)
+    );
 
     let plan: Arc<dyn ports::FaultPlan> = Arc::new(FirstLoadThrottled::default());
     let throttled = ports::Faulty::new(Arc::clone(&store), plan);
@@ -407,7 +417,11 @@ async fn given_a_throttled_read_in_the_tick_then_it_closes_what_it_could_read_an
     .unwrap();
     f.tick(now, far()).await.unwrap();
     let open = |store: &InMemoryWindowStore| store.streams().iter().filter(|s| !s.open_windows.is_empty()).count();
-    assert_eq!(open(&store), 100, "the part it could not read waits; the other 50 closed");
+    assert_eq!(
+        open(&store),
+        100,
+        "the part it could not read waits; the other 50 closed"
+    );
     f.tick(now + chrono::TimeDelta::minutes(1), far()).await.unwrap();
     assert_eq!(open(&store), 0);
 }

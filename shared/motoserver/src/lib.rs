@@ -164,12 +164,11 @@ impl MotoServer {
             .create_table()
             .table_name(&spec.name)
             .billing_mode(BillingMode::PayPerRequest);
-        let keys = std::iter::once((&spec.partition_key, KeyType::Hash))
-            .chain(spec.sort_key.as_ref().map(|k| (k, KeyType::Range)));
-        for (name, key_type) in keys {
+        // An attribute's definition and its place in a key schema.
+        let key = |name: &str, key_type: KeyType, scalar: ScalarAttributeType| {
             let definition = AttributeDefinition::builder()
                 .attribute_name(name)
-                .attribute_type(ScalarAttributeType::S)
+                .attribute_type(scalar)
                 .build()
                 .map_err(|e| setup(e.to_string()))?;
             let element = KeySchemaElement::builder()
@@ -177,6 +176,12 @@ impl MotoServer {
                 .key_type(key_type)
                 .build()
                 .map_err(|e| setup(e.to_string()))?;
+            Ok::<_, HarnessError>((definition, element))
+        };
+        let keys = std::iter::once((&spec.partition_key, KeyType::Hash))
+            .chain(spec.sort_key.as_ref().map(|k| (k, KeyType::Range)));
+        for (name, key_type) in keys {
+            let (definition, element) = key(name, key_type, ScalarAttributeType::S)?;
             request = request.attribute_definitions(definition).key_schema(element);
         }
         if let Some((index, partition, sort)) = &spec.index {
@@ -191,16 +196,7 @@ impl MotoServer {
                 (partition, KeyType::Hash, ScalarAttributeType::S),
                 (sort, KeyType::Range, ScalarAttributeType::N),
             ] {
-                let definition = AttributeDefinition::builder()
-                    .attribute_name(name)
-                    .attribute_type(scalar)
-                    .build()
-                    .map_err(|e| setup(e.to_string()))?;
-                let element = KeySchemaElement::builder()
-                    .attribute_name(name)
-                    .key_type(key_type)
-                    .build()
-                    .map_err(|e| setup(e.to_string()))?;
+                let (definition, element) = key(name, key_type, scalar)?;
                 request = request.attribute_definitions(definition);
                 gsi = gsi.key_schema(element);
             }

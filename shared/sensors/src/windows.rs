@@ -472,44 +472,67 @@ pub const MAX_WINDOW_READINGS: usize = 20_000;
 /// so within a window two readings with one time are copies of one reading: keeping the times
 /// keeps every copy uncounted, exactly, at a few bytes a reading (stored as the gaps between
 /// them) rather than 39 for an id.
+///
+/// A window written before times were kept holds its readings' ids (a JSON array of UUID
+/// strings): they are read into [`Self::ids`] and still keep their copies uncounted, and the
+/// readings counted since are kept as times; both are written back (the gaps, then the ids).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct ReadingTimes(Vec<u64>);
+pub struct ReadingTimes {
+    offsets: Vec<u64>,
+    ids: BTreeSet<Uuid>,
+}
 
 impl ReadingTimes {
     fn of(offset: u64) -> Self {
-        Self(vec![offset])
+        Self {
+            offsets: vec![offset],
+            ids: BTreeSet::new(),
+        }
+    }
+
+    /// Whether the reading at `offset` with `id` was counted.
+    fn holds(&self, offset: u64, id: Uuid) -> bool {
+        self.offsets.binary_search(&offset).is_ok() || self.ids.contains(&id)
     }
 
     /// Adds the reading at `offset`; whether it was not there.
     fn insert(&mut self, offset: u64) -> bool {
-        match self.0.binary_search(&offset) {
+        match self.offsets.binary_search(&offset) {
             Ok(_) => false,
             Err(at) => {
-                self.0.insert(at, offset);
+                self.offsets.insert(at, offset);
                 true
             }
         }
     }
 
+    /// The ids of readings counted before times were kept.
+    pub fn ids(&self) -> &BTreeSet<Uuid> {
+        &self.ids
+    }
+
     /// How many readings.
     pub fn len(&self) -> usize {
-        self.0.len()
+        self.offsets.len() + self.ids.len()
     }
 
     /// None yet.
     pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
+        self.len() == 0
     }
 }
 
 impl Serialize for ReadingTimes {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         use serde::ser::SerializeSeq;
-        let mut seq = serializer.serialize_seq(Some(self.0.len()))?;
+        let mut seq = serializer.serialize_seq(Some(self.len()))?;
         let mut last = 0;
-        for &offset in &self.0 {
+        for &offset in &self.offsets {
             seq.serialize_element(&(offset - last))?;
             last = offset;
+        }
+        for id in &self.ids {
+            seq.serialize_element(id)?;
         }
         seq.end()
     }
@@ -517,21 +540,40 @@ impl Serialize for ReadingTimes {
 
 impl<'de> Deserialize<'de> for ReadingTimes {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let gaps = Vec::<u64>::deserialize(deserializer)?;
-        let mut offsets = Vec::with_capacity(gaps.len());
+        use serde::de::Error as _;
+        let items = Vec::<serde_json::Value>::deserialize(deserializer)?;
+        let mut times = Self::default();
         let mut at: u64 = 0;
-        for (i, gap) in gaps.into_iter().enumerate() {
-            if i > 0 && gap == 0 {
-                return Err(serde::de::Error::custom(format!(
-                    "reading {i} repeats the time before it"
-                )));
+        for (i, item) in items.into_iter().enumerate() {
+            match item {
+                serde_json::Value::Number(gap) => {
+                    let gap = gap
+                        .as_u64()
+                        .ok_or_else(|| D::Error::custom(format!("reading {i}: {gap} is not a whole number of ms")))?;
+                    if !times.offsets.is_empty() && gap == 0 {
+                        return Err(D::Error::custom(format!("reading {i} repeats the time before it")));
+                    }
+                    if !times.ids.is_empty() {
+                        return Err(D::Error::custom(format!("reading {i}: a time after the ids")));
+                    }
+                    at = at
+                        .checked_add(gap)
+                        .ok_or_else(|| D::Error::custom(format!("reading {i} is past the end of time")))?;
+                    times.offsets.push(at);
+                }
+                serde_json::Value::String(id) => {
+                    let id = Uuid::parse_str(&id)
+                        .map_err(|e| D::Error::custom(format!("reading {i}: '{id}' is not a reading id: {e}")))?;
+                    times.ids.insert(id);
+                }
+                other => {
+                    return Err(D::Error::custom(format!(
+                        "reading {i}: {other} is neither a gap in ms nor a reading id"
+                    )));
+                }
             }
-            at = at
-                .checked_add(gap)
-                .ok_or_else(|| serde::de::Error::custom(format!("reading {i} is past the end of time")))?;
-            offsets.push(at);
         }
-        Ok(Self(offsets))
+        Ok(times)
     }
 }
 
@@ -909,7 +951,7 @@ impl Windows {
             }
             let offset = (millis(reading.time) - start).unsigned_abs();
             let disposition = match at.get(&(stream, start)) {
-                Some(&slot) => slots[slot].count(offset, reading.value),
+                Some(&slot) => slots[slot].count(offset, reading),
                 None => {
                     at.insert((stream, start), slots.len());
                     slots.push(Slot::open(reading, offset, stream, start, self.ms.window, band));
@@ -1209,9 +1251,9 @@ impl Slot {
         }
     }
 
-    fn count(&mut self, offset: u64, value: f64) -> Disposition {
+    fn count(&mut self, offset: u64, reading: &Reading) -> Disposition {
         let readings = &mut self.state.readings;
-        if readings.0.binary_search(&offset).is_ok() {
+        if readings.holds(offset, reading.id) {
             return Disposition::Duplicate;
         }
         if readings.len() >= MAX_WINDOW_READINGS {
@@ -1220,7 +1262,7 @@ impl Slot {
             };
         }
         readings.insert(offset);
-        self.state.stats.add(value);
+        self.state.stats.add(reading.value);
         self.counted += 1;
         Disposition::Counted
     }

@@ -622,6 +622,32 @@ fn reading_times_are_stored_as_the_gaps_between_them_and_a_repeat_is_refused() {
 }
 
 #[test]
+fn given_a_window_stored_with_reading_ids_before_times_were_kept_then_its_copies_stay_uncounted() {
+    let mut store = WindowStore::default();
+    given_the_window_at_ten(&mut store, &[20.0, 22.0]);
+    // As the previous version wrote it: the readings' ids.
+    let key = store.window("s-utc", "2026-11-23T10:00:00Z").key();
+    let first = reading("s-utc", "2026-11-23T10:00:00Z", 20.0);
+    let second = reading("s-utc", "2026-11-23T10:00:10Z", 22.0);
+    let mut json = serde_json::to_value(&store.windows[&key]).unwrap();
+    json["readings"] = serde_json::json!([first.id, second.id]);
+    store.windows.insert(key.clone(), serde_json::from_value(json).unwrap());
+    assert_eq!(store.windows[&key].readings.ids().len(), 2);
+
+    let outcome = store.run(
+        &windows(),
+        &[second, reading("s-utc", "2026-11-23T10:00:20Z", 24.0)],
+        time("2026-11-23T10:00:20Z"),
+    );
+    assert_eq!(outcome.dispositions, [Disposition::Duplicate, Disposition::Counted]);
+    let json = serde_json::to_value(&store.windows[&key]).unwrap();
+    assert_eq!(json["readings"][0], 20_000, "the new one as a time, then the old ids");
+    assert_eq!(json["readings"].as_array().unwrap().len(), 3);
+    let back: sensors::windows::WindowState = serde_json::from_value(json).unwrap();
+    assert_eq!(back, store.windows[&key]);
+}
+
+#[test]
 fn given_a_reading_past_a_window_then_the_window_closes_only_once_its_time_has_waited_out_the_delivery_grace() {
     let windows = Windows::new(WindowSettings::default()).unwrap();
     let mut store = WindowStore::default();
