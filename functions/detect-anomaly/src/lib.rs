@@ -232,11 +232,14 @@ impl<C: SensorCatalogue, W: WindowStore> DetectAnomaly<C, W> {
         let mut records: Vec<Option<Result<(), HandlerError>>> = readings.iter().map(|_| None).collect();
         let mut todo: Vec<usize> = (0..readings.len()).collect();
         let mut events = Vec::new();
+        // What sets this batch's backoff apart from its rivals': FNV-1a of what it holds.
         let salt = readings
             .iter()
-            .map(|r| r.id.as_u64_pair().0)
-            .chain(due.iter().map(|k| k.sensor_id.len() as u64))
-            .fold(0x811c_9dc5_u64, |hash, x| (hash ^ x).wrapping_mul(0x0100_0000_01b3));
+            .flat_map(|r| r.id.as_bytes().to_vec())
+            .chain(due.iter().flat_map(|k| k.sensor_id.bytes().chain(k.metric.bytes())))
+            .fold(0xcbf2_9ce4_8422_2325_u64, |hash, byte| {
+                (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3)
+            });
         for attempt in 1..=ATTEMPTS {
             if attempt > 1 {
                 after_conflict(attempt - 1, salt).await;
@@ -345,18 +348,15 @@ impl<C: SensorCatalogue, W: WindowStore> DetectAnomaly<C, W> {
         Err(HandlerError::permanent(reason, message))
     }
 
-    fn settled(round: Round) -> Result<Settled<Sent>, HandlerError> {
-        let outputs = round
-            .events
+    /// What a settle hands the kit: `records`, and `events` to publish with their outbox
+    /// entries to clear once they went out.
+    fn settled(records: Vec<Result<(), HandlerError>>, events: &[AnomalyEvent]) -> Result<Settled<Sent>, HandlerError> {
+        let outputs = events
             .iter()
             .map(AnomalyEvent::to_untyped)
             .collect::<Result<Vec<_>, _>>()?;
-        let sent = round.events.iter().filter_map(outbox_entry).collect();
-        Ok(Settled {
-            records: round.records,
-            outputs,
-            sent,
-        })
+        let sent = events.iter().filter_map(outbox_entry).collect();
+        Ok(Settled { records, outputs, sent })
     }
 }
 
@@ -392,15 +392,10 @@ impl<C: SensorCatalogue, W: WindowStore> BatchHandler for DetectAnomaly<C, W> {
         let round = self
             .settle_readings(&readings, &replayed, Vec::new(), self.clock.now(), by)
             .await?;
-        let mut settled = Self::settled(Round {
-            records: Vec::new(),
-            events: round.events,
-        })?;
         for (position, record) in positions.into_iter().zip(round.records) {
             records[position] = record;
         }
-        settled.records = records;
-        Ok(settled)
+        Self::settled(records, &round.events)
     }
 
     /// Closes the windows of streams gone quiet and sends what outboxes still hold: the
@@ -424,10 +419,7 @@ impl<C: SensorCatalogue, W: WindowStore> BatchHandler for DetectAnomaly<C, W> {
                 }
             }
         }
-        Self::settled(Round {
-            records: Vec::new(),
-            events,
-        })
+        Self::settled(Vec::new(), &events)
     }
 
     /// Clears the outbox entries of what went out: each stream read, its entries removed (a

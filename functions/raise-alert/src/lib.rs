@@ -9,6 +9,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
+use chrono::{DateTime, Utc};
 use envelope::{Envelope, Registry};
 use handler_kit::aggregate::{BatchHandler, Instant, Settled, after_conflict};
 use handler_kit::config::ConfigError;
@@ -16,7 +17,7 @@ use handler_kit::{Clock, Function, HandlerError, Setting, Topic, Trigger};
 use sensor_stores::{
     AlertStore, AlertStorePort, SENSOR_ALERTS_TABLE, SENSOR_CATALOGUE_TABLE, SensorCatalogue, SensorCataloguePort,
 };
-use sensors::alerts::{AlertBatch, AlertSettings, AlertState, Alerts, PeriodKey};
+use sensors::alerts::{AlertBatch, AlertSettings, AlertState, Alerts, PeriodKey, Unsent};
 use sensors::events::{AnomalyCleared, AnomalyDetected, AnomalyEvent};
 use sensors::windows::StreamKey;
 use serde_json::Value;
@@ -77,6 +78,11 @@ pub fn build<P: SensorCataloguePort + AlertStorePort>(
 /// first, before those streams' records come back to the queue.
 pub const ATTEMPTS: u32 = 12;
 
+/// How long past the point where it stops settling an invocation holds the alerts it
+/// committed: its publish and the clearing of its outbox end before its deadline, which is
+/// less than this after.
+const HOLD_PAST_DEADLINE_SECONDS: i64 = 5;
+
 /// Decides alerts over batches of anomalies.
 pub struct RaiseAlert<C, A> {
     catalogue: C,
@@ -110,10 +116,13 @@ impl<C: SensorCatalogue, A: AlertStore> RaiseAlert<C, A> {
     }
 
     /// One attempt over `anomalies`: read, apply, save. Per anomaly its record (none when its
-    /// stream must be tried again), and the alerts the written periods hold in their outboxes.
+    /// stream must be tried again), and the alerts to send: those this attempt committed, and
+    /// those of the periods it read that no invocation holds any more.
     async fn attempt(
         &self,
         anomalies: &[AnomalyEvent],
+        now: DateTime<Utc>,
+        hold_until: DateTime<Utc>,
     ) -> Result<(Vec<Option<Result<(), HandlerError>>>, Vec<(PeriodKey, Envelope<Value>)>), HandlerError> {
         let ids: Vec<String> = anomalies
             .iter()
@@ -123,19 +132,14 @@ impl<C: SensorCatalogue, A: AlertStore> RaiseAlert<C, A> {
             .collect();
         let catalogue = self.catalogue.sensors(&ids).await?;
         let keys = self.alerts.plan(anomalies);
-        let periods = self.store.load(&keys).await?;
-        let unsent: Vec<(PeriodKey, Vec<Envelope<Value>>)> = periods
-            .iter()
-            .filter(|p| !p.outbox.is_empty())
-            .map(|p| (p.key(), p.outbox.clone()))
-            .collect();
+        let loaded = self.store.load(&keys).await?;
         let mut outcome = self
             .alerts
             .apply(
                 &catalogue,
                 AlertBatch {
                     events: anomalies,
-                    periods,
+                    periods: loaded.clone(),
                 },
             )
             .map_err(|e| HandlerError::permanent("alert-state", e))?;
@@ -153,17 +157,22 @@ impl<C: SensorCatalogue, A: AlertStore> RaiseAlert<C, A> {
             .into_iter()
             .map(|key| AlertState::new(key).alert_id().to_string())
             .collect();
+        let mut committing = BTreeSet::new();
         for alert in &outcome.events {
             if !live_alerts.contains(&alert.metadata().correlation_id) {
                 continue;
             }
-            let untyped = alert.to_untyped()?;
+            let event = alert.to_untyped()?;
             if let Some(period) = outcome
                 .periods
                 .iter_mut()
                 .find(|p| p.alert_id().to_string() == alert.metadata().correlation_id)
             {
-                period.outbox.push(untyped);
+                committing.insert(event.metadata.id);
+                period.outbox.push(Unsent {
+                    event,
+                    held_until: hold_until,
+                });
             }
         }
         let saved = self.store.save(&outcome.periods).await?;
@@ -171,20 +180,24 @@ impl<C: SensorCatalogue, A: AlertStore> RaiseAlert<C, A> {
             sensor_id: key.sensor_id.clone(),
             metric: key.metric.clone(),
         };
-        // What the written periods hold, and what unchanged periods still held.
+        // The periods as they stand now: as written by this attempt, or as read.
         let written: BTreeSet<PeriodKey> = outcome.periods.iter().map(AlertState::key).collect();
-        let mut outbox: Vec<(PeriodKey, Envelope<Value>)> = outcome
+        let standing = outcome
             .periods
             .iter()
             .filter(|p| saved.wrote(&stream(&p.key())))
-            .flat_map(|p| p.outbox.iter().map(move |e| (p.key(), e.clone())))
-            .collect();
-        outbox.extend(
-            unsent
-                .into_iter()
-                .filter(|(key, _)| !written.contains(key))
-                .flat_map(|(key, events)| events.into_iter().map(move |e| (key.clone(), e))),
-        );
+            .chain(loaded.iter().filter(|p| !written.contains(&p.key())));
+        let mut outbox = Vec::new();
+        let mut held = BTreeSet::new();
+        for period in standing {
+            for unsent in &period.outbox {
+                if committing.contains(&unsent.event.metadata.id) || unsent.held_until <= now {
+                    outbox.push((period.key(), unsent.event.clone()));
+                } else {
+                    held.insert(stream(&period.key()));
+                }
+            }
+        }
         let records = anomalies
             .iter()
             .zip(&outcome.dispositions)
@@ -199,6 +212,12 @@ impl<C: SensorCatalogue, A: AlertStore> RaiseAlert<C, A> {
                 Some(match (saved.failed.get(&key), disposition.parked_reason()) {
                     (Some(failure), _) => Err(failure.clone().into()),
                     (None, Some(reason)) => Err(HandlerError::permanent(reason, disposition.to_string())),
+                    // Another invocation is sending an alert of this stream's periods: if it
+                    // dies, this record's return after its deadline sends it.
+                    (None, None) if held.contains(&key) => Err(HandlerError::transient(
+                        "alert-held",
+                        "another invocation is sending an alert of this period; the record comes back after its deadline",
+                    )),
                     (None, None) => Ok(()),
                 })
             })
@@ -227,7 +246,8 @@ impl<C: SensorCatalogue, A: AlertStore> BatchHandler for RaiseAlert<C, A> {
         let mut anomalies = Vec::new();
         let mut positions = Vec::new();
         let retention = chrono::Duration::from_std(sensor_stores::RETENTION).unwrap_or(chrono::Duration::MAX);
-        let oldest = self.clock.now() - retention;
+        let now = self.clock.now();
+        let oldest = now - retention;
         for event in events {
             match AnomalyEvent::from_envelope(event) {
                 Ok(anomaly) if anomaly.metadata().replay.is_some() && anomaly.metadata().time < oldest => {
@@ -247,6 +267,10 @@ impl<C: SensorCatalogue, A: AlertStore> BatchHandler for RaiseAlert<C, A> {
         }
         let mut todo: Vec<usize> = (0..anomalies.len()).collect();
         let mut outputs: BTreeMap<Uuid, (PeriodKey, Envelope<Value>)> = BTreeMap::new();
+        // What this invocation commits, it holds until a little past its deadline: by then it
+        // has sent it, or died.
+        let remaining = chrono::Duration::from_std(by.saturating_duration_since(Instant::now())).unwrap_or_default();
+        let hold_until = now + remaining + chrono::Duration::seconds(HOLD_PAST_DEADLINE_SECONDS);
         let salt = anomalies
             .iter()
             .map(|a| a.metadata().id.as_u64_pair().0)
@@ -256,7 +280,7 @@ impl<C: SensorCatalogue, A: AlertStore> BatchHandler for RaiseAlert<C, A> {
                 after_conflict(attempt - 1, salt).await;
             }
             let batch: Vec<AnomalyEvent> = todo.iter().map(|&i| anomalies[i].clone()).collect();
-            let (decided, outbox) = match self.attempt(&batch).await {
+            let (decided, outbox) = match self.attempt(&batch, now, hold_until).await {
                 Ok(done) => done,
                 Err(err) if attempt > 1 => {
                     let reason = err.to_string();

@@ -81,6 +81,20 @@ pub struct Anomaly {
     pub high: f64,
 }
 
+/// An alert event in a period's outbox.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Unsent {
+    /// The event, as it goes out.
+    pub event: Envelope<serde_json::Value>,
+    /// Until when the invocation that committed it is sending it (its deadline): another
+    /// invocation that reads it before then leaves it to that one (and retries its own
+    /// record, so that if the sender died the entry is sent after this time). Two invocations
+    /// holding one record (a throttled invocation outliving its visibility timeout) so tell
+    /// an alert once, not twice.
+    pub held_until: DateTime<Utc>,
+}
+
 /// What a store keeps per period: its windows' latest revisions and the alert, if active.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -105,10 +119,10 @@ pub struct AlertState {
     #[serde(default)]
     pub resolved: u32,
     /// The outbox: alert events committed with this state but not known to have gone out.
-    /// Every batch that reads the period sends them again (same ids) until a publish that
-    /// succeeded clears them ([`AlertState::sent`]).
+    /// A batch that reads the period sends those no invocation holds any more (same ids),
+    /// until a publish that succeeded clears them ([`AlertState::sent`]).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub outbox: Vec<Envelope<serde_json::Value>>,
+    pub outbox: Vec<Unsent>,
     /// How many times this state was written: a store writes on condition that the stored
     /// one is one less.
     #[serde(default)]
@@ -135,7 +149,7 @@ impl AlertState {
     /// the state, with the next sequence).
     pub fn sent(&mut self, id: Uuid) -> bool {
         let before = self.outbox.len();
-        self.outbox.retain(|event| event.metadata.id != id);
+        self.outbox.retain(|unsent| unsent.event.metadata.id != id);
         self.outbox.len() != before
     }
 
