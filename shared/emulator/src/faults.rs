@@ -192,6 +192,8 @@ pub struct Inside {
     pub function: String,
     /// Whether the crash-before-record dice were rolled in this invocation (once each).
     rolled: bool,
+    /// Whether it has published: a state save after that records what went out.
+    published: bool,
     /// Whether the invocation crashed.
     pub crashed: bool,
     /// Whether recording a record done failed in it (crashed, or a table write failed): what
@@ -495,6 +497,10 @@ impl Dice {
         }
     }
 
+    fn has_published(&self, invocation: Option<u64>) -> bool {
+        invocation.is_some_and(|id| self.state().invocations.get(&id).is_some_and(|i| i.published))
+    }
+
     fn count_call(&self, invocation: Option<u64>, operation: &str) {
         let mut state = self.state();
         state.port_calls += 1;
@@ -523,6 +529,11 @@ impl FaultPlan for Dice {
         let latency = self.between(&format!("{port}/latency"), 0, self.faults.port_latency_ms);
         let fault = match operation {
             "Publisher::publish" => {
+                if let Some(id) = invocation
+                    && let Some(inside) = self.state().invocations.get_mut(&id)
+                {
+                    inside.published = true;
+                }
                 if self.hit(&format!("{port}/slow"), self.faults.slow_publish, |i| {
                     &mut i.slow_publishes
                 }) {
@@ -534,9 +545,13 @@ impl FaultPlan for Dice {
                 }
             }
             "Store::complete" | "Store::mark_delivered" => self.before_record(invocation, &function, &port),
-            // An aggregating function's state save (`WindowStore::save`, ...) is its record:
-            // it comes after the batch's outputs went out, like the idempotency record.
-            saves if saves.ends_with("::save") => self.before_record(invocation, &function, &port),
+            // An aggregating function's state save once it has published (`WindowStore::save`
+            // clearing its outbox, ...) is its record: it comes after the batch's outputs went
+            // out, like the idempotency record. Its save before (the commit) fails as any
+            // table call may.
+            saves if saves.ends_with("::save") && self.has_published(invocation) => {
+                self.before_record(invocation, &function, &port)
+            }
             _ => self.table_fault(&port),
         };
         // A slow publish counts as a fault too: it may outlive the caller's budget after it
