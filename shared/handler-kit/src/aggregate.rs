@@ -110,7 +110,8 @@ pub trait BatchHandler: Send + Sync {
     fn sent(&self, sent: Self::Sent) -> impl Future<Output = Result<(), HandlerError>> + Send;
 }
 
-/// Runs a [`BatchHandler`] over batches: decode, decide, publish, commit, park, answer.
+/// Runs a [`BatchHandler`] over batches: decode, settle (decide and commit), publish, clear the
+/// outbox, park, answer.
 #[derive(Debug)]
 pub struct BatchProcessor<H, P, Q> {
     function: String,
