@@ -258,19 +258,10 @@ impl Site {
             ) {
                 continue;
             }
-            let data = &event["detail"]["data"];
-            let (Some(sensor), Some(metric), Some(start)) = (
-                data["sensorId"].as_str(),
-                data["metric"].as_str(),
-                data["windowStart"].as_str().and_then(|t| sensors::time::parse(t).ok()),
-            ) else {
+            let Some(key) = window_of(event) else {
                 continue;
             };
-            let key = WindowKey {
-                sensor_id: sensor.to_owned(),
-                metric: metric.to_owned(),
-                start,
-            };
+            let data = &event["detail"]["data"];
             let revision = data["revision"].as_u64().unwrap_or(0);
             let id = event["detail"]["metadata"]["id"]
                 .as_str()
@@ -423,6 +414,18 @@ impl Site {
     }
 }
 
+/// The window an anomaly event (as EventBridge carries it) speaks of.
+fn window_of(event: &Value) -> Option<WindowKey> {
+    let data = &event["detail"]["data"];
+    Some(WindowKey {
+        sensor_id: data["sensorId"].as_str()?.to_owned(),
+        metric: data["metric"].as_str()?.to_owned(),
+        start: data["windowStart"]
+            .as_str()
+            .and_then(|t| sensors::time::parse(t).ok())?,
+    })
+}
+
 impl Site {
     /// The alert ids of the periods whose anomaly events sit in a dead-letter queue, every
     /// receive of which failed to an injected fault.
@@ -443,15 +446,11 @@ impl Site {
                 let Ok(body) = serde_json::from_str::<Value>(&message.sent.body) else {
                     continue;
                 };
-                let data = &body["detail"]["data"];
-                let (Some(sensor), Some(metric), Some(start)) = (
-                    data["sensorId"].as_str(),
-                    data["metric"].as_str(),
-                    data["windowStart"].as_str().and_then(|t| sensors::time::parse(t).ok()),
-                ) else {
+                let Some(key) = window_of(&body) else {
                     continue;
                 };
-                ids.insert(sensors::events::alert_id(sensor, metric, alerts.period_of(start)).to_string());
+                let period = alerts.period_of(key.start);
+                ids.insert(sensors::events::alert_id(&key.sensor_id, &key.metric, period).to_string());
             }
         }
         ids
