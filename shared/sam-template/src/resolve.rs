@@ -485,27 +485,33 @@ impl<'d> Resolver<'d> {
         for (i, item) in items.iter().enumerate() {
             keys.push(self.text(item, site, &format!("{inner}[{i}]"), "Fn::FindInMap: a key")?);
         }
-        let map = self.doc.mappings.get(&keys[0]).ok_or_else(|| {
-            site.error(
-                path,
-                format!("Fn::FindInMap: there is no mapping '{}' in Mappings", keys[0]),
-            )
-        })?;
-        let top = map.get(&keys[1]).ok_or_else(|| {
-            site.error(
-                path,
-                format!("Fn::FindInMap: mapping '{}' has no key '{}'", keys[0], keys[1]),
-            )
-        })?;
-        top.get(&keys[2]).cloned().ok_or_else(|| {
-            site.error(
-                path,
-                format!(
-                    "Fn::FindInMap: mapping '{}.{}' has no key '{}'",
-                    keys[0], keys[1], keys[2]
-                ),
-            )
-        })
+        let [map_name, top_key, second_key] = [&keys[0], &keys[1], &keys[2]];
+        // Every message names the whole lookup and what the map does have, so a typo in the
+        // template or in the Mappings section is found from the message alone.
+        let lookup = format!("Fn::FindInMap [{map_name}, {top_key}, {second_key}]");
+        let missing = |what: String, known: &serde_json::Map<String, Value>| {
+            let known: Vec<&str> = known.keys().map(String::as_str).collect();
+            let known = if known.is_empty() {
+                "none".to_owned()
+            } else {
+                known.join(", ")
+            };
+            site.error(path, format!("{lookup}: {what} (there are: {known})"))
+        };
+        let map = self
+            .doc
+            .mappings
+            .get(map_name)
+            .and_then(Value::as_object)
+            .ok_or_else(|| missing(format!("Mappings has no map '{map_name}'"), &self.doc.mappings))?;
+        // The loader checked the shape of Mappings: every top-level key holds an object.
+        let top = map
+            .get(top_key)
+            .and_then(Value::as_object)
+            .ok_or_else(|| missing(format!("Mappings.{map_name} has no key '{top_key}'"), map))?;
+        top.get(second_key)
+            .cloned()
+            .ok_or_else(|| missing(format!("Mappings.{map_name}.{top_key} has no key '{second_key}'"), top))
     }
 }
 

@@ -176,11 +176,69 @@ fn given_find_in_map_when_keys_are_literal_or_intrinsic_then_the_mapping_value_i
 }
 
 #[test]
-fn given_find_in_map_with_a_missing_key_when_resolved_then_the_error_names_the_key() {
+fn given_find_in_map_inside_sub_variables_and_nested_properties_when_resolved_then_numbers_stay_numbers() {
+    let t = load(&with_probe(concat!(
+        "      RedrivePolicy:\n",
+        "        maxReceiveCount: !FindInMap [Sizes, dev, Memory]\n",
+        "      Text: !Sub ['${Stage} has ${Memory} MB', {Memory: !FindInMap [Sizes, !Ref Stage, Memory]}]\n",
+    )));
+    // A number in a mapping is the number a literal would have been: the local cloud reads it
+    // as it would read `maxReceiveCount: 128`.
+    assert_eq!(prop(&t, "Probe", "RedrivePolicy.maxReceiveCount"), &json!(128));
+    assert_eq!(prop(&t, "Probe", "Text"), &json!("dev has 128 MB"));
+}
+
+#[test]
+fn given_find_in_map_with_a_missing_map_when_resolved_then_the_error_names_the_lookup_its_place_and_the_maps() {
+    let err = error(&with_probe(
+        "      Policy:\n        Count: {Fn::FindInMap: [Size, dev, Memory]}",
+    ));
+    assert_eq!(
+        err.to_string(),
+        "Probe: Properties.Policy.Count: Fn::FindInMap [Size, dev, Memory]: Mappings has no map 'Size' (there are: Sizes)"
+    );
+    assert_eq!(err.resource(), Some("Probe"));
+    assert_eq!(err.path(), Some("Properties.Policy.Count"));
+}
+
+#[test]
+fn given_find_in_map_with_a_missing_top_level_key_when_resolved_then_the_error_names_the_key_and_the_keys_there_are() {
     let err = error(&with_probe("      Bad: !FindInMap [Sizes, eu-west-1, Memory]"));
     assert_eq!(
         err.to_string(),
-        "Probe: Properties.Bad: Fn::FindInMap: mapping 'Sizes' has no key 'eu-west-1'"
+        "Probe: Properties.Bad: Fn::FindInMap [Sizes, eu-west-1, Memory]: Mappings.Sizes has no key 'eu-west-1' (there are: dev, us-east-1)"
+    );
+}
+
+#[test]
+fn given_find_in_map_with_a_missing_second_level_key_when_resolved_then_the_error_names_the_key_and_the_keys_there_are()
+{
+    let err = error(&with_probe("      Bad: !FindInMap [Sizes, us-east-1, Disk]"));
+    assert_eq!(
+        err.to_string(),
+        "Probe: Properties.Bad: Fn::FindInMap [Sizes, us-east-1, Disk]: Mappings.Sizes.us-east-1 has no key 'Disk' (there are: Memory, Names)"
+    );
+}
+
+#[test]
+fn given_find_in_map_with_a_key_from_a_parameter_when_missing_then_the_error_shows_the_resolved_key() {
+    let err = error(&with_probe("      Bad: !FindInMap [Sizes, !Ref Stage, Names]"));
+    assert_eq!(
+        err.to_string(),
+        "Probe: Properties.Bad: Fn::FindInMap [Sizes, dev, Names]: Mappings.Sizes.dev has no key 'Names' (there are: Memory)"
+    );
+}
+
+#[test]
+fn given_find_in_map_in_an_output_when_missing_then_the_error_names_the_output() {
+    let yaml = format!(
+        "{}Outputs:\n  Size:\n    Value: !FindInMap [Sizes, dev, Disk]\n",
+        with_probe("      X: 1")
+    );
+    let err = error(&yaml);
+    assert_eq!(
+        err.to_string(),
+        "Outputs.Size: Value: Fn::FindInMap [Sizes, dev, Disk]: Mappings.Sizes.dev has no key 'Disk' (there are: Memory)"
     );
 }
 
@@ -284,4 +342,24 @@ fn given_metadata_with_intrinsics_when_loaded_then_it_is_resolved_too() {
         t.resource("Q").unwrap().metadata,
         json!({"Owner": "local-team", "BuildMethod": "rust-cargolambda"})
     );
+}
+
+#[test]
+fn given_a_mapping_value_that_is_an_intrinsic_or_a_map_without_two_levels_when_loaded_then_the_section_is_refused() {
+    for mappings in [
+        "Mappings:\n  Sizes:\n    dev: {Memory: !Ref Stage}\n",
+        "Mappings:\n  Sizes:\n    Memory: 128\n",
+    ] {
+        let yaml = with_probe("      X: 1").replace(
+            "Mappings:\n  Sizes:\n    us-east-1: {Memory: 512, Names: [x, y]}\n    dev: {Memory: 128}\n",
+            mappings,
+        );
+        assert!(yaml.contains(mappings), "the probe template changed: {yaml}");
+        let err = error(&yaml);
+        assert_eq!(
+            err.to_string(),
+            "Mappings: must map names to {TopLevelKey: {SecondLevelKey: value}}, without intrinsic functions",
+            "{mappings}"
+        );
+    }
 }
