@@ -8,7 +8,7 @@
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
-use handler_kit::Trigger;
+use handler_kit::TriggerKind;
 use handler_kit::function::Resource;
 use handler_kit::local::Registration;
 use serde_yaml_ng::Value;
@@ -150,14 +150,14 @@ fn every_function_is_triggered_as_it_declares() {
             "{id}: the scheduled rules invoking it are the schedule it declares"
         );
         match declared.trigger {
-            Trigger::FunctionUrl => {
+            TriggerKind::FunctionUrl => {
                 assert!(mappings.is_empty(), "{id}: an HTTP function reads no queue");
                 assert_eq!(
                     function["Properties"]["FunctionUrlConfig"]["AuthType"], "AWS_IAM",
                     "{id}: a Function URL with IAM auth"
                 );
             }
-            Trigger::Sqs => {
+            TriggerKind::Sqs => {
                 assert!(
                     function["Properties"]["FunctionUrlConfig"].is_null(),
                     "{id}: no Function URL"
@@ -267,7 +267,7 @@ fn every_rule_keeps_events_it_cannot_deliver() {
         .into_iter()
         .filter(|(_, r)| r["Type"] == "AWS::Events::Rule" && r["Properties"]["ScheduleExpression"].is_null())
         .collect();
-    let sqs_fed = declared().iter().filter(|r| r.trigger == Trigger::Sqs).count();
+    let sqs_fed = declared().iter().filter(|r| r.trigger == TriggerKind::Sqs).count();
     assert_eq!(rules.len(), sqs_fed, "one rule per SQS-fed function");
     for (id, rule) in rules {
         for delivery in rule["Properties"]["Targets"].as_sequence().unwrap() {

@@ -11,9 +11,11 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use envelope::{Envelope, Location, Registry};
-use handler_kit::aggregate::{BatchHandler, Instant, Settled, after_conflict};
+use handler_kit::aggregate::{BatchHandler, Instant, Settled};
+use handler_kit::backoff::AFTER_CONFLICT;
 use handler_kit::config::ConfigError;
-use handler_kit::{Bus, Clock, Function, HandlerError, Setting, Trigger};
+use handler_kit::{Bus, Clock, Function, HandlerError, Setting};
+use handler_kit::trigger::SqsBatches;
 use sensor_stores::{
     DUE_INDEX, SENSOR_CATALOGUE_TABLE, SENSOR_WINDOWS_TABLE, SensorCatalogue, SensorCataloguePort, WindowStore,
     WindowStorePort,
@@ -47,10 +49,9 @@ pub const SETTINGS: [Setting; 5] = [
 ];
 
 /// detect-anomaly, declared once: SQS in (with a tick every minute), events to the bus.
-pub const FUNCTION: Function<Bus> = Function {
+pub const FUNCTION: Function<SqsBatches, Bus> = Function {
     name: "detect-anomaly",
-    trigger: Trigger::Sqs,
-    schedule: Some("rate(1 minute)"),
+    trigger: SqsBatches { schedule: Some("rate(1 minute)") },
     outputs: Bus,
     settings: &[
         // The catalogue through its cache (BatchGetItem): the sensors of a batch, or of the
@@ -95,11 +96,6 @@ pub fn build<P: SensorCataloguePort + WindowStorePort>(
         clock: platform.clock(),
     })
 }
-
-/// How many times a batch reads again and applies again the streams another invocation wrote
-/// first, before those streams' records come back to the queue: one busy stream fed by up to
-/// 10 invocations at once (the queue's `MaximumConcurrency`) loses at most 9 races in a row.
-pub const ATTEMPTS: u32 = 12;
 
 /// How many due streams the tick settles in one go (one read of their states, one of their
 /// windows, a transaction each): a part that fails is skipped this minute, the rest go on.
@@ -219,7 +215,7 @@ impl<C: SensorCatalogue, W: WindowStore> DetectAnomaly<C, W> {
     }
 
     /// Reads, applies and saves `readings` and the `due` streams; a stream another invocation
-    /// wrote first is read and applied again, up to [`ATTEMPTS`] times and starting no attempt
+    /// wrote first is read and applied again, up to [`AFTER_CONFLICT`]`.attempts` times and starting no attempt
     /// after `by`. Only the readings of streams that still could not be written come back.
     async fn settle_readings(
         &self,
@@ -240,9 +236,9 @@ impl<C: SensorCatalogue, W: WindowStore> DetectAnomaly<C, W> {
             .fold(0xcbf2_9ce4_8422_2325_u64, |hash, byte| {
                 (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3)
             });
-        for attempt in 1..=ATTEMPTS {
+        for attempt in 1..=AFTER_CONFLICT.attempts {
             if attempt > 1 {
-                after_conflict(attempt - 1, salt).await;
+                AFTER_CONFLICT.wait_salted(attempt - 1, salt).await;
             }
             let batch: Vec<Reading> = todo.iter().map(|&i| readings[i].clone()).collect();
             let tried = async {
@@ -302,9 +298,11 @@ impl<C: SensorCatalogue, W: WindowStore> DetectAnomaly<C, W> {
             records[i] = Some(Err(HandlerError::transient(
                 "window-conflict",
                 format!(
-                    "other invocations wrote stream '{}' '{}' first, {ATTEMPTS} times or until the deadline; the \
+                    "other invocations wrote stream '{}' '{}' first, {} times or until the deadline; the \
                      reading comes back",
-                    readings[i].sensor_id, readings[i].metric
+                    readings[i].sensor_id,
+                    readings[i].metric,
+                    AFTER_CONFLICT.attempts
                 ),
             )));
         }
@@ -431,7 +429,7 @@ impl<C: SensorCatalogue, W: WindowStore> BatchHandler for DetectAnomaly<C, W> {
         for (key, start, revision) in sent {
             pending.entry(key).or_default().push((start, revision));
         }
-        for _ in 0..ATTEMPTS {
+        for _ in 0..AFTER_CONFLICT.attempts {
             if pending.is_empty() {
                 break;
             }

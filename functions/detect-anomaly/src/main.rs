@@ -5,5 +5,5 @@
 
 #[tokio::main]
 async fn main() -> Result<(), handler_kit::lambda::Error> {
-    handler_kit::lambda::serve_batch(&detect_anomaly::FUNCTION, detect_anomaly::build).await
+    handler_kit::lambda::serve_batches(&detect_anomaly::FUNCTION, detect_anomaly::build).await
 }

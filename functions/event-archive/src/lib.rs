@@ -12,7 +12,8 @@ use envelope::{Decoder, Envelope, Registry};
 use event_store::{Appended, EventStore, EventStorePort, StoredEvent};
 use handler_kit::aggregate::{BatchHandler, Instant, Settled};
 use handler_kit::config::ConfigError;
-use handler_kit::{Clock, Function, HandlerError, Nowhere, Setting, Trigger};
+use handler_kit::{Clock, Function, HandlerError, Nowhere, Setting};
+use handler_kit::trigger::SqsBatches;
 use serde_json::Value;
 
 /// Archives events.
@@ -85,10 +86,9 @@ pub const EVENT_STORE_TABLE: Setting = Setting::table("EVENT_STORE_TABLE", "the 
 
 /// event-archive, declared once: SQS in (a rule matching every event), the store written,
 /// nothing published.
-pub const FUNCTION: Function<Nowhere> = Function {
+pub const FUNCTION: Function<SqsBatches, Nowhere> = Function {
     name: "event-archive",
-    trigger: Trigger::Sqs,
-    schedule: None,
+    trigger: SqsBatches { schedule: None },
     outputs: Nowhere,
     // One conditional PutItem per event: the archive may only put to the store.
     settings: &[EVENT_STORE_TABLE.calls(&["dynamodb:PutItem"])],

@@ -5,5 +5,5 @@
 
 #[tokio::main]
 async fn main() -> Result<(), handler_kit::lambda::Error> {
-    handler_kit::lambda::serve_batch(&event_archive::FUNCTION, event_archive::build).await
+    handler_kit::lambda::serve_batches(&event_archive::FUNCTION, event_archive::build).await
 }

@@ -13,7 +13,8 @@ use std::sync::Arc;
 use envelope::{Envelope, Registry};
 use field_crypto::{FieldCipher, KeyService};
 use handler_kit::config::ConfigError;
-use handler_kit::{Clock, FieldKeysPort, Function, Handler, HandlerError, Setting, Topic, Trigger};
+use handler_kit::{Clock, FieldKeysPort, Function, HandlerError, RecordHandler, Setting, Topic};
+use handler_kit::trigger::Sqs;
 use orders::decisions;
 use orders::events::{Contact, OrderRejected, OrderShipped, PaymentFailed, Recipient, personal};
 use orders::lifecycle::OrderEvent;
@@ -47,7 +48,7 @@ pub fn attributes(notification: &Envelope<Value>) -> Vec<(String, String)> {
         .collect()
 }
 
-impl<K: KeyService> Handler for NotifyCustomer<K> {
+impl<K: KeyService> RecordHandler for NotifyCustomer<K> {
     fn event_types(&self) -> Registry {
         Registry::new()
             .register::<OrderShipped>()
@@ -72,10 +73,9 @@ impl<K: KeyService> Handler for NotifyCustomer<K> {
 
 /// notify-customer, declared once: SQS in, notifications to `NOTIFICATIONS_TOPIC_ARN` with
 /// `customerId` and `template` attributes for subscription filter policies.
-pub const FUNCTION: Function<Topic> = Function {
+pub const FUNCTION: Function<Sqs, Topic> = Function {
     name: "notify-customer",
-    trigger: Trigger::Sqs,
-    schedule: None,
+    trigger: Sqs,
     outputs: Topic {
         variable: "NOTIFICATIONS_TOPIC_ARN",
         attributes,

@@ -2,5 +2,5 @@
 
 #[tokio::main]
 async fn main() -> Result<(), handler_kit::lambda::Error> {
-    handler_kit::lambda::serve_events(&notify_customer::FUNCTION, notify_customer::build).await
+    handler_kit::lambda::serve_records(&notify_customer::FUNCTION, notify_customer::build).await
 }

@@ -23,7 +23,8 @@ use event_store::{EventStore, EventStorePort};
 use field_crypto::{FieldCipher, KeyService};
 use handler_kit::config::{ConfigError, Env};
 use handler_kit::publish::Publisher;
-use handler_kit::{Bus, Clock, FieldKeysPort, Function, HttpHandler, Platform, PublishesTo, Setting, Trigger};
+use handler_kit::{Bus, Clock, FieldKeysPort, Function, HttpHandler, Platform, PublishesTo, Setting};
+use handler_kit::trigger::FunctionUrl;
 use idempotency::{Idempotency, IdempotencyError, Store};
 use order_stores::{OrderViews, ViewsPort};
 use orders::events::personal;
@@ -425,10 +426,9 @@ pub const ORDERS_TABLE: handler_kit::Setting =
 
 /// order-api, declared once: Function URL requests in, `OrderPlaced` to the bus, views read
 /// from `ORDERS_TABLE`, responses kept by `Idempotency-Key` in `IDEMPOTENCY_TABLE`.
-pub const FUNCTION: Function<Bus> = Function {
+pub const FUNCTION: Function<FunctionUrl, Bus> = Function {
     name: "order-api",
-    trigger: Trigger::FunctionUrl,
-    schedule: None,
+    trigger: FunctionUrl,
     outputs: Bus,
     settings: &[
         ORDERS_TABLE.calls(&["dynamodb:GetItem"]),

@@ -5,14 +5,13 @@
 //! since it was read, else the event is applied again.
 
 use envelope::{Envelope, ErrorClass, Registry};
+use handler_kit::backoff::VIEW_CONFLICT;
 use handler_kit::config::ConfigError;
-use handler_kit::{Function, Handler, HandlerError, Nowhere, Setting, Trigger};
+use handler_kit::{Function, HandlerError, Nowhere, RecordHandler, Setting};
+use handler_kit::trigger::Sqs;
 use order_stores::{OrderViews, Saved, ViewsPort};
 use orders::lifecycle::{Applied, OrderEvent, OrderView};
 use serde_json::Value;
-
-/// Attempts of read, apply, conditional save before the record is retried later.
-const ATTEMPTS: usize = 8;
 
 /// Keeps order-tracking views.
 pub struct OrderProjection<V> {
@@ -31,7 +30,7 @@ impl<V: OrderViews> OrderProjection<V> {
     }
 }
 
-impl<V: OrderViews> Handler for OrderProjection<V> {
+impl<V: OrderViews> RecordHandler for OrderProjection<V> {
     fn event_types(&self) -> Registry {
         orders::registry()
     }
@@ -39,10 +38,10 @@ impl<V: OrderViews> Handler for OrderProjection<V> {
     async fn handle(&self, event: Envelope<Value>) -> Result<Vec<Envelope<Value>>, HandlerError> {
         let (metadata, event) = OrderEvent::from_envelope(event)?;
         let store = |e: order_stores::StoreFailure| HandlerError::classified(e.class, "order-views", e);
-        for attempt in 0..ATTEMPTS {
+        for attempt in 0..VIEW_CONFLICT.attempts {
             if attempt > 0 {
                 // Another record of this order won the race: give it a moment, then re-read.
-                tokio::time::sleep(std::time::Duration::from_millis(5 << attempt)).await;
+                VIEW_CONFLICT.wait(attempt - 1).await;
             }
             let current = self.views.get(event.order_id()).await.map_err(store)?;
             let view = match OrderView::apply(current.as_ref(), &metadata, &event) {
@@ -62,8 +61,9 @@ impl<V: OrderViews> Handler for OrderProjection<V> {
             ErrorClass::Transient,
             "order-views",
             format!(
-                "order {}: the view kept changing under {ATTEMPTS} attempts",
-                event.order_id()
+                "order {}: the view kept changing under {} attempts",
+                event.order_id(),
+                VIEW_CONFLICT.attempts
             ),
         ))
     }
@@ -73,10 +73,9 @@ impl<V: OrderViews> Handler for OrderProjection<V> {
 pub const ORDERS_TABLE: Setting = Setting::table("ORDERS_TABLE", "the DynamoDB table of order-tracking views");
 
 /// order-projection, declared once: SQS in, views in `ORDERS_TABLE`, nothing published.
-pub const FUNCTION: Function<Nowhere> = Function {
+pub const FUNCTION: Function<Sqs, Nowhere> = Function {
     name: "order-projection",
-    trigger: Trigger::Sqs,
-    schedule: None,
+    trigger: Sqs,
     outputs: Nowhere,
     // Read the view, write it if unchanged (a conditional Put).
     settings: &[ORDERS_TABLE.calls(&["dynamodb:GetItem", "dynamodb:PutItem"])],

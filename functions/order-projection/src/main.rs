@@ -2,5 +2,5 @@
 
 #[tokio::main]
 async fn main() -> Result<(), handler_kit::lambda::Error> {
-    handler_kit::lambda::serve_events(&order_projection::FUNCTION, order_projection::build).await
+    handler_kit::lambda::serve_records(&order_projection::FUNCTION, order_projection::build).await
 }

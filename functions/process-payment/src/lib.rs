@@ -13,7 +13,8 @@ use envelope::{Envelope, Location, Metadata, Registry};
 use field_crypto::{FieldCipher, KeyService};
 use handler_kit::config::ConfigError;
 use handler_kit::local::{LocalPlatform, LocalTable};
-use handler_kit::{Bus, Clock, FieldKeysPort, Function, Handler, HandlerError, Platform, Setting, Trigger};
+use handler_kit::{Bus, Clock, FieldKeysPort, Function, HandlerError, Platform, RecordHandler, Setting};
+use handler_kit::trigger::Sqs;
 use orders::decisions::{self, PaymentOutcome};
 use orders::events::{InventoryReserved, personal};
 use ports::Faulty;
@@ -165,7 +166,7 @@ impl<G: PaymentGateway, K: KeyService> ProcessPayment<G, K> {
     }
 }
 
-impl<G: PaymentGateway, K: KeyService> Handler for ProcessPayment<G, K> {
+impl<G: PaymentGateway, K: KeyService> RecordHandler for ProcessPayment<G, K> {
     fn event_types(&self) -> Registry {
         Registry::new().register::<InventoryReserved>()
     }
@@ -214,10 +215,9 @@ impl GatewayPort for handler_kit::lambda::AwsPlatform {
 }
 
 /// process-payment, declared once: SQS in, events to the bus.
-pub const FUNCTION: Function<Bus> = Function {
+pub const FUNCTION: Function<Sqs, Bus> = Function {
     name: "process-payment",
-    trigger: Trigger::Sqs,
-    schedule: None,
+    trigger: Sqs,
     outputs: Bus,
     settings: &[FIELD_KEY],
     idempotent: true,

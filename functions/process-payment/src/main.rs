@@ -2,5 +2,5 @@
 
 #[tokio::main]
 async fn main() -> Result<(), handler_kit::lambda::Error> {
-    handler_kit::lambda::serve_events(&process_payment::FUNCTION, process_payment::build).await
+    handler_kit::lambda::serve_records(&process_payment::FUNCTION, process_payment::build).await
 }

@@ -11,9 +11,11 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use envelope::{Envelope, Registry};
-use handler_kit::aggregate::{BatchHandler, Instant, Settled, after_conflict};
+use handler_kit::aggregate::{BatchHandler, Instant, Settled};
+use handler_kit::backoff::AFTER_CONFLICT;
 use handler_kit::config::ConfigError;
-use handler_kit::{Clock, Function, HandlerError, Setting, Topic, Trigger};
+use handler_kit::{Clock, Function, HandlerError, Setting, Topic};
+use handler_kit::trigger::SqsBatches;
 use sensor_stores::{
     AlertStore, AlertStorePort, SENSOR_ALERTS_TABLE, SENSOR_CATALOGUE_TABLE, SensorCatalogue, SensorCataloguePort,
 };
@@ -36,10 +38,9 @@ pub fn attributes(alert: &Envelope<Value>) -> Vec<(String, String)> {
 }
 
 /// raise-alert, declared once: SQS in, alerts to `ALERTS_TOPIC_ARN`.
-pub const FUNCTION: Function<Topic> = Function {
+pub const FUNCTION: Function<SqsBatches, Topic> = Function {
     name: "raise-alert",
-    trigger: Trigger::Sqs,
-    schedule: None,
+    trigger: SqsBatches { schedule: None },
     outputs: Topic {
         variable: "ALERTS_TOPIC_ARN",
         attributes,
@@ -73,10 +74,6 @@ pub fn build<P: SensorCataloguePort + AlertStorePort>(
         clock: platform.clock(),
     })
 }
-
-/// How many times a batch reads again and applies again the periods another invocation wrote
-/// first, before those streams' records come back to the queue.
-pub const ATTEMPTS: u32 = 12;
 
 /// How long past the point where it stops settling an invocation holds the alerts it
 /// committed: its publish and the clearing of its outbox end before its deadline, which is
@@ -236,7 +233,7 @@ impl<C: SensorCatalogue, A: AlertStore> BatchHandler for RaiseAlert<C, A> {
     }
 
     /// Reads, applies and saves the batch's periods; a stream another invocation wrote first is
-    /// read and applied again, up to [`ATTEMPTS`] times and starting no attempt after `by`.
+    /// read and applied again, up to [`AFTER_CONFLICT`]`.attempts` times and starting no attempt after `by`.
     ///
     /// A replayed anomaly of a window older than [`sensor_stores::RETENTION`] changes nothing:
     /// its period's state has expired, and taking it again would open an alert that no later
@@ -275,9 +272,9 @@ impl<C: SensorCatalogue, A: AlertStore> BatchHandler for RaiseAlert<C, A> {
             .iter()
             .map(|a| a.metadata().id.as_u64_pair().0)
             .fold(0x811c_9dc5_u64, |hash, x| (hash ^ x).wrapping_mul(0x0100_0000_01b3));
-        for attempt in 1..=ATTEMPTS {
+        for attempt in 1..=AFTER_CONFLICT.attempts {
             if attempt > 1 {
-                after_conflict(attempt - 1, salt).await;
+                AFTER_CONFLICT.wait_salted(attempt - 1, salt).await;
             }
             let batch: Vec<AnomalyEvent> = todo.iter().map(|&i| anomalies[i].clone()).collect();
             let (decided, outbox) = match self.attempt(&batch, now, hold_until).await {
@@ -311,9 +308,10 @@ impl<C: SensorCatalogue, A: AlertStore> BatchHandler for RaiseAlert<C, A> {
             records[positions[i]] = Err(HandlerError::transient(
                 "alert-conflict",
                 format!(
-                    "other invocations wrote the periods of '{}' '{}' first, {ATTEMPTS} times or until the deadline",
+                    "other invocations wrote the periods of '{}' '{}' first, {} times or until the deadline",
                     anomalies[i].sensor_id(),
-                    anomalies[i].metric()
+                    anomalies[i].metric(),
+                    AFTER_CONFLICT.attempts
                 ),
             ));
         }
@@ -335,7 +333,7 @@ impl<C: SensorCatalogue, A: AlertStore> BatchHandler for RaiseAlert<C, A> {
         for (key, id) in sent {
             pending.entry(key).or_default().push(id);
         }
-        for _ in 0..ATTEMPTS {
+        for _ in 0..AFTER_CONFLICT.attempts {
             if pending.is_empty() {
                 break;
             }

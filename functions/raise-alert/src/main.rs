@@ -5,5 +5,5 @@
 
 #[tokio::main]
 async fn main() -> Result<(), handler_kit::lambda::Error> {
-    handler_kit::lambda::serve_batch(&raise_alert::FUNCTION, raise_alert::build).await
+    handler_kit::lambda::serve_batches(&raise_alert::FUNCTION, raise_alert::build).await
 }

@@ -5,7 +5,8 @@ use std::sync::Arc;
 
 use envelope::{Envelope, Location, Registry};
 use handler_kit::config::ConfigError;
-use handler_kit::{Bus, Clock, Function, Handler, HandlerError, Setting, Trigger};
+use handler_kit::{Bus, Clock, Function, HandlerError, RecordHandler, Setting};
+use handler_kit::trigger::Sqs;
 use order_stores::{Inventory, InventoryPort};
 use orders::decisions;
 use orders::events::PaymentFailed;
@@ -29,7 +30,7 @@ impl<I: Inventory> ReleaseInventory<I> {
     }
 }
 
-impl<I: Inventory> Handler for ReleaseInventory<I> {
+impl<I: Inventory> RecordHandler for ReleaseInventory<I> {
     fn event_types(&self) -> Registry {
         Registry::new().register::<PaymentFailed>()
     }
@@ -48,10 +49,9 @@ impl<I: Inventory> Handler for ReleaseInventory<I> {
 pub const INVENTORY_TABLE: Setting = Setting::table("INVENTORY_TABLE", "the DynamoDB table of stock per sku");
 
 /// release-inventory, declared once: SQS in, events to the bus, stock in `INVENTORY_TABLE`.
-pub const FUNCTION: Function<Bus> = Function {
+pub const FUNCTION: Function<Sqs, Bus> = Function {
     name: "release-inventory",
-    trigger: Trigger::Sqs,
-    schedule: None,
+    trigger: Sqs,
     outputs: Bus,
     // One transaction of updates (the counts, the reservation's tombstone).
     settings: &[INVENTORY_TABLE.calls(&["dynamodb:UpdateItem"])],

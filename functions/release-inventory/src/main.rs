@@ -2,5 +2,5 @@
 
 #[tokio::main]
 async fn main() -> Result<(), handler_kit::lambda::Error> {
-    handler_kit::lambda::serve_events(&release_inventory::FUNCTION, release_inventory::build).await
+    handler_kit::lambda::serve_records(&release_inventory::FUNCTION, release_inventory::build).await
 }

@@ -5,7 +5,8 @@ use std::sync::Arc;
 
 use envelope::{Envelope, Location, Registry};
 use handler_kit::config::ConfigError;
-use handler_kit::{Bus, Clock, Function, Handler, HandlerError, Setting, Trigger};
+use handler_kit::{Bus, Clock, Function, HandlerError, RecordHandler, Setting};
+use handler_kit::trigger::Sqs;
 use order_stores::{Inventory, InventoryPort};
 use orders::decisions;
 use orders::events::OrderPlaced;
@@ -29,7 +30,7 @@ impl<I: Inventory> ReserveInventory<I> {
     }
 }
 
-impl<I: Inventory> Handler for ReserveInventory<I> {
+impl<I: Inventory> RecordHandler for ReserveInventory<I> {
     fn event_types(&self) -> Registry {
         Registry::new().register::<OrderPlaced>()
     }
@@ -50,10 +51,9 @@ impl<I: Inventory> Handler for ReserveInventory<I> {
 pub const INVENTORY_TABLE: Setting = Setting::table("INVENTORY_TABLE", "the DynamoDB table of stock per sku");
 
 /// reserve-inventory, declared once: SQS in, events to the bus, stock in `INVENTORY_TABLE`.
-pub const FUNCTION: Function<Bus> = Function {
+pub const FUNCTION: Function<Sqs, Bus> = Function {
     name: "reserve-inventory",
-    trigger: Trigger::Sqs,
-    schedule: None,
+    trigger: Sqs,
     outputs: Bus,
     // One transaction: an update per line, the reservation's conditional put.
     settings: &[INVENTORY_TABLE.calls(&["dynamodb:PutItem", "dynamodb:UpdateItem"])],

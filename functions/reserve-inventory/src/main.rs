@@ -2,5 +2,5 @@
 
 #[tokio::main]
 async fn main() -> Result<(), handler_kit::lambda::Error> {
-    handler_kit::lambda::serve_events(&reserve_inventory::FUNCTION, reserve_inventory::build).await
+    handler_kit::lambda::serve_records(&reserve_inventory::FUNCTION, reserve_inventory::build).await
 }

@@ -14,7 +14,8 @@ use aws_lambda_events::event::lambda_function_urls::{LambdaFunctionUrlRequest, L
 use handler_kit::config::ConfigError;
 use handler_kit::http::{HttpHandler, Request, json_response, problem};
 use handler_kit::publish::Publisher;
-use handler_kit::{Bus, Clock, Function, PublishesTo, Trigger};
+use handler_kit::{Bus, Clock, Function, PublishesTo};
+use handler_kit::trigger::FunctionUrl;
 use sensor_stores::{
     AlertStore, AlertStorePort, SENSOR_ALERTS_TABLE, SENSOR_CATALOGUE_TABLE, SENSOR_WINDOWS_TABLE, SensorCatalogue,
     SensorCataloguePort, WindowStore, WindowStorePort,
@@ -23,10 +24,9 @@ use sensors::readings::{check_limits, check_readings, readings_of};
 use serde_json::{Value, json};
 
 /// sensor-api, declared once: Function URL requests in, readings to the bus.
-pub const FUNCTION: Function<Bus> = Function {
+pub const FUNCTION: Function<FunctionUrl, Bus> = Function {
     name: "sensor-api",
-    trigger: Trigger::FunctionUrl,
-    schedule: None,
+    trigger: FunctionUrl,
     outputs: Bus,
     settings: &[
         SENSOR_CATALOGUE_TABLE.calls(&["dynamodb:BatchGetItem"]),

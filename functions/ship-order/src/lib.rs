@@ -10,7 +10,8 @@ use std::sync::Arc;
 use envelope::{Envelope, Location, Registry};
 use field_crypto::{FieldCipher, KeyService};
 use handler_kit::config::ConfigError;
-use handler_kit::{Bus, Clock, FieldKeysPort, Function, Handler, HandlerError, Setting, Trigger};
+use handler_kit::{Bus, Clock, FieldKeysPort, Function, HandlerError, RecordHandler, Setting};
+use handler_kit::trigger::Sqs;
 use orders::decisions;
 use orders::events::{PaymentCompleted, ShippingAddress, personal};
 use serde_json::Value;
@@ -28,7 +29,7 @@ impl<K: KeyService> ShipOrder<K> {
     }
 }
 
-impl<K: KeyService> Handler for ShipOrder<K> {
+impl<K: KeyService> RecordHandler for ShipOrder<K> {
     fn event_types(&self) -> Registry {
         Registry::new().register::<PaymentCompleted>()
     }
@@ -45,10 +46,9 @@ impl<K: KeyService> Handler for ShipOrder<K> {
 }
 
 /// ship-order, declared once: SQS in, events to the bus.
-pub const FUNCTION: Function<Bus> = Function {
+pub const FUNCTION: Function<Sqs, Bus> = Function {
     name: "ship-order",
-    trigger: Trigger::Sqs,
-    schedule: None,
+    trigger: Sqs,
     outputs: Bus,
     settings: &[FIELD_KEY],
     idempotent: true,

@@ -2,5 +2,5 @@
 
 #[tokio::main]
 async fn main() -> Result<(), handler_kit::lambda::Error> {
-    handler_kit::lambda::serve_events(&ship_order::FUNCTION, ship_order::build).await
+    handler_kit::lambda::serve_records(&ship_order::FUNCTION, ship_order::build).await
 }

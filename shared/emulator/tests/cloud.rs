@@ -13,7 +13,8 @@ use emulator::topology::Topology;
 use envelope::encode::AwsContext;
 use envelope::{Carrier, Envelope, EventType, Registry};
 use handler_kit::local::{self, Registration};
-use handler_kit::{Function, Handler, HandlerError, Nowhere, Trigger};
+use handler_kit::trigger::{EventBridge, FunctionUrl, Sqs, SqsBatches};
+use handler_kit::{Function, HandlerError, Nowhere, RecordHandler};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
@@ -31,7 +32,7 @@ impl EventType for WorkArrived {
 
 /// Its work takes 50 ms of virtual time, so invocations the cloud runs at once overlap.
 struct Stub;
-impl Handler for Stub {
+impl RecordHandler for Stub {
     fn event_types(&self) -> Registry {
         Registry::new().register::<WorkArrived>()
     }
@@ -43,7 +44,7 @@ impl Handler for Stub {
 
 /// A function whose downstream is always unavailable: every invocation fails (transient).
 struct Failing;
-impl Handler for Failing {
+impl RecordHandler for Failing {
     fn event_types(&self) -> Registry {
         Registry::new().register::<WorkArrived>()
     }
@@ -52,19 +53,17 @@ impl Handler for Failing {
     }
 }
 
-static FAILING: Function<Nowhere> = Function {
+static FAILING: Function<EventBridge, Nowhere> = Function {
     name: "failing",
-    trigger: Trigger::EventBridge,
-    schedule: None,
+    trigger: EventBridge,
     outputs: Nowhere,
     settings: &[],
     idempotent: true,
 };
 
-static STUB: Function<Nowhere> = Function {
+static STUB: Function<Sqs, Nowhere> = Function {
     name: "stub",
-    trigger: Trigger::Sqs,
-    schedule: None,
+    trigger: Sqs,
     outputs: Nowhere,
     settings: &[],
     idempotent: true,
@@ -84,10 +83,9 @@ impl handler_kit::HttpHandler for SlowApi {
     }
 }
 
-static API: Function<Nowhere> = Function {
+static API: Function<FunctionUrl, Nowhere> = Function {
     name: "api",
-    trigger: Trigger::FunctionUrl,
-    schedule: None,
+    trigger: FunctionUrl,
     outputs: Nowhere,
     settings: &[],
     idempotent: false,
@@ -124,10 +122,11 @@ impl handler_kit::BatchHandler for Ticker {
     }
 }
 
-static TICKER: Function<Nowhere> = Function {
+static TICKER: Function<SqsBatches, Nowhere> = Function {
     name: "ticker",
-    trigger: Trigger::Sqs,
-    schedule: Some("rate(1 minute)"),
+    trigger: SqsBatches {
+        schedule: Some("rate(1 minute)"),
+    },
     outputs: Nowhere,
     settings: &[],
     idempotent: false,
@@ -135,10 +134,10 @@ static TICKER: Function<Nowhere> = Function {
 
 fn registrations() -> Vec<Registration> {
     vec![
-        local::events(&STUB, |_| Ok(Stub)),
-        local::events(&FAILING, |_| Ok(Failing)),
+        local::records(&STUB, |_| Ok(Stub)),
+        local::records(&FAILING, |_| Ok(Failing)),
         local::http(&API, |_| Ok(SlowApi)),
-        local::batch(&TICKER, |_| Ok(Ticker)),
+        local::batches(&TICKER, |_| Ok(Ticker)),
     ]
 }
 

@@ -19,7 +19,7 @@ use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_mai
 use envelope::encode::AwsContext;
 use envelope::{Carrier, Envelope, EventType, Registry};
 use handler_kit::publish::{InMemoryParking, InMemoryPublisher};
-use handler_kit::{Handler, HandlerError, Invocation, Processor};
+use handler_kit::{RecordHandler, HandlerError, Invocation, RecordProcessor};
 use idempotency::{Idempotency, InMemoryStore, PutOutcome, Record, Store, StoreError};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -36,7 +36,7 @@ impl EventType for OrderPlaced {
 
 /// Emits one event per event: the least a real handler does.
 struct Forward;
-impl Handler for Forward {
+impl RecordHandler for Forward {
     fn event_types(&self) -> Registry {
         Registry::new().register::<OrderPlaced>()
     }
@@ -100,8 +100,8 @@ fn batch(records: usize) -> SqsEvent {
     .unwrap()
 }
 
-fn processor<S: Store>(store: S) -> Processor<Forward, S, InMemoryPublisher, InMemoryParking> {
-    Processor::new(
+fn processor<S: Store>(store: S) -> RecordProcessor<Forward, S, InMemoryPublisher, InMemoryParking> {
+    RecordProcessor::new(
         "bench",
         Forward,
         Idempotency::new("bench", store),

@@ -1,6 +1,6 @@
 //! Functions that aggregate: one decision covers several records (a window of readings, a
 //! period of anomalies), so the handler sees the whole batch at once, with the same
-//! per-record failure reporting as [`crate::Handler`].
+//! per-record failure reporting as [`crate::RecordHandler`].
 //!
 //! **Commit, then publish, from an outbox.** A handler settles a batch: it decides and commits
 //! its new state with the outputs kept beside it (an outbox in the same conditional write), and
@@ -28,28 +28,11 @@ pub use tokio::time::Instant;
 use tokio::time::timeout_at;
 
 use crate::error::{HandlerError, KitError};
-use crate::processor::{
-    Invocation, Limits, Outcome, fail_rest_of_groups, failed, is_fifo, message_groups, not_in_time, park,
-    permanent_decode, sqs_response,
-};
+use crate::answer::{park, sqs_response};
+use crate::fifo::{fail_rest_of_groups, is_fifo, message_groups};
+use crate::invocation::{Invocation, Limits};
+use crate::outcome::{Outcome, failed, not_in_time, permanent_decode};
 use crate::publish::{Parking, Publisher};
-
-/// Waits before the next attempt at a write another invocation won: full jitter in
-/// `[0, min(100 ms, 5 ms * 2^attempt)]`, so writers racing on one item spread out instead of
-/// colliding again. The jitter is drawn from `salt` (say, a hash of what the batch holds), not
-/// from a random source, so a simulated run replays exactly; different batches draw
-/// differently.
-pub async fn after_conflict(attempt: u32, salt: u64) {
-    const BASE_MS: u64 = 5;
-    const CAP_MS: u64 = 100;
-    let ceiling = CAP_MS.min(BASE_MS << attempt.min(16));
-    // splitmix64 of the salt and the attempt: a well-spread draw from two small numbers.
-    let mut z = salt ^ u64::from(attempt).wrapping_mul(0x9E37_79B9_7F4A_7C15);
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^= z >> 31;
-    tokio::time::sleep(std::time::Duration::from_millis(z % (ceiling + 1))).await;
-}
 
 /// What an aggregating handler settled for a batch or a tick: its state is committed.
 #[derive(Debug)]
@@ -140,6 +123,11 @@ impl<H: BatchHandler, P: Publisher, Q: Parking> BatchProcessor<H, P, Q> {
     pub fn with_limits(mut self, limits: Limits) -> Self {
         self.limits = limits;
         self
+    }
+
+    /// Whether records of `event_type` are read.
+    pub fn consumes(&self, event_type: &str) -> bool {
+        self.decoder.accepts(event_type)
     }
 
     /// The handler, publisher and parking, e.g. to inspect in-memory adapters in tests.

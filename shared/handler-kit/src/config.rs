@@ -96,9 +96,12 @@ pub struct KitConfig {
 }
 
 impl KitConfig {
+    /// The variable Lambda sets to the function's deployed name.
+    pub const FUNCTION_NAME: &str = "AWS_LAMBDA_FUNCTION_NAME";
+
     /// The processors' limits these settings give.
-    pub fn limits(&self) -> crate::processor::Limits {
-        crate::processor::Limits {
+    pub fn limits(&self) -> crate::invocation::Limits {
+        crate::invocation::Limits {
             concurrency: self.max_concurrency,
             deadline_margin: self.deadline_margin,
         }
@@ -125,7 +128,7 @@ impl KitConfig {
             });
         }
         Ok(Self {
-            function_name: env.required("AWS_LAMBDA_FUNCTION_NAME", "the function's name, set by Lambda")?,
+            function_name: env.required(Self::FUNCTION_NAME, "the function's name, set by Lambda")?,
             parking_queue_url: env
                 .required("PARKING_QUEUE_URL", "the queue where unprocessable messages are parked")?,
             endpoint_url,

@@ -93,6 +93,24 @@ pub enum KitError {
         /// Its index in the batch.
         index: usize,
     },
+    /// The invocation panicked outside any record's work (which fails its record alone).
+    #[error("the invocation panicked: {message}")]
+    Panicked {
+        /// The panic's message.
+        message: String,
+    },
+    /// An EventBridge event other than a scheduled rule's tick reached a function that takes
+    /// SQS batches and ticks.
+    #[error("a '{detail_type}' event from '{event_source}' is not a scheduled rule's tick; only SQS batches and ticks reach this function")]
+    NotATick {
+        /// The event's `source`.
+        event_source: String,
+        /// The event's `detail-type`.
+        detail_type: String,
+    },
+    /// A scheduled rule's tick reached a function that declares no schedule.
+    #[error("a scheduled rule's tick reached a function that declares no schedule (its trigger's `schedule` is none)")]
+    NoSchedule,
     /// Configuration is missing or malformed.
     #[error(transparent)]
     Config(#[from] crate::config::ConfigError),

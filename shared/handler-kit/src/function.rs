@@ -4,19 +4,7 @@
 //! the function's resources.
 
 use crate::publish::AttributesOf;
-
-/// How events reach a function.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Trigger {
-    /// An SQS event source mapping with `ReportBatchItemFailures`.
-    Sqs,
-    /// An EventBridge rule targeting the function directly.
-    EventBridge,
-    /// An SNS subscription with protocol `lambda`.
-    Sns,
-    /// A Lambda Function URL (HTTP).
-    FunctionUrl,
-}
+use crate::trigger::{Trigger, TriggerKind};
 
 /// What a setting names, so the template and the local cloud can check it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -228,14 +216,11 @@ impl Outputs for Nowhere {
 
 /// A function, declared once.
 #[derive(Debug)]
-pub struct Function<O> {
+pub struct Function<T, O> {
     /// Its crate's (and binary's) name.
     pub name: &'static str,
-    /// How events reach it.
-    pub trigger: Trigger,
-    /// A scheduled rule's expression (`rate(1 minute)`) that also invokes it, for what time
-    /// alone decides (an aggregating function's tick).
-    pub schedule: Option<&'static str>,
+    /// How events reach it (and a scheduled rule's ticks, for [`crate::trigger::SqsBatches`]).
+    pub trigger: T,
     /// Where its outputs go.
     pub outputs: O,
     /// The settings of its own (tables, third parties); the kit's come on top.
@@ -245,12 +230,17 @@ pub struct Function<O> {
     pub idempotent: bool,
 }
 
-impl<O: Outputs> Function<O> {
+impl<T: Trigger, O: Outputs> Function<T, O> {
+    /// The expression of a scheduled rule that also invokes it (`rate(1 minute)`), if any.
+    pub fn schedule(&self) -> Option<&'static str> {
+        self.trigger.schedule()
+    }
+
     /// Every variable the function reads: the kit's, its outputs' destination, its own.
     pub fn variables(&self) -> Vec<Setting> {
         // A record-driven function parks what it cannot process and reads the kit's tuning;
         // an HTTP one reads what it declares.
-        let record_driven = self.trigger != Trigger::FunctionUrl;
+        let record_driven = T::KIND != TriggerKind::FunctionUrl;
         let idempotency: &[Setting] = if self.idempotent && record_driven {
             &[IDEMPOTENCY_TABLE]
         } else {

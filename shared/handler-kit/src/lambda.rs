@@ -1,31 +1,28 @@
-//! The AWS platform and the Lambda glue: one call in `main.rs` ([`serve_events`] or
-//! [`serve_http`]) wires logging, the AWS adapters, the function's builder, the processor and
-//! the runtime.
+//! The AWS platform and the Lambda glue: one call in `main.rs` ([`serve_records`],
+//! [`serve_batches`] or [`serve_http`], whichever the function's trigger takes) wires logging,
+//! the AWS adapters, the function's builder, its entry and the runtime.
 
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use aws_config::{BehaviorVersion, SdkConfig};
-use aws_lambda_events::event::eventbridge::EventBridgeEvent;
-use aws_lambda_events::event::lambda_function_urls::LambdaFunctionUrlRequest;
-use aws_lambda_events::event::sns::SnsEvent;
-use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use aws_smithy_runtime_api::client::connector_metadata::ConnectorMetadata;
 use aws_smithy_runtime_api::client::http::{HttpClient, HttpConnectorSettings, SharedHttpClient, SharedHttpConnector};
 use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
-use idempotency::{Clock, DynamoDbStore, Store, SystemClock};
+use idempotency::{Clock, DynamoDbStore, SystemClock};
 use lambda_runtime::{Context, LambdaEvent};
-use serde_json::Value;
-use tracing::Instrument;
 
 use crate::aggregate::BatchHandler;
 use crate::config::{ConfigError, Env};
-use crate::function::{Bus, Function, Nowhere, Outputs, Setting, Topic, Trigger};
+use crate::dispatch::{self, Entry, PayloadOf, RecordTrigger};
+use crate::function::{Bus, Function, Nowhere, Outputs, Setting, Topic};
 use crate::http::HttpHandler;
+use crate::invocation::Invocation;
 use crate::observability;
-use crate::platform::{Platform, PublishesTo, batch_processor, processor};
-use crate::processor::{Handler, Invocation, Processor};
-use crate::publish::{EventBridgePublisher, InMemoryPublisher, Parking, Publisher, SnsPublisher, SqsParking};
+use crate::platform::{Platform, PublishesTo};
+use crate::publish::{EventBridgePublisher, InMemoryPublisher, SnsPublisher, SqsParking};
+use crate::records::RecordHandler;
+use crate::trigger::{FunctionUrl, SqsBatches, Trigger};
 
 /// What `main` returns when a function cannot start or serve.
 pub use lambda_runtime::Error;
@@ -184,177 +181,69 @@ impl Invocation {
     }
 }
 
-/// Runs an event-driven function on Lambda: logging, the platform, `build` (its one
-/// composition root) once at cold start, the processor, then the runtime. A configuration
-/// error stops the cold start with a log line naming the variable.
-pub async fn serve_events<O, H, B>(function: &'static Function<O>, build: B) -> Result<(), lambda_runtime::Error>
+/// Runs a function whose records are handled one by one (SQS, EventBridge or SNS) on Lambda;
+/// `build` (its one composition root) once at cold start.
+pub async fn serve_records<T, O, H, B>(function: &'static Function<T, O>, build: B) -> Result<(), Error>
 where
+    T: RecordTrigger,
     O: Outputs,
     AwsPlatform: PublishesTo<O>,
-    H: Handler + 'static,
+    H: RecordHandler + 'static,
     B: FnOnce(&AwsPlatform) -> Result<H, ConfigError>,
 {
-    let (name, processor) = cold_start(|platform| processor(platform, function, build(platform)?)).await?;
-    let trigger = function.trigger;
-    tracing::info!(function = name, ?trigger, "cold start: initialised");
-    let metrics = observability::metrics(METRICS_NAMESPACE, &name)?;
-    let processor = Arc::new(processor);
-    metrics_cloudwatch_embedded::lambda::handler::run(metrics, move |event: LambdaEvent<Value>| {
-        let processor = Arc::clone(&processor);
-        let invocation = Invocation::from_context(&event.context);
-        let span = observability::invocation_span(&name, &invocation.request_id);
-        async move { dispatch(trigger, &processor, event.payload, &invocation).await }.instrument(span)
-    })
-    .await
+    serve(|platform| dispatch::records(platform, function, build(platform)?)).await
 }
 
-/// Runs an aggregating function on Lambda: SQS batches, one decision each, and the ticks of
-/// its scheduled rule; `build` once at cold start.
-pub async fn serve_batch<O, H, B>(function: &'static Function<O>, build: B) -> Result<(), lambda_runtime::Error>
+/// Runs a function whose SQS batches are taken whole (an aggregate), and the ticks of its
+/// scheduled rule, on Lambda; `build` once at cold start.
+pub async fn serve_batches<O, H, B>(function: &'static Function<SqsBatches, O>, build: B) -> Result<(), Error>
 where
     O: Outputs,
     AwsPlatform: PublishesTo<O>,
     H: BatchHandler + 'static,
     B: FnOnce(&AwsPlatform) -> Result<H, ConfigError>,
 {
-    let (name, processor) = cold_start(|platform| batch_processor(platform, function, build(platform)?)).await?;
-    tracing::info!(function = name, "cold start: initialised");
-    let metrics = observability::metrics(METRICS_NAMESPACE, &name)?;
-    let processor = Arc::new(processor);
-    metrics_cloudwatch_embedded::lambda::handler::run(metrics, move |event: LambdaEvent<Value>| {
-        let processor = Arc::clone(&processor);
-        let invocation = Invocation::from_context(&event.context);
-        let span = observability::invocation_span(&name, &invocation.request_id);
-        async move {
-            if crate::local::is_scheduled_event(&event.payload) {
-                processor.process_tick(chrono::Utc::now(), &invocation).await?;
-                return Ok(Value::Null);
-            }
-            let sqs: SqsEvent = serde_json::from_value(event.payload)?;
-            Ok::<_, lambda_runtime::Error>(serde_json::to_value(processor.process_sqs(&sqs, &invocation).await?)?)
-        }
-        .instrument(span)
-    })
-    .await
+    serve(|platform| dispatch::batches(platform, function, build(platform)?)).await
 }
 
 /// Runs an HTTP function behind a Function URL on Lambda, `build` once at cold start.
-pub async fn serve_http<O, H, B>(function: &'static Function<O>, build: B) -> Result<(), lambda_runtime::Error>
+pub async fn serve_http<O, H, B>(function: &'static Function<FunctionUrl, O>, build: B) -> Result<(), Error>
 where
-    O: Outputs,
     H: HttpHandler + 'static,
     B: FnOnce(&AwsPlatform) -> Result<H, ConfigError>,
 {
-    let handler = Arc::new(cold_start(build).await?);
-    tracing::info!(function = function.name, "cold start: initialised");
-    lambda_runtime::run(lambda_runtime::service_fn(
-        move |event: LambdaEvent<LambdaFunctionUrlRequest>| {
-            let handler = Arc::clone(&handler);
-            async move { Ok::<_, lambda_runtime::Error>(handler.handle(event.payload).await) }
-        },
-    ))
-    .await
+    serve(|platform| Ok(dispatch::http(platform, function, build(platform)?))).await
 }
 
-/// The cold start every function shares: logging, the AWS platform, then `make` (the
-/// function's builder, and its processor). A configuration error stops it with a log line
-/// naming the variable.
-async fn cold_start<T>(make: impl FnOnce(&AwsPlatform) -> Result<T, ConfigError>) -> Result<T, lambda_runtime::Error> {
+/// What every entry point shares on Lambda: logging, the AWS platform and the entry at cold
+/// start (a configuration error stops it with a log line naming the variable), EMF metrics
+/// flushed after each invocation, then each payload read once by the runtime into the
+/// trigger's type and handed to [`dispatch::invoke`].
+async fn serve<E: Entry>(make: impl FnOnce(&AwsPlatform) -> Result<E, ConfigError>) -> Result<(), Error> {
     observability::init_logging();
-    AwsPlatform::load()
+    let entry = AwsPlatform::load()
         .await
         .and_then(|platform| make(&platform))
         .map_err(|err| {
             tracing::error!(error = %err, "configuration error");
-            err.into()
-        })
-}
-
-/// Reads the payload as the trigger delivers it; an SQS batch answers with its failed ids.
-async fn dispatch<H: Handler, S: Store, P: Publisher, Q: Parking>(
-    trigger: Trigger,
-    processor: &Processor<H, S, P, Q>,
-    payload: Value,
-    invocation: &Invocation,
-) -> Result<Value, lambda_runtime::Error> {
-    match trigger {
-        Trigger::Sqs => {
-            let event: SqsEvent = serde_json::from_value(payload)?;
-            let response: SqsBatchResponse = processor.process_sqs(&event, invocation).await?;
-            Ok(serde_json::to_value(response)?)
+            Error::from(err)
+        })?;
+    tracing::info!(function = entry.name(), trigger = ?<E::Trigger as Trigger>::KIND, "cold start: initialised");
+    let metrics = observability::metrics(METRICS_NAMESPACE, entry.name())?;
+    let entry = Arc::new(entry);
+    metrics_cloudwatch_embedded::lambda::handler::run(metrics, move |event: LambdaEvent<PayloadOf<E>>| {
+        let entry = Arc::clone(&entry);
+        async move {
+            let invocation = Invocation::from_context(&event.context);
+            Ok::<_, Error>(dispatch::invoke(&*entry, event.payload, &invocation).await?)
         }
-        Trigger::EventBridge => {
-            let event: EventBridgeEvent<Value> = serde_json::from_value(payload)?;
-            processor.process_eventbridge(event, invocation).await?;
-            Ok(Value::Null)
-        }
-        Trigger::Sns => {
-            let event: SnsEvent = serde_json::from_value(payload)?;
-            processor.process_sns(&event, invocation).await?;
-            Ok(Value::Null)
-        }
-        Trigger::FunctionUrl => Err("an HTTP function is served by serve_http, not serve_events".into()),
-    }
+    })
+    .await
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::HandlerError;
-    use crate::publish::{InMemoryParking, InMemoryPublisher};
-    use envelope::{Envelope, Registry};
-    use idempotency::{Idempotency, InMemoryStore};
-
-    /// Accepts any event and emits nothing.
-    struct Accept;
-    impl Handler for Accept {
-        fn event_types(&self) -> Registry {
-            Registry::new()
-        }
-        async fn handle(&self, _: Envelope<Value>) -> Result<Vec<Envelope<Value>>, HandlerError> {
-            Ok(Vec::new())
-        }
-    }
-
-    fn sample(name: &str) -> Value {
-        let path = format!("{}/../../events/carriers/{name}", env!("CARGO_MANIFEST_DIR"));
-        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
-    }
-
-    #[tokio::test]
-    async fn each_trigger_reads_its_payload_and_answers_as_lambda_expects() {
-        // An empty registry knows no type: every record is refused for good, so parked.
-        let processor = Processor::new(
-            "f",
-            Accept,
-            Idempotency::new("f", InMemoryStore::new()),
-            InMemoryPublisher::new(),
-            InMemoryParking::new(),
-        );
-        let invocation = Invocation::with_remaining("r", Duration::from_secs(30));
-        let sqs = sample("bad-json.sqs-eventbridge.json");
-        let response = dispatch(Trigger::Sqs, &processor, sqs, &invocation).await.unwrap();
-        assert_eq!(response, serde_json::json!({ "batchItemFailures": [] }));
-        assert_eq!(processor.parts().3.parked().len(), 2);
-
-        let eventbridge = sample("order-placed.eventbridge.json");
-        assert_eq!(
-            dispatch(Trigger::EventBridge, &processor, eventbridge, &invocation)
-                .await
-                .unwrap(),
-            Value::Null
-        );
-        let sns = sample("order-shipped.sns.json");
-        assert_eq!(
-            dispatch(Trigger::Sns, &processor, sns, &invocation).await.unwrap(),
-            Value::Null
-        );
-        assert!(
-            dispatch(Trigger::Sqs, &processor, Value::from("nonsense"), &invocation)
-                .await
-                .is_err()
-        );
-    }
 
     #[test]
     fn the_deadline_comes_from_the_context() {

@@ -2,7 +2,7 @@
 //! in process. Sends go to an [`Outbox`] the cloud drains after each invocation; tables are
 //! in-memory, shared by name across functions, and every port call goes through the run's
 //! [`FaultPlan`]. The local cloud registers functions from their declarations and builders
-//! ([`events`], [`http`]) and knows nothing else of them.
+//! ([`records`], [`batches`], [`http`]) and knows nothing else of them.
 
 use std::any::Any;
 use std::collections::{BTreeMap, BTreeSet};
@@ -11,22 +11,21 @@ use std::pin::Pin;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use aws_lambda_events::event::eventbridge::EventBridgeEvent;
-use aws_lambda_events::event::lambda_function_urls::LambdaFunctionUrlRequest;
-use aws_lambda_events::event::sns::SnsEvent;
-use aws_lambda_events::event::sqs::SqsEvent;
-use envelope::{Envelope, MAX_ENTRY_BYTES, Registry};
+use envelope::{Envelope, MAX_ENTRY_BYTES};
 use idempotency::{Clock, InMemoryStore};
 use ports::{FaultPlan, Faulty};
 use serde_json::Value;
 
-use crate::aggregate::{BatchHandler, BatchProcessor};
+use crate::aggregate::BatchHandler;
 use crate::config::{ConfigError, Env};
-use crate::function::{Bus, Function, Nowhere, Outputs, Resource, Setting, Topic, Trigger};
+use crate::dispatch::{self, Entry, PayloadOf, RecordTrigger};
+use crate::function::{Bus, Function, Nowhere, Outputs, Resource, Setting, Topic};
 use crate::http::HttpHandler;
-use crate::platform::{Platform, PublishesTo, batch_processor, processor};
-use crate::processor::{Handler, Invocation, Processor};
+use crate::invocation::Invocation;
+use crate::platform::{Platform, PublishesTo};
 use crate::publish::{AttributesOf, FailedEntry, ParkedMessage, Parking, PublishError, Publisher, message_attributes};
+use crate::records::RecordHandler;
+use crate::trigger::{FunctionUrl, SqsBatches, Trigger, TriggerKind};
 
 /// A message to a topic or a queue: its body and string attributes.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -500,6 +499,26 @@ pub trait LocalFunction {
     fn invoke<'a>(&'a self, payload: Value, request_id: &'a str, timeout: Duration) -> Invoked<'a>;
 }
 
+/// Every entry runs in process as on Lambda: the payload read once into its trigger's type
+/// (what Lambda's runtime would refuse is refused), then [`dispatch::invoke`].
+impl<E: Entry> LocalFunction for E {
+    fn consumes(&self, event_type: &str) -> bool {
+        Entry::consumes(self, event_type)
+    }
+
+    fn invoke<'a>(&'a self, payload: Value, request_id: &'a str, timeout: Duration) -> Invoked<'a> {
+        Box::pin(async move {
+            let payload: PayloadOf<E> = serde_json::from_value(payload)
+                .map_err(|e| format!("payload is not {}: {e}", <E::Trigger as Trigger>::PAYLOAD))?;
+            let invocation = Invocation::with_remaining(request_id, timeout);
+            let response = dispatch::invoke(self, payload, &invocation)
+                .await
+                .map_err(|e| e.to_string())?;
+            serde_json::to_value(response).map_err(|e| e.to_string())
+        })
+    }
+}
+
 type Make = Box<dyn Fn(LocalPlatform) -> Result<Box<dyn LocalFunction>, ConfigError> + Send + Sync>;
 
 /// A function the local cloud can deploy: its declaration, and how to build it on a
@@ -508,7 +527,7 @@ pub struct Registration {
     /// The crate (and binary) name.
     pub name: &'static str,
     /// How events reach it.
-    pub trigger: Trigger,
+    pub trigger: TriggerKind,
     /// The scheduled rule's expression that also invokes it, if any.
     pub schedule: Option<&'static str>,
     /// Every variable it reads.
@@ -532,184 +551,61 @@ impl Registration {
     pub fn build(&self, platform: LocalPlatform) -> Result<Box<dyn LocalFunction>, ConfigError> {
         (self.make)(platform)
     }
+
+    fn of<T: Trigger, O: Outputs, E: Entry>(
+        function: &'static Function<T, O>,
+        make: impl Fn(&LocalPlatform) -> Result<E, ConfigError> + Send + Sync + 'static,
+    ) -> Self {
+        Self {
+            name: function.name,
+            trigger: T::KIND,
+            schedule: function.schedule(),
+            variables: function.variables(),
+            publishes_to: function.outputs.destination(),
+            make: Box::new(move |platform| Ok(Box::new(make(&platform)?) as Box<dyn LocalFunction>)),
+        }
+    }
 }
 
-/// Registers an event-driven function: its declaration and its builder.
-pub fn events<O, H, B>(function: &'static Function<O>, build: B) -> Registration
+/// Registers a function whose records are handled one by one: its declaration and its
+/// builder (the same as `main.rs` hands [`crate::lambda`]).
+pub fn records<T, O, H, B>(function: &'static Function<T, O>, build: B) -> Registration
 where
+    T: RecordTrigger,
     O: Outputs,
     LocalPlatform: PublishesTo<O>,
-    H: Handler + 'static,
+    H: RecordHandler + 'static,
     B: Fn(&LocalPlatform) -> Result<H, ConfigError> + Send + Sync + 'static,
 {
-    registration(
-        function,
-        Box::new(move |platform| {
-            let handler = build(&platform)?;
-            let registry = handler.event_types();
-            let (_, processor) = processor(&platform, function, handler)?;
-            Ok(Box::new(EventsFunction { processor, registry }) as Box<dyn LocalFunction>)
-        }),
-    )
+    Registration::of(function, move |platform| {
+        dispatch::records(platform, function, build(platform)?)
+    })
 }
 
-/// Registers an aggregating function (one decision per batch, and a scheduled tick): its
+/// Registers a function whose SQS batches are taken whole (and its scheduled ticks): its
 /// declaration and its builder.
-pub fn batch<O, H, B>(function: &'static Function<O>, build: B) -> Registration
+pub fn batches<O, H, B>(function: &'static Function<SqsBatches, O>, build: B) -> Registration
 where
     O: Outputs,
     LocalPlatform: PublishesTo<O>,
     H: BatchHandler + 'static,
     B: Fn(&LocalPlatform) -> Result<H, ConfigError> + Send + Sync + 'static,
 {
-    registration(
-        function,
-        Box::new(move |platform| {
-            let handler = build(&platform)?;
-            let decoder = handler.decoder();
-            let (_, processor) = batch_processor(&platform, function, handler)?;
-            Ok(Box::new(BatchFunction {
-                processor,
-                decoder,
-                clock: platform.clock(),
-            }) as Box<dyn LocalFunction>)
-        }),
-    )
+    Registration::of(function, move |platform| {
+        dispatch::batches(platform, function, build(platform)?)
+    })
 }
 
 /// Registers an HTTP function behind a Function URL: its declaration and its builder.
-pub fn http<O, H, B>(function: &'static Function<O>, build: B) -> Registration
+pub fn http<O, H, B>(function: &'static Function<FunctionUrl, O>, build: B) -> Registration
 where
     O: Outputs,
     H: HttpHandler + 'static,
     B: Fn(&LocalPlatform) -> Result<H, ConfigError> + Send + Sync + 'static,
 {
-    registration(
-        function,
-        Box::new(move |platform| Ok(Box::new(HttpFunction(build(&platform)?)) as Box<dyn LocalFunction>)),
-    )
-}
-
-fn registration<O: Outputs>(function: &Function<O>, make: Make) -> Registration {
-    Registration {
-        name: function.name,
-        trigger: function.trigger,
-        schedule: function.schedule,
-        variables: function.variables(),
-        publishes_to: function.outputs.destination(),
-        make,
-    }
-}
-
-/// The kit's processor over a local platform, as `lambda::serve_events` builds it over AWS.
-struct EventsFunction<H, S, P, Q> {
-    processor: Processor<H, S, P, Q>,
-    registry: Registry,
-}
-
-impl<H: Handler, S: idempotency::Store, P: Publisher, Q: Parking> LocalFunction for EventsFunction<H, S, P, Q> {
-    fn consumes(&self, event_type: &str) -> bool {
-        self.registry.knows(event_type)
-    }
-
-    fn invoke<'a>(&'a self, payload: Value, request_id: &'a str, timeout: Duration) -> Invoked<'a> {
-        Box::pin(async move {
-            let invocation = Invocation::with_remaining(request_id, timeout);
-            let source = payload
-                .pointer("/Records/0/eventSource")
-                .or_else(|| payload.pointer("/Records/0/EventSource"))
-                .and_then(Value::as_str)
-                .map(str::to_owned);
-            let not_a = |what: &str, e: serde_json::Error| format!("payload is not {what}: {e}");
-            match source.as_deref() {
-                Some("aws:sqs") => {
-                    let event: SqsEvent = serde_json::from_value(payload).map_err(|e| not_a("an SQS event", e))?;
-                    let response = self
-                        .processor
-                        .process_sqs(&event, &invocation)
-                        .await
-                        .map_err(|e| e.to_string())?;
-                    serde_json::to_value(response).map_err(|e| e.to_string())
-                }
-                Some("aws:sns") => {
-                    let event: SnsEvent = serde_json::from_value(payload).map_err(|e| not_a("an SNS event", e))?;
-                    self.processor
-                        .process_sns(&event, &invocation)
-                        .await
-                        .map_err(|e| e.to_string())?;
-                    Ok(Value::Null)
-                }
-                _ if payload.get("detail-type").is_some() => {
-                    let event: EventBridgeEvent<Value> =
-                        serde_json::from_value(payload).map_err(|e| not_a("an EventBridge event", e))?;
-                    self.processor
-                        .process_eventbridge(event, &invocation)
-                        .await
-                        .map_err(|e| e.to_string())?;
-                    Ok(Value::Null)
-                }
-                _ => Err("payload is neither an SQS, SNS nor EventBridge event".to_owned()),
-            }
-        })
-    }
-}
-
-/// The kit's batch processor over a local platform, as `lambda::serve_batch` builds it over AWS.
-struct BatchFunction<H, P, Q> {
-    processor: BatchProcessor<H, P, Q>,
-    decoder: envelope::Decoder,
-    clock: Arc<dyn Clock>,
-}
-
-impl<H: BatchHandler, P: Publisher, Q: Parking> LocalFunction for BatchFunction<H, P, Q> {
-    fn consumes(&self, event_type: &str) -> bool {
-        self.decoder.accepts(event_type)
-    }
-
-    fn invoke<'a>(&'a self, payload: Value, request_id: &'a str, timeout: Duration) -> Invoked<'a> {
-        Box::pin(async move {
-            let invocation = Invocation::with_remaining(request_id, timeout);
-            if is_scheduled_event(&payload) {
-                self.processor
-                    .process_tick(self.clock.now(), &invocation)
-                    .await
-                    .map_err(|e| e.to_string())?;
-                return Ok(Value::Null);
-            }
-            let event: SqsEvent =
-                serde_json::from_value(payload).map_err(|e| format!("payload is not an SQS event: {e}"))?;
-            let response = self
-                .processor
-                .process_sqs(&event, &invocation)
-                .await
-                .map_err(|e| e.to_string())?;
-            serde_json::to_value(response).map_err(|e| e.to_string())
-        })
-    }
-}
-
-/// Whether `payload` is what a scheduled rule sends a function it targets.
-pub(crate) fn is_scheduled_event(payload: &Value) -> bool {
-    payload.get("detail-type").and_then(Value::as_str) == Some("Scheduled Event")
-        && payload.get("source").and_then(Value::as_str) == Some("aws.events")
-}
-
-/// An HTTP function: a Function URL request in, its response out.
-struct HttpFunction<H>(H);
-
-impl<H: HttpHandler> LocalFunction for HttpFunction<H> {
-    fn consumes(&self, _event_type: &str) -> bool {
-        false
-    }
-
-    fn invoke<'a>(&'a self, payload: Value, _request_id: &'a str, _timeout: Duration) -> Invoked<'a> {
-        Box::pin(async move {
-            let request: LambdaFunctionUrlRequest =
-                serde_json::from_value(payload).map_err(|e| format!("payload is not a Function URL request: {e}"))?;
-            let response = self.0.handle(request).await;
-            serde_json::to_value(response).map_err(|e| e.to_string())
-        })
-    }
+    Registration::of(function, move |platform| {
+        Ok(dispatch::http(platform, function, build(platform)?))
+    })
 }
 
 /// The environment of a test's function: `pairs` and its deployed name.
@@ -771,7 +667,7 @@ mod tests {
     }
 
     struct Nothing;
-    impl Handler for Nothing {
+    impl RecordHandler for Nothing {
         fn event_types(&self) -> envelope::Registry {
             envelope::Registry::new()
         }
@@ -808,10 +704,9 @@ mod tests {
 
     #[test]
     fn given_no_idempotency_table_then_an_aggregate_builds_and_an_idempotent_function_names_what_is_missing() {
-        static FUNCTION: Function<Nowhere> = Function {
+        static FUNCTION: Function<crate::trigger::Sqs, Nowhere> = Function {
             name: "f",
-            trigger: Trigger::Sqs,
-            schedule: None,
+            trigger: crate::trigger::Sqs,
             outputs: Nowhere,
             settings: &[],
             idempotent: false,
@@ -825,10 +720,10 @@ mod tests {
             Arc::new(World::default()),
         );
         assert!(
-            batch_processor(&platform, &FUNCTION, Nothing).is_ok(),
+            crate::platform::batch_processor(&platform, &FUNCTION, Nothing).is_ok(),
             "its state is its own"
         );
-        let Err(err) = processor(&platform, &FUNCTION, Nothing) else {
+        let Err(err) = crate::platform::processor(&platform, &FUNCTION, Nothing) else {
             panic!("an idempotent processor needs its table")
         };
         assert!(err.to_string().contains("IDEMPOTENCY_TABLE"), "{err}");

@@ -10,7 +10,7 @@ use idempotency::{Clock, Idempotency, Store};
 use crate::aggregate::{BatchHandler, BatchProcessor};
 use crate::config::{ConfigError, Env, KitConfig};
 use crate::function::{Function, IDEMPOTENCY_TABLE, Outputs, Setting};
-use crate::processor::{Handler, Processor};
+use crate::records::{RecordHandler, RecordProcessor};
 use crate::publish::{Parking, Publisher};
 
 /// The adapters every function gets from where it runs.
@@ -53,9 +53,9 @@ pub type BatchProcessorOn<P, O, H> = BatchProcessor<H, <P as PublishesTo<O>>::Pu
 
 /// The processor of an aggregating function, with the function's deployed name: `handler`
 /// behind the platform's publisher and parking (its state is its own: no idempotency store).
-pub fn batch_processor<P, O, H>(
+pub fn batch_processor<P, T, O, H>(
     platform: &P,
-    function: &Function<O>,
+    function: &Function<T, O>,
     handler: H,
 ) -> Result<(String, BatchProcessorOn<P, O, H>), ConfigError>
 where
@@ -76,19 +76,19 @@ where
 
 /// The processor of handler `H` on platform `P` publishing to `O`.
 pub type ProcessorOn<P, O, H> =
-    Processor<H, <P as Platform>::Store, <P as PublishesTo<O>>::Publisher, <P as Platform>::Parking>;
+    RecordProcessor<H, <P as Platform>::Store, <P as PublishesTo<O>>::Publisher, <P as Platform>::Parking>;
 
 /// The processor of an event-driven function, with the function's deployed name: `handler` behind the platform's idempotency
 /// store, publisher and parking, tuned by the kit's settings.
-pub fn processor<P, O, H>(
+pub fn processor<P, T, O, H>(
     platform: &P,
-    function: &Function<O>,
+    function: &Function<T, O>,
     handler: H,
 ) -> Result<(String, ProcessorOn<P, O, H>), ConfigError>
 where
     P: PublishesTo<O>,
     O: Outputs,
-    H: Handler,
+    H: RecordHandler,
 {
     let kit = KitConfig::from_env(platform.env())?;
     // Only a function whose work the kit keeps once reads the idempotency table.
@@ -99,7 +99,7 @@ where
     if !function.outputs.may_be_kept() {
         idempotency = idempotency.keeping_digests_only();
     }
-    let processor = Processor::new(
+    let processor = RecordProcessor::new(
         &kit.function_name,
         handler,
         idempotency,

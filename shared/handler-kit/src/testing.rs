@@ -10,15 +10,16 @@ use chrono::{TimeZone, Utc};
 use field_crypto::{FieldCipher, LocalKeys, LocalMasterKey};
 use idempotency::{Idempotency, InMemoryStore, ManualClock};
 
-use crate::processor::{Handler, Invocation, Processor};
+use crate::invocation::Invocation;
+use crate::records::{RecordHandler, RecordProcessor};
 use crate::publish::{InMemoryParking, InMemoryPublisher};
 
 /// A processor whose store, publisher and parking are in memory.
-pub type InMemoryProcessor<H> = Processor<H, InMemoryStore, InMemoryPublisher, InMemoryParking>;
+pub type InMemoryProcessor<H> = RecordProcessor<H, InMemoryStore, InMemoryPublisher, InMemoryParking>;
 
 /// `handler` behind in-memory idempotency, publisher and parking.
-pub fn in_memory<H: Handler>(function: &str, handler: H) -> InMemoryProcessor<H> {
-    Processor::new(
+pub fn in_memory<H: RecordHandler>(function: &str, handler: H) -> InMemoryProcessor<H> {
+    RecordProcessor::new(
         function,
         handler,
         Idempotency::new(function, InMemoryStore::new()),
@@ -97,7 +98,7 @@ pub fn invocation() -> Invocation {
 }
 
 /// Processes `event` with half a minute left and returns the message ids reported for retry.
-pub async fn failed_ids<H: Handler>(processor: &InMemoryProcessor<H>, event: &SqsEvent) -> Result<Vec<String>, String> {
+pub async fn failed_ids<H: RecordHandler>(processor: &InMemoryProcessor<H>, event: &SqsEvent) -> Result<Vec<String>, String> {
     let response = processor
         .process_sqs(event, &invocation())
         .await

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use envelope::{Envelope, EventType, Location, Registry, Upcaster};
 use handler_kit::publish::{InMemoryParking, InMemoryPublisher};
-use handler_kit::{Handler, HandlerError, Invocation, Processor};
+use handler_kit::{RecordHandler, HandlerError, Invocation, RecordProcessor};
 use idempotency::{Idempotency, InMemoryStore, Status, Store};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -150,7 +150,7 @@ async fn given_parking_that_hangs_then_the_processor_answers_in_time_and_retries
             std::future::pending().await
         }
     }
-    let processor = Processor::new(
+    let processor = RecordProcessor::new(
         "reserve-inventory",
         ReserveInventory::default(),
         Idempotency::new("reserve-inventory", InMemoryStore::new()),
@@ -279,7 +279,7 @@ impl EventType for ChargedV2 {
 struct Ship {
     version: u32,
 }
-impl Handler for Ship {
+impl RecordHandler for Ship {
     fn event_types(&self) -> Registry {
         match self.version {
             1 => Registry::new().register::<ChargedV1>(),
@@ -298,7 +298,7 @@ impl Handler for Ship {
 async fn given_a_v1_event_handled_when_redelivered_after_an_upcaster_to_v2_was_deployed_then_it_is_a_duplicate() {
     let store = Arc::new(InMemoryStore::new());
     let deployed = |version| {
-        Processor::new(
+        RecordProcessor::new(
             "ship-order",
             Ship { version },
             Idempotency::new("ship-order", store.clone()),

@@ -14,7 +14,7 @@ pub fn domains() -> Vec<&'static dyn Domain> {
 
 /// The functions of the platform itself, deployed whatever the domains: the event archive.
 pub fn platform_functions() -> Vec<Registration> {
-    vec![local::batch(&event_archive::FUNCTION, event_archive::build)]
+    vec![local::batches(&event_archive::FUNCTION, event_archive::build)]
 }
 
 /// Every function the template deploys: each domain's and the platform's.

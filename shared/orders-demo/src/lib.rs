@@ -27,12 +27,12 @@ use orders::validation::validate_order;
 pub fn functions() -> Vec<Registration> {
     vec![
         local::http(&order_api::FUNCTION, order_api::build),
-        local::events(&reserve_inventory::FUNCTION, reserve_inventory::build),
-        local::events(&process_payment::FUNCTION, process_payment::build),
-        local::events(&release_inventory::FUNCTION, release_inventory::build),
-        local::events(&ship_order::FUNCTION, ship_order::build),
-        local::events(&order_projection::FUNCTION, order_projection::build),
-        local::events(&notify_customer::FUNCTION, notify_customer::build),
+        local::records(&reserve_inventory::FUNCTION, reserve_inventory::build),
+        local::records(&process_payment::FUNCTION, process_payment::build),
+        local::records(&release_inventory::FUNCTION, release_inventory::build),
+        local::records(&ship_order::FUNCTION, ship_order::build),
+        local::records(&order_projection::FUNCTION, order_projection::build),
+        local::records(&notify_customer::FUNCTION, notify_customer::build),
     ]
 }
 

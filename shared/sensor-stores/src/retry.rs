@@ -1,18 +1,11 @@
 //! Rounds of a batch call (BatchGetItem, BatchWriteItem) whose answer leaves entries
-//! unprocessed (the table is throttled): each round sends only what is left, after an
-//! exponential backoff with full jitter, as AWS advises; after [`ROUNDS`] the rest is a
-//! transient failure, so the records are retried later rather than the invocation spent waiting.
+//! unprocessed (the table is throttled): each round sends only what is left, after the kit's
+//! [`UNPROCESSED_ITEMS`] backoff; after its last round the rest is a transient failure, so the
+//! records are retried later rather than the invocation spent waiting.
 
-use std::time::Duration;
+use handler_kit::backoff::UNPROCESSED_ITEMS;
 
 use crate::error::StoreFailure;
-
-/// How many times a batch call is sent before what is left unprocessed is a failure.
-pub(crate) const ROUNDS: u32 = 6;
-/// The first backoff's ceiling; it doubles per round.
-const BASE: Duration = Duration::from_millis(25);
-/// The largest backoff's ceiling.
-const CAP: Duration = Duration::from_millis(800);
 
 /// The rounds of one batch call.
 #[derive(Debug)]
@@ -30,16 +23,17 @@ impl Rounds {
     /// A round left `left` entries unprocessed: waits before the next one, or, after the last,
     /// fails transiently.
     pub(crate) async fn backoff(&mut self, left: usize) -> Result<(), StoreFailure> {
-        if self.sent >= ROUNDS {
+        if self.sent >= UNPROCESSED_ITEMS.attempts {
             return Err(StoreFailure::transient(
                 self.operation,
-                format!("{left} entries still unprocessed after {ROUNDS} calls (the table is throttled): retry later"),
+                format!(
+                    "{left} entries still unprocessed after {} calls (the table is throttled): retry later",
+                    UNPROCESSED_ITEMS.attempts
+                ),
             ));
         }
-        let ceiling = BASE.saturating_mul(1 << (self.sent - 1)).min(CAP);
+        UNPROCESSED_ITEMS.wait(self.sent - 1).await;
         self.sent += 1;
-        let millis = u64::try_from(ceiling.as_millis()).unwrap_or(u64::MAX);
-        tokio::time::sleep(Duration::from_millis(fastrand::u64(0..=millis))).await;
         Ok(())
     }
 }
@@ -47,6 +41,8 @@ impl Rounds {
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)] // a panic is how a test reports failure
+
+    use std::time::Duration;
 
     use envelope::ErrorClass;
     use tokio::time::Instant;
@@ -57,7 +53,7 @@ mod tests {
     async fn given_entries_left_every_round_then_it_fails_transiently_after_the_last_within_the_backoff_bounds() {
         let started = Instant::now();
         let mut rounds = Rounds::new("put sensors");
-        for _ in 1..ROUNDS {
+        for _ in 1..UNPROCESSED_ITEMS.attempts {
             rounds.backoff(3).await.unwrap();
         }
         let failed = rounds.backoff(3).await.unwrap_err();

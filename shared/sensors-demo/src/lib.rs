@@ -30,8 +30,8 @@ pub const CATALOGUE: &str = include_str!("../../../events/sensors/catalogue.json
 pub fn functions() -> Vec<Registration> {
     vec![
         local::http(&sensor_api::FUNCTION, sensor_api::build),
-        local::batch(&detect_anomaly::FUNCTION, detect_anomaly::build),
-        local::batch(&raise_alert::FUNCTION, raise_alert::build),
+        local::batches(&detect_anomaly::FUNCTION, detect_anomaly::build),
+        local::batches(&raise_alert::FUNCTION, raise_alert::build),
     ]
 }
 

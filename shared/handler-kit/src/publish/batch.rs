@@ -22,43 +22,12 @@
 //! (events carry ids, so consumers drop the duplicate).
 
 use std::future::Future;
-use std::time::Duration;
 
 use futures_util::future::join_all;
 use sha2::{Digest, Sha256};
 
 use super::{FailedEntry, PublishError};
-
-/// How failed entries are retried: exponential backoff with full jitter, bounded attempts.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct RetryPolicy {
-    /// Attempts per entry, the first included.
-    pub attempts: u32,
-    /// Backoff before the first retry (before jitter).
-    pub base: Duration,
-    /// Longest backoff.
-    pub cap: Duration,
-}
-
-impl Default for RetryPolicy {
-    fn default() -> Self {
-        Self {
-            attempts: 4,
-            base: Duration::from_millis(50),
-            cap: Duration::from_secs(2),
-        }
-    }
-}
-
-impl RetryPolicy {
-    /// Full jitter: a uniform wait in `[0, min(cap, base * 2^retry)]`, so retries from many
-    /// concurrent invocations spread out instead of arriving together.
-    fn backoff(&self, retry: u32) -> Duration {
-        let ceiling = self.base.saturating_mul(2u32.saturating_pow(retry)).min(self.cap);
-        let millis = u64::try_from(ceiling.as_millis()).unwrap_or(u64::MAX);
-        Duration::from_millis(fastrand::u64(0..=millis))
-    }
-}
+use crate::backoff::Backoff;
 
 /// Service limits of one batch call.
 #[derive(Debug, Clone, Copy)]
@@ -297,7 +266,7 @@ pub(super) fn chunks(sizes: &[usize], limits: Limits) -> Vec<Vec<usize>> {
 pub(super) async fn send_all<F, Fut>(
     sizes: &[usize],
     limits: Limits,
-    policy: RetryPolicy,
+    policy: Backoff,
     send: F,
 ) -> Result<(), PublishError>
 where
@@ -311,7 +280,7 @@ where
     PublishError::unless_failed(sizes.len(), failed)
 }
 
-async fn send_chunk<F, Fut>(chunk: Vec<usize>, policy: RetryPolicy, send: &F) -> Vec<FailedEntry>
+async fn send_chunk<F, Fut>(chunk: Vec<usize>, policy: Backoff, send: &F) -> Vec<FailedEntry>
 where
     F: Fn(Vec<usize>) -> Fut,
     Fut: Future<Output = Result<Answer, CallError>>,
@@ -365,7 +334,7 @@ where
         }
         // Splitting needs no backoff (nothing was overloaded); a retry does.
         if !retry.is_empty() {
-            tokio::time::sleep(policy.backoff(backoffs)).await;
+            policy.wait(backoffs).await;
             backoffs += 1;
         }
         calls = alone.into_iter().map(|index| vec![index]).collect();
@@ -413,6 +382,7 @@ pub(super) fn sha256_hex(bytes: &[u8]) -> String {
 mod tests {
     use super::*;
     use std::sync::Mutex;
+    use std::time::Duration;
 
     use aws_sdk_sqs::error::{ErrorMetadata, SdkError};
     use aws_sdk_sqs::operation::send_message_batch::SendMessageBatchError;
@@ -530,10 +500,7 @@ mod tests {
      {
         for code in PASSING {
             let calls = Mutex::new(Vec::new());
-            let policy = RetryPolicy {
-                attempts: 2,
-                ..RetryPolicy::default()
-            };
+            let policy = crate::backoff::PUBLISH.with_attempts(2);
             let result = send_all(&[1; 10], TEN, policy, |indexes| {
                 calls.lock().unwrap().push(indexes);
                 async move { Err(service_error(Service::Sqs, code)) }
@@ -552,7 +519,7 @@ mod tests {
      {
         let calls = Mutex::new(Vec::new());
         let started = tokio::time::Instant::now();
-        let result = send_all(&[1; 10], TEN, RetryPolicy::default(), |indexes| {
+        let result = send_all(&[1; 10], TEN, crate::backoff::PUBLISH, |indexes| {
             calls.lock().unwrap().push(indexes.clone());
             async move {
                 if indexes.contains(&7) {
@@ -582,7 +549,7 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn given_a_single_entry_call_refused_for_its_content_when_sent_then_it_is_permanent_and_not_retried() {
         let calls = Mutex::new(0);
-        let result = send_all(&[1], TEN, RetryPolicy::default(), |_| {
+        let result = send_all(&[1], TEN, crate::backoff::PUBLISH, |_| {
             *calls.lock().unwrap() += 1;
             async { Err(CallError::unbuildable("missing field")) }
         })
@@ -594,10 +561,7 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn given_a_whole_call_refused_on_the_last_attempt_when_the_entry_at_fault_is_unknown_then_every_entry_fails_transient()
      {
-        let policy = RetryPolicy {
-            attempts: 1,
-            ..RetryPolicy::default()
-        };
+        let policy = crate::backoff::PUBLISH.with_attempts(1);
         let result = send_all(&[1; 3], TEN, policy, |_| async {
             Err(service_error(Service::Sns, Some("InvalidParameter")))
         })
@@ -614,7 +578,7 @@ mod tests {
         let calls = Mutex::new(Vec::new());
         let throttles = Mutex::new(2);
         let denials = Mutex::new(1);
-        let result = send_all(&[1; 5], TEN, RetryPolicy::default(), |indexes| {
+        let result = send_all(&[1; 5], TEN, crate::backoff::PUBLISH, |indexes| {
             calls.lock().unwrap().push(indexes.clone());
             let results: Vec<(Option<&str>, Option<&str>, Option<&str>)> = indexes
                 .iter()
@@ -649,7 +613,7 @@ mod tests {
     async fn given_an_answer_that_names_an_unknown_id_and_omits_an_entry_when_sent_then_the_entry_is_retried_not_counted_as_sent()
      {
         let calls = Mutex::new(Vec::new());
-        let result = send_all(&[1; 3], TEN, RetryPolicy::default(), |indexes| {
+        let result = send_all(&[1; 3], TEN, crate::backoff::PUBLISH, |indexes| {
             calls.lock().unwrap().push(indexes.clone());
             let answer = if indexes.len() == 3 {
                 // Entry 1 is in neither list; its failure comes back under an id we never sent.
@@ -671,10 +635,7 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn given_answers_that_never_confirm_an_entry_when_attempts_run_out_then_it_fails_as_no_answer_and_transient()
     {
-        let policy = RetryPolicy {
-            attempts: 2,
-            ..RetryPolicy::default()
-        };
+        let policy = crate::backoff::PUBLISH.with_attempts(2);
         let result = send_all(&[1; 2], TEN, policy, |indexes| {
             // Confirms entry 0 wherever it is; entry 1 is never mentioned.
             let confirmed: Vec<String> = indexes

@@ -6,7 +6,7 @@ use aws_sdk_eventbridge::types::PutEventsRequestEntry;
 use envelope::{Envelope, MAX_ENTRY_BYTES, PutEventsEntry};
 use serde_json::Value;
 
-use super::batch::{Answer, Limits, RetryPolicy, Service, call_error, send_all};
+use super::batch::{Answer, Limits, Service, call_error, send_all};
 use super::{PublishError, Publisher};
 
 const LIMITS: Limits = Limits {
@@ -19,7 +19,7 @@ const LIMITS: Limits = Limits {
 pub struct EventBridgePublisher {
     client: Client,
     bus: String,
-    retry: RetryPolicy,
+    retry: crate::backoff::Backoff,
 }
 
 impl EventBridgePublisher {
@@ -28,13 +28,13 @@ impl EventBridgePublisher {
         Self {
             client,
             bus: bus.into(),
-            retry: RetryPolicy::default(),
+            retry: crate::backoff::PUBLISH,
         }
     }
 
     /// Retries failed entries by `policy`.
     #[must_use]
-    pub fn with_retry(mut self, retry: RetryPolicy) -> Self {
+    pub fn with_retry(mut self, retry: crate::backoff::Backoff) -> Self {
         self.retry = retry;
         self
     }

@@ -22,7 +22,6 @@ use envelope::{Envelope, ErrorClass};
 use serde_json::Value;
 
 #[cfg(feature = "aws")]
-pub use batch::RetryPolicy;
 #[cfg(feature = "aws")]
 pub use eventbridge::EventBridgePublisher;
 pub use memory::{InMemoryParking, InMemoryPublisher};

@@ -6,7 +6,7 @@ use aws_sdk_sns::types::{MessageAttributeValue, PublishBatchRequestEntry};
 use envelope::Envelope;
 use serde_json::Value;
 
-use super::batch::{Answer, CallError, Limits, RetryPolicy, Service, call_error, entry_id, fifo_id, send_all};
+use super::batch::{Answer, CallError, Limits, Service, call_error, entry_id, fifo_id, send_all};
 use super::{AttributesOf, PublishError, Publisher, message_attributes};
 
 const LIMITS: Limits = Limits {
@@ -19,7 +19,7 @@ const LIMITS: Limits = Limits {
 pub struct SnsPublisher {
     client: Client,
     topic_arn: String,
-    retry: RetryPolicy,
+    retry: crate::backoff::Backoff,
     attributes: Option<AttributesOf>,
 }
 
@@ -32,7 +32,7 @@ impl SnsPublisher {
         Self {
             client,
             topic_arn: topic_arn.into(),
-            retry: RetryPolicy::default(),
+            retry: crate::backoff::PUBLISH,
             attributes: None,
         }
     }
@@ -46,7 +46,7 @@ impl SnsPublisher {
 
     /// Retries failed entries by `policy`.
     #[must_use]
-    pub fn with_retry(mut self, retry: RetryPolicy) -> Self {
+    pub fn with_retry(mut self, retry: crate::backoff::Backoff) -> Self {
         self.retry = retry;
         self
     }

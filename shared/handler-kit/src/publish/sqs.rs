@@ -7,7 +7,7 @@ use envelope::Envelope;
 use serde_json::Value;
 
 use super::batch::{
-    Answer, CallError, Limits, RetryPolicy, Service, call_error, entry_id, fifo_id, send_all, sha256_hex,
+    Answer, CallError, Limits, Service, call_error, entry_id, fifo_id, send_all, sha256_hex,
 };
 use super::{ParkedMessage, Parking, PublishError, Publisher};
 
@@ -40,7 +40,7 @@ impl Outgoing {
 struct Queue {
     client: Client,
     url: String,
-    retry: RetryPolicy,
+    retry: crate::backoff::Backoff,
 }
 
 impl Queue {
@@ -48,7 +48,7 @@ impl Queue {
         Self {
             client,
             url: url.into(),
-            retry: RetryPolicy::default(),
+            retry: crate::backoff::PUBLISH,
         }
     }
 

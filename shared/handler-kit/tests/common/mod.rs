@@ -12,7 +12,7 @@ use chrono::{TimeZone, Utc};
 use envelope::encode::AwsContext;
 use envelope::{Carrier, Envelope, EventType, Registry};
 use handler_kit::publish::{InMemoryParking, InMemoryPublisher};
-use handler_kit::{Handler, HandlerError, Invocation, Processor};
+use handler_kit::{RecordHandler, HandlerError, Invocation, RecordProcessor};
 use idempotency::{Idempotency, InMemoryStore};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -49,7 +49,7 @@ impl ReserveInventory {
     }
 }
 
-impl Handler for ReserveInventory {
+impl RecordHandler for ReserveInventory {
     fn event_types(&self) -> Registry {
         Registry::new().register::<OrderPlaced>()
     }
@@ -93,10 +93,10 @@ impl Handler for ReserveInventory {
     }
 }
 
-pub type TestProcessor = Processor<ReserveInventory, InMemoryStore, InMemoryPublisher, InMemoryParking>;
+pub type TestProcessor = RecordProcessor<ReserveInventory, InMemoryStore, InMemoryPublisher, InMemoryParking>;
 
 pub fn processor() -> TestProcessor {
-    Processor::new(
+    RecordProcessor::new(
         "reserve-inventory",
         ReserveInventory::default(),
         Idempotency::new("reserve-inventory", InMemoryStore::new()),

@@ -14,7 +14,7 @@ use aws_lambda_events::event::sqs::SqsMessage;
 use envelope::encode::AwsContext;
 use envelope::{Carrier, Envelope, Registry};
 use handler_kit::publish::{InMemoryParking, InMemoryPublisher};
-use handler_kit::{Handler, HandlerError, Invocation, Limits, Processor};
+use handler_kit::{RecordHandler, HandlerError, Invocation, Limits, RecordProcessor};
 use idempotency::{Idempotency, InMemoryStore};
 use serde_json::Value;
 
@@ -183,7 +183,7 @@ async fn handlers_run_concurrently_up_to_the_limit() {
         now: AtomicUsize,
         peak: AtomicUsize,
     }
-    impl Handler for Gauge {
+    impl RecordHandler for Gauge {
         fn event_types(&self) -> Registry {
             Registry::new().register::<OrderPlaced>()
         }
@@ -199,7 +199,7 @@ async fn handlers_run_concurrently_up_to_the_limit() {
         now: AtomicUsize::new(0),
         peak: AtomicUsize::new(0),
     };
-    let processor = Processor::new(
+    let processor = RecordProcessor::new(
         "gauge",
         gauge,
         Idempotency::new("gauge", InMemoryStore::new()),

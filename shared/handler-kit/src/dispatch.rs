@@ -1,0 +1,287 @@
+//! The one invocation path. Lambda ([`crate::lambda`]) and the local cloud ([`crate::local`])
+//! read a payload once, into the type its function's trigger names, and call [`invoke`]: the
+//! layers every entry point shares (the invocation's span; a panic caught as the invocation's
+//! failure, as Lambda's runtime reports it) around the function's [`Entry`]. Neither platform
+//! looks at a payload's shape: a payload Lambda would refuse for a function is refused locally
+//! too. (EMF metrics are flushed after each invocation by the Lambda runtime's layer; locally
+//! no recorder is installed.)
+//!
+//! An entry is built once per cold start from the function's declaration, its builder's
+//! handler and the platform's adapters: [`records`], [`batches`] or [`http`], each taking only
+//! the triggers it serves.
+
+use std::future::Future;
+use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
+
+use aws_lambda_events::event::sqs::SqsBatchResponse;
+use futures_util::FutureExt;
+use idempotency::{Clock, Store};
+use tracing::Instrument;
+
+use crate::aggregate::{BatchHandler, BatchProcessor};
+use crate::config::{ConfigError, KitConfig};
+use crate::error::KitError;
+use crate::function::{Function, Outputs};
+use crate::http::HttpHandler;
+use crate::invocation::Invocation;
+use crate::observability;
+use crate::outcome::panic_message;
+use crate::platform::{Platform, PublishesTo, batch_processor, processor};
+use crate::publish::{Parking, Publisher};
+use crate::records::{RecordHandler, RecordProcessor};
+use crate::trigger::{BatchPayload, EventBridge, FunctionUrl, Sns, Sqs, SqsBatches, Trigger};
+
+/// What a trigger delivers to entry `E`.
+pub type PayloadOf<E> = <<E as Entry>::Trigger as Trigger>::Payload;
+/// What entry `E` answers.
+pub type ResponseOf<E> = <<E as Entry>::Trigger as Trigger>::Response;
+
+/// A function ready for invocations, on one platform.
+pub trait Entry: Send + Sync + 'static {
+    /// How events reach it.
+    type Trigger: Trigger;
+
+    /// Its deployed name (logs, metrics, parked messages).
+    fn name(&self) -> &str;
+
+    /// Whether it consumes events of `event_type` (false for an HTTP function).
+    fn consumes(&self, event_type: &str) -> bool;
+
+    /// One invocation.
+    fn call(&self, payload: PayloadOf<Self>, invocation: &Invocation)
+    -> impl Future<Output = Result<ResponseOf<Self>, KitError>>;
+}
+
+/// Runs one invocation of `entry` inside the shared layers.
+pub async fn invoke<E: Entry>(
+    entry: &E,
+    payload: PayloadOf<E>,
+    invocation: &Invocation,
+) -> Result<ResponseOf<E>, KitError> {
+    let span = observability::invocation_span(entry.name(), &invocation.request_id);
+    // Records' work is already caught one by one (a panic there fails its record alone); this
+    // catches what is left, the kit's own steps, as a failed invocation rather than a dead
+    // process (Lambda's runtime does the same; the local cloud would otherwise stop the run).
+    let caught = AssertUnwindSafe(entry.call(payload, invocation).instrument(span.clone()))
+        .catch_unwind()
+        .await;
+    caught.unwrap_or_else(|panic| {
+        let message = panic_message(panic.as_ref());
+        span.in_scope(|| tracing::error!(panic = message, "the invocation panicked"));
+        metrics::counter!("panics").increment(1);
+        Err(KitError::Panicked { message })
+    })
+}
+
+/// A trigger whose records a [`RecordHandler`] handles one by one.
+pub trait RecordTrigger: Trigger {
+    /// Processes `payload` with `processor`, answering as the trigger expects.
+    fn process<H: RecordHandler, S: Store, P: Publisher, Q: Parking>(
+        processor: &RecordProcessor<H, S, P, Q>,
+        payload: Self::Payload,
+        invocation: &Invocation,
+    ) -> impl Future<Output = Result<Self::Response, KitError>>;
+}
+
+impl RecordTrigger for Sqs {
+    async fn process<H: RecordHandler, S: Store, P: Publisher, Q: Parking>(
+        processor: &RecordProcessor<H, S, P, Q>,
+        payload: Self::Payload,
+        invocation: &Invocation,
+    ) -> Result<Self::Response, KitError> {
+        processor.process_sqs(&payload, invocation).await
+    }
+}
+
+impl RecordTrigger for EventBridge {
+    async fn process<H: RecordHandler, S: Store, P: Publisher, Q: Parking>(
+        processor: &RecordProcessor<H, S, P, Q>,
+        payload: Self::Payload,
+        invocation: &Invocation,
+    ) -> Result<(), KitError> {
+        processor.process_eventbridge(payload, invocation).await
+    }
+}
+
+impl RecordTrigger for Sns {
+    async fn process<H: RecordHandler, S: Store, P: Publisher, Q: Parking>(
+        processor: &RecordProcessor<H, S, P, Q>,
+        payload: Self::Payload,
+        invocation: &Invocation,
+    ) -> Result<(), KitError> {
+        processor.process_sns(&payload, invocation).await
+    }
+}
+
+/// A function whose records are handled one by one.
+#[derive(Debug)]
+pub struct Records<T, H, S, P, Q> {
+    name: String,
+    processor: RecordProcessor<H, S, P, Q>,
+    trigger: std::marker::PhantomData<T>,
+}
+
+impl<T, H, S, P, Q> Records<T, H, S, P, Q> {
+    /// Its processor, e.g. to inspect in-memory adapters in tests.
+    pub fn processor(&self) -> &RecordProcessor<H, S, P, Q> {
+        &self.processor
+    }
+}
+
+impl<T, H, S, P, Q> Entry for Records<T, H, S, P, Q>
+where
+    T: RecordTrigger,
+    H: RecordHandler + 'static,
+    S: Store + 'static,
+    P: Publisher + 'static,
+    Q: Parking + 'static,
+{
+    type Trigger = T;
+
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn consumes(&self, event_type: &str) -> bool {
+        self.processor.consumes(event_type)
+    }
+
+    fn call(&self, payload: T::Payload, invocation: &Invocation) -> impl Future<Output = Result<T::Response, KitError>> {
+        T::process(&self.processor, payload, invocation)
+    }
+}
+
+/// The entry of a function whose records `handler` handles one by one, on `platform`.
+#[allow(clippy::type_complexity)] // the platform's adapters, spelled out once here
+pub fn records<Pl, T, O, H>(
+    platform: &Pl,
+    function: &'static Function<T, O>,
+    handler: H,
+) -> Result<Records<T, H, Pl::Store, <Pl as PublishesTo<O>>::Publisher, Pl::Parking>, ConfigError>
+where
+    Pl: PublishesTo<O>,
+    T: RecordTrigger,
+    O: Outputs,
+    H: RecordHandler,
+{
+    let (name, processor) = processor(platform, function, handler)?;
+    Ok(Records {
+        name,
+        processor,
+        trigger: std::marker::PhantomData,
+    })
+}
+
+/// A function whose batches `BatchHandler` takes whole, and whose scheduled rule ticks.
+pub struct Batches<H, P, Q> {
+    name: String,
+    trigger: SqsBatches,
+    processor: BatchProcessor<H, P, Q>,
+    clock: Arc<dyn Clock>,
+}
+
+impl<H, P, Q> std::fmt::Debug for Batches<H, P, Q> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Batches")
+            .field("name", &self.name)
+            .field("trigger", &self.trigger)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<H, P, Q> Batches<H, P, Q> {
+    /// Its processor, e.g. to inspect in-memory adapters in tests.
+    pub fn processor(&self) -> &BatchProcessor<H, P, Q> {
+        &self.processor
+    }
+}
+
+impl<H, P, Q> Entry for Batches<H, P, Q>
+where
+    H: BatchHandler + 'static,
+    P: Publisher + 'static,
+    Q: Parking + 'static,
+{
+    type Trigger = SqsBatches;
+
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn consumes(&self, event_type: &str) -> bool {
+        self.processor.consumes(event_type)
+    }
+
+    async fn call(&self, payload: BatchPayload, invocation: &Invocation) -> Result<Option<SqsBatchResponse>, KitError> {
+        match payload {
+            BatchPayload::Messages(event) => Ok(Some(self.processor.process_sqs(&event, invocation).await?)),
+            BatchPayload::Tick(event) if !BatchPayload::is_tick(&event) => Err(KitError::NotATick {
+                event_source: event.source,
+                detail_type: event.detail_type,
+            }),
+            BatchPayload::Tick(_) if self.trigger.schedule.is_none() => Err(KitError::NoSchedule),
+            BatchPayload::Tick(_) => {
+                self.processor.process_tick(self.clock.now(), invocation).await?;
+                Ok(None)
+            }
+        }
+    }
+}
+
+/// The entry of a function whose batches `handler` takes whole, on `platform`.
+pub fn batches<Pl, O, H>(
+    platform: &Pl,
+    function: &'static Function<SqsBatches, O>,
+    handler: H,
+) -> Result<Batches<H, <Pl as PublishesTo<O>>::Publisher, Pl::Parking>, ConfigError>
+where
+    Pl: PublishesTo<O>,
+    O: Outputs,
+    H: BatchHandler,
+{
+    let (name, processor) = batch_processor(platform, function, handler)?;
+    Ok(Batches {
+        name,
+        trigger: function.trigger,
+        processor,
+        clock: platform.clock(),
+    })
+}
+
+/// A function behind a Function URL.
+#[derive(Debug)]
+pub struct Http<H> {
+    name: String,
+    handler: H,
+}
+
+impl<H: HttpHandler + 'static> Entry for Http<H> {
+    type Trigger = FunctionUrl;
+
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn consumes(&self, _event_type: &str) -> bool {
+        false
+    }
+
+    async fn call(
+        &self,
+        request: <FunctionUrl as Trigger>::Payload,
+        _invocation: &Invocation,
+    ) -> Result<<FunctionUrl as Trigger>::Response, KitError> {
+        Ok(self.handler.handle(request).await)
+    }
+}
+
+/// The entry of an HTTP function answering with `handler`, on `platform`: named as deployed
+/// (`AWS_LAMBDA_FUNCTION_NAME`), or by its crate.
+pub fn http<Pl: Platform, O, H: HttpHandler>(platform: &Pl, function: &'static Function<FunctionUrl, O>, handler: H) -> Http<H> {
+    let name = platform
+        .env()
+        .optional(KitConfig::FUNCTION_NAME)
+        .unwrap_or_else(|| function.name.to_owned());
+    Http { name, handler }
+}
