@@ -14,8 +14,8 @@ use envelope::{Envelope, Location, Registry};
 use handler_kit::aggregate::{BatchHandler, Instant, Settled};
 use handler_kit::backoff::AFTER_CONFLICT;
 use handler_kit::config::ConfigError;
-use handler_kit::{Bus, Clock, Function, HandlerError, Setting};
 use handler_kit::trigger::SqsBatches;
+use handler_kit::{Bus, Clock, Function, HandlerError, Setting};
 use sensor_stores::{
     DUE_INDEX, SENSOR_CATALOGUE_TABLE, SENSOR_WINDOWS_TABLE, SensorCatalogue, SensorCataloguePort, WindowStore,
     WindowStorePort,
@@ -51,7 +51,9 @@ pub const SETTINGS: [Setting; 5] = [
 /// detect-anomaly, declared once: SQS in (with a tick every minute), events to the bus.
 pub const FUNCTION: Function<SqsBatches, Bus> = Function {
     name: "detect-anomaly",
-    trigger: SqsBatches { schedule: Some("rate(1 minute)") },
+    trigger: SqsBatches {
+        schedule: Some("rate(1 minute)"),
+    },
     outputs: Bus,
     settings: &[
         // The catalogue through its cache (BatchGetItem): the sensors of a batch, or of the
@@ -300,9 +302,7 @@ impl<C: SensorCatalogue, W: WindowStore> DetectAnomaly<C, W> {
                 format!(
                     "other invocations wrote stream '{}' '{}' first, {} times or until the deadline; the \
                      reading comes back",
-                    readings[i].sensor_id,
-                    readings[i].metric,
-                    AFTER_CONFLICT.attempts
+                    readings[i].sensor_id, readings[i].metric, AFTER_CONFLICT.attempts
                 ),
             )));
         }

@@ -12,8 +12,8 @@ use envelope::{Decoder, Envelope, Registry};
 use event_store::{Appended, EventStore, EventStorePort, StoredEvent};
 use handler_kit::aggregate::{BatchHandler, Instant, Settled};
 use handler_kit::config::ConfigError;
-use handler_kit::{Clock, Function, HandlerError, Nowhere, Setting};
 use handler_kit::trigger::SqsBatches;
+use handler_kit::{Clock, Function, HandlerError, Nowhere, Setting};
 use serde_json::Value;
 
 /// Archives events.

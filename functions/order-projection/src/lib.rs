@@ -7,8 +7,8 @@
 use envelope::{Envelope, ErrorClass, Registry};
 use handler_kit::backoff::VIEW_CONFLICT;
 use handler_kit::config::ConfigError;
-use handler_kit::{Function, HandlerError, Nowhere, RecordHandler, Setting};
 use handler_kit::trigger::Sqs;
+use handler_kit::{Function, HandlerError, Nowhere, RecordHandler, Setting};
 use order_stores::{OrderViews, Saved, ViewsPort};
 use orders::lifecycle::{Applied, OrderEvent, OrderView};
 use serde_json::Value;

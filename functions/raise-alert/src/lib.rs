@@ -14,8 +14,8 @@ use envelope::{Envelope, Registry};
 use handler_kit::aggregate::{BatchHandler, Instant, Settled};
 use handler_kit::backoff::AFTER_CONFLICT;
 use handler_kit::config::ConfigError;
-use handler_kit::{Clock, Function, HandlerError, Setting, Topic};
 use handler_kit::trigger::SqsBatches;
+use handler_kit::{Clock, Function, HandlerError, Setting, Topic};
 use sensor_stores::{
     AlertStore, AlertStorePort, SENSOR_ALERTS_TABLE, SENSOR_CATALOGUE_TABLE, SensorCatalogue, SensorCataloguePort,
 };

@@ -5,8 +5,8 @@ use std::sync::Arc;
 
 use envelope::{Envelope, Location, Registry};
 use handler_kit::config::ConfigError;
-use handler_kit::{Bus, Clock, Function, HandlerError, RecordHandler, Setting};
 use handler_kit::trigger::Sqs;
+use handler_kit::{Bus, Clock, Function, HandlerError, RecordHandler, Setting};
 use order_stores::{Inventory, InventoryPort};
 use orders::decisions;
 use orders::events::PaymentFailed;

@@ -14,8 +14,8 @@ use aws_lambda_events::event::lambda_function_urls::{LambdaFunctionUrlRequest, L
 use handler_kit::config::ConfigError;
 use handler_kit::http::{HttpHandler, Request, json_response, problem};
 use handler_kit::publish::Publisher;
-use handler_kit::{Bus, Clock, Function, PublishesTo};
 use handler_kit::trigger::FunctionUrl;
+use handler_kit::{Bus, Clock, Function, PublishesTo};
 use sensor_stores::{
     AlertStore, AlertStorePort, SENSOR_ALERTS_TABLE, SENSOR_CATALOGUE_TABLE, SENSOR_WINDOWS_TABLE, SensorCatalogue,
     SensorCataloguePort, WindowStore, WindowStorePort,

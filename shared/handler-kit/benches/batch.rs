@@ -19,7 +19,7 @@ use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_mai
 use envelope::encode::AwsContext;
 use envelope::{Carrier, Envelope, EventType, Registry};
 use handler_kit::publish::{InMemoryParking, InMemoryPublisher};
-use handler_kit::{RecordHandler, HandlerError, Invocation, RecordProcessor};
+use handler_kit::{HandlerError, Invocation, RecordHandler, RecordProcessor};
 use idempotency::{Idempotency, InMemoryStore, PutOutcome, Record, Store, StoreError};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;

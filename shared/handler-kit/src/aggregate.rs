@@ -27,8 +27,8 @@ use serde_json::Value;
 pub use tokio::time::Instant;
 use tokio::time::timeout_at;
 
-use crate::error::{HandlerError, KitError};
 use crate::answer::{park, sqs_response};
+use crate::error::{HandlerError, KitError};
 use crate::fifo::{fail_rest_of_groups, is_fifo, message_groups};
 use crate::invocation::{Invocation, Limits};
 use crate::outcome::{Outcome, failed, not_in_time, permanent_decode};

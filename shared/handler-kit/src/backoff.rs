@@ -38,8 +38,7 @@ pub const VIEW_CONFLICT: Backoff = Backoff::exact(Duration::from_millis(10), Dur
 
 /// A DynamoDB batch call (BatchGetItem, BatchWriteItem) that left entries unprocessed (the
 /// table is throttled): the rest is sent again; after the last round it is a transient failure.
-pub const UNPROCESSED_ITEMS: Backoff =
-    Backoff::full_jitter(Duration::from_millis(25), Duration::from_millis(800), 6);
+pub const UNPROCESSED_ITEMS: Backoff = Backoff::full_jitter(Duration::from_millis(25), Duration::from_millis(800), 6);
 
 impl Backoff {
     /// Waits drawn in `[0, ceiling]`.
@@ -140,10 +139,7 @@ mod tests {
 
     #[test]
     fn a_salted_draw_replays_and_spreads() {
-        assert_eq!(
-            AFTER_CONFLICT.delay_salted(3, 42),
-            AFTER_CONFLICT.delay_salted(3, 42)
-        );
+        assert_eq!(AFTER_CONFLICT.delay_salted(3, 42), AFTER_CONFLICT.delay_salted(3, 42));
         let draws: std::collections::BTreeSet<Duration> =
             (0..64).map(|salt| AFTER_CONFLICT.delay_salted(4, salt)).collect();
         assert!(draws.len() > 20, "{} distinct waits of 64", draws.len());

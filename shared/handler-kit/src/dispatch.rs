@@ -49,8 +49,11 @@ pub trait Entry: Send + Sync + 'static {
     fn consumes(&self, event_type: &str) -> bool;
 
     /// One invocation.
-    fn call(&self, payload: PayloadOf<Self>, invocation: &Invocation)
-    -> impl Future<Output = Result<ResponseOf<Self>, KitError>>;
+    fn call(
+        &self,
+        payload: PayloadOf<Self>,
+        invocation: &Invocation,
+    ) -> impl Future<Output = Result<ResponseOf<Self>, KitError>>;
 }
 
 /// Runs one invocation of `entry` inside the shared layers.
@@ -147,18 +150,25 @@ where
         self.processor.consumes(event_type)
     }
 
-    fn call(&self, payload: T::Payload, invocation: &Invocation) -> impl Future<Output = Result<T::Response, KitError>> {
+    fn call(
+        &self,
+        payload: T::Payload,
+        invocation: &Invocation,
+    ) -> impl Future<Output = Result<T::Response, KitError>> {
         T::process(&self.processor, payload, invocation)
     }
 }
 
+/// The entry of record handler `H` triggered by `T` on platform `Pl` publishing to `O`.
+pub type RecordsOn<Pl, T, O, H> =
+    Records<T, H, <Pl as Platform>::Store, <Pl as PublishesTo<O>>::Publisher, <Pl as Platform>::Parking>;
+
 /// The entry of a function whose records `handler` handles one by one, on `platform`.
-#[allow(clippy::type_complexity)] // the platform's adapters, spelled out once here
 pub fn records<Pl, T, O, H>(
     platform: &Pl,
     function: &'static Function<T, O>,
     handler: H,
-) -> Result<Records<T, H, Pl::Store, <Pl as PublishesTo<O>>::Publisher, Pl::Parking>, ConfigError>
+) -> Result<RecordsOn<Pl, T, O, H>, ConfigError>
 where
     Pl: PublishesTo<O>,
     T: RecordTrigger,
@@ -229,12 +239,15 @@ where
     }
 }
 
+/// The entry of batch handler `H` on platform `Pl` publishing to `O`.
+pub type BatchesOn<Pl, O, H> = Batches<H, <Pl as PublishesTo<O>>::Publisher, <Pl as Platform>::Parking>;
+
 /// The entry of a function whose batches `handler` takes whole, on `platform`.
 pub fn batches<Pl, O, H>(
     platform: &Pl,
     function: &'static Function<SqsBatches, O>,
     handler: H,
-) -> Result<Batches<H, <Pl as PublishesTo<O>>::Publisher, Pl::Parking>, ConfigError>
+) -> Result<BatchesOn<Pl, O, H>, ConfigError>
 where
     Pl: PublishesTo<O>,
     O: Outputs,
@@ -278,7 +291,11 @@ impl<H: HttpHandler + 'static> Entry for Http<H> {
 
 /// The entry of an HTTP function answering with `handler`, on `platform`: named as deployed
 /// (`AWS_LAMBDA_FUNCTION_NAME`), or by its crate.
-pub fn http<Pl: Platform, O, H: HttpHandler>(platform: &Pl, function: &'static Function<FunctionUrl, O>, handler: H) -> Http<H> {
+pub fn http<Pl: Platform, O, H: HttpHandler>(
+    platform: &Pl,
+    function: &'static Function<FunctionUrl, O>,
+    handler: H,
+) -> Http<H> {
     let name = platform
         .env()
         .optional(KitConfig::FUNCTION_NAME)

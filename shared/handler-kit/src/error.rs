@@ -101,7 +101,9 @@ pub enum KitError {
     },
     /// An EventBridge event other than a scheduled rule's tick reached a function that takes
     /// SQS batches and ticks.
-    #[error("a '{detail_type}' event from '{event_source}' is not a scheduled rule's tick; only SQS batches and ticks reach this function")]
+    #[error(
+        "a '{detail_type}' event from '{event_source}' is not a scheduled rule's tick; only SQS batches and ticks reach this function"
+    )]
     NotATick {
         /// The event's `source`.
         event_source: String,

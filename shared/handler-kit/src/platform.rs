@@ -10,8 +10,8 @@ use idempotency::{Clock, Idempotency, Store};
 use crate::aggregate::{BatchHandler, BatchProcessor};
 use crate::config::{ConfigError, Env, KitConfig};
 use crate::function::{Function, IDEMPOTENCY_TABLE, Outputs, Setting};
-use crate::records::{RecordHandler, RecordProcessor};
 use crate::publish::{Parking, Publisher};
+use crate::records::{RecordHandler, RecordProcessor};
 
 /// The adapters every function gets from where it runs.
 pub trait Platform: Send + Sync + 'static {

@@ -11,8 +11,8 @@ use field_crypto::{FieldCipher, LocalKeys, LocalMasterKey};
 use idempotency::{Idempotency, InMemoryStore, ManualClock};
 
 use crate::invocation::Invocation;
-use crate::records::{RecordHandler, RecordProcessor};
 use crate::publish::{InMemoryParking, InMemoryPublisher};
+use crate::records::{RecordHandler, RecordProcessor};
 
 /// A processor whose store, publisher and parking are in memory.
 pub type InMemoryProcessor<H> = RecordProcessor<H, InMemoryStore, InMemoryPublisher, InMemoryParking>;
@@ -98,7 +98,10 @@ pub fn invocation() -> Invocation {
 }
 
 /// Processes `event` with half a minute left and returns the message ids reported for retry.
-pub async fn failed_ids<H: RecordHandler>(processor: &InMemoryProcessor<H>, event: &SqsEvent) -> Result<Vec<String>, String> {
+pub async fn failed_ids<H: RecordHandler>(
+    processor: &InMemoryProcessor<H>,
+    event: &SqsEvent,
+) -> Result<Vec<String>, String> {
     let response = processor
         .process_sqs(event, &invocation())
         .await

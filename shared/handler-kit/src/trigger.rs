@@ -111,7 +111,10 @@ impl Trigger for SqsBatches {
 /// What a function triggered by [`SqsBatches`] receives. Told apart by shape, once: SQS sends
 /// `Records`, a scheduled rule an EventBridge event (checked to be a tick when it is handled).
 #[derive(Debug, Clone, Deserialize)]
-#[serde(untagged, expecting = "an SQS event (`Records`) or a scheduled rule's event (`detail-type`)")]
+#[serde(
+    untagged,
+    expecting = "an SQS event (`Records`) or a scheduled rule's event (`detail-type`)"
+)]
 pub enum BatchPayload {
     /// A batch of messages.
     Messages(SqsEvent),
@@ -136,13 +139,18 @@ mod tests {
 
     #[test]
     fn a_batch_payload_is_read_once_as_messages_or_a_tick_and_anything_else_is_named() {
-        let tick: BatchPayload = serde_json::from_str(&sample("sensors/detect-anomaly/scheduled-tick.eventbridge.json"))
-            .unwrap_or_else(|e| panic!("{e}"));
+        let tick: BatchPayload =
+            serde_json::from_str(&sample("sensors/detect-anomaly/scheduled-tick.eventbridge.json"))
+                .unwrap_or_else(|e| panic!("{e}"));
         assert!(matches!(&tick, BatchPayload::Tick(event) if BatchPayload::is_tick(event)));
-        let messages: BatchPayload = serde_json::from_str(&sample("carriers/bad-json.sqs-eventbridge.json"))
-            .unwrap_or_else(|e| panic!("{e}"));
+        let messages: BatchPayload =
+            serde_json::from_str(&sample("carriers/bad-json.sqs-eventbridge.json")).unwrap_or_else(|e| panic!("{e}"));
         assert!(matches!(messages, BatchPayload::Messages(event) if event.records.len() == 2));
         let err = serde_json::from_str::<BatchPayload>(r#"{"hello": 1}"#).unwrap_err();
-        assert!(err.to_string().contains("an SQS event (`Records`) or a scheduled rule's event"), "{err}");
+        assert!(
+            err.to_string()
+                .contains("an SQS event (`Records`) or a scheduled rule's event"),
+            "{err}"
+        );
     }
 }

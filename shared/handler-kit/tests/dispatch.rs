@@ -88,7 +88,10 @@ async fn each_trigger_reads_its_own_payload_and_answers_as_lambda_expects() {
         Ok(Value::Null)
     );
     let by_topic = built(&local::records(&BY_TOPIC, |_| Ok(Refuse)));
-    assert_eq!(invoke(&*by_topic, sample("carriers/order-shipped.sns.json")).await, Ok(Value::Null));
+    assert_eq!(
+        invoke(&*by_topic, sample("carriers/order-shipped.sns.json")).await,
+        Ok(Value::Null)
+    );
 }
 
 #[tokio::test]
@@ -97,12 +100,18 @@ async fn given_a_payload_of_another_trigger_then_it_is_refused_naming_what_was_e
     let err = invoke(&*by_sqs, sample("carriers/order-placed.eventbridge.json"))
         .await
         .unwrap_err();
-    assert!(err.starts_with("payload is not an SQS event: missing field `Records`"), "{err}");
+    assert!(
+        err.starts_with("payload is not an SQS event: missing field `Records`"),
+        "{err}"
+    );
     let by_rule = built(&local::records(&BY_RULE, |_| Ok(Refuse)));
     let err = invoke(&*by_rule, sample("carriers/order-shipped.sns.json"))
         .await
         .unwrap_err();
-    assert!(err.starts_with("payload is not an EventBridge event: missing field"), "{err}");
+    assert!(
+        err.starts_with("payload is not an EventBridge event: missing field"),
+        "{err}"
+    );
     let err = invoke(&*by_sqs, Value::from("nonsense")).await.unwrap_err();
     assert!(err.starts_with("payload is not an SQS event: invalid type"), "{err}");
 }
@@ -122,7 +131,10 @@ async fn given_a_function_that_panics_then_the_invocation_fails_and_the_process_
     let request = sample("orders/order-api/get-order.function-url.json");
     let err = invoke(&*api, request.clone()).await.unwrap_err();
     assert_eq!(err, "the invocation panicked: broken on purpose");
-    assert!(invoke(&*api, request).await.is_err(), "and the next invocation runs too");
+    assert!(
+        invoke(&*api, request).await.is_err(),
+        "and the next invocation runs too"
+    );
 }
 
 /// Counts its ticks.
@@ -162,7 +174,10 @@ async fn given_a_batch_function_then_only_a_scheduled_rules_tick_reaches_it_and_
     let err = invoke(&*scheduled, sample("carriers/order-placed.eventbridge.json"))
         .await
         .unwrap_err();
-    assert!(err.contains("from 'shop.orders' is not a scheduled rule's tick"), "{err}");
+    assert!(
+        err.contains("from 'shop.orders' is not a scheduled rule's tick"),
+        "{err}"
+    );
 
     let unscheduled = built(&local::batches(&UNSCHEDULED, |_| Ok(Ticks::default())));
     let err = invoke(&*unscheduled, tick).await.unwrap_err();

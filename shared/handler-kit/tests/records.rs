@@ -14,7 +14,7 @@ use aws_lambda_events::event::sqs::SqsMessage;
 use envelope::encode::AwsContext;
 use envelope::{Carrier, Envelope, Registry};
 use handler_kit::publish::{InMemoryParking, InMemoryPublisher};
-use handler_kit::{RecordHandler, HandlerError, Invocation, Limits, RecordProcessor};
+use handler_kit::{HandlerError, Invocation, Limits, RecordHandler, RecordProcessor};
 use idempotency::{Idempotency, InMemoryStore};
 use serde_json::Value;
 

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use envelope::{Envelope, EventType, Location, Registry, Upcaster};
 use handler_kit::publish::{InMemoryParking, InMemoryPublisher};
-use handler_kit::{RecordHandler, HandlerError, Invocation, RecordProcessor};
+use handler_kit::{HandlerError, Invocation, RecordHandler, RecordProcessor};
 use idempotency::{Idempotency, InMemoryStore, Status, Store};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};

@@ -6,9 +6,7 @@ use aws_sdk_sqs::types::{MessageAttributeValue, SendMessageBatchRequestEntry};
 use envelope::Envelope;
 use serde_json::Value;
 
-use super::batch::{
-    Answer, CallError, Limits, Service, call_error, entry_id, fifo_id, send_all, sha256_hex,
-};
+use super::batch::{Answer, CallError, Limits, Service, call_error, entry_id, fifo_id, send_all, sha256_hex};
 use super::{ParkedMessage, Parking, PublishError, Publisher};
 
 const LIMITS: Limits = Limits {

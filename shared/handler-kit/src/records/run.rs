@@ -58,7 +58,12 @@ impl<H: RecordHandler, S: Store, P: Publisher, Q: Parking> RecordProcessor<H, S,
             .collect()
     }
 
-    pub(super) async fn run_unless_following(&self, record: Decoded, leader: Option<usize>, invocation: &Invocation) -> Outcome {
+    pub(super) async fn run_unless_following(
+        &self,
+        record: Decoded,
+        leader: Option<usize>,
+        invocation: &Invocation,
+    ) -> Outcome {
         match leader {
             Some(leader) => Outcome::Follows(leader),
             None => self.run_record(record, invocation).await,
@@ -66,7 +71,12 @@ impl<H: RecordHandler, S: Store, P: Publisher, Q: Parking> RecordProcessor<H, S,
     }
 
     /// Groups run concurrently; a group's records run in order, and stop at its first failure.
-    pub(super) async fn run_fifo(&self, decoded: Vec<Decoded>, groups: &[String], invocation: &Invocation) -> Vec<Outcome> {
+    pub(super) async fn run_fifo(
+        &self,
+        decoded: Vec<Decoded>,
+        groups: &[String],
+        invocation: &Invocation,
+    ) -> Vec<Outcome> {
         let count = decoded.len();
         let leaders = self.leaders(&decoded);
         let by_group = group_in_order(decoded.into_iter().zip(leaders).zip(groups));

@@ -12,7 +12,7 @@ use chrono::{TimeZone, Utc};
 use envelope::encode::AwsContext;
 use envelope::{Carrier, Envelope, EventType, Registry};
 use handler_kit::publish::{InMemoryParking, InMemoryPublisher};
-use handler_kit::{RecordHandler, HandlerError, Invocation, RecordProcessor};
+use handler_kit::{HandlerError, Invocation, RecordHandler, RecordProcessor};
 use idempotency::{Idempotency, InMemoryStore};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
