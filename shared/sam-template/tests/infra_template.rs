@@ -79,6 +79,7 @@ fn given_the_infra_template_when_loaded_then_the_event_source_mapping_points_at_
 #[test]
 fn given_the_infra_template_when_loaded_then_each_queue_redrives_to_its_dead_letter_queue() {
     let t = template();
+    let mut receives = Vec::new();
     for queue in t
         .of_kind("AWS::SQS::Queue")
         .filter(|q| q.property("RedrivePolicy").is_some())
@@ -86,8 +87,16 @@ fn given_the_infra_template_when_loaded_then_each_queue_redrives_to_its_dead_let
         let dlq_arn = queue.property_str("RedrivePolicy.deadLetterTargetArn").unwrap();
         let dlq = t.find(dlq_arn).unwrap();
         assert_eq!(dlq.logical_id, queue.logical_id.replace("Queue", "DeadLetterQueue"));
-        assert_eq!(queue.property("RedrivePolicy.maxReceiveCount"), Some(&json!(5)));
+        receives.push(queue.property("RedrivePolicy.maxReceiveCount").cloned());
     }
+    // `!FindInMap [Delivery, Queue, MaxReceiveCount]` resolved: the mapping's number, the same
+    // for every queue, and never the intrinsic left in place.
+    assert_eq!(receives.len(), 9, "one redriven queue per SQS-fed function");
+    assert!(
+        receives[0].as_ref().is_some_and(serde_json::Value::is_u64),
+        "{receives:?}"
+    );
+    assert!(receives.iter().all(|r| r == &receives[0]), "{receives:?}");
     let dlq = t.find(
         t.resource("ReserveInventoryQueue")
             .unwrap()
@@ -151,6 +160,16 @@ fn given_the_infra_template_when_loaded_then_the_undelivered_policy_and_alarms_r
         Some("arn:aws:events:us-east-1:000000000000:rule/local-orders/*")
     );
     let alarm = t.resource("ReserveInventoryDeadLetterAlarm").unwrap();
+    // The description quotes the queue's maxReceiveCount, both read from Mappings.Delivery.
+    let receives = t
+        .resource("ReserveInventoryQueue")
+        .unwrap()
+        .property("RedrivePolicy.maxReceiveCount")
+        .unwrap();
+    assert_eq!(
+        alarm.property_str("AlarmDescription"),
+        Some(format!("reserve-inventory gave up on records after {receives} receives (see its DLQ).").as_str())
+    );
     assert_eq!(
         alarm.property_str("Dimensions.0.Value"),
         Some("local-ReserveInventoryDeadLetterQueue")
