@@ -277,7 +277,7 @@ fn invoke_runs_one_function_on_a_sample_and_prints_its_response_and_events() {
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("\"batchItemFailures\": []"), "{text}");
-    assert!(text.contains("PutEvents local-orders: "), "{text}");
+    assert!(text.contains("PutEvents local-events: "), "{text}");
     let unknown = localcloud_at_root(&["invoke", "no-such-function", "events/README.md"]);
     assert_eq!(unknown.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&unknown.stderr).contains("there are: "));
@@ -295,7 +295,7 @@ fn invoke_opens_the_sealed_samples_for_the_functions_granted_their_fields() {
     let text = String::from_utf8_lossy(&shipped.stdout);
     assert!(text.contains("\"batchItemFailures\": []"), "{text}");
     assert_eq!(
-        text.matches("PutEvents local-orders: OrderShipped").count(),
+        text.matches("PutEvents local-events: OrderShipped").count(),
         2,
         "{text}"
     );
@@ -322,7 +322,7 @@ fn graph_prints_the_template_as_mermaid() {
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.starts_with("flowchart LR\n"));
     assert!(
-        text.contains("OrdersBus -->|\"ReserveInventoryRule: OrderPlaced\"| ReserveInventoryQueue"),
+        text.contains("EventBus -->|\"ReserveInventoryRule: OrderPlaced\"| ReserveInventoryQueue"),
         "{text}"
     );
 }
@@ -379,7 +379,7 @@ fn play_runs_a_scenario_file_and_writes_what_was_emitted() {
     assert!(
         lines
             .iter()
-            .any(|l| l["bus"] == "local-orders" && l["event"]["detail-type"] == "OrderPlaced")
+            .any(|l| l["bus"] == "local-events" && l["event"]["detail-type"] == "OrderPlaced")
     );
     assert!(lines.iter().any(|l| l["topic"] == "NotificationsTopic"));
     assert!(
@@ -408,7 +408,7 @@ fn rebuild_after_the_orders_demo_finds_every_view_equal_to_the_live_one() {
 
 #[test]
 fn replay_of_the_archive_to_one_rule_is_absorbed_and_tells_no_one() {
-    let out = localcloud_at_root(&["replay", "--archive", "OrdersArchive", "--rule", "NotifyCustomerRule"]);
+    let out = localcloud_at_root(&["replay", "--archive", "EventBusArchive", "--rule", "NotifyCustomerRule"]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(
@@ -421,7 +421,7 @@ fn replay_of_the_archive_to_one_rule_is_absorbed_and_tells_no_one() {
     assert_eq!(unknown.status.code(), Some(1));
     assert!(
         String::from_utf8_lossy(&unknown.stderr)
-            .contains("no archive NoArchive in the template (there are: OrdersArchive)")
+            .contains("no archive NoArchive in the template (there are: EventBusArchive)")
     );
 }
 

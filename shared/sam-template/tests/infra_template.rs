@@ -30,7 +30,7 @@ fn given_the_infra_template_when_loaded_then_reserve_inventory_sees_its_resolved
         Some("arn:aws:lambda:us-east-1:000000000000:function:local-reserve-inventory")
     );
     // From Globals.Function, merged with the function's own variables.
-    assert_eq!(env("EVENT_BUS_NAME"), "local-orders");
+    assert_eq!(env("EVENT_BUS_NAME"), "local-events");
     assert_eq!(
         env("IDEMPOTENCY_TABLE"),
         t.resource("IdempotencyTable").unwrap().physical_name
@@ -115,14 +115,14 @@ fn given_the_infra_template_when_loaded_then_rules_have_plain_json_patterns_and_
         rule.property("EventPattern"),
         Some(&json!({"source": ["shop.orders"], "detail-type": ["OrderPlaced"]}))
     );
-    assert_eq!(rule.property_str("EventBusName"), Some("local-orders"));
+    assert_eq!(rule.property_str("EventBusName"), Some("local-events"));
     assert_eq!(
         rule.arn.as_deref(),
-        Some("arn:aws:events:us-east-1:000000000000:rule/local-orders/local-ReserveInventoryRule")
+        Some("arn:aws:events:us-east-1:000000000000:rule/local-events/local-ReserveInventoryRule")
     );
     assert_eq!(
         rule.ref_value.as_deref(),
-        Some("local-orders|local-ReserveInventoryRule")
+        Some("local-events|local-ReserveInventoryRule")
     );
     let target = rule.property_str("Targets.0.Arn").unwrap();
     assert_eq!(t.find(target).unwrap().logical_id, "ReserveInventoryQueue");
@@ -138,9 +138,9 @@ fn given_the_infra_template_when_loaded_then_rules_have_plain_json_patterns_and_
         policy.property("Queues"),
         Some(&json!([t.resource("ReserveInventoryQueue").unwrap().ref_value]))
     );
-    // Every event rule is on the orders bus, and every pattern is plain JSON (no intrinsic
+    // Every event rule is on the shared bus, and every pattern is plain JSON (no intrinsic
     // left). Scheduled rules live on the default bus and have no pattern.
-    let bus = t.resource("OrdersBus").unwrap();
+    let bus = t.resource("EventBus").unwrap();
     for rule in t
         .of_kind("AWS::Events::Rule")
         .filter(|r| r.property("ScheduleExpression").is_none())
@@ -157,7 +157,7 @@ fn given_the_infra_template_when_loaded_then_the_undelivered_policy_and_alarms_r
     let policy = t.resource("UndeliveredEventsQueuePolicy").unwrap();
     assert_eq!(
         policy.property_str("PolicyDocument.Statement.0.Condition.ArnLike.aws:SourceArn"),
-        Some("arn:aws:events:us-east-1:000000000000:rule/local-orders/*")
+        Some("arn:aws:events:us-east-1:000000000000:rule/local-events/*")
     );
     let alarm = t.resource("ReserveInventoryDeadLetterAlarm").unwrap();
     // The description quotes the queue's maxReceiveCount, both read from Mappings.Delivery.
@@ -205,10 +205,10 @@ fn given_the_infra_template_when_loaded_then_outputs_and_implicit_resources_reso
     assert!(t.resource("OrderApiRole").unwrap().is("AWS::IAM::Role"));
     assert!(t.resource("ReserveInventoryUrl").is_none());
 
-    assert_eq!(t.outputs["EventBusName"], json!("local-orders"));
+    assert_eq!(t.outputs["EventBusName"], json!("local-events"));
     assert_eq!(
         t.outputs["EventBusArn"],
-        json!("arn:aws:events:us-east-1:000000000000:event-bus/local-orders")
+        json!("arn:aws:events:us-east-1:000000000000:event-bus/local-events")
     );
     assert_eq!(
         t.outputs["NotificationsTopicArn"],
@@ -256,7 +256,7 @@ fn given_another_stack_name_when_loaded_then_names_follow_it() {
     assert_eq!(function.physical_name, "prod-ship-order");
     assert_eq!(
         function.property_str("Environment.Variables.EVENT_BUS_NAME"),
-        Some("prod-orders")
+        Some("prod-events")
     );
     assert_eq!(
         t.resource("ShipOrderQueue").unwrap().ref_value.as_deref(),
