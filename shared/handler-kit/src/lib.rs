@@ -35,6 +35,7 @@ pub mod platform;
 pub mod processor;
 pub mod publish;
 mod store;
+pub mod table;
 pub mod testing;
 
 pub use aggregate::{BatchHandler, BatchProcessor, Settled};
