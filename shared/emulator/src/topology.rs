@@ -3,10 +3,10 @@
 //! read; anything the local cloud cannot run is an error naming the resource and property.
 //!
 //! Loading reads endpoints first (queues, buses, topics, functions), then what points at them:
-//! [`rules`] (rules, targets, archives, schedules), [`mappings`] (event source mappings),
-//! [`topics`] (subscriptions), [`functions`] (SAM's `Events`, asynchronous invocation), each
-//! resolving references through [`references`] and reading values through [`values`].
-//! [`lookup`] answers what the running cloud asks of the graph.
+//! `rules` (rules, targets, archives, schedules), `mappings` (event source mappings),
+//! `topics` (subscriptions), `functions` (SAM's `Events`, asynchronous invocation), each
+//! resolving references through `references` and reading values through `values`.
+//! `lookup` answers what the running cloud asks of the graph.
 
 mod functions;
 mod lookup;
