@@ -1,5 +1,5 @@
 # Short verbs for people and CI alike: CI runs exactly `make lint` and `make test`.
-#   make demo      run the orders saga on the local cloud from infra/template.yaml (ORDERS=12 SEED=1; NO_FAULTS=1)
+#   make demo      every domain's demo on the local cloud from infra/template.yaml (SIZE=12 SEED=1; NO_FAULTS=1)
 #   make simulate  every domain's scenario over SEEDS=100 seeds, invocations at once, faults above the demo's; shrinks a failing seed
 #   make samples   decode every sample payload in events/ and summarise what is inside
 #   make graph     redraw the README's event graph from the template
@@ -30,7 +30,8 @@ LAMBDA_TARGET := aarch64-unknown-linux-gnu
 LOCALCLOUD := $(or $(CARGO_TARGET_DIR),target)/debug/localcloud
 # The demo runs an optimised build (profile `tools`: release without the Lambda size settings).
 LOCALCLOUD_TOOLS := $(or $(CARGO_TARGET_DIR),target)/tools/localcloud
-ORDERS ?= 12
+# How much each domain's demo does; ORDERS, its old name, still sets it.
+SIZE ?= $(or $(ORDERS),12)
 SEED ?= 1
 
 .PHONY: help demo simulate samples graph test lint fuzz package bench bench-peers bench-cold bench-calls clean tools deploy watch
@@ -40,7 +41,7 @@ help:
 
 demo:
 	@$(CARGO) build --quiet --profile tools -p localcloud
-	$(LOCALCLOUD_TOOLS) demo --orders $(ORDERS) --seed $(SEED) $(if $(NO_FAULTS),--no-faults)
+	$(LOCALCLOUD_TOOLS) demo --size $(SIZE) --seed $(SEED) $(if $(NO_FAULTS),--no-faults)
 
 SEEDS ?= 100
 

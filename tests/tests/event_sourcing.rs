@@ -126,7 +126,7 @@ async fn given_a_replay_of_the_template_archive_to_every_rule_then_every_consume
     let emitted_before = cloud.emitted().len();
     let replayed = cloud
         .replay_archive(
-            "OrdersArchive",
+            "EventBusArchive",
             DateTime::<Utc>::UNIX_EPOCH,
             DateTime::<Utc>::MAX_UTC,
             None,
@@ -174,7 +174,7 @@ async fn given_a_replay_of_the_template_archive_to_every_rule_then_every_consume
             "x",
         )
         .unwrap_err();
-    assert!(err.contains("OrdersArchive"), "{err}");
+    assert!(err.contains("EventBusArchive"), "{err}");
 }
 
 #[tokio::test(start_paused = true)]
@@ -198,7 +198,9 @@ async fn given_an_archive_replay_limited_in_time_then_exactly_the_events_of_that
     let expected = received.iter().filter(|t| (from..to).contains(*t)).count();
     let emitted_before = cloud.emitted().len();
 
-    let replayed = cloud.replay_archive("OrdersArchive", from, to, None, "middle").unwrap();
+    let replayed = cloud
+        .replay_archive("EventBusArchive", from, to, None, "middle")
+        .unwrap();
     assert_eq!(replayed, expected);
     let sent: Vec<DateTime<Utc>> = cloud.emitted()[emitted_before..]
         .iter()
@@ -234,7 +236,7 @@ async fn given_the_sensors_demo_when_its_archive_is_replayed_then_raise_alert_up
     let (before, told_before) = (records(cloud), told(cloud));
     let replayed = cloud
         .replay_archive(
-            "OrdersArchive",
+            "EventBusArchive",
             DateTime::<Utc>::UNIX_EPOCH,
             DateTime::<Utc>::MAX_UTC,
             Some("RaiseAlertRule"),

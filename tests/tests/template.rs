@@ -124,6 +124,7 @@ fn every_function_crate_has_exactly_one_function_resource_and_no_resource_lacks_
 #[test]
 fn every_function_is_triggered_as_it_declares() {
     let template = template();
+    let loaded = loaded();
     let timeout = template["Globals"]["Function"]["Timeout"].as_u64().unwrap();
     for (id, binary, function) in function_resources(&template) {
         let mappings: Vec<(String, &Value)> = resources(&template)
@@ -163,16 +164,41 @@ fn every_function_is_triggered_as_it_declares() {
                     "{id}: no Function URL"
                 );
                 assert_eq!(mappings.len(), 1, "{id}: one event source mapping");
-                check_sqs_trigger(&template, &id, mappings[0].1, timeout);
+                check_sqs_trigger(&template, &loaded, &id, mappings[0].1, timeout);
             }
             other => panic!("{id}: {other:?} functions are not in the template yet"),
         }
     }
 }
 
+/// The template as the local cloud and SAM see it, every intrinsic resolved (`!FindInMap`
+/// into `Mappings` included): where the numbers of the delivery settings are read.
+fn loaded() -> sam_template::Template {
+    sam_template::Template::load(&root().join("infra/template.yaml"), &sam_template::Options::default()).unwrap()
+}
+
+/// The number a resolved resource property holds.
+fn number(loaded: &sam_template::Template, id: &str, path: &str) -> u64 {
+    loaded
+        .resource(id)
+        .and_then(|r| r.property(path))
+        .and_then(serde_json::Value::as_u64)
+        .unwrap_or_else(|| panic!("{id}: {path} is not a number"))
+}
+
+/// Whether a value is `!FindInMap [Delivery, top, key]`: the one written policy every consumer
+/// shares, rather than a copy of its number.
+fn is_delivery_setting(value: &Value, top: &str, key: &str) -> bool {
+    matches!(value, Value::Tagged(tagged)
+        if tagged.tag == "FindInMap"
+            && tagged.value.as_sequence().is_some_and(|keys| keys.iter().eq(["Delivery", top, key].iter())))
+}
+
 /// An SQS trigger as the kit needs it: partial batch responses, an encrypted queue whose
-/// visibility outlasts retries, a DLQ kept 14 days with an alarm on its depth.
-fn check_sqs_trigger(template: &Value, id: &str, mapping: &Value, timeout: u64) {
+/// visibility outlasts retries, redriven after more than one receive to a DLQ that keeps a
+/// record longer than the queue does, with an alarm on its depth; every number of it the one
+/// in `Mappings.Delivery`.
+fn check_sqs_trigger(template: &Value, loaded: &sam_template::Template, id: &str, mapping: &Value, timeout: u64) {
     let mapping = &mapping["Properties"];
     assert!(
         mapping["FunctionResponseTypes"]
@@ -182,21 +208,50 @@ fn check_sqs_trigger(template: &Value, id: &str, mapping: &Value, timeout: u64) 
             .any(|t| t == "ReportBatchItemFailures"),
         "{id}"
     );
+    for key in ["BatchSize", "MaximumBatchingWindowInSeconds"] {
+        assert!(
+            is_delivery_setting(&mapping[key], "Batch", key),
+            "{id}: {key} from Mappings.Delivery.Batch"
+        );
+    }
     let queue_id = target(&mapping["EventSourceArn"]).unwrap();
     let queue = resource(template, &queue_id);
     assert_eq!(queue["Type"], "AWS::SQS::Queue", "{id}: fed by a queue");
     let queue = &queue["Properties"];
+    for (key, value) in [
+        ("VisibilityTimeout", &queue["VisibilityTimeout"]),
+        ("MessageRetentionPeriod", &queue["MessageRetentionPeriod"]),
+        ("MaxReceiveCount", &queue["RedrivePolicy"]["maxReceiveCount"]),
+    ] {
+        assert!(
+            is_delivery_setting(value, "Queue", key),
+            "{queue_id}: {key} from Mappings.Delivery.Queue, found {value:?}"
+        );
+    }
     assert!(
-        queue["VisibilityTimeout"].as_u64().unwrap() >= 6 * timeout,
+        number(loaded, &queue_id, "VisibilityTimeout") >= 6 * timeout,
         "{queue_id}: visibility >= 6x timeout"
     );
-    assert_eq!(queue["RedrivePolicy"]["maxReceiveCount"], 5, "{queue_id}");
+    assert!(
+        number(loaded, &queue_id, "RedrivePolicy.maxReceiveCount") >= 2,
+        "{queue_id}: a transient failure is retried at least once before the DLQ"
+    );
     let dlq_id = target(&queue["RedrivePolicy"]["deadLetterTargetArn"]).unwrap();
     let dlq = resource(template, &dlq_id);
     assert_eq!(dlq["Type"], "AWS::SQS::Queue", "{queue_id}: a DLQ");
-    assert_eq!(
-        dlq["Properties"]["MessageRetentionPeriod"], 1_209_600,
-        "{dlq_id}: 14 days"
+    assert!(
+        is_delivery_setting(
+            &dlq["Properties"]["MessageRetentionPeriod"],
+            "DeadLetter",
+            "MessageRetentionPeriod"
+        ),
+        "{dlq_id}: its retention from Mappings.Delivery.DeadLetter"
+    );
+    // A standard queue's message keeps its first enqueue time in the DLQ: kept no longer than
+    // in the queue, it could expire on arrival.
+    assert!(
+        number(loaded, &dlq_id, "MessageRetentionPeriod") > number(loaded, &queue_id, "MessageRetentionPeriod"),
+        "{dlq_id}: keeps a record longer than {queue_id}"
     );
     let alarmed = resources(template).iter().any(|(_, r)| {
         r["Type"] == "AWS::CloudWatch::Alarm"
@@ -277,6 +332,13 @@ fn every_rule_keeps_events_it_cannot_deliver() {
                 "AWS::SQS::Queue",
                 "{id}: a dead-letter queue for undeliverable events"
             );
+            for key in ["MaximumRetryAttempts", "MaximumEventAgeInSeconds"] {
+                let value = &delivery["RetryPolicy"][key];
+                assert!(
+                    is_delivery_setting(value, "Rule", key),
+                    "{id}: {key} from Mappings.Delivery.Rule, found {value:?}"
+                );
+            }
         }
     }
 }

@@ -1,18 +1,72 @@
 //! What a domain brings to the local cloud, which knows none: its functions (declarations and
-//! builders), its event types, where its samples live, and a demo with its own invariants.
+//! builders), its event types, where its samples live, a demo with its own invariants, and
+//! what the CLI asks of it about its streams (which it owns, rebuilding its views, a view as of
+//! an instant). What a domain does not offer answers [`DomainError::Unsupported`].
 
 use std::future::Future;
 use std::path::Path;
 use std::pin::Pin;
 use std::sync::Arc;
 
-use envelope::Registry;
+use envelope::{Envelope, Registry};
 use handler_kit::local::Registration;
+use serde_json::Value;
 
 use crate::cloud::LocalCloud;
 use crate::faults::{Choice, Faults};
-use crate::functions;
+use crate::functions::FunctionCatalogue;
 use crate::scenario::Scenario;
+
+/// What a domain could not do.
+#[derive(Debug, thiserror::Error)]
+pub enum DomainError {
+    /// The domain does not offer this.
+    #[error("the {domain} domain does not support {what}")]
+    Unsupported {
+        /// The domain's name.
+        domain: &'static str,
+        /// What was asked, with the command that asks it.
+        what: &'static str,
+    },
+    /// It offers this, and it failed.
+    #[error("{domain} {doing}: {source}")]
+    Failed {
+        /// The domain's name.
+        domain: &'static str,
+        /// What it was doing (`demo`, `rebuild`).
+        doing: &'static str,
+        /// Why it failed.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+}
+
+impl DomainError {
+    /// `domain` failed at `doing` for `source`.
+    pub fn failed(
+        domain: &'static str,
+        doing: &'static str,
+        source: impl Into<Box<dyn std::error::Error + Send + Sync>>,
+    ) -> Self {
+        Self::Failed {
+            domain,
+            doing,
+            source: source.into(),
+        }
+    }
+}
+
+/// What rebuilding a domain's views from the event store found.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RebuildReport {
+    /// What it rebuilt and every difference from the live views, one line each.
+    pub lines: Vec<String>,
+    /// Every rebuilt view equals the live one.
+    pub matches: bool,
+}
+
+/// A boxed future of a domain's answer, so [`Domain`] stays usable as `dyn Domain`.
+pub type DomainFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, DomainError>> + 'a>>;
 
 /// How big and how faulty a demo run is.
 #[derive(Debug, Clone)]
@@ -69,13 +123,13 @@ pub trait Domain {
     fn event_types(&self) -> Registry;
 
     /// A demo on the template at `template`, ready to run, with every function of the
-    /// template registered in `registry` (a template deploys every domain's functions).
+    /// template in `functions` (a template deploys every domain's functions).
     fn demo(
         &self,
         template: &Path,
         options: DemoOptions,
-        registry: &functions::Registry,
-    ) -> Result<Box<dyn DemoRun>, String>;
+        functions: &FunctionCatalogue,
+    ) -> Result<Box<dyn DemoRun>, DomainError>;
 
     /// The invariants its runs check, by name (what a simulation campaign counts).
     fn invariants(&self) -> &'static [&'static str];
@@ -96,15 +150,38 @@ pub trait Domain {
         &self,
         template: &Path,
         options: DemoOptions,
-        registry: &functions::Registry,
-    ) -> Result<Box<dyn DemoRun>, String> {
-        self.demo(template, options, registry)
+        functions: &FunctionCatalogue,
+    ) -> Result<Box<dyn DemoRun>, DomainError> {
+        self.demo(template, options, functions)
     }
-}
 
-/// Every function of `domains`.
-pub fn registry(domains: &[&dyn Domain]) -> functions::Registry {
-    functions::Registry::new(domains.iter().flat_map(|d| d.functions()).collect())
+    /// Whether `stream` (`<source>#<subject>`, as the event store names it) is one of its
+    /// streams: by default, one whose source is among its [`sources`](Domain::sources).
+    fn owns_stream(&self, stream: &str) -> bool {
+        stream
+            .split_once('#')
+            .is_some_and(|(source, _)| self.sources().contains(&source))
+    }
+
+    /// Rebuilds its views from the event store of `cloud` (a finished run) into fresh tables
+    /// with its own fold, and compares them with the live ones (`localcloud rebuild`).
+    fn rebuild<'a>(&'a self, cloud: &'a LocalCloud) -> DomainFuture<'a, RebuildReport> {
+        let _ = cloud;
+        Box::pin(std::future::ready(Err(DomainError::Unsupported {
+            domain: self.name(),
+            what: "rebuilding its views (`localcloud rebuild`)",
+        })))
+    }
+
+    /// Its view of `stream` folded from `past`, the stream's events that had happened by an
+    /// instant, as readable text (`localcloud history`).
+    fn view_as_of(&self, stream: &str, past: Vec<Envelope<Value>>) -> Result<String, DomainError> {
+        let _ = (stream, past);
+        Err(DomainError::Unsupported {
+            domain: self.name(),
+            what: "a view of a stream as of an instant (`localcloud history`)",
+        })
+    }
 }
 
 /// Every event type of `domains`.
@@ -112,4 +189,94 @@ pub fn event_types(domains: &[&dyn Domain]) -> Registry {
     domains
         .iter()
         .fold(Registry::new(), |all, domain| all.merge(domain.event_types()))
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)] // a panic is how a test reports failure
+
+    use super::*;
+    use crate::cloud::CloudOptions;
+    use crate::topology::Topology;
+
+    /// A domain that brings only what every domain must: no views.
+    struct Bare;
+
+    impl Domain for Bare {
+        fn name(&self) -> &'static str {
+            "bare"
+        }
+
+        fn sources(&self) -> &'static [&'static str] {
+            &["shop.bare", "shop.bare-too"]
+        }
+
+        fn samples(&self) -> &'static str {
+            "bare"
+        }
+
+        fn functions(&self) -> Vec<Registration> {
+            Vec::new()
+        }
+
+        fn event_types(&self) -> Registry {
+            Registry::new()
+        }
+
+        fn demo(&self, _: &Path, _: DemoOptions, _: &FunctionCatalogue) -> Result<Box<dyn DemoRun>, DomainError> {
+            Err(DomainError::failed(self.name(), "demo", "it has none".to_owned()))
+        }
+
+        fn invariants(&self) -> &'static [&'static str] {
+            &[]
+        }
+    }
+
+    #[test]
+    fn given_a_domain_then_it_owns_the_streams_of_its_sources_and_no_others() {
+        assert!(Bare.owns_stream("shop.bare#b-1"));
+        assert!(Bare.owns_stream("shop.bare-too#b-1"));
+        assert!(!Bare.owns_stream("shop.bare"), "a stream names its subject");
+        assert!(!Bare.owns_stream("shop.orders#o-1"));
+        assert!(!Bare.owns_stream("shop.bar#b-1"), "the whole source, not a prefix");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn given_a_domain_without_views_when_asked_to_rebuild_them_or_for_one_then_the_error_names_it_and_the_command()
+     {
+        let template = sam_template::Template::from_yaml(
+            "AWSTemplateFormatVersion: \"2010-09-09\"\nResources:\n  Queue:\n    Type: AWS::SQS::Queue\n",
+            &sam_template::Options::default(),
+        )
+        .unwrap();
+        let cloud = LocalCloud::new(
+            Topology::from_template(template).unwrap(),
+            CloudOptions::default(),
+            &FunctionCatalogue::default(),
+        )
+        .unwrap();
+        let rebuild = Bare.rebuild(&cloud).await.unwrap_err();
+        assert!(matches!(rebuild, DomainError::Unsupported { domain: "bare", .. }));
+        assert_eq!(
+            rebuild.to_string(),
+            "the bare domain does not support rebuilding its views (`localcloud rebuild`)"
+        );
+        let view = Bare.view_as_of("shop.bare#b-1", Vec::new()).unwrap_err();
+        assert_eq!(
+            view.to_string(),
+            "the bare domain does not support a view of a stream as of an instant (`localcloud history`)"
+        );
+        let options = DemoOptions {
+            size: 1,
+            seed: 1,
+            faults: Faults::none(),
+            replay: None,
+            variant: None,
+        };
+        let demo = Bare
+            .demo(Path::new("template.yaml"), options, &FunctionCatalogue::default())
+            .err()
+            .unwrap();
+        assert_eq!(demo.to_string(), "bare demo: it has none");
+    }
 }

@@ -1,8 +1,8 @@
-//! The function registry: each function of the template (by its crate, `BuildProperties.Binary`)
-//! built from its crate's declaration and builder ([`Registration`]) on a local platform with
-//! the template's environment, exactly as `main.rs` builds it on AWS. The cloud knows nothing
-//! else of a function: the registrations come from whoever runs it (the `localcloud` binary, a
-//! test).
+//! The catalogue of deployable functions: each function of the template (by its crate,
+//! `BuildProperties.Binary`) built from its crate's declaration and builder ([`Registration`])
+//! on a local platform with the template's environment, exactly as `main.rs` builds it on AWS.
+//! The cloud knows nothing else of a function: the registrations come from whoever runs it
+//! (the `localcloud` binary, a test).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -12,7 +12,7 @@ use handler_kit::local::{LocalFunction, LocalPlatform, Outbox, Registration, Tab
 use idempotency::Clock;
 use ports::FaultPlan;
 
-/// A function of the template, as the registry needs it.
+/// A function of the template, as the catalogue needs it.
 #[derive(Debug, Clone)]
 pub struct FunctionSpec {
     /// Logical id.
@@ -42,9 +42,9 @@ pub struct Wiring {
     pub world: Arc<World>,
 }
 
-/// A function the registry cannot build.
+/// A function the catalogue cannot build.
 #[derive(Debug, thiserror::Error)]
-pub enum RegistryError {
+pub enum BuildError {
     /// No registration for this crate.
     #[error("{function}: no function crate '{binary}' is registered with the local cloud (known: {known})")]
     Unknown {
@@ -66,20 +66,27 @@ pub enum RegistryError {
     },
 }
 
-/// The registrations of a run, by crate name.
+/// The functions a run can deploy: their registrations, found by crate name. (Not
+/// [`envelope::Registry`], which holds event types.)
 #[derive(Default)]
-pub struct Registry {
+pub struct FunctionCatalogue {
     functions: Vec<Registration>,
 }
 
-impl std::fmt::Debug for Registry {
+/// The catalogue's former name, for callers not yet moved to [`FunctionCatalogue`].
+pub type Registry = FunctionCatalogue;
+
+/// The build error's former name, for callers not yet moved to [`BuildError`].
+pub type RegistryError = BuildError;
+
+impl std::fmt::Debug for FunctionCatalogue {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_list().entries(self.functions.iter().map(|r| r.name)).finish()
     }
 }
 
-impl Registry {
-    /// A registry of `functions`.
+impl FunctionCatalogue {
+    /// A catalogue of `functions`.
     pub fn new(functions: Vec<Registration>) -> Self {
         Self { functions }
     }
@@ -95,8 +102,8 @@ impl Registry {
     }
 
     /// Builds the function of `spec` on a platform of its own over the run's `wiring`.
-    pub fn build(&self, spec: &FunctionSpec, wiring: &Wiring) -> Result<Box<dyn LocalFunction>, RegistryError> {
-        let registration = self.get(&spec.binary).ok_or_else(|| RegistryError::Unknown {
+    pub fn build(&self, spec: &FunctionSpec, wiring: &Wiring) -> Result<Box<dyn LocalFunction>, BuildError> {
+        let registration = self.get(&spec.binary).ok_or_else(|| BuildError::Unknown {
             function: spec.logical_id.clone(),
             binary: spec.binary.clone(),
             known: self.functions.iter().map(|r| r.name).collect::<Vec<_>>().join(", "),
@@ -115,7 +122,7 @@ impl Registry {
             wiring.outbox.clone(),
             Arc::clone(&wiring.world),
         );
-        registration.build(platform).map_err(|source| RegistryError::Config {
+        registration.build(platform).map_err(|source| BuildError::Config {
             function: spec.logical_id.clone(),
             source,
         })

@@ -28,6 +28,7 @@ use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValuesOnConditionCheckFailure};
 use chrono::{DateTime, Utc};
 use envelope::Envelope;
+use handler_kit::table::dynamodb::{Item, failure};
 
 use crate::event::{StoredEvent, days_between, shards_of, time_key};
 use crate::store::{Appended, EventStore, StoreFailure, sort_by_time};
@@ -36,8 +37,6 @@ use crate::store::{Appended, EventStore, StoreFailure, sort_by_time};
 pub const BY_TIME: &str = "by-time";
 /// The type-and-time-range index.
 pub const BY_TYPE: &str = "by-type";
-
-type Item = HashMap<String, AttributeValue>;
 
 /// The store in a DynamoDB table.
 #[derive(Debug, Clone)]
@@ -65,31 +64,26 @@ impl DynamoEventStore {
         names: &[&str],
         values: &[(&str, String)],
     ) -> Result<Vec<StoredEvent>, StoreFailure> {
-        let mut found = Vec::new();
-        let mut start: Option<Item> = None;
-        loop {
-            let mut request = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .set_index_name(index.map(str::to_owned))
-                .key_condition_expression(condition)
-                .set_exclusive_start_key(start.take());
-            for name in names {
-                request = request.expression_attribute_names(format!("#{name}"), *name);
-            }
-            for (name, value) in values {
-                request = request.expression_attribute_values(format!(":{name}"), AttributeValue::S(value.clone()));
-            }
-            let output = request.send().await.map_err(|e| StoreFailure::sdk(operation, &e))?;
-            for item in output.items() {
-                found.push(from_item(item)?);
-            }
-            match output.last_evaluated_key {
-                Some(key) if !key.is_empty() => start = Some(key),
-                _ => return Ok(found),
-            }
+        let mut request = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .set_index_name(index.map(str::to_owned))
+            .key_condition_expression(condition);
+        for name in names {
+            request = request.expression_attribute_names(format!("#{name}"), *name);
         }
+        for (name, value) in values {
+            request = request.expression_attribute_values(format!(":{name}"), AttributeValue::S(value.clone()));
+        }
+        let items = request
+            .into_paginator()
+            .items()
+            .send()
+            .try_collect()
+            .await
+            .map_err(|e| failure(operation, &e))?;
+        items.iter().map(from_item).collect()
     }
 
     /// The events of index `index` whose partition attribute `key` is `partition(shard)` for
@@ -199,7 +193,7 @@ impl EventStore for DynamoEventStore {
                         Appended::Conflict { stored_id }
                     })
                 }
-                _ => Err(StoreFailure::sdk("append", &err)),
+                _ => Err(failure("append", &err)),
             },
         }
     }
@@ -233,27 +227,19 @@ impl EventStore for DynamoEventStore {
 
     async fn all_from(&self, source: &str) -> Result<Vec<StoredEvent>, StoreFailure> {
         // The whole history is read, so a scan costs what it must; filtered by source.
-        let mut found = Vec::new();
-        let mut start: Option<Item> = None;
-        loop {
-            let output = self
-                .client
-                .scan()
-                .table_name(&self.table)
-                .filter_expression("#source = :source")
-                .expression_attribute_names("#source", "source")
-                .expression_attribute_values(":source", AttributeValue::S(source.to_owned()))
-                .set_exclusive_start_key(start.take())
-                .send()
-                .await
-                .map_err(|e| StoreFailure::sdk("read all", &e))?;
-            for item in output.items() {
-                found.push(from_item(item)?);
-            }
-            match output.last_evaluated_key {
-                Some(key) if !key.is_empty() => start = Some(key),
-                _ => return Ok(found),
-            }
-        }
+        let items = self
+            .client
+            .scan()
+            .table_name(&self.table)
+            .filter_expression("#source = :source")
+            .expression_attribute_names("#source", "source")
+            .expression_attribute_values(":source", AttributeValue::S(source.to_owned()))
+            .into_paginator()
+            .items()
+            .send()
+            .try_collect()
+            .await
+            .map_err(|e| failure("read all", &e))?;
+        items.iter().map(from_item).collect()
     }
 }

@@ -46,6 +46,7 @@ pub mod platform;
 pub mod publish;
 pub mod records;
 mod store;
+pub mod table;
 pub mod testing;
 pub mod trigger;
 

@@ -13,9 +13,11 @@ use std::sync::Arc;
 use emulator::cloud::{Entry, What};
 use emulator::domain::{DemoOptions, Domain};
 use emulator::faults::{Choice, Faults, Injected};
-use emulator::functions::Registry;
+use emulator::functions::FunctionCatalogue;
 use emulator::scenario::Scenario;
 use serde::{Deserialize, Serialize};
+
+use crate::Error;
 
 /// What a fault file holds: where the run came from, what broke, and the choices that break it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -79,7 +81,12 @@ pub struct RunSpec {
 }
 
 /// Runs `domain`'s simulation as `spec` says, on the template at `template`.
-pub async fn run(domain: &dyn Domain, template: &Path, registry: &Registry, spec: &RunSpec) -> Result<Run, String> {
+pub async fn run(
+    domain: &dyn Domain,
+    template: &Path,
+    functions: &FunctionCatalogue,
+    spec: &RunSpec,
+) -> Result<Run, Error> {
     let options = DemoOptions {
         size: spec.size,
         seed: spec.seed,
@@ -87,7 +94,7 @@ pub async fn run(domain: &dyn Domain, template: &Path, registry: &Registry, spec
         replay: spec.replay.clone(),
         variant: spec.variant.clone(),
     };
-    let mut demo = domain.simulation(template, options, registry)?;
+    let mut demo = domain.simulation(template, options, functions)?;
     demo.cloud_mut().keep_timeline(spec.timeline);
     let report = demo.finish().await;
     let mut violations = report.violations;
@@ -127,14 +134,14 @@ pub struct Shrunk {
 pub async fn shrink(
     domain: &dyn Domain,
     template: &Path,
-    registry: &Registry,
+    functions: &FunctionCatalogue,
     spec: &RunSpec,
     failed: &Run,
     target: &str,
     budget: usize,
-) -> Result<Shrunk, String> {
+) -> Result<Shrunk, Error> {
     let mut runs = 0;
-    let breaks = async |choices: &[Choice], runs: &mut usize| -> Result<bool, String> {
+    let breaks = async |choices: &[Choice], runs: &mut usize| -> Result<bool, Error> {
         *runs += 1;
         let replay = RunSpec {
             replay: Some(Arc::new(choices.to_vec())),
@@ -142,7 +149,7 @@ pub async fn shrink(
             ..spec.clone()
         };
         let class = invariant_class(target);
-        Ok(run(domain, template, registry, &replay)
+        Ok(run(domain, template, functions, &replay)
             .await?
             .violations
             .iter()
@@ -150,11 +157,11 @@ pub async fn shrink(
     };
     let mut current = failed.choices.clone();
     if !breaks(&current, &mut runs).await? {
-        return Err(format!(
-            "seed {}: replaying its {} choices does not break \"{target}\" again: the run is not deterministic",
-            spec.seed,
-            current.len()
-        ));
+        return Err(Error::NotDeterministic {
+            seed: spec.seed,
+            choices: current.len(),
+            target: target.to_owned(),
+        });
     }
     let mut parts = 2;
     while current.len() >= 2 && runs < budget {
@@ -189,7 +196,7 @@ pub async fn shrink(
     let minimal = run(
         domain,
         template,
-        registry,
+        functions,
         &RunSpec {
             replay: Some(Arc::new(current.clone())),
             timeline: true,
@@ -377,28 +384,24 @@ pub fn campaign(
     variant: Option<&str>,
     workers: usize,
     known: &[KnownBreak],
-) -> Result<DomainSummary, String> {
-    let domain = crate::domains()
-        .into_iter()
-        .find(|d| d.name() == name)
-        .ok_or_else(|| format!("no domain {name}"))?;
+) -> Result<DomainSummary, Error> {
+    let domain = crate::domain(name)?;
     let seeds: Vec<u64> = seeds.collect();
     let workers = workers.clamp(1, seeds.len().max(1));
-    let outcomes: Vec<Result<Vec<(u64, Run)>, String>> = std::thread::scope(|scope| {
+    let outcomes: Vec<Result<Vec<(u64, Run)>, Error>> = std::thread::scope(|scope| {
         let handles: Vec<_> = (0..workers)
             .map(|worker| {
                 let mine: Vec<u64> = seeds.iter().copied().skip(worker).step_by(workers).collect();
-                scope.spawn(move || -> Result<Vec<(u64, Run)>, String> {
+                // A runtime per worker: a current-thread runtime drives one run at a time, and
+                // its paused clock must move for that run alone.
+                scope.spawn(move || -> Result<Vec<(u64, Run)>, Error> {
                     let runtime = crate::runtime()?;
-                    let registry = crate::registry();
-                    let domain = crate::domains()
-                        .into_iter()
-                        .find(|d| d.name() == name)
-                        .ok_or_else(|| format!("no domain {name}"))?;
+                    let functions = crate::catalogue();
+                    let domain = crate::domain(name)?;
                     mine.into_iter()
                         .map(|seed| {
                             let spec = spec(seed, size, variant);
-                            let outcome = runtime.block_on(run(domain, template, &registry, &spec))?;
+                            let outcome = runtime.block_on(run(domain, template, &functions, &spec))?;
                             Ok((seed, outcome))
                         })
                         .collect()
@@ -407,10 +410,7 @@ pub fn campaign(
             .collect();
         handles
             .into_iter()
-            .map(|h| {
-                h.join()
-                    .unwrap_or_else(|_| Err("a campaign worker panicked".to_owned()))
-            })
+            .map(|h| h.join().unwrap_or(Err(Error::WorkerPanicked)))
             .collect()
     });
     let mut runs = Vec::new();

@@ -277,7 +277,7 @@ fn invoke_runs_one_function_on_a_sample_and_prints_its_response_and_events() {
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("\"batchItemFailures\": []"), "{text}");
-    assert!(text.contains("PutEvents local-orders: "), "{text}");
+    assert!(text.contains("PutEvents local-events: "), "{text}");
     let unknown = localcloud_at_root(&["invoke", "no-such-function", "events/README.md"]);
     assert_eq!(unknown.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&unknown.stderr).contains("there are: "));
@@ -295,7 +295,7 @@ fn invoke_opens_the_sealed_samples_for_the_functions_granted_their_fields() {
     let text = String::from_utf8_lossy(&shipped.stdout);
     assert!(text.contains("\"batchItemFailures\": []"), "{text}");
     assert_eq!(
-        text.matches("PutEvents local-orders: OrderShipped").count(),
+        text.matches("PutEvents local-events: OrderShipped").count(),
         2,
         "{text}"
     );
@@ -322,14 +322,14 @@ fn graph_prints_the_template_as_mermaid() {
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.starts_with("flowchart LR\n"));
     assert!(
-        text.contains("OrdersBus -->|\"ReserveInventoryRule: OrderPlaced\"| ReserveInventoryQueue"),
+        text.contains("EventBus -->|\"ReserveInventoryRule: OrderPlaced\"| ReserveInventoryQueue"),
         "{text}"
     );
 }
 
 #[test]
 fn demo_places_orders_checks_the_invariants_and_exits_0() {
-    let out = localcloud_at_root(&["demo", "--orders", "5", "--seed", "3"]);
+    let out = localcloud_at_root(&["demo", "--size", "5", "--seed", "3"]);
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{text}");
     assert!(text.contains("Invariants hold"), "{text}");
@@ -379,7 +379,7 @@ fn play_runs_a_scenario_file_and_writes_what_was_emitted() {
     assert!(
         lines
             .iter()
-            .any(|l| l["bus"] == "local-orders" && l["event"]["detail-type"] == "OrderPlaced")
+            .any(|l| l["bus"] == "local-events" && l["event"]["detail-type"] == "OrderPlaced")
     );
     assert!(lines.iter().any(|l| l["topic"] == "NotificationsTopic"));
     assert!(
@@ -408,7 +408,7 @@ fn rebuild_after_the_orders_demo_finds_every_view_equal_to_the_live_one() {
 
 #[test]
 fn replay_of_the_archive_to_one_rule_is_absorbed_and_tells_no_one() {
-    let out = localcloud_at_root(&["replay", "--archive", "OrdersArchive", "--rule", "NotifyCustomerRule"]);
+    let out = localcloud_at_root(&["replay", "--archive", "EventBusArchive", "--rule", "NotifyCustomerRule"]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(
@@ -421,7 +421,7 @@ fn replay_of_the_archive_to_one_rule_is_absorbed_and_tells_no_one() {
     assert_eq!(unknown.status.code(), Some(1));
     assert!(
         String::from_utf8_lossy(&unknown.stderr)
-            .contains("no archive NoArchive in the template (there are: OrdersArchive)")
+            .contains("no archive NoArchive in the template (there are: EventBusArchive)")
     );
 }
 
@@ -531,4 +531,66 @@ fn play_with_a_fault_file_of_its_own_replays_exactly_its_choices() {
         faults[0].contains("event delivered twice to ReserveInventoryQueue"),
         "{faults:?}"
     );
+}
+
+/// `--size` sizes every domain's demo; `--orders`, its old name, still reads as it.
+#[test]
+fn demo_takes_its_size_as_size_or_by_its_old_name_orders() {
+    for flag in ["--size", "--orders"] {
+        let out = localcloud_at_root(&["demo", flag, "many"]);
+        assert_eq!(out.status.code(), Some(2), "{flag}");
+        let error = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            error.contains("invalid value 'many' for '--size <SIZE>'"),
+            "{flag}: {error}"
+        );
+    }
+}
+
+/// `--domain` takes the domains the CLI bundles (`localcloud::domains()`), and lists them.
+#[test]
+fn a_domain_the_cli_does_not_bundle_is_refused_with_the_ones_it_does() {
+    let names = localcloud::domain_names().join(", ");
+    for args in [
+        &["rebuild", "--domain", "weather"][..],
+        &["simulate", "--seeds", "1", "--domain", "weather"],
+    ] {
+        let out = localcloud_at_root(args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let error = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            error.contains(&format!("[possible values: {names}]")),
+            "{args:?}: {error}"
+        );
+    }
+}
+
+/// A stream belongs to the domain that owns its source: one no domain owns is refused before
+/// any demo runs, naming the sources there are.
+#[test]
+fn history_of_a_stream_no_domain_owns_names_the_sources_the_domains_own() {
+    let out = localcloud_at_root(&["history", "weather.stations#w-1"]);
+    assert_eq!(out.status.code(), Some(1));
+    let error = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        error.contains(
+            "weather.stations#w-1: no domain this CLI bundles owns its source (their sources: shop.orders, iot.sensors)"
+        ),
+        "{error}"
+    );
+}
+
+/// The sensors domain keeps no views: its stream's history is the stream alone, up to the
+/// instant asked, and no view follows it.
+#[test]
+fn history_of_a_sensor_stream_prints_the_stream_and_no_view() {
+    let out = localcloud_at_root(&["history", "iot.sensors#s-berlin-1", "--as-of", "2026-03-29T00:30:10Z"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let text = String::from_utf8_lossy(&out.stdout);
+    let last = text.lines().last().unwrap_or_default();
+    assert!(
+        last.starts_with("2 of ") && last.ends_with(" events had happened by then"),
+        "the stream's count ends the output: {text}"
+    );
+    assert!(text.lines().any(|l| l.contains("SensorReadingReceived")), "{text}");
 }

@@ -4,12 +4,10 @@
 //! reservation (`id` = `reservation#<order id>`, its lines and its `state`). Views table (key
 //! `orderId`): `revision` (N), `sequence` (N), `status` (S) and `view` (S, the view as JSON).
 
-use std::collections::HashMap;
-
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
-use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem, Update};
+use handler_kit::table::dynamodb::{Item, Refused, failure, refused};
 use orders::decisions::StockOutcome;
 use orders::events::StockLine;
 use orders::lifecycle::OrderView;
@@ -68,48 +66,22 @@ impl DynamoInventory {
                 .expression_attribute_values(":q", number(u64::from(line.quantity)))
                 .expression_attribute_values(":zero", number(0))
                 .build()
-                .map_err(|e| Refused::Failed(e.to_string()))?;
+                .map_err(|e| Refused::Failed(StoreFailure::permanent(operation, e.to_string())))?;
             items.push(TransactWriteItem::builder().update(update).build());
         }
         items.push(reservation);
-        match self
-            .client
+        self.client
             .transact_write_items()
             .set_transact_items(Some(items))
             .send()
             .await
-        {
-            Ok(_) => Ok(()),
-            Err(err) => match err.as_service_error() {
-                Some(TransactWriteItemsError::TransactionCanceledException(cancelled)) => Err(Refused::Cancelled(
-                    cancelled
-                        .cancellation_reasons()
-                        .iter()
-                        .map(|r| r.code().map(str::to_owned))
-                        .collect(),
-                )),
-                _ => Err(Refused::Failed(
-                    aws_sdk_dynamodb::error::DisplayErrorContext(&err).to_string(),
-                )),
-            },
-        }
+            .map(drop)
+            .map_err(|err| refused(operation, &err))
     }
-}
-
-/// Why a transaction did not commit.
-enum Refused {
-    /// Cancelled: one code (or none) per item, in order.
-    Cancelled(Vec<Option<String>>),
-    /// Not answered, or refused as a whole.
-    Failed(String),
 }
 
 fn number(n: u64) -> AttributeValue {
     AttributeValue::N(n.to_string())
-}
-
-fn failed_condition(code: Option<&Option<String>>) -> bool {
-    code.and_then(Option::as_deref) == Some("ConditionalCheckFailed")
 }
 
 impl Inventory for DynamoInventory {
@@ -129,27 +101,23 @@ impl Inventory for DynamoInventory {
             .await
         {
             Ok(()) => Ok(StockOutcome::Reserved),
-            Err(Refused::Cancelled(reasons)) if failed_condition(reasons.get(lines.len())) => {
-                Ok(StockOutcome::Reserved)
-            }
+            Err(Refused::Cancelled(reasons)) if reasons.condition_failed(lines.len()) => Ok(StockOutcome::Reserved),
             Err(Refused::Cancelled(reasons)) => {
                 let skus: Vec<String> = lines
                     .iter()
                     .enumerate()
-                    .filter(|(i, _)| failed_condition(reasons.get(*i)))
+                    .filter(|(i, _)| reasons.condition_failed(*i))
                     .map(|(_, l)| l.sku.clone())
                     .collect();
                 if skus.is_empty() {
-                    // Cancelled for another reason (a conflicting transaction): try again later.
-                    Err(StoreFailure::transient(
-                        "reserve",
-                        format!("transaction cancelled: {reasons:?}"),
-                    ))
+                    // Cancelled for another reason (a conflicting transaction, throttling: try
+                    // again later; an item DynamoDB refuses: park).
+                    Err(reasons.failure("reserve"))
                 } else {
                     Ok(StockOutcome::OutOfStock { skus })
                 }
             }
-            Err(Refused::Failed(message)) => Err(StoreFailure::transient("reserve", message)),
+            Err(Refused::Failed(failed)) => Err(failed),
         }
     }
 
@@ -172,22 +140,18 @@ impl Inventory for DynamoInventory {
         {
             Ok(()) => Ok(()),
             // No reservation held: released before (or never made). Nothing to give back.
-            Err(Refused::Cancelled(reasons)) if failed_condition(reasons.get(lines.len())) => Ok(()),
-            Err(Refused::Cancelled(reasons))
-                if lines.iter().enumerate().any(|(i, _)| failed_condition(reasons.get(i))) =>
-            {
+            Err(Refused::Cancelled(reasons)) if reasons.condition_failed(lines.len()) => Ok(()),
+            Err(Refused::Cancelled(reasons)) if (0..lines.len()).any(|i| reasons.condition_failed(i)) => {
                 Err(StoreFailure::permanent(
                     "release",
                     format!(
-                        "order {order_id}'s reservation exists but the reserved counts are lower than its lines: {reasons:?}"
+                        "order {order_id}'s reservation exists but the reserved counts are lower than its lines: {:?}",
+                        reasons.codes
                     ),
                 ))
             }
-            Err(Refused::Cancelled(reasons)) => Err(StoreFailure::transient(
-                "release",
-                format!("transaction cancelled: {reasons:?}"),
-            )),
-            Err(Refused::Failed(message)) => Err(StoreFailure::transient("release", message)),
+            Err(Refused::Cancelled(reasons)) => Err(reasons.failure("release")),
+            Err(Refused::Failed(failed)) => Err(failed),
         }
     }
 
@@ -203,7 +167,7 @@ impl Inventory for DynamoInventory {
             .expression_attribute_values(":added", number(added))
             .send()
             .await
-            .map_err(|e| StoreFailure::sdk("restock", &e))?;
+            .map_err(|e| failure("restock", &e))?;
         Ok(())
     }
 
@@ -216,8 +180,8 @@ impl Inventory for DynamoInventory {
             .consistent_read(true)
             .send()
             .await
-            .map_err(|e| StoreFailure::sdk("stock", &e))?;
-        let read = |item: &HashMap<String, AttributeValue>, name: &str| {
+            .map_err(|e| failure("stock", &e))?;
+        let read = |item: &Item, name: &str| {
             item.get(name)
                 .and_then(|v| v.as_n().ok())
                 .and_then(|n| n.parse().ok())
@@ -248,7 +212,7 @@ impl DynamoOrderViews {
 }
 
 /// The view an item holds.
-fn view_of(item: &HashMap<String, AttributeValue>, operation: &'static str) -> Result<OrderView, StoreFailure> {
+fn view_of(item: &Item, operation: &'static str) -> Result<OrderView, StoreFailure> {
     let order_id = item
         .get("orderId")
         .and_then(|v| v.as_s().ok())
@@ -264,26 +228,18 @@ fn view_of(item: &HashMap<String, AttributeValue>, operation: &'static str) -> R
 impl OrderViews for DynamoOrderViews {
     async fn all(&self) -> Result<Vec<OrderView>, StoreFailure> {
         // Every view is read (to compare with a rebuild), so a scan costs what it must.
-        let mut views = Vec::new();
-        let mut start = None;
-        loop {
-            let output = self
-                .client
-                .scan()
-                .table_name(&self.table)
-                .consistent_read(true)
-                .set_exclusive_start_key(start.take())
-                .send()
-                .await
-                .map_err(|e| StoreFailure::sdk("read all views", &e))?;
-            for item in output.items() {
-                views.push(view_of(item, "read all views")?);
-            }
-            match output.last_evaluated_key {
-                Some(key) if !key.is_empty() => start = Some(key),
-                _ => return Ok(views),
-            }
-        }
+        let items = self
+            .client
+            .scan()
+            .table_name(&self.table)
+            .consistent_read(true)
+            .into_paginator()
+            .items()
+            .send()
+            .try_collect()
+            .await
+            .map_err(|e| failure("read all views", &e))?;
+        items.iter().map(|item| view_of(item, "read all views")).collect()
     }
 
     async fn get(&self, order_id: &str) -> Result<Option<OrderView>, StoreFailure> {
@@ -295,7 +251,7 @@ impl OrderViews for DynamoOrderViews {
             .consistent_read(true)
             .send()
             .await
-            .map_err(|e| StoreFailure::sdk("get view", &e))?;
+            .map_err(|e| failure("get view", &e))?;
         output.item().map(|item| view_of(item, "get view")).transpose()
     }
 
@@ -338,7 +294,7 @@ impl OrderViews for DynamoOrderViews {
             {
                 Ok(Saved::Conflict)
             }
-            Err(err) => Err(StoreFailure::sdk("save view", &err)),
+            Err(err) => Err(failure("save view", &err)),
         }
     }
 }

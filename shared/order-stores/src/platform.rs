@@ -2,49 +2,36 @@
 //! `dynamodb`), in-memory tables with the run's faults in the local cloud. A function's builder
 //! asks for them by the setting naming the table; one declaration per port, beside the port.
 
-use std::sync::Arc;
-
-use handler_kit::Platform;
-use handler_kit::config::ConfigError;
-use handler_kit::local::{LocalPlatform, LocalTable};
-use ports::Faulty;
+use handler_kit::local::LocalTable;
 use serde_json::Value;
 
 use crate::inventory::{InMemoryInventory, Inventory};
 use crate::views::{InMemoryOrderViews, OrderViews};
 
-/// A platform that gives the inventory port.
-pub trait InventoryPort: Platform {
-    /// The adapter.
-    type Inventory: Inventory + 'static;
+handler_kit::table_port! {
+    /// A platform that gives the inventory port.
+    pub trait InventoryPort {
+        /// The adapter.
+        type Inventory: Inventory;
 
-    /// The inventory in `table`.
-    fn inventory(&self, table: &str) -> Result<Self::Inventory, ConfigError>;
-}
-
-/// A platform that gives the order-tracking views port.
-pub trait ViewsPort: Platform {
-    /// The adapter.
-    type Views: OrderViews + 'static;
-
-    /// The views in `table`.
-    fn views(&self, table: &str) -> Result<Self::Views, ConfigError>;
-}
-
-impl InventoryPort for LocalPlatform {
-    type Inventory = Faulty<Arc<InMemoryInventory>>;
-
-    fn inventory(&self, table: &str) -> Result<Self::Inventory, ConfigError> {
-        Ok(self.faulty(self.table(table, InMemoryInventory::default)?))
+        /// The inventory in `table`.
+        fn inventory(&self, table: &str) -> Result<Self::Inventory, ConfigError>;
     }
-}
+    local: InMemoryInventory;
+    #[cfg(feature = "dynamodb")]
+    aws: crate::dynamodb::DynamoInventory;
 
-impl ViewsPort for LocalPlatform {
-    type Views = Faulty<Arc<InMemoryOrderViews>>;
+    /// A platform that gives the order-tracking views port.
+    pub trait ViewsPort {
+        /// The adapter.
+        type Views: OrderViews;
 
-    fn views(&self, table: &str) -> Result<Self::Views, ConfigError> {
-        Ok(self.faulty(self.table(table, InMemoryOrderViews::default)?))
+        /// The views in `table`.
+        fn views(&self, table: &str) -> Result<Self::Views, ConfigError>;
     }
+    local: InMemoryOrderViews;
+    #[cfg(feature = "dynamodb")]
+    aws: crate::dynamodb::DynamoOrderViews;
 }
 
 /// Stock is loaded as the deployed table holds it: `{"id": sku, "available": n}` per sku
@@ -73,36 +60,6 @@ impl LocalTable for InMemoryInventory {
 }
 
 impl LocalTable for InMemoryOrderViews {}
-
-#[cfg(feature = "dynamodb")]
-mod aws {
-    use handler_kit::lambda::AwsPlatform;
-
-    use super::{ConfigError, InventoryPort, ViewsPort};
-    use crate::dynamodb::{DynamoInventory, DynamoOrderViews};
-
-    impl InventoryPort for AwsPlatform {
-        type Inventory = DynamoInventory;
-
-        fn inventory(&self, table: &str) -> Result<DynamoInventory, ConfigError> {
-            Ok(DynamoInventory::new(
-                aws_sdk_dynamodb::Client::new(self.sdk_config()),
-                table,
-            ))
-        }
-    }
-
-    impl ViewsPort for AwsPlatform {
-        type Views = DynamoOrderViews;
-
-        fn views(&self, table: &str) -> Result<DynamoOrderViews, ConfigError> {
-            Ok(DynamoOrderViews::new(
-                aws_sdk_dynamodb::Client::new(self.sdk_config()),
-                table,
-            ))
-        }
-    }
-}
 
 #[cfg(test)]
 mod tests {

@@ -30,7 +30,7 @@ fn given_the_infra_template_when_loaded_then_reserve_inventory_sees_its_resolved
         Some("arn:aws:lambda:us-east-1:000000000000:function:local-reserve-inventory")
     );
     // From Globals.Function, merged with the function's own variables.
-    assert_eq!(env("EVENT_BUS_NAME"), "local-orders");
+    assert_eq!(env("EVENT_BUS_NAME"), "local-events");
     assert_eq!(
         env("IDEMPOTENCY_TABLE"),
         t.resource("IdempotencyTable").unwrap().physical_name
@@ -79,6 +79,7 @@ fn given_the_infra_template_when_loaded_then_the_event_source_mapping_points_at_
 #[test]
 fn given_the_infra_template_when_loaded_then_each_queue_redrives_to_its_dead_letter_queue() {
     let t = template();
+    let mut receives = Vec::new();
     for queue in t
         .of_kind("AWS::SQS::Queue")
         .filter(|q| q.property("RedrivePolicy").is_some())
@@ -86,8 +87,16 @@ fn given_the_infra_template_when_loaded_then_each_queue_redrives_to_its_dead_let
         let dlq_arn = queue.property_str("RedrivePolicy.deadLetterTargetArn").unwrap();
         let dlq = t.find(dlq_arn).unwrap();
         assert_eq!(dlq.logical_id, queue.logical_id.replace("Queue", "DeadLetterQueue"));
-        assert_eq!(queue.property("RedrivePolicy.maxReceiveCount"), Some(&json!(5)));
+        receives.push(queue.property("RedrivePolicy.maxReceiveCount").cloned());
     }
+    // `!FindInMap [Delivery, Queue, MaxReceiveCount]` resolved: the mapping's number, the same
+    // for every queue, and never the intrinsic left in place.
+    assert_eq!(receives.len(), 9, "one redriven queue per SQS-fed function");
+    assert!(
+        receives[0].as_ref().is_some_and(serde_json::Value::is_u64),
+        "{receives:?}"
+    );
+    assert!(receives.iter().all(|r| r == &receives[0]), "{receives:?}");
     let dlq = t.find(
         t.resource("ReserveInventoryQueue")
             .unwrap()
@@ -106,14 +115,14 @@ fn given_the_infra_template_when_loaded_then_rules_have_plain_json_patterns_and_
         rule.property("EventPattern"),
         Some(&json!({"source": ["shop.orders"], "detail-type": ["OrderPlaced"]}))
     );
-    assert_eq!(rule.property_str("EventBusName"), Some("local-orders"));
+    assert_eq!(rule.property_str("EventBusName"), Some("local-events"));
     assert_eq!(
         rule.arn.as_deref(),
-        Some("arn:aws:events:us-east-1:000000000000:rule/local-orders/local-ReserveInventoryRule")
+        Some("arn:aws:events:us-east-1:000000000000:rule/local-events/local-ReserveInventoryRule")
     );
     assert_eq!(
         rule.ref_value.as_deref(),
-        Some("local-orders|local-ReserveInventoryRule")
+        Some("local-events|local-ReserveInventoryRule")
     );
     let target = rule.property_str("Targets.0.Arn").unwrap();
     assert_eq!(t.find(target).unwrap().logical_id, "ReserveInventoryQueue");
@@ -129,9 +138,9 @@ fn given_the_infra_template_when_loaded_then_rules_have_plain_json_patterns_and_
         policy.property("Queues"),
         Some(&json!([t.resource("ReserveInventoryQueue").unwrap().ref_value]))
     );
-    // Every event rule is on the orders bus, and every pattern is plain JSON (no intrinsic
+    // Every event rule is on the shared bus, and every pattern is plain JSON (no intrinsic
     // left). Scheduled rules live on the default bus and have no pattern.
-    let bus = t.resource("OrdersBus").unwrap();
+    let bus = t.resource("EventBus").unwrap();
     for rule in t
         .of_kind("AWS::Events::Rule")
         .filter(|r| r.property("ScheduleExpression").is_none())
@@ -148,9 +157,19 @@ fn given_the_infra_template_when_loaded_then_the_undelivered_policy_and_alarms_r
     let policy = t.resource("UndeliveredEventsQueuePolicy").unwrap();
     assert_eq!(
         policy.property_str("PolicyDocument.Statement.0.Condition.ArnLike.aws:SourceArn"),
-        Some("arn:aws:events:us-east-1:000000000000:rule/local-orders/*")
+        Some("arn:aws:events:us-east-1:000000000000:rule/local-events/*")
     );
     let alarm = t.resource("ReserveInventoryDeadLetterAlarm").unwrap();
+    // The description quotes the queue's maxReceiveCount, both read from Mappings.Delivery.
+    let receives = t
+        .resource("ReserveInventoryQueue")
+        .unwrap()
+        .property("RedrivePolicy.maxReceiveCount")
+        .unwrap();
+    assert_eq!(
+        alarm.property_str("AlarmDescription"),
+        Some(format!("reserve-inventory gave up on records after {receives} receives (see its DLQ).").as_str())
+    );
     assert_eq!(
         alarm.property_str("Dimensions.0.Value"),
         Some("local-ReserveInventoryDeadLetterQueue")
@@ -186,10 +205,10 @@ fn given_the_infra_template_when_loaded_then_outputs_and_implicit_resources_reso
     assert!(t.resource("OrderApiRole").unwrap().is("AWS::IAM::Role"));
     assert!(t.resource("ReserveInventoryUrl").is_none());
 
-    assert_eq!(t.outputs["EventBusName"], json!("local-orders"));
+    assert_eq!(t.outputs["EventBusName"], json!("local-events"));
     assert_eq!(
         t.outputs["EventBusArn"],
-        json!("arn:aws:events:us-east-1:000000000000:event-bus/local-orders")
+        json!("arn:aws:events:us-east-1:000000000000:event-bus/local-events")
     );
     assert_eq!(
         t.outputs["NotificationsTopicArn"],
@@ -237,7 +256,7 @@ fn given_another_stack_name_when_loaded_then_names_follow_it() {
     assert_eq!(function.physical_name, "prod-ship-order");
     assert_eq!(
         function.property_str("Environment.Variables.EVENT_BUS_NAME"),
-        Some("prod-orders")
+        Some("prod-events")
     );
     assert_eq!(
         t.resource("ShipOrderQueue").unwrap().ref_value.as_deref(),

@@ -44,8 +44,8 @@ use std::collections::HashMap;
 use std::ops::ControlFlow;
 
 use aws_sdk_dynamodb::Client;
-use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes, Put, TransactWriteItem, WriteRequest};
+use handler_kit::table::dynamodb::{Item, Refused, failure, refused};
 use serde::de::DeserializeOwned;
 
 pub use alerts::DynamoAlertStore;
@@ -62,9 +62,6 @@ pub const MAX_BATCH_GET: usize = 100;
 
 /// The most items one BatchWriteItem writes.
 pub const MAX_BATCH_WRITE: usize = 25;
-
-/// A table item.
-type Item = HashMap<String, AttributeValue>;
 
 const SENSOR_ID: &str = "sensorId";
 const ITEM: &str = "item";
@@ -105,7 +102,7 @@ async fn batch_get(
                 .request_items(table, request)
                 .send()
                 .await
-                .map_err(|e| StoreFailure::sdk(operation, &e))?;
+                .map_err(|e| failure(operation, &e))?;
             found.extend(output.responses.and_then(|mut r| r.remove(table)).unwrap_or_default());
             pending = output
                 .unprocessed_keys
@@ -138,7 +135,7 @@ async fn batch_write(
                 .request_items(table, pending)
                 .send()
                 .await
-                .map_err(|e| StoreFailure::sdk(operation, &e))?;
+                .map_err(|e| failure(operation, &e))?;
             pending = output
                 .unprocessed_items
                 .and_then(|mut u| u.remove(table))
@@ -223,29 +220,16 @@ async fn transact(
     };
     for (stream, result) in results {
         let Err(err) = result else { continue };
-        let Some(TransactWriteItemsError::TransactionCanceledException(cancelled)) = err.as_service_error() else {
-            saved.failed.insert(stream, StoreFailure::sdk(operation, &err));
-            continue;
-        };
-        // Per item: "None" (or no code) when it was not the cause. A failed condition or a
-        // concurrent transaction on an item is another writer: read again and apply again.
-        let codes: Vec<Option<&str>> = cancelled.cancellation_reasons().iter().map(|r| r.code()).collect();
-        let raced = |code: &Option<&str>| matches!(code, Some("ConditionalCheckFailed" | "TransactionConflict"));
-        let innocent = |code: &Option<&str>| matches!(code, None | Some("None"));
-        if codes.iter().any(raced) && codes.iter().all(|c| raced(c) || innocent(c)) {
-            saved.conflicts.push(stream);
-        } else if codes.iter().any(|c| matches!(c, Some("ValidationError"))) {
-            // An item DynamoDB will never take (too large, a bad attribute): the same write
-            // fails every time.
-            saved.failed.insert(
-                stream,
-                StoreFailure::permanent(operation, format!("transaction refused: {codes:?}")),
-            );
-        } else {
-            saved.failed.insert(
-                stream,
-                StoreFailure::transient(operation, format!("transaction cancelled: {codes:?}")),
-            );
+        match refused(operation, &err) {
+            // Only other writers (a failed condition, a concurrent transaction): read again and
+            // apply again.
+            Refused::Cancelled(reasons) if reasons.raced() => saved.conflicts.push(stream),
+            Refused::Cancelled(reasons) => {
+                saved.failed.insert(stream, reasons.failure(operation));
+            }
+            Refused::Failed(failed) => {
+                saved.failed.insert(stream, failed);
+            }
         }
     }
     saved.conflicts.sort();
@@ -303,38 +287,30 @@ impl Query<'_> {
         table: &str,
         mut visit: impl FnMut(&Item) -> Result<ControlFlow<()>, StoreFailure> + Send,
     ) -> Result<(), StoreFailure> {
-        let mut start: Option<Item> = None;
-        loop {
-            let mut request = client
-                .query()
-                .table_name(table)
-                .key_condition_expression("#sensorId = :sensorId AND begins_with(#item, :prefix)")
-                .expression_attribute_names("#sensorId", SENSOR_ID)
-                .expression_attribute_names("#item", ITEM)
-                .expression_attribute_values(":sensorId", AttributeValue::S(self.sensor_id.to_owned()))
-                .expression_attribute_values(":prefix", AttributeValue::S(self.prefix.to_owned()))
-                .scan_index_forward(!self.newest_first)
-                .set_limit(self.page)
-                .set_exclusive_start_key(start.take());
-            if self.active_only {
-                request = request
-                    .filter_expression("#active = :active")
-                    .expression_attribute_names("#active", ACTIVE)
-                    .expression_attribute_values(":active", AttributeValue::Bool(true));
-            }
-            let output = request
-                .send()
-                .await
-                .map_err(|e| StoreFailure::sdk(self.operation, &e))?;
-            for item in output.items() {
-                if visit(item)?.is_break() {
-                    return Ok(());
-                }
-            }
-            match output.last_evaluated_key {
-                Some(last) => start = Some(last),
-                None => return Ok(()),
+        let mut request = client
+            .query()
+            .table_name(table)
+            .key_condition_expression("#sensorId = :sensorId AND begins_with(#item, :prefix)")
+            .expression_attribute_names("#sensorId", SENSOR_ID)
+            .expression_attribute_names("#item", ITEM)
+            .expression_attribute_values(":sensorId", AttributeValue::S(self.sensor_id.to_owned()))
+            .expression_attribute_values(":prefix", AttributeValue::S(self.prefix.to_owned()))
+            .scan_index_forward(!self.newest_first)
+            .set_limit(self.page);
+        if self.active_only {
+            request = request
+                .filter_expression("#active = :active")
+                .expression_attribute_names("#active", ACTIVE)
+                .expression_attribute_values(":active", AttributeValue::Bool(true));
+        }
+        // Pages are read as the items are visited: none after the one `visit` breaks in.
+        let mut items = request.into_paginator().items().send();
+        while let Some(item) = items.next().await {
+            let item = item.map_err(|e| failure(self.operation, &e))?;
+            if visit(&item)?.is_break() {
+                break;
             }
         }
+        Ok(())
     }
 }

@@ -2,12 +2,9 @@
 //! `dynamodb`), in-memory tables with the run's faults in the local cloud. A function's builder
 //! asks for them by the setting naming the table; one declaration per port, beside the port.
 
-use std::sync::Arc;
-
+use handler_kit::Setting;
 use handler_kit::config::ConfigError;
-use handler_kit::local::{LocalPlatform, LocalTable};
-use handler_kit::{Platform, Setting};
-use ports::Faulty;
+use handler_kit::local::LocalTable;
 use sensors::catalogue::Catalogue;
 use serde_json::Value;
 
@@ -43,55 +40,42 @@ pub fn cached_catalogue<P: SensorCataloguePort>(
     ))
 }
 
-/// A platform that gives the sensor catalogue port.
-pub trait SensorCataloguePort: Platform {
-    /// The adapter.
-    type Catalogue: SensorCatalogue + 'static;
+handler_kit::table_port! {
+    /// A platform that gives the sensor catalogue port.
+    pub trait SensorCataloguePort {
+        /// The adapter.
+        type Catalogue: SensorCatalogue;
 
-    /// The catalogue in `table`.
-    fn sensor_catalogue(&self, table: &str) -> Result<Self::Catalogue, ConfigError>;
-}
-
-/// A platform that gives the windows' store.
-pub trait WindowStorePort: Platform {
-    /// The adapter.
-    type Windows: WindowStore + 'static;
-
-    /// The streams and windows in `table`.
-    fn window_store(&self, table: &str) -> Result<Self::Windows, ConfigError>;
-}
-
-/// A platform that gives the alerts' store.
-pub trait AlertStorePort: Platform {
-    /// The adapter.
-    type Alerts: AlertStore + 'static;
-
-    /// The alert periods in `table`.
-    fn alert_store(&self, table: &str) -> Result<Self::Alerts, ConfigError>;
-}
-
-impl SensorCataloguePort for LocalPlatform {
-    type Catalogue = Faulty<Arc<InMemorySensorCatalogue>>;
-
-    fn sensor_catalogue(&self, table: &str) -> Result<Self::Catalogue, ConfigError> {
-        Ok(self.faulty(self.table(table, InMemorySensorCatalogue::default)?))
+        /// The catalogue in `table`.
+        fn sensor_catalogue(&self, table: &str) -> Result<Self::Catalogue, ConfigError>;
     }
-}
+    local: InMemorySensorCatalogue;
+    #[cfg(feature = "dynamodb")]
+    aws: crate::dynamodb::DynamoSensorCatalogue;
 
-impl WindowStorePort for LocalPlatform {
-    type Windows = Faulty<Arc<InMemoryWindowStore>>;
+    /// A platform that gives the windows' store.
+    pub trait WindowStorePort {
+        /// The adapter.
+        type Windows: WindowStore;
 
-    fn window_store(&self, table: &str) -> Result<Self::Windows, ConfigError> {
-        Ok(self.faulty(self.table(table, InMemoryWindowStore::default)?))
+        /// The streams and windows in `table`.
+        fn window_store(&self, table: &str) -> Result<Self::Windows, ConfigError>;
     }
-}
+    local: InMemoryWindowStore;
+    #[cfg(feature = "dynamodb")]
+    aws: crate::dynamodb::DynamoWindowStore;
 
-impl AlertStorePort for LocalPlatform {
-    type Alerts = Faulty<Arc<InMemoryAlertStore>>;
+    /// A platform that gives the alerts' store.
+    pub trait AlertStorePort {
+        /// The adapter.
+        type Alerts: AlertStore;
 
-    fn alert_store(&self, table: &str) -> Result<Self::Alerts, ConfigError> {
-        Ok(self.faulty(self.table(table, InMemoryAlertStore::default)?))
+        /// The alert periods in `table`.
+        fn alert_store(&self, table: &str) -> Result<Self::Alerts, ConfigError>;
     }
+    local: InMemoryAlertStore;
+    #[cfg(feature = "dynamodb")]
+    aws: crate::dynamodb::DynamoAlertStore;
 }
 
 /// The catalogue is loaded from the objects of a catalogue file (`events/sensors/catalogue.json`,
@@ -115,47 +99,6 @@ impl LocalTable for InMemoryWindowStore {}
 
 /// Alert periods are made by the functions; nothing is loaded.
 impl LocalTable for InMemoryAlertStore {}
-
-#[cfg(feature = "dynamodb")]
-mod aws {
-    use handler_kit::lambda::AwsPlatform;
-
-    use super::{AlertStorePort, ConfigError, SensorCataloguePort, WindowStorePort};
-    use crate::dynamodb::{DynamoAlertStore, DynamoSensorCatalogue, DynamoWindowStore};
-
-    impl SensorCataloguePort for AwsPlatform {
-        type Catalogue = DynamoSensorCatalogue;
-
-        fn sensor_catalogue(&self, table: &str) -> Result<DynamoSensorCatalogue, ConfigError> {
-            Ok(DynamoSensorCatalogue::new(
-                aws_sdk_dynamodb::Client::new(self.sdk_config()),
-                table,
-            ))
-        }
-    }
-
-    impl WindowStorePort for AwsPlatform {
-        type Windows = DynamoWindowStore;
-
-        fn window_store(&self, table: &str) -> Result<DynamoWindowStore, ConfigError> {
-            Ok(DynamoWindowStore::new(
-                aws_sdk_dynamodb::Client::new(self.sdk_config()),
-                table,
-            ))
-        }
-    }
-
-    impl AlertStorePort for AwsPlatform {
-        type Alerts = DynamoAlertStore;
-
-        fn alert_store(&self, table: &str) -> Result<DynamoAlertStore, ConfigError> {
-            Ok(DynamoAlertStore::new(
-                aws_sdk_dynamodb::Client::new(self.sdk_config()),
-                table,
-            ))
-        }
-    }
-}
 
 #[cfg(test)]
 mod tests {

@@ -51,7 +51,7 @@ pub struct Plan {
     /// Seed of every random choice.
     pub seed: u64,
     /// One device goes offline from minute 20 to minute 30 and then uploads what it buffered,
-    /// a reading every 2 s, in one request (see [`backlog`]).
+    /// a reading every 2 s, in one request (see `backlog` in this module).
     pub backlog: bool,
 }
 

@@ -1,5 +1,5 @@
 //! The sensors domain on the local cloud: its functions bundled ([`Sensors`]), the scenario of
-//! readings from sites in many time zones ([`generate`]), and the invariants a run must keep:
+//! readings from sites in many time zones ([`generate`](mod@generate)), and the invariants a run must keep:
 //! every window's final verdict is the one a computation over all its readings gives, every
 //! period with an anomaly has one alert, and every reading is counted, refused naming its field, or parked as too late.
 
@@ -13,7 +13,8 @@ use std::pin::Pin;
 
 use chrono::{DateTime, TimeZone, Utc};
 use emulator::cloud::{CloudOptions, LocalCloud, clock_text};
-use emulator::domain::{DemoOptions, DemoReport, DemoRun, Domain};
+use emulator::domain::{DemoOptions, DemoReport, DemoRun, Domain, DomainError};
+use emulator::functions::FunctionCatalogue;
 use emulator::topology::Topology;
 use handler_kit::local::{self, Registration};
 use sensors::alerts::{AlertSettings, final_alerts};
@@ -98,11 +99,12 @@ impl Domain for Sensors {
         &self,
         template: &Path,
         options: DemoOptions,
-        registry: &emulator::functions::Registry,
-    ) -> Result<Box<dyn DemoRun>, String> {
-        let mut site = Site::new_with(template, &options, registry)?;
+        functions: &FunctionCatalogue,
+    ) -> Result<Box<dyn DemoRun>, DomainError> {
+        let failed = |source: String| DomainError::failed(self.name(), "demo", source);
+        let mut site = Site::new_with(template, &options, functions).map_err(failed)?;
         let scenario = site.generated.scenario.clone();
-        site.play(&scenario)?;
+        site.play(&scenario).map_err(failed)?;
         Ok(Box::new(site))
     }
 
@@ -110,15 +112,15 @@ impl Domain for Sensors {
         &self,
         template: &Path,
         options: DemoOptions,
-        registry: &emulator::functions::Registry,
-    ) -> Result<Box<dyn DemoRun>, String> {
+        functions: &FunctionCatalogue,
+    ) -> Result<Box<dyn DemoRun>, DomainError> {
         self.simulation(
             template,
             DemoOptions {
                 size: usize::try_from(DEMO_MINUTES).unwrap_or(0),
                 ..options
             },
-            registry,
+            functions,
         )
     }
 }
@@ -138,9 +140,9 @@ impl Site {
         seed: u64,
         faults: emulator::faults::Faults,
         minutes: i64,
-        registry: &emulator::functions::Registry,
+        functions: &FunctionCatalogue,
     ) -> Result<Self, String> {
-        let mut site = Self::new(template, seed, faults, minutes, registry)?;
+        let mut site = Self::new(template, seed, faults, minutes, functions)?;
         let scenario = site.generated.scenario.clone();
         site.play(&scenario)?;
         Ok(site)
@@ -153,7 +155,7 @@ impl Site {
         seed: u64,
         faults: emulator::faults::Faults,
         minutes: i64,
-        registry: &emulator::functions::Registry,
+        functions: &FunctionCatalogue,
     ) -> Result<Self, String> {
         let options = DemoOptions {
             size: usize::try_from(minutes).unwrap_or(0),
@@ -162,17 +164,13 @@ impl Site {
             replay: None,
             variant: None,
         };
-        Self::new_with(template, &options, registry)
+        Self::new_with(template, &options, functions)
     }
 
     /// As [`Site::new`], with `options.size` minutes of readings, replaying `options.replay`'s
     /// choices instead of drawing from the seed when given (the seed still makes the
     /// scenario), and with a device's backlog when `options.variant` is `backlog`.
-    pub fn new_with(
-        template: &Path,
-        options: &DemoOptions,
-        registry: &emulator::functions::Registry,
-    ) -> Result<Self, String> {
+    pub fn new_with(template: &Path, options: &DemoOptions, functions: &FunctionCatalogue) -> Result<Self, String> {
         let (seed, faults, replay) = (options.seed, options.faults, options.replay.clone());
         let minutes = i64::try_from(options.size).map_err(|_| "size out of range".to_owned())?;
         let backlog = match options.variant.as_deref() {
@@ -198,7 +196,7 @@ impl Site {
                 schedules_until: (minutes + 15) * 60_000,
                 replay,
             },
-            registry,
+            functions,
         )
         .map_err(|e| e.to_string())?;
         let rows = items.as_array().cloned().unwrap_or_default();

@@ -4,6 +4,7 @@ use std::collections::{BTreeSet, HashMap};
 
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::{AttributeValue, PutRequest, WriteRequest};
+use handler_kit::table::dynamodb::failure;
 use sensors::catalogue::{Catalogue, Sensor, is_name};
 
 use super::{Item, SENSOR_ID, batch_get, batch_write};
@@ -102,23 +103,17 @@ impl SensorCatalogue for DynamoSensorCatalogue {
     }
 
     async fn all(&self) -> Result<Catalogue, StoreFailure> {
-        let mut items = Vec::new();
-        let mut start: Option<Item> = None;
-        loop {
-            let output = self
-                .client
-                .scan()
-                .table_name(&self.table)
-                .set_exclusive_start_key(start.take())
-                .send()
-                .await
-                .map_err(|e| StoreFailure::sdk("read sensors", &e))?;
-            items.extend(output.items().iter().cloned());
-            match output.last_evaluated_key {
-                Some(last) => start = Some(last),
-                None => return Ok(self.catalogue_of(&items)),
-            }
-        }
+        let items = self
+            .client
+            .scan()
+            .table_name(&self.table)
+            .into_paginator()
+            .items()
+            .send()
+            .try_collect()
+            .await
+            .map_err(|e| failure("read sensors", &e))?;
+        Ok(self.catalogue_of(&items))
     }
 
     async fn put(&self, sensors: &[Sensor]) -> Result<(), StoreFailure> {

@@ -7,6 +7,7 @@ use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, Utc};
 use futures_util::future::{join_all, try_join_all};
+use handler_kit::table::dynamodb::failure;
 use sensors::windows::{StreamKey, StreamState, WindowKey, WindowState};
 
 use super::{EXPIRES_AT, ITEM, Query, RETENTION, SENSOR_ID, batch_get, conditional_put, key, state_of, transact};
@@ -98,39 +99,31 @@ impl DynamoWindowStore {
         shard: u32,
         now: DateTime<Utc>,
     ) -> Result<Vec<StreamKey>, StoreFailure> {
-        let mut streams = Vec::new();
-        let mut start = None;
-        loop {
-            let output = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .index_name(DUE_INDEX)
-                .key_condition_expression("#shard = :shard AND #dueAt <= :now")
-                .expression_attribute_names("#shard", DUE_SHARD)
-                .expression_attribute_names("#dueAt", DUE_AT)
-                .expression_attribute_values(":shard", AttributeValue::S(shard.to_string()))
-                .expression_attribute_values(":now", AttributeValue::N(now.timestamp_millis().to_string()))
-                .set_exclusive_start_key(start.take())
-                .send()
-                .await
-                .map_err(|e| StoreFailure::sdk(operation, &e))?;
-            for item in output.items() {
-                let text = |name: &str| item.get(name).and_then(|v| v.as_s().ok());
-                if let (Some(sensor_id), Some(metric)) =
-                    (text(SENSOR_ID), text(ITEM).and_then(|i| i.strip_prefix(keys::STREAM)))
-                {
-                    streams.push(StreamKey {
-                        sensor_id: sensor_id.clone(),
-                        metric: metric.to_owned(),
-                    });
-                }
-            }
-            match output.last_evaluated_key {
-                Some(last) => start = Some(last),
-                None => return Ok(streams),
-            }
-        }
+        let items = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(DUE_INDEX)
+            .key_condition_expression("#shard = :shard AND #dueAt <= :now")
+            .expression_attribute_names("#shard", DUE_SHARD)
+            .expression_attribute_names("#dueAt", DUE_AT)
+            .expression_attribute_values(":shard", AttributeValue::S(shard.to_string()))
+            .expression_attribute_values(":now", AttributeValue::N(now.timestamp_millis().to_string()))
+            .into_paginator()
+            .items()
+            .send()
+            .try_collect()
+            .await
+            .map_err(|e| failure(operation, &e))?;
+        let streams = items.iter().filter_map(|item| {
+            let text = |name: &str| item.get(name).and_then(|v| v.as_s().ok());
+            let metric = text(ITEM)?.strip_prefix(keys::STREAM)?;
+            Some(StreamKey {
+                sensor_id: text(SENSOR_ID)?.clone(),
+                metric: metric.to_owned(),
+            })
+        });
+        Ok(streams.collect())
     }
 }
 

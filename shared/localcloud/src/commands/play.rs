@@ -1,0 +1,168 @@
+//! `localcloud play`: a scenario file on the local cloud, its timeline, then what is left in
+//! queues; with a domain's fault file, that domain's run replayed with its invariants.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use emulator::cloud::{CloudOptions, LocalCloud};
+use emulator::domain::DemoOptions;
+use emulator::faults::Faults;
+use emulator::scenario::{self, Scenario};
+use emulator::topology::Topology;
+use localcloud::Error;
+use localcloud::campaign::{self, FaultFile};
+use tokio::runtime::Runtime;
+
+use crate::input::{load_tables, read};
+use crate::output::{print, print_timeline, stop_timeline};
+
+/// How to play a scenario.
+pub(crate) struct Play {
+    pub(crate) tables: Vec<String>,
+    pub(crate) until: String,
+    pub(crate) emitted: Option<PathBuf>,
+    pub(crate) seed: u64,
+    pub(crate) faults: bool,
+    pub(crate) faults_file: Option<PathBuf>,
+    pub(crate) start: Option<String>,
+}
+
+/// Plays the scenario in `file` as `options` say.
+pub(crate) fn play(runtime: &Runtime, template: &Path, file: &Path, options: &Play) -> Result<ExitCode, Error> {
+    let text =
+        String::from_utf8(read(file)?).map_err(|_| Error::input(file.display().to_string(), "not UTF-8 text"))?;
+    let scenario = Scenario::parse(&text).map_err(|e| Error::input(file.display().to_string(), e.to_string()))?;
+    let until = scenario::parse_offset(&options.until).map_err(|e| Error::input("--until", e))?;
+    let fault_file = match &options.faults_file {
+        Some(path) => Some(
+            serde_json::from_slice::<FaultFile>(&read(path)?)
+                .map_err(|e| Error::input(path.display().to_string(), format!("not a fault file: {e}")))?,
+        ),
+        None => None,
+    };
+    // A domain's fault file replays on its domain's run; one without a domain replays its
+    // choices on this scenario alone.
+    let (faults, replay) = match fault_file {
+        Some(file) if !file.domain.is_empty() => return replay_fault_file(runtime, template, &scenario, &file),
+        Some(file) => (file.faults, Some(Arc::new(file.choices))),
+        None if options.faults => (Faults::demo(), None),
+        None => (Faults::none(), None),
+    };
+    let topology = Topology::load(template, &sam_template::Options::default())?;
+    let start = match &options.start {
+        Some(text) => Some(
+            chrono::DateTime::parse_from_rfc3339(text)
+                .map_err(|e| Error::input(format!("--start {text}"), format!("not an RFC 3339 instant: {e}")))?
+                .with_timezone(&chrono::Utc),
+        ),
+        None => scenario.start,
+    };
+    let cloud_options = CloudOptions {
+        seed: options.seed,
+        faults,
+        schedules_until: scenario.last_at() + until,
+        start: start.unwrap_or(CloudOptions::default().start),
+        replay,
+    };
+    let mut cloud = LocalCloud::new(topology, cloud_options, &localcloud::catalogue())?;
+    load_tables(&cloud, &options.tables)?;
+    if options.emitted.is_some() {
+        cloud.keep_emitted();
+    }
+    cloud.keep_timeline(false);
+    print_timeline(&mut cloud);
+    scenario.schedule(&mut cloud).map_err(Error::Cloud)?;
+    runtime.block_on(cloud.run(i64::MAX));
+    stop_timeline(&mut cloud);
+    print(&format!(
+        "\n== After {} of virtual time ==",
+        emulator::cloud::clock_text(cloud.now())
+    ));
+    print_what_is_left(&cloud);
+    if let Some(path) = &options.emitted {
+        let lines: String = cloud
+            .emitted()
+            .iter()
+            .map(|e| serde_json::to_string(e).unwrap_or_default() + "\n")
+            .collect();
+        std::fs::write(path, lines).map_err(|source| Error::Write {
+            path: path.clone(),
+            source,
+        })?;
+        print(&format!(
+            "{} emitted events and messages written to {}",
+            cloud.emitted().len(),
+            path.display()
+        ));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Every message left in a queue with why (parked, or its last failure), and what could not
+/// be delivered.
+fn print_what_is_left(cloud: &LocalCloud) {
+    let mut left = 0;
+    for queue in cloud.queues() {
+        for message in queue.messages() {
+            left += 1;
+            let why = message.sent.attributes.get("parked-reason").map_or_else(
+                || cloud.failure_of(&message.id).unwrap_or("not processed").to_owned(),
+                Clone::clone,
+            );
+            print(&format!("{}: {} ({why})", queue.config().logical_id, message.id));
+        }
+    }
+    for lost in &cloud.stats().undeliverable {
+        print(&format!("undeliverable: {lost}"));
+    }
+    if left == 0 && cloud.stats().undeliverable.is_empty() {
+        print("Every queue drained; nothing undeliverable.");
+    }
+}
+
+/// Replays `fault`'s choices on its domain's run of `scenario`: the timeline around the break,
+/// the domain's summary and whether the break reproduces.
+fn replay_fault_file(
+    runtime: &Runtime,
+    template: &Path,
+    scenario: &Scenario,
+    fault: &FaultFile,
+) -> Result<ExitCode, Error> {
+    let domain = localcloud::domain(&fault.domain).map_err(|_| Error::FaultFileDomain(fault.domain.clone()))?;
+    let options = DemoOptions {
+        size: fault.size,
+        seed: fault.seed,
+        faults: fault.faults,
+        replay: Some(Arc::new(fault.choices.clone())),
+        variant: fault.variant.clone(),
+    };
+    let mut run = domain.simulation(template, options, &localcloud::catalogue())?;
+    if run.scenario() != *scenario {
+        return Err(Error::FaultFileScenario {
+            domain: fault.domain.clone(),
+            seed: fault.seed,
+            size: fault.size,
+        });
+    }
+    let cloud = run.cloud_mut();
+    cloud.keep_timeline(false);
+    print_timeline(cloud);
+    let report = runtime.block_on(run.finish());
+    stop_timeline(run.cloud_mut());
+    print(&report.summary);
+    let class = campaign::invariant_class(&fault.breaks);
+    if let Some(found) = report.violations.iter().find(|v| campaign::invariant_class(v) == class) {
+        print(&format!("The break reproduces: {found}"));
+        Ok(ExitCode::FAILURE)
+    } else if report.violations.is_empty() {
+        print(&format!(
+            "Every invariant holds: the break no longer reproduces ({})",
+            fault.breaks
+        ));
+        Ok(ExitCode::SUCCESS)
+    } else {
+        print("Other invariants break than the fault file names.");
+        Ok(ExitCode::FAILURE)
+    }
+}
