@@ -19,7 +19,7 @@ use orders_demo::{Shop, place_mix};
 
 fn shop(seed: u64, faults: Faults) -> Shop {
     let template = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../infra/template.yaml");
-    Shop::open(&template, seed, faults, 1_000, &localcloud::registry()).unwrap()
+    Shop::open(&template, seed, faults, 1_000, &localcloud::catalogue()).unwrap()
 }
 
 async fn demo(seed: u64) -> Shop {
@@ -225,7 +225,7 @@ async fn given_the_sensors_demo_when_its_archive_is_replayed_then_raise_alert_up
         variant: None,
     };
     let mut run = sensors_demo::Sensors
-        .demo(&template, options, &localcloud::registry())
+        .demo(&template, options, &localcloud::catalogue())
         .unwrap();
     run.cloud_mut().keep_timeline(false);
     let report = run.finish().await;
@@ -259,7 +259,7 @@ async fn raise_alert_on(sample: &str) -> (usize, Vec<sensors::alerts::AlertState
     let mut cloud = LocalCloud::new(
         topology,
         emulator::cloud::CloudOptions::default(),
-        &localcloud::registry(),
+        &localcloud::catalogue(),
     )
     .unwrap();
     let catalogue: Vec<serde_json::Value> =

@@ -15,7 +15,7 @@ fn the_readme_embeds_the_current_event_graph() {
     let current = embedded(&readme).expect("README.md has no generated graph block");
     assert_eq!(
         current,
-        mermaid(&topology, &localcloud::registry()),
+        mermaid(&topology, &localcloud::catalogue()),
         "README.md's graph is stale: run `make graph`"
     );
 }

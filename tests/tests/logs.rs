@@ -60,7 +60,7 @@ async fn the_demo_logs_no_event_data_at_info() {
             replay: None,
             variant: None,
         };
-        let mut run = domain.demo(&template, options, &localcloud::registry()).unwrap();
+        let mut run = domain.demo(&template, options, &localcloud::catalogue()).unwrap();
         run.cloud_mut().keep_emitted();
         let report = run.finish().await;
         assert!(

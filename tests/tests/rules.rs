@@ -64,7 +64,7 @@ fn samples() -> BTreeMap<String, Vec<Value>> {
 #[test]
 fn every_rule_matches_the_sample_events_its_function_consumes_and_no_other() {
     let topology = Topology::load(&root().join("infra/template.yaml"), &sam_template::Options::default()).unwrap();
-    let cloud = LocalCloud::new(topology.clone(), CloudOptions::default(), &localcloud::registry()).unwrap();
+    let cloud = LocalCloud::new(topology.clone(), CloudOptions::default(), &localcloud::catalogue()).unwrap();
     let domains = localcloud::domains();
     let sources: Vec<&str> = domains.iter().flat_map(|d| d.sources().iter().copied()).collect();
     let samples = samples();

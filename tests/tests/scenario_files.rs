@@ -12,8 +12,8 @@ use emulator::topology::Topology;
 use orders_demo::{Shop, demo_mix};
 
 /// Every domain's functions: the template deploys them all.
-fn registry() -> emulator::functions::Registry {
-    localcloud::registry()
+fn registry() -> emulator::functions::FunctionCatalogue {
+    localcloud::catalogue()
 }
 
 fn root() -> PathBuf {

@@ -12,8 +12,8 @@ use orders_demo::{Kind, Outcome, SOLD_OUT, Shop, place_mix};
 const STOCK: u64 = 100;
 
 /// Every domain's functions: the template deploys them all.
-fn registry() -> emulator::functions::Registry {
-    localcloud::registry()
+fn registry() -> emulator::functions::FunctionCatalogue {
+    localcloud::catalogue()
 }
 
 fn template() -> PathBuf {

@@ -29,7 +29,7 @@ fn cloud(start: DateTime<Utc>) -> (LocalCloud, Catalogue) {
         schedules_until: 40 * 60_000,
         ..CloudOptions::default()
     };
-    let cloud = LocalCloud::new(topology, options, &localcloud::registry()).unwrap();
+    let cloud = LocalCloud::new(topology, options, &localcloud::catalogue()).unwrap();
     let items: Vec<Value> =
         serde_json::from_str(&std::fs::read_to_string(root().join("events/sensors/catalogue.json")).unwrap()).unwrap();
     cloud.load_table("SensorCatalogueTable", &items).unwrap();

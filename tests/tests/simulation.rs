@@ -19,7 +19,7 @@ fn template() -> PathBuf {
 
 #[tokio::test(start_paused = true)]
 async fn given_a_campaign_run_when_its_choices_are_replayed_then_the_run_is_the_same() {
-    let registry = localcloud::registry();
+    let registry = localcloud::catalogue();
     let spec = campaign::spec(7, 12, None);
     let first = campaign::run(&orders_demo::Orders, &template(), &registry, &spec)
         .await
@@ -49,7 +49,7 @@ async fn given_the_backlog_race_reproducer_then_detect_anomaly_publishes_only_wh
     let text = std::fs::read_to_string(root().join("events/scenarios/sensors-backlog-race.faults.json")).unwrap();
     let file: FaultFile = serde_json::from_str(&text).unwrap();
     assert_eq!(file.choices.len(), 1, "minimal: {:?}", file.choices);
-    let registry = localcloud::registry();
+    let registry = localcloud::catalogue();
     let spec = RunSpec {
         size: file.size,
         seed: file.seed,

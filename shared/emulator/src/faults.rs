@@ -82,9 +82,9 @@ impl Faults {
     /// Random rates drawn from `seed`, for seeded fault runs: up to 30% duplicate deliveries,
     /// 2 s of reordering, 10% crashes after publish, 3% failed table calls, 3% crashes before
     /// a record is recorded, 3% slow publishes and 3% throttled deliveries. Higher crash or
-    /// table error rates exhaust a queue's 5 receives now and then: the record goes to its
-    /// DLQ, as it would in AWS, its order stops short of its end, and the demo's invariants
-    /// (rightly) fail.
+    /// table error rates exhaust a queue's receives (the template's
+    /// `Delivery.Queue.MaxReceiveCount`) now and then: the record goes to its DLQ, as it would
+    /// in AWS, its order stops short of its end, and the demo's invariants (rightly) fail.
     pub fn random(seed: u64) -> Self {
         let mut rng = fastrand::Rng::with_seed(seed ^ 0x5eed_fa17);
         Self {

@@ -73,12 +73,6 @@ pub struct FunctionCatalogue {
     functions: Vec<Registration>,
 }
 
-/// The catalogue's former name, for callers not yet moved to [`FunctionCatalogue`].
-pub type Registry = FunctionCatalogue;
-
-/// The build error's former name, for callers not yet moved to [`BuildError`].
-pub type RegistryError = BuildError;
-
 impl std::fmt::Debug for FunctionCatalogue {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_list().entries(self.functions.iter().map(|r| r.name)).finish()

@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 
 use serde_json::Value;
 
-use crate::functions::Registry;
+use crate::functions::FunctionCatalogue;
 use crate::topology::{Endpoint, Topology};
 
 fn node(topology: &Topology, id: &str) -> String {
@@ -35,7 +35,7 @@ fn selects(pattern: &Value) -> String {
 
 /// The Mermaid flowchart of `topology`, whose functions publish where their declarations in
 /// `registry` say.
-pub fn mermaid(topology: &Topology, registry: &Registry) -> String {
+pub fn mermaid(topology: &Topology, registry: &FunctionCatalogue) -> String {
     let mut edges: BTreeSet<(String, String, String, bool)> = BTreeSet::new();
     let mut order: Vec<(String, String, String, bool)> = Vec::new();
     let mut edge = |from: &str, to: &str, label: String, dotted: bool| {

@@ -167,7 +167,7 @@ fn cloud(resources: &str) -> LocalCloud {
     LocalCloud::new(
         Topology::from_template(template).unwrap(),
         CloudOptions::default(),
-        &functions::Registry::new(registrations()),
+        &functions::FunctionCatalogue::new(registrations()),
     )
     .unwrap()
 }
@@ -753,7 +753,7 @@ async fn given_a_scheduled_rule_then_it_fires_at_its_rate_until_the_horizon_and_
     let mut cloud = LocalCloud::new(
         Topology::from_template(template).unwrap(),
         options,
-        &functions::Registry::default(),
+        &functions::FunctionCatalogue::default(),
     )
     .unwrap();
     cloud.run(i64::MAX).await;
@@ -926,7 +926,7 @@ async fn given_a_target_that_throttles_then_eventbridge_retries_as_its_retry_pol
         let mut cloud = LocalCloud::new(
             Topology::from_template(source).unwrap(),
             options,
-            &functions::Registry::new(registrations()),
+            &functions::FunctionCatalogue::new(registrations()),
         )
         .unwrap();
         cloud.put_events("bus", vec![envelope("WorkArrived", json!({"n": 1}))], "test");
@@ -1051,7 +1051,7 @@ async fn given_a_schedule_targeting_a_function_with_queue_batches_in_flight_then
     let mut cloud = LocalCloud::new(
         Topology::from_template(source).unwrap(),
         options,
-        &functions::Registry::new(registrations()),
+        &functions::FunctionCatalogue::new(registrations()),
     )
     .unwrap();
     for _ in 0..4 {

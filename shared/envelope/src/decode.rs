@@ -136,8 +136,9 @@ impl Decoder {
         }
     }
 
-    /// Decodes a payload of any carrier given as JSON text. An error here means the payload
-    /// as a whole is unreadable; errors of single records are inside the returned records.
+    /// Decodes a payload of any carrier given as JSON text, for tools handed any payload
+    /// (`localcloud decode`, `route`, `event-tools`). An error here means the payload as a
+    /// whole is unreadable; errors of single records are inside the returned records.
     pub fn decode_slice(&self, payload: &[u8]) -> Result<Vec<Decoded>, EnvelopeError> {
         let value = serde_json::from_slice(payload).map_err(|source| EnvelopeError::MalformedJson {
             at: Location::root(),
@@ -146,7 +147,10 @@ impl Decoder {
         self.decode_value(value)
     }
 
-    /// Decodes a payload of any carrier, telling carriers apart by their shape.
+    /// Decodes a payload of any carrier, telling carriers apart by their shape. Only tools do
+    /// this: a function's payload is read into the type its trigger names
+    /// (`handler_kit::trigger`) and decoded by [`Self::decode_sqs`], [`Self::decode_sns`] or
+    /// [`Self::decode_eventbridge`], so no invocation depends on how a payload looks.
     pub fn decode_value(&self, payload: Value) -> Result<Vec<Decoded>, EnvelopeError> {
         let root = Location::root();
         let Some(object) = payload.as_object() else {

@@ -65,8 +65,3 @@ pub fn runtime() -> Result<tokio::runtime::Runtime, Error> {
 pub fn catalogue() -> FunctionCatalogue {
     FunctionCatalogue::new(functions())
 }
-
-/// [`catalogue`] under its former name, for callers not yet moved.
-pub fn registry() -> FunctionCatalogue {
-    catalogue()
-}

@@ -46,7 +46,7 @@ pub use sns::Notification;
 pub use timeline::{Entry, What, clock_text};
 
 use crate::faults::{Choice, Dice, Faults, Injected};
-use crate::functions::{Registry, RegistryError, Wiring};
+use crate::functions::{BuildError, FunctionCatalogue, Wiring};
 use crate::sqs::{Message, Outgoing, Queue};
 use crate::topology::Topology;
 
@@ -301,7 +301,7 @@ impl fmt::Debug for LocalCloud {
 
 impl LocalCloud {
     /// A cloud running `topology`.
-    pub fn new(topology: Topology, options: CloudOptions, registry: &Registry) -> Result<Self, RegistryError> {
+    pub fn new(topology: Topology, options: CloudOptions, registry: &FunctionCatalogue) -> Result<Self, BuildError> {
         let dice = Arc::new(match &options.replay {
             Some(choices) => Dice::replaying(options.faults, choices),
             None => Dice::new(options.seed, options.faults),
