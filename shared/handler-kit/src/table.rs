@@ -107,14 +107,21 @@ pub mod dynamodb {
     use aws_sdk_dynamodb::Client;
     use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
     use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
-    use aws_sdk_dynamodb::types::AttributeValue;
+    use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes, WriteRequest};
     use envelope::ErrorClass;
 
+    use crate::backoff::UNPROCESSED_ITEMS;
     use crate::lambda::AwsPlatform;
     use crate::store::StoreFailure;
 
     /// A table item.
     pub type Item = HashMap<String, AttributeValue>;
+
+    /// The most keys one BatchGetItem reads.
+    pub const MAX_BATCH_GET: usize = 100;
+
+    /// The most items one BatchWriteItem writes.
+    pub const MAX_BATCH_WRITE: usize = 25;
 
     /// The DynamoDB client of `platform`'s table ports.
     pub fn client(platform: &AwsPlatform) -> Client {
@@ -152,6 +159,111 @@ pub mod dynamodb {
             // The SDK's own Display says only "service error"; the context names the cause.
             message: DisplayErrorContext(err).to_string(),
             class: class_of(err),
+        }
+    }
+
+    /// Every item of `keys` that exists in `table` (each key once in `keys`), in any order: one
+    /// BatchGetItem per [`MAX_BATCH_GET`] keys, what it leaves unprocessed sent again.
+    pub async fn batch_get(
+        client: &Client,
+        table: &str,
+        operation: &'static str,
+        keys: Vec<Item>,
+        consistent: bool,
+    ) -> Result<Vec<Item>, StoreFailure> {
+        let mut found = Vec::with_capacity(keys.len());
+        for chunk in keys.chunks(MAX_BATCH_GET) {
+            let mut pending = chunk.to_vec();
+            let mut rounds = Rounds::new(operation);
+            loop {
+                let request = KeysAndAttributes::builder()
+                    .set_keys(Some(pending))
+                    .consistent_read(consistent)
+                    .build()
+                    .map_err(|e| StoreFailure::permanent(operation, e.to_string()))?;
+                let output = client
+                    .batch_get_item()
+                    .request_items(table, request)
+                    .send()
+                    .await
+                    .map_err(|e| failure(operation, &e))?;
+                found.extend(output.responses.and_then(|mut r| r.remove(table)).unwrap_or_default());
+                pending = output
+                    .unprocessed_keys
+                    .and_then(|mut u| u.remove(table))
+                    .map(|k| k.keys)
+                    .unwrap_or_default();
+                if pending.is_empty() {
+                    break;
+                }
+                rounds.left(pending.len()).await?;
+            }
+        }
+        Ok(found)
+    }
+
+    /// Writes `requests` to `table` (each key once): one BatchWriteItem per
+    /// [`MAX_BATCH_WRITE`], what it leaves unprocessed sent again.
+    pub async fn batch_write(
+        client: &Client,
+        table: &str,
+        operation: &'static str,
+        requests: Vec<WriteRequest>,
+    ) -> Result<(), StoreFailure> {
+        for chunk in requests.chunks(MAX_BATCH_WRITE) {
+            let mut pending = chunk.to_vec();
+            let mut rounds = Rounds::new(operation);
+            loop {
+                let output = client
+                    .batch_write_item()
+                    .request_items(table, pending)
+                    .send()
+                    .await
+                    .map_err(|e| failure(operation, &e))?;
+                pending = output
+                    .unprocessed_items
+                    .and_then(|mut u| u.remove(table))
+                    .unwrap_or_default();
+                if pending.is_empty() {
+                    break;
+                }
+                rounds.left(pending.len()).await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The rounds of one batch call whose answer leaves entries unprocessed (the table is
+    /// throttled): each round sends only what the last one left, after the
+    /// [`UNPROCESSED_ITEMS`] backoff; after its last round the rest is a transient failure, so
+    /// the records are retried later rather than the invocation spent waiting.
+    #[derive(Debug)]
+    struct Rounds {
+        operation: &'static str,
+        sent: u32,
+    }
+
+    impl Rounds {
+        /// The first round of `operation` is about to be sent.
+        fn new(operation: &'static str) -> Self {
+            Self { operation, sent: 1 }
+        }
+
+        /// A round left `left` entries unprocessed: waits before the next one, or, after the
+        /// last, fails transiently.
+        async fn left(&mut self, left: usize) -> Result<(), StoreFailure> {
+            if self.sent >= UNPROCESSED_ITEMS.attempts {
+                return Err(StoreFailure::transient(
+                    self.operation,
+                    format!(
+                        "{left} entries still unprocessed after {} calls (the table is throttled): retry later",
+                        self.sent
+                    ),
+                ));
+            }
+            UNPROCESSED_ITEMS.wait(self.sent - 1).await;
+            self.sent += 1;
+            Ok(())
         }
     }
 
@@ -222,6 +334,10 @@ pub mod dynamodb {
 
     #[cfg(test)]
     mod tests {
+        #![allow(clippy::unwrap_used)] // a panic is how a test reports failure
+
+        use std::time::Duration;
+
         use aws_sdk_dynamodb::error::ErrorMetadata;
         use aws_sdk_dynamodb::operation::query::QueryError;
         use aws_sdk_dynamodb::types::CancellationReason;
@@ -261,6 +377,27 @@ pub mod dynamodb {
                 throttled.message.contains("ThrottlingException"),
                 "{}",
                 throttled.message
+            );
+        }
+
+        #[tokio::test(start_paused = true)]
+        async fn given_entries_left_every_round_then_it_fails_transiently_after_the_last_within_the_backoff_bounds() {
+            let started = tokio::time::Instant::now();
+            let mut rounds = Rounds::new("put sensors");
+            for _ in 1..UNPROCESSED_ITEMS.attempts {
+                rounds.left(3).await.unwrap();
+            }
+            let failed = rounds.left(3).await.unwrap_err();
+            assert_eq!(failed.class, ErrorClass::Transient);
+            assert_eq!(
+                failed.to_string(),
+                "put sensors: 3 entries still unprocessed after 6 calls (the table is throttled): retry later"
+            );
+            // 25 + 50 + 100 + 200 + 400 ms at most.
+            assert!(
+                started.elapsed() <= Duration::from_millis(775),
+                "{:?}",
+                started.elapsed()
             );
         }
 

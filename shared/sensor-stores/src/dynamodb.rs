@@ -44,8 +44,8 @@ use std::collections::HashMap;
 use std::ops::ControlFlow;
 
 use aws_sdk_dynamodb::Client;
-use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes, Put, TransactWriteItem, WriteRequest};
-use handler_kit::table::dynamodb::{Item, Refused, failure, refused};
+use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem};
+use handler_kit::table::dynamodb::{Item, Refused, batch_get, batch_write, failure, refused};
 use serde::de::DeserializeOwned;
 
 pub use alerts::DynamoAlertStore;
@@ -54,14 +54,7 @@ pub use windows::DynamoWindowStore;
 
 pub use crate::RETENTION;
 use crate::error::StoreFailure;
-use crate::retry::Rounds;
 use crate::save::{Plan, Saved};
-
-/// The most keys one BatchGetItem reads.
-pub const MAX_BATCH_GET: usize = 100;
-
-/// The most items one BatchWriteItem writes.
-pub const MAX_BATCH_WRITE: usize = 25;
 
 const SENSOR_ID: &str = "sensorId";
 const ITEM: &str = "item";
@@ -76,77 +69,6 @@ fn key(sensor_id: &str, item: String) -> Item {
         (SENSOR_ID.to_owned(), AttributeValue::S(sensor_id.to_owned())),
         (ITEM.to_owned(), AttributeValue::S(item)),
     ])
-}
-
-/// Every item of `keys` that exists (each key once in `keys`), in any order: one BatchGetItem
-/// per [`MAX_BATCH_GET`] keys, unprocessed keys sent again.
-async fn batch_get(
-    client: &Client,
-    table: &str,
-    operation: &'static str,
-    keys: Vec<Item>,
-    consistent: bool,
-) -> Result<Vec<Item>, StoreFailure> {
-    let mut found = Vec::with_capacity(keys.len());
-    for chunk in keys.chunks(MAX_BATCH_GET) {
-        let mut pending = chunk.to_vec();
-        let mut rounds = Rounds::new(operation);
-        loop {
-            let request = KeysAndAttributes::builder()
-                .set_keys(Some(pending))
-                .consistent_read(consistent)
-                .build()
-                .map_err(|e| StoreFailure::permanent(operation, e.to_string()))?;
-            let output = client
-                .batch_get_item()
-                .request_items(table, request)
-                .send()
-                .await
-                .map_err(|e| failure(operation, &e))?;
-            found.extend(output.responses.and_then(|mut r| r.remove(table)).unwrap_or_default());
-            pending = output
-                .unprocessed_keys
-                .and_then(|mut u| u.remove(table))
-                .map(|k| k.keys)
-                .unwrap_or_default();
-            if pending.is_empty() {
-                break;
-            }
-            rounds.backoff(pending.len()).await?;
-        }
-    }
-    Ok(found)
-}
-
-/// Writes `requests` (each key once): one BatchWriteItem per [`MAX_BATCH_WRITE`], unprocessed
-/// items sent again.
-async fn batch_write(
-    client: &Client,
-    table: &str,
-    operation: &'static str,
-    requests: Vec<WriteRequest>,
-) -> Result<(), StoreFailure> {
-    for chunk in requests.chunks(MAX_BATCH_WRITE) {
-        let mut pending = chunk.to_vec();
-        let mut rounds = Rounds::new(operation);
-        loop {
-            let output = client
-                .batch_write_item()
-                .request_items(table, pending)
-                .send()
-                .await
-                .map_err(|e| failure(operation, &e))?;
-            pending = output
-                .unprocessed_items
-                .and_then(|mut u| u.remove(table))
-                .unwrap_or_default();
-            if pending.is_empty() {
-                break;
-            }
-            rounds.backoff(pending.len()).await?;
-        }
-    }
-    Ok(())
 }
 
 /// A put of `entry` (its state as JSON, its sequence), on condition that the stored item's

@@ -21,8 +21,6 @@ pub mod dynamodb;
 mod error;
 mod keys;
 mod platform;
-#[cfg(any(feature = "dynamodb", test))]
-mod retry;
 mod save;
 mod windows;
 
