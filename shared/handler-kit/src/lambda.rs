@@ -2,7 +2,7 @@
 //! [`serve_batches`] or [`serve_http`], whichever the function's trigger takes) wires logging,
 //! the AWS adapters, the function's builder, its entry and the runtime.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use aws_config::{BehaviorVersion, SdkConfig};
@@ -36,6 +36,10 @@ pub const METRICS_NAMESPACE: &str = "ServerlessEvents";
 pub struct AwsPlatform {
     env: Env,
     config: SdkConfig,
+    /// The one DynamoDB client of every table the function uses (idempotency and its ports'),
+    /// built once, on first use (a function with no table builds none at cold start): a client
+    /// per port rebuilt its configuration and runtime plugins each time.
+    dynamodb: Arc<OnceLock<aws_sdk_dynamodb::Client>>,
 }
 
 impl AwsPlatform {
@@ -48,6 +52,7 @@ impl AwsPlatform {
         }
         Ok(Self {
             config: loader.load().await,
+            dynamodb: Arc::default(),
             env,
         })
     }
@@ -55,6 +60,11 @@ impl AwsPlatform {
     /// The shared SDK configuration, for a domain's adapters (`aws_sdk_dynamodb::Client::new`).
     pub fn sdk_config(&self) -> &SdkConfig {
         &self.config
+    }
+
+    /// The DynamoDB client every table of this platform is reached through.
+    pub fn dynamodb(&self) -> &aws_sdk_dynamodb::Client {
+        self.dynamodb.get_or_init(|| aws_sdk_dynamodb::Client::new(&self.config))
     }
 }
 
@@ -71,7 +81,7 @@ impl Platform for AwsPlatform {
     }
 
     fn idempotency_store(&self, table: &str) -> DynamoDbStore {
-        DynamoDbStore::new(aws_sdk_dynamodb::Client::new(&self.config), table)
+        DynamoDbStore::new(self.dynamodb().clone(), table)
     }
 
     fn parking(&self, queue_url: &str) -> SqsParking {

@@ -36,24 +36,6 @@ impl StoreFailure {
             class: ErrorClass::Permanent,
         }
     }
-
-    /// A DynamoDB SDK error. A request the service refuses for what it holds (an item over
-    /// 400 KB, an expression it cannot read: `ValidationException`) is refused again, so it
-    /// is permanent; anything else (throttling, a table being created, access a deploy may
-    /// grant, the network) may pass next time.
-    #[cfg(feature = "aws")]
-    pub fn sdk<E, R>(operation: &'static str, err: &aws_sdk_dynamodb::error::SdkError<E, R>) -> Self
-    where
-        E: std::error::Error + aws_sdk_dynamodb::error::ProvideErrorMetadata + 'static,
-        R: std::fmt::Debug,
-    {
-        use aws_sdk_dynamodb::error::ProvideErrorMetadata as _;
-        let message = aws_sdk_dynamodb::error::DisplayErrorContext(err).to_string();
-        match err.code() {
-            Some("ValidationException") => Self::permanent(operation, message),
-            _ => Self::transient(operation, message),
-        }
-    }
 }
 
 /// An injected fault is what a throttled table looks like: a retry can help.

@@ -123,9 +123,9 @@ pub mod dynamodb {
     /// The most items one BatchWriteItem writes.
     pub const MAX_BATCH_WRITE: usize = 25;
 
-    /// The DynamoDB client of `platform`'s table ports.
+    /// The DynamoDB client of `platform`'s table ports: the platform's one client.
     pub fn client(platform: &AwsPlatform) -> Client {
-        Client::new(platform.sdk_config())
+        platform.dynamodb().clone()
     }
 
     /// Whether a retry can get past `err`. Permanent: a request DynamoDB refuses for what it
