@@ -1,7 +1,9 @@
 //! A 10-record SQS batch through the whole kit path: decode, idempotency (in-memory store),
 //! a trivial handler, one batched in-memory publish. Then the same with 20 ms of injected
 //! latency on every store call, 10 records against 1: concurrency should keep the batch of
-//! ten close to the time of one (goal: at most 1.5x).
+//! ten close to the time of one (goal: at most 1.5x). And how a payload is read: once into
+//! its trigger's type (what the runtime does now), beside through a `Value` first (what it did
+//! before the one invocation path), on the same batch bytes.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)] // a panic is how a benchmark reports failure
 
@@ -130,6 +132,20 @@ fn kit_path(c: &mut Criterion) {
             },
             BatchSize::SmallInput,
         );
+    });
+    group.finish();
+
+    let bytes = serde_json::to_vec(&batch(10)).unwrap();
+    let mut group = c.benchmark_group("read-payload-of-10");
+    group.throughput(Throughput::Elements(10));
+    group.bench_function("once, into SqsEvent", |b| {
+        b.iter(|| serde_json::from_slice::<SqsEvent>(black_box(&bytes)).unwrap());
+    });
+    group.bench_function("twice, Value then SqsEvent", |b| {
+        b.iter(|| {
+            let value: Value = serde_json::from_slice(black_box(&bytes)).unwrap();
+            serde_json::from_value::<SqsEvent>(value).unwrap()
+        });
     });
     group.finish();
 
