@@ -1,18 +1,19 @@
 #!/usr/bin/env bash
 # Wall time of `localcloud demo` at scale (goal: 10,000 orders in at most 10 s on the 2-core
-# machine), with faults and the full timeline written, and without faults, quiet.
+# machine), with faults and the full timeline written, and without faults, quiet. SIZE sets the
+# demo's `--size` (ORDERS, its old name, still works).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-orders="${ORDERS:-10000}"
+size="${SIZE:-${ORDERS:-10000}}"
 target="${CARGO_TARGET_DIR:-target}"
 cargo build --quiet --profile tools -p localcloud
 run() {
   local start end
   start=$(date +%s%N)
-  "$target/tools/localcloud" demo --orders "$orders" --seed 1 "$@" > /tmp/localcloud-demo-bench.txt
+  "$target/tools/localcloud" demo --size "$size" --seed 1 "$@" > /tmp/localcloud-demo-bench.txt
   end=$(date +%s%N)
   grep -q "Invariants hold" /tmp/localcloud-demo-bench.txt
-  printf '%-40s %6d ms (%s lines of output)\n' "demo --orders $orders $*" "$(( (end - start) / 1000000 ))" \
+  printf '%-40s %6d ms (%s lines of output)\n' "demo --size $size $*" "$(( (end - start) / 1000000 ))" \
     "$(wc -l < /tmp/localcloud-demo-bench.txt)"
 }
 run
