@@ -1,10 +1,10 @@
-//! The one invocation path. Lambda ([`crate::lambda`]) and the local cloud ([`crate::local`])
-//! read a payload once, into the type its function's trigger names, and call [`invoke`]: the
-//! layers every entry point shares (the invocation's span; a panic caught as the invocation's
-//! failure, as Lambda's runtime reports it) around the function's [`Entry`]. Neither platform
-//! looks at a payload's shape: a payload Lambda would refuse for a function is refused locally
-//! too. (EMF metrics are flushed after each invocation by the Lambda runtime's layer; locally
-//! no recorder is installed.)
+//! The one invocation path. Lambda (`lambda.rs`, feature `aws`) and the local cloud
+//! ([`crate::local`]) read a payload once, into the type its function's trigger names, and
+//! call [`invoke`]: the layers every entry point shares (the invocation's span; a panic caught
+//! as the invocation's failure, as Lambda's runtime reports it) around the function's
+//! [`Entry`]. Neither platform looks at a payload's shape: a payload Lambda would refuse for a
+//! function is refused locally too. (EMF metrics are flushed after each invocation by the
+//! Lambda runtime's layer, for every entry point; locally no recorder is installed.)
 //!
 //! An entry is built once per cold start from the function's declaration, its builder's
 //! handler and the platform's adapters: [`records`], [`batches`] or [`http`], each taking only

@@ -64,7 +64,8 @@ impl AwsPlatform {
 
     /// The DynamoDB client every table of this platform is reached through.
     pub fn dynamodb(&self) -> &aws_sdk_dynamodb::Client {
-        self.dynamodb.get_or_init(|| aws_sdk_dynamodb::Client::new(&self.config))
+        self.dynamodb
+            .get_or_init(|| aws_sdk_dynamodb::Client::new(&self.config))
     }
 }
 

@@ -568,7 +568,7 @@ impl Registration {
 }
 
 /// Registers a function whose records are handled one by one: its declaration and its
-/// builder (the same as `main.rs` hands [`crate::lambda`]).
+/// builder (the same as `main.rs` hands `handler_kit::lambda`).
 pub fn records<T, O, H, B>(function: &'static Function<T, O>, build: B) -> Registration
 where
     T: RecordTrigger,

@@ -1,7 +1,43 @@
 //! How events reach a function, as a type: each trigger names the payload Lambda delivers (its
 //! `aws_lambda_events` type, read once) and the answer it expects. A function declares its
 //! trigger ([`crate::Function::trigger`]); the entry points take only the triggers they serve,
-//! so a function handed to the wrong one does not compile.
+//! so a function handed to the wrong one does not compile. An HTTP function registers as one:
+//!
+//! ```
+//! use aws_lambda_events::event::lambda_function_urls::{LambdaFunctionUrlRequest, LambdaFunctionUrlResponse};
+//! use handler_kit::trigger::FunctionUrl;
+//! use handler_kit::{Function, HttpHandler, Nowhere, local};
+//!
+//! struct Api;
+//! impl HttpHandler for Api {
+//!     async fn handle(&self, _: LambdaFunctionUrlRequest) -> LambdaFunctionUrlResponse {
+//!         LambdaFunctionUrlResponse::default()
+//!     }
+//! }
+//! static API: Function<FunctionUrl, Nowhere> =
+//!     Function { name: "api", trigger: FunctionUrl, outputs: Nowhere, settings: &[], idempotent: false };
+//!
+//! let registration = local::http(&API, |_| Ok(Api));
+//! assert_eq!(registration.trigger, handler_kit::TriggerKind::FunctionUrl);
+//! ```
+//!
+//! and the same function handed to the entry point of record handlers does not compile (a
+//! Function URL is no [`crate::dispatch::RecordTrigger`], and `Api` no record handler):
+//!
+//! ```compile_fail
+//! # use aws_lambda_events::event::lambda_function_urls::{LambdaFunctionUrlRequest, LambdaFunctionUrlResponse};
+//! # use handler_kit::trigger::FunctionUrl;
+//! # use handler_kit::{Function, HttpHandler, Nowhere, local};
+//! # struct Api;
+//! # impl HttpHandler for Api {
+//! #     async fn handle(&self, _: LambdaFunctionUrlRequest) -> LambdaFunctionUrlResponse {
+//! #         LambdaFunctionUrlResponse::default()
+//! #     }
+//! # }
+//! # static API: Function<FunctionUrl, Nowhere> =
+//! #     Function { name: "api", trigger: FunctionUrl, outputs: Nowhere, settings: &[], idempotent: false };
+//! let registration = local::records(&API, |_| Ok(Api));
+//! ```
 
 use std::fmt::Debug;
 

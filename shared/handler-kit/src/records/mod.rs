@@ -21,9 +21,9 @@
 //! order (each publish call carries at most one output per group); from a group's first
 //! failure on, the rest of the group is neither published nor deleted.
 //!
-//! The steps, one file each: [`run`] decodes, claims and handles each record (FIFO groups in
-//! order); [`deliver`] publishes what they produced, records it and parks what must be parked;
-//! [`crate::answer`] says what SQS retries.
+//! The steps, one file each: `run.rs` decodes, claims and handles each record (FIFO groups in
+//! order); `deliver.rs` publishes what they produced, records it and parks what must be
+//! parked; the kit's `answer.rs` says what SQS retries.
 
 mod deliver;
 mod run;
