@@ -2,7 +2,9 @@
 //!
 //! SQS, SNS and EventBridge deliver every event at least once; [`Idempotency`] runs a unit of
 //! work once per `(function, key)` (by default the envelope id) and hands duplicates the stored
-//! result. The state machine, after Powertools for AWS Lambda:
+//! result: `Idempotency::new(function, store).execute_envelope(&envelope, remaining_time, work)`
+//! answers [`Outcome::Executed`] with the result, or, for a redelivery, [`Outcome::Duplicate`]
+//! with the stored one. The state machine, after Powertools for AWS Lambda:
 //!
 //! ```text
 //!   (absent or expired) --claim--> IN_PROGRESS --work ok--> COMPLETED (result, delivered?, TTL)
@@ -22,12 +24,20 @@
 //! - IN_PROGRESS expires with the Lambda's remaining time, so a crashed invocation does not
 //!   hold its key forever; COMPLETED expires after the TTL. Expiry is checked in code, because
 //!   DynamoDB's TTL deletion can lag by up to 48 hours.
+//! - Completed results answer duplicates for [`DEFAULT_TTL`] (an hour) unless told otherwise
+//!   ([`Idempotency::with_ttl`]; the functions read `IDEMPOTENCY_TTL_SECONDS`, which the template
+//!   sets to the archive's 30 days, so a replayed event is still a duplicate).
 //! - The same key with a different payload is a permanent error, not a silent duplicate. The
-//!   payload of an event is its type, version and data as they arrived (before upcasting).
+//!   payload is compared as the SHA-256 of its canonical JSON (key order and whitespace do not
+//!   count); the payload of an event is its type, version and data as they arrived (before
+//!   upcasting), so a v1 message redelivered after a v2 upcaster was deployed is a duplicate.
 //! - A store that cannot be reached is a transient error, and the work does not run unguarded.
 //!
-//! Stores: `DynamoDbStore` (feature `dynamodb`; one conditional `PutItem` per new or duplicate record) and
-//! [`InMemoryStore`] (tests and the local cloud).
+//! Stores: `DynamoDbStore` (feature `dynamodb`; table key `id`, TTL attribute `expiration`,
+//! Powertools' layout plus `delivered` and `data_digest`) and [`InMemoryStore`] (tests and the
+//! local cloud). On DynamoDB a new record costs 2 calls (`PutItem`, `UpdateItem`), a duplicate 1
+//! (the conditional `PutItem` returns the old item), a failure 2 (`PutItem`, `DeleteItem`), and a
+//! duplicate whose outputs had not gone out 2 (`PutItem`, `UpdateItem`).
 
 mod clock;
 #[cfg(feature = "dynamodb")]
