@@ -3,6 +3,36 @@
 //! `event-archive` appends; the replay tool ([`replay`]) and the read side ([`history`]) read.
 //! Streams, positions and the keys of the three reads are in [`event`]; the DynamoDB layout
 //! and how each read is served without a scan in the `dynamodb` module (feature `dynamodb`).
+//!
+//! - **Append.** `event-archive` (fed by `EventArchiveRule`, which matches every source of every
+//!   domain) appends each event as it arrived (its original version, the whole envelope) with
+//!   the time it was archived. A redelivered or replayed event finds its own id at its position
+//!   and changes nothing; a different event at a taken position is a conflict, parked with both
+//!   ids. One conditional `PutItem` per event, which hands back the holder of a taken position,
+//!   so the archive keeps no idempotency records. A new domain's source must be added to that
+//!   rule (`tests/tests/rules.rs` fails until it is).
+//! - **Reads.** A stream in order; every event in `[from, to)` across streams; one type in
+//!   `[from, to)`: none scans (see `dynamodb`). Only a rebuild reads the whole history, and so
+//!   scans (filtered by source).
+//! - **Replay** (the `events` tool, `shared/event-tools`; [`replay`]). Consumers absorb what they
+//!   handled (their idempotency is keyed by event id and kept 30 days), and those that tell
+//!   people something update their state and send nothing: notify-customer for every replayed
+//!   event, raise-alert for a replayed anomaly, which it also ignores when older than the 7 days
+//!   its periods are kept (it would open an alert no later revision could resolve).
+//!   detect-anomaly counts a replayed reading like a live one (it recovers readings that were
+//!   lost; a copy changes nothing, a changed verdict is a new revision), but acknowledges one
+//!   too late for its window instead of parking it (it was decided when it first came). The
+//!   template's own archive (`EventBusArchive`) replays carry `replay-name`, which the decoder
+//!   reads into `metadata.replay`.
+//! - **Rebuild and as of an instant** ([`history`]): a read model is rebuilt by folding every
+//!   stream with the projection's own rule into a fresh table (not through the bus, so no
+//!   idempotency record absorbs it) and compared with the live one; `GET /orders/{id}?asOf=`
+//!   folds an order's stream up to an event time, and `GET /orders/{id}/history` lists it.
+//! - **On the local cloud**, the template's `AWS::Events::Archive` keeps what matches it
+//!   (replays excepted) and replays a time range by event time, to every rule or one;
+//!   `localcloud replay|rebuild|history` run a domain's demo first, then act on its store or
+//!   archive; and every demo ends with the store's audit: it holds exactly the distinct events
+//!   the bus carried, each stream read back in order with its sequences running 1..n.
 
 #[cfg(feature = "dynamodb")]
 mod dynamodb;

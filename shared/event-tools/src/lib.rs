@@ -7,6 +7,27 @@
 //!   as EventBridge would deliver it, with `replay-name`.
 //! - **rebuild** and **history** use the projection's fold ([`order_projection::rebuild`],
 //!   [`orders::lifecycle::OrderView::fold`]) on the DynamoDB adapters.
+//!
+//! Run it as the stack's `EventReplayRole` (`infra/README.md` says what it may do):
+//!
+//! ```sh
+//! cargo run -p event-tools --bin events -- --table <EventStoreTableName> replay --bus <EventBusName> \
+//!   --from 2026-11-30T00:00:00Z --to 2026-12-01T00:00:00Z --type OrderShipped --rule <rule name>
+//! cargo run -p event-tools --bin events -- --table <EventStoreTableName> rebuild order-projection \
+//!   --live <OrdersTable> --into <stack>-rebuild-1
+//! cargo run -p event-tools --bin events -- --table <EventStoreTableName> history 'shop.orders#o-1001' \
+//!   --as-of 2026-11-23T05:00:00Z
+//! ```
+//!
+//! - `replay` reads a stream (`--stream`), a time range (`--from --to`, at most 400 days) or a
+//!   time range of some types (`--type`, repeatable) and republishes it in order, one
+//!   `PutEvents` of 10 after the other. It refuses events older than consumers remember
+//!   ([`REMEMBERED_DAYS`]), whose effects would run again, unless told
+//!   `--older-than-remembered` (for a projection's rule).
+//! - `rebuild` writes a fresh table (an order it already holds stops it), then names every order
+//!   whose rebuilt view differs from the live one, field by field, and apart from those, every
+//!   order whose live view is only behind the store (its projection still catching up).
+//! - `history` prints a stream and, for an order, its view as of `--as-of`.
 
 #[cfg(feature = "aws")]
 mod rule;

@@ -10,6 +10,27 @@
 //!
 //! [`FieldCipher`] caches data keys, each for a bounded time and number of uses
 //! ([`CacheLimits`]), so a batch costs one key service call per field, not one per value.
+//!
+//! - **Sealing**: a data key per field from the master key (KMS `GenerateDataKey` with the
+//!   encryption context `field=<name>`), AES-256-GCM with the field's name as associated data.
+//!   A data key is used for at most 5 minutes and 10,000 values (the use's number is the
+//!   nonce, so nonces under a key never repeat); opened keys are kept in a bounded LRU.
+//! - **Who opens what**: order-api seals the customer's name, email, shipping address and
+//!   payment token before `OrderPlaced` leaves, and may not open them; process-payment opens
+//!   the token, ship-order the address, notify-customer the name and email; everything else
+//!   (the bus, queues, the archive, the event store, the views, logs) carries ciphertext. A
+//!   function declares its grant as a setting,
+//!   `Setting::key("FIELD_KEY_ID", ..).calls(&[DECRYPT]).fields(&["paymentToken"])`, and
+//!   `tests/tests/template.rs` checks its role says exactly that, the
+//!   `kms:EncryptionContext:field` condition included.
+//! - **Adapters**: `KmsKeys` (feature `kms`) on AWS; in the local cloud a [`LocalMasterKey`]
+//!   named after the template's key resource, with the same per-field grants taken from each
+//!   function's declaration ([`LocalKeys`] refuses any other), deterministic so a run repeats.
+//! - **Where a person's data is in clear**: the notifications topic, where a message leaves for
+//!   the customer, so `CustomerNotified` names them there; notify-customer's idempotency
+//!   records keep only a digest of it (`Topic { personal: true, .. }` in the kit).
+//!   `tests/tests/logs.rs` runs every demo and finds no customer's personal value in clear on
+//!   the bus, in the event store, a view, an idempotency record or a log line.
 
 mod cipher;
 #[cfg(feature = "kms")]
