@@ -6,6 +6,14 @@
 //! happy, flaky, declined and sold-out ones); [`customers`] the made-up people who place them;
 //! [`invariants`] checks a finished run; [`summary`](mod@summary) reads it out; [`domain`] is what the CLI
 //! asks of the orders domain (its demo, rebuilding the order views, an order as of an instant).
+//!
+//! The demo (`make demo`, first of the domains) places the mix through order-api's Function
+//! URL: happy orders, a declined card, out of stock, a payment gateway down once, client
+//! retries, one malformed request and one malformed message on a queue, with faults injected
+//! (duplicate deliveries, reordering, crashes after publish, crashes between a send and its
+//! record, throttled tables, slow publishes). It prints every event with its route
+//! (`rule -> queue -> function`) on the virtual clock, then the summary (notifications per
+//! decision among it), the invariants and the event store's audit, and fails when one breaks.
 
 pub mod customers;
 pub mod domain;

@@ -2,6 +2,13 @@
 //! readings from sites in many time zones ([`generate`](mod@generate)), and the invariants a run must keep:
 //! every window's final verdict is the one a computation over all its readings gives, every
 //! period with an anomaly has one alert, and every reading is counted, refused naming its field, or parked as too late.
+//!
+//! The demo (`make demo`, after the orders) plays [`DEMO_MINUTES`] of readings from the 24 sensors
+//! of `events/sensors/catalogue.json` (14 sites in 12 time zones) through sensor-api: 10% out of
+//! order, 5% twice, 2% late, a few beyond the late horizon, across Europe's change to summer
+//! time. It prints per sensor a one-line chart of its windows against its band with the alerts
+//! marked, the alerts with their sites' local times, and the invariants. Its size is fixed:
+//! `--size` sizes only the orders demo.
 
 pub mod generate;
 
