@@ -2,9 +2,17 @@
 //! decision. A window closes when its stream's watermark passes its end, or when the clock is
 //! well past it for a sensor gone quiet (the scheduled tick); a closed window outside its band
 //! is `AnomalyDetected`, and a late reading within the horizon revises it (the next
-//! revision, or `AnomalyCleared`). A reading too late for its window, or for no known sensor,
-//! is parked with its reason. State: one item per window and one per stream, read and written
-//! once per batch.
+//! revision, or `AnomalyCleared`). A reading that cannot count is parked with its reason
+//! (`too-late`, `unknown-sensor-or-metric`, `catalogue-item-unreadable`, `time-out-of-range`,
+//! `window-full`, `stream-state-missing-window`). The windows' settings ([`SETTINGS`]:
+//! `WINDOW_SECONDS`, `ALLOWED_LATENESS_SECONDS`, `IDLE_SECONDS`, `LATE_HORIZON_SECONDS`,
+//! `DELIVERY_GRACE_SECONDS`) are read once at cold start.
+//!
+//! State, in `SENSOR_WINDOWS_TABLE`: one item per window (its readings' times, at most 20,000,
+//! stored as the gaps between them) and one per stream (watermark, open windows, outbox). A
+//! batch makes one read (its streams with the readings' windows and the ones before) and one
+//! conditional transaction per stream; the tick queries the `Due` index; the catalogue is read
+//! through a 60 s cache. How it stays right with many writers: `functions/README.md`.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;

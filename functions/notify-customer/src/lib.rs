@@ -6,7 +6,8 @@
 //! The customer's name and email arrive sealed; this function alone may open them
 //! ([`FIELD_KEY`]), to address the message. The notifications topic is where a message leaves
 //! for the customer (its subscribers are the delivery channels), so the recipient is in clear
-//! there, and nowhere else.
+//! there, and nowhere else: its idempotency records keep a digest of what it sent, never the
+//! message (`Topic { personal: true, .. }`).
 
 use std::sync::Arc;
 

@@ -14,6 +14,9 @@
 //! The customer's name, email and shipping address and the payment token are sealed field by
 //! field ([`FIELD_KEY`]) before `OrderPlaced` leaves: the bus and everything after it carry
 //! ciphertext, and this function may seal but not open them.
+//!
+//! State: it reads `ORDERS_TABLE` (the present: the tracking views) and the order's stream in
+//! `EVENT_STORE_TABLE` (the past), and keeps its responses by `Idempotency-Key`.
 
 use std::sync::Arc;
 

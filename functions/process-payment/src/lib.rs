@@ -1,7 +1,8 @@
 //! process-payment: on `InventoryReserved`, charges the order through a [`PaymentGateway`] and
 //! publishes `PaymentCompleted`, or `PaymentFailed` carrying the reserved lines for release.
 //! A gateway that cannot answer is a transient failure (the record is retried); a decline is an
-//! outcome, not a failure, and is never retried.
+//! outcome, not a failure, and is never retried. The gateway here is [`SimulatedGateway`], whose
+//! test tokens (`tok_approve`, `tok_decline`, `tok_unavailable`, `tok_flaky`, ...) the demo uses.
 //!
 //! The payment token arrives sealed; this function alone may open it ([`FIELD_KEY`]), and
 //! only to hand it to the gateway: it is in no event it publishes and in no log line.

@@ -3,8 +3,10 @@
 //! metric and period: one alert per period, whatever the order of arrival); later anomalies of
 //! the period fold into it; when revisions leave the period with no anomalous window,
 //! `AlertResolved`. Alerts go to the alerts topic with `severity`, `site` and `sensorId`
-//! attributes, so a subscriber can filter. State: one item per period, read and written once
-//! per batch.
+//! attributes, so a subscriber can filter; the severity is `critical` when the window's mean
+//! is outside its band by more than a quarter of the band's width. State: one item per period
+//! in `SENSOR_ALERTS_TABLE` (its windows, its alert, its outbox), read and written once per
+//! batch. Its queue is FIFO with one message group, so batches run one at a time.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;

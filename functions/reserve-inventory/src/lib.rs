@@ -1,5 +1,6 @@
 //! reserve-inventory: on `OrderPlaced`, reserves every line at once (no partial reservation)
-//! and publishes `InventoryReserved`, or `OrderRejected` naming the skus out of stock.
+//! and publishes `InventoryReserved`, or `OrderRejected` naming the skus out of stock. All lines
+//! or none: one transaction on `INVENTORY_TABLE`.
 
 use std::sync::Arc;
 

@@ -7,6 +7,9 @@
 //!   with the counts and the refusals when any reading was accepted, 400 when none.
 //! - `GET /sensors/{id}`: the sensor's status: its last reading's time per metric in UTC and in
 //!   the site's time, its last closed window per metric, its open alerts.
+//!
+//! Behind a Function URL with IAM auth; readings go out in PutEvents of at most 10 entries. It
+//! reads the catalogue, the windows and the alerts tables, and writes none.
 
 use std::sync::Arc;
 
