@@ -11,9 +11,19 @@
 //!   ids. One conditional `PutItem` per event, which hands back the holder of a taken position,
 //!   so the archive keeps no idempotency records. A new domain's source must be added to that
 //!   rule (`tests/tests/rules.rs` fails until it is).
-//! - **Reads.** A stream in order; every event in `[from, to)` across streams; one type in
-//!   `[from, to)`: none scans (see `dynamodb`). Only a rebuild reads the whole history, and so
-//!   scans (filtered by source).
+//! - **Reads**, none of them a scan (only a rebuild reads the whole history, and so scans,
+//!   filtered by source):
+//!
+//!   | read | served by, on DynamoDB |
+//!   |---|---|
+//!   | one stream, in order | the table: partition `stream`, sort `position` (`s:<sequence, 20 digits>` or `t:<time>#<id>`) |
+//!   | every event in `[from, to)`, across streams | index `by-time`: partition `<UTC day>#<shard>`, sort `at` (`<time>#<id>`); one query per shard of each day, merged by time |
+//!   | one type in `[from, to)` | index `by-type`: partition `<type>#<day>#<shard>`, sort `at`; one query per shard of each day and type |
+//!
+//!   A day's events are spread over [`event::SHARDS`] shards by id: a partition key takes about
+//!   1,000 writes a second, and one whose sort key only grows cannot be split, so neither a busy
+//!   day nor a busy type may be a single key. Index reads are eventually consistent: an event
+//!   archived a moment ago may not be in a range read yet.
 //! - **Replay** (the `events` tool, `shared/event-tools`; [`replay`]). Consumers absorb what they
 //!   handled (their idempotency is keyed by event id and kept 30 days), and those that tell
 //!   people something update their state and send nothing: notify-customer for every replayed
