@@ -1,5 +1,16 @@
 //! Shared helpers of the end-to-end tests.
 
+/// The README's examples, compiled by `cargo test --doc -p system-tests` (and so by `make
+/// test`): every untagged or `rust` block must build, so an example cannot rot unnoticed.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+pub struct ReadmeExamples;
+
+/// `functions/README.md`'s examples, compiled the same way.
+#[cfg(doctest)]
+#[doc = include_str!("../../functions/README.md")]
+pub struct FunctionsReadmeExamples;
+
 /// Creates table `name` on moto exactly as infra/template.yaml declares the table resource
 /// `logical_id` (attributes, keys, global secondary indexes), and returns a client for it,
 /// logging calls to `log` when given.
