@@ -1,4 +1,4 @@
-# Short verbs for people and CI alike: CI runs exactly `make lint` and `make test`.
+# Short verbs for people and CI alike: CI (.ci/run) runs lint, samples, demo, simulate, a short fuzz and test.
 #   make demo      every domain's demo on the local cloud from infra/template.yaml (SIZE=12 SEED=1; NO_FAULTS=1)
 #   make simulate  every domain's scenario over SEEDS=100 seeds, invocations at once, faults above the demo's; shrinks a failing seed
 #   make samples   decode every sample payload in events/ and summarise what is inside
