@@ -79,6 +79,7 @@ test: $(TOOLS_STAMP)
 	$(CARGO) test --workspace --no-default-features --all-targets
 	$(CARGO) test -p system-tests --features aws --test idempotency_dynamodb --test order_stores_dynamodb --test sensor_stores_dynamodb --test event_store_dynamodb --test event_tools_dynamodb --test kit_publishers --test field_keys_kms
 	$(CARGO) test -p handler-kit --features aws --lib --test metrics
+	$(CARGO) test -p system-tests --features aws --doc
 
 lint: $(TOOLS_STAMP)
 	$(CARGO) fmt --all --check

@@ -91,7 +91,8 @@ fn given_the_infra_template_when_loaded_then_each_queue_redrives_to_its_dead_let
     }
     // `!FindInMap [Delivery, Queue, MaxReceiveCount]` resolved: the mapping's number, the same
     // for every queue, and never the intrinsic left in place.
-    assert_eq!(receives.len(), 9, "one redriven queue per SQS-fed function");
+    let mappings = t.of_kind("AWS::Lambda::EventSourceMapping").count();
+    assert_eq!(receives.len(), mappings, "one redriven queue per SQS-fed function");
     assert!(
         receives[0].as_ref().is_some_and(serde_json::Value::is_u64),
         "{receives:?}"
@@ -229,7 +230,7 @@ fn given_the_infra_template_when_loaded_then_every_function_has_a_mapping_a_rule
         Some(true)
     );
     let functions: Vec<_> = t.of_kind("AWS::Serverless::Function").collect();
-    assert_eq!(functions.len(), 11);
+    assert!(!functions.is_empty());
     for mapping in t.of_kind("AWS::Lambda::EventSourceMapping") {
         let function = t.find(mapping.property_str("FunctionName").unwrap()).unwrap();
         assert!(function.is("AWS::Serverless::Function"));
@@ -239,7 +240,17 @@ fn given_the_infra_template_when_loaded_then_every_function_has_a_mapping_a_rule
         let rule = t.resource(&format!("{}Rule", function.logical_id)).unwrap();
         assert_eq!(rule.property_str("Targets.0.Arn"), queue.arn.as_deref());
     }
-    assert_eq!(t.of_kind("AWS::Lambda::EventSourceMapping").count(), 9);
+    // Derived, not pinned: every function without a Function URL is fed by exactly one queue.
+    for function in functions {
+        let fed = t
+            .of_kind("AWS::Lambda::EventSourceMapping")
+            .filter(|m| {
+                t.find(m.property_str("FunctionName").unwrap()).map(|f| &f.logical_id) == Some(&function.logical_id)
+            })
+            .count();
+        let expected = usize::from(function.property("FunctionUrlConfig").is_none());
+        assert_eq!(fed, expected, "{}: {fed} mappings", function.logical_id);
+    }
 }
 
 #[test]
