@@ -40,11 +40,13 @@ pub(crate) fn message_groups(event: &SqsEvent) -> Vec<String> {
 }
 
 /// FIFO: from a group's first failure on, its later records come back too, so none
-/// overtakes it.
+/// overtakes it. Except a record already parked: it left the queue's order for the parking
+/// queue, with its body and reason, and sending it back would only park it a second time.
 pub(crate) fn fail_rest_of_groups(outcomes: &mut [Outcome], groups: &[String]) {
     let mut failed_groups = std::collections::HashSet::new();
     for (outcome, group) in outcomes.iter_mut().zip(groups) {
-        if failed_groups.contains(group) && !outcome.is_failure() {
+        let parked = matches!(outcome, Outcome::Park { .. });
+        if failed_groups.contains(group) && !outcome.is_failure() && !parked {
             *outcome = Outcome::NotStarted;
         }
         if outcome.is_failure() {

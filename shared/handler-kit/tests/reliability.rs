@@ -239,6 +239,28 @@ async fn given_a_fifo_batch_and_a_bus_that_throttles_the_first_entry_once_then_i
 }
 
 #[tokio::test]
+async fn given_a_fifo_group_that_fails_after_a_later_record_was_parked_then_that_record_is_parked_once() {
+    let processor = processor();
+    let (_, _, publisher, parking) = processor.parts();
+    publisher.throttle_first_entry(1);
+    let mut event = fifo(batch(&["o-a1", "o-a2"]), &["a", "a"]);
+    event.records[1].body = Some("{not json".into());
+
+    // o-a1's output is throttled, so group a failed; o-a2 cannot be read and was parked.
+    let response = processor.process_sqs(&event, &invocation()).await.unwrap();
+    assert_eq!(failed_ids(&response), ["m-o-a1"], "the parked record is not sent back");
+    assert_eq!(parking.parked().len(), 1);
+
+    // SQS redelivers o-a1 alone: nothing is parked again.
+    let mut redelivered = event.clone();
+    redelivered.records.truncate(1);
+    let response = processor.process_sqs(&redelivered, &invocation()).await.unwrap();
+    assert!(response.batch_item_failures.is_empty());
+    assert_eq!(parking.parked().len(), 1, "parked once");
+    assert_eq!(subjects(publisher), ["o-a1"]);
+}
+
+#[tokio::test]
 async fn given_a_fifo_batch_then_each_publish_carries_at_most_one_output_per_group() {
     let processor = processor();
     let event = fifo(batch(&["o-a1", "o-a2", "o-b1"]), &["a", "a", "b"]);
