@@ -23,6 +23,11 @@ use serde_json::Value;
 use crate::envelope::Envelope;
 use crate::error::{EnvelopeError, Location};
 use crate::eventbridge::MAX_ENTRY_BYTES;
+
+/// Past this close to the limit an envelope's entry is measured exactly: a PutEvents entry adds
+/// to its envelope's text its source and detail type (room for 256 four-byte characters each,
+/// far more than any here) and 14 bytes of time. Below it, no entry can be over.
+const ENTRY_OVERHEAD_BOUND: usize = 2 * 256 * 4 + 14;
 use crate::versioning::Registry;
 
 /// How an envelope reached the function.
@@ -273,7 +278,7 @@ impl Decoder {
     /// `detail`, building no location: `None` on any error, and the tracked path reads the text
     /// again to name it.
     fn decode_directly(&self, text: &str) -> Option<Checked> {
-        if text.len() > MAX_ENTRY_BYTES {
+        if text.len() + ENTRY_OVERHEAD_BOUND > MAX_ENTRY_BYTES {
             return None;
         }
         self.check(eventbridge_directly(text)?, &Location::root()).ok()
@@ -288,10 +293,15 @@ impl Decoder {
         at: &Location,
     ) -> Result<(Document, Checked), EnvelopeError> {
         let inner = at.inside();
-        // SQS takes bodies up to 1 MiB, but an envelope over EventBridge's limit could never be
-        // published on. The text holds the envelope, so it bounds its size: measure only when over.
-        if text.len() > MAX_ENTRY_BYTES {
-            let size = serde_json::to_vec(&envelope).map_or(text.len(), |v| v.len());
+        // SQS takes bodies up to 1 MiB, as EventBridge takes entries, but an entry is the
+        // envelope and its source, type and time: an envelope that fills a body could never be
+        // published on. The text holds the envelope, so it bounds its size: measure only near it.
+        if text.len() + ENTRY_OVERHEAD_BOUND > MAX_ENTRY_BYTES {
+            let size = match envelope.to_put_events_entry() {
+                Ok(entry) => entry.size(),
+                Err(EnvelopeError::TooLarge { size, .. }) => size,
+                Err(_) => text.len(),
+            };
             if size > MAX_ENTRY_BYTES {
                 return Err(EnvelopeError::TooLarge {
                     at: at.clone(),

@@ -179,7 +179,7 @@ pub enum EnvelopeError {
         reason: String,
     },
 
-    /// Over a size limit (EventBridge: 256 KB per entry).
+    /// Over a size limit (EventBridge: 1 MB per entry since 2026).
     #[error(
         "{at}: {size} bytes is over the {limit}-byte limit; send a reference (e.g. an S3 key) instead of the content"
     )]

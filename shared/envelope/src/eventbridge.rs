@@ -14,8 +14,15 @@ use serde_json::Value;
 use crate::envelope::Envelope;
 use crate::error::{EnvelopeError, Location};
 
-/// The most EventBridge accepts in one PutEvents entry, and in one PutEvents call.
-pub const MAX_ENTRY_BYTES: usize = 256 * 1024;
+/// The most EventBridge accepts in one PutEvents entry, and in one PutEvents call: 1 MB since
+/// 29 January 2026, when event buses, SQS and asynchronous Lambda invocations went from 256 KB
+/// to 1 MB ("More room to build: serverless services now support payloads up to 1 MB",
+/// <https://aws.amazon.com/blogs/compute/more-room-to-build-serverless-services-now-support-payloads-up-to-1-mb>;
+/// the entry is sized as "Calculating PutEvents event entry size" says,
+/// <https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-putevent-size.html>, whose
+/// text still read 256KB when last checked). Counted as 1,048,576 bytes, the MB of these
+/// quotas (SQS states its 1 MiB as 1,048,576 bytes; the 256 KB before was 262,144).
+pub const MAX_ENTRY_BYTES: usize = 1024 * 1024;
 
 /// One entry of a PutEvents request, independent of the SDK so that the publisher, the local
 /// cloud and tests share it. The kit's EventBridge publisher turns it into the SDK's type.

@@ -39,7 +39,7 @@
 //!   `correlationid`, `causationid`, `traceparent`, `tracestate` and `replayname`.
 //! - **EventBridge**: a [`PutEventsEntry`] has `source`, `detail-type` = the type and `detail` =
 //!   the envelope, so rules can match `{"detail": {"data": {"total": [{"numeric": [">", 100]}]}}}`;
-//!   an entry over [`MAX_ENTRY_BYTES`] (256 KB) is refused. EventBridge's `replay-name` on a
+//!   an entry over [`MAX_ENTRY_BYTES`] (1 MB since 2026) is refused. EventBridge's `replay-name` on a
 //!   delivered event is read into `metadata.replay`.
 //! - **Errors** name the record and the field path, so one bad record becomes one batch item
 //!   failure: `record 1 (message id '7e0a...'), at Records[1].body > detail.metadata.type:

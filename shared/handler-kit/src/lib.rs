@@ -52,7 +52,7 @@
 //!   of its scheduled rule. **FunctionUrl**: one request through an [`HttpHandler`].
 //!
 //! A batch's outputs go out in one go: `publish::EventBridgePublisher` (PutEvents, chunks of
-//! 10 entries and 256 KB), `publish::SnsPublisher` (PublishBatch, with `type`/`source`/`subject`
+//! 10 entries and 1 MB), `publish::SnsPublisher` (PublishBatch, with `type`/`source`/`subject`
 //! attributes for filter policies), `publish::SqsPublisher` (SendMessageBatch; FIFO group =
 //! subject, dedup id = event id, both mapped to what SQS accepts), each retrying only the failed
 //! entries on [`backoff::PUBLISH`]. Only an entry the service can never accept as it is

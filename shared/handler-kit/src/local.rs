@@ -23,7 +23,10 @@ use crate::function::{Bus, Function, Nowhere, Outputs, Resource, Setting, Topic}
 use crate::http::HttpHandler;
 use crate::invocation::Invocation;
 use crate::platform::{Platform, PublishesTo};
-use crate::publish::{AttributesOf, FailedEntry, ParkedMessage, Parking, PublishError, Publisher, message_attributes};
+use crate::publish::{
+    AttributesOf, FailedEntry, MAX_SNS_MESSAGE_BYTES, ParkedMessage, Parking, PublishError, Publisher,
+    message_attributes,
+};
 use crate::records::RecordHandler;
 use crate::trigger::{FunctionUrl, SqsBatches, Trigger, TriggerKind};
 
@@ -37,7 +40,7 @@ pub struct LocalMessage {
 }
 
 impl LocalMessage {
-    /// Its size as SQS counts it: the body and each attribute's name, data type and value.
+    /// Its size as SQS and SNS count it: the body and each attribute's name, data type and value.
     pub fn size(&self) -> usize {
         self.body.len()
             + self
@@ -397,7 +400,7 @@ impl Publisher for LocalPublisher {
         }
         match &self.destination {
             Destination::Bus(bus) => {
-                // EventBridge refuses an entry over 256 KiB for good, and takes the others.
+                // EventBridge refuses an entry over its limit (1 MB) for good, and takes the others.
                 let mut failed = Vec::new();
                 let mut accepted = Vec::new();
                 for (index, event) in events.iter().enumerate() {
@@ -420,18 +423,31 @@ impl Publisher for LocalPublisher {
                 PublishError::unless_failed(events.len(), failed)
             }
             Destination::Topic(topic_arn, extra) => {
-                let messages = events
-                    .iter()
-                    .map(|event| LocalMessage {
+                // SNS refuses a message over its limit (still 256 KB) for good, and takes the others.
+                let mut failed = Vec::new();
+                let mut messages = Vec::new();
+                for (index, event) in events.iter().enumerate() {
+                    let message = LocalMessage {
                         body: serde_json::to_string(event).unwrap_or_default(),
                         attributes: message_attributes(event, Some(*extra)),
-                    })
-                    .collect();
+                    };
+                    let size = message.size();
+                    if size > MAX_SNS_MESSAGE_BYTES {
+                        failed.push(FailedEntry {
+                            index,
+                            code: "InvalidParameter".into(),
+                            message: format!("message of {size} bytes is over the {MAX_SNS_MESSAGE_BYTES}-byte limit"),
+                            permanent: true,
+                        });
+                    } else {
+                        messages.push(message);
+                    }
+                }
                 self.outbox.push(Sent::Notifications {
                     topic_arn: topic_arn.clone(),
                     messages,
                 });
-                Ok(())
+                PublishError::unless_failed(events.len(), failed)
             }
             Destination::Nowhere => Err(PublishError::all(
                 events.len(),
@@ -659,11 +675,80 @@ mod tests {
             Outbox::default(),
             Arc::new(world),
         );
-        let err = PublishesTo::<Bus>::publisher(&platform, &Bus).unwrap_err();
+        let err = PublishesTo::<Bus>::publisher(&platform, &Bus { sources: &["shop.orders"] }).unwrap_err();
         assert_eq!(
             err.to_string(),
             "environment variable EVENT_BUS_NAME=\"typo\" is invalid: names no event bus of the template"
         );
+    }
+
+    #[derive(serde::Serialize, serde::Deserialize)]
+    struct Noted {
+        note: String,
+    }
+    impl envelope::EventType for Noted {
+        const TYPE: &'static str = "Noted";
+        const VERSION: u32 = 1;
+        const SOURCE: &'static str = "shop.orders";
+    }
+
+    /// An envelope of about `bytes`.
+    fn of_size(bytes: usize) -> Envelope<Value> {
+        let time = chrono::DateTime::parse_from_rfc3339("2026-11-23T09:00:00Z").unwrap().to_utc();
+        let note = "x".repeat(bytes);
+        Envelope::new("o-1", time, Noted { note }).to_untyped().unwrap()
+    }
+
+    #[tokio::test]
+    async fn given_2026s_limits_then_the_bus_takes_an_entry_of_900_kb_and_a_topic_refuses_300_kb_for_good() {
+        let world = World {
+            buses: BTreeSet::from(["bus".to_owned()]),
+            topics: BTreeSet::from(["arn:aws:sns:eu-west-1:123456789012:alerts".to_owned()]),
+            ..World::default()
+        };
+        let outbox = Outbox::default();
+        let platform = LocalPlatform::new(
+            env_of(
+                "f",
+                &[
+                    ("EVENT_BUS_NAME", "bus"),
+                    ("ALERTS_TOPIC_ARN", "arn:aws:sns:eu-west-1:123456789012:alerts"),
+                ],
+            ),
+            Arc::new(ManualClock::new(chrono::Utc::now())),
+            Arc::new(ports::NoFaults),
+            Arc::default(),
+            outbox.clone(),
+            Arc::new(world),
+        );
+        // EventBridge and SQS went to 1 MB in January 2026: 900 KB goes out, 1.1 MB does not.
+        let bus = PublishesTo::<Bus>::publisher(&platform, &Bus { sources: &["shop.orders"] }).unwrap();
+        bus.publish(&[of_size(900 * 1024)]).await.unwrap();
+        let refused = bus.publish(&[of_size(1100 * 1024)]).await.unwrap_err();
+        assert!(refused.failed[0].permanent && refused.failed[0].code == "ValidationException");
+
+        // SNS stayed at 256 KB.
+        let topic = Topic {
+            variable: "ALERTS_TOPIC_ARN",
+            attributes: |_| Vec::new(),
+            personal: false,
+        };
+        let alerts = PublishesTo::<Topic>::publisher(&platform, &topic).unwrap();
+        alerts.publish(&[of_size(200 * 1024)]).await.unwrap();
+        let refused = alerts.publish(&[of_size(300 * 1024)]).await.unwrap_err();
+        assert!(refused.failed[0].permanent, "{refused}");
+        assert!(refused.failed[0].message.contains("over the 262144-byte limit"), "{refused}");
+
+        let sent: Vec<usize> = outbox
+            .drain()
+            .iter()
+            .map(|sent| match sent {
+                Sent::Events { events, .. } => events.len(),
+                Sent::Notifications { messages, .. } => messages.len(),
+                Sent::Messages { .. } => 0,
+            })
+            .collect();
+        assert_eq!(sent, [1, 0, 1, 0], "what went out, call by call");
     }
 
     struct Nothing;

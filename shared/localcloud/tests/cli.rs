@@ -86,7 +86,7 @@ fn given_each_bad_sample_then_the_error_names_what_and_where_and_exit_is_1() {
             "bad-missing-type.sqs-eventbridge.json",
             "at `Records[0].body > detail.metadata.type`: required field is missing",
         ),
-        ("bad-oversize.sqs-envelope.json", "over the 262144-byte limit"),
+        ("bad-oversize.sqs-envelope.json", "over the 1048576-byte limit"),
         (
             "bad-time-without-offset.sqs-envelope.json",
             "at `Records[0].body > metadata.time`: '2026-11-23T09:00:00' is not an RFC 3339 time",

@@ -1,4 +1,5 @@
-//! EventBridge: PutEvents in chunks of at most 10 entries and 256 KB.
+//! EventBridge: PutEvents in chunks of at most 10 entries and [`MAX_ENTRY_BYTES`] (1 MB since
+//! January 2026, for an entry and for a call; the envelope crate cites the pages).
 
 use aws_sdk_eventbridge::Client;
 use aws_sdk_eventbridge::primitives::DateTime;

@@ -21,6 +21,13 @@ use std::future::Future;
 use envelope::{Envelope, ErrorClass};
 use serde_json::Value;
 
+/// The most SNS takes in one message, attributes included, and in one PublishBatch call:
+/// 262,144 bytes. SNS was not part of 2026's move to 1 MB (only SQS, EventBridge and
+/// asynchronous Lambda invocations were: <https://aws.amazon.com/blogs/compute/more-room-to-build-serverless-services-now-support-payloads-up-to-1-mb>);
+/// PublishBatch, <https://docs.aws.amazon.com/sns/latest/api/API_PublishBatch.html>, and the SNS
+/// quotas, <https://docs.aws.amazon.com/general/latest/gr/sns.html>, give the number.
+pub const MAX_SNS_MESSAGE_BYTES: usize = 256 * 1024;
+
 #[cfg(feature = "aws")]
 #[cfg(feature = "aws")]
 pub use eventbridge::EventBridgePublisher;

@@ -1,5 +1,5 @@
-//! SNS: PublishBatch in chunks of at most 10 messages and 256 KB, with message attributes
-//! that subscription filter policies can match.
+//! SNS: PublishBatch in chunks of at most 10 messages and [`MAX_SNS_MESSAGE_BYTES`] (still
+//! 256 KB), with message attributes that subscription filter policies can match.
 
 use aws_sdk_sns::Client;
 use aws_sdk_sns::types::{MessageAttributeValue, PublishBatchRequestEntry};
@@ -7,11 +7,11 @@ use envelope::Envelope;
 use serde_json::Value;
 
 use super::batch::{Answer, CallError, Limits, Service, call_error, entry_id, fifo_id, send_all};
-use super::{AttributesOf, PublishError, Publisher, message_attributes};
+use super::{AttributesOf, MAX_SNS_MESSAGE_BYTES, PublishError, Publisher, message_attributes};
 
 const LIMITS: Limits = Limits {
     entries: 10,
-    bytes: 256 * 1024,
+    bytes: MAX_SNS_MESSAGE_BYTES,
 };
 
 /// Publishes envelopes (their JSON as the message) to one topic.

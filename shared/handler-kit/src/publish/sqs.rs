@@ -1,5 +1,7 @@
 //! SQS: SendMessageBatch in chunks of at most 10 messages and 1 MiB, for publishing envelopes
-//! to a queue and for parking messages that cannot be processed.
+//! to a queue and for parking messages that cannot be processed. 1 MiB (1,048,576 bytes) is
+//! both a message's and a call's limit (SendMessageBatch,
+//! <https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_SendMessageBatch.html>).
 
 use aws_sdk_sqs::Client;
 use aws_sdk_sqs::types::{MessageAttributeValue, SendMessageBatchRequestEntry};
