@@ -14,24 +14,33 @@ use crate::wildcard::Wildcard;
 
 /// A JSON number as both a float and, when it is a whole number, exactly.
 ///
-/// Numbers are equal when their values are equal (`5`, `5.0` and `0.5e1` are one number, as in
-/// AWS and quamina); two whole numbers are compared exactly, so large ids do not collide.
+/// Numbers are equal when their values are equal, whatever their written form: `300`, `300.0`,
+/// `3e2` and `300.00` are one number. AWS's documentation says EventBridge compares the written
+/// forms, but EventBridge observably matches by value (its matcher, event-ruler, adds a
+/// value-comparing pattern for every number of a rule); the crate README's parity table has
+/// the evidence. A whole value is kept exactly (`whole`), also when written as a float, so large
+/// ids do not collide through rounding: equal numbers have equal `whole`s, or are both
+/// fractional with equal floats.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Num {
     float: f64,
     whole: Option<i128>,
 }
 
+/// Floats whose magnitude is below this and that have no fraction are whole numbers that fit
+/// an `i128` exactly (2^127).
+const WHOLE_LIMIT: f64 = 1.7014118346046923e38;
+
 impl Num {
     pub(crate) fn of(number: &Number) -> Self {
+        let float = number.as_f64().unwrap_or(f64::NAN);
         let whole = number
             .as_i64()
             .map(i128::from)
-            .or_else(|| number.as_u64().map(i128::from));
-        Self {
-            float: number.as_f64().unwrap_or(f64::NAN),
-            whole,
-        }
+            .or_else(|| number.as_u64().map(i128::from))
+            // A float with no fraction is that whole number exactly (`as` is exact here).
+            .or_else(|| (float.fract() == 0.0 && float.abs() < WHOLE_LIMIT).then_some(float as i128));
+        Self { float, whole }
     }
 
     /// The value exactly, when it is a whole number.
@@ -47,31 +56,19 @@ impl Num {
 
     /// A hash key that is equal for equal numbers (whole numbers beyond 2^53 may share one).
     pub(crate) fn bucket(self) -> u64 {
-        // -0.0 == 0.0, so both must land in one bucket.
+        // -0.0 == 0.0, so both must land in one bucket; an equal whole number has the same float.
         if self.float == 0.0 { 0 } else { self.float.to_bits() }
     }
 }
 
 impl PartialEq for Num {
-    /// Equal as EventBridge compares exact values: by how the number is written, approximated
-    /// from what JSON parsing keeps. A whole number written without a fraction or exponent (`300`)
-    /// is never equal to one written with them (`300.0`, `3.0e2`); within each kind, equal values
-    /// are equal (`3.0e2` = `300.0`, `301.8` = `3.018e2`: the parsed text is not kept).
+    /// Equal by value: two whole numbers exactly, two fractional numbers as floats, and a whole
+    /// number never equals a fractional one.
     fn eq(&self, other: &Self) -> bool {
         match (self.whole, other.whole) {
             (Some(a), Some(b)) => a == b,
             (None, None) => self.float == other.float,
             _ => false,
-        }
-    }
-}
-
-impl Num {
-    /// Equal by value (`5` = `5.0`), as SNS's numeric "=" and plain numbers compare.
-    pub(crate) fn same_value(self, other: Self) -> bool {
-        match (self.whole, other.whole) {
-            (Some(a), Some(b)) => a == b,
-            _ => self.float == other.float,
         }
     }
 }
@@ -233,10 +230,8 @@ impl fmt::Display for Range {
 pub(crate) enum Excluded {
     /// These strings (a number, boolean or null is never one of them).
     Strings(Vec<Box<str>>),
-    /// These numbers, as written (a string is never one of them).
+    /// These numbers, by value (`100` excludes `100.0`; a string is never one of them).
     Numbers(Vec<Num>),
-    /// These numbers by value (SNS: `100` excludes `100.0`).
-    NumberValues(Vec<Num>),
     /// Strings starting with one of these.
     Prefixes(Vec<Box<str>>),
     /// Strings ending with one of these.
@@ -254,7 +249,6 @@ impl Excluded {
         match (self, value) {
             (Self::Strings(list), LeafRef::Str(s)) => list.iter().any(|x| **x == *s),
             (Self::Numbers(list), LeafRef::Num(n)) => list.contains(&n),
-            (Self::NumberValues(list), LeafRef::Num(n)) => list.iter().any(|x| x.same_value(n)),
             (Self::Prefixes(list), LeafRef::Str(s)) => list.iter().any(|x| s.starts_with(&**x)),
             (Self::Suffixes(list), LeafRef::Str(s)) => list.iter().any(|x| s.ends_with(&**x)),
             (Self::Wildcards(list), LeafRef::Str(s)) => list.iter().any(|x| x.matches(s)),
@@ -356,7 +350,7 @@ impl fmt::Display for Excluded {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::Strings(list) => f.write_str(&quoted_list(list)),
-            Self::Numbers(list) | Self::NumberValues(list) => {
+            Self::Numbers(list) => {
                 let items: Vec<String> = list.iter().map(ToString::to_string).collect();
                 write!(f, "[{}]", items.join(", "))
             }
@@ -439,26 +433,37 @@ fn folded_ends_with(text: &str, folded: &str) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use serde_json::{Value, json};
+    use serde_json::Value;
 
     use super::*;
 
     #[test]
-    fn numbers_equal_by_value_and_whole_numbers_exactly() {
-        let n = |v: Value| match v {
-            Value::Number(n) => Num::of(&n),
-            _ => unreachable!(),
+    fn numbers_equal_by_value_whatever_their_written_form() {
+        let n = |text: &str| match serde_json::from_str::<Value>(text) {
+            Ok(Value::Number(n)) => Num::of(&n),
+            other => panic!("{text}: {other:?}"),
         };
-        // source: https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-create-pattern.html
-        // ("300, 300.0, and 3.0e2 are not considered equal"; the text of a float is not kept, so
-        // 300.0 and 3.0e2 are one float here).
-        assert_ne!(n(json!(5)), n(json!(5.0)));
-        assert!(n(json!(5)).same_value(n(json!(5.0))));
-        assert_eq!(n(json!(3.0e2)), n(json!(300.0)));
-        assert_eq!(n(json!(0.0)), n(json!(-0.0)));
-        assert_eq!(n(json!(0.0)).bucket(), n(json!(-0.0)).bucket());
-        assert_ne!(n(json!(9_007_199_254_740_993_u64)), n(json!(9_007_199_254_740_992_u64)));
-        assert_eq!(n(json!(u64::MAX)), n(json!(u64::MAX)));
+        // Observed in AWS (crate README, parity table): 300.0 matches [300], and 300 matches [300.0].
+        for (a, b) in [
+            ("300", "300.0"),
+            ("300", "3e2"),
+            ("300", "300.00"),
+            ("3.0e2", "300"),
+            ("0", "-0.0"),
+        ] {
+            assert_eq!(n(a), n(b), "{a} = {b}");
+            assert_eq!(n(a).bucket(), n(b).bucket(), "{a} and {b} share a bucket");
+        }
+        assert_eq!(n("301.8"), n("3.018e2"));
+        assert_ne!(n("300"), n("300.5"));
+        assert_ne!(n("300.5"), n("300"));
+        // Whole numbers beyond float precision stay exact, also when written as floats.
+        assert_ne!(n("9007199254740993"), n("9007199254740992"));
+        assert_eq!(n("9007199254740992"), n("9007199254740992.0"));
+        assert_ne!(n("9007199254740993"), n("9007199254740992.0"));
+        assert_eq!(n(&u64::MAX.to_string()), n(&u64::MAX.to_string()));
+        assert_eq!(n("1e300"), n("1.0e300"));
+        assert_eq!(n("300.0").whole(), Some(300));
     }
 
     #[test]

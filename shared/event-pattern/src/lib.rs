@@ -38,7 +38,9 @@
 //! ```
 
 mod cidr;
+mod complexity;
 mod condition;
+mod dotted;
 mod error;
 mod event;
 mod explain;

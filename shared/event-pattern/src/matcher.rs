@@ -20,6 +20,7 @@ use std::fmt;
 use serde_json::Value;
 
 use crate::condition::{Condition, IndexKey, Range, Scalar};
+use crate::dotted;
 use crate::event::{Json, JsonObject, LeafRef, View};
 use crate::explain::Mismatch;
 use crate::hash::FxHashMap;
@@ -167,7 +168,9 @@ impl<K: Clone> Matcher<K> {
     /// Calls `f` with the key of each pattern that matches the event, in the order the patterns
     /// were added, each pattern once; [`matches`](Self::matches) without collecting the keys.
     pub fn for_each_match(&self, event: &Value, mut f: impl FnMut(&K)) {
-        self.each_match(event, &mut f);
+        // Dotted keys are nested paths; `matches_json` leaves events that have them to this.
+        let event = dotted::nested(event, &self.wanted);
+        self.each_match(&*event, &mut f);
     }
 
     fn each_match<E: Json>(&self, event: &E, f: &mut dyn FnMut(&K)) {
@@ -564,8 +567,9 @@ mod tests {
             (r#"{"a": "x", "a": "y", "b": {"c": 1}}"#, vec![]),
             (r#"{"a": "x", "b": {"c": 2, "c": 1}}"#, vec!["x"]),
             (r#"{"\u0061": "\u0078", "b": [{"c": 1}]}"#, vec!["x"]),
-            // Written with a fraction, 1.0 is not the exact value 1 (EventBridge compares the text).
-            (r#"{"a": "x", "b": [{"c": 1.0}]}"#, vec![]),
+            // Written with a fraction, 1.0 is still the value 1 (EventBridge compares values).
+            (r#"{"a": "x", "b": [{"c": 1.0}]}"#, vec!["x"]),
+            (r#"{"a": "x", "b": [{"c": 1.5}]}"#, vec![]),
             (r#"{"a": "x\u0000", "b": {"c": 1}}"#, vec![]),
         ] {
             let full: Value = serde_json::from_str(text).unwrap_or_else(|e| panic!("{text}: {e}"));

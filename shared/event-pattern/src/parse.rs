@@ -6,6 +6,7 @@
 use serde_json::{Map, Value};
 
 use crate::cidr::Cidr;
+use crate::complexity;
 use crate::condition::{Bound, Condition, Excluded, Num, Precision, Range, Scalar, fold_case};
 use crate::error::{FieldPath, PatternError, Step};
 use crate::tree::{Field, Leaf, Node, Rule};
@@ -27,10 +28,6 @@ const OPERATORS: [&str; 8] = [
     "cidr",
     "exists",
 ];
-
-/// The most states the wildcards of one field may keep alive at once (event-ruler's default
-/// rule complexity limit; see [`Wildcard::live_states`]).
-const MAX_WILDCARD_STATES: usize = 100;
 
 /// AWS's reason for a rule whose wildcards are too costly to match.
 // source: https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-create-pattern-operators.html#eb-filtering-wildcard-matching
@@ -59,7 +56,7 @@ pub(crate) fn pattern(value: &Value) -> Result<Node, PatternError> {
 }
 
 /// Whether some key of a pattern object (at any level, `$or` alternatives included) has a dot.
-fn has_dotted_key(value: &Value) -> bool {
+pub(crate) fn has_dotted_key(value: &Value) -> bool {
     match value {
         Value::Object(object) => object.iter().any(|(key, value)| {
             key.contains('.')
@@ -76,7 +73,7 @@ fn has_dotted_key(value: &Value) -> bool {
 /// The pattern with each dotted key `a.b` written as nested keys `a` > `b`, objects that meet
 /// at one path merged, and for anything else the one that comes last kept (as EventBridge keeps
 /// the last pattern given for a field).
-fn expand_dots(value: &Value) -> Value {
+pub(crate) fn expand_dots(value: &Value) -> Value {
     let Value::Object(object) = value else {
         return value.clone();
     };
@@ -225,16 +222,22 @@ fn leaf(list: &[Value], path: &FieldPath<'_>) -> Result<Leaf, PatternError> {
             },
         }
     }
-    // source: https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-create-pattern-operators.html#eb-filtering-wildcard-matching
-    let live_states: usize = conditions
-        .iter()
-        .map(|condition| match condition {
-            Condition::Wildcard(w) => w.live_states(),
-            Condition::AnythingBut(Excluded::Wildcards(list)) => list.iter().map(Wildcard::live_states).sum(),
-            _ => 0,
-        })
-        .sum();
-    if live_states > MAX_WILDCARD_STATES {
+    // The wildcards of one match list are one automaton to EventBridge, scored together.
+    // source: https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-create-pattern-operators.html#eb-filtering-wildcard-matching-complexity
+    let mut wildcards = Vec::new();
+    for (n, condition) in conditions.iter().enumerate() {
+        match condition {
+            Condition::Wildcard(wildcard) => wildcards.push(complexity::Entry { wildcard, list: None }),
+            Condition::AnythingBut(Excluded::Wildcards(list)) => {
+                wildcards.extend(list.iter().map(|wildcard| complexity::Entry {
+                    wildcard,
+                    list: Some(n),
+                }));
+            }
+            _ => {}
+        }
+    }
+    if complexity::complexity(&wildcards) > complexity::MAX_COMPLEXITY {
         return Err(PatternError::new(path, TOO_COMPLEX));
     }
     Ok(Leaf {

@@ -4,9 +4,11 @@ use std::str::FromStr;
 
 use serde_json::Value;
 
+use crate::dotted;
 use crate::error::PatternError;
 use crate::explain::{self, Mismatch};
 use crate::parse;
+use crate::scan::Wanted;
 use crate::tree::Node;
 
 /// One EventBridge event pattern, validated and compiled for matching.
@@ -23,6 +25,8 @@ use crate::tree::Node;
 #[derive(Debug, Clone)]
 pub struct Pattern {
     pub(crate) root: Node,
+    /// The paths the pattern looks at, to tell whether an event's dotted keys matter to it.
+    pub(crate) wanted: Wanted,
 }
 
 impl Pattern {
@@ -42,14 +46,20 @@ impl Pattern {
     pub fn parse_with_max_size(text: &str, max_chars: usize) -> Result<Self, PatternError> {
         check_size(text.chars().count(), max_chars)?;
         let value: Value = serde_json::from_str(text).map_err(PatternError::invalid_json)?;
-        parse::pattern(&value).map(|root| Self { root })
+        parse::pattern(&value).map(Self::new)
     }
 
     /// Validates and compiles a pattern already parsed as JSON; its size is that of its compact
     /// JSON text, at most [`Pattern::MAX_SIZE`] characters.
     pub fn from_value(pattern: &Value) -> Result<Self, PatternError> {
         check_size(pattern.to_string().chars().count(), Self::MAX_SIZE)?;
-        parse::pattern(pattern).map(|root| Self { root })
+        parse::pattern(pattern).map(Self::new)
+    }
+
+    fn new(root: Node) -> Self {
+        let mut wanted = Wanted::default();
+        wanted.add(&root);
+        Self { root, wanted }
     }
 
     /// `None` when the event matches; otherwise the first field that fails, and why (see
@@ -67,12 +77,15 @@ impl Pattern {
     /// # Ok::<(), event_pattern::PatternError>(())
     /// ```
     pub fn explain(&self, event: &Value) -> Option<Mismatch> {
-        explain::node(&self.root, event.as_object(), event, &mut Vec::new())
+        let event = dotted::nested(event, &self.wanted);
+        explain::node(&self.root, event.as_object(), &event, &mut Vec::new())
     }
 
-    /// Whether the event matches this pattern.
+    /// Whether the event matches this pattern. A key of the event that contains a dot is the
+    /// nested path it spells (`{"a.b": 1}` is `{"a": {"b": 1}}`), as EventBridge reads it.
     pub fn matches(&self, event: &Value) -> bool {
-        self.root.matches(event.as_object(), event)
+        let event = dotted::nested(event, &self.wanted);
+        self.root.matches(event.as_object(), &*event)
     }
 }
 

@@ -7,7 +7,7 @@ use crate::hash::FxHashMap;
 /// Up to this many children, a linear scan beats hashing the key.
 const SHORT: usize = 8;
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub(crate) struct Children<T> {
     list: Vec<(Box<str>, T)>,
     /// Positions in `list` by key; empty while the list is short.

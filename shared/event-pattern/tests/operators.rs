@@ -7,25 +7,36 @@ use event_pattern::{Matcher, Pattern, PatternError};
 use serde_json::{Value, json};
 
 /// GIVEN the pattern, WHEN each event arrives, THEN it matches exactly the `matching` ones; the
-/// same answer comes from the pattern alone and through a `Matcher`.
+/// same answer comes from the pattern alone, through a `Matcher`, and from the event's JSON text.
 fn check(pattern: Value, matching: &[Value], not_matching: &[Value]) {
+    let text = |events: &[Value]| -> Vec<String> { events.iter().map(Value::to_string).collect() };
+    check_texts(pattern, &text(matching), &text(not_matching));
+}
+
+/// [`check`] with the events as JSON text, so that numbers keep how they are written (`3e2`).
+fn check_texts<T: AsRef<str>>(pattern: Value, matching: &[T], not_matching: &[T]) {
     let compiled = Pattern::from_value(&pattern).unwrap_or_else(|e| panic!("{pattern} refused: {e}"));
     let mut matcher = Matcher::new();
     matcher.add((), compiled.clone());
-    for event in matching {
-        assert!(compiled.matches(event), "{pattern} should match {event}");
-        assert_eq!(
-            matcher.matches(event).len(),
-            1,
-            "matcher: {pattern} should match {event}"
-        );
-    }
-    for event in not_matching {
-        assert!(!compiled.matches(event), "{pattern} should not match {event}");
-        assert!(
-            matcher.matches(event).is_empty(),
-            "matcher: {pattern} should not match {event}"
-        );
+    for (events, expected) in [(matching, true), (not_matching, false)] {
+        for text in events.iter().map(AsRef::as_ref) {
+            let event: Value = serde_json::from_str(text).unwrap_or_else(|e| panic!("{text}: {e}"));
+            let verb = if expected { "should" } else { "should not" };
+            assert_eq!(compiled.matches(&event), expected, "{pattern} {verb} match {text}");
+            assert_eq!(
+                matcher.matches(&event).len(),
+                usize::from(expected),
+                "matcher: {pattern} {verb} match {text}"
+            );
+            let from_text = matcher
+                .matches_json(text.as_bytes())
+                .unwrap_or_else(|e| panic!("{text}: {e}"));
+            assert_eq!(
+                from_text.len(),
+                usize::from(expected),
+                "matches_json: {pattern} {verb} match {text}"
+            );
+        }
     }
 }
 
@@ -85,25 +96,54 @@ mod exact {
     }
 
     /// source: https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-create-pattern.html
-    /// ("For numbers, EventBridge uses the string representation. For example, 300, 300.0,
-    /// and 3.0e2 are not considered equal.") Changed: this crate used to compare by value.
+    /// says "300, 300.0, and 3.0e2 are not considered equal"; observed in AWS, they are: an
+    /// event's number matches a pattern's number of equal value whatever its written form (crate
+    /// README, parity table). Changed back: this crate compared as written after the docs.
     #[test]
-    fn numbers_match_as_written_never_as_strings() {
+    fn numbers_match_by_value_never_as_strings() {
+        check_texts(
+            json!({"n": [300]}),
+            &[
+                r#"{"n": 300}"#,
+                r#"{"n": 300.0}"#,
+                r#"{"n": 3e2}"#,
+                r#"{"n": 300.00}"#,
+                r#"{"n": 3.0E+2}"#,
+            ],
+            &[r#"{"n": "300"}"#, r#"{"n": 300.5}"#, r#"{"n": 301}"#, r#"{"n": "3e2"}"#],
+        );
+        check_texts(
+            json!({"n": [300.0]}),
+            &[r#"{"n": 300}"#, r#"{"n": 300.0}"#, r#"{"n": [1, 3e2]}"#],
+            &[r#"{"n": "300.0"}"#, r#"{"n": "300"}"#],
+        );
         check(
             json!({"detail": {"x-limit": [301.8, 5]}}),
-            &[json!({"detail": {"x-limit": 301.8}}), json!({"detail": {"x-limit": 5}})],
+            &[
+                json!({"detail": {"x-limit": 301.8}}),
+                json!({"detail": {"x-limit": 3.018e2}}),
+                json!({"detail": {"x-limit": 5}}),
+                json!({"detail": {"x-limit": 5.0}}),
+            ],
             &[
                 json!({"detail": {"x-limit": "5"}}),
-                json!({"detail": {"x-limit": 5.0}}),
                 json!({"detail": {"x-limit": 5.000_001}}),
             ],
         );
-        check(json!({"n": ["5"]}), &[json!({"n": "5"})], &[json!({"n": 5})]);
+        // Strings are strings: "300" is not 300, nor 300 "300".
         check(
-            json!({"n": [300]}),
-            &[json!({"n": 300})],
-            &[json!({"n": 300.0}), json!({"n": 3.0e2})],
+            json!({"n": ["300"]}),
+            &[json!({"n": "300"})],
+            &[json!({"n": 300}), json!({"n": 300.0})],
         );
+        // Through the index too, among rules on other numbers.
+        let mut matcher = Matcher::new();
+        for n in [299, 300, 301] {
+            matcher.add(n, Pattern::from_value(&json!({"n": [n]})).unwrap());
+        }
+        matcher.add(3000, Pattern::from_value(&json!({"n": [300.0]})).unwrap());
+        assert_eq!(matcher.matches_json(br#"{"n": 3e2}"#).unwrap(), vec![300, 3000]);
+        assert_eq!(matcher.matches(&json!({"n": 300.0})), vec![300, 3000]);
     }
 
     #[test]
@@ -334,10 +374,12 @@ mod anything_but {
             &[
                 json!({"detail": {"x-limit": 124}}),
                 json!({"detail": {"x-limit": "123"}}),
-                // Written differently, 123.0 is not the excluded 123 (see numbers_match_as_written).
+            ],
+            // By value, as exact numbers (see numbers_match_by_value_never_as_strings).
+            &[
+                json!({"detail": {"x-limit": 123}}),
                 json!({"detail": {"x-limit": 123.0}}),
             ],
-            &[json!({"detail": {"x-limit": 123}})],
         );
     }
 
@@ -353,8 +395,16 @@ mod anything_but {
         );
         check(
             json!({"detail": {"x-limit": [{"anything-but": [100, 200, 300]}]}}),
-            &[json!({"detail": {"x-limit": 150}}), json!({"detail": {"x-limit": 3e2}})],
-            &[json!({"detail": {"x-limit": 200}}), json!({"detail": {"x-limit": 300}})],
+            &[
+                json!({"detail": {"x-limit": 150}}),
+                json!({"detail": {"x-limit": 300.5}}),
+            ],
+            // Numbers by value, as event-ruler compares anything-but numbers: 3e2 is 300.
+            &[
+                json!({"detail": {"x-limit": 200}}),
+                json!({"detail": {"x-limit": 300}}),
+                json!({"detail": {"x-limit": 3e2}}),
+            ],
         );
     }
 
@@ -816,6 +866,85 @@ mod dotted_keys {
         matcher.add("dotted", Pattern::from_value(&json!({"a.b": ["x"]})).unwrap());
         matcher.add("nested", Pattern::from_value(&json!({"a": {"b": ["x"]}})).unwrap());
         assert_eq!(matcher.matches(&json!({"a": {"b": "x"}})), vec!["dotted", "nested"]);
+    }
+
+    /// Observed in AWS (crate README, parity table): an event key that contains a dot matches a
+    /// pattern's nested path as if the event were nested, as EventBridge flattens events with
+    /// dots too. AWS documents only the pattern side. Changed: this crate read it as one key.
+    #[test]
+    fn a_dotted_key_in_an_event_is_the_nested_path() {
+        for pattern in [json!({"detail": {"a": {"b": [1]}}}), json!({"detail": {"a.b": [1]}})] {
+            check(
+                pattern,
+                &[
+                    json!({"detail": {"a.b": 1}}),
+                    json!({"detail": {"a": {"b": 1}}}),
+                    json!({"detail.a.b": 1}),
+                    json!({"detail.a": {"b": 1}}),
+                    json!({"detail": [{"a.b": 1}]}),
+                ],
+                &[
+                    json!({"detail": {"a.b": 2}}),
+                    json!({"detail": {"a.c": 1}}),
+                    json!({"detail": {"ab": 1}}),
+                    json!({"detailx": {"a.b": 1}}),
+                ],
+            );
+        }
+    }
+
+    /// Decided (and as event-ruler, AWS's matcher, does): when a dotted key and nested keys
+    /// reach one path, both values are there, as the values of an array are, and the field
+    /// matches if either does; a value outside an array goes with every element of it.
+    #[test]
+    fn a_dotted_key_and_nested_keys_at_one_path_are_both_candidates() {
+        check(
+            json!({"detail": {"a": {"b": [1]}}}),
+            &[
+                json!({"detail": {"a.b": 2, "a": {"b": 1}}}),
+                json!({"detail": {"a.b": 1, "a": {"b": 2}}}),
+                json!({"detail": {"a.b": [3, 1], "a": {"b": 2}}}),
+            ],
+            &[json!({"detail": {"a.b": 2, "a": {"b": 3}}})],
+        );
+        // Fields of one pattern object: a value outside the array agrees with every element.
+        check(
+            json!({"a": {"b": ["x"], "c": ["y"]}}),
+            &[
+                json!({"a": [{"b": "z", "c": "y"}], "a.b": "x"}),
+                json!({"a.b": "x", "a": {"c": "y"}}),
+            ],
+            &[json!({"a": [{"b": "x"}, {"c": "y"}]})],
+        );
+        check(
+            json!({"a": {"b": {"c": [1], "d": [2]}}}),
+            &[json!({"a.b": {"c": 1}, "a": {"b": {"d": 2}}})],
+            &[json!({"a.b": {"c": 1}, "a": {"b": {"d": 3}}})],
+        );
+        // exists: an object is not a leaf, however it is spelled.
+        check(
+            json!({"a": [{"exists": false}]}),
+            &[json!({"a.b": 1})],
+            &[json!({"a": 1})],
+        );
+        check(
+            json!({"a": {"b": [{"exists": true}]}}),
+            &[json!({"a.b": 1})],
+            &[json!({"a.c": 1})],
+        );
+        check(
+            json!({"a": {"b": [{"exists": false}]}}),
+            &[json!({"a.c": 1})],
+            &[json!({"a.b": 1})],
+        );
+    }
+
+    #[test]
+    fn explanations_read_the_nested_path() {
+        let pattern = Pattern::from_value(&json!({"detail": {"a": {"b": [1]}}})).unwrap();
+        let why = pattern.explain(&json!({"detail": {"a.b": 2}})).expect("no match");
+        assert_eq!(why.to_string(), "detail.a.b: 2 is not 1");
+        assert!(pattern.explain(&json!({"detail": {"a.b": 1}})).is_none());
     }
 
     #[test]

@@ -196,8 +196,10 @@ mod matching {
     }
 
     /// source: https://docs.aws.amazon.com/sns/latest/dg/string-value-matching.html#string-anything-but-matching-prefix
+    /// `anything-but` takes `prefix` only: `suffix` is refused, observed in AWS (crate README,
+    /// parity table; see `refused::anything_but_takes_prefix_only`).
     #[test]
-    fn anything_but_prefix_and_suffix() {
+    fn anything_but_prefix() {
         check_attributes(
             json!({"event": [{"anything-but": {"prefix": "order-"}}]}),
             &[
@@ -207,8 +209,8 @@ mod matching {
             &[attributes(&[("event", s("order-cancelled"))])],
         );
         check_body(
-            json!({"event": [{"anything-but": {"suffix": "-cancelled"}}]}),
-            &[json!({"event": "order-placed"})],
+            json!({"event": [{"anything-but": {"prefix": "order-"}}]}),
+            &[json!({"event": "data-entry"})],
             &[json!({"event": "order-cancelled"})],
         );
     }
@@ -473,6 +475,45 @@ mod matching {
         );
     }
 
+    /// Observed in AWS (crate README, parity table): on the message body, a dotted key is the
+    /// nested path it spells on both sides, the policy's and the message's.
+    #[test]
+    fn dotted_keys_are_nested_paths_in_policies_and_bodies() {
+        for policy in [json!({"object.nested": ["x"]}), json!({"object": {"nested": ["x"]}})] {
+            check_body(
+                policy,
+                &[
+                    json!({"object": {"nested": "x"}}),
+                    json!({"object.nested": "x"}),
+                    json!({"object": [{"nested": "x"}]}),
+                    json!({"object.nested": "y", "object": {"nested": "x"}}),
+                ],
+                &[
+                    json!({"object": {"nested": "y"}}),
+                    json!({"object.nested": "y"}),
+                    json!({"object.nestedx": "x"}),
+                    json!({"object": "x"}),
+                ],
+            );
+        }
+        // Deeper, and mixed with nested keys in one policy.
+        check_body(
+            json!({"a.b.c": [1], "a": {"d": [{"exists": true}]}}),
+            &[json!({"a": {"b.c": 1, "d": 0}}), json!({"a.b": {"c": 1}, "a.d": true})],
+            &[json!({"a": {"b": {"c": 1}}}), json!({"a.b.c": 2, "a.d": 0})],
+        );
+        let why = on_body(json!({"object.nested": ["x"]}))
+            .explain_body_value(&json!({"object.nested": "y"}))
+            .unwrap();
+        assert_eq!(why.to_string(), r#"body.object.nested: "y" is not "x""#);
+        // On attributes, names are flat: a dot is part of the name.
+        check_attributes(
+            json!({"object.nested": ["x"]}),
+            &[attributes(&[("object.nested", s("x"))])],
+            &[attributes(&[("object", s("x"))])],
+        );
+    }
+
     /// source: https://docs.aws.amazon.com/sns/latest/dg/sns-message-filtering.html
     /// ("Filter policies for the message body assume that the message payload is a well-formed
     /// JSON object").
@@ -641,6 +682,66 @@ mod refused {
         for (policy, reason) in cases {
             refused(policy, A, &format!("Invalid parameter: FilterPolicy: {reason}"));
         }
+    }
+
+    /// Observed in AWS (crate README, parity table): `anything-but` takes `prefix` only, with the
+    /// messages of the event-ruler version SNS's messages come from; EventBridge takes `suffix`.
+    #[test]
+    fn anything_but_takes_prefix_only() {
+        for scope in [A, B] {
+            for (policy, reason) in [
+                (
+                    r#"{"a": [{"anything-but": {"suffix": "-cancelled"}}]}"#,
+                    "Unsupported anything-but pattern: suffix",
+                ),
+                (
+                    r#"{"a": [{"anything-but": {"suffix": 5}}]}"#,
+                    "Unsupported anything-but pattern: suffix",
+                ),
+                (
+                    r#"{"a": [{"anything-but": {"prefix": 5}}]}"#,
+                    "prefix match pattern must be a string",
+                ),
+                (
+                    r#"{"a": [{"anything-but": {"prefix": ["x"]}}]}"#,
+                    "prefix match pattern must be a string",
+                ),
+                (
+                    r#"{"a": [{"anything-but": {"prefix": ""}}]}"#,
+                    "Null prefix not allowed",
+                ),
+                (
+                    r#"{"a": [{"anything-but": {}}]}"#,
+                    "Anything-But expression name not found",
+                ),
+                (
+                    r#"{"a": [{"anything-but": {"prefix": "x", "suffix": "y"}}]}"#,
+                    "Only one key allowed in match expression",
+                ),
+            ] {
+                refused(policy, scope, &format!("Invalid parameter: FilterPolicy: {reason}"));
+            }
+        }
+    }
+
+    /// A dotted key on the body is the nested path: the limits count the nested policy, so
+    /// `a.b` and `a.c` are one top-level key, and each dotted key's depth counts.
+    #[test]
+    fn dotted_keys_count_as_nested_keys() {
+        let six_dotted = r#"{"k.a": ["1"], "k.b": ["1"], "k.c": ["1"], "k.d": ["1"], "k.e": ["1"], "k.f": ["1"]}"#;
+        assert!(FilterPolicy::parse(six_dotted, B).is_ok());
+        let six_top = r#"{"a.x": ["1"], "b.x": ["1"], "c.x": ["1"], "d.x": ["1"], "e.x": ["1"], "f.x": ["1"]}"#;
+        refused(
+            six_top,
+            B,
+            "Invalid parameter: FilterPolicy: Filter policy can not have more than 5 keys",
+        );
+        // On attributes a dotted name is one flat name: six of them are six keys.
+        refused(
+            six_dotted,
+            A,
+            "Invalid parameter: FilterPolicy: Filter policy can not have more than 5 keys",
+        );
     }
 
     /// source: https://docs.aws.amazon.com/sns/latest/dg/sns-message-filtering-scope.html

@@ -8,6 +8,7 @@ use super::FilterPolicyScope;
 use super::error::FilterPolicyError;
 use super::operators;
 use crate::condition::{Condition, Scalar};
+use crate::parse;
 use crate::tree::{Field, Leaf, Node, Rule};
 
 /// The largest filter policy SNS accepts, in bytes of JSON text.
@@ -35,6 +36,16 @@ const RESERVED: [&str; 7] = [
 
 /// The pattern tree of a policy given as JSON, within SNS's limits on keys and combinations.
 pub(super) fn policy(value: &Value, scope: FilterPolicyScope) -> Result<Node, FilterPolicyError> {
+    // On a body, a dotted key is the nested path it spells (`{"a.b": [..]}` is
+    // `{"a": {"b": [..]}}`), as SNS reads it; limits count the nested form. Attribute names are
+    // flat: there a dot is part of the name.
+    let expanded;
+    let value = if scope == FilterPolicyScope::MessageBody && parse::has_dotted_key(value) {
+        expanded = parse::expand_dots(value);
+        &expanded
+    } else {
+        value
+    };
     let Value::Object(object) = value else {
         return Err(FilterPolicyError::policy("Filter is not an object"));
     };

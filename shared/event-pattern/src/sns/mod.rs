@@ -15,9 +15,11 @@
 //! - Plain numbers in a policy, and `anything-but` numbers, compare by value (`100` = `100.0`),
 //!   and `numeric` compares from -1e9 to 1e9 with five decimals (EventBridge: ±5e9, six).
 //! - Operators: exact values, `prefix`, `suffix`, `equals-ignore-case`, `anything-but` (a value,
-//!   a list, `prefix`, `suffix`), `numeric`, `cidr`, `exists` and `$or`. No `wildcard`, no
-//!   `prefix`/`suffix` with `equals-ignore-case`, no `anything-but` with `wildcard` or
-//!   `equals-ignore-case`.
+//!   a list, `prefix`), `numeric`, `cidr`, `exists` and `$or`. No `wildcard`, no
+//!   `prefix`/`suffix` with `equals-ignore-case`, no `anything-but` with `suffix`, `wildcard` or
+//!   `equals-ignore-case` (refused as SNS does: "Unsupported anything-but pattern: suffix").
+//! - On a `MessageBody`, a dotted key is the nested path it spells, in the policy and in the
+//!   body alike (`{"object.nested": [..]}` is `{"object": {"nested": [..]}}`).
 //! - `$or` is an operator only in its documented form (an array of at least two objects whose
 //!   keys are not operator names); otherwise it is an attribute called `$or`.
 //! - Limits: 256 KB of policy text, five keys, 150 combinations of values, and no nesting
@@ -59,6 +61,7 @@ use std::str::FromStr;
 use serde_json::Value;
 
 use crate::explain::Mismatch;
+use crate::scan::Wanted;
 use crate::tree::Node;
 
 pub use attribute::{Attributes, DataType, MessageAttribute};
@@ -95,6 +98,8 @@ impl FromStr for FilterPolicyScope {
 pub struct FilterPolicy {
     scope: FilterPolicyScope,
     root: Node,
+    /// The body paths the policy looks at, to tell whether a body's dotted keys matter to it.
+    wanted: Wanted,
 }
 
 impl FilterPolicy {
@@ -135,7 +140,9 @@ impl FilterPolicy {
 
     fn compile(value: &Value, scope: FilterPolicyScope) -> Result<Self, FilterPolicyError> {
         let root = compile::policy(value, scope)?;
-        Ok(Self { scope, root })
+        let mut wanted = Wanted::default();
+        wanted.add(&root);
+        Ok(Self { scope, root, wanted })
     }
 
     /// The scope the policy applies to.
@@ -165,7 +172,7 @@ impl FilterPolicy {
 
     /// [`FilterPolicy::matches_body`] for a body already parsed.
     pub fn matches_body_value(&self, body: &Value) -> bool {
-        body_scope::matches(&self.root, body)
+        body_scope::matches(&self.root, &self.wanted, body)
     }
 
     /// `None` when the message passes; otherwise the first attribute or body field that
@@ -185,11 +192,11 @@ impl FilterPolicy {
 
     /// Why the body does not pass, or `None` when it does.
     pub fn explain_body(&self, body: &str) -> Option<Mismatch> {
-        body_scope::explain_text(&self.root, body)
+        body_scope::explain_text(&self.root, &self.wanted, body)
     }
 
     /// [`FilterPolicy::explain_body`] for a body already parsed.
     pub fn explain_body_value(&self, body: &Value) -> Option<Mismatch> {
-        body_scope::explain(&self.root, body)
+        body_scope::explain(&self.root, &self.wanted, body)
     }
 }

@@ -72,34 +72,43 @@ fn anything_but(operand: &Value) -> Result<Excluded, FilterPolicyError> {
     };
     match operand {
         Value::String(s) => Ok(Excluded::Strings(vec![s.as_str().into()])),
-        Value::Number(n) => Ok(Excluded::NumberValues(vec![Num::of(n)])),
+        Value::Number(n) => Ok(Excluded::Numbers(vec![Num::of(n)])),
         Value::Array(list) if !list.is_empty() => {
             if let Some(list) = strings(list) {
                 Ok(Excluded::Strings(list))
             } else if let Some(list) = numbers(list) {
-                Ok(Excluded::NumberValues(list))
+                Ok(Excluded::Numbers(list))
             } else {
                 Err(FilterPolicyError::policy(
                     "Inside anything but list, start|null|boolean is not supported.",
                 ))
             }
         }
+        // SNS checks these in the order of the event-ruler version its messages come from (the
+        // one before `anything-but` took `suffix`): the operator's name, its string, then that
+        // nothing follows. Only `prefix` is supported: `suffix` is refused ("Unsupported
+        // anything-but pattern: suffix"), though EventBridge takes it (observed, crate README).
+        // source: https://docs.aws.amazon.com/sns/latest/dg/string-value-matching.html#string-anything-but-matching-prefix
         Value::Object(inner) => {
             let mut entries = inner.iter();
-            let (Some((name, value)), None) = (entries.next(), entries.next()) else {
-                return Err(FilterPolicyError::policy("Only one key allowed in match expression"));
+            let Some((name, value)) = entries.next() else {
+                return Err(FilterPolicyError::policy("Anything-But expression name not found"));
             };
-            let text = value
-                .as_str()
-                .ok_or_else(|| FilterPolicyError::policy(format!("{name} match pattern must be a string")))?;
-            match name.as_str() {
-                // source: https://docs.aws.amazon.com/sns/latest/dg/string-value-matching.html#string-anything-but-matching-prefix
-                "prefix" => Ok(Excluded::Prefixes(vec![text.into()])),
-                "suffix" => Ok(Excluded::Suffixes(vec![text.into()])),
-                other => Err(FilterPolicyError::policy(format!(
-                    "Unsupported anything-but pattern: {other}"
-                ))),
+            if name != "prefix" {
+                return Err(FilterPolicyError::policy(format!(
+                    "Unsupported anything-but pattern: {name}"
+                )));
             }
+            let Some(text) = value.as_str() else {
+                return Err(FilterPolicyError::policy("prefix match pattern must be a string"));
+            };
+            if text.is_empty() {
+                return Err(FilterPolicyError::policy("Null prefix not allowed"));
+            }
+            if entries.next().is_some() {
+                return Err(FilterPolicyError::policy("Only one key allowed in match expression"));
+            }
+            Ok(Excluded::Prefixes(vec![text.into()]))
         }
         _ => Err(FilterPolicyError::policy(
             "Value of anything-but must be an array or single string/number value.",
