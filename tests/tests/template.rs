@@ -1,13 +1,15 @@
 //! infra/template.yaml against the functions' declarations: one function resource per declared
 //! function, each triggered as it declares (an SQS-fed one with its queue, DLQ and event source
 //! mapping reporting batch item failures; an HTTP one with an IAM-authenticated Function URL),
-//! and every variable it declares set by the template to a resource of the declared kind.
+//! and every variable it declares set by the template to a resource of the declared kind; every
+//! role allowing exactly what its function (or the `events` tool) declares it calls.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a panic is how a test reports failure
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
+use event_tools::access::Scope;
 use handler_kit::TriggerKind;
 use handler_kit::function::Resource;
 use handler_kit::local::Registration;
@@ -362,25 +364,7 @@ fn granted(id: &str, function: &Value) -> Grants {
     let mut grants = Grants::new();
     for policy in function["Properties"]["Policies"].as_sequence().unwrap() {
         if let Some(statements) = policy["Statement"].as_sequence() {
-            for statement in statements.iter().map(|s| customer_key_branch(id, s)) {
-                assert_eq!(statement["Effect"], "Allow", "{id}: {statement:?}");
-                let resources = match &statement["Resource"] {
-                    Value::Sequence(items) => items.clone(),
-                    one => vec![one.clone()],
-                };
-                let scopes = key_scopes(id, statement);
-                for action in strings(&statement["Action"]) {
-                    assert!(!action.contains('*'), "{id}: wildcard action {action}");
-                    for resource in &resources {
-                        let target = target(resource).unwrap_or_else(|| {
-                            panic!("{id}: {action} on {resource:?}, not a resource of the template")
-                        });
-                        for scope in &scopes {
-                            grants.insert((action.clone(), format!("{target}{scope}")));
-                        }
-                    }
-                }
-            }
+            grants.extend(statement_grants(id, statements, target));
             continue;
         }
         // SAM policy templates: events:PutEvents on the bus, sns:Publish on the topic.
@@ -392,6 +376,31 @@ fn granted(id: &str, function: &Value) -> Grants {
         };
         let target = target(&parameters[parameter]).unwrap_or_else(|| panic!("{id}: {name:?} {parameter}"));
         grants.insert((action.to_owned(), target));
+    }
+    grants
+}
+
+/// What `statements` allow: (action, resource as `name` names it, with the condition's scope).
+/// Only `Allow`, no wildcard action, every resource one `name` knows.
+fn statement_grants(id: &str, statements: &[Value], name: impl Fn(&Value) -> Option<String>) -> Grants {
+    let mut grants = Grants::new();
+    for statement in statements.iter().map(|s| customer_key_branch(id, s)) {
+        assert_eq!(statement["Effect"], "Allow", "{id}: {statement:?}");
+        let resources = match &statement["Resource"] {
+            Value::Sequence(items) => items.clone(),
+            one => vec![one.clone()],
+        };
+        let scopes = condition_scopes(id, statement);
+        for action in strings(&statement["Action"]) {
+            assert!(!action.contains('*'), "{id}: wildcard action {action}");
+            for resource in &resources {
+                let target = name(resource)
+                    .unwrap_or_else(|| panic!("{id}: {action} on {resource:?}, not a resource of the template"));
+                for scope in &scopes {
+                    grants.insert((action.clone(), format!("{target}{scope}")));
+                }
+            }
+        }
     }
     grants
 }
@@ -413,10 +422,19 @@ fn customer_key_branch<'a>(id: &str, statement: &'a Value) -> &'a Value {
     &branches[1]
 }
 
-/// The fields a statement's `kms:EncryptionContext:field` condition allows, as suffixes of the
-/// resource it grants (`FieldKey#field=paymentToken`); `[""]` for a statement without one. Any
-/// other condition fails: this test would not know what it allows.
-fn key_scopes(id: &str, statement: &Value) -> Vec<String> {
+/// The condition keys a grant may be scoped by, and how the scope is written after the
+/// resource: the fields a key's actions hold for (`FieldKey#field=paymentToken`), the sources
+/// a PutEvents puts (`EventBus#source=shop.orders`).
+const SCOPING_KEYS: [(&str, &str); 2] = [("kms:EncryptionContext:field", "field"), ("events:source", "source")];
+
+/// The scopes a statement's condition allows, as suffixes of the resource it grants; `[""]` for
+/// a statement without one. Only `StringEquals` on one of [`SCOPING_KEYS`] is understood: any
+/// other condition fails, as this test would not know what it allows. (`StringEquals`, since
+/// both keys are single-valued: EventBridge authorises each entry of a PutEvents on its own
+/// source, https://docs.aws.amazon.com/eventbridge/latest/APIReference/API_PutEventsResultEntry.html
+/// (`NotAuthorizedForSourceException`), and `ForAllValues` would hold for a request without
+/// the key.)
+fn condition_scopes(id: &str, statement: &Value) -> Vec<String> {
     let condition = &statement["Condition"];
     if condition.is_null() {
         return vec![String::new()];
@@ -428,14 +446,16 @@ fn key_scopes(id: &str, statement: &Value) -> Vec<String> {
         "{id}: one condition operator expected, found {condition:?}"
     );
     let keys = &condition["StringEquals"];
-    assert_eq!(
-        keys.as_mapping().map(|m| m.len()),
-        Some(1),
-        "{id}: only StringEquals on kms:EncryptionContext:field is understood, found {condition:?}"
-    );
-    strings(&keys["kms:EncryptionContext:field"])
+    let understood = keys.as_mapping().filter(|m| m.len() == 1).and_then(|m| {
+        let key = m.keys().next()?.as_str()?;
+        SCOPING_KEYS.iter().find(|(k, _)| *k == key)
+    });
+    let Some((key, scope)) = understood else {
+        panic!("{id}: only StringEquals on one of {SCOPING_KEYS:?} is understood, found {condition:?}")
+    };
+    strings(&keys[*key])
         .into_iter()
-        .map(|field| format!("#field={field}"))
+        .map(|value| format!("#{scope}={value}"))
         .collect()
 }
 
@@ -593,4 +613,80 @@ fn function_urls_keep_iam_auth_and_every_queue_policy_names_its_sender() {
         }
     }
     assert!(policies >= 10, "{policies}");
+}
+
+/// The resource a stack output names (`EventStoreTableName` -> `EventStoreTable`).
+fn output_target(template: &Value, output: &str) -> String {
+    target(&template["Outputs"][output]["Value"]).unwrap_or_else(|| panic!("no output {output} naming a resource"))
+}
+
+/// A resource of the replay tool's role, as [`event_tools::access::Scope`] is mapped below: a
+/// template resource by logical id (`!GetAtt X.Arn`, `!Sub "${X.Arn}/index/*"`), a key
+/// parameter, or an ARN pattern of the stack's names without its partition, region and
+/// account (`!Sub "arn:${AWS::Partition}:sqs:${AWS::Region}:${AWS::AccountId}:${AWS::StackName}-*"`
+/// -> `sqs:${AWS::StackName}-*`).
+fn tool_resource(value: &Value) -> Option<String> {
+    if let Some(id) = target(value) {
+        return Some(id);
+    }
+    let Value::Tagged(tagged) = value else { return None };
+    let (service, rest) = tagged
+        .value
+        .as_str()?
+        .strip_prefix("arn:${AWS::Partition}:")?
+        .split_once(':')?;
+    let rest = rest.strip_prefix("${AWS::Region}:${AWS::AccountId}:")?;
+    Some(format!("{service}:{rest}"))
+}
+
+/// GIVEN what the `events` tool declares it calls (`event_tools::access::GRANTS`) WHEN its role
+/// is read THEN `EventReplayRole` allows exactly that, as a function's role allows exactly
+/// what its declaration uses: the sources it replays on PutEvents, and with a customer managed
+/// key what SQS needs to send to an SSE-KMS queue (`kms:GenerateDataKey`, `kms:Decrypt`:
+/// https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-key-management.html)
+/// and DynamoDB to read a table under it as the caller (`kms:Decrypt`:
+/// https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/encryption.usagenotes.html),
+/// under `UseCustomerKey` as the functions' key statements are.
+#[test]
+fn the_replay_tools_role_allows_exactly_what_the_tool_declares() {
+    let template = template();
+    let role = resource(&template, "EventReplayRole");
+    assert_eq!(role["Type"], "AWS::IAM::Role");
+    let mut allowed = Grants::new();
+    for policy in role["Properties"]["Policies"].as_sequence().unwrap() {
+        let statements = policy["PolicyDocument"]["Statement"].as_sequence().unwrap();
+        allowed.extend(statement_grants("EventReplayRole", statements, tool_resource));
+    }
+    assert!(
+        role["Properties"]["ManagedPolicyArns"].is_null(),
+        "EventReplayRole: no managed policy"
+    );
+    let mut declared = Grants::new();
+    for grant in event_tools::access::GRANTS {
+        let output = |name: &str| output_target(&template, name);
+        let on = match grant.scope {
+            Scope::Output(name) => output(name),
+            Scope::IndexesOf(name) => format!("{}/index/*", output(name)),
+            Scope::RulesOf(name) => format!("events:rule/${{{}}}/*", output(name)),
+            Scope::StackQueues => "sqs:${AWS::StackName}-*".to_owned(),
+            Scope::StackTables(prefix) => format!("dynamodb:table/${{AWS::StackName}}-{prefix}*"),
+            Scope::CustomerKey => "EncryptionKeyArn".to_owned(),
+        };
+        let scopes: Vec<String> = if grant.sources.is_empty() {
+            vec![String::new()]
+        } else {
+            grant.sources.iter().map(|s| format!("#source={s}")).collect()
+        };
+        for action in grant.actions {
+            for scope in &scopes {
+                declared.insert(((*action).to_owned(), format!("{on}{scope}")));
+            }
+        }
+    }
+    let missing: Vec<_> = declared.difference(&allowed).collect();
+    let extra: Vec<_> = allowed.difference(&declared).collect();
+    assert!(
+        missing.is_empty() && extra.is_empty(),
+        "EventReplayRole: declared but not allowed {missing:?}; allowed but not declared {extra:?}"
+    );
 }

@@ -8,7 +8,8 @@
 //! - **rebuild** and **history** use the projection's fold ([`order_projection::rebuild`],
 //!   [`orders::lifecycle::OrderView::fold`]) on the DynamoDB adapters.
 //!
-//! Run it as the stack's `EventReplayRole` (`infra/README.md` says what it may do):
+//! Run it as the stack's `EventReplayRole`, which allows exactly what [`access::GRANTS`]
+//! declares (`infra/README.md` says what it may do):
 //!
 //! ```sh
 //! cargo run -p event-tools --bin events -- --table <EventStoreTableName> replay --bus <EventBusName> \
@@ -29,6 +30,7 @@
 //!   order whose live view is only behind the store (its projection still catching up).
 //! - `history` prints a stream and, for an order, its view as of `--as-of`.
 
+pub mod access;
 #[cfg(feature = "aws")]
 mod rule;
 

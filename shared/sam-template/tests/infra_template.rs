@@ -219,7 +219,7 @@ fn given_the_infra_template_when_loaded_then_outputs_and_implicit_resources_reso
         t.outputs["ParkingQueueUrl"],
         json!(t.resource("ParkingQueue").unwrap().ref_value)
     );
-    assert_eq!(t.outputs.len(), 10);
+    assert_eq!(t.outputs.len(), 11);
 }
 
 #[test]
