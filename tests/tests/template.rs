@@ -2,11 +2,12 @@
 //! function, each triggered as it declares (an SQS-fed one with its queue, DLQ and event source
 //! mapping reporting batch item failures; an HTTP one with an IAM-authenticated Function URL),
 //! and every variable it declares set by the template to a resource of the declared kind; every
-//! role allowing exactly what its function (or the `events` tool) declares it calls.
+//! role allowing exactly what its function (or the `events` tool) declares it calls, and the
+//! bus refusing each domain's events to all but their declared producers.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a panic is how a test reports failure
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use event_tools::access::Scope;
@@ -367,10 +368,10 @@ fn granted(id: &str, function: &Value) -> Grants {
             grants.extend(statement_grants(id, statements, target));
             continue;
         }
-        // SAM policy templates: events:PutEvents on the bus, sns:Publish on the topic.
+        // SAM policy templates: sns:Publish on the topic. Not `EventBridgePutEventsPolicy`: it
+        // cannot carry the `events:source` condition a producer's PutEvents needs.
         let (name, parameters) = policy.as_mapping().unwrap().iter().next().unwrap();
         let (action, parameter) = match name.as_str().unwrap() {
-            "EventBridgePutEventsPolicy" => ("events:PutEvents", "EventBusName"),
             "SNSPublishMessagePolicy" => ("sns:Publish", "TopicName"),
             other => panic!("{id}: policy {other} is not one this test knows how to expand"),
         };
@@ -473,9 +474,17 @@ fn declared_grants(template: &Value, id: &str, function: &Value, declaration: &R
     };
     let mut grants = Grants::new();
     for setting in &declaration.variables {
-        // A key's actions hold for the fields it names, each its own encryption context.
+        // A key's actions hold for the fields it names, each its own encryption context; the
+        // bus's for the sources the function puts.
         let scopes: Vec<String> = match setting.resource {
             Resource::Key => setting.fields.iter().map(|f| format!("#field={f}")).collect(),
+            Resource::Bus => {
+                assert!(
+                    !setting.sources.is_empty(),
+                    "{id}: publishes to the bus without declaring the sources it puts (Bus {{ sources }})"
+                );
+                setting.sources.iter().map(|s| format!("#source={s}")).collect()
+            }
             _ => vec![String::new()],
         };
         for action in setting.actions {
@@ -615,9 +624,135 @@ fn function_urls_keep_iam_auth_and_every_queue_policy_names_its_sender() {
     assert!(policies >= 10, "{policies}");
 }
 
+/// The logical id of the role a `!GetAtt <Role>.Arn` names; nothing else (a `!Ref` of a role is
+/// its name, which no ARN condition matches).
+fn role_arn(value: &Value) -> Option<String> {
+    match value {
+        Value::Tagged(tagged) if tagged.tag == "GetAtt" => {
+            tagged.value.as_str()?.strip_suffix(".Arn").map(str::to_owned)
+        }
+        _ => None,
+    }
+}
+
 /// The resource a stack output names (`EventStoreTableName` -> `EventStoreTable`).
 fn output_target(template: &Value, output: &str) -> String {
     target(&template["Outputs"][output]["Value"]).unwrap_or_else(|| panic!("no output {output} naming a resource"))
+}
+
+/// Who may put each event source, as declared: the role of every function whose
+/// `Bus { sources }` names it (SAM's `<Function>Role`), and `EventReplayRole` for each source
+/// the `events` tool replays.
+fn declared_producers(template: &Value) -> BTreeMap<String, BTreeSet<String>> {
+    let mut producers: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for (id, binary, _) in function_resources(template) {
+        let declared = declaration(&binary).variables;
+        for setting in declared.iter().filter(|s| s.resource == Resource::Bus) {
+            for source in setting.sources {
+                producers
+                    .entry((*source).to_owned())
+                    .or_default()
+                    .insert(format!("{id}Role"));
+            }
+        }
+    }
+    for grant in event_tools::access::GRANTS {
+        for source in grant.sources {
+            producers
+                .entry((*source).to_owned())
+                .or_default()
+                .insert("EventReplayRole".to_owned());
+        }
+    }
+    producers
+}
+
+/// GIVEN the declarations WHEN the bus's policies are read THEN each source is refused to every
+/// principal but the roles of its declared producers: a `Deny` of `events:PutEvents` to `*`
+/// with `StringEquals events:source` (a condition key of PutEvents, evaluated per entry:
+/// https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-use-conditions.html,
+/// https://docs.aws.amazon.com/eventbridge/latest/APIReference/API_PutEventsResultEntry.html)
+/// and `ArnNotEquals aws:PrincipalArn` (a session's role ARN, in every request:
+/// https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_condition-keys.html#condition-keys-principalarn).
+/// So a role allowed a broad `events:PutEvents` still cannot put `shop.orders` events.
+#[test]
+fn the_bus_refuses_each_source_to_every_principal_but_the_roles_declaring_it() {
+    let template = template();
+    let loaded = loaded();
+    let declared = declared_producers(&template);
+    for role in declared.values().flatten() {
+        assert_eq!(
+            loaded.resource(role).map(|r| r.kind.as_str()),
+            Some("AWS::IAM::Role"),
+            "{role}: a producer's role the stack deploys"
+        );
+    }
+    let mut refused: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for (id, policy) in resources(&template) {
+        if policy["Type"] != "AWS::Events::EventBusPolicy" {
+            continue;
+        }
+        let properties = &policy["Properties"];
+        let bus = target(&properties["EventBusName"]).unwrap();
+        assert_eq!(resource(&template, &bus)["Type"], "AWS::Events::EventBus", "{id}");
+        let statement = &properties["Statement"];
+        assert_eq!(statement["Effect"], "Deny", "{id}: the bus's policies only refuse");
+        assert_eq!(
+            statement["Principal"], "*",
+            "{id}: refused to every principal but the exceptions"
+        );
+        assert_eq!(strings(&statement["Action"]), ["events:PutEvents"], "{id}");
+        assert_eq!(target(&statement["Resource"]), Some(bus), "{id}");
+        let condition = &statement["Condition"];
+        assert_eq!(
+            condition.as_mapping().map(|m| m.len()),
+            Some(2),
+            "{id}: StringEquals events:source and ArnNotEquals aws:PrincipalArn, found {condition:?}"
+        );
+        let sources = strings(&condition["StringEquals"]["events:source"]);
+        assert_eq!(
+            sources.len(),
+            1,
+            "{id}: one source a policy, each with its own producers"
+        );
+        let exempt: BTreeSet<String> = condition["ArnNotEquals"]["aws:PrincipalArn"]
+            .as_sequence()
+            .unwrap_or_else(|| panic!("{id}: ArnNotEquals aws:PrincipalArn lists the producers' roles"))
+            .iter()
+            .map(|role| role_arn(role).unwrap_or_else(|| panic!("{id}: {role:?} is not a !GetAtt <Role>.Arn")))
+            .collect();
+        let source = sources[0].clone();
+        assert!(
+            refused.insert(source.clone(), exempt).is_none(),
+            "{id}: a second policy for {source}"
+        );
+    }
+    assert_eq!(
+        refused, declared,
+        "each source is refused to all but the roles declaring it (left: the bus's policies, right: the declarations)"
+    );
+    // Every source a rule routes has its producers, so no domain's events go unguarded; and a
+    // replay may put each (the store archives every one).
+    for (id, rule) in resources(&template) {
+        let pattern = &rule["Properties"]["EventPattern"];
+        if rule["Type"] == "AWS::Events::Rule" && !pattern["source"].is_null() {
+            for source in strings(&pattern["source"]) {
+                assert!(
+                    declared.contains_key(&source),
+                    "{id} routes {source}, which no function declares it puts"
+                );
+            }
+        }
+    }
+    let replayed: BTreeSet<String> = event_tools::access::REPLAYED_SOURCES
+        .iter()
+        .map(|s| (*s).to_owned())
+        .collect();
+    assert_eq!(
+        replayed,
+        declared.keys().cloned().collect(),
+        "the events tool replays every source put"
+    );
 }
 
 /// A resource of the replay tool's role, as [`event_tools::access::Scope`] is mapped below: a

@@ -62,7 +62,9 @@ pub const FUNCTION: Function<SqsBatches, Bus> = Function {
     trigger: SqsBatches {
         schedule: Some("rate(1 minute)"),
     },
-    outputs: Bus,
+    outputs: Bus {
+        sources: &[sensors::events::SOURCE],
+    },
     settings: &[
         // The catalogue through its cache (BatchGetItem): the sensors of a batch, or of the
         // streams the tick finds due.

@@ -432,7 +432,9 @@ pub const ORDERS_TABLE: handler_kit::Setting =
 pub const FUNCTION: Function<FunctionUrl, Bus> = Function {
     name: "order-api",
     trigger: FunctionUrl,
-    outputs: Bus,
+    outputs: Bus {
+        sources: &[orders::events::SOURCE],
+    },
     settings: &[
         ORDERS_TABLE.calls(&["dynamodb:GetItem"]),
         // One order's stream, for `?asOf=` and `/history`.
@@ -487,7 +489,7 @@ pub fn build<P: PublishesTo<Bus> + ViewsPort + EventStorePort + FieldKeysPort>(
     let ttl = std::time::Duration::from_secs(env.parsed("IDEMPOTENCY_TTL_SECONDS", 3600)?);
     let store = platform.idempotency_store(&platform.setting(&handler_kit::function::IDEMPOTENCY_TABLE)?);
     let ports = Ports {
-        publisher: platform.publisher(&Bus)?,
+        publisher: platform.publisher(&FUNCTION.outputs)?,
         // Scoped by the crate's name: responses survive a redeploy that renames the function.
         idempotency: Idempotency::new(FUNCTION.name, store)
             .with_ttl(ttl)

@@ -219,7 +219,9 @@ impl GatewayPort for handler_kit::lambda::AwsPlatform {
 pub const FUNCTION: Function<Sqs, Bus> = Function {
     name: "process-payment",
     trigger: Sqs,
-    outputs: Bus,
+    outputs: Bus {
+        sources: &[orders::events::SOURCE],
+    },
     settings: &[FIELD_KEY],
     idempotent: true,
 };

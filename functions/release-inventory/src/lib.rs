@@ -52,7 +52,9 @@ pub const INVENTORY_TABLE: Setting = Setting::table("INVENTORY_TABLE", "the Dyna
 pub const FUNCTION: Function<Sqs, Bus> = Function {
     name: "release-inventory",
     trigger: Sqs,
-    outputs: Bus,
+    outputs: Bus {
+        sources: &[orders::events::SOURCE],
+    },
     // One transaction of updates (the counts, the reservation's tombstone).
     settings: &[INVENTORY_TABLE.calls(&["dynamodb:UpdateItem"])],
     idempotent: true,

@@ -55,7 +55,9 @@ pub const INVENTORY_TABLE: Setting = Setting::table("INVENTORY_TABLE", "the Dyna
 pub const FUNCTION: Function<Sqs, Bus> = Function {
     name: "reserve-inventory",
     trigger: Sqs,
-    outputs: Bus,
+    outputs: Bus {
+        sources: &[orders::events::SOURCE],
+    },
     // One transaction: an update per line, the reservation's conditional put.
     settings: &[INVENTORY_TABLE.calls(&["dynamodb:PutItem", "dynamodb:UpdateItem"])],
     idempotent: true,

@@ -30,7 +30,9 @@ use serde_json::{Value, json};
 pub const FUNCTION: Function<FunctionUrl, Bus> = Function {
     name: "sensor-api",
     trigger: FunctionUrl,
-    outputs: Bus,
+    outputs: Bus {
+        sources: &[sensors::events::SOURCE],
+    },
     settings: &[
         SENSOR_CATALOGUE_TABLE.calls(&["dynamodb:BatchGetItem"]),
         // A sensor's status: its windows and its open alerts.
@@ -54,7 +56,7 @@ where
     P: PublishesTo<Bus> + SensorCataloguePort + WindowStorePort + AlertStorePort,
 {
     Ok(SensorApi {
-        publisher: platform.publisher(&Bus)?,
+        publisher: platform.publisher(&FUNCTION.outputs)?,
         catalogue: sensor_stores::cached_catalogue(platform)?,
         windows: platform.window_store(&platform.setting(&SENSOR_WINDOWS_TABLE)?)?,
         alerts: platform.alert_store(&platform.setting(&SENSOR_ALERTS_TABLE)?)?,

@@ -49,7 +49,9 @@ impl<K: KeyService> RecordHandler for ShipOrder<K> {
 pub const FUNCTION: Function<Sqs, Bus> = Function {
     name: "ship-order",
     trigger: Sqs,
-    outputs: Bus,
+    outputs: Bus {
+        sources: &[orders::events::SOURCE],
+    },
     settings: &[FIELD_KEY],
     idempotent: true,
 };

@@ -44,6 +44,10 @@ pub struct Setting {
     /// role's statement on the key must carry the condition `kms:EncryptionContext:field` with
     /// exactly these.
     pub fields: &'static [&'static str],
+    /// For a [`Resource::Bus`]: the event sources the function puts (`shop.orders`). The role's
+    /// `events:PutEvents` must carry the condition `events:source` with exactly these, and the
+    /// bus's policy refuses each of them to every role not declaring it.
+    pub sources: &'static [&'static str],
 }
 
 impl Setting {
@@ -56,6 +60,7 @@ impl Setting {
             actions: &[],
             index: None,
             fields: &[],
+            sources: &[],
         }
     }
 
@@ -116,6 +121,13 @@ impl Setting {
         self.fields = fields;
         self
     }
+
+    /// The same bus setting, its `events:PutEvents` allowed only for events of `sources`.
+    #[must_use]
+    pub const fn sources(mut self, sources: &'static [&'static str]) -> Self {
+        self.sources = sources;
+        self
+    }
 }
 
 /// The idempotency table every function with idempotent work reads: a record is put, read,
@@ -129,7 +141,8 @@ pub const IDEMPOTENCY_TABLE: Setting = Setting::table("IDEMPOTENCY_TABLE", "idem
 /// The queue where records that can never be processed are parked.
 pub const PARKING_QUEUE_URL: Setting =
     Setting::queue("PARKING_QUEUE_URL", "where unprocessable records are parked").calls(&["sqs:SendMessage"]);
-/// The bus outputs go to, for functions declared with [`Bus`] outputs.
+/// The bus outputs go to, for functions declared with [`Bus`] outputs (with the sources they
+/// put).
 pub const EVENT_BUS_NAME: Setting =
     Setting::bus("EVENT_BUS_NAME", "the event bus outputs are published to").calls(&["events:PutEvents"]);
 /// What an SQS-triggered function does on its own queue (the event source mapping calls them
@@ -138,7 +151,9 @@ pub const OWN_QUEUE_ACTIONS: &[&str] = &["sqs:ReceiveMessage", "sqs:DeleteMessag
 /// What a role may do with the stack's customer managed key, when the template is given one
 /// (`EncryptionKeyArn`), for a function reading `variables`: decrypt what it reads (its
 /// environment, its queue), and make data keys where it sends to a queue or topic (SSE-KMS
-/// needs both to send). DynamoDB uses the key through its own grants: no action here.
+/// needs both to send). DynamoDB decrypts a table's key as the principal reading the table
+/// (<https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/encryption.usagenotes.html>),
+/// which the `kms:Decrypt` every role gets covers.
 pub fn customer_key_actions(variables: &[Setting]) -> &'static [&'static str] {
     let sends = variables.iter().any(|s| {
         s.actions
@@ -171,13 +186,20 @@ pub trait Outputs: Send + Sync + 'static {
     }
 }
 
-/// Outputs go to the bus named by `EVENT_BUS_NAME`.
+/// Outputs go to the bus named by `EVENT_BUS_NAME`, each event of one of `sources`.
 #[derive(Debug, Clone, Copy)]
-pub struct Bus;
+pub struct Bus {
+    /// The event sources the function puts, its domain's (`orders::events::SOURCE`). Only
+    /// these may it put: its role's `events:PutEvents` is conditioned on `events:source`, and
+    /// the bus's policy refuses each source to every principal but its declared producers
+    /// (checked by `tests/tests/template.rs`). EventBridge authorises each entry of a call
+    /// apart: an entry of another source fails alone (`NotAuthorizedForSourceException`).
+    pub sources: &'static [&'static str],
+}
 
 impl Outputs for Bus {
     fn destination(&self) -> Option<Setting> {
-        Some(EVENT_BUS_NAME)
+        Some(EVENT_BUS_NAME.sources(self.sources))
     }
 }
 

@@ -675,7 +675,13 @@ mod tests {
             Outbox::default(),
             Arc::new(world),
         );
-        let err = PublishesTo::<Bus>::publisher(&platform, &Bus { sources: &["shop.orders"] }).unwrap_err();
+        let err = PublishesTo::<Bus>::publisher(
+            &platform,
+            &Bus {
+                sources: &["shop.orders"],
+            },
+        )
+        .unwrap_err();
         assert_eq!(
             err.to_string(),
             "environment variable EVENT_BUS_NAME=\"typo\" is invalid: names no event bus of the template"
