@@ -367,3 +367,18 @@ impl<K: KeyService> FieldCipher<K> {
         Ok(cipher)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Compiles only while `aes` is built with its `zeroize` feature (see the crate docs):
+    /// the round keys a cached cipher holds are wiped when it drops.
+    #[test]
+    fn the_aes_key_schedule_is_wiped_on_drop() {
+        fn wiped_on_drop<T: zeroize::ZeroizeOnDrop>(_: &T) {}
+        let key = [7u8; 32];
+        let schedule = <aes::Aes256 as aes_gcm::aead::KeyInit>::new((&key).into());
+        wiped_on_drop(&schedule);
+    }
+}

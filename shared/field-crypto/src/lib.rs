@@ -31,6 +31,28 @@
 //!   records keep only a digest of it (`Topic { personal: true, .. }` in the kit).
 //!   `tests/tests/logs.rs` runs every demo and finds no customer's personal value in clear on
 //!   the bus, in the event store, a view, an idempotency record or a log line.
+//!
+//! # What remains in memory
+//!
+//! Data keys in clear are [`PlainKey`]s, wiped on drop. The AES-256-GCM instances built from
+//! them are cached (sealing: one per field until its uses or 5 minutes run out; opening: at
+//! most [`CacheLimits::max_open_keys`], each at most 5 minutes), because a KMS call per value
+//! is what the cache is there to avoid; while cached, their key schedules are in memory. When
+//! one is dropped, the workspace builds `aes` with its `zeroize` feature, so the AES round
+//! keys are wiped, and `ghash` and `polyval` with theirs, so is the GHASH key `H` where the
+//! backend does it. It does not everywhere: polyval 0.6's CPU-detecting backend (x86 and
+//! x86-64, so the local cloud and tests; aarch64 when built with `--cfg polyval_armv8`) keeps
+//! its state in a `ManuallyDrop` it never drops, and its PMULL backend has no wiping at all.
+//! The Lambda functions (arm64, default flags) use polyval's portable backend, which wipes
+//! `H` on drop. `H` authenticates, it does not decrypt: with it one could forge a tag under
+//! that data key, not read a value.
+//!
+//! What a caller opens is the caller's: [`FieldCipher::open`] returns a buffer wiped on drop,
+//! but [`FieldCipher::open_text`] and [`FieldCipher::open_json`] hand over a `String` or the
+//! caller's type, which are not wiped (the payment token on its way to the gateway, the
+//! address a carrier is chosen by, the recipient of a notification), nor are copies the
+//! caller makes, serde's buffers, or stack the AES and GHASH code used. Freed memory is not
+//! cleared by the allocator, and nothing here keeps a page out of a core dump.
 
 mod cipher;
 #[cfg(feature = "kms")]
