@@ -35,17 +35,33 @@ impl std::fmt::Debug for DataKey {
 }
 
 /// Why the key service would not issue or open a data key.
+///
+/// Only [`KeyError::Invalid`] is permanent: it is about the value, which can never open with
+/// this key and context. A refusal of the caller or of the key's state is not about the value
+/// and passes when the grant or the key does, so the record is retried (the kit's rule for
+/// publish errors too): parking it would stall an order until someone replays it.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum KeyError {
-    /// The caller may not: its role lacks the action for this field's encryption context.
+    /// Refused now, for the caller or the key, not the value: access denied (a new grant IAM
+    /// has not propagated yet, a policy being changed), the key disabled, pending deletion or
+    /// import, or not found (a new key or alias not visible yet). May pass later.
     #[error("not allowed: {0}")]
     Denied(String),
-    /// The encrypted data key is not one the master key issued for this field.
+    /// The encrypted data key can never open under this master key with this field's context:
+    /// not one it issued, issued for another field, or not a data key. Permanent.
     #[error("the data key does not open under the master key for this field: {0}")]
     Invalid(String),
-    /// The key service did not answer (throttled, down, timed out): the same call may succeed later.
+    /// The key service did not answer (throttled, down, timed out, an error it does not
+    /// explain): the same call may succeed later.
     #[error("the key service did not answer: {0}")]
     Unavailable(String),
+}
+
+impl KeyError {
+    /// Whether the same call may succeed later: anything but a data key that can never open.
+    pub fn is_transient(&self) -> bool {
+        !matches!(self, Self::Invalid(_))
+    }
 }
 
 impl From<ports::Injected> for KeyError {
@@ -93,15 +109,10 @@ pub enum CryptoError {
 }
 
 impl CryptoError {
-    /// Whether the same call may succeed later (the key service did not answer).
+    /// Whether the same call may succeed later: the key service refused the caller or the
+    /// key, or did not answer. Every other error is about the value, which will not change.
     pub fn is_transient(&self) -> bool {
-        matches!(
-            self,
-            Self::Key {
-                source: KeyError::Unavailable(_),
-                ..
-            }
-        )
+        matches!(self, Self::Key { source, .. } if source.is_transient())
     }
 
     fn malformed(field: &str, reason: impl Into<String>) -> Self {

@@ -15,6 +15,10 @@
 //!   encryption context `field=<name>`), AES-256-GCM with the field's name as associated data.
 //!   A data key is used for at most 5 minutes and 10,000 values (the use's number is the
 //!   nonce, so nonces under a key never repeat); opened keys are kept in a bounded LRU.
+//! - **Errors**: only a value that can never open with this key and context is permanent (the
+//!   record is parked naming the field); a refusal of the caller or of the key's state (access
+//!   denied while a grant propagates, a key disabled or pending deletion) and a key service
+//!   that does not answer are retried ([`CryptoError::is_transient`], [`KeyError`]).
 //! - **Who opens what**: order-api seals the customer's name, email, shipping address and
 //!   payment token before `OrderPlaced` leaves, and may not open them; process-payment opens
 //!   the token, ship-order the address, notify-customer the name and email; everything else
