@@ -4,10 +4,11 @@
 //! fix, say) tells no one again: customers were told when it happened.
 //!
 //! The customer's name and email arrive sealed; this function alone may open them
-//! ([`FIELD_KEY`]), to address the message. The notifications topic is where a message leaves
-//! for the customer (its subscribers are the delivery channels), so the recipient is in clear
-//! there, and nowhere else: its idempotency records keep a digest of what it sent, never the
-//! message (`Topic { personal: true, .. }`).
+//! ([`FIELD_KEY`]), to address the message, and only for the order the message is about (a
+//! contact copied from another order's event is parked naming the field). The notifications
+//! topic is where a message leaves for the customer (its subscribers are the delivery
+//! channels), so the recipient is in clear there, and nowhere else: its idempotency records
+//! keep a digest of what it sent, never the message (`Topic { personal: true, .. }`).
 
 use std::sync::Arc;
 
@@ -33,10 +34,17 @@ impl<K: KeyService> NotifyCustomer<K> {
         Self { cipher, clock }
     }
 
-    async fn recipient(&self, contact: &Contact) -> Result<Recipient, HandlerError> {
+    /// The contact of an event about `order`, opened for it alone.
+    async fn recipient(&self, order: &str, contact: &Contact) -> Result<Recipient, HandlerError> {
         Ok(Recipient {
-            name: self.cipher.open_text(personal::CUSTOMER_NAME, &contact.name).await?,
-            email: self.cipher.open_text(personal::CUSTOMER_EMAIL, &contact.email).await?,
+            name: self
+                .cipher
+                .open_text(personal::CUSTOMER_NAME, order, &contact.name)
+                .await?,
+            email: self
+                .cipher
+                .open_text(personal::CUSTOMER_EMAIL, order, &contact.email)
+                .await?,
         })
     }
 }
@@ -64,7 +72,10 @@ impl<K: KeyService> RecordHandler for NotifyCustomer<K> {
             return Ok(Vec::new());
         }
         let recipient = match event.contact() {
-            Some(contact) => Some(self.recipient(contact).await?),
+            Some(contact) => {
+                let order = personal::subject(&metadata, event.order_id())?;
+                Some(self.recipient(order, contact).await?)
+            }
             None => None,
         };
         let notification = decisions::notification(&metadata, &event, recipient, self.clock.now()).transpose()?;

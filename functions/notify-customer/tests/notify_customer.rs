@@ -75,28 +75,35 @@ async fn given_a_sealed_contact_then_the_notification_is_addressed_and_a_field_i
         personal::CUSTOMER_EMAIL,
         personal::PAYMENT_TOKEN,
     ]);
-    let contact = Contact {
-        name: producer
-            .seal_text(personal::CUSTOMER_NAME, "Ada Lovelace")
-            .await
-            .unwrap(),
-        email: producer
-            .seal_text(personal::CUSTOMER_EMAIL, "ada@example.com")
-            .await
-            .unwrap(),
+    // The sample's records are about o-1001 (shipped), o-1003 (payment failed), o-1002 (rejected).
+    let contact_of = |order: &'static str| {
+        let producer = &producer;
+        async move {
+            Contact {
+                name: producer
+                    .seal_text(personal::CUSTOMER_NAME, order, "Ada Lovelace")
+                    .await
+                    .unwrap(),
+                email: producer
+                    .seal_text(personal::CUSTOMER_EMAIL, order, "ada@example.com")
+                    .await
+                    .unwrap(),
+            }
+        }
     };
+    let contact = contact_of("o-1001").await;
     edit_envelope(&mut event, 0, |envelope| {
         envelope["data"]["contact"] = serde_json::to_value(&contact).unwrap();
     })
     .unwrap();
     // A value sealed for another field, put where the email goes: its key will not open here.
     let token = producer
-        .seal_text(personal::PAYMENT_TOKEN, "tok_approve")
+        .seal_text(personal::PAYMENT_TOKEN, "o-1003", "tok_approve")
         .await
         .unwrap();
     let swapped = Contact {
         email: token,
-        ..contact
+        ..contact_of("o-1003").await
     };
     edit_envelope(&mut event, 1, |envelope| {
         envelope["data"]["contact"] = serde_json::to_value(&swapped).unwrap();
@@ -123,4 +130,49 @@ async fn given_a_sealed_contact_then_the_notification_is_addressed_and_a_field_i
     let reason = &parked[0].reason;
     assert!(reason.contains("field `customerEmail`"), "{reason}");
     assert!(!reason.contains("tok_approve"), "{reason}");
+}
+
+#[tokio::test]
+async fn given_a_contact_moved_from_another_orders_event_then_no_one_is_told_and_it_is_parked_naming_the_field() {
+    let mut event = function_sample(
+        env!("CARGO_MANIFEST_DIR"),
+        "orders/notify-customer/customer-events.sqs-eventbridge.json",
+    )
+    .unwrap();
+    let producer = sealing_cipher(&[personal::CUSTOMER_NAME, personal::CUSTOMER_EMAIL]);
+    // o-1001's contact, put in o-1003's payment failure: its customer would be told of another's order.
+    let contact = Contact {
+        name: producer
+            .seal_text(personal::CUSTOMER_NAME, "o-1001", "Ada Lovelace")
+            .await
+            .unwrap(),
+        email: producer
+            .seal_text(personal::CUSTOMER_EMAIL, "o-1001", "ada@example.com")
+            .await
+            .unwrap(),
+    };
+    edit_envelope(&mut event, 1, |envelope| {
+        envelope["data"]["contact"] = serde_json::to_value(&contact).unwrap();
+    })
+    .unwrap();
+    let processor = in_memory(
+        "notify-customer",
+        NotifyCustomer::new(local_cipher(&FIELD_KEY), stopped_clock()),
+    );
+    assert!(failed_ids(&processor, &event).await.unwrap().is_empty());
+    let sent = processor.parts().2.published();
+    let templates: Vec<&str> = sent.iter().map(|n| n.data["template"].as_str().unwrap()).collect();
+    assert_eq!(
+        templates,
+        ["order-shipped", "order-rejected"],
+        "the failure is told to no one"
+    );
+    let parked = processor.parts().3.parked();
+    assert_eq!(parked.len(), 1);
+    let reason = &parked[0].reason;
+    assert!(
+        reason.contains("field `customerName`: sealed for another subject"),
+        "{reason}"
+    );
+    assert!(!reason.contains("Ada") && !reason.contains("ada@"), "{reason}");
 }

@@ -19,8 +19,13 @@ type Api = OrderApi<InMemoryPublisher, InMemoryStore, InMemoryOrderViews, InMemo
 
 /// The cipher with the function's declared grants on a local master key.
 fn cipher() -> FieldCipher<LocalKeys> {
+    cipher_of_instance(0)
+}
+
+/// The cipher of Lambda instance `instance`: the same master key, data keys of its own.
+fn cipher_of_instance(instance: u64) -> FieldCipher<LocalKeys> {
     let key = &order_api::FIELD_KEY;
-    let master = Arc::new(LocalMasterKey::new("FieldKey"));
+    let master = Arc::new(LocalMasterKey::new("FieldKey").starting_at(instance << 32));
     FieldCipher::new(LocalKeys::new(master, "order-api", key.actions, key.fields))
 }
 
@@ -155,6 +160,49 @@ async fn given_the_bus_is_down_then_503_and_a_retry_with_the_same_key_places_the
         "the failed attempt was not remembered"
     );
     assert_eq!(api.publisher().published().len(), 1);
+}
+
+#[tokio::test]
+async fn given_a_retry_after_an_unconfirmed_publish_then_consumers_take_the_order_placed_again_for_a_duplicate() {
+    // The first attempt's OrderPlaced went out, but its publish was not confirmed, so its
+    // answer was not kept and the client retried: here, on another Lambda instance.
+    let instance = |number: u64| {
+        let ports = Ports {
+            publisher: InMemoryPublisher::new(),
+            idempotency: Idempotency::new("order-api", InMemoryStore::new()),
+            views: InMemoryOrderViews::new(),
+            events: InMemoryEventStore::new(),
+            cipher: cipher_of_instance(number),
+        };
+        OrderApi::new(
+            ports,
+            Arc::new(ManualClock::new(Utc.with_ymd_and_hms(2026, 11, 23, 4, 45, 0).unwrap())),
+        )
+    };
+    let request = sample("post-order.function-url.json");
+    let (first, retry) = (instance(1), instance(2));
+    assert_eq!(first.handle(&request).await.status, 202);
+    assert_eq!(retry.handle(&request).await.status, 202);
+    let (sent, sent_again) = (&first.publisher().published()[0], &retry.publisher().published()[0]);
+    assert_eq!(sent.metadata.id, sent_again.metadata.id, "the same event");
+    let order_id = sent.data["orderId"].as_str().unwrap();
+    let token = |event: &envelope::Envelope<Value>| event.data["paymentToken"].clone();
+    assert_ne!(token(sent), token(sent_again), "sealed anew");
+    assert_eq!(token(sent)["subjectId"], order_id, "for its order");
+    let hash = |event: &envelope::Envelope<Value>| {
+        idempotency::PayloadHash::of_event(&event.metadata.event_type, event.metadata.version, &event.data).unwrap()
+    };
+    assert_eq!(hash(sent), hash(sent_again), "its consumers take it for a duplicate");
+
+    // Another order's token in its place is another payload: never taken for a duplicate.
+    let mut other_request = request.clone();
+    other_request.idempotency_key = Some("another-checkout".into());
+    assert_eq!(first.handle(&other_request).await.status, 202);
+    let other = &first.publisher().published()[1];
+    assert_ne!(other.data["orderId"], order_id);
+    let mut swapped = sent_again.clone();
+    swapped.data["paymentToken"] = token(other);
+    assert_ne!(hash(&swapped), hash(sent));
 }
 
 #[tokio::test]

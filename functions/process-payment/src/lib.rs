@@ -5,7 +5,12 @@
 //! test tokens (`tok_approve`, `tok_decline`, `tok_unavailable`, `tok_flaky`, ...) the demo uses.
 //!
 //! The payment token arrives sealed; this function alone may open it ([`FIELD_KEY`]), and
-//! only to hand it to the gateway: it is in no event it publishes and in no log line.
+//! only to hand it to the gateway: it is in no event it publishes and in no log line. It opens
+//! only for the order being charged (its event's subject and order id): a token copied from
+//! another order's event is parked naming the field, never its value, and so is a token in
+//! clear, whatever version the event claims (an upcast `InventoryReserved` v1 or `OrderPlaced`
+//! v2 still carries one): a clear token is bound to no order, and anyone who may put an event
+//! could write an old version with any token they know.
 
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -154,7 +159,10 @@ impl<G: PaymentGateway, K: KeyService> ProcessPayment<G, K> {
 
     async fn charge_of(&self, metadata: &Metadata, reserved: &InventoryReserved) -> Result<Charge, HandlerError> {
         let token = match &reserved.payment_token {
-            Some(token) => Some(self.cipher.reveal(personal::PAYMENT_TOKEN, token).await?),
+            Some(token) => {
+                let order = personal::subject(metadata, &reserved.order_id)?;
+                Some(self.cipher.reveal(personal::PAYMENT_TOKEN, order, token).await?)
+            }
             None => None,
         };
         Ok(Charge {

@@ -2,8 +2,9 @@
 //! the destination and a tracking number derived from the order id (a re-run assigns the
 //! same), and `OrderShipped` is published.
 //!
-//! The shipping address arrives sealed; this function alone may open it ([`FIELD_KEY`]) and
-//! publishes none of it.
+//! The shipping address arrives sealed; this function alone may open it ([`FIELD_KEY`]), for
+//! the order being shipped only (an address copied from another order's event is parked naming
+//! the field), and publishes none of it.
 
 use std::sync::Arc;
 
@@ -37,7 +38,10 @@ impl<K: KeyService> RecordHandler for ShipOrder<K> {
     async fn handle(&self, event: Envelope<Value>) -> Result<Vec<Envelope<Value>>, HandlerError> {
         let completed = event.into_typed::<PaymentCompleted>(&Location::root())?;
         let address: Option<ShippingAddress> = match &completed.data.shipping_address {
-            Some(sealed) => Some(self.cipher.open_json(personal::SHIPPING_ADDRESS, sealed).await?),
+            Some(sealed) => {
+                let order = personal::subject(&completed.metadata, &completed.data.order_id)?;
+                Some(self.cipher.open_json(personal::SHIPPING_ADDRESS, order, sealed).await?)
+            }
             None => None,
         };
         let country = address.as_ref().map(|a| a.country.as_str());

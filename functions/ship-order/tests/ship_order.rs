@@ -19,6 +19,9 @@ fn ship_order() -> InMemoryProcessor<ShipOrder<LocalKeys>> {
     in_memory("ship-order", ShipOrder::new(local_cipher(&FIELD_KEY), stopped_clock()))
 }
 
+/// The order of the paid-order sample.
+const ORDER: &str = "o-1001";
+
 /// The paid-order sample, its shipping address `sealed`, handled by a fresh ship-order.
 async fn shipped_to(sealed: &field_crypto::Sealed) -> InMemoryProcessor<ShipOrder<LocalKeys>> {
     let mut event = sample("payment-completed.sqs-eventbridge.json");
@@ -31,17 +34,23 @@ async fn shipped_to(sealed: &field_crypto::Sealed) -> InMemoryProcessor<ShipOrde
     processor
 }
 
-#[tokio::test]
-async fn given_a_sealed_address_then_the_carrier_is_chosen_by_its_country_and_none_of_it_is_published() {
-    let producer = sealing_cipher(&[personal::SHIPPING_ADDRESS]);
-    let address = ShippingAddress {
+fn amsterdam() -> ShippingAddress {
+    ShippingAddress {
         line1: "Keizersgracht 123".into(),
         line2: None,
         city: "Amsterdam".into(),
         postal_code: "1015 CJ".into(),
         country: "NL".into(),
-    };
-    let sealed = producer.seal_json(personal::SHIPPING_ADDRESS, &address).await.unwrap();
+    }
+}
+
+#[tokio::test]
+async fn given_a_sealed_address_then_the_carrier_is_chosen_by_its_country_and_none_of_it_is_published() {
+    let producer = sealing_cipher(&[personal::SHIPPING_ADDRESS]);
+    let sealed = producer
+        .seal_json(personal::SHIPPING_ADDRESS, ORDER, &amsterdam())
+        .await
+        .unwrap();
     let processor = shipped_to(&sealed).await;
     let shipped = &processor.parts().2.published()[0];
     assert_eq!(shipped.data["carrier"], "PostNL", "domestic");
@@ -60,6 +69,53 @@ async fn given_a_sealed_address_then_the_carrier_is_chosen_by_its_country_and_no
         "{}",
         parked[0].reason
     );
+}
+
+#[tokio::test]
+async fn given_an_address_moved_from_another_orders_event_then_it_is_parked_naming_the_field_never_its_value() {
+    let producer = sealing_cipher(&[personal::SHIPPING_ADDRESS]);
+    let elsewhere = producer
+        .seal_json(personal::SHIPPING_ADDRESS, "o-1002", &amsterdam())
+        .await
+        .unwrap();
+    let processor = shipped_to(&elsewhere).await;
+    assert!(processor.parts().2.published().is_empty(), "not shipped");
+    let parked = processor.parts().3.parked();
+    assert_eq!(parked.len(), 1);
+    assert!(
+        parked[0]
+            .reason
+            .contains("field `shippingAddress`: sealed for another subject"),
+        "{}",
+        parked[0].reason
+    );
+    assert!(
+        !parked[0].reason.contains("Keizersgracht") && !parked[0].reason.contains("Amsterdam"),
+        "{}",
+        parked[0].reason
+    );
+}
+
+#[tokio::test]
+async fn given_an_event_whose_subject_is_another_order_than_its_data_then_its_address_is_not_opened() {
+    // The address is o-1001's, the event says it is about o-1001, but is filed as o-1002's.
+    let producer = sealing_cipher(&[personal::SHIPPING_ADDRESS]);
+    let sealed = producer
+        .seal_json(personal::SHIPPING_ADDRESS, ORDER, &amsterdam())
+        .await
+        .unwrap();
+    let mut event = sample("payment-completed.sqs-eventbridge.json");
+    edit_envelope(&mut event, 0, |envelope| {
+        envelope["data"]["shippingAddress"] = serde_json::to_value(&sealed).unwrap();
+        envelope["metadata"]["subject"] = "o-1002".into();
+    })
+    .unwrap();
+    let processor = ship_order();
+    assert!(failed_ids(&processor, &event).await.unwrap().is_empty());
+    assert!(processor.parts().2.published().is_empty());
+    let parked = processor.parts().3.parked();
+    assert_eq!(parked[0].kind, "invalid-field");
+    assert!(parked[0].reason.contains("metadata.subject"), "{}", parked[0].reason);
 }
 
 #[tokio::test]

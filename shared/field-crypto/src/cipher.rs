@@ -100,9 +100,33 @@ pub enum CryptoError {
         /// What is wrong with it.
         reason: String,
     },
-    /// The ciphertext does not open under its data key: tampered with, or sealed for another field.
-    #[error("field `{field}`: the sealed value does not open (altered, or sealed for another field)")]
+    /// The ciphertext does not open under its data key: tampered with, or sealed for another
+    /// field or subject (its visible subject edited to pass for this one's).
+    #[error("field `{field}`: the sealed value does not open (altered, or sealed for another field or subject)")]
     Tampered {
+        /// The field.
+        field: String,
+    },
+    /// The value was sealed for another subject than the event's it is in: copied from another
+    /// event (another order's token in this order's event), so it is not opened.
+    #[error(
+        "field `{field}`: sealed for another subject than this event's (copied from another event); it opens only in its own subject's events"
+    )]
+    OtherSubject {
+        /// The field.
+        field: String,
+    },
+    /// The value names no subject: sealed before values were bound to their subject, it
+    /// could be opened in any event of its field, so it is opened in none.
+    #[error("field `{field}`: sealed before values were bound to their subject; it opens in no event")]
+    Unbound {
+        /// The field.
+        field: String,
+    },
+    /// The value is in clear where only a sealed one is used: a clear value is bound to no
+    /// subject, and any event can carry one (see [`FieldCipher::reveal`]).
+    #[error("field `{field}`: in clear, bound to no subject; only a value sealed for this event's subject is used")]
+    Unsealed {
         /// The field.
         field: String,
     },
@@ -183,6 +207,19 @@ fn nonce(use_number: u32) -> [u8; NONCE_LEN] {
     nonce
 }
 
+/// The associated data of a value of `field` sealed for `subject`: the field's length (4
+/// bytes, big-endian), the field, the subject. The length makes the pair unambiguous (no
+/// other field and subject give the same bytes), and a value sealed with the field alone as
+/// associated data (before values were bound) never opens under it.
+fn associated_data(field: &str, subject: &str) -> Vec<u8> {
+    let mut aad = Vec::with_capacity(4 + field.len() + subject.len());
+    // A field name is a short identifier; one over 4 GiB cannot be written by any caller.
+    aad.extend_from_slice(&u32::try_from(field.len()).unwrap_or(u32::MAX).to_be_bytes());
+    aad.extend_from_slice(field.as_bytes());
+    aad.extend_from_slice(subject.as_bytes());
+    aad
+}
+
 impl<K: KeyService> FieldCipher<K> {
     /// A cipher over `keys` with the default limits.
     pub fn new(keys: K) -> Self {
@@ -204,8 +241,12 @@ impl<K: KeyService> FieldCipher<K> {
         &self.keys
     }
 
-    /// `plaintext` sealed for `field`.
-    pub async fn seal(&self, field: &str, plaintext: &[u8]) -> Result<Sealed, CryptoError> {
+    /// `plaintext` sealed for `field` of `subject` (for an order's fields, the order id): it
+    /// opens only as that field of an event of that subject.
+    pub async fn seal(&self, field: &str, subject: &str, plaintext: &[u8]) -> Result<Sealed, CryptoError> {
+        if subject.is_empty() {
+            return Err(CryptoError::malformed(field, "no subject to seal it for"));
+        }
         let (cipher, use_number, data_key) = match self.next_use(field) {
             Some(reuse) => reuse,
             None => {
@@ -223,7 +264,7 @@ impl<K: KeyService> FieldCipher<K> {
         let nonce = nonce(use_number);
         let payload = Payload {
             msg: plaintext,
-            aad: field.as_bytes(),
+            aad: &associated_data(field, subject),
         };
         // Only fails for a plaintext beyond AES-GCM's 64 GB bound, which no event can carry.
         let sealed = cipher
@@ -235,24 +276,43 @@ impl<K: KeyService> FieldCipher<K> {
         Ok(Sealed {
             data_key,
             ciphertext: BASE64.encode(out),
+            subject_id: Some(subject.to_owned()),
         })
     }
 
-    /// `text` sealed for `field`.
-    pub async fn seal_text(&self, field: &str, text: &str) -> Result<Sealed, CryptoError> {
-        self.seal(field, text.as_bytes()).await
+    /// `text` sealed for `field` of `subject`.
+    pub async fn seal_text(&self, field: &str, subject: &str, text: &str) -> Result<Sealed, CryptoError> {
+        self.seal(field, subject, text.as_bytes()).await
     }
 
-    /// `value` as JSON, sealed for `field`.
-    pub async fn seal_json<T: Serialize>(&self, field: &str, value: &T) -> Result<Sealed, CryptoError> {
+    /// `value` as JSON, sealed for `field` of `subject`.
+    pub async fn seal_json<T: Serialize>(&self, field: &str, subject: &str, value: &T) -> Result<Sealed, CryptoError> {
         let json = Zeroizing::new(
             serde_json::to_vec(value).map_err(|e| CryptoError::malformed(field, format!("not JSON: {e}")))?,
         );
-        self.seal(field, &json).await
+        self.seal(field, subject, &json).await
     }
 
-    /// The value `sealed` holds for `field`.
-    pub async fn open(&self, field: &str, sealed: &Sealed) -> Result<Zeroizing<Vec<u8>>, CryptoError> {
+    /// The value `sealed` holds as `field` of an event of `subject`. A value sealed for
+    /// another subject, or for none, is refused before any key service call; one whose visible
+    /// subject was edited does not open (the subject is authenticated with the ciphertext).
+    pub async fn open(&self, field: &str, subject: &str, sealed: &Sealed) -> Result<Zeroizing<Vec<u8>>, CryptoError> {
+        if subject.is_empty() {
+            return Err(CryptoError::malformed(field, "no subject to open it for"));
+        }
+        match sealed.subject_id.as_deref() {
+            None => {
+                return Err(CryptoError::Unbound {
+                    field: field.to_owned(),
+                });
+            }
+            Some(sealed_for) if sealed_for != subject => {
+                return Err(CryptoError::OtherSubject {
+                    field: field.to_owned(),
+                });
+            }
+            Some(_) => {}
+        }
         for (part, text, limit) in [
             ("dataKey", &sealed.data_key, MAX_DATA_KEY_CHARS),
             ("ciphertext", &sealed.ciphertext, MAX_CIPHERTEXT_CHARS),
@@ -282,9 +342,11 @@ impl<K: KeyService> FieldCipher<K> {
         }
         let cipher = self.opening_key(field, data_key).await?;
         let (nonce, body) = ciphertext.split_at(NONCE_LEN);
+        // The event's subject, not the value's own claim: the two are equal here, and this
+        // way the associated data never comes from the value being checked.
         let payload = Payload {
             msg: body,
-            aad: field.as_bytes(),
+            aad: &associated_data(field, subject),
         };
         cipher
             .decrypt(Nonce::from_slice(nonce), payload)
@@ -294,24 +356,40 @@ impl<K: KeyService> FieldCipher<K> {
             })
     }
 
-    /// The text `sealed` holds for `field`.
-    pub async fn open_text(&self, field: &str, sealed: &Sealed) -> Result<String, CryptoError> {
-        let bytes = self.open(field, sealed).await?;
-        String::from_utf8(bytes.to_vec()).map_err(|_| CryptoError::malformed(field, "the value is not UTF-8 text"))
+    /// The text `sealed` holds as `field` of an event of `subject`. The text is the caller's
+    /// (one copy, not wiped on drop); the buffer it was opened into is wiped if it is not text.
+    pub async fn open_text(&self, field: &str, subject: &str, sealed: &Sealed) -> Result<String, CryptoError> {
+        let mut bytes = self.open(field, subject, sealed).await?;
+        // Moved out, not copied: the only copy in clear is the one handed over.
+        String::from_utf8(std::mem::take(&mut *bytes)).map_err(|err| {
+            drop(Zeroizing::new(err.into_bytes()));
+            CryptoError::malformed(field, "the value is not UTF-8 text")
+        })
     }
 
-    /// The JSON value `sealed` holds for `field`.
-    pub async fn open_json<T: DeserializeOwned>(&self, field: &str, sealed: &Sealed) -> Result<T, CryptoError> {
-        let bytes = self.open(field, sealed).await?;
+    /// The JSON value `sealed` holds as `field` of an event of `subject`.
+    pub async fn open_json<T: DeserializeOwned>(
+        &self,
+        field: &str,
+        subject: &str,
+        sealed: &Sealed,
+    ) -> Result<T, CryptoError> {
+        let bytes = self.open(field, subject, sealed).await?;
         serde_json::from_slice(&bytes)
             .map_err(|e| CryptoError::malformed(field, format!("the value is not as expected: {e}")))
     }
 
-    /// The text of `value` for `field`: opened when sealed, as it is when from before sealing.
-    pub async fn reveal(&self, field: &str, value: &Personal) -> Result<String, CryptoError> {
+    /// The text of `value` as `field` of an event of `subject`, to use: opened when sealed for
+    /// this subject, refused in clear ([`CryptoError::Unsealed`]). A clear value is bound to
+    /// nothing, and the version that would explain one (an event from before sealing, upcast)
+    /// is the sender's word: anyone who may put an event could write an old version with any
+    /// value they know in it. So one is read and carried as it is, never used.
+    pub async fn reveal(&self, field: &str, subject: &str, value: &Personal) -> Result<String, CryptoError> {
         match value {
-            Personal::Sealed(sealed) => self.open_text(field, sealed).await,
-            Personal::Clear(text) => Ok(text.clone()),
+            Personal::Sealed(sealed) => self.open_text(field, subject, sealed).await,
+            Personal::Clear(_) => Err(CryptoError::Unsealed {
+                field: field.to_owned(),
+            }),
         }
     }
 
@@ -391,5 +469,12 @@ mod tests {
         let key = [7u8; 32];
         let schedule = <aes::Aes256 as aes_gcm::aead::KeyInit>::new((&key).into());
         wiped_on_drop(&schedule);
+    }
+
+    #[test]
+    fn the_associated_data_tells_every_field_and_subject_apart() {
+        assert_ne!(associated_data("ab", "c"), associated_data("a", "bc"));
+        assert_eq!(&associated_data("field", "o-1")[..4], &[0, 0, 0, 5]);
+        assert_ne!(associated_data("paymentToken", "o-1"), b"paymentToken".to_vec());
     }
 }

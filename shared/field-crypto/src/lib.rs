@@ -2,19 +2,32 @@
 //!
 //! A personal value (a name, an email, an address, a payment token) is sealed on its own,
 //! under a data key that the master key (KMS in production, [`LocalMasterKey`] in the local
-//! cloud) issued for that field alone: the field's name is the key's encryption context and
-//! the ciphertext's associated data. So a role that may decrypt `customerEmail` cannot open a
-//! payment token, and a sealed value moved to another field does not open. Everything between
-//! the producer and the consumer that needs the value (the bus, queues, the archive, views,
-//! logs) carries only [`Sealed`] values.
+//! cloud) issued for that field alone: the field's name is the key's encryption context. The
+//! ciphertext's associated data is the field and the subject the value belongs to (for an
+//! order's fields, the order id). So a role that may decrypt `customerEmail` cannot open a
+//! payment token, a sealed value moved to another field does not open, and one copied into
+//! another order's event does not either: order A's token put in order B's `InventoryReserved`
+//! is refused, naming the field and never the value. Everything between the producer and the
+//! consumer that needs the value (the bus, queues, the archive, views, logs) carries only
+//! [`Sealed`] values.
 //!
 //! [`FieldCipher`] caches data keys, each for a bounded time and number of uses
 //! ([`CacheLimits`]), so a batch costs one key service call per field, not one per value.
 //!
 //! - **Sealing**: a data key per field from the master key (KMS `GenerateDataKey` with the
-//!   encryption context `field=<name>`), AES-256-GCM with the field's name as associated data.
-//!   A data key is used for at most 5 minutes and 10,000 values (the use's number is the
-//!   nonce, so nonces under a key never repeat); opened keys are kept in a bounded LRU.
+//!   encryption context `field=<name>`), AES-256-GCM with the field's name and the subject as
+//!   associated data. The subject is not in the encryption context: a data key per field
+//!   serves a whole batch of orders with one KMS call, and the roles' `kms:EncryptionContext:field`
+//!   conditions name the field alone. A data key is used for at most 5 minutes and 10,000
+//!   values (the use's number is the nonce, so nonces under a key never repeat); opened keys
+//!   are kept in a bounded LRU.
+//! - **Binding to the subject**: a [`Sealed`] value names its subject in clear, and the
+//!   subject is authenticated with the ciphertext. [`FieldCipher::open`] takes the subject of
+//!   the event the value is in: a value sealed for another subject is refused before any key
+//!   service call ([`CryptoError::OtherSubject`]), one whose visible subject was edited does
+//!   not open ([`CryptoError::Tampered`]), and one sealed before values were bound names none
+//!   and opens nowhere ([`CryptoError::Unbound`]). A value in clear is never used
+//!   ([`FieldCipher::reveal`]).
 //! - **Errors**: only a value that can never open with this key and context is permanent (the
 //!   record is parked naming the field); a refusal of the caller or of the key's state (access
 //!   denied while a grant propagates, a key disabled or pending deletion) and a key service

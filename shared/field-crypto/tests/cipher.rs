@@ -14,6 +14,8 @@ use field_crypto::{
 };
 
 const FIELDS: &[&str] = &["customerEmail", "paymentToken"];
+/// The subject values are sealed for: an order.
+const ORDER: &str = "o-1";
 
 /// Counts the calls that reach the key service.
 struct Counting {
@@ -61,21 +63,99 @@ fn both() -> [&'static str; 2] {
 async fn a_sealed_value_opens_to_itself_and_carries_nothing_of_it_in_clear() {
     let master = Arc::new(LocalMasterKey::new("FieldKey"));
     let cipher = cipher(&master, &both(), FIELDS, CacheLimits::default());
-    let sealed = cipher.seal_text("customerEmail", "ada@example.com").await.unwrap();
+    let sealed = cipher
+        .seal_text("customerEmail", ORDER, "ada@example.com")
+        .await
+        .unwrap();
     let wire = serde_json::to_string(&sealed).unwrap();
     assert!(!wire.contains("ada"), "{wire}");
     assert_eq!(
-        cipher.open_text("customerEmail", &sealed).await.unwrap(),
+        cipher.open_text("customerEmail", ORDER, &sealed).await.unwrap(),
         "ada@example.com"
     );
-    let revealed = cipher.reveal("customerEmail", &Personal::Sealed(sealed)).await.unwrap();
+    let revealed = cipher
+        .reveal("customerEmail", ORDER, &Personal::Sealed(sealed))
+        .await
+        .unwrap();
     assert_eq!(revealed, "ada@example.com");
+}
+
+#[tokio::test]
+async fn given_a_value_sealed_for_one_order_when_opened_in_another_orders_event_then_it_is_refused() {
+    let master = Arc::new(LocalMasterKey::new("FieldKey"));
+    let cipher = cipher(&master, &both(), FIELDS, CacheLimits::default());
+    let token = cipher.seal_text("paymentToken", "o-A", "tok_approve").await.unwrap();
     assert_eq!(
-        cipher
-            .reveal("paymentToken", &Personal::Clear("tok_old".into()))
-            .await
-            .unwrap(),
-        "tok_old"
+        token.subject_id.as_deref(),
+        Some("o-A"),
+        "the subject is named in clear"
+    );
+    assert_eq!(
+        cipher.open_text("paymentToken", "o-A", &token).await.unwrap(),
+        "tok_approve"
+    );
+    let asked = cipher.keys().decrypted.load(Ordering::Relaxed);
+
+    // Copied as it is into order B's event: refused before the key service is asked.
+    let moved = cipher.open_text("paymentToken", "o-B", &token).await.unwrap_err();
+    assert_eq!(
+        moved,
+        CryptoError::OtherSubject {
+            field: "paymentToken".into()
+        }
+    );
+    assert!(!moved.is_transient());
+    assert!(moved.to_string().starts_with("field `paymentToken`:"), "{moved}");
+    assert!(!moved.to_string().contains("tok_approve"), "{moved}");
+    assert_eq!(cipher.keys().decrypted.load(Ordering::Relaxed), asked);
+
+    // Its visible subject edited to pass for B's: the subject is authenticated, so it does not open.
+    let relabelled = field_crypto::Sealed {
+        subject_id: Some("o-B".into()),
+        ..token.clone()
+    };
+    let error = cipher.open_text("paymentToken", "o-B", &relabelled).await.unwrap_err();
+    assert_eq!(
+        error,
+        CryptoError::Tampered {
+            field: "paymentToken".into()
+        }
+    );
+
+    // Sealed before values were bound (no subject): it could be any order's, so it opens in none.
+    let unbound = field_crypto::Sealed {
+        subject_id: None,
+        ..token
+    };
+    let error = cipher.open_text("paymentToken", "o-A", &unbound).await.unwrap_err();
+    assert_eq!(
+        error,
+        CryptoError::Unbound {
+            field: "paymentToken".into()
+        }
+    );
+    assert!(!error.is_transient());
+}
+
+#[tokio::test]
+async fn a_value_in_clear_is_never_revealed_for_use() {
+    let master = Arc::new(LocalMasterKey::new("FieldKey"));
+    let cipher = cipher(&master, &both(), FIELDS, CacheLimits::default());
+    let error = cipher
+        .reveal("paymentToken", ORDER, &Personal::Clear("tok_old".into()))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        error,
+        CryptoError::Unsealed {
+            field: "paymentToken".into()
+        }
+    );
+    assert!(!error.is_transient());
+    assert!(!error.to_string().contains("tok_old"), "{error}");
+    assert!(
+        cipher.seal_text("paymentToken", "", "tok").await.is_err(),
+        "a value is always sealed for a subject"
     );
 }
 
@@ -83,9 +163,12 @@ async fn a_sealed_value_opens_to_itself_and_carries_nothing_of_it_in_clear() {
 async fn a_value_moved_to_another_field_or_altered_does_not_open() {
     let master = Arc::new(LocalMasterKey::new("FieldKey"));
     let cipher = cipher(&master, &both(), FIELDS, CacheLimits::default());
-    let sealed = cipher.seal_text("customerEmail", "ada@example.com").await.unwrap();
+    let sealed = cipher
+        .seal_text("customerEmail", ORDER, "ada@example.com")
+        .await
+        .unwrap();
     // Another field: its data key was issued for customerEmail, so the master key refuses it.
-    let moved = cipher.open_text("paymentToken", &sealed).await.unwrap_err();
+    let moved = cipher.open_text("paymentToken", ORDER, &sealed).await.unwrap_err();
     assert!(
         matches!(
             moved,
@@ -102,7 +185,7 @@ async fn a_value_moved_to_another_field_or_altered_does_not_open() {
     let mut bytes = altered.ciphertext.into_bytes();
     bytes[20] = if bytes[20] == b'A' { b'B' } else { b'A' };
     altered.ciphertext = String::from_utf8(bytes).unwrap();
-    let error = cipher.open_text("customerEmail", &altered).await.unwrap_err();
+    let error = cipher.open_text("customerEmail", ORDER, &altered).await.unwrap_err();
     assert_eq!(
         error,
         CryptoError::Tampered {
@@ -115,7 +198,7 @@ async fn a_value_moved_to_another_field_or_altered_does_not_open() {
         data_key: "A".repeat(field_crypto::MAX_DATA_KEY_CHARS + 4),
         ..sealed.clone()
     };
-    let error = cipher.open_text("customerEmail", &oversized).await.unwrap_err();
+    let error = cipher.open_text("customerEmail", ORDER, &oversized).await.unwrap_err();
     assert_eq!(
         error.to_string(),
         "field `customerEmail`: dataKey is 1028 characters; at most 1024"
@@ -130,7 +213,7 @@ async fn a_value_moved_to_another_field_or_altered_does_not_open() {
         ciphertext: "AAAA".into(),
         ..sealed
     };
-    let error = cipher.open_text("customerEmail", &short).await.unwrap_err();
+    let error = cipher.open_text("customerEmail", ORDER, &short).await.unwrap_err();
     assert!(error.to_string().contains("fewer than a nonce and a tag"), "{error}");
 }
 
@@ -139,13 +222,16 @@ async fn only_the_granted_actions_and_fields_are_allowed() {
     let master = Arc::new(LocalMasterKey::new("FieldKey"));
     let producer = cipher(&master, &[GENERATE_DATA_KEY], FIELDS, CacheLimits::default());
     let mailer = cipher(&master, &[DECRYPT], &["customerEmail"], CacheLimits::default());
-    let email = producer.seal_text("customerEmail", "ada@example.com").await.unwrap();
-    let token = producer.seal_text("paymentToken", "tok_approve").await.unwrap();
+    let email = producer
+        .seal_text("customerEmail", ORDER, "ada@example.com")
+        .await
+        .unwrap();
+    let token = producer.seal_text("paymentToken", ORDER, "tok_approve").await.unwrap();
     assert_eq!(
-        mailer.open_text("customerEmail", &email).await.unwrap(),
+        mailer.open_text("customerEmail", ORDER, &email).await.unwrap(),
         "ada@example.com"
     );
-    let denied = mailer.open_text("paymentToken", &token).await.unwrap_err();
+    let denied = mailer.open_text("paymentToken", ORDER, &token).await.unwrap_err();
     assert_eq!(
         denied.to_string(),
         "field `paymentToken`: not allowed: test is not authorized to perform kms:Decrypt with encryption context field=paymentToken"
@@ -153,8 +239,8 @@ async fn only_the_granted_actions_and_fields_are_allowed() {
     // Not about the value: a grant IAM has not propagated yet looks the same, so it is retried.
     assert!(denied.is_transient());
     // The producer seals but cannot open, not even what it sealed.
-    assert!(producer.open_text("customerEmail", &email).await.is_err());
-    assert!(mailer.seal_text("customerEmail", "x").await.is_err());
+    assert!(producer.open_text("customerEmail", ORDER, &email).await.is_err());
+    assert!(mailer.seal_text("customerEmail", ORDER, "x").await.is_err());
 }
 
 #[tokio::test]
@@ -167,7 +253,7 @@ async fn a_data_key_is_reused_until_its_uses_run_out_with_a_new_nonce_each_time(
     let cipher = cipher(&master, &both(), FIELDS, limits);
     let mut sealed = Vec::new();
     for _ in 0..7 {
-        sealed.push(cipher.seal_text("customerEmail", "same").await.unwrap());
+        sealed.push(cipher.seal_text("customerEmail", ORDER, "same").await.unwrap());
     }
     assert_eq!(
         cipher.keys().generated.load(Ordering::Relaxed),
@@ -179,11 +265,11 @@ async fn a_data_key_is_reused_until_its_uses_run_out_with_a_new_nonce_each_time(
     let ciphertexts: std::collections::BTreeSet<_> = sealed.iter().map(|s| s.ciphertext.clone()).collect();
     assert_eq!(ciphertexts.len(), 7, "the same value twice never seals the same");
     // Each field has its own key.
-    cipher.seal_text("paymentToken", "tok").await.unwrap();
+    cipher.seal_text("paymentToken", ORDER, "tok").await.unwrap();
     assert_eq!(cipher.keys().generated.load(Ordering::Relaxed), 4);
     // Opening: one decrypt per data key, then the cache.
     for s in &sealed {
-        assert_eq!(cipher.open_text("customerEmail", s).await.unwrap(), "same");
+        assert_eq!(cipher.open_text("customerEmail", ORDER, s).await.unwrap(), "same");
     }
     assert_eq!(cipher.keys().decrypted.load(Ordering::Relaxed), 3);
 }
@@ -197,20 +283,20 @@ async fn a_data_key_is_not_used_past_its_lifetime() {
         max_open_keys: NonZeroUsize::new(1).unwrap(),
     };
     let cipher = cipher(&master, &both(), FIELDS, limits);
-    let first = cipher.seal_text("customerEmail", "a").await.unwrap();
-    cipher.open_text("customerEmail", &first).await.unwrap();
+    let first = cipher.seal_text("customerEmail", ORDER, "a").await.unwrap();
+    cipher.open_text("customerEmail", ORDER, &first).await.unwrap();
     std::thread::sleep(Duration::from_millis(40));
-    let second = cipher.seal_text("customerEmail", "b").await.unwrap();
+    let second = cipher.seal_text("customerEmail", ORDER, "b").await.unwrap();
     assert_ne!(first.data_key, second.data_key, "an expired key seals no more");
-    cipher.open_text("customerEmail", &first).await.unwrap();
+    cipher.open_text("customerEmail", ORDER, &first).await.unwrap();
     assert_eq!(
         cipher.keys().decrypted.load(Ordering::Relaxed),
         2,
         "an expired opened key is asked again"
     );
     // One opened key kept at most: opening the other evicts it.
-    cipher.open_text("customerEmail", &second).await.unwrap();
-    cipher.open_text("customerEmail", &first).await.unwrap();
+    cipher.open_text("customerEmail", ORDER, &second).await.unwrap();
+    cipher.open_text("customerEmail", ORDER, &first).await.unwrap();
     assert_eq!(cipher.keys().decrypted.load(Ordering::Relaxed), 4);
 }
 
@@ -219,10 +305,13 @@ async fn the_same_master_key_name_seals_the_same_run_the_same_way() {
     let run = || async {
         let master = Arc::new(LocalMasterKey::new("FieldKey"));
         let cipher = cipher(&master, &both(), FIELDS, CacheLimits::default());
-        cipher.seal_text("customerEmail", "ada@example.com").await.unwrap()
+        cipher
+            .seal_text("customerEmail", ORDER, "ada@example.com")
+            .await
+            .unwrap()
     };
     assert_eq!(run().await, run().await);
     let other = Arc::new(LocalMasterKey::new("OtherKey"));
     let foreign = cipher(&other, &both(), FIELDS, CacheLimits::default());
-    assert!(foreign.open_text("customerEmail", &run().await).await.is_err());
+    assert!(foreign.open_text("customerEmail", ORDER, &run().await).await.is_err());
 }

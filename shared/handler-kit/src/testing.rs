@@ -73,10 +73,14 @@ pub fn local_cipher(setting: &crate::Setting) -> FieldCipher<LocalKeys> {
 }
 
 /// A cipher that may seal `fields` (the producer's grant) on the tests' master key, to make a
-/// test's sealed inputs. Its data keys differ from any other instance's: each is numbered
-/// from a start of its own.
+/// test's sealed inputs (each for a subject: `seal_text(field, order_id, value)`). Its data
+/// keys differ from any other instance's, as two Lambda instances' do: each instance numbers
+/// them from a start of its own, so a value sealed again by another instance is another
+/// ciphertext, and no two instances ever seal under one key and nonce.
 pub fn sealing_cipher(fields: &[&str]) -> FieldCipher<LocalKeys> {
-    let master = Arc::new(LocalMasterKey::new(TEST_KEY).starting_at(1 << 32));
+    static INSTANCES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+    let instance = INSTANCES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let master = Arc::new(LocalMasterKey::new(TEST_KEY).starting_at(instance << 32));
     FieldCipher::new(LocalKeys::new(
         master,
         "producer",

@@ -178,19 +178,38 @@ impl PayloadHash {
 }
 
 /// A JSON value as hashed: as it is, but for sealed personal values (`field_crypto::Sealed`:
-/// an object of exactly `dataKey` and `ciphertext`, both strings), which hash as one marker.
-/// A producer that publishes an event again (a retried request) seals the same value anew,
-/// under another nonce or data key: without the key no one can compare the two, so the hash
-/// compares everything else, and a retry is not taken for an id reused for other content.
+/// an object of `dataKey` and `ciphertext`, both strings, and `subjectId`, a string, but on
+/// values sealed before subjects were bound), which hash as the subject they are sealed for.
+///
+/// Not their ciphertext: a producer that publishes an event again seals the same values anew,
+/// under another nonce or data key, under the same event id (order-api, when a client retries
+/// `POST /orders` after a publish it could not confirm). Without the key no one can compare
+/// the two ciphertexts; counting them would take that retry for an id reused for other content
+/// and park it at every consumer. (A redelivery of one message carries the same ciphertext:
+/// it would pass either way.)
+///
+/// Their subject: a sealed value opens only in the events of the subject it was sealed for,
+/// and its producer seals one value per field and subject (an order's values, from one
+/// request), so two values of one field and subject are the same value sealed twice. A value
+/// copied from another order keeps that order's subject (edited, it no longer opens), so an
+/// event carrying it under a known id hashes apart from the genuine one: a payload mismatch,
+/// parked, never taken for the genuine event's duplicate. A value with no subject hashes as
+/// the bare marker it always did, so records written before subjects were bound still match
+/// their redeliveries.
 struct Canonical<'a>(&'a Value);
 
-/// What every sealed value hashes as.
+/// What a sealed value without a subject hashes as, and the start of what one with a subject does.
 const SEALED: &str = "(sealed)";
 
 fn is_sealed(object: &serde_json::Map<String, Value>) -> bool {
-    object.len() == 2
-        && matches!(object.get("dataKey"), Some(Value::String(_)))
-        && matches!(object.get("ciphertext"), Some(Value::String(_)))
+    let text = |key: &str| matches!(object.get(key), Some(Value::String(_)));
+    text("dataKey")
+        && text("ciphertext")
+        && match object.len() {
+            2 => true,
+            3 => text("subjectId"),
+            _ => false,
+        }
 }
 
 /// Whether `value` holds a sealed value anywhere.
@@ -206,7 +225,11 @@ impl Serialize for Canonical<'_> {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         use serde::ser::{SerializeMap, SerializeSeq};
         match self.0 {
-            Value::Object(object) if is_sealed(object) => serializer.serialize_str(SEALED),
+            // The marker and the subject it is sealed for, written straight into the hash.
+            Value::Object(object) if is_sealed(object) => match object.get("subjectId").and_then(Value::as_str) {
+                Some(subject) => serializer.collect_str(&format_args!("{SEALED} for {subject}")),
+                None => serializer.serialize_str(SEALED),
+            },
             Value::Object(object) => {
                 let mut map = serializer.serialize_map(Some(object.len()))?;
                 for (key, value) in object {
@@ -275,7 +298,8 @@ mod tests {
 
     #[test]
     fn a_value_sealed_again_hashes_the_same_and_every_other_change_still_counts() {
-        let sealed = |ciphertext: &str| serde_json::json!({ "dataKey": "a2V5", "ciphertext": ciphertext });
+        let sealed =
+            |ciphertext: &str| serde_json::json!({ "dataKey": "a2V5", "ciphertext": ciphertext, "subjectId": "o-1" });
         let first = serde_json::json!({ "orderId": "o-1", "contact": { "email": sealed("Zmlyc3Q=") }, "total": 5 });
         let again = serde_json::json!({ "orderId": "o-1", "contact": { "email": sealed("YWdhaW4=") }, "total": 5 });
         let hash = |data: &Value| PayloadHash::of_event("OrderPlaced", 3, data).unwrap();
@@ -293,6 +317,33 @@ mod tests {
             data
         };
         assert_ne!(hash(&with_extra(first)), hash(&with_extra(again)));
+    }
+
+    #[test]
+    fn given_a_token_swapped_for_another_orders_then_the_event_does_not_hash_as_the_genuine_one() {
+        let token = |ciphertext: &str, subject: &str| serde_json::json!({ "dataKey": "a2V5", "ciphertext": ciphertext, "subjectId": subject });
+        let reserved = |token: Value| serde_json::json!({ "orderId": "o-B", "total": 5, "paymentToken": token });
+        let hash = |data: &Value| PayloadHash::of_event("InventoryReserved", 2, data).unwrap();
+        let genuine = hash(&reserved(token("QkJCQg==", "o-B")));
+        // Order B's own token sealed again (a retried request): the same payload.
+        assert_eq!(genuine, hash(&reserved(token("Qi1hZ2Fpbg==", "o-B"))));
+        // Order A's token copied into B's event: another payload, so a mismatch, not a duplicate.
+        assert_ne!(genuine, hash(&reserved(token("QUFBQQ==", "o-A"))));
+        // The canonical form says the same.
+        assert_eq!(
+            genuine,
+            PayloadHash::of(&serde_json::json!({"type": "InventoryReserved", "version": 2,
+                "data": reserved(token("QkJCQg==", "o-B"))}))
+            .unwrap()
+        );
+        // A value sealed before subjects were bound hashes as it always did.
+        let unbound = reserved(serde_json::json!({ "dataKey": "a2V5", "ciphertext": "QkJCQg==" }));
+        let unbound_again = reserved(serde_json::json!({ "dataKey": "a2V5", "ciphertext": "b3RoZXI=" }));
+        assert_eq!(hash(&unbound), hash(&unbound_again));
+        assert_ne!(hash(&unbound), genuine);
+        let mut marked = unbound.clone();
+        marked["paymentToken"] = SEALED.into();
+        assert_eq!(hash(&unbound), hash(&marked), "the marker of before is unchanged");
     }
 
     #[test]

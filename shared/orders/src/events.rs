@@ -19,8 +19,29 @@ use serde_json::{Value, json};
 pub const SOURCE: &str = "shop.orders";
 
 /// The personal fields, each sealed under its own encryption context (the name is the
-/// context): a role may open only those its key grant names.
+/// context): a role may open only those its key grant names. Each is also sealed for its
+/// order (the subject), so it opens only in that order's events.
 pub mod personal {
+    use envelope::{EnvelopeError, Location, Metadata};
+
+    /// The subject an event's personal fields open for: the order it is about (`order_id`,
+    /// from its data), which must be its subject too. A step opens a value for the order it
+    /// acts on (charges, ships, tells), so a token copied from another order does not open;
+    /// an event whose subject names another order than its data is refused, so what is opened
+    /// and what is acted on can never be two orders.
+    pub fn subject<'a>(metadata: &Metadata, order_id: &'a str) -> Result<&'a str, EnvelopeError> {
+        if metadata.subject == order_id {
+            return Ok(order_id);
+        }
+        Err(EnvelopeError::InvalidField {
+            at: Location::root().field("metadata.subject"),
+            reason: format!(
+                "`{}` is not the order the event is about (`data.orderId` is `{order_id}`): its sealed fields open for neither",
+                metadata.subject
+            ),
+        })
+    }
+
     /// The customer's name, for notify-customer.
     pub const CUSTOMER_NAME: &str = "customerName";
     /// The customer's email, for notify-customer.
@@ -119,7 +140,8 @@ pub struct OrderPlaced {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub shipping_address: Option<Sealed>,
     /// The payment method's token, sealed for `paymentToken` (in clear only on orders placed
-    /// before version 3); without one, payment is declined.
+    /// before version 3, and then never charged: see [`Personal`]); without one, payment is
+    /// declined.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub payment_token: Option<Personal>,
 }
@@ -132,7 +154,10 @@ impl EventType for OrderPlaced {
 }
 
 /// Version 2 had `customerId` at the top and nothing personal but a payment token, in clear.
-/// The token stays as it was (a [`Personal::Clear`]): an upcaster holds no key to seal it.
+/// The token stays as it was (a [`Personal::Clear`]): an upcaster holds no key to seal it, and
+/// dropping it would turn the order into a decline for want of a payment method. The order is
+/// read, reserved and carried on as it is; process-payment refuses to charge a clear token
+/// (it is bound to no order, and the version is the sender's word), so it is parked there.
 fn order_placed_v2_to_v3(data: Value) -> Result<Value, String> {
     let Value::Object(mut v2) = data else {
         return Err("the data must be an object".to_owned());
@@ -185,7 +210,8 @@ pub struct InventoryReserved {
     pub total: u64,
     /// What was reserved.
     pub lines: Vec<StockLine>,
-    /// The payment method's token, carried sealed to the payment step.
+    /// The payment method's token, carried sealed to the payment step (in clear only when it
+    /// came so from an order placed before version 3: never charged).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub payment_token: Option<Personal>,
     /// How to reach the customer, sealed, carried on for notifications.
@@ -339,7 +365,8 @@ impl EventType for InventoryReserved {
 
 /// Version 1 carried the payment token as a string, in clear. A version 2 reader takes that as
 /// it is ([`Personal::Clear`]); what changed is what a version 2 producer may send (a sealed
-/// object, which a version 1 reader would refuse), so the data passes unchanged.
+/// object, which a version 1 reader would refuse), so the data passes unchanged. A clear token
+/// is read, never charged, whatever version it comes in: see [`Personal`].
 fn inventory_reserved_v1_to_v2(data: Value) -> Result<Value, String> {
     match data.get("paymentToken") {
         None | Some(Value::String(_) | Value::Null) => Ok(data),
@@ -420,6 +447,22 @@ mod tests {
             order_placed_v2_to_v3(json!({ "orderId": "o-1" })).unwrap_err(),
             "`customerId` is missing"
         );
+    }
+
+    #[test]
+    fn given_an_event_whose_subject_is_another_order_than_its_data_then_its_fields_open_for_neither() {
+        let about_o1 = |subject: &str| {
+            let released = InventoryReleased {
+                order_id: "o-1".into(),
+                customer_id: "c-1".into(),
+                lines: Vec::new(),
+            };
+            envelope::Envelope::new(subject, chrono::DateTime::UNIX_EPOCH, released).metadata
+        };
+        assert_eq!(personal::subject(&about_o1("o-1"), "o-1").unwrap(), "o-1");
+        let error = personal::subject(&about_o1("o-2"), "o-1").unwrap_err();
+        assert_eq!(error.kind(), "invalid-field");
+        assert!(error.to_string().contains("metadata.subject"), "{error}");
     }
 
     #[test]

@@ -87,17 +87,23 @@ impl std::fmt::Debug for ValidOrder {
 }
 
 impl ValidOrder {
-    /// The event that places the order, each personal field sealed for itself.
+    /// The event that places the order, each personal field sealed for itself and for this
+    /// order (the subject of its events), so it opens in this order's events alone.
     pub async fn seal<K: KeyService>(self, cipher: &FieldCipher<K>) -> Result<OrderPlaced, CryptoError> {
+        let order = self.order_id.as_str();
         let contact = Contact {
-            name: cipher.seal_text(personal::CUSTOMER_NAME, &self.customer_name).await?,
-            email: cipher.seal_text(personal::CUSTOMER_EMAIL, &self.customer_email).await?,
+            name: cipher
+                .seal_text(personal::CUSTOMER_NAME, order, &self.customer_name)
+                .await?,
+            email: cipher
+                .seal_text(personal::CUSTOMER_EMAIL, order, &self.customer_email)
+                .await?,
         };
         let shipping_address = cipher
-            .seal_json(personal::SHIPPING_ADDRESS, &self.shipping_address)
+            .seal_json(personal::SHIPPING_ADDRESS, order, &self.shipping_address)
             .await?;
         let payment_token = match &self.payment_token {
-            Some(token) => Some(cipher.seal_text(personal::PAYMENT_TOKEN, token).await?.into()),
+            Some(token) => Some(cipher.seal_text(personal::PAYMENT_TOKEN, order, token).await?.into()),
             None => None,
         };
         Ok(OrderPlaced {
@@ -487,11 +493,14 @@ mod tests {
         }
         let contact = placed.customer.contact.unwrap();
         assert_eq!(
-            cipher.open_text(personal::CUSTOMER_NAME, &contact.name).await.unwrap(),
+            cipher
+                .open_text(personal::CUSTOMER_NAME, "o-1", &contact.name)
+                .await
+                .unwrap(),
             "Ada Lovelace"
         );
         let address: ShippingAddress = cipher
-            .open_json(personal::SHIPPING_ADDRESS, &placed.shipping_address.unwrap())
+            .open_json(personal::SHIPPING_ADDRESS, "o-1", &placed.shipping_address.unwrap())
             .await
             .unwrap();
         assert_eq!(address.city, "Amsterdam");
@@ -499,8 +508,12 @@ mod tests {
             panic!("token not sealed")
         };
         assert_eq!(
-            cipher.open_text(personal::PAYMENT_TOKEN, &token).await.unwrap(),
+            cipher.open_text(personal::PAYMENT_TOKEN, "o-1", &token).await.unwrap(),
             "tok_approve"
+        );
+        assert!(
+            cipher.open_text(personal::PAYMENT_TOKEN, "o-2", &token).await.is_err(),
+            "another order's event does not open it"
         );
     }
 

@@ -23,6 +23,7 @@ fn sealed(what: &str) -> Sealed {
     Sealed {
         data_key: format!("key-of-{what}"),
         ciphertext: format!("sealed-{what}"),
+        subject_id: Some("o-1".into()),
     }
 }
 
