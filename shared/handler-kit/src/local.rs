@@ -342,7 +342,7 @@ impl PublishesTo<Bus> for LocalPlatform {
 
     fn publisher(&self, outputs: &Bus) -> Result<LocalPublisher, ConfigError> {
         let setting = outputs.destination().unwrap_or(crate::function::EVENT_BUS_NAME);
-        Ok(self.publisher(Destination::Bus(self.setting(&setting)?)))
+        Ok(self.publisher(Destination::Bus(self.setting(&setting)?, outputs.sources)))
     }
 }
 
@@ -366,7 +366,8 @@ impl PublishesTo<Nowhere> for LocalPlatform {
 /// Where a local publisher sends.
 #[derive(Debug, Clone)]
 enum Destination {
-    Bus(String),
+    /// The bus's name, and the sources the function may put there.
+    Bus(String, &'static [&'static str]),
     Topic(String, AttributesOf),
     Nowhere,
 }
@@ -399,13 +400,26 @@ impl Publisher for LocalPublisher {
             ));
         }
         match &self.destination {
-            Destination::Bus(bus) => {
+            Destination::Bus(bus, sources) => {
                 // EventBridge refuses an entry over its limit (1 MB) for good, and takes the others.
+                // An entry of a source the function's role may not put fails alone, as the role's
+                // `events:source` condition fails it on AWS; retried like any access denied.
                 let mut failed = Vec::new();
                 let mut accepted = Vec::new();
                 for (index, event) in events.iter().enumerate() {
                     let size = event.to_put_events_entry().map(|e| e.size()).unwrap_or(usize::MAX);
-                    if size > MAX_ENTRY_BYTES {
+                    if !sources.contains(&event.metadata.source.as_str()) {
+                        failed.push(FailedEntry {
+                            index,
+                            code: "NotAuthorizedForSourceException".into(),
+                            message: format!(
+                                "not authorized for the source {}: this function puts only {}",
+                                event.metadata.source,
+                                sources.join(", ")
+                            ),
+                            permanent: false,
+                        });
+                    } else if size > MAX_ENTRY_BYTES {
                         failed.push(FailedEntry {
                             index,
                             code: "ValidationException".into(),
@@ -700,7 +714,9 @@ mod tests {
 
     /// An envelope of about `bytes`.
     fn of_size(bytes: usize) -> Envelope<Value> {
-        let time = chrono::DateTime::parse_from_rfc3339("2026-11-23T09:00:00Z").unwrap().to_utc();
+        let time = chrono::DateTime::parse_from_rfc3339("2026-11-23T09:00:00Z")
+            .unwrap()
+            .to_utc();
         let note = "x".repeat(bytes);
         Envelope::new("o-1", time, Noted { note }).to_untyped().unwrap()
     }
@@ -728,10 +744,27 @@ mod tests {
             Arc::new(world),
         );
         // EventBridge and SQS went to 1 MB in January 2026: 900 KB goes out, 1.1 MB does not.
-        let bus = PublishesTo::<Bus>::publisher(&platform, &Bus { sources: &["shop.orders"] }).unwrap();
+        let bus = PublishesTo::<Bus>::publisher(
+            &platform,
+            &Bus {
+                sources: &["shop.orders"],
+            },
+        )
+        .unwrap();
         bus.publish(&[of_size(900 * 1024)]).await.unwrap();
         let refused = bus.publish(&[of_size(1100 * 1024)]).await.unwrap_err();
         assert!(refused.failed[0].permanent && refused.failed[0].code == "ValidationException");
+        // A source the function does not declare fails as its role's condition fails it on AWS.
+        let sensors_only = PublishesTo::<Bus>::publisher(
+            &platform,
+            &Bus {
+                sources: &["iot.sensors"],
+            },
+        )
+        .unwrap();
+        let refused = sensors_only.publish(&[of_size(10)]).await.unwrap_err();
+        assert_eq!(refused.failed[0].code, "NotAuthorizedForSourceException");
+        assert!(!refused.failed[0].permanent, "retried, as access denied is");
 
         // SNS stayed at 256 KB.
         let topic = Topic {
@@ -743,7 +776,10 @@ mod tests {
         alerts.publish(&[of_size(200 * 1024)]).await.unwrap();
         let refused = alerts.publish(&[of_size(300 * 1024)]).await.unwrap_err();
         assert!(refused.failed[0].permanent, "{refused}");
-        assert!(refused.failed[0].message.contains("over the 262144-byte limit"), "{refused}");
+        assert!(
+            refused.failed[0].message.contains("over the 262144-byte limit"),
+            "{refused}"
+        );
 
         let sent: Vec<usize> = outbox
             .drain()
@@ -754,7 +790,7 @@ mod tests {
                 Sent::Messages { .. } => 0,
             })
             .collect();
-        assert_eq!(sent, [1, 0, 1, 0], "what went out, call by call");
+        assert_eq!(sent, [1, 0, 0, 1, 0], "what went out, call by call");
     }
 
     struct Nothing;
