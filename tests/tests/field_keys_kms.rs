@@ -1,6 +1,7 @@
 //! The KMS master key of sealed fields (moto in server mode, through the real SDK): data keys
-//! issued and opened with the field as encryption context; another field's context does not
-//! open one; an unknown key is refused for good and an unreachable KMS is worth a retry.
+//! issued and opened with the field as encryption context, one per field whatever the order;
+//! another field's context does not open one; an unknown key (a new one not visible yet, or a
+//! key id a deploy will fix) and an unreachable KMS are both worth a retry.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a panic is how a test reports failure
 
@@ -30,9 +31,12 @@ async fn field_key() -> KmsKeys {
 #[tokio::test]
 async fn a_value_sealed_under_kms_opens_for_its_field_only() {
     let cipher = FieldCipher::new(field_key().await);
-    let sealed = cipher.seal_text("customerEmail", "ada@example.com").await.unwrap();
+    let sealed = cipher
+        .seal_text("customerEmail", "o-1", "ada@example.com")
+        .await
+        .unwrap();
     assert_eq!(
-        cipher.open_text("customerEmail", &sealed).await.unwrap(),
+        cipher.open_text("customerEmail", "o-1", &sealed).await.unwrap(),
         "ada@example.com"
     );
     let data_key = base64::engine::general_purpose::STANDARD
@@ -47,16 +51,20 @@ async fn a_value_sealed_under_kms_opens_for_its_field_only() {
         matches!(refused, KeyError::Invalid(_) | KeyError::Denied(_)),
         "another field's context must not open the key: {refused:?}"
     );
-    // Sealing again within the cache's bounds asks KMS for no new key.
-    let again = cipher.seal_text("customerEmail", "grace@example.com").await.unwrap();
+    // Sealing again within the cache's bounds, for another order, asks KMS for no new key.
+    let again = cipher
+        .seal_text("customerEmail", "o-2", "grace@example.com")
+        .await
+        .unwrap();
     assert_eq!(again.data_key, sealed.data_key);
 }
 
 #[tokio::test]
-async fn an_unknown_key_is_refused_for_good_and_an_unreachable_kms_is_worth_a_retry() {
+async fn an_unknown_key_and_an_unreachable_kms_are_both_worth_a_retry() {
     let unknown = KmsKeys::new(client().await, "11111111-2222-3333-4444-555555555555");
     let error = unknown.generate_data_key("customerEmail").await.unwrap_err();
     assert!(matches!(error, KeyError::Denied(_)), "{error:?}");
+    assert!(error.is_transient(), "not about a value: {error:?}");
 
     let unreachable = KmsKeys::new(
         aws_sdk_kms::Client::new(&motoserver::unreachable_sdk_config().await),
@@ -64,4 +72,5 @@ async fn an_unknown_key_is_refused_for_good_and_an_unreachable_kms_is_worth_a_re
     );
     let error = unreachable.generate_data_key("customerEmail").await.unwrap_err();
     assert!(matches!(error, KeyError::Unavailable(_)), "{error:?}");
+    assert!(error.is_transient());
 }

@@ -65,8 +65,9 @@ impl From<EnvelopeError> for HandlerError {
     }
 }
 
-/// A sealed field that cannot be opened: retried when the key service did not answer, parked
-/// (with the field named, never its value) when the role may not or the value is broken.
+/// A sealed field that cannot be opened: retried when the key service refused the caller or the
+/// key (a grant propagating, a key disabled) or did not answer, parked (with the field named,
+/// never its value) when the value can never open here (broken, or sealed for another event).
 impl From<field_crypto::CryptoError> for HandlerError {
     fn from(err: field_crypto::CryptoError) -> Self {
         let class = if err.is_transient() {
