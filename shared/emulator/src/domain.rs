@@ -1,7 +1,8 @@
 //! What a domain brings to the local cloud, which knows none: its functions (declarations and
-//! builders), its event types, where its samples live, a demo with its own invariants, and
-//! what the CLI asks of it about its streams (which it owns, rebuilding its views, a view as of
-//! an instant). What a domain does not offer answers [`DomainError::Unsupported`].
+//! builders), its event types, where its samples live, a demo with its own invariants, what
+//! the CLI asks of it about its streams (which it owns, rebuilding its views, a view as of an
+//! instant) and the outcome of a scenario file, checked, for comparing with a deployment. What
+//! a domain does not offer answers [`DomainError::Unsupported`].
 
 use std::future::Future;
 use std::path::Path;
@@ -93,6 +94,18 @@ pub struct DemoReport {
     pub violations: Vec<String>,
 }
 
+/// What a scenario file came to on a domain's fault-free run, checked by the domain's own
+/// invariants: what `localcloud play --outcome` writes, for the end-to-end tests to compare
+/// with what a deployment's resources hold after the same scenario.
+#[derive(Debug, Clone, Default)]
+pub struct ScenarioOutcome {
+    /// The domain's summary and the invariants that do not hold.
+    pub report: DemoReport,
+    /// What the run ended with, as JSON in the domain's own shape (its `domain` and
+    /// `violations` among it), for a harness in another language to read.
+    pub json: Value,
+}
+
 /// A demo run of one domain on a local cloud.
 pub trait DemoRun {
     /// Its cloud, e.g. to watch the timeline.
@@ -173,6 +186,22 @@ pub trait Domain {
         })))
     }
 
+    /// Plays `scenario` on a local cloud with no injected faults, then checks it with the
+    /// domain's own invariants (`localcloud play --outcome`): what the local cloud computes
+    /// for the scenario, which a deployment playing the same file must come to as well.
+    fn outcome<'a>(
+        &'a self,
+        template: &'a Path,
+        scenario: &'a Scenario,
+        functions: &'a FunctionCatalogue,
+    ) -> DomainFuture<'a, ScenarioOutcome> {
+        let _ = (template, scenario, functions);
+        Box::pin(std::future::ready(Err(DomainError::Unsupported {
+            domain: self.name(),
+            what: "the outcome of a scenario file (`localcloud play --outcome`)",
+        })))
+    }
+
     /// Its view of `stream` folded from `past`, the stream's events that had happened by an
     /// instant, as readable text (`localcloud history`).
     fn view_as_of(&self, stream: &str, past: Vec<Envelope<Value>>) -> Result<String, DomainError> {
@@ -242,8 +271,7 @@ mod tests {
     }
 
     #[tokio::test(start_paused = true)]
-    async fn given_a_domain_without_views_when_asked_to_rebuild_them_or_for_one_then_the_error_names_it_and_the_command()
-     {
+    async fn given_a_domain_without_views_or_outcomes_when_asked_for_them_then_the_error_names_it_and_the_command() {
         let template = sam_template::Template::from_yaml(
             "AWSTemplateFormatVersion: \"2010-09-09\"\nResources:\n  Queue:\n    Type: AWS::SQS::Queue\n",
             &sam_template::Options::default(),
@@ -260,6 +288,18 @@ mod tests {
         assert_eq!(
             rebuild.to_string(),
             "the bare domain does not support rebuilding its views (`localcloud rebuild`)"
+        );
+        let outcome = Bare
+            .outcome(
+                Path::new("template.yaml"),
+                &Scenario::default(),
+                &FunctionCatalogue::default(),
+            )
+            .await
+            .unwrap_err();
+        assert_eq!(
+            outcome.to_string(),
+            "the bare domain does not support the outcome of a scenario file (`localcloud play --outcome`)"
         );
         let view = Bare.view_as_of("shop.bare#b-1", Vec::new()).unwrap_err();
         assert_eq!(
