@@ -1,13 +1,16 @@
 //! The orders domain as the local cloud's CLI asks for it: its functions and event types, the
-//! demo (a shop placing the demo's mix), rebuilding the order views from the event store, and
-//! an order's view as of an instant.
+//! demo (a shop placing the demo's mix), rebuilding the order views from the event store, an
+//! order's view as of an instant, and the checked outcome of a scenario file.
 
 use std::future::Future;
 use std::path::Path;
 use std::pin::Pin;
 
 use emulator::cloud::{CloudOptions, LocalCloud};
-use emulator::domain::{DemoOptions, DemoReport, DemoRun, Domain, DomainError, DomainFuture, RebuildReport};
+use emulator::domain::{
+    DemoOptions, DemoReport, DemoRun, Domain, DomainError, DomainFuture, RebuildReport, ScenarioOutcome,
+};
+use emulator::faults::Faults;
 use emulator::functions::FunctionCatalogue;
 use emulator::scenario::Scenario;
 use envelope::Envelope;
@@ -17,8 +20,9 @@ use order_stores::InMemoryOrderViews;
 use orders::lifecycle::OrderView;
 use serde_json::Value;
 
+use crate::expected::expected_json;
 use crate::mix::place_mix;
-use crate::shop::Shop;
+use crate::shop::{SCENARIO_STOCK, Shop};
 use crate::summary::summary;
 
 /// The orders domain, as the local cloud's CLI bundles it.
@@ -120,6 +124,32 @@ impl Domain for Orders {
                     .map(|difference| format!("  differs: {difference}")),
             );
             Ok(RebuildReport { lines, matches })
+        })
+    }
+
+    /// The scenario played on a shop stocked with [`SCENARIO_STOCK`] of each sku, seed 1, no
+    /// faults, as the scenario file's test plays it, and checked with every invariant of the
+    /// demo.
+    fn outcome<'a>(
+        &'a self,
+        template: &'a Path,
+        scenario: &'a Scenario,
+        functions: &'a FunctionCatalogue,
+    ) -> DomainFuture<'a, ScenarioOutcome> {
+        Box::pin(async move {
+            let failed = |source: String| DomainError::failed(self.name(), "outcome", source);
+            let mut shop = Shop::open(template, 1, Faults::none(), SCENARIO_STOCK, functions)
+                .map_err(|e| DomainError::failed(self.name(), "outcome", e))?;
+            shop.play(scenario).map_err(failed)?;
+            let outcome = shop.settle().await;
+            let json = expected_json(&shop, &outcome);
+            Ok(ScenarioOutcome {
+                report: DemoReport {
+                    summary: summary(&shop, &outcome),
+                    violations: outcome.violations,
+                },
+                json,
+            })
         })
     }
 

@@ -5,7 +5,7 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
-use emulator::cloud::clock_text;
+use emulator::cloud::{Exchange, clock_text};
 use idempotency::InMemoryStore;
 use order_stores::{InMemoryInventory, InMemoryOrderViews, Inventory, OrderViews};
 use orders::lifecycle::{OrderStatus, OrderView};
@@ -29,6 +29,9 @@ pub struct Outcome {
     pub dead_by_faults: Vec<String>,
     /// Notifications sent, per topic.
     pub notifications: BTreeMap<String, Notified>,
+    /// Each request's last answer by its label: its HTTP status, or none when the function
+    /// failed instead of answering.
+    pub answers: BTreeMap<String, Option<u64>>,
     /// Invariants that do not hold.
     pub violations: Vec<String>,
 }
@@ -71,6 +74,7 @@ impl Shop {
         let mut violations = Vec::new();
         self.check_settled(&mut violations);
         let accepted = self.check_answers(&mut violations);
+        outcome.answers = self.answers();
         let shipped = self.check_orders(&accepted, &mut outcome, &mut violations).await;
         self.check_stock(&shipped, &mut outcome, &mut violations).await;
         self.check_queues(&mut outcome, &mut violations);
@@ -98,12 +102,7 @@ impl Shop {
         let mut accepted: BTreeMap<String, &Placed> = BTreeMap::new();
         let mut first_ids: BTreeMap<String, String> = BTreeMap::new();
         for exchange in self.cloud.exchanges() {
-            let status = exchange
-                .response
-                .as_ref()
-                .ok()
-                .and_then(|r| r.get("statusCode"))
-                .and_then(Value::as_u64);
+            let status = status_of(exchange);
             let body: Value = exchange
                 .response
                 .as_ref()
@@ -154,6 +153,15 @@ impl Shop {
             }
         }
         accepted
+    }
+
+    /// Each request's last answer (a client's retries of a 5xx or 409 end in one), by label.
+    fn answers(&self) -> BTreeMap<String, Option<u64>> {
+        self.cloud
+            .exchanges()
+            .iter()
+            .map(|exchange| (exchange.label.clone(), status_of(exchange)))
+            .collect()
     }
 
     /// Each accepted order ends as its path says in its tracking view, each effect decided
@@ -416,6 +424,16 @@ impl Shop {
         }
         by_subject
     }
+}
+
+/// The HTTP status an exchange was answered with; none when the function failed.
+fn status_of(exchange: &Exchange) -> Option<u64> {
+    exchange
+        .response
+        .as_ref()
+        .ok()
+        .and_then(|r| r.get("statusCode"))
+        .and_then(Value::as_u64)
 }
 
 /// The gateway charged an order once if it is to ship, never otherwise.

@@ -4,8 +4,10 @@
 //!
 //! [`shop`] opens the shop and plays orders on it; [`mix`] makes the orders (the demo's mix of
 //! happy, flaky, declined and sold-out ones); [`customers`] the made-up people who place them;
-//! [`invariants`] checks a finished run; [`summary`](mod@summary) reads it out; [`domain`] is what the CLI
-//! asks of the orders domain (its demo, rebuilding the order views, an order as of an instant).
+//! [`invariants`] checks a finished run; [`summary`](mod@summary) reads it out; [`expected`]
+//! writes what it ended with as JSON, for comparing with a deployment; [`domain`] is what the
+//! CLI asks of the orders domain (its demo, rebuilding the order views, an order as of an
+//! instant, the outcome of a scenario file).
 //!
 //! The demo (`make demo`, first of the domains) places the mix through order-api's Function
 //! URL: happy orders, a declined card, out of stock, a payment gateway down once, client
@@ -17,6 +19,7 @@
 
 pub mod customers;
 pub mod domain;
+pub mod expected;
 pub mod invariants;
 pub mod mix;
 pub mod shop;
@@ -26,9 +29,10 @@ use handler_kit::local::{self, Registration};
 
 pub use customers::{customer_name, personal_values, shipping_address};
 pub use domain::Orders;
+pub use expected::expected_json;
 pub use invariants::{Notified, Outcome};
 pub use mix::{Kind, demo_mix, place_mix};
-pub use shop::{IN_STOCK, SOLD_OUT, Shop, ShopError, VIRTUAL_DEADLINE_MS, stock_shelves};
+pub use shop::{IN_STOCK, SCENARIO_STOCK, SOLD_OUT, Shop, ShopError, VIRTUAL_DEADLINE_MS, stock_shelves};
 pub use summary::summary;
 
 /// The orders functions, each from its crate's declaration and builder.

@@ -37,6 +37,12 @@ pub const IN_STOCK: [(&str, u64); 2] = [("SKU-RED-MUG", 1250), ("SKU-TEA-100G", 
 /// The sku with no stock.
 pub const SOLD_OUT: &str = "SKU-SOLD-OUT";
 
+/// Units of each in-stock sku the shop starts with when it plays a scenario file: far more
+/// than a file orders (the demo's twelve orders take at most three units a line), so only the
+/// sold-out sku rejects an order, as each order's path says. The end-to-end harness stocks the
+/// deployed inventory table the same, from the outcome's `stock_initial`.
+pub const SCENARIO_STOCK: u64 = 1_000;
+
 /// The shop cannot open.
 #[derive(Debug, thiserror::Error)]
 pub enum ShopError {
