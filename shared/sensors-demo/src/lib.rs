@@ -9,7 +9,13 @@
 //! time. It prints per sensor a one-line chart of its windows against its band with the alerts
 //! marked, the alerts with their sites' local times, and the invariants. Its size is fixed:
 //! `--size` sizes only the orders demo.
+//!
+//! [`Domain::outcome`] plays the demo's scenario file without faults (`localcloud play
+//! --outcome`): [`expected`] writes the checked run as the JSON the end-to-end harness compares
+//! a deployment with; a file other than the generated scenario is refused ([`NotGenerated`]).
 
+pub mod error;
+pub mod expected;
 pub mod generate;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -20,8 +26,10 @@ use std::pin::Pin;
 
 use chrono::{DateTime, TimeZone, Utc};
 use emulator::cloud::{CloudOptions, LocalCloud, clock_text};
-use emulator::domain::{DemoOptions, DemoReport, DemoRun, Domain, DomainError};
+use emulator::domain::{DemoOptions, DemoReport, DemoRun, Domain, DomainError, DomainFuture, ScenarioOutcome};
+use emulator::faults::Faults;
 use emulator::functions::FunctionCatalogue;
+use emulator::scenario::Scenario;
 use emulator::topology::Topology;
 use handler_kit::local::{self, Registration};
 use sensors::alerts::{AlertSettings, final_alerts};
@@ -29,6 +37,8 @@ use sensors::catalogue::Catalogue;
 use sensors::windows::{Verdict, WindowKey, WindowSettings, final_verdicts};
 use serde_json::Value;
 
+pub use crate::error::NotGenerated;
+pub use crate::expected::expected_json;
 use crate::generate::{Fate, Generated, Plan, generate};
 
 /// The sensor catalogue the demo and the scenario files use (the items of the deployed table).
@@ -115,6 +125,31 @@ impl Domain for Sensors {
         Ok(Box::new(site))
     }
 
+    /// The demo's scenario, seed 1, with no faults: the file must be the scenario the site
+    /// generates (its invariants judge each reading by its generated fate), or it is refused.
+    fn outcome<'a>(
+        &'a self,
+        template: &'a Path,
+        scenario: &'a Scenario,
+        functions: &'a FunctionCatalogue,
+    ) -> DomainFuture<'a, ScenarioOutcome> {
+        Box::pin(async move {
+            let failed = |source: String| DomainError::failed(self.name(), "outcome", source);
+            let mut site = Site::new(template, 1, Faults::none(), DEMO_MINUTES, functions).map_err(failed)?;
+            site.ensure_generated(scenario)
+                .map_err(|e| DomainError::failed(self.name(), "outcome", e))?;
+            site.play(scenario).map_err(failed)?;
+            let checked = site.settle().await;
+            Ok(ScenarioOutcome {
+                json: expected_json(&checked),
+                report: DemoReport {
+                    summary: summary(&site, &checked),
+                    violations: checked.violations,
+                },
+            })
+        })
+    }
+
     fn demo(
         &self,
         template: &Path,
@@ -137,6 +172,8 @@ pub struct Site {
     cloud: LocalCloud,
     catalogue: Catalogue,
     generated: Generated,
+    /// Minutes of readings and the seed it generated them with (what [`NotGenerated`] names).
+    plan: (i64, u64),
 }
 
 impl Site {
@@ -222,6 +259,41 @@ impl Site {
             cloud,
             catalogue,
             generated,
+            plan: (minutes, seed),
+        })
+    }
+
+    /// `scenario` is the one the site generated, or where it first differs: the invariants
+    /// judge each reading by the fate the generator gave it, so they can judge no other.
+    pub fn ensure_generated(&self, scenario: &Scenario) -> Result<(), NotGenerated> {
+        let generated = &self.generated.scenario;
+        let difference = if scenario.start != generated.start {
+            format!(
+                "it starts at {}, the generated one at {}",
+                scenario
+                    .start
+                    .map_or("no stated instant".to_owned(), sensors::time::utc),
+                generated
+                    .start
+                    .map_or("no stated instant".to_owned(), sensors::time::utc)
+            )
+        } else if let Some(step) = (0..scenario.steps.len().max(generated.steps.len()))
+            .find(|&i| scenario.steps.get(i) != generated.steps.get(i))
+        {
+            format!(
+                "step {} differs; it has {} steps, the generated one {}",
+                step + 1,
+                scenario.steps.len(),
+                generated.steps.len()
+            )
+        } else {
+            return Ok(());
+        };
+        let (minutes, seed) = self.plan;
+        Err(NotGenerated {
+            minutes,
+            seed,
+            difference,
         })
     }
 
@@ -231,7 +303,8 @@ impl Site {
     }
 
     /// Schedules `scenario`'s inputs. The invariants judge the readings by the generated
-    /// fates, so `scenario` must be the generated one (a scenario file is checked equal to it).
+    /// fates, so `scenario` must be the generated one ([`Site::ensure_generated`] checks a
+    /// scenario file).
     pub fn play(&mut self, scenario: &emulator::scenario::Scenario) -> Result<(), String> {
         scenario.schedule(&mut self.cloud)
     }
@@ -334,7 +407,10 @@ impl Site {
             }
             let parked_as = parked.get(&sent.reading.id.to_string());
             match (sent.fate, parked_as) {
-                (Fate::TooLate, Some(kind)) if kind == "too-late" => checked.too_late += 1,
+                (Fate::TooLate, Some(kind)) if kind == "too-late" => {
+                    checked.too_late += 1;
+                    checked.too_late_ids.insert(sent.reading.id.to_string());
+                }
                 (Fate::TooLate, other) => checked.violations.push(format!(
                     "{} {} at {}: sent beyond the horizon, but {}",
                     sent.reading.sensor_id,
@@ -396,6 +472,7 @@ impl Site {
                 .violations
                 .push(format!("alert {missing}: a period with an anomaly was never alerted"));
         }
+        checked.expected_alerts = expected_ids;
         // Told twice only where a fault hit the invocation that told it (a crash, a failed or
         // slow call: its outbox may not have been cleared, so the alert went out again; standard
         // SNS cannot deduplicate; subscribers can, by the alert's id).
@@ -490,6 +567,7 @@ impl Site {
                 "sensor-api refused readings naming {named:?}; the scenario sent invalid ones of {expected:?}"
             ));
         }
+        checked.refused_by_field = named;
     }
 }
 
@@ -500,8 +578,12 @@ pub struct Checked {
     pub readings: usize,
     /// Readings parked as too late.
     pub too_late: usize,
+    /// Their envelope ids (the readings sent beyond the horizon and parked as such).
+    pub too_late_ids: BTreeSet<String>,
     /// Invalid readings refused by sensor-api, each naming its field.
     pub refused: usize,
+    /// The refusals by the field they named (its last segment: `unit`), as sensor-api wrote them.
+    pub refused_by_field: BTreeMap<String, usize>,
     /// Windows anomalous in the end.
     pub anomalous: usize,
     /// Windows whose verdict was revised by a late reading.
@@ -510,6 +592,8 @@ pub struct Checked {
     pub verdicts: BTreeMap<WindowKey, Verdict>,
     /// The alerts triggered (their messages).
     pub alerts: Vec<Value>,
+    /// The alert ids the final verdicts call for: one per period with an anomaly.
+    pub expected_alerts: BTreeSet<String>,
     /// Alerts told again because a fault hit the invocation that told them.
     pub alerts_repeated_by_crash: usize,
     /// Periods unalerted because their anomaly is in a dead-letter queue, every receive of it
