@@ -34,7 +34,8 @@ pub(crate) enum Command {
         quiet: bool,
     },
     /// Play a scenario file (JSON Lines of inputs at virtual times) on the local cloud: the
-    /// timeline, then what is left in dead-letter queues and parked.
+    /// timeline, then what is left in dead-letter queues and parked; with `--domain`, on that
+    /// domain's run with its invariants instead.
     Play {
         /// The scenario (`events/scenarios/*.jsonl`; `-` for standard input).
         scenario: PathBuf,
@@ -63,6 +64,20 @@ pub(crate) enum Command {
         /// `// start:` line, else 2026-11-23T09:00:00Z.
         #[arg(long)]
         start: Option<String>,
+        /// Play on this domain's run instead of the bare cloud: seed 1, no faults, its tables
+        /// loaded by the domain, then its invariants checked and its summary printed (exit 1
+        /// when one breaks). The sensors domain takes only the scenario it generates.
+        #[arg(
+            long,
+            value_parser = domain_name(),
+            conflicts_with_all = ["tables", "until", "emitted", "seed", "faults", "faults_file", "start"]
+        )]
+        domain: Option<String>,
+        /// Write what the domain's run ended with here, as JSON (orders' final states, stock,
+        /// parked messages...; windows' verdicts, alerts...): what the end-to-end tests
+        /// compare a deployment's resources with.
+        #[arg(long, value_name = "FILE", requires = "domain")]
+        outcome: Option<PathBuf>,
     },
     /// Run every domain's scenario over many seeds with invocations at once and faults above
     /// the demo's, checking every invariant; shrink each failing seed to a minimal scenario and

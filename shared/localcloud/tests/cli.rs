@@ -594,3 +594,35 @@ fn history_of_a_sensor_stream_prints_the_stream_and_no_view() {
     );
     assert!(text.lines().any(|l| l.contains("SensorReadingReceived")), "{text}");
 }
+
+/// GIVEN the orders scenario file WHEN played with `--domain orders --outcome FILE` THEN the
+/// domain's summary prints, the invariants hold (exit 0) and FILE holds the outcome the
+/// end-to-end harness reads; `--outcome` without `--domain`, or with a flag of the bare cloud's
+/// run, is refused by the parser (exit 2) naming the flag.
+#[test]
+fn play_with_a_domain_writes_its_checked_outcome_and_outcome_needs_a_domain() {
+    let file = std::env::temp_dir().join(format!("orders-outcome-{}.json", std::process::id()));
+    let scenario = "events/scenarios/orders-demo.jsonl";
+    let out = localcloud_at_root(&[
+        "play",
+        scenario,
+        "--domain",
+        "orders",
+        "--outcome",
+        file.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("Invariants hold"), "{text}");
+    let outcome: Value = serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+    let _ = std::fs::remove_file(&file);
+    assert_eq!(outcome["domain"], "orders");
+    assert_eq!(outcome["violations"], serde_json::json!([]));
+    assert_eq!(outcome["orders"].as_object().unwrap().len(), 12);
+
+    let alone = localcloud_at_root(&["play", scenario, "--outcome", "out.json"]);
+    assert_eq!(alone.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&alone.stderr).contains("--domain"));
+    let faults = localcloud_at_root(&["play", scenario, "--domain", "orders", "--faults"]);
+    assert_eq!(faults.status.code(), Some(2), "the domain's run is fault-free");
+}

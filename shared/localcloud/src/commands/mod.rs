@@ -41,6 +41,8 @@ pub(crate) fn run(cli: Cli, runtime: &Runtime) -> Result<ExitCode, Error> {
             faults,
             faults_file,
             start,
+            domain,
+            outcome,
         } => play::play(
             runtime,
             template,
@@ -53,6 +55,8 @@ pub(crate) fn run(cli: Cli, runtime: &Runtime) -> Result<ExitCode, Error> {
                 faults,
                 faults_file,
                 start,
+                domain,
+                outcome,
             },
         ),
         Command::Simulate(options) => simulate::simulate(runtime, template, &options),

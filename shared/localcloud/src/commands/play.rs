@@ -1,5 +1,7 @@
 //! `localcloud play`: a scenario file on the local cloud, its timeline, then what is left in
-//! queues; with a domain's fault file, that domain's run replayed with its invariants.
+//! queues; with a domain's fault file, that domain's run replayed with its invariants; with
+//! `--domain`, the file on that domain's fault-free run with its invariants, and what it ended
+//! with written as JSON (`--outcome`).
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -26,6 +28,10 @@ pub(crate) struct Play {
     pub(crate) faults: bool,
     pub(crate) faults_file: Option<PathBuf>,
     pub(crate) start: Option<String>,
+    /// Play on this domain's run, with its invariants.
+    pub(crate) domain: Option<String>,
+    /// Where to write what the domain's run ended with.
+    pub(crate) outcome: Option<PathBuf>,
 }
 
 /// Plays the scenario in `file` as `options` say.
@@ -33,6 +39,9 @@ pub(crate) fn play(runtime: &Runtime, template: &Path, file: &Path, options: &Pl
     let text =
         String::from_utf8(read(file)?).map_err(|_| Error::input(file.display().to_string(), "not UTF-8 text"))?;
     let scenario = Scenario::parse(&text).map_err(|e| Error::input(file.display().to_string(), e.to_string()))?;
+    if let Some(domain) = &options.domain {
+        return play_checked(runtime, template, &scenario, domain, options.outcome.as_deref());
+    }
     let until = scenario::parse_offset(&options.until).map_err(|e| Error::input("--until", e))?;
     let fault_file = match &options.faults_file {
         Some(path) => Some(
@@ -97,6 +106,38 @@ pub(crate) fn play(runtime: &Runtime, template: &Path, file: &Path, options: &Pl
         ));
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Plays `scenario` on `domain`'s fault-free run with its invariants: its summary, and what it
+/// ended with written to `outcome` as pretty JSON. Exit 1 when an invariant breaks, after
+/// writing the file, whose `violations` say which.
+fn play_checked(
+    runtime: &Runtime,
+    template: &Path,
+    scenario: &Scenario,
+    domain: &str,
+    outcome: Option<&Path>,
+) -> Result<ExitCode, Error> {
+    let domain = localcloud::domain(domain)?;
+    let functions = localcloud::catalogue();
+    let played = runtime.block_on(domain.outcome(template, scenario, &functions))?;
+    print(&played.report.summary);
+    if let Some(path) = outcome {
+        let text = serde_json::to_string_pretty(&played.json).map_err(|source| Error::Json {
+            what: "the outcome",
+            source,
+        })?;
+        std::fs::write(path, text + "\n").map_err(|source| Error::Write {
+            path: path.to_owned(),
+            source,
+        })?;
+        print(&format!("The {} outcome written to {}", domain.name(), path.display()));
+    }
+    Ok(if played.report.violations.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
 }
 
 /// Every message left in a queue with why (parked, or its last failure), and what could not
