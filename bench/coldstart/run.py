@@ -4,8 +4,9 @@
 Plays the Lambda Runtime API on loopback and starts each function's binary as Lambda starts a
 `provided.al2023` bootstrap: `AWS_LAMBDA_RUNTIME_API`, the function's name, memory, region and
 credentials, and the template's environment (Globals and the function's own variables) with
-every `!Ref`/`!GetAtt` resolved to a resource created in moto, which `AWS_ENDPOINT_URL` points
-at. For each binary, COLD_STARTS times over:
+every `!Ref`/`!GetAtt` resolved to a resource created in moto (by tests/e2e/stack.py, the one
+resolver of the deployed stack), which `AWS_ENDPOINT_URL` reaches through the e2e harness's
+proxy (it routes DynamoDB to its own moto server). For each binary, COLD_STARTS times over:
 
 - init: from exec to the first `GET /runtime/invocation/next`;
 - first: the first invocation, a 10-record SQS batch built from the function's sample in
@@ -29,207 +30,46 @@ usage: run.py cold BIN_DIR [COLD_STARTS] [WARM]
 from __future__ import annotations
 
 import copy
-import http.client
 import json
 import os
-import queue
-import socket
 import statistics
 import subprocess
 import sys
-import threading
+import tempfile
 import time
 import uuid
 from decimal import Decimal
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-import boto3
 from boto3.dynamodb.types import TypeSerializer
-from cfnlint.decode import decode
 
 ROOT = Path(__file__).resolve().parents[2]
-REGION = "us-east-1"
-ACCOUNT = "123456789012"
+# One resolver of the deployed stack for every harness: the e2e run's.
+sys.path.insert(0, str(ROOT / "tests/e2e"))
+
+from aws import CallProxy, Clients, LocalAws  # noqa: E402
+from lambdas import RuntimeApi, lambda_env  # noqa: E402
+from stack import Stack, load_template  # noqa: E402
+
 BATCH = 10
 HELLO = "hello-world"
 SKIPPED_SAMPLE_WORDS = ("bad", "missing", "unknown", "replayed", "invalid")
 TABLE_FILES = {"InventoryTable": "events/tables/inventory.json"}
 
 
-class RuntimeApi:
-    """The Runtime API of one execution environment: hands out queued events, collects answers."""
-
-    def __init__(self) -> None:
-        self.events: queue.Queue = queue.Queue()
-        self.answers: queue.Queue = queue.Queue()
-        self.first_poll = threading.Event()
-        self.first_poll_at = 0.0
-        self.handed_at = 0.0
-        api = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args):  # quiet
-                pass
-
-            def do_GET(self):
-                if not self.path.endswith("/runtime/invocation/next"):
-                    return self.send_error(404)
-                if not api.first_poll.is_set():
-                    api.first_poll_at = time.monotonic()
-                    api.first_poll.set()
-                event = api.events.get()
-                if event is None:
-                    return  # shutting down: the process is killed next
-                body = json.dumps(event).encode()
-                request_id = str(uuid.uuid4())
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
-                self.send_header("Lambda-Runtime-Aws-Request-Id", request_id)
-                self.send_header("Lambda-Runtime-Deadline-Ms", str(int(time.time() * 1000) + 10_000))
-                self.send_header(
-                    "Lambda-Runtime-Invoked-Function-Arn",
-                    f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:coldstart",
-                )
-                self.send_header("Lambda-Runtime-Trace-Id", "Root=1-5759e988-bd862e3fe1be46a994272793;Sampled=1")
-                self.end_headers()
-                api.handed_at = time.monotonic()
-                self.wfile.write(body)
-
-            def do_POST(self):
-                length = int(self.headers.get("Content-Length") or 0)
-                body = self.rfile.read(length) if length else b""
-                self.send_response(202)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-                kind = "error" if self.path.endswith("/error") else "response"
-                api.answers.put((kind, time.monotonic(), body))
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    @property
-    def address(self) -> str:
-        return f"127.0.0.1:{self.server.server_address[1]}"
-
-    def invoke(self, event: dict) -> tuple[float, str, bytes]:
-        """Seconds from handing `event` over to the answer, the answer's kind and body."""
-        self.events.put(event)
-        kind, answered_at, body = self.answers.get(timeout=30)
-        return answered_at - self.handed_at, kind, body
-
-    def close(self) -> None:
-        self.events.put(None)
-        self.server.shutdown()
-        self.server.server_close()
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def start_moto(venv_bin: Path) -> tuple[subprocess.Popen, str]:
-    port = free_port()
-    proc = subprocess.Popen(
-        [str(venv_bin / "moto_server"), "-H", "127.0.0.1", "-p", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+def seed(stack: Stack, clients: Clients, bin_dir: Path, endpoint: str) -> None:
+    """What the samples expect to find, loaded as the project loads it: the inventory from
+    `events/tables/` (items as they are), the sensors with the `sensor-catalogue` tool."""
+    serializer = TypeSerializer()
+    for logical_id, file in TABLE_FILES.items():
+        table = stack.create(logical_id).ref
+        for item in json.loads((ROOT / file).read_text(), parse_float=Decimal):
+            clients.dynamodb.put_item(TableName=table, Item={k: serializer.serialize(v) for k, v in item.items()})
+    subprocess.run(
+        [str(bin_dir / "sensor-catalogue"), "--table", stack.create("SensorCatalogueTable").ref,
+         str(ROOT / "events/sensors/catalogue.json")],
+        env={**os.environ, **lambda_env("sensor-catalogue", 128, endpoint)}, check=True, stdout=subprocess.DEVNULL,
     )
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            return proc, f"http://127.0.0.1:{port}"
-        except OSError:
-            time.sleep(0.1)
-    proc.kill()
-    sys.exit("coldstart: moto did not start")
-
-
-class Deployment:
-    """The template's resources that functions refer to, created in moto on first reference."""
-
-    def __init__(self, template: dict, endpoint: str) -> None:
-        self.resources = template["Resources"]
-        session = boto3.Session(aws_access_key_id="test", aws_secret_access_key="test", region_name=REGION)
-        self.dynamodb = session.client("dynamodb", endpoint_url=endpoint)
-        self.sqs = session.client("sqs", endpoint_url=endpoint)
-        self.sns = session.client("sns", endpoint_url=endpoint)
-        self.events = session.client("events", endpoint_url=endpoint)
-        self.kms = session.client("kms", endpoint_url=endpoint)
-        self.created: dict[str, dict[str, str]] = {}
-
-    def resolve(self, value):
-        """A template value with `Ref` and `Fn::GetAtt` of created resources resolved."""
-        if isinstance(value, dict) and "Ref" in value:
-            return self.create(value["Ref"])["Ref"]
-        if isinstance(value, dict) and "Fn::GetAtt" in value:
-            target = value["Fn::GetAtt"]
-            name, attribute = target if isinstance(target, list) else target.split(".", 1)
-            return self.create(name)[attribute]
-        if isinstance(value, (str, int, float, bool)):
-            return str(value)
-        raise SystemExit(f"coldstart: cannot resolve {value!r} in a function's environment")
-
-    def create(self, logical_id: str) -> dict[str, str]:
-        if logical_id in self.created:
-            return self.created[logical_id]
-        resource = self.resources[logical_id]
-        kind, props = resource["Type"], resource.get("Properties", {})
-        if kind == "AWS::DynamoDB::Table":
-            table = {
-                "TableName": logical_id,
-                "AttributeDefinitions": props["AttributeDefinitions"],
-                "KeySchema": props["KeySchema"],
-                "BillingMode": "PAY_PER_REQUEST",
-            }
-            if props.get("GlobalSecondaryIndexes"):
-                table["GlobalSecondaryIndexes"] = [
-                    {k: v for k, v in index.items() if k in ("IndexName", "KeySchema", "Projection")}
-                    for index in props["GlobalSecondaryIndexes"]
-                ]
-            arn = self.dynamodb.create_table(**table)["TableDescription"]["TableArn"]
-            made = {"Ref": logical_id, "Arn": arn}
-        elif kind == "AWS::SQS::Queue":
-            fifo = str(props.get("FifoQueue", "false")).lower() == "true"
-            name = logical_id + (".fifo" if fifo else "")
-            url = self.sqs.create_queue(
-                QueueName=name, Attributes={"FifoQueue": "true"} if fifo else {}
-            )["QueueUrl"]
-            made = {"Ref": url, "Arn": f"arn:aws:sqs:{REGION}:{ACCOUNT}:{name}", "QueueName": name}
-        elif kind == "AWS::SNS::Topic":
-            arn = self.sns.create_topic(Name=logical_id)["TopicArn"]
-            made = {"Ref": arn, "TopicArn": arn}
-        elif kind == "AWS::KMS::Key":
-            metadata = self.kms.create_key(Description=logical_id)["KeyMetadata"]
-            made = {"Ref": metadata["KeyId"], "Arn": metadata["Arn"], "KeyId": metadata["KeyId"]}
-        elif kind == "AWS::Events::EventBus":
-            arn = self.events.create_event_bus(Name=logical_id)["EventBusArn"]
-            made = {"Ref": logical_id, "Arn": arn, "Name": logical_id}
-        else:
-            raise SystemExit(f"coldstart: a function refers to {logical_id} ({kind}), which the harness cannot create")
-        self.created[logical_id] = made
-        return made
-
-
-    def seed(self, bin_dir: Path, endpoint: str) -> None:
-        """What the samples expect to find, loaded as the project loads it: the inventory from
-        `events/tables/` (items as they are), the sensors with the `sensor-catalogue` tool."""
-        serializer = TypeSerializer()
-        for logical_id, file in TABLE_FILES.items():
-            table = self.create(logical_id)["Ref"]
-            for item in json.loads((ROOT / file).read_text(), parse_float=Decimal):
-                self.dynamodb.put_item(TableName=table, Item={k: serializer.serialize(v) for k, v in item.items()})
-        env = {**os.environ, **lambda_env("sensor-catalogue", 128, endpoint)}
-        subprocess.run(
-            [str(bin_dir / "sensor-catalogue"), "--table", self.create("SensorCatalogueTable")["Ref"],
-             str(ROOT / "events/sensors/catalogue.json")],
-            env=env, check=True, stdout=subprocess.DEVNULL,
-        )
 
 
 class Function:
@@ -257,43 +97,14 @@ class Function:
         return {"Records": records}
 
 
-def functions(template: dict, deployment: Deployment, bin_dir: Path, endpoint: str) -> list[Function]:
-    globals_env = template.get("Globals", {}).get("Function", {}).get("Environment", {}).get("Variables", {})
+def functions(stack: Stack, bin_dir: Path, endpoint: str) -> list[Function]:
     found = []
-    for logical_id, resource in template["Resources"].items():
-        if resource["Type"] != "AWS::Serverless::Function":
-            continue
-        props = resource["Properties"]
-        binary = resource["Metadata"]["BuildProperties"]["Binary"]
-        variables = {**globals_env, **props.get("Environment", {}).get("Variables", {})}
-        env = {key: deployment.resolve(value) for key, value in variables.items()}
-        memory = props.get("MemorySize", template["Globals"]["Function"].get("MemorySize", 128))
-        env.update(lambda_env(logical_id, memory, endpoint))
-        found.append(Function(binary, bin_dir / binary, env, sample_of(binary)))
+    for function in stack.functions().values():
+        env = {**function.env, **lambda_env(function.name, function.memory, endpoint)}
+        found.append(Function(function.binary, bin_dir / function.binary, env, sample_of(function.binary)))
     found.sort(key=lambda f: f.name)
     hello = Function(HELLO, bin_dir / HELLO, lambda_env(HELLO, 256, endpoint), None)
     return [hello, *found]
-
-
-def lambda_env(function_name: str, memory: int, endpoint: str) -> dict[str, str]:
-    return {
-        "AWS_LAMBDA_FUNCTION_NAME": function_name,
-        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(memory),
-        "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
-        "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{function_name}",
-        "AWS_LAMBDA_LOG_STREAM_NAME": "2026/11/30/[$LATEST]coldstart",
-        "AWS_LAMBDA_INITIALIZATION_TYPE": "on-demand",
-        "AWS_REGION": REGION,
-        "AWS_DEFAULT_REGION": REGION,
-        "AWS_ACCESS_KEY_ID": "test",
-        "AWS_SECRET_ACCESS_KEY": "test",
-        "AWS_SESSION_TOKEN": "test",
-        "AWS_ENDPOINT_URL": endpoint,
-        "_HANDLER": "bootstrap",
-        "TZ": ":UTC",
-        "LANG": "en_US.UTF-8",
-        "PATH": "/usr/local/bin:/usr/bin/:/bin",
-    }
 
 
 def sample_of(binary: str) -> dict:
@@ -338,64 +149,7 @@ def cold_start(function: Function, warm: int, log) -> dict:
             "rss": rss, "failures": failures}
 
 
-class LatencyProxy:
-    """Sits between the functions and moto: adds `latency` seconds to every AWS call, and
-    counts calls by operation (`X-Amz-Target` for JSON protocols, `Action=` for SNS's query)."""
-
-    def __init__(self, upstream: str, latency: float) -> None:
-        self.calls: list[str] = []
-        host, port = upstream.removeprefix("http://").split(":")
-        proxy = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *args):
-                pass
-
-            def forward(self):
-                length = int(self.headers.get("Content-Length") or 0)
-                body = self.rfile.read(length) if length else b""
-                target = self.headers.get("X-Amz-Target") or next(
-                    (p.split("=", 1)[1] for p in body.decode(errors="replace").split("&") if p.startswith("Action=")),
-                    self.command,
-                )
-                proxy.calls.append(target.split(".")[-1])
-                time.sleep(latency)
-                connection = http.client.HTTPConnection(host, int(port), timeout=30)
-                headers = {k: v for k, v in self.headers.items() if k.lower() not in ("host", "connection")}
-                connection.request(self.command, self.path, body=body, headers=headers)
-                answer = connection.getresponse()
-                payload = answer.read()
-                self.send_response(answer.status)
-                for key, value in answer.getheaders():
-                    if key.lower() not in ("content-length", "transfer-encoding", "connection", "server", "date"):
-                        self.send_header(key, value)
-                self.send_header("Content-Length", str(len(payload)))
-                self.end_headers()
-                self.wfile.write(payload)
-                connection.close()
-
-            do_GET = do_POST = do_PUT = do_DELETE = do_HEAD = forward
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    @property
-    def endpoint(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}"
-
-    def counted(self, action):
-        """What `action()` returns, and the calls it made, as `Operation xN` text."""
-        before = len(self.calls)
-        result = action()
-        made = self.calls[before:]
-        names = sorted(set(made), key=made.index)
-        return result, len(made), " ".join(f"{n}x{made.count(n)}" if made.count(n) > 1 else n for n in names)
-
-
-def calls_per_batch(targets: list[Function], proxy: LatencyProxy, latency_ms: int, log) -> None:
+def calls_per_batch(targets: list[Function], proxy: CallProxy, latency_ms: int, log) -> None:
     """One warm process per function: a batch of 10 new records, the same 10 again, 7 new and
     3 that cannot be read, then a batch of 1 (its time is what the batch of 10 is held to)."""
     print(f"AWS calls per invocation through moto, {latency_ms} ms added to every call; ms are wall time "
@@ -405,7 +159,7 @@ def calls_per_batch(targets: list[Function], proxy: LatencyProxy, latency_ms: in
         if function.name == HELLO:
             continue
         api = RuntimeApi()
-        env = {**function.env, "AWS_ENDPOINT_URL": proxy.endpoint, "AWS_LAMBDA_RUNTIME_API": api.address}
+        env = {**function.env, "AWS_LAMBDA_RUNTIME_API": api.address}
         proc = subprocess.Popen([str(function.binary)], env=env, stdout=log, stderr=log, cwd="/tmp")
         try:
             api.first_poll.wait(timeout=30)
@@ -435,18 +189,20 @@ def calls_per_batch(targets: list[Function], proxy: LatencyProxy, latency_ms: in
 def main() -> None:
     mode = sys.argv[1]
     bin_dir = Path(sys.argv[2]).resolve()
-    template, problems = decode(str(ROOT / "infra/template.yaml"))
-    if template is None:
-        raise SystemExit(f"coldstart: the template does not load: {problems}")
-    moto, endpoint = start_moto(Path(sys.executable).parent)
+    aws = LocalAws(Path(sys.executable).parent, Path(tempfile.mkdtemp(prefix="coldstart-")))
     try:
-        deployment = Deployment(template, endpoint)
-        targets = functions(template, deployment, bin_dir, endpoint)
-        deployment.seed(bin_dir, endpoint)
+        clients = Clients(aws)
+        stack = Stack(load_template(), clients)
+        latency_ms = int(sys.argv[3]) if mode == "calls" and len(sys.argv) > 3 else (20 if mode == "calls" else 0)
+        # The functions reach both moto servers through one proxy, which routes by service (and,
+        # for `calls`, adds the latency and counts).
+        proxy = CallProxy(aws, latency=latency_ms / 1000)
+        # Only what the functions refer to: each resource is created on its first reference.
+        targets = functions(stack, bin_dir, proxy.endpoint)
+        seed(stack, clients, bin_dir, clients.router.endpoint)
         with open(Path(__file__).parent / "last-run.log", "wb") as log:
             if mode == "calls":
-                latency_ms = int(sys.argv[3]) if len(sys.argv) > 3 else 20
-                calls_per_batch(targets, LatencyProxy(endpoint, latency_ms / 1000), latency_ms, log)
+                calls_per_batch(targets, proxy, latency_ms, log)
                 return
             cold_starts = int(sys.argv[3]) if len(sys.argv) > 3 else 10
             warm = int(sys.argv[4]) if len(sys.argv) > 4 else 5
@@ -465,8 +221,7 @@ def main() -> None:
                     runs[function.name].append(cold_start(function, warm, log))
             report(runs, cold_starts, warm)
     finally:
-        moto.kill()
-        moto.wait()
+        aws.stop()
 
 
 def report(runs: dict[str, list[dict]], cold_starts: int, warm: int) -> None:
