@@ -1,10 +1,10 @@
-# Short verbs for people and CI alike: CI (.ci/run) runs lint, samples, demo, simulate, a short fuzz and test.
+# Short verbs for people and CI alike: CI (.ci/run) runs lint, samples, demo, simulate, a short fuzz, e2e and test.
 #   make demo      every domain's demo on the local cloud from infra/template.yaml (SIZE=12 SEED=1; NO_FAULTS=1)
 #   make simulate  every domain's scenario over SEEDS=100 seeds, invocations at once, faults above the demo's; shrinks a failing seed
 #   make samples   decode every sample payload in events/ and summarise what is inside
 #   make graph     redraw the README's event graph from the template
 #   make test      every test (installs moto, cargo-lambda and zig into .venv first)
-#   make lint      rustfmt, clippy with warnings as errors, cfn-lint and checkov of infra/template.yaml
+#   make lint      rustfmt, clippy with warnings as errors, cfn-lint, checkov and sam validate --lint of infra/template.yaml
 #   make fuzz      the fuzz targets (decoder, patterns, template, API bodies) under AFL++, FUZZ_SECONDS=60 each
 #   make package   arm64 Lambda zips of every function, via cargo-lambda
 #   make watch     serve every function locally with cargo lambda watch (AWS_ENDPOINT_URL for a local AWS)
@@ -13,6 +13,8 @@
 #   make bench-peers  the kit's batch path next to Powertools (Python) on the same work, and the ratio
 #   make bench-cold   every function's cold start next to a hello-world lambda_runtime function (COLD_STARTS=10)
 #   make bench-calls  AWS calls and time per batch of each function on moto with LATENCY_MS=20 on every call
+#   make e2e       the whole stack on moto: every resource of the template, the release binaries as Lambda runs them,
+#                  both scenario files played and compared with the local cloud's runs; then sam validate and sam build
 #   make deploy    sam build + sam deploy of infra/template.yaml (needs an AWS account and the SAM CLI)
 #   make clean     build output and the local tool venv
 
@@ -34,7 +36,7 @@ LOCALCLOUD_TOOLS := $(or $(CARGO_TARGET_DIR),target)/tools/localcloud
 SIZE ?= $(or $(ORDERS),12)
 SEED ?= 1
 
-.PHONY: help demo simulate samples graph test lint fuzz package bench bench-peers bench-cold bench-calls clean tools deploy watch
+.PHONY: help demo simulate samples graph test lint fuzz package bench bench-peers bench-cold bench-calls e2e sam-validate sam-build clean tools deploy watch
 
 help:
 	@sed -n 's/^#   //p' $(MAKEFILE_LIST)
@@ -88,6 +90,7 @@ lint: $(TOOLS_STAMP)
 	$(CARGO) clippy --workspace --all-targets --no-default-features -- -D warnings
 	$(VENV)/bin/cfn-lint --append-rules cfn_lint_serverless.rules -- infra/template.yaml
 	$(VENV)/bin/checkov --file infra/template.yaml --framework cloudformation --quiet --compact --skip-download
+	$(MAKE) --no-print-directory sam-validate
 
 $(TOOLS_STAMP): requirements-tools.txt
 	$(PYTHON) -m venv $(VENV)
@@ -134,6 +137,41 @@ bench-cold: $(TOOLS_STAMP)
 bench-calls: $(TOOLS_STAMP)
 	VENV=$(VENV) bench/coldstart/run.sh calls
 
+# The whole stack on its production code paths (tests/e2e/run.py says what it does and what it
+# plays for AWS where moto does not). Each function process reads its domain's clock through
+# libfaketime (Debian's faketime package, installed here if missing). Report: target/e2e/.
+# Then SAM checks the template and builds what it would deploy (rust-cargolambda, arm64).
+E2E_OUT := $(or $(CARGO_TARGET_DIR),target)/e2e
+FAKETIME_LIB := /usr/lib/$(shell gcc -dumpmachine 2>/dev/null || echo x86_64-linux-gnu)/faketime/libfaketime.so.1
+
+e2e: $(TOOLS_STAMP) $(FAKETIME_LIB)
+	$(CARGO) build --quiet --release $(addprefix -p ,$(FUNCTIONS))
+	$(CARGO) build --quiet --release -p sensor-stores --features dynamodb --bin sensor-catalogue
+	$(CARGO) build --quiet --profile tools -p localcloud
+	FAKETIME_LIB=$(FAKETIME_LIB) $(VENV)/bin/python tests/e2e/run.py $(or $(CARGO_TARGET_DIR),target)/release $(LOCALCLOUD_TOOLS) --out $(E2E_OUT)
+	$(MAKE) --no-print-directory sam-build
+
+$(FAKETIME_LIB):
+	@command -v apt-get >/dev/null || { echo "make e2e needs libfaketime: install your system's faketime package"; exit 1; }
+	$(if $(filter 0,$(shell id -u)),,sudo) apt-get install -y -q faketime
+
+# aws-sam-cli pins its own versions of boto3 and cfn-lint: it gets a venv of its own.
+SAM_VENV := .venv-sam
+SAM_STAMP := $(SAM_VENV)/.installed
+
+$(SAM_STAMP): requirements-sam.txt
+	$(PYTHON) -m venv $(SAM_VENV)
+	$(SAM_VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-sam.txt
+	touch $@
+
+sam-validate: $(SAM_STAMP)
+	SAM_CLI_TELEMETRY=0 $(SAM_VENV)/bin/sam validate --lint --template infra/template.yaml --region eu-west-1
+
+sam-build: $(SAM_STAMP) $(TOOLS_STAMP)
+	rustup target list --installed | grep -qx $(LAMBDA_TARGET) || rustup target add $(LAMBDA_TARGET)
+	SAM_CLI_TELEMETRY=0 PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(SAM_VENV)/bin/sam build --template infra/template.yaml \
+	  --beta-features --build-dir $(or $(CARGO_TARGET_DIR),target)/sam-build
+
 # Deploys the stack to a real AWS account: needs AWS credentials and the SAM CLI on PATH, which
 # `make tools` deliberately does not install. SAM's rust-cargolambda builder (a beta feature) runs
 # cargo-lambda and zig from .venv; settings (stack, region, capabilities) are in infra/samconfig.toml.
@@ -145,4 +183,4 @@ deploy: $(TOOLS_STAMP)
 
 clean:
 	$(CARGO) clean
-	rm -rf $(VENV)
+	rm -rf $(VENV) $(SAM_VENV)

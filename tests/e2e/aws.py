@@ -8,6 +8,7 @@ import http.client
 import json
 import socket
 import subprocess
+import sys
 import threading
 import time
 from collections import Counter
@@ -22,6 +23,17 @@ from botocore.config import Config
 from stack import REGION
 
 CREDENTIALS = {"aws_access_key_id": "test", "aws_secret_access_key": "test"}
+
+
+class QuietServer(ThreadingHTTPServer):
+    """A threaded HTTP server that does not print a traceback when a client goes away (a
+    function killed mid-call, an SDK that gave up waiting): that is the run, not a fault."""
+
+    daemon_threads = True
+
+    def handle_error(self, request, client_address) -> None:
+        if not isinstance(sys.exc_info()[1], (BrokenPipeError, ConnectionResetError)):
+            super().handle_error(request, client_address)
 
 
 def free_port() -> int:
@@ -236,8 +248,7 @@ class CallProxy:
 
             do_GET = do_POST = do_PUT = do_DELETE = do_HEAD = forward
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
+        self.server = QuietServer(("127.0.0.1", 0), Handler)
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
     def after(self, service: str, operation: str, body: bytes) -> None:

@@ -30,10 +30,11 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Callable
 
+from aws import QuietServer
 from stack import ACCOUNT, REGION, Function, Mapping, Schedule
 
 # Debian's faketime package puts it here (`make e2e` installs it and passes its path).
@@ -167,8 +168,7 @@ class RuntimeApi:
                     kind = "response"
                 api.answers.put((kind, time.monotonic(), body))
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
+        self.server = QuietServer(("127.0.0.1", 0), Handler)
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
     @property

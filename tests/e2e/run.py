@@ -51,6 +51,16 @@ from stack import ACCOUNT, REGION, ROOT, Stack, load_template  # noqa: E402
 SCHEDULES_AFTER_MS = 10 * 60 * 1000
 # Where `localcloud play` starts a scenario without a `// start:` line.
 DEFAULT_START = datetime(2026, 11, 23, 9, 0, tzinfo=timezone.utc)
+# What moto (5.2.5) does not do that AWS would, and what of it the harness does instead.
+MOTO_GAPS = [
+    "Lambda (moto runs functions only in Docker): the harness hosts every function's release binary, "
+    "its Runtime API, the SQS event source mappings, Function URLs and asynchronous invocations",
+    "EventBridge schedules: moto stores rate() rules and never fires them; the harness fires them",
+    "EventBridge rule targets' RetryPolicy and DeadLetterConfig, bus policies, IAM roles and KMS key "
+    "policies: stored, never evaluated (template.rs proves least privilege from the declarations)",
+    "X-Ray: moto drops PutEvents' TraceHeader and sets no AWSTraceHeader on SQS messages: not emulated",
+    "DynamoDB TTL: items never expire; SQS and SNS encryption settings: stored, nothing encrypted",
+]
 SETTLE_LIMIT_SECONDS = 240
 PROGRESS_SECONDS = 15
 
@@ -265,6 +275,8 @@ def summary(playing, stack, host, mappings, schedulers, proxy, collected, e2e, l
                  f"on its own: {1 + len(aws.dynamodb)} servers) in {provisioned:.1f} s")
     speeds = ", ".join(f"{d.name} at {d.speed:g}x" for d in playing)
     lines.append(f"Played every scenario at once ({speeds}) in {play_seconds:.1f} s, until every queue drained; {total:.1f} s in all")
+    lines.append("What moto does not do and the harness does, or leaves undone:")
+    lines.extend(f"  - {gap}" for gap in MOTO_GAPS)
     lines.append("")
     lines.append(f"{'function':<20} {'invoked':>7} {'cold':>5} {'errors':>6} {'crashes':>7} {'timeouts':>8} {'peak':>5} {'ms/inv':>7}")
     for logical_id, stats in sorted(host.stats.items(), key=lambda kv: host.functions[kv[0]].binary):
@@ -290,7 +302,9 @@ def summary(playing, stack, host, mappings, schedulers, proxy, collected, e2e, l
     lines.append("")
     for domain in playing:
         lines.extend(domain.summary(e2e[domain.name], local[domain.name]))
-    lines.append(f"Events on the bus: {len(collected.bus)}; in the event store: {len(collected.tables.get('EventStoreTable', []))}")
+    distinct = len({e["detail"]["metadata"]["id"] for e in collected.bus if "metadata" in e.get("detail", {})})
+    lines.append(f"Events on the bus: {len(collected.bus)} ({distinct} distinct: a reading sent twice is one event); "
+                 f"in the event store: {len(collected.tables.get('EventStoreTable', []))}")
     lines.append("")
     for domain, found in differences.items():
         if found:
