@@ -153,7 +153,8 @@ e2e: $(TOOLS_STAMP) $(FAKETIME_LIB)
 
 $(FAKETIME_LIB):
 	@command -v apt-get >/dev/null || { echo "make e2e needs libfaketime: install your system's faketime package"; exit 1; }
-	$(if $(filter 0,$(shell id -u)),,sudo) apt-get install -y -q faketime
+	$(if $(filter 0,$(shell id -u)),,sudo) apt-get install -y -q faketime || \
+	  { $(if $(filter 0,$(shell id -u)),,sudo) apt-get update -q && $(if $(filter 0,$(shell id -u)),,sudo) apt-get install -y -q faketime; }
 
 # aws-sam-cli pins its own versions of boto3 and cfn-lint: it gets a venv of its own.
 SAM_VENV := .venv-sam
