@@ -122,27 +122,16 @@ class Orders(Domain):
         }
 
     def compare(self, local: dict, e2e: dict) -> list[str]:
-        differences = []
-        for order_id in sorted(set(local["orders"]) | set(e2e["orders"])):
-            one, other = local["orders"].get(order_id), e2e["orders"].get(order_id)
-            if one != other:
-                differences.append(f"order {order_id}: local {one}, e2e {other} (view table)")
-        for sku in sorted(set(local["stock"]) | set(e2e["stock"])):
-            one, other = local["stock"].get(sku), e2e["stock"].get(sku)
-            if one != other:
-                differences.append(f"stock {sku}: local {one}, e2e {other} (inventory table)")
+        differences = [
+            *differing("order", local["orders"], e2e["orders"], "view table"),
+            *differing("stock", local["stock"], e2e["stock"], "inventory table"),
+            *differing("topic", local["notifications"], e2e["notifications"], "sent, distinct decisions"),
+            *differing("answer to", local["answers"], e2e["answers"], "HTTP status"),
+        ]
         if masked(local["parked"]) != masked(e2e["parked"]):
             differences.append(f"parked: local {masked(local['parked'])}, e2e {masked(e2e['parked'])}")
         if local["dead_letters"] != e2e["dead_letters"]:
             differences.append(f"dead letters: local {local['dead_letters']}, e2e {e2e['dead_letters']}")
-        for topic in sorted(set(local["notifications"]) | set(e2e["notifications"])):
-            one, other = local["notifications"].get(topic), e2e["notifications"].get(topic)
-            if one != other:
-                differences.append(f"{topic}: local {one}, e2e {other} (sent, distinct decisions)")
-        for label in sorted(set(local["answers"]) | set(e2e["answers"])):
-            one, other = local["answers"].get(label), e2e["answers"].get(label)
-            if one != other:
-                differences.append(f"{label}: answered {one} locally, {other} on e2e")
         return differences
 
     def summary(self, e2e: dict, local: dict) -> list[str]:
@@ -274,6 +263,15 @@ def domain_of(binary: str) -> Domain:
 def function_of(name: str | None) -> str:
     """A function's crate name from its deployed name (`<stack>-<crate>`)."""
     return (name or "").removeprefix(f"{STACK}-")
+
+
+def differing(what: str, local: dict, e2e: dict, source: str) -> list[str]:
+    """Each key whose value differs between the two runs, with both values."""
+    return [
+        f"{what} {key}: local {local.get(key)}, e2e {e2e.get(key)} ({source})"
+        for key in sorted(set(local) | set(e2e))
+        if local.get(key) != e2e.get(key)
+    ]
 
 
 def masked(parked: list[dict]) -> list[dict]:
