@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 import threading
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from boto3.dynamodb.types import TypeDeserializer
 
@@ -92,7 +92,6 @@ class Collected:
     notifications: list[dict]  # every message the topics published (the harness's tap subscriptions)
     exchanges: list[Exchange]
     dead_letter_queues: list[str]
-    problems: list[str] = field(default_factory=list)
 
 
 def collect(stack: Stack, clients, exchanges: list[Exchange], taps: dict[str, Tap]) -> Collected:
