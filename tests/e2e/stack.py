@@ -197,7 +197,8 @@ class Stack:
             raise TemplateError(f"{logical_id} is referred to but its condition {condition} is false")
         self._making.append(logical_id)
         try:
-            for dependency in resource.get("DependsOn", []) if isinstance(resource.get("DependsOn"), list) else [resource.get("DependsOn")] if resource.get("DependsOn") else []:
+            depends = resource.get("DependsOn", [])
+            for dependency in [depends] if isinstance(depends, str) else depends:
                 self.create(dependency)
             props = self.resolve(resource.get("Properties", {}), f"Resources.{logical_id}.Properties")
             creator = CREATORS.get(resource["Type"])
