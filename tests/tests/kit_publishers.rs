@@ -274,6 +274,7 @@ async fn parked_messages_keep_their_original_body_and_carry_the_reason() {
         body: "{\"detail-type\": \"OrderPlaced\", ".into(),
         kind: "malformed-json".into(),
         reason: "record 0 (message id 'm-1'), at `Records[0].body`: not valid JSON".into(),
+        parked_from: Some("arn:aws:sqs:us-east-1:123456789012:reserve-inventory".into()),
     };
     SqsParking::new(aws_sdk_sqs::Client::new(&config), &url)
         .park(std::slice::from_ref(&parked))
@@ -293,6 +294,11 @@ async fn parked_messages_keep_their_original_body_and_carry_the_reason() {
     assert_eq!(attribute("parked-kind"), "malformed-json");
     assert_eq!(attribute("parked-by"), "reserve-inventory");
     assert_eq!(attribute("original-message-id"), "m-1");
+    assert_eq!(
+        attribute("parked-from"),
+        "arn:aws:sqs:us-east-1:123456789012:reserve-inventory",
+        "where a resubmit sends it back"
+    );
 }
 
 /// `shipped(count)`, with these subjects in order.
@@ -478,6 +484,7 @@ async fn given_a_fifo_parking_queue_when_messages_without_a_message_id_are_parke
         body: body.into(),
         kind: "malformed-json".into(),
         reason: "not valid JSON".into(),
+        parked_from: None,
     };
     SqsParking::new(aws_sdk_sqs::Client::new(&config), &url)
         .park(&[parked("{\"a\": "), parked("{\"b\": "), parked("{\"a\": ")])

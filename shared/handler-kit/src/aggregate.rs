@@ -166,7 +166,7 @@ impl<H: BatchHandler, P: Publisher, Q: Parking> BatchProcessor<H, P, Q> {
                 outcomes[position] = outcome;
             }
         }
-        let ids = event.records.iter().map(|r| r.message_id.clone()).collect();
+        let ids = crate::answer::Origin::of_sqs(event);
         let mut outcomes = park(
             &self.parking,
             &self.function,

@@ -44,8 +44,9 @@
 //!   ones (unreadable, schema violation, unknown type or version, payload mismatch, a handler's
 //!   permanent error, an output refused for good) are parked at once on the parking queue with
 //!   their original body and the reason in message attributes (`parked-reason`, `parked-kind`,
-//!   `parked-by`, `original-message-id`). If parking or publishing fails, the record is retried:
-//!   nothing is dropped. The rules, the deadline and FIFO are in [`records`].
+//!   `parked-by`, `original-message-id`, and `parked-from`: the SQS queue it came from, where
+//!   `events parked resubmit` sends it back). If parking or publishing fails, the record is
+//!   retried: nothing is dropped. The rules, the deadline and FIFO are in [`records`].
 //! - **EventBridge** and **SNS** direct targets: the same decoding and idempotency; a transient
 //!   failure fails the invocation, so Lambda retries it.
 //! - **SqsBatches**: the batch whole, through a [`BatchHandler`] ([`aggregate`]), and the ticks

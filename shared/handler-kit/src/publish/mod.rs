@@ -60,6 +60,17 @@ pub trait Publisher: Send + Sync {
     fn publish(&self, events: &[Envelope<Value>]) -> impl Future<Output = Result<(), PublishError>> + Send;
 }
 
+/// The message attribute naming why a message was parked (the full reason).
+pub const PARKED_REASON: &str = "parked-reason";
+/// The message attribute naming the kind of error a message was parked for (`malformed-json`...).
+pub const PARKED_KIND: &str = "parked-kind";
+/// The message attribute naming the function that parked a message.
+pub const PARKED_BY: &str = "parked-by";
+/// The message attribute holding the id the parked message arrived with.
+pub const ORIGINAL_MESSAGE_ID: &str = "original-message-id";
+/// The message attribute holding the ARN of the SQS queue a parked message was received from.
+pub const PARKED_FROM: &str = "parked-from";
+
 /// A message set aside because it can never be processed, with why.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ParkedMessage {
@@ -73,17 +84,23 @@ pub struct ParkedMessage {
     pub kind: String,
     /// The full reason, naming what and where.
     pub reason: String,
+    /// The ARN of the SQS queue it was received from (the record's `eventSourceARN`), where a
+    /// resubmit sends it back once the cause is fixed; `None` for other carriers (EventBridge,
+    /// SNS straight to the function), which have no queue to send it back to.
+    pub parked_from: Option<String>,
 }
 
 impl ParkedMessage {
-    /// The message attributes it is parked with: why, what kind, by whom, its original id.
+    /// The message attributes it is parked with: why, what kind, by whom, its original id,
+    /// and the queue it came from.
     pub fn attributes(&self) -> Vec<(&'static str, String)> {
         let mut attributes = vec![
-            ("parked-reason", self.reason.clone()),
-            ("parked-kind", self.kind.clone()),
-            ("parked-by", self.function.clone()),
+            (PARKED_REASON, self.reason.clone()),
+            (PARKED_KIND, self.kind.clone()),
+            (PARKED_BY, self.function.clone()),
         ];
-        attributes.extend(self.message_id.clone().map(|id| ("original-message-id", id)));
+        attributes.extend(self.message_id.clone().map(|id| (ORIGINAL_MESSAGE_ID, id)));
+        attributes.extend(self.parked_from.clone().map(|arn| (PARKED_FROM, arn)));
         attributes
     }
 }

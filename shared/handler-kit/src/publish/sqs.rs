@@ -133,7 +133,7 @@ impl Publisher for SqsPublisher {
 }
 
 /// Parks messages on a quarantine queue: the original body, and the reason in message attributes
-/// (`parked-reason`, `parked-kind`, `parked-by`, `original-message-id`).
+/// (`parked-reason`, `parked-kind`, `parked-by`, `original-message-id`, `parked-from`).
 #[derive(Debug, Clone)]
 pub struct SqsParking {
     queue: Queue,

@@ -11,7 +11,7 @@ use serde_json::Value;
 use tokio::time::{Instant, timeout_at};
 
 use super::{RecordHandler, RecordProcessor};
-use crate::answer::park;
+use crate::answer::{Origin, park};
 use crate::backoff::RECORD_RESULT;
 use crate::error::HandlerError;
 use crate::fifo::group_in_order;
@@ -26,7 +26,7 @@ impl<H: RecordHandler, S: Store, P: Publisher, Q: Parking> RecordProcessor<H, S,
         &self,
         outcomes: Vec<Outcome>,
         bodies: &[&str],
-        message_ids: Vec<Option<String>>,
+        message_ids: Vec<Origin>,
         fifo_groups: Option<&[String]>,
         invocation: &Invocation,
     ) -> Vec<Outcome> {
@@ -220,7 +220,7 @@ impl<H: RecordHandler, S: Store, P: Publisher, Q: Parking> RecordProcessor<H, S,
         &self,
         outcomes: Vec<Outcome>,
         bodies: &[&str],
-        message_ids: Vec<Option<String>>,
+        message_ids: Vec<Origin>,
         settle_by: Instant,
     ) -> Vec<Outcome> {
         park(&self.parking, &self.function, outcomes, bodies, message_ids, settle_by).await

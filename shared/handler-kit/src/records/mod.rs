@@ -121,7 +121,7 @@ impl<H: RecordHandler, S: Store, P: Publisher, Q: Parking> RecordProcessor<H, S,
         } else {
             self.run_concurrently(decoded, invocation).await
         };
-        let ids = event.records.iter().map(|r| r.message_id.clone()).collect();
+        let ids = crate::answer::Origin::of_sqs(event);
         let mut outcomes = self
             .settle(outcomes, &bodies, ids, fifo.then_some(groups.as_slice()), invocation)
             .await;
@@ -158,7 +158,7 @@ impl<H: RecordHandler, S: Store, P: Publisher, Q: Parking> RecordProcessor<H, S,
         invocation: &Invocation,
     ) -> Result<(), KitError> {
         let bodies: Vec<&str> = bodies.iter().map(String::as_str).collect();
-        let ids = decoded.iter().map(|d| d.message_id.clone()).collect();
+        let ids = decoded.iter().map(|d| d.message_id.clone().into()).collect();
         let outcomes = self.run_concurrently(decoded, invocation).await;
         let outcomes = self.settle(outcomes, &bodies, ids, None, invocation).await;
         observability::batch_done(&outcomes.iter().map(Outcome::is_failure).collect::<Vec<_>>());
