@@ -2,7 +2,7 @@
 #   make demo      every domain's demo on the local cloud from infra/template.yaml (SIZE=12 SEED=1; NO_FAULTS=1)
 #   make simulate  every domain's scenario over SEEDS=100 seeds, invocations at once, faults above the demo's; shrinks a failing seed
 #   make samples   decode every sample payload in events/ and summarise what is inside
-#   make graph     redraw the README's event graph from the template
+#   make graph     redraw the README's event graph, and the template's alarms and dashboard, from the template
 #   make test      every test (installs moto, cargo-lambda and zig into .venv first)
 #   make lint      rustfmt, clippy with warnings as errors, cfn-lint, checkov and sam validate --lint of infra/template.yaml
 #   make fuzz      the fuzz targets (decoder, patterns, template, API bodies) under AFL++, FUZZ_SECONDS=60 each
@@ -56,6 +56,7 @@ simulate:
 graph:
 	@$(CARGO) build --quiet -p localcloud
 	$(LOCALCLOUD) graph --update README.md
+	$(LOCALCLOUD) operations --update infra/template.yaml
 
 samples:
 	@$(CARGO) build --quiet -p localcloud

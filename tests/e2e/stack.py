@@ -558,21 +558,40 @@ def _log_group(stack: Stack, logical_id: str, props: dict) -> Made:
 def _alarm(stack: Stack, logical_id: str, props: dict) -> Made:
     name = props.get("AlarmName") or stack.name_for(logical_id, limit=255)
     request = {"AlarmName": name}
-    for key in ("AlarmDescription", "Namespace", "MetricName", "Statistic", "ComparisonOperator", "TreatMissingData"):
+    for key in ("AlarmDescription", "Namespace", "MetricName", "Statistic", "ExtendedStatistic", "ComparisonOperator", "TreatMissingData"):
         if key in props:
             request[key] = props[key]
-    for key in ("Period", "EvaluationPeriods"):
+    for key in ("Period", "EvaluationPeriods", "DatapointsToAlarm"):
         if key in props:
             request[key] = int(props[key])
     if "Threshold" in props:
         request["Threshold"] = float(props["Threshold"])
     if "Dimensions" in props:
         request["Dimensions"] = props["Dimensions"]
+    # An alarm on a query (a Metrics Insights one, as the parked records' by reason) instead of
+    # one metric.
+    if "Metrics" in props:
+        request["Metrics"] = [_metric_query(query) for query in props["Metrics"]]
     for key in ("AlarmActions", "OKActions"):
         if key in props:
             request[key] = props[key]
     stack.clients.cloudwatch.put_metric_alarm(**request)
     return Made(name, {"Arn": f"arn:aws:cloudwatch:{REGION}:{ACCOUNT}:alarm:{name}"})
+
+
+def _metric_query(query: dict) -> dict:
+    made = dict(query)
+    if "Period" in made:
+        made["Period"] = int(made["Period"])
+    if "ReturnData" in made:
+        made["ReturnData"] = _text(made["ReturnData"]) == "true"
+    return made
+
+
+def _dashboard(stack: Stack, logical_id: str, props: dict) -> Made:
+    name = props.get("DashboardName") or stack.name_for(logical_id, limit=255)
+    stack.clients.cloudwatch.put_dashboard(DashboardName=name, DashboardBody=props["DashboardBody"])
+    return Made(name, {})
 
 
 def _function(stack: Stack, logical_id: str, props: dict) -> Made:
@@ -617,6 +636,7 @@ CREATORS = {
     "AWS::Events::Archive": _archive,
     "AWS::Logs::LogGroup": _log_group,
     "AWS::CloudWatch::Alarm": _alarm,
+    "AWS::CloudWatch::Dashboard": _dashboard,
     "AWS::Serverless::Function": _function,
     "AWS::IAM::Role": _role,
     "AWS::Lambda::Url": _url,

@@ -5,7 +5,7 @@
 //! virtual clock: EventBridge rules ([`event_pattern`]), SQS queues ([`sqs`]), event source
 //! mappings ([`esm`]), SNS topics, and the functions from their crates' declarations
 //! ([`functions`]) on the kit's local platform; [`faults`] injects what production does to a system.
-//! Each CLI subcommand is a function from input to report ([`route`], [`decode`], [`graph`]),
+//! Each CLI subcommand is a function from input to report ([`route`], [`decode`], [`graph`], [`operations`]),
 //! so tests call it directly and the CLI only parses arguments and prints.
 //!
 //! What it keeps of AWS (how invocations run at once, which delivery settings come from the
@@ -44,6 +44,7 @@ pub mod esm;
 pub mod faults;
 pub mod functions;
 pub mod graph;
+pub mod operations;
 pub mod route;
 pub mod scenario;
 pub mod sqs;

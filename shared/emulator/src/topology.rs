@@ -85,6 +85,7 @@ pub struct Topology {
 /// (`tests/tests/template.rs`).
 const INERT: &[&str] = &[
     "AWS::CloudWatch::Alarm",
+    "AWS::CloudWatch::Dashboard",
     "AWS::DynamoDB::Table",
     "AWS::Events::EventBusPolicy",
     "AWS::IAM::Policy",

@@ -158,6 +158,13 @@ pub(crate) enum Command {
         #[arg(long)]
         update: Option<PathBuf>,
     },
+    /// The alarms and dashboard drawn from the template's functions and queues, as its
+    /// generated YAML block.
+    Operations {
+        /// Rewrite the generated block of this template instead of printing.
+        #[arg(long)]
+        update: Option<PathBuf>,
+    },
 }
 
 /// The demo run first by `replay`, `rebuild` and `history`.

@@ -6,6 +6,7 @@
 mod audit;
 pub mod campaign;
 pub mod error;
+pub mod operations;
 
 use emulator::domain::Domain;
 use emulator::functions::FunctionCatalogue;

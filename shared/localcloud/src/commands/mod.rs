@@ -72,6 +72,12 @@ pub(crate) fn run(cli: Cli, runtime: &Runtime) -> Result<ExitCode, Error> {
             explain,
         } => Ok(inspect::test_event_pattern(&event_pattern, &event, explain)),
         Command::Graph { update } => inspect::graph(template, update.as_deref()),
+        Command::Operations { update } => {
+            if let Some(block) = localcloud::operations::operations(template, update.as_deref())? {
+                crate::output::print(&block);
+            }
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Replay { replay, demo } => store::replay(runtime, template, &demo, &replay),
         Command::Rebuild { demo } => store::rebuild(runtime, template, &demo),
         Command::History { stream, as_of, demo } => store::history(runtime, template, &stream, as_of.as_deref(), &demo),
