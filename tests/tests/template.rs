@@ -360,7 +360,9 @@ fn strings(value: &Value) -> Vec<String> {
 
 /// What a function's role allows: its `Policies`, statement by statement, and the SAM policy
 /// templates it uses, expanded as SAM documents them. Anything else fails: a managed policy,
-/// a wildcard action, a resource that is not one of the template's.
+/// a wildcard action, a resource that is not one of the template's. (The two managed policies
+/// SAM itself attaches to every implicit role, the same for all, are not in `Policies`: see
+/// [`every_function_and_topic_is_traced_and_sam_adds_only_its_write_only_policies`].)
 fn granted(id: &str, function: &Value) -> Grants {
     let mut grants = Grants::new();
     for policy in function["Properties"]["Policies"].as_sequence().unwrap() {
@@ -824,4 +826,34 @@ fn the_replay_tools_role_allows_exactly_what_the_tool_declares() {
         missing.is_empty() && extra.is_empty(),
         "EventReplayRole: declared but not allowed {missing:?}; allowed but not declared {extra:?}"
     );
+}
+
+/// One order is one trace from `POST /orders` to its notification: every function traced
+/// (`Globals.Function.Tracing: Active`, none turning it off) and every topic too
+/// (`TracingConfig: Active`). With tracing on, SAM attaches to each implicit role, besides
+/// AWSLambdaBasicExecutionRole (its log stream), AWSXrayWriteOnlyAccess (AWSXRayDaemonWriteAccess
+/// outside the aws partition): xray:PutTraceSegments, PutTelemetryRecords and the sampling reads
+/// GetSamplingRules, GetSamplingTargets, GetSamplingStatisticSummaries, on `*` as X-Ray has no
+/// resource-level permissions for them. It writes traces and reads nothing of the stack, the
+/// same for every function, so [`granted`] does not count it; what keeps least privilege is that
+/// no function brings a managed policy, role or boundary of its own.
+#[test]
+fn every_function_and_topic_is_traced_and_sam_adds_only_its_write_only_policies() {
+    let template = template();
+    assert_eq!(template["Globals"]["Function"]["Tracing"], "Active");
+    for (id, _, function) in function_resources(&template) {
+        let own = &function["Properties"]["Tracing"];
+        assert!(own.is_null() || own == "Active", "{id}: Tracing {own:?}");
+        for key in ["ManagedPolicyArns", "Role", "PermissionsBoundary"] {
+            assert!(function["Properties"][key].is_null(), "{id}: its own {key}");
+        }
+    }
+    let topics: Vec<_> = resources(&template)
+        .into_iter()
+        .filter(|(_, r)| r["Type"] == "AWS::SNS::Topic")
+        .collect();
+    assert!(!topics.is_empty());
+    for (id, topic) in topics {
+        assert_eq!(topic["Properties"]["TracingConfig"], "Active", "{id}: traced");
+    }
 }
