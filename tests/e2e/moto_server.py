@@ -140,8 +140,127 @@ def patch_transactions() -> None:
     dynamodb.DynamoDBBackend.transact_write_items = transact_write_items
 
 
+# --- SQS message move tasks (the repair tools' `dlq redrive`) --------------------------------
+# moto 5.2.5 answers StartMessageMoveTask, ListMessageMoveTasks and CancelMessageMoveTask with
+# "not implemented". Added here as AWS documents them
+# (https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_StartMessageMoveTask.html):
+# the source must be a dead-letter queue (some queue's RedrivePolicy names it); one task at a
+# time per source; without DestinationArn each message goes back to the queue it was
+# dead-lettered from, which moto does not record, so to the DLQ's source queue when it has only
+# one (every queue of this stack has its own DLQ), else the task fails; messages move in order,
+# at most MaxNumberOfMessagesPerSecond (default 500) a second, on a thread; the task is RUNNING
+# until the messages there at its start have moved, then COMPLETED; a moved message arrives
+# visible, its receive count reset. ListMessageMoveTasks lists a source's tasks newest first.
+
+
+def patch_message_move_tasks() -> None:
+    import time
+    import uuid
+
+    from moto.core.responses import ActionResult
+    from moto.sqs.exceptions import InvalidParameterValue, SQSException
+    from moto.sqs.models import SQSBackend
+    from moto.sqs.responses import SQSResponse
+
+    tasks: dict[str, list[dict]] = {}  # source ARN -> its tasks, newest first
+    lock = threading.Lock()
+
+    def queue_of(backend: SQSBackend, arn: str):
+        for queue in backend.queues.values():
+            if queue.queue_arn == arn:
+                return queue
+        raise SQSException("ResourceNotFoundException", f"The resource that you specified for the SourceArn parameter doesn't exist: {arn}")
+
+    def move(task: dict, batch: list, source, destination, rate: int) -> None:
+        for message in batch:
+            if task["Status"] == "CANCELLING":
+                task["Status"] = "CANCELLED"
+                return
+            with source._messages_lock:
+                if message not in source._messages:
+                    continue  # deleted meanwhile
+                source._messages.remove(message)
+                source.pending_messages.discard(message)
+            message.approximate_receive_count = 0
+            message.approximate_first_receive_timestamp = None
+            message.visible_at = 0.0
+            message.receipt_handle = None
+            destination.add_message(message)
+            task["ApproximateNumberOfMessagesMoved"] += 1
+            time.sleep(1.0 / rate)
+        task["Status"] = "COMPLETED"
+
+    def start_message_move_task(self) -> ActionResult:
+        backend = self.sqs_backend
+        source_arn = self._get_param("SourceArn")
+        destination_arn = self._get_param("DestinationArn")
+        rate = int(self._get_param("MaxNumberOfMessagesPerSecond") or 500)
+        if not 1 <= rate <= 500:
+            raise InvalidParameterValue("Value for parameter MaxNumberOfMessagesPerSecond is invalid. Reason: must be between 1 and 500.")
+        source = queue_of(backend, source_arn)
+        sources = backend.list_dead_letter_source_queues(source.name)
+        if not sources:
+            raise InvalidParameterValue("Source queue must be configured as a Dead Letter Queue.")
+        if destination_arn:
+            destination = queue_of(backend, destination_arn)
+        elif len(sources) == 1:
+            destination = sources[0]
+        else:
+            raise InvalidParameterValue(
+                f"{source.name} is the dead-letter queue of {len(sources)} queues and this server does not record which "
+                "each message left: give DestinationArn"
+            )
+        with lock:
+            listed = tasks.setdefault(source_arn, [])
+            if any(t["Status"] in ("RUNNING", "CANCELLING") for t in listed):
+                raise SQSException("UnsupportedOperation", "Only one active message movement task is allowed per queue.")
+            task = {
+                "TaskHandle": str(uuid.uuid4()),
+                "Status": "RUNNING",
+                "SourceArn": source_arn,
+                "MaxNumberOfMessagesPerSecond": rate,
+                "ApproximateNumberOfMessagesMoved": 0,
+                "ApproximateNumberOfMessagesToMove": 0,
+                "StartedTimestamp": int(time.time() * 1000),
+            }
+            if destination_arn:
+                task["DestinationArn"] = destination_arn
+            with source._messages_lock:
+                batch = list(source._messages)
+            task["ApproximateNumberOfMessagesToMove"] = len(batch)
+            listed.insert(0, task)
+        threading.Thread(target=move, args=(task, batch, source, destination, rate), daemon=True).start()
+        return ActionResult({"TaskHandle": task["TaskHandle"]})
+
+    def list_message_move_tasks(self) -> ActionResult:
+        source_arn = self._get_param("SourceArn")
+        queue_of(self.sqs_backend, source_arn)
+        limit = int(self._get_param("MaxResults") or 1)
+        with lock:
+            results = [dict(t) for t in tasks.get(source_arn, [])[:limit]]
+        return ActionResult({"Results": results})
+
+    def cancel_message_move_task(self) -> ActionResult:
+        handle = self._get_param("TaskHandle")
+        with lock:
+            for listed in tasks.values():
+                for task in listed:
+                    if task["TaskHandle"] == handle and task["Status"] == "RUNNING":
+                        task["Status"] = "CANCELLING"
+                        return ActionResult({"ApproximateNumberOfMessagesMoved": task["ApproximateNumberOfMessagesMoved"]})
+        raise SQSException("ResourceNotFoundException", f"No running message movement task has the handle {handle}.")
+
+    SQSResponse.start_message_move_task = start_message_move_task
+    SQSResponse.list_message_move_tasks = list_message_move_tasks
+    SQSResponse.cancel_message_move_task = cancel_message_move_task
+
+
+# --- end of SQS message move tasks ------------------------------------------------------------
+
+
 def main() -> None:
     patch()
+    patch_message_move_tasks()
     from moto.server import main as serve
 
     serve(sys.argv[1:])

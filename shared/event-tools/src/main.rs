@@ -1,7 +1,9 @@
-//! `events`: replay, rebuild and history against the deployed stack. AWS settings come from
-//! the environment as for any AWS tool (`AWS_PROFILE`, `AWS_REGION`, `AWS_ENDPOINT_URL` for
-//! moto); assume the stack's `EventReplayRole` first. Exit 0 when done, 1 when AWS or the data
-//! failed (or a rebuild differs from the live view), 2 for bad usage.
+//! `events`: replay, rebuild and history against the deployed stack, and the repair tools for
+//! its dead-letter queues and parking queue (`dlq`, `parked`). AWS settings come from the
+//! environment as for any AWS tool (`AWS_PROFILE`, `AWS_REGION`, `AWS_ENDPOINT_URL` for moto);
+//! assume the stack's `EventReplayRole` first. Exit 0 when done, 1 when AWS or the data failed
+//! (or a rebuild differs from the live view, or a message was left where it was), 2 for bad
+//! usage.
 
 use std::process::ExitCode;
 
@@ -15,7 +17,7 @@ use order_stores::DynamoOrderViews;
 #[derive(Parser)]
 #[command(
     version,
-    about = "Replay events, rebuild read models and read history from the event store"
+    about = "Replay events, rebuild read models and read history from the event store; list, show and redrive dead-letter queues and parked messages"
 )]
 struct Cli {
     /// The event store table (the stack's `EventStoreTableName` output).
@@ -68,6 +70,24 @@ enum Command {
         #[arg(long)]
         into: String,
     },
+    /// The stack's dead-letter queues: list them, show what one holds, send it back.
+    Dlq {
+        #[command(subcommand)]
+        command: DlqCommand,
+        #[command(flatten)]
+        stack: Stack,
+    },
+    /// The parking queue: what functions set aside as never processable, and resubmitting it to
+    /// the queue it came from once the cause is fixed.
+    Parked {
+        #[command(subcommand)]
+        command: ParkedCommand,
+        #[command(flatten)]
+        stack: Stack,
+        /// The parking queue (the stack's `ParkingQueueUrl` output).
+        #[arg(long, env = "PARKING_QUEUE_URL", global = true)]
+        parking_queue: Option<String>,
+    },
     /// Print a stream, and for an order its view as of an instant.
     History {
         /// The stream (`<source>#<subject>`).
@@ -75,6 +95,70 @@ enum Command {
         /// Only what had happened by this instant (RFC 3339, event time).
         #[arg(long)]
         as_of: Option<String>,
+    },
+}
+
+/// Which stack the repair tools work on.
+#[derive(clap::Args)]
+struct Stack {
+    /// The stack's name: its queues are those whose names start with it.
+    #[arg(long = "stack", env = "STACK_NAME", global = true)]
+    name: Option<String>,
+    /// The stack's bus (the `EventBusName` output): its rules' targets' dead-letter queues.
+    #[arg(long, env = "EVENT_BUS_NAME", global = true)]
+    bus: Option<String>,
+}
+
+#[derive(Subcommand)]
+enum DlqCommand {
+    /// Every dead-letter queue, with its depth and the age of its oldest message.
+    List,
+    /// A dead-letter queue's messages (not consumed): receive count, the failure recorded, the
+    /// envelopes they carry.
+    Show {
+        /// The queue: name, URL or ARN.
+        queue: String,
+    },
+    /// Send a dead-letter queue's messages back where they failed (SQS's message move task),
+    /// and watch it until done.
+    Redrive {
+        /// The queue: name, URL or ARN.
+        queue: String,
+        /// At most this many messages a second (default: as fast as SQS goes).
+        #[arg(long, value_parser = clap::value_parser!(u32).range(1..=500))]
+        rate: Option<u32>,
+    },
+}
+
+#[derive(Subcommand)]
+enum ParkedCommand {
+    /// Every parked message (of a kind), with who parked it, why and from where.
+    List {
+        /// Only those parked for this kind of error (`malformed-json`, `too-late`, ...).
+        #[arg(long = "reason", value_name = "KIND")]
+        reason: Option<String>,
+    },
+    /// One parked message: why, by whom, from where, its body and envelopes.
+    Show {
+        /// Its id (the parking queue's message id, as `parked list` prints it).
+        id: String,
+    },
+    /// Send parked messages back to the queue they came from, once each (claimed in the
+    /// idempotency table), then delete them from the parking queue.
+    Resubmit {
+        /// One parked message's id.
+        #[arg(required_unless_present = "reason", conflicts_with = "reason")]
+        id: Option<String>,
+        /// Every parked message of this kind, unchanged.
+        #[arg(long = "reason", value_name = "KIND")]
+        reason: Option<String>,
+        /// Send this file's content instead of the body it arrived with (for a message that
+        /// cannot succeed as it is, e.g. `malformed-json`).
+        #[arg(long, value_name = "FILE", requires = "id")]
+        body: Option<std::path::PathBuf>,
+        /// The ledger: the stack's idempotency table.
+        #[arg(long, env = "IDEMPOTENCY_TABLE")]
+        ledger_table: Option<String>,
     },
 }
 
@@ -93,11 +177,22 @@ fn instant(text: &str, what: &str) -> Result<DateTime<Utc>, String> {
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
-    let Some(table) = cli.table.clone() else {
-        eprintln!("error: --table <event store table> (or EVENT_STORE_TABLE) is required");
-        return ExitCode::from(2);
+    let outcome = match cli.command {
+        Command::Dlq { command, stack } => repair::dlq(command, stack).await,
+        Command::Parked {
+            command,
+            stack,
+            parking_queue,
+        } => repair::parked(command, stack, parking_queue).await,
+        command => {
+            let Some(table) = cli.table.clone() else {
+                eprintln!("error: --table <event store table> (or EVENT_STORE_TABLE) is required");
+                return ExitCode::from(2);
+            };
+            run(command, &table).await
+        }
     };
-    match run(cli.command, &table).await {
+    match outcome {
         Ok(code) => code,
         Err(error) => {
             eprintln!("error: {error}");
@@ -190,6 +285,109 @@ async fn run(command: Command, table: &str) -> Result<ExitCode, String> {
                 }
             }
             Ok(ExitCode::SUCCESS)
+        }
+        Command::Dlq { .. } | Command::Parked { .. } => Err("the repair tools need no event store".to_owned()),
+    }
+}
+
+/// `dlq` and `parked`, on the stack's queues and idempotency table.
+mod repair {
+    use std::process::ExitCode;
+
+    use ::repair::aws::{DynamoLedger, SqsQueues};
+    use ::repair::parked::{Resubmitted, Selection};
+    use ::repair::{RepairError, dlq as dead_letters, parked as parking};
+
+    use super::{DlqCommand, ParkedCommand, Stack, say};
+
+    /// Every event type the stack's domains define, so envelopes read as consumers read them.
+    fn known() -> envelope::Registry {
+        orders::events::registry().merge(sensors::events::registry())
+    }
+
+    async fn queues(stack: &Stack) -> Result<SqsQueues, String> {
+        let name = stack
+            .name
+            .as_deref()
+            .ok_or("--stack <stack name> (or STACK_NAME) is required: the stack's queues are named after it")?;
+        let config = handler_kit::lambda::sdk_loader().load().await;
+        Ok(SqsQueues::new(&config, name, stack.bus.as_deref()))
+    }
+
+    fn lines(lines: Result<Vec<String>, RepairError>) -> Result<ExitCode, String> {
+        for line in lines.map_err(|e| e.to_string())? {
+            say(&line);
+        }
+        Ok(ExitCode::SUCCESS)
+    }
+
+    pub(super) async fn dlq(command: DlqCommand, stack: Stack) -> Result<ExitCode, String> {
+        let queues = queues(&stack).await?;
+        match command {
+            DlqCommand::List => lines(dead_letters::list(&queues).await),
+            DlqCommand::Show { queue } => lines(dead_letters::show(&queues, &queue, &known()).await),
+            DlqCommand::Redrive { queue, rate } => {
+                let redriven = dead_letters::redrive(&queues, &queue, rate, &mut |line: &str| say(line))
+                    .await
+                    .map_err(|e| e.to_string())?;
+                Ok(if redriven.refused.is_empty() {
+                    ExitCode::SUCCESS
+                } else {
+                    ExitCode::FAILURE
+                })
+            }
+        }
+    }
+
+    pub(super) async fn parked(
+        command: ParkedCommand,
+        stack: Stack,
+        parking_queue: Option<String>,
+    ) -> Result<ExitCode, String> {
+        let parking_queue = parking_queue
+            .ok_or("--parking-queue <url> (or PARKING_QUEUE_URL, the stack's ParkingQueueUrl output) is required")?;
+        let queues = queues(&stack).await?;
+        match command {
+            ParkedCommand::List { reason } => lines(parking::list(&queues, &parking_queue, reason.as_deref()).await),
+            ParkedCommand::Show { id } => lines(parking::show(&queues, &parking_queue, &id, &known()).await),
+            ParkedCommand::Resubmit {
+                id,
+                reason,
+                body,
+                ledger_table,
+            } => {
+                let table = ledger_table.ok_or(
+                    "--ledger-table <table> (or IDEMPOTENCY_TABLE, the stack's idempotency table) is required",
+                )?;
+                let selection = match (id, reason) {
+                    (Some(id), _) => Selection::One {
+                        id,
+                        edited: body
+                            .map(|path| {
+                                std::fs::read_to_string(&path)
+                                    .map_err(|e| format!("--body {}: cannot read it ({e})", path.display()))
+                            })
+                            .transpose()?,
+                    },
+                    (None, Some(kind)) => Selection::Kind(kind),
+                    (None, None) => return Err("say what to resubmit: <id>, or --reason <kind>".to_owned()),
+                };
+                let config = handler_kit::lambda::sdk_loader().load().await;
+                let done = parking::resubmit(&queues, &DynamoLedger::new(&config, &table), &parking_queue, &selection)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                if done.is_empty() {
+                    say("nothing parked of that kind");
+                }
+                for outcome in &done {
+                    say(&outcome.to_string());
+                }
+                Ok(if done.iter().any(|d| matches!(d, Resubmitted::Refused(_))) {
+                    ExitCode::FAILURE
+                } else {
+                    ExitCode::SUCCESS
+                })
+            }
         }
     }
 }
