@@ -365,6 +365,7 @@ impl<P: Publisher, S: Store, V: OrderViews, E: EventStore, K: KeyService> OrderA
         let untyped = envelope
             .to_untyped()
             .map_err(|e| ApiResponse::problem(500, "Internal Server Error", e.to_string()))?;
+        handler_kit::observability::record_correlation(&untyped.metadata.correlation_id);
         let published = tokio::time::timeout(PUBLISH_BUDGET, self.publisher.publish(std::slice::from_ref(&untyped)))
             .await
             .unwrap_or_else(|_| {

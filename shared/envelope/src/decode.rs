@@ -20,7 +20,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
-use crate::envelope::Envelope;
+use crate::envelope::{Envelope, TraceContext};
 use crate::error::{EnvelopeError, Location};
 use crate::eventbridge::MAX_ENTRY_BYTES;
 
@@ -96,6 +96,18 @@ pub struct Arrival {
 }
 
 impl Decoded {
+    /// Takes the trace of the carrier's X-Ray header (SQS's `AWSTraceHeader`) for an envelope
+    /// that names none: a producer outside the kit, or a message sent to the queue by hand,
+    /// still joins its trace. An envelope's own trace wins: it is the event's, recorded where
+    /// the flow began, and every hop after it carries the same one.
+    fn adopt_trace(&mut self, header: Option<&str>) {
+        if let (Ok(envelope), Some(header)) = (&mut self.envelope, header)
+            && envelope.metadata.trace.is_none()
+        {
+            envelope.metadata.trace = TraceContext::from_xray(header);
+        }
+    }
+
     fn new(
         index: usize,
         message_id: Option<String>,
@@ -242,7 +254,16 @@ impl Decoder {
             };
             Decoded::new(index, message.message_id.clone(), carrier, checked)
         };
-        event.records.iter().enumerate().map(decode).collect()
+        event
+            .records
+            .iter()
+            .enumerate()
+            .map(|(index, message)| {
+                let mut decoded = decode((index, message));
+                decoded.adopt_trace(message.attributes.get("AWSTraceHeader").map(String::as_str));
+                decoded
+            })
+            .collect()
     }
 
     /// A JSON document carried as text (SQS body, SNS message): parse, read, limit, check.
@@ -487,5 +508,37 @@ mod tests {
         ] {
             assert_eq!(eventbridge_directly(&text), None, "{name}");
         }
+    }
+
+    #[test]
+    fn a_record_whose_envelope_names_no_trace_takes_its_carriers_xray_header() {
+        let sample =
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../events/carriers/order-placed.sqs-eventbridge.json");
+        let mut event: SqsEvent = serde_json::from_str(&std::fs::read_to_string(sample).unwrap()).unwrap();
+        let header = "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1";
+        event.records[0]
+            .attributes
+            .insert("AWSTraceHeader".into(), header.into());
+        let mut outer: Value = serde_json::from_str(event.records[0].body.as_deref().unwrap()).unwrap();
+        let mut with_trace = |trace: Option<Value>| {
+            let metadata = outer["detail"]["metadata"].as_object_mut().unwrap();
+            match trace {
+                Some(trace) => metadata.insert("trace".into(), trace),
+                None => metadata.remove("trace"),
+            };
+            event.records[0].body = Some(outer.to_string());
+            let decoded = Decoder::new().decode_sqs(&event).remove(0);
+            decoded.envelope.unwrap().metadata.trace.map(|t| t.traceparent)
+        };
+        assert_eq!(
+            with_trace(None).as_deref(),
+            Some("00-5759e988bd862e3fe1be46a994272793-53995c3f42cd8ad8-01")
+        );
+        // An envelope's own trace is the flow's: the carrier's does not replace it.
+        let own = serde_json::json!({ "traceparent": "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01" });
+        assert_eq!(
+            with_trace(Some(own)).as_deref(),
+            Some("00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01")
+        );
     }
 }

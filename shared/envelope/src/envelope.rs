@@ -42,6 +42,73 @@ pub struct TraceContext {
     pub tracestate: Option<String>,
 }
 
+impl TraceContext {
+    /// The context of an X-Ray trace header (`Root=1-<8 hex>-<24 hex>;Parent=<16 hex>;Sampled=1`,
+    /// fields in any order), as SQS hands it over in the `AWSTraceHeader` system attribute and
+    /// Lambda in `Lambda-Runtime-Trace-Id`. X-Ray's root is a W3C trace id split in two, so the
+    /// trace is the same one in both notations. `None` when it has no valid root. A header
+    /// without a parent (a trace X-Ray begins at this hop) gets its root's last 16 digits as
+    /// one: W3C requires a parent, and the root's digits are random.
+    pub fn from_xray(header: &str) -> Option<Self> {
+        let field = |name: &str| {
+            header
+                .split(';')
+                .find_map(|part| part.trim().strip_prefix(name)?.strip_prefix('='))
+        };
+        let root = field("Root")?.strip_prefix("1-")?;
+        let (epoch, random) = root.split_once('-')?;
+        let trace_id = format!("{epoch}{random}").to_ascii_lowercase();
+        if epoch.len() != 8 || !is_hex(&trace_id, 32) {
+            return None;
+        }
+        let parent = field("Parent")
+            .map(str::to_ascii_lowercase)
+            .filter(|p| is_hex(p, 16))
+            .unwrap_or_else(|| trace_id[16..].to_owned());
+        let sampled = if field("Sampled") == Some("1") { "01" } else { "00" };
+        Some(Self {
+            traceparent: format!("00-{trace_id}-{parent}-{sampled}"),
+            tracestate: None,
+        })
+    }
+
+    /// The X-Ray trace header of this context (what PutEvents' `TraceHeader` and SQS's
+    /// `AWSTraceHeader` carry), or `None` when `traceparent` is not a valid W3C header.
+    pub fn xray_header(&self) -> Option<String> {
+        let (trace_id, parent, flags) = self.parts()?;
+        let sampled = u8::from_str_radix(flags, 16).ok()? & 1;
+        Some(format!(
+            "Root=1-{}-{};Parent={parent};Sampled={sampled}",
+            &trace_id[..8],
+            &trace_id[8..]
+        ))
+    }
+
+    /// The trace id as X-Ray shows it (`1-<8 hex>-<24 hex>`): what log lines carry, so a log
+    /// search and the X-Ray console find the same trace.
+    pub fn xray_trace_id(&self) -> Option<String> {
+        let (trace_id, _, _) = self.parts()?;
+        Some(format!("1-{}-{}", &trace_id[..8], &trace_id[8..]))
+    }
+
+    /// Trace id, parent id and flags of a version-00 `traceparent`.
+    fn parts(&self) -> Option<(&str, &str, &str)> {
+        let mut parts = self.traceparent.split('-');
+        let (version, trace_id, parent, flags) = (parts.next()?, parts.next()?, parts.next()?, parts.next()?);
+        let valid = version == "00"
+            && parts.next().is_none()
+            && is_hex(trace_id, 32)
+            && is_hex(parent, 16)
+            && is_hex(flags, 2)
+            && trace_id.bytes().any(|b| b != b'0');
+        valid.then_some((trace_id, parent, flags))
+    }
+}
+
+fn is_hex(text: &str, len: usize) -> bool {
+    text.len() == len && text.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
 /// Everything about an event except its data.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -497,5 +564,59 @@ mod tests {
             envelope.into_typed::<Pinged>(&Location::root()).unwrap().data,
             Pinged { n: 1 }
         );
+    }
+
+    #[test]
+    fn an_xray_header_and_a_traceparent_name_the_same_trace() {
+        // The example of the X-Ray developer guide's "Tracing header" section.
+        let header = "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1";
+        let trace = TraceContext::from_xray(header).unwrap();
+        assert_eq!(
+            trace.traceparent,
+            "00-5759e988bd862e3fe1be46a994272793-53995c3f42cd8ad8-01"
+        );
+        assert_eq!(trace.xray_header().as_deref(), Some(header));
+        assert_eq!(
+            trace.xray_trace_id().as_deref(),
+            Some("1-5759e988-bd862e3fe1be46a994272793")
+        );
+    }
+
+    #[test]
+    fn an_xray_header_without_parent_or_sampling_still_names_its_trace() {
+        let trace = TraceContext::from_xray("Sampled=0; Root=1-5759E988-BD862E3FE1BE46A994272793").unwrap();
+        assert_eq!(
+            trace.traceparent,
+            "00-5759e988bd862e3fe1be46a994272793-e1be46a994272793-00"
+        );
+        assert_eq!(
+            trace.xray_header().as_deref(),
+            Some("Root=1-5759e988-bd862e3fe1be46a994272793;Parent=e1be46a994272793;Sampled=0")
+        );
+    }
+
+    #[test]
+    fn what_is_not_a_trace_header_gives_no_trace() {
+        for header in [
+            "",
+            "Parent=53995c3f42cd8ad8",
+            "Root=2-5759e988-bd862e3fe1be46a994272793",
+            "Root=1-5759e98-8bd862e3fe1be46a994272793",
+            "Root=1-5759e988-bd862e3fe1be46a99427279z",
+        ] {
+            assert_eq!(TraceContext::from_xray(header), None, "{header}");
+        }
+        let invalid = |traceparent: &str| TraceContext {
+            traceparent: traceparent.into(),
+            tracestate: None,
+        };
+        for traceparent in [
+            "00-00000000000000000000000000000000-53995c3f42cd8ad8-01",
+            "01-5759e988bd862e3fe1be46a994272793-53995c3f42cd8ad8-01",
+            "00-5759e988bd862e3fe1be46a994272793-53995c3f42cd8ad8",
+            "00-5759e988bd862e3fe1be46a994272793-53995c3f42cd8ad8-01-00",
+        ] {
+            assert_eq!(invalid(traceparent).xray_header(), None, "{traceparent}");
+        }
     }
 }

@@ -11,7 +11,7 @@ use chrono::{DateTime, Timelike, Utc};
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::envelope::Envelope;
+use crate::envelope::{Envelope, TraceContext};
 use crate::error::{EnvelopeError, Location};
 
 /// The most EventBridge accepts in one PutEvents entry, and in one PutEvents call: 1 MB since
@@ -38,6 +38,9 @@ pub struct PutEventsEntry {
     pub time: DateTime<Utc>,
     /// `Resources`: ARNs the event concerns (none, for domain events).
     pub resources: Vec<String>,
+    /// `TraceHeader`: the X-Ray header of the event's trace, which EventBridge hands on to its
+    /// targets (SQS as the `AWSTraceHeader` system attribute). Not counted in the entry's size.
+    pub trace_header: Option<String>,
 }
 
 impl PutEventsEntry {
@@ -84,6 +87,7 @@ impl<T: Serialize> Envelope<T> {
             detail,
             time: self.metadata.time,
             resources: Vec::new(),
+            trace_header: self.metadata.trace.as_ref().and_then(TraceContext::xray_header),
         };
         let size = entry.size();
         if size > MAX_ENTRY_BYTES {

@@ -22,7 +22,7 @@ pub(crate) fn sqs_response(event: &SqsEvent, outcomes: &[Outcome]) -> Result<Sqs
             response.batch_item_failures.push(failure);
         }
     }
-    observability::batch_done(&outcomes.iter().map(Outcome::is_failure).collect::<Vec<_>>());
+    observability::batch_done(outcomes);
     Ok(response)
 }
 
@@ -135,8 +135,24 @@ mod tests {
         let parking = InMemoryParking::new();
         let deadline = Instant::now() + std::time::Duration::from_secs(1);
 
-        park(&parking, "reserve-inventory", vec![park_it()], &["{"], Origin::of_sqs(&event), deadline).await;
-        park(&parking, "raise-alert", vec![park_it()], &["{"], vec![Some("e-1".to_owned()).into()], deadline).await;
+        park(
+            &parking,
+            "reserve-inventory",
+            vec![park_it()],
+            &["{"],
+            Origin::of_sqs(&event),
+            deadline,
+        )
+        .await;
+        park(
+            &parking,
+            "raise-alert",
+            vec![park_it()],
+            &["{"],
+            vec![Some("e-1".to_owned()).into()],
+            deadline,
+        )
+        .await;
 
         let parked = parking.parked();
         assert_eq!(
@@ -151,6 +167,9 @@ mod tests {
             "where a resubmit sends it back"
         );
         assert_eq!(parked[1].message_id.as_deref(), Some("e-1"));
-        assert_eq!(parked[1].parked_from, None, "EventBridge invoked it: no queue to go back to");
+        assert_eq!(
+            parked[1].parked_from, None,
+            "EventBridge invoked it: no queue to go back to"
+        );
     }
 }

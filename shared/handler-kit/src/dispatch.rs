@@ -15,6 +15,7 @@ use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 
 use aws_lambda_events::event::sqs::SqsBatchResponse;
+use aws_lambda_events::http::HeaderValue;
 use futures_util::FutureExt;
 use idempotency::{Clock, Store};
 use tracing::Instrument;
@@ -62,7 +63,7 @@ pub async fn invoke<E: Entry>(
     payload: PayloadOf<E>,
     invocation: &Invocation,
 ) -> Result<ResponseOf<E>, KitError> {
-    let span = observability::invocation_span(entry.name(), &invocation.request_id);
+    let span = observability::invocation_span(entry.name(), invocation);
     // Records' work is already caught one by one (a panic there fails its record alone); this
     // catches what is left, the kit's own steps, as a failed invocation rather than a dead
     // process (Lambda's runtime does the same; the local cloud would otherwise stop the run).
@@ -72,7 +73,7 @@ pub async fn invoke<E: Entry>(
     caught.unwrap_or_else(|panic| {
         let message = panic_message(panic.as_ref());
         span.in_scope(|| tracing::error!(panic = message, "the invocation panicked"));
-        metrics::counter!("panics").increment(1);
+        observability::count(&observability::PANICS);
         Err(KitError::Panicked { message })
     })
 }
@@ -280,12 +281,28 @@ impl<H: HttpHandler + 'static> Entry for Http<H> {
         false
     }
 
+    /// The request goes on in the invocation's X-Ray trace: its `traceparent` is set to it, so
+    /// what the handler publishes carries the trace X-Ray shows for this request (a client's
+    /// own W3C header is not one X-Ray continues: only `X-Amzn-Trace-Id` is).
     async fn call(
         &self,
-        request: <FunctionUrl as Trigger>::Payload,
-        _invocation: &Invocation,
+        mut request: <FunctionUrl as Trigger>::Payload,
+        invocation: &Invocation,
     ) -> Result<<FunctionUrl as Trigger>::Response, KitError> {
-        Ok(self.handler.handle(request).await)
+        let started = tokio::time::Instant::now();
+        if let Some(correlation_id) = request.headers.get("x-correlation-id").and_then(|v| v.to_str().ok()) {
+            observability::record_correlation(correlation_id);
+        }
+        if let Some(traceparent) = invocation
+            .trace
+            .as_ref()
+            .and_then(|t| HeaderValue::from_str(&t.traceparent).ok())
+        {
+            request.headers.insert("traceparent", traceparent);
+        }
+        let response = self.handler.handle(request).await;
+        observability::request_done(response.status_code, started.elapsed());
+        Ok(response)
     }
 }
 

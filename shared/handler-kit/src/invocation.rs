@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+use envelope::TraceContext;
 use tokio::time::Instant;
 
 /// The invocation a batch arrived in.
@@ -12,6 +13,9 @@ pub struct Invocation {
     pub request_id: String,
     /// When Lambda stops the invocation.
     pub deadline: Instant,
+    /// The X-Ray trace Lambda began or continued for it (`Lambda-Runtime-Trace-Id`, with
+    /// `Tracing: Active`): the trace of a request that arrives with none of its own.
+    pub trace: Option<TraceContext>,
 }
 
 impl Invocation {
@@ -20,7 +24,15 @@ impl Invocation {
         Self {
             request_id: request_id.into(),
             deadline: Instant::now() + remaining,
+            trace: None,
         }
+    }
+
+    /// The same invocation in the trace of X-Ray header `header` (none when it is not one).
+    #[must_use]
+    pub fn in_trace(mut self, header: Option<&str>) -> Self {
+        self.trace = header.and_then(TraceContext::from_xray);
+        self
     }
 }
 

@@ -27,9 +27,6 @@ use crate::trigger::{FunctionUrl, SqsBatches, Trigger};
 /// What `main` returns when a function cannot start or serve.
 pub use lambda_runtime::Error;
 
-/// The CloudWatch namespace of every function's metrics.
-pub const METRICS_NAMESPACE: &str = "ServerlessEvents";
-
 /// The platform a function runs on in AWS: its environment and the SDK configuration, read
 /// once at cold start.
 #[derive(Debug, Clone)]
@@ -189,6 +186,7 @@ impl Invocation {
             context.request_id.clone(),
             Duration::from_millis(u64::try_from(remaining).unwrap_or(u64::MAX)),
         )
+        .in_trace(context.xray_trace_id.as_deref())
     }
 }
 
@@ -240,7 +238,7 @@ async fn serve<E: Entry>(make: impl FnOnce(&AwsPlatform) -> Result<E, ConfigErro
             Error::from(err)
         })?;
     tracing::info!(function = entry.name(), trigger = ?<E::Trigger as Trigger>::KIND, "cold start: initialised");
-    let metrics = observability::metrics(METRICS_NAMESPACE, entry.name())?;
+    let metrics = observability::metrics(entry.name())?;
     let entry = Arc::new(entry);
     metrics_cloudwatch_embedded::lambda::handler::run(metrics, move |event: LambdaEvent<PayloadOf<E>>| {
         let entry = Arc::clone(&entry);

@@ -11,7 +11,7 @@ use std::pin::Pin;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use envelope::{Envelope, MAX_ENTRY_BYTES};
+use envelope::{Envelope, MAX_ENTRY_BYTES, TraceContext};
 use idempotency::{Clock, InMemoryStore};
 use ports::{FaultPlan, Faulty};
 use serde_json::Value;
@@ -37,6 +37,9 @@ pub struct LocalMessage {
     pub body: String,
     /// Message attributes (all of data type `String`).
     pub attributes: Vec<(String, String)>,
+    /// The X-Ray header the call carries (SNS's `X-Amzn-Trace-Id`, SQS's `AWSTraceHeader`),
+    /// which SNS and SQS hand on and do not count in the size.
+    pub trace_header: Option<String>,
 }
 
 impl LocalMessage {
@@ -444,6 +447,7 @@ impl Publisher for LocalPublisher {
                     let message = LocalMessage {
                         body: serde_json::to_string(event).unwrap_or_default(),
                         attributes: message_attributes(event, Some(*extra)),
+                        trace_header: event.metadata.trace.as_ref().and_then(TraceContext::xray_header),
                     };
                     let size = message.size();
                     if size > MAX_SNS_MESSAGE_BYTES {
@@ -491,6 +495,7 @@ impl Parking for LocalParking {
             let message = LocalMessage {
                 body: p.body.clone(),
                 attributes: p.attributes().into_iter().map(|(k, v)| (k.to_owned(), v)).collect(),
+                ..LocalMessage::default()
             };
             let size = message.size();
             if size > self.max_bytes {
@@ -525,8 +530,15 @@ pub trait LocalFunction {
     /// Whether it consumes events of `event_type` (false for an HTTP function).
     fn consumes(&self, event_type: &str) -> bool;
 
-    /// Runs one invocation on `payload`, as Lambda would deliver it.
-    fn invoke<'a>(&'a self, payload: Value, request_id: &'a str, timeout: Duration) -> Invoked<'a>;
+    /// Runs one invocation on `payload`, as Lambda would deliver it, in the X-Ray trace of
+    /// `trace` (Lambda's `Lambda-Runtime-Trace-Id`) when given.
+    fn invoke<'a>(
+        &'a self,
+        payload: Value,
+        request_id: &'a str,
+        trace: Option<&'a str>,
+        timeout: Duration,
+    ) -> Invoked<'a>;
 }
 
 /// Every entry runs in process as on Lambda: the payload read once into its trigger's type
@@ -536,11 +548,17 @@ impl<E: Entry> LocalFunction for E {
         Entry::consumes(self, event_type)
     }
 
-    fn invoke<'a>(&'a self, payload: Value, request_id: &'a str, timeout: Duration) -> Invoked<'a> {
+    fn invoke<'a>(
+        &'a self,
+        payload: Value,
+        request_id: &'a str,
+        trace: Option<&'a str>,
+        timeout: Duration,
+    ) -> Invoked<'a> {
         Box::pin(async move {
             let payload: PayloadOf<E> = serde_json::from_value(payload)
                 .map_err(|e| format!("payload is not {}: {e}", <E::Trigger as Trigger>::PAYLOAD))?;
-            let invocation = Invocation::with_remaining(request_id, timeout);
+            let invocation = Invocation::with_remaining(request_id, timeout).in_trace(trace);
             let response = dispatch::invoke(self, payload, &invocation)
                 .await
                 .map_err(|e| e.to_string())?;

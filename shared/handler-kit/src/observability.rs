@@ -1,15 +1,21 @@
 //! Structured JSON logs with the ids that matter on every line, and CloudWatch EMF metrics.
 //!
-//! Each log line inside a record carries, through its spans: the Lambda request id (the
-//! runtime's invocation span), the function name (the kit's span), and the record's message
-//! id, event id, event type and correlation id. Payload data is never logged.
+//! Each log line carries, through its spans: the function name, the Lambda request id and the
+//! invocation's X-Ray trace id (the invocation span); inside a record, the record's message id,
+//! event id, event type, correlation id and trace id (the record span): one search by either
+//! id finds a flow's lines across functions. Payload data is never logged.
+//!
+//! The metrics are declared once, in [`METRICS`].
 
 use std::time::Duration;
 
-use envelope::Decoded;
+use envelope::{Decoded, TraceContext};
 use tracing::Span;
 use tracing_subscriber::EnvFilter;
 use tracing_subscriber::fmt::MakeWriter;
+
+use crate::invocation::Invocation;
+use crate::outcome::Outcome;
 
 /// Installs the JSON log subscriber writing to stdout (CloudWatch Logs reads it). The level
 /// comes from `LOG_LEVEL` (default `info`). Safe to call twice: the second call does nothing.
@@ -39,58 +45,249 @@ where
         .with_writer(writer)
 }
 
-/// The span of one invocation of `function`.
-pub fn invocation_span(function: &str, request_id: &str) -> Span {
-    tracing::info_span!("invocation", function = function, request_id = request_id)
+/// The CloudWatch namespace of every function's metrics.
+pub const NAMESPACE: &str = "ServerlessEvents";
+
+/// A metric's unit, as EMF and CloudWatch name it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unit {
+    /// A count of things.
+    Count,
+    /// A duration.
+    Milliseconds,
 }
 
-/// The span of one record: its carrier id and, when it decoded, its event id, type and correlation id.
+impl Unit {
+    /// The unit's CloudWatch name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Count => "Count",
+            Self::Milliseconds => "Milliseconds",
+        }
+    }
+}
+
+/// A metric the kit emits, declared once: the emitting code, the docs table
+/// ([`metrics_table`], in `functions/README.md`), the dashboard and the EMF test all read it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Metric {
+    /// Its name in [`NAMESPACE`].
+    pub name: &'static str,
+    /// Its unit.
+    pub unit: Unit,
+    /// Its dimensions: `function` (the deployed name) on every one, then its own.
+    pub dimensions: &'static [&'static str],
+    /// What one data point means.
+    pub meaning: &'static str,
+}
+
+/// The first invocation of an execution environment.
+pub const COLD_START: Metric = Metric {
+    name: "ColdStart",
+    unit: Unit::Count,
+    dimensions: &["function"],
+    meaning: "1 on the first invocation of an execution environment",
+};
+/// A record whose work is done (now, or before: a duplicate whose outputs went out).
+pub const PROCESSED: Metric = Metric {
+    name: "Processed",
+    unit: Unit::Count,
+    dimensions: &["function"],
+    meaning: "a record done (its work, or a duplicate's outputs sent)",
+};
+/// A record reported for retry.
+pub const FAILED: Metric = Metric {
+    name: "Failed",
+    unit: Unit::Count,
+    dimensions: &["function"],
+    meaning: "a record reported for retry (SQS redelivers it, then its DLQ takes it)",
+};
+/// A record parked, by the kind of its error.
+pub const PARKED: Metric = Metric {
+    name: "Parked",
+    unit: Unit::Count,
+    dimensions: &["function", "reason"],
+    meaning: "a record parked on the parking queue; `reason` is its `parked-kind`",
+};
+/// A record not started, too close to the deadline.
+pub const NOT_STARTED: Metric = Metric {
+    name: "NotStarted",
+    unit: Unit::Count,
+    dimensions: &["function"],
+    meaning: "a record not started, too close to the deadline (retried)",
+};
+/// A record already handled.
+pub const DUPLICATES: Metric = Metric {
+    name: "Duplicates",
+    unit: Unit::Count,
+    dimensions: &["function"],
+    meaning: "a record whose event was already handled (redelivery, replay, redrive)",
+};
+/// A panic caught.
+pub const PANICS: Metric = Metric {
+    name: "Panics",
+    unit: Unit::Count,
+    dimensions: &["function"],
+    meaning: "a panic caught (in a handler: its record retried; elsewhere: the invocation failed)",
+};
+/// How long one record took.
+pub const RECORD_LATENCY: Metric = Metric {
+    name: "RecordLatency",
+    unit: Unit::Milliseconds,
+    dimensions: &["function"],
+    meaning: "time to process one record, claim to outcome",
+};
+/// An HTTP request answered, by status class.
+pub const REQUESTS: Metric = Metric {
+    name: "Requests",
+    unit: Unit::Count,
+    dimensions: &["function", "status"],
+    meaning: "an HTTP request answered; `status` is `2xx`, `3xx`, `4xx` or `5xx`",
+};
+/// How long an HTTP request took.
+pub const REQUEST_LATENCY: Metric = Metric {
+    name: "RequestLatency",
+    unit: Unit::Milliseconds,
+    dimensions: &["function"],
+    meaning: "time to answer one HTTP request",
+};
+
+/// Every metric the kit emits.
+pub const METRICS: &[Metric] = &[
+    COLD_START,
+    PROCESSED,
+    FAILED,
+    PARKED,
+    NOT_STARTED,
+    DUPLICATES,
+    PANICS,
+    RECORD_LATENCY,
+    REQUESTS,
+    REQUEST_LATENCY,
+];
+
+/// The Markdown table of [`METRICS`] that `functions/README.md` embeds (a test keeps it current).
+pub fn metrics_table() -> String {
+    let mut table = format!(
+        "Namespace `{NAMESPACE}`, in EMF on each function's log stream.\n\n| metric | unit | dimensions | one data point |\n|---|---|---|---|\n"
+    );
+    for metric in METRICS {
+        let dimensions: Vec<String> = metric.dimensions.iter().map(|d| format!("`{d}`")).collect();
+        table.push_str(&format!(
+            "| `{}` | {} | {} | {} |\n",
+            metric.name,
+            metric.unit.name(),
+            dimensions.join(", "),
+            metric.meaning
+        ));
+    }
+    table
+}
+
+/// Adds one to `metric` (the function's dimension comes from the collector).
+pub(crate) fn count(metric: &Metric) {
+    debug_assert_eq!(
+        metric.dimensions,
+        ["function"],
+        "{} has dimensions of its own",
+        metric.name
+    );
+    metrics::counter!(metric.name).increment(1);
+}
+
+/// Adds one to `metric` with its own dimension `(name, value)`.
+fn count_by(metric: &Metric, dimension: (&'static str, String)) {
+    debug_assert_eq!(metric.dimensions, ["function", dimension.0], "{}", metric.name);
+    metrics::counter!(metric.name, dimension.0 => dimension.1).increment(1);
+}
+
+fn record_ms(metric: &Metric, took: Duration) {
+    metrics::histogram!(metric.name).record(took.as_secs_f64() * 1000.0);
+}
+
+/// The span of one invocation of `function`, in the trace Lambda gave it, if any.
+pub fn invocation_span(function: &str, invocation: &Invocation) -> Span {
+    let trace_id = invocation.trace.as_ref().and_then(TraceContext::xray_trace_id);
+    tracing::info_span!(
+        "invocation",
+        function = function,
+        request_id = invocation.request_id.as_str(),
+        trace_id = trace_id.unwrap_or_default(),
+        correlation_id = tracing::field::Empty,
+    )
+}
+
+/// Names the correlation id of the invocation being served, on its span: an HTTP function
+/// learns it from the request (`X-Correlation-Id`) or as it begins a flow, and every line it
+/// logs after carries it. Outside an invocation span it does nothing.
+pub fn record_correlation(correlation_id: &str) {
+    Span::current().record("correlation_id", correlation_id);
+}
+
+/// The span of one record: its carrier id and, when it decoded, its event id, type,
+/// correlation id and trace id (its own, or the carrier's X-Ray header's).
 pub(crate) fn record_span(record: &Decoded) -> Span {
     let metadata = record.envelope.as_ref().ok().map(|e| &e.metadata);
+    let trace_id = metadata
+        .and_then(|m| m.trace.as_ref())
+        .and_then(TraceContext::xray_trace_id);
     tracing::info_span!(
         "record",
         message_id = record.message_id.as_deref().unwrap_or_default(),
         event_id = metadata.map(|m| m.id.to_string()).unwrap_or_default(),
         event_type = metadata.map_or("", |m| m.event_type.as_str()),
         correlation_id = metadata.map_or("", |m| m.correlation_id.as_str()),
+        trace_id = trace_id.unwrap_or_default(),
     )
 }
 
-/// Counts a record's outcome and records its latency.
-pub(crate) fn record_done(outcome: &'static str, latency: Duration) {
-    let metric = match outcome {
-        "processed" => "Processed",
-        "parked" => "Parked",
-        "not-started" => "NotStarted",
-        _ => "Failed",
-    };
-    metrics::counter!(metric).increment(1);
-    metrics::histogram!("RecordLatency").record(latency.as_secs_f64() * 1000.0);
+/// Records how long a record took.
+pub(crate) fn record_done(latency: Duration) {
+    record_ms(&RECORD_LATENCY, latency);
 }
 
-/// One summary line per batch.
-pub(crate) fn batch_done(failures: &[bool]) {
-    let failed = failures.iter().filter(|f| **f).count();
-    tracing::info!(records = failures.len(), failed, "batch done");
+/// Counts a batch's final outcomes (after parking: a record that could not be parked is
+/// retried, and counted so), and logs one summary line.
+pub(crate) fn batch_done(outcomes: &[Outcome]) {
+    for outcome in outcomes {
+        match outcome {
+            Outcome::Produced { .. } | Outcome::Done | Outcome::Follows(_) => count(&PROCESSED),
+            Outcome::Retry { .. } => count(&FAILED),
+            Outcome::Park { kind, .. } => count_by(&PARKED, ("reason", kind.clone())),
+            Outcome::NotStarted => count(&NOT_STARTED),
+        }
+    }
+    let failed = outcomes.iter().filter(|o| o.is_failure()).count();
+    tracing::info!(records = outcomes.len(), failed, "batch done");
+}
+
+/// Counts an HTTP request by its status class and records how long it took.
+pub(crate) fn request_done(status: i64, latency: Duration) {
+    let class = match status {
+        200..=299 => "2xx",
+        300..=399 => "3xx",
+        400..=499 => "4xx",
+        _ => "5xx",
+    };
+    count_by(&REQUESTS, ("status", class.to_owned()));
+    record_ms(&REQUEST_LATENCY, latency);
 }
 
 #[cfg(feature = "aws")]
-/// The EMF metrics collector for `function` in `namespace`: dimension `function`, a
-/// `ColdStart` metric on the first invocation, and the request id on every document. Metrics
-/// are flushed to stdout after each invocation by [`crate::lambda`].
-pub fn metrics(namespace: &str, function: &str) -> Result<&'static metrics_cloudwatch_embedded::Collector, String> {
+/// The EMF metrics collector for `function` in [`NAMESPACE`]: dimension `function`, a
+/// [`COLD_START`] on the first invocation, and the request id on every document. Metrics are
+/// flushed to stdout after each invocation by [`crate::lambda`].
+pub fn metrics(function: &str) -> Result<&'static metrics_cloudwatch_embedded::Collector, String> {
     let collector = metrics_cloudwatch_embedded::Builder::new()
-        .cloudwatch_namespace(namespace.to_owned())
+        .cloudwatch_namespace(NAMESPACE)
         .with_dimension("function", function.to_owned())
-        .lambda_cold_start_metric("ColdStart")
+        .lambda_cold_start_metric(COLD_START.name)
         .with_lambda_request_id("RequestId")
         .init()
         .map_err(|e| format!("cannot install the metrics collector: {e}"))?;
-    // Descriptions go to the installed recorder, so only after `init`.
-    metrics::describe_histogram!(
-        "RecordLatency",
-        metrics::Unit::Milliseconds,
-        "time to process one record"
-    );
+    // Units go to the installed recorder, so only after `init`.
+    for metric in METRICS.iter().filter(|m| m.unit == Unit::Milliseconds) {
+        metrics::describe_histogram!(metric.name, metrics::Unit::Milliseconds, metric.meaning);
+    }
     Ok(collector)
 }

@@ -116,12 +116,3 @@ pub(crate) fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
         .or_else(|| panic.downcast_ref::<String>().cloned())
         .unwrap_or_else(|| "a panic without a message".to_owned())
 }
-
-pub(crate) fn outcome_name(outcome: &Outcome) -> &'static str {
-    match outcome {
-        Outcome::Produced { .. } | Outcome::Done | Outcome::Follows(_) => "processed",
-        Outcome::Retry { .. } => "failed",
-        Outcome::Park { .. } => "parked",
-        Outcome::NotStarted => "not-started",
-    }
-}

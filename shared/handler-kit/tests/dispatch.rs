@@ -5,16 +5,18 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a panic is how a test reports failure
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use aws_lambda_events::event::lambda_function_urls::{LambdaFunctionUrlRequest, LambdaFunctionUrlResponse};
 use envelope::{Envelope, Registry};
 use handler_kit::aggregate::Instant;
-use handler_kit::local::{self, LocalFunction, LocalPlatform, Outbox, Registration, World, env_of};
+use handler_kit::local::{self, LocalFunction, Registration};
 use handler_kit::trigger::{EventBridge, FunctionUrl, Sns, Sqs, SqsBatches};
-use handler_kit::{BatchHandler, Function, HandlerError, HttpHandler, ManualClock, Nowhere, RecordHandler, Settled};
+use handler_kit::{BatchHandler, Function, HandlerError, HttpHandler, Nowhere, RecordHandler, Settled};
 use serde_json::{Value, json};
+
+mod common;
+use common::local_platform as platform;
 
 /// Knows no event type: every record is refused for good, so parked.
 struct Refuse;
@@ -41,32 +43,14 @@ const fn declared<T>(trigger: T) -> Function<T, Nowhere> {
     }
 }
 
-fn platform() -> LocalPlatform {
-    LocalPlatform::new(
-        env_of(
-            "f",
-            &[
-                ("PARKING_QUEUE_URL", "https://sqs.local/parking"),
-                ("IDEMPOTENCY_TABLE", "idempotency"),
-            ],
-        ),
-        Arc::new(ManualClock::new(chrono::Utc::now())),
-        Arc::new(ports::NoFaults),
-        Arc::default(),
-        Outbox::default(),
-        Arc::new(World {
-            queues: [("https://sqs.local/parking".to_owned(), 256 * 1024)].into(),
-            ..World::default()
-        }),
-    )
-}
-
 fn built(registration: &Registration) -> Box<dyn LocalFunction> {
     registration.build(platform()).unwrap()
 }
 
 async fn invoke(function: &dyn LocalFunction, payload: Value) -> Result<Value, String> {
-    function.invoke(payload, "request-1", Duration::from_secs(30)).await
+    function
+        .invoke(payload, "request-1", None, Duration::from_secs(30))
+        .await
 }
 
 fn sample(path: &str) -> Value {
@@ -182,4 +166,39 @@ async fn given_a_batch_function_then_only_a_scheduled_rules_tick_reaches_it_and_
     let unscheduled = built(&local::batches(&UNSCHEDULED, |_| Ok(Ticks::default())));
     let err = invoke(&*unscheduled, tick).await.unwrap_err();
     assert!(err.contains("declares no schedule"), "{err}");
+}
+
+/// Answers with the `traceparent` header it was handed.
+struct EchoTrace;
+impl HttpHandler for EchoTrace {
+    async fn handle(&self, request: LambdaFunctionUrlRequest) -> LambdaFunctionUrlResponse {
+        let traceparent = request.headers.get("traceparent").and_then(|v| v.to_str().ok());
+        handler_kit::http::json_response(200, &json!({ "traceparent": traceparent }), None)
+    }
+}
+
+#[tokio::test]
+async fn an_http_request_goes_on_in_the_trace_lambda_gave_its_invocation() {
+    static API: Function<FunctionUrl, Nowhere> = declared(FunctionUrl);
+    let api = built(&local::http(&API, |_| Ok(EchoTrace)));
+    let mut request = sample("orders/order-api/get-order.function-url.json");
+    request["headers"]["traceparent"] = json!("00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01");
+    let traceparent = |response: Result<Value, String>| -> Value {
+        serde_json::from_str::<Value>(response.unwrap()["body"].as_str().unwrap()).unwrap()["traceparent"].clone()
+    };
+
+    let xray = "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1";
+    let traced = api
+        .invoke(request.clone(), "request-1", Some(xray), Duration::from_secs(30))
+        .await;
+    assert_eq!(
+        traceparent(traced),
+        "00-5759e988bd862e3fe1be46a994272793-53995c3f42cd8ad8-01",
+        "X-Ray's trace, the one that shows this request, wins over the client's W3C header"
+    );
+    assert_eq!(
+        traceparent(invoke(&*api, request).await),
+        "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",
+        "without X-Ray the client's header stays"
+    );
 }

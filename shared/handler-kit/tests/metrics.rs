@@ -1,59 +1,158 @@
-//! EMF metrics of a batch, as CloudWatch reads them from the log stream. In a test binary of
-//! its own: the metrics recorder is process-wide.
+//! EMF metrics as CloudWatch reads them from the log stream, against their one declaration
+//! (`observability::METRICS`). In a test binary of its own: the metrics recorder is
+//! process-wide.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a panic is how a test reports failure
 
 mod common;
 
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use aws_lambda_events::event::lambda_function_urls::{LambdaFunctionUrlRequest, LambdaFunctionUrlResponse};
 use common::*;
-use serde_json::Value;
+use handler_kit::observability::{self, METRICS, NAMESPACE};
+use handler_kit::trigger::FunctionUrl;
+use handler_kit::{Function, HttpHandler, Invocation, Nowhere};
+use serde_json::{Value, json};
+
+/// Answers 201, or 400 for a request without a body.
+struct Api;
+impl HttpHandler for Api {
+    async fn handle(&self, request: LambdaFunctionUrlRequest) -> LambdaFunctionUrlResponse {
+        let status = if request.body.is_some() { 201 } else { 400 };
+        handler_kit::http::json_response(status, &json!({}), None)
+    }
+}
+
+static API: Function<FunctionUrl, Nowhere> = Function {
+    name: "order-api",
+    trigger: FunctionUrl,
+    outputs: Nowhere,
+    settings: &[],
+    idempotent: false,
+};
+
+/// Every data point of the flushed documents: (metric, its dimensions and their values) ->
+/// values, checking each document names its metrics as declared.
+fn flushed(collector: &metrics_cloudwatch_embedded::Collector) -> BTreeMap<(String, Vec<(String, String)>), Vec<f64>> {
+    let mut out = Vec::new();
+    collector.flush(&mut out).unwrap();
+    let mut points = BTreeMap::new();
+    for line in String::from_utf8(out).unwrap().lines() {
+        let document: Value = serde_json::from_str(line).unwrap();
+        let directive = &document["_aws"]["CloudWatchMetrics"][0];
+        assert_eq!(directive["Namespace"], NAMESPACE, "{document}");
+        let dimensions: Vec<&str> = directive["Dimensions"][0]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|d| d.as_str().unwrap())
+            .collect();
+        for metric in directive["Metrics"].as_array().unwrap() {
+            let name = metric["Name"].as_str().unwrap();
+            let declared = METRICS
+                .iter()
+                .find(|m| m.name == name)
+                .unwrap_or_else(|| panic!("{name} is emitted but not declared in METRICS: {document}"));
+            assert_eq!(
+                declared.dimensions,
+                dimensions.as_slice(),
+                "{name}'s dimensions: {document}"
+            );
+            let unit = metric["Unit"].as_str().unwrap_or("Count");
+            assert_eq!(declared.unit.name(), unit, "{name}'s unit: {document}");
+            let values = match &document[name] {
+                Value::Array(values) => values.iter().map(|v| v.as_f64().unwrap()).collect(),
+                value => vec![value.as_f64().unwrap()],
+            };
+            let key = dimensions
+                .iter()
+                .map(|d| ((*d).to_owned(), document[*d].as_str().unwrap().to_owned()))
+                .collect();
+            points.insert((name.to_owned(), key), values);
+        }
+    }
+    points
+}
+
+fn dims(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+    pairs.iter().map(|(d, v)| ((*d).to_owned(), (*v).to_owned())).collect()
+}
 
 #[tokio::test]
-async fn a_batch_emits_processed_failed_parked_and_latency_metrics_with_the_function_dimension() {
-    let collector = handler_kit::observability::metrics("ServerlessEvents", "reserve-inventory").unwrap();
+async fn every_metric_emitted_is_declared_with_its_unit_and_dimensions() {
+    let collector = observability::metrics("reserve-inventory").unwrap();
     let processor = processor();
     processor
         .process_sqs(&batch(&["o-ok", "o-ok2", "o-timeout", "o-invalid"]), &invocation())
         .await
         .unwrap();
+    // The same batch again: the two done before are duplicates.
+    processor
+        .process_sqs(&batch(&["o-ok", "o-ok2"]), &invocation())
+        .await
+        .unwrap();
+    let platform = local_platform();
+    let api = handler_kit::dispatch::http(&platform, &API, Api);
+    let mut request: LambdaFunctionUrlRequest = serde_json::from_str(
+        &std::fs::read_to_string(format!(
+            "{}/../../events/orders/order-api/get-order.function-url.json",
+            env!("CARGO_MANIFEST_DIR")
+        ))
+        .unwrap(),
+    )
+    .unwrap();
+    let invocation = Invocation::with_remaining("req-9", Duration::from_secs(30));
+    request.body = None;
+    handler_kit::dispatch::invoke(&api, request.clone(), &invocation)
+        .await
+        .unwrap();
+    request.body = Some("{}".into());
+    handler_kit::dispatch::invoke(&api, request, &invocation).await.unwrap();
 
-    let mut out = Vec::new();
-    collector.flush(&mut out).unwrap();
-    let documents: Vec<Value> = String::from_utf8(out)
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
-    let document = documents
-        .iter()
-        .find(|d| {
-            d["_aws"]["CloudWatchMetrics"][0]["Metrics"]
-                .as_array()
-                .is_some_and(|m| !m.is_empty())
-        })
-        .expect("an EMF document with metrics");
-    assert_eq!(
-        document["_aws"]["CloudWatchMetrics"][0]["Namespace"],
-        "ServerlessEvents"
-    );
-    assert_eq!(document["function"], "reserve-inventory");
-    assert_eq!(document["Processed"], 2);
-    assert_eq!(document["Failed"], 1);
-    assert_eq!(document["Parked"], 1);
-    assert_eq!(
-        document["RecordLatency"].as_array().map(Vec::len),
-        Some(4),
-        "{document}"
-    );
-    let units: Vec<&Value> = document["_aws"]["CloudWatchMetrics"][0]["Metrics"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .collect();
-    assert!(
-        units
+    let points = flushed(collector);
+    let function = [("function", "reserve-inventory")];
+    let count = |name: &str, dimensions: &[(&str, &str)]| -> f64 {
+        points
+            .get(&(name.to_owned(), dims(dimensions)))
+            .unwrap_or_else(|| panic!("no {name} {dimensions:?} in {points:?}"))
             .iter()
-            .any(|m| m["Name"] == "RecordLatency" && m["Unit"] == "Milliseconds"),
-        "{document}"
+            .sum()
+    };
+    assert_eq!(count("Processed", &function), 4.0, "2, then the same 2 as duplicates");
+    assert_eq!(count("Duplicates", &function), 2.0);
+    assert_eq!(count("Failed", &function), 1.0);
+    assert_eq!(
+        count(
+            "Parked",
+            &[("function", "reserve-inventory"), ("reason", "invalid-order")]
+        ),
+        1.0,
+        "parked by reason: {points:?}"
+    );
+    assert_eq!(
+        points[&("RecordLatency".to_owned(), dims(&function))].len(),
+        6,
+        "a latency per record"
+    );
+    assert_eq!(
+        count("Requests", &[("function", "reserve-inventory"), ("status", "4xx")]),
+        1.0
+    );
+    assert_eq!(
+        count("Requests", &[("function", "reserve-inventory"), ("status", "2xx")]),
+        1.0
+    );
+    assert_eq!(points[&("RequestLatency".to_owned(), dims(&function))].len(), 2);
+}
+
+#[test]
+fn the_readme_documents_the_metrics_as_declared() {
+    let readme = std::fs::read_to_string(format!("{}/../../functions/README.md", env!("CARGO_MANIFEST_DIR"))).unwrap();
+    let table = observability::metrics_table();
+    assert!(
+        readme.contains(&table),
+        "functions/README.md's metrics table is not the declared one (observability::METRICS); it should read:\n\n{table}"
     );
 }

@@ -23,7 +23,7 @@ mod sns;
 mod timeline;
 
 use std::cmp::Reverse;
-use std::collections::{BTreeMap, BinaryHeap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, BinaryHeap, HashMap};
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
@@ -49,6 +49,10 @@ use crate::faults::{Choice, Dice, Faults, Injected};
 use crate::functions::{BuildError, FunctionCatalogue, Wiring};
 use crate::sqs::{Message, Outgoing, Queue};
 use crate::topology::Topology;
+
+/// The trace ids of a subject's events by type (notifications as `(notification)`); `None` for
+/// one that travelled in no trace.
+pub type Traces = BTreeMap<String, BTreeSet<Option<String>>>;
 
 /// How a cloud starts.
 #[derive(Debug, Clone)]
@@ -284,6 +288,8 @@ pub struct LocalCloud {
     notifications: Vec<Notification>,
     stats: Stats,
     ids: HashMap<(String, String), Vec<uuid::Uuid>>,
+    /// The X-Ray trace ids each subject's events (by type) and notifications travelled in.
+    traces: HashMap<String, Traces>,
     /// Each archive's events (by archive logical id), as the bus received them: their time,
     /// and the event as JSON text (a tree per event would cost several times the memory).
     archived: HashMap<String, Vec<(DateTime<Utc>, String)>>,
@@ -394,6 +400,7 @@ impl LocalCloud {
             notifications: Vec::new(),
             stats: Stats::default(),
             ids: HashMap::new(),
+            traces: HashMap::new(),
             archived: HashMap::new(),
             topology,
         };
@@ -563,6 +570,16 @@ impl LocalCloud {
 
     fn record(&mut self, what: What) {
         let entry = Entry { at: self.now, what };
+        if let Some((subject, kind)) = entry.subject_and_kind()
+            && !subject.is_empty()
+        {
+            self.traces
+                .entry(subject.to_owned())
+                .or_default()
+                .entry(kind.to_owned())
+                .or_default()
+                .insert(entry.trace_id().map(str::to_owned));
+        }
         if let Some(observer) = &mut self.observer {
             observer(&entry);
         }
@@ -723,6 +740,13 @@ impl LocalCloud {
         self.ids.iter().flat_map(|((subject, event_type), ids)| {
             ids.iter().map(move |id| (subject.as_str(), event_type.as_str(), *id))
         })
+    }
+
+    /// The X-Ray trace ids `subject`'s events (by type) and notifications (`(notification)`)
+    /// travelled in, `None` for one that travelled in none: when every hop hands the trace on,
+    /// what follows an event is in its trace.
+    pub fn traces_of(&self, subject: &str) -> Option<&Traces> {
+        self.traces.get(subject)
     }
 
     /// The distinct envelope ids of type `event_type` put on a bus for `subject`: more than one

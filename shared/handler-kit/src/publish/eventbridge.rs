@@ -72,6 +72,7 @@ impl EventBridgePublisher {
             .detail(&entry.detail)
             .time(DateTime::from_millis(entry.time.timestamp_millis()))
             .set_resources(Some(entry.resources.clone()))
+            .set_trace_header(entry.trace_header.clone())
             .build()
     }
 }

@@ -3,11 +3,12 @@
 
 use aws_sdk_sns::Client;
 use aws_sdk_sns::types::{MessageAttributeValue, PublishBatchRequestEntry};
-use envelope::Envelope;
+use envelope::{Envelope, TraceContext};
+use futures_util::future::join_all;
 use serde_json::Value;
 
 use super::batch::{Answer, CallError, Limits, Service, call_error, entry_id, fifo_id, send_all};
-use super::{AttributesOf, MAX_SNS_MESSAGE_BYTES, PublishError, Publisher, message_attributes};
+use super::{AttributesOf, FailedEntry, MAX_SNS_MESSAGE_BYTES, PublishError, Publisher, message_attributes};
 
 const LIMITS: Limits = Limits {
     entries: 10,
@@ -84,35 +85,46 @@ impl SnsPublisher {
     }
 }
 
-impl Publisher for SnsPublisher {
-    async fn publish(&self, events: &[Envelope<Value>]) -> Result<(), PublishError> {
-        let messages: Vec<String> = events
+impl SnsPublisher {
+    /// Publishes `events[i]` for each `i` of `indexes`, in calls carrying X-Ray header `trace`.
+    async fn publish_in_trace(
+        &self,
+        events: &[Envelope<Value>],
+        indexes: &[usize],
+        trace: Option<&str>,
+    ) -> Result<(), PublishError> {
+        let messages: Vec<String> = indexes
             .iter()
-            .map(|e| serde_json::to_string(e).unwrap_or_default())
+            .map(|&i| serde_json::to_string(&events[i]).unwrap_or_default())
             .collect();
-        let attributes: Vec<Vec<(String, String)>> = events.iter().map(|e| self.attributes_of(e)).collect();
+        let attributes: Vec<Vec<(String, String)>> = indexes.iter().map(|&i| self.attributes_of(&events[i])).collect();
         // SNS counts attribute names, types and values into the 256 KB too.
         let sizes: Vec<usize> = messages
             .iter()
             .zip(&attributes)
             .map(|(m, a)| m.len() + a.iter().map(|(n, v)| n.len() + "String".len() + v.len()).sum::<usize>())
             .collect();
-        send_all(&sizes, LIMITS, self.retry, |indexes| {
+        send_all(&sizes, LIMITS, self.retry, |chunk| {
             let (messages, attributes) = (&messages, &attributes);
             async move {
-                let entries = indexes
+                let entries = chunk
                     .iter()
                     .enumerate()
-                    .map(|(position, &i)| self.entry(position, &events[i], &messages[i], &attributes[i]))
+                    .map(|(position, &i)| self.entry(position, &events[indexes[i]], &messages[i], &attributes[i]))
                     .collect::<Result<Vec<_>, _>>()?;
-                let output = self
+                let mut call = self
                     .client
                     .publish_batch()
                     .topic_arn(&self.topic_arn)
                     .set_publish_batch_request_entries(Some(entries))
-                    .send()
-                    .await
-                    .map_err(|err| call_error(Service::Sns, &err))?;
+                    .customize();
+                if let Some(trace) = trace {
+                    let trace = trace.to_owned();
+                    call = call.mutate_request(move |request| {
+                        request.headers_mut().insert(TRACE_HEADER, trace.clone());
+                    });
+                }
+                let output = call.send().await.map_err(|err| call_error(Service::Sns, &err))?;
                 Ok(Answer::by_id(
                     Service::Sns,
                     output.successful().iter().filter_map(|s| s.id()),
@@ -121,5 +133,42 @@ impl Publisher for SnsPublisher {
             }
         })
         .await
+    }
+}
+
+/// SNS reads a publish's X-Ray trace from this HTTP header, one per call, and with active
+/// tracing hands it on to subscribers (SQS as the `AWSTraceHeader` system attribute). The
+/// SDK's recursion-detection interceptor leaves a header already set alone.
+const TRACE_HEADER: &str = "x-amzn-trace-id";
+
+impl Publisher for SnsPublisher {
+    /// One trace per call (see [`TRACE_HEADER`]): the events are grouped by trace, each group
+    /// published in its own calls, all groups at once.
+    async fn publish(&self, events: &[Envelope<Value>]) -> Result<(), PublishError> {
+        let mut groups: Vec<(Option<String>, Vec<usize>)> = Vec::new();
+        for (index, event) in events.iter().enumerate() {
+            let trace = event.metadata.trace.as_ref().and_then(TraceContext::xray_header);
+            match groups.iter_mut().find(|(t, _)| *t == trace) {
+                Some((_, indexes)) => indexes.push(index),
+                None => groups.push((trace, vec![index])),
+            }
+        }
+        let sent = join_all(
+            groups
+                .iter()
+                .map(|(trace, indexes)| self.publish_in_trace(events, indexes, trace.as_deref())),
+        )
+        .await;
+        let mut failed = Vec::new();
+        for ((_, indexes), result) in groups.iter().zip(sent) {
+            if let Err(err) = result {
+                failed.extend(err.failed.into_iter().map(|f| FailedEntry {
+                    index: indexes[f.index],
+                    ..f
+                }));
+            }
+        }
+        failed.sort_by_key(|f| f.index);
+        PublishError::unless_failed(events.len(), failed)
     }
 }

@@ -4,8 +4,11 @@
 //! <https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_SendMessageBatch.html>).
 
 use aws_sdk_sqs::Client;
-use aws_sdk_sqs::types::{MessageAttributeValue, SendMessageBatchRequestEntry};
-use envelope::Envelope;
+use aws_sdk_sqs::types::{
+    MessageAttributeValue, MessageSystemAttributeNameForSends, MessageSystemAttributeValue,
+    SendMessageBatchRequestEntry,
+};
+use envelope::{Envelope, TraceContext};
 use serde_json::Value;
 
 use super::batch::{Answer, CallError, Limits, Service, call_error, entry_id, fifo_id, send_all, sha256_hex};
@@ -23,6 +26,8 @@ struct Outgoing {
     attributes: Vec<(&'static str, String)>,
     group_id: Option<String>,
     deduplication_id: Option<String>,
+    /// The `AWSTraceHeader` system attribute (not counted in the size by SQS).
+    trace_header: Option<String>,
 }
 
 impl Outgoing {
@@ -96,6 +101,14 @@ fn entry(position: usize, message: &Outgoing) -> Result<SendMessageBatchRequestE
             .map_err(CallError::unbuildable)?;
         entry = entry.message_attributes(*name, value);
     }
+    if let Some(trace) = &message.trace_header {
+        let value = MessageSystemAttributeValue::builder()
+            .data_type("String")
+            .string_value(trace)
+            .build()
+            .map_err(CallError::unbuildable)?;
+        entry = entry.message_system_attributes(MessageSystemAttributeNameForSends::AwsTraceHeader, value);
+    }
     entry.build().map_err(CallError::unbuildable)
 }
 
@@ -126,6 +139,7 @@ impl Publisher for SqsPublisher {
                 attributes: vec![("type", event.metadata.event_type.clone())],
                 group_id: fifo.then(|| fifo_id(&event.metadata.subject)),
                 deduplication_id: fifo.then(|| fifo_id(&event.metadata.id.to_string())),
+                trace_header: event.metadata.trace.as_ref().and_then(TraceContext::xray_header),
             })
             .collect();
         self.queue.send(&messages).await
@@ -163,6 +177,7 @@ impl Parking for SqsParking {
                         .as_deref()
                         .map_or_else(|| sha256_hex(p.body.as_bytes()), fifo_id)
                 }),
+                trace_header: None,
             })
             .collect();
         self.queue.send(&messages).await

@@ -161,7 +161,7 @@ impl<H: RecordHandler, S: Store, P: Publisher, Q: Parking> RecordProcessor<H, S,
         let ids = decoded.iter().map(|d| d.message_id.clone().into()).collect();
         let outcomes = self.run_concurrently(decoded, invocation).await;
         let outcomes = self.settle(outcomes, &bodies, ids, None, invocation).await;
-        observability::batch_done(&outcomes.iter().map(Outcome::is_failure).collect::<Vec<_>>());
+        observability::batch_done(&outcomes);
         let failed: Vec<String> = outcomes
             .iter()
             .enumerate()

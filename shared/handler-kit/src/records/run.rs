@@ -18,7 +18,7 @@ use crate::error::HandlerError;
 use crate::fifo::group_in_order;
 use crate::invocation::Invocation;
 use crate::observability;
-use crate::outcome::{Bookkeeping, Outcome, failed, outcome_name, panic_message, permanent_decode};
+use crate::outcome::{Bookkeeping, Outcome, failed, panic_message, permanent_decode};
 use crate::publish::{Parking, Publisher};
 
 impl<H: RecordHandler, S: Store, P: Publisher, Q: Parking> RecordProcessor<H, S, P, Q> {
@@ -136,7 +136,7 @@ impl<H: RecordHandler, S: Store, P: Publisher, Q: Parking> RecordProcessor<H, S,
                     }
                 }
             };
-            observability::record_done(outcome_name(&outcome), started.elapsed());
+            observability::record_done(started.elapsed());
             outcome
         }
         .instrument(span)
@@ -177,7 +177,7 @@ impl<H: RecordHandler, S: Store, P: Publisher, Q: Parking> RecordProcessor<H, S,
                 self.idempotency.release(&ticket).await;
                 let message = panic_message(panic.as_ref());
                 tracing::error!(panic = message, "the handler panicked; reported for retry");
-                metrics::counter!("panics").increment(1);
+                observability::count(&observability::PANICS);
                 Outcome::Retry {
                     reason: format!("the handler panicked: {message}"),
                 }
@@ -188,7 +188,7 @@ impl<H: RecordHandler, S: Store, P: Publisher, Q: Parking> RecordProcessor<H, S,
 
 /// A duplicate sends its outputs again only if they are not known to have gone out.
 fn duplicate(completed: Completed<Vec<Envelope<Value>>>) -> Outcome {
-    metrics::counter!("duplicates").increment(1);
+    observability::count(&observability::DUPLICATES);
     match completed {
         Completed { delivered: true, .. } => {
             tracing::info!(duplicate = true, "already handled; its outputs went out");

@@ -149,3 +149,25 @@ pub fn failed_ids(response: &SqsBatchResponse) -> Vec<String> {
 pub fn invocation() -> Invocation {
     Invocation::with_remaining("req-1", Duration::from_secs(60))
 }
+
+/// A local platform for a function named `f` with a parking queue and an idempotency table.
+pub fn local_platform() -> handler_kit::local::LocalPlatform {
+    use handler_kit::local::{LocalPlatform, Outbox, World, env_of};
+    LocalPlatform::new(
+        env_of(
+            "f",
+            &[
+                ("PARKING_QUEUE_URL", "https://sqs.local/parking"),
+                ("IDEMPOTENCY_TABLE", "idempotency"),
+            ],
+        ),
+        std::sync::Arc::new(handler_kit::ManualClock::new(chrono::Utc::now())),
+        std::sync::Arc::new(ports::NoFaults),
+        std::sync::Arc::default(),
+        Outbox::default(),
+        std::sync::Arc::new(World {
+            queues: [("https://sqs.local/parking".to_owned(), 256 * 1024)].into(),
+            ..World::default()
+        }),
+    )
+}
