@@ -448,6 +448,13 @@ impl Queue {
     fn blocked_groups(&self, now: i64) -> HashSet<&str> {
         if !self.config.fifo {
             return HashSet::new();
+    /// Takes message `id` out of the queue, visible or not (a receive and delete by the repair
+    /// tools, a move task).
+    pub fn remove(&mut self, id: &str) -> Option<Message> {
+        let index = self.messages.iter().position(|m| m.id == id)?;
+        self.messages.remove(index)
+    }
+
         }
         self.messages
             .iter()

@@ -154,7 +154,7 @@ enum ParkedCommand {
         reason: Option<String>,
         /// Send this file's content instead of the body it arrived with (for a message that
         /// cannot succeed as it is, e.g. `malformed-json`).
-        #[arg(long, value_name = "FILE", requires = "id")]
+        #[arg(long, value_name = "FILE", requires = "id", conflicts_with = "reason")]
         body: Option<std::path::PathBuf>,
         /// The ledger: the stack's idempotency table.
         #[arg(long, env = "IDEMPOTENCY_TABLE")]

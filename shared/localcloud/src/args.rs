@@ -152,6 +152,24 @@ pub(crate) enum Command {
         #[command(flatten)]
         demo: DemoFirst,
     },
+    /// Run a domain's demo (or a scenario file: `--play`), then list, show or redrive its
+    /// dead-letter queues as `events dlq` does on AWS; after a redrive, run the cloud until idle
+    /// and say what the consumers did.
+    Dlq {
+        #[command(subcommand)]
+        command: DlqCommand,
+        #[command(flatten)]
+        first: RunFirst,
+    },
+    /// Run a domain's demo (or a scenario file: `--play`), then list, show or resubmit what its
+    /// functions parked, as `events parked` does on AWS; after a resubmit, run the cloud until
+    /// idle and say what the consumers did.
+    Parked {
+        #[command(subcommand)]
+        command: ParkedCommand,
+        #[command(flatten)]
+        first: RunFirst,
+    },
     /// The template's event graph as a Mermaid flowchart.
     Graph {
         /// Rewrite the generated graph block of this Markdown file instead of printing.
@@ -167,21 +185,87 @@ pub(crate) enum Command {
     },
 }
 
-/// The demo run first by `replay`, `rebuild` and `history`.
+/// The demo run first by `replay`, `rebuild`, `history`, `dlq` and `parked`.
 #[derive(clap::Args, Clone)]
 pub(crate) struct DemoFirst {
     /// The domain whose demo runs first; for `history`, the stream's.
-    #[arg(long, default_value = first_domain(), value_parser = domain_name())]
+    #[arg(long, default_value = first_domain(), value_parser = domain_name(), global = true)]
     pub(crate) domain: String,
     /// How much the demo does.
-    #[arg(long, default_value_t = 12)]
+    #[arg(long, default_value_t = 12, global = true)]
     pub(crate) size: usize,
     /// Seed of every random choice.
-    #[arg(long, default_value_t = 1)]
+    #[arg(long, default_value_t = 1, global = true)]
     pub(crate) seed: u64,
     /// Run the demo without injected faults.
-    #[arg(long)]
+    #[arg(long, global = true)]
     pub(crate) no_faults: bool,
+}
+
+/// What `dlq` and `parked` run first: a domain's demo, or a scenario file.
+#[derive(clap::Args)]
+pub(crate) struct RunFirst {
+    #[command(flatten)]
+    pub(crate) demo: DemoFirst,
+    /// Play this scenario file on the bare cloud instead of the demo (as `localcloud play`
+    /// does, with `--seed`, and faults only with `--faults`).
+    #[arg(long, value_name = "FILE", global = true)]
+    pub(crate) play: Option<PathBuf>,
+    /// With `--play`: inject the demo's faults.
+    #[arg(long, requires = "play", global = true)]
+    pub(crate) faults: bool,
+    /// With `--play`: load a table first (`<LogicalId>=<items.json>`). Repeatable.
+    #[arg(long = "table", value_name = "LOGICAL_ID=FILE", requires = "play", global = true)]
+    pub(crate) tables: Vec<String>,
+}
+
+/// `localcloud dlq ...`.
+#[derive(Subcommand)]
+pub(crate) enum DlqCommand {
+    /// Every dead-letter queue, with its depth and the age of its oldest message.
+    List,
+    /// A dead-letter queue's messages (not consumed): receive count, the failure recorded, the
+    /// envelopes they carry.
+    Show {
+        /// The queue (logical id).
+        queue: String,
+    },
+    /// Send a dead-letter queue's messages back where they failed, then run until idle.
+    Redrive {
+        /// The queue (logical id).
+        queue: String,
+        /// At most this many messages a second of virtual time.
+        #[arg(long, value_parser = clap::value_parser!(u32).range(1..=500))]
+        rate: Option<u32>,
+    },
+}
+
+/// `localcloud parked ...`.
+#[derive(Subcommand)]
+pub(crate) enum ParkedCommand {
+    /// Every parked message (of a kind), with who parked it, why and from where.
+    List {
+        /// Only those parked for this kind of error (`malformed-json`, `too-late`, ...).
+        #[arg(long = "reason", value_name = "KIND")]
+        reason: Option<String>,
+    },
+    /// One parked message: why, by whom, from where, its body and envelopes.
+    Show {
+        /// Its id (as `parked list` prints it).
+        id: String,
+    },
+    /// Send parked messages back to the queue they came from, once each, then run until idle.
+    Resubmit {
+        /// One parked message's id.
+        #[arg(required_unless_present = "reason", conflicts_with = "reason")]
+        id: Option<String>,
+        /// Every parked message of this kind, unchanged.
+        #[arg(long = "reason", value_name = "KIND")]
+        reason: Option<String>,
+        /// Send this file's content instead of the body it arrived with.
+        #[arg(long, value_name = "FILE", requires = "id", conflicts_with = "reason")]
+        body: Option<PathBuf>,
+    },
 }
 
 /// What `replay` replays.

@@ -46,6 +46,9 @@ pub enum Error {
         #[source]
         source: serde_json::Error,
     },
+    /// A repair tool (`dlq`, `parked`) could not do what it was asked.
+    #[error(transparent)]
+    Repair(#[from] repair::RepairError),
     /// The async runtime cannot start.
     #[error("cannot start the async runtime: {0}")]
     Runtime(#[source] std::io::Error),

@@ -7,6 +7,7 @@ mod audit;
 pub mod campaign;
 pub mod error;
 pub mod operations;
+pub mod repair;
 
 use emulator::domain::Domain;
 use emulator::functions::FunctionCatalogue;

@@ -19,6 +19,7 @@
 mod eventbridge;
 mod lambda;
 mod polling;
+mod redrive;
 mod sns;
 mod timeline;
 

@@ -38,7 +38,7 @@ impl LocalCloud {
     }
 
     /// Makes sure every mapping on `queue_id` polls now.
-    fn wake(&mut self, queue_id: &str) {
+    pub(super) fn wake(&mut self, queue_id: &str) {
         let now = self.now;
         for index in 0..self.topology.mappings.len() {
             if self.topology.mappings[index].queue == queue_id {

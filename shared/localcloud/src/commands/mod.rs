@@ -1,12 +1,14 @@
 //! The commands, one module each by what they work on: [`demo`] runs every domain's demo,
 //! [`play`] a scenario file, [`simulate`] the campaign, [`invoke`] one function; [`inspect`]
 //! answers from the template and payloads alone (route, decode, test-event-pattern, graph);
-//! [`store`] runs a demo and works on its event store (replay, rebuild, history).
+//! [`store`] runs a demo and works on its event store (replay, rebuild, history); [`repair`]
+//! runs a demo or a play and repairs what it left (dlq, parked).
 
 mod demo;
 mod inspect;
 mod invoke;
 mod play;
+mod repair;
 mod simulate;
 mod store;
 
@@ -78,6 +80,8 @@ pub(crate) fn run(cli: Cli, runtime: &Runtime) -> Result<ExitCode, Error> {
             }
             Ok(ExitCode::SUCCESS)
         }
+        Command::Dlq { command, first } => repair::dlq(runtime, template, &command, &first),
+        Command::Parked { command, first } => repair::parked(runtime, template, &command, &first),
         Command::Replay { replay, demo } => store::replay(runtime, template, &demo, &replay),
         Command::Rebuild { demo } => store::rebuild(runtime, template, &demo),
         Command::History { stream, as_of, demo } => store::history(runtime, template, &stream, as_of.as_deref(), &demo),

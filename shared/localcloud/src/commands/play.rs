@@ -36,9 +36,7 @@ pub(crate) struct Play {
 
 /// Plays the scenario in `file` as `options` say.
 pub(crate) fn play(runtime: &Runtime, template: &Path, file: &Path, options: &Play) -> Result<ExitCode, Error> {
-    let text =
-        String::from_utf8(read(file)?).map_err(|_| Error::input(file.display().to_string(), "not UTF-8 text"))?;
-    let scenario = Scenario::parse(&text).map_err(|e| Error::input(file.display().to_string(), e.to_string()))?;
+    let scenario = parse(file)?;
     if let Some(domain) = &options.domain {
         return play_checked(runtime, template, &scenario, domain, options.outcome.as_deref());
     }
@@ -58,7 +56,6 @@ pub(crate) fn play(runtime: &Runtime, template: &Path, file: &Path, options: &Pl
         None if options.faults => (Faults::demo(), None),
         None => (Faults::none(), None),
     };
-    let topology = Topology::load(template, &sam_template::Options::default())?;
     let start = match &options.start {
         Some(text) => Some(
             chrono::DateTime::parse_from_rfc3339(text)
@@ -74,8 +71,7 @@ pub(crate) fn play(runtime: &Runtime, template: &Path, file: &Path, options: &Pl
         start: start.unwrap_or(CloudOptions::default().start),
         replay,
     };
-    let mut cloud = LocalCloud::new(topology, cloud_options, &localcloud::catalogue())?;
-    load_tables(&cloud, &options.tables)?;
+    let mut cloud = bare_cloud(template, cloud_options, &options.tables)?;
     if options.emitted.is_some() {
         cloud.keep_emitted();
     }
@@ -106,6 +102,47 @@ pub(crate) fn play(runtime: &Runtime, template: &Path, file: &Path, options: &Pl
         ));
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The cloud of `template` with `options`, its `tables` (`<LogicalId>=<items.json>`) loaded.
+fn bare_cloud(template: &Path, options: CloudOptions, tables: &[String]) -> Result<LocalCloud, Error> {
+    let topology = Topology::load(template, &sam_template::Options::default())?;
+    let cloud = LocalCloud::new(topology, options, &localcloud::catalogue())?;
+    load_tables(&cloud, tables)?;
+    Ok(cloud)
+}
+
+/// The cloud after playing the scenario in `file` as `localcloud play` does (seed `seed`,
+/// the demo's faults when `faults`, scheduled rules until 10 minutes after the last input),
+/// with nothing printed: what the repair tools work on.
+pub(crate) fn played(
+    runtime: &Runtime,
+    template: &Path,
+    file: &Path,
+    (seed, faults): (u64, bool),
+    tables: &[String],
+) -> Result<LocalCloud, Error> {
+    let scenario = parse(file)?;
+    let until = scenario::parse_offset("10m").map_err(|e| Error::input("--until", e))?;
+    let options = CloudOptions {
+        seed,
+        faults: if faults { Faults::demo() } else { Faults::none() },
+        schedules_until: scenario.last_at() + until,
+        start: scenario.start.unwrap_or(CloudOptions::default().start),
+        replay: None,
+    };
+    let mut cloud = bare_cloud(template, options, tables)?;
+    cloud.keep_timeline(false);
+    scenario.schedule(&mut cloud).map_err(Error::Cloud)?;
+    runtime.block_on(cloud.run(i64::MAX));
+    Ok(cloud)
+}
+
+/// The scenario in `file`.
+fn parse(file: &Path) -> Result<Scenario, Error> {
+    let text =
+        String::from_utf8(read(file)?).map_err(|_| Error::input(file.display().to_string(), "not UTF-8 text"))?;
+    Scenario::parse(&text).map_err(|e| Error::input(file.display().to_string(), e.to_string()))
 }
 
 /// Plays `scenario` on `domain`'s fault-free run with its invariants: its summary, and what it

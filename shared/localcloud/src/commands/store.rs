@@ -21,7 +21,7 @@ use crate::output::print;
 
 /// Runs `demo`'s domain's demo to its end and returns it, the timeline unprinted; an
 /// invariant that does not hold is an error (what follows would read a broken run).
-fn demo_run(runtime: &Runtime, template: &Path, demo: &DemoFirst) -> Result<Box<dyn DemoRun>, Error> {
+pub(crate) fn demo_run(runtime: &Runtime, template: &Path, demo: &DemoFirst) -> Result<Box<dyn DemoRun>, Error> {
     let domain = localcloud::domain(&demo.domain)?;
     let faults = if demo.no_faults { Faults::none() } else { Faults::demo() };
     let options = DemoOptions {
