@@ -96,6 +96,10 @@ pub struct Outgoing {
     pub group_id: Option<String>,
     /// FIFO: the deduplication id (else the body's SHA-256 with content-based deduplication).
     pub deduplication_id: Option<String>,
+    /// The `AWSTraceHeader` system attribute: the X-Ray trace the message travels in, handed on
+    /// by EventBridge (an entry's `TraceHeader`) and SNS (with active tracing). Not counted in
+    /// the size, as SQS does not count system attributes.
+    pub trace_header: Option<String>,
 }
 
 impl Outgoing {
@@ -444,10 +448,6 @@ impl Queue {
         self.messages.len() != before
     }
 
-    /// FIFO: the groups with a message in flight at `now`, whose other messages must wait.
-    fn blocked_groups(&self, now: i64) -> HashSet<&str> {
-        if !self.config.fifo {
-            return HashSet::new();
     /// Takes message `id` out of the queue, visible or not (a receive and delete by the repair
     /// tools, a move task).
     pub fn remove(&mut self, id: &str) -> Option<Message> {
@@ -455,6 +455,10 @@ impl Queue {
         self.messages.remove(index)
     }
 
+    /// FIFO: the groups with a message in flight at `now`, whose other messages must wait.
+    fn blocked_groups(&self, now: i64) -> HashSet<&str> {
+        if !self.config.fifo {
+            return HashSet::new();
         }
         self.messages
             .iter()

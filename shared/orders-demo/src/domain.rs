@@ -56,6 +56,7 @@ impl Domain for Orders {
             "every order reaches its final state in its tracking view",
             "each effect (reservation, charge, shipment, release) is decided once per order",
             "no order is both shipped and cancelled",
+            "each order is one trace: every event and notification after its OrderPlaced travels in its trace",
             "each decision is notified once, outside a crash between its send and its record",
             "stock per sku equals what was reserved and not released",
             "no message is left unprocessed or undeliverable, none dead-lettered unless every receive failed to an injected fault; only malformed ones are parked",

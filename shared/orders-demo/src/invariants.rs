@@ -196,8 +196,31 @@ impl Shop {
             self.check_decided_once(order_id, violations);
             check_charged_once_if_shipped(gateway.as_deref(), order_id, expected, violations);
             check_told_once(&notified, order_id, violations);
+            self.check_one_trace(order_id, violations);
         }
         shipped
+    }
+
+    /// The order's flow is the trace of the request that placed it: its OrderPlaced travelled
+    /// in a trace, and every event and notification after it in that trace (in one of them, if
+    /// a retried request put it again in another).
+    fn check_one_trace(&self, order_id: &str, violations: &mut Vec<String>) {
+        let Some(traces) = self.cloud.traces_of(order_id) else {
+            violations.push(format!("{order_id}: no event on the bus"));
+            return;
+        };
+        let began = traces.get("OrderPlaced").cloned().unwrap_or_default();
+        if began.is_empty() || began.contains(&None) {
+            violations.push(format!("{order_id}: OrderPlaced travelled in no trace"));
+            return;
+        }
+        for (kind, seen) in traces {
+            if !seen.is_subset(&began) {
+                violations.push(format!(
+                    "{order_id}: {kind} travelled in {seen:?}, not in the trace its order began in ({began:?})"
+                ));
+            }
+        }
     }
 
     /// The order's view in the last order views table that has it.

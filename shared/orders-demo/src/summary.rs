@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 use emulator::cloud::clock_text;
+use orders::lifecycle::OrderStatus;
 
 use crate::invariants::Outcome;
 use crate::shop::Shop;
@@ -77,10 +78,23 @@ pub fn summary(shop: &Shop, outcome: &Outcome) -> String {
     for (sku, (available, reserved)) in &outcome.stock {
         let _ = writeln!(out, "  {sku:<14} {available:>7} / {reserved}");
     }
+    // One shipped order's trace, to follow with `--trace`: the run replays the same ids.
+    let shipped = outcome.states.iter().find(|(_, s)| **s == OrderStatus::Shipped);
+    if let Some((order_id, _)) = shipped
+        && let Some(Some(trace_id)) = cloud
+            .traces_of(order_id)
+            .and_then(|t| t.get("OrderPlaced"))
+            .and_then(|t| t.first())
+    {
+        let _ = writeln!(
+            out,
+            "Traces: order {order_id} is X-Ray trace {trace_id} from POST /orders to its notification (`--trace {trace_id}` shows it alone)"
+        );
+    }
     if outcome.violations.is_empty() {
         let _ = writeln!(
             out,
-            "Invariants hold: every accepted order ended as its path says (shipped, cancelled with stock released, or rejected), stock adds up, every effect was decided once, every decision told once outside a crash window, nothing parked after its work completed, no invocation past its deadline, nothing lost, nothing dead-lettered but by injected faults alone."
+            "Invariants hold: every accepted order ended as its path says (shipped, cancelled with stock released, or rejected), stock adds up, every effect was decided once, each order one trace from its request to its notifications, every decision told once outside a crash window, nothing parked after its work completed, no invocation past its deadline, nothing lost, nothing dead-lettered but by injected faults alone."
         );
     } else {
         let _ = writeln!(out, "INVARIANTS VIOLATED ({}):", outcome.violations.len());

@@ -18,6 +18,8 @@ pub(crate) struct Delivery {
     target: crate::topology::Target,
     input: String,
     event_id: Option<String>,
+    /// The entry's `TraceHeader`, handed on to a queue as its `AWSTraceHeader`.
+    trace_header: Option<String>,
     first_at: i64,
     attempts: u32,
 }
@@ -164,7 +166,8 @@ impl LocalCloud {
                         ids.push(envelope.metadata.id);
                         counts.1 += 1;
                     }
-                    self.route(&bus_id, &value, &subject, from, only_rule);
+                    let trace = Trace::of_entry(&entry);
+                    self.route(&bus_id, &value, &subject, from, only_rule, trace);
                 }
                 Err(err) => self.undeliverable(format!("bus {bus}"), err.to_string()),
             }
@@ -174,7 +177,7 @@ impl LocalCloud {
     /// Routes an EventBridge event on bus `bus_id` to every matching rule's targets (only
     /// `only_rule`'s, when given), and into every archive of the bus whose pattern it matches.
     /// Replayed events are not archived again.
-    fn route(&mut self, bus_id: &str, event: &Value, subject: &str, from: &str, only_rule: Option<&str>) {
+    fn route(&mut self, bus_id: &str, event: &Value, subject: &str, from: &str, only_rule: Option<&str>, trace: Trace) {
         self.emit_event(bus_id, event);
         if event.get("replay-name").is_none() {
             let time = event_time(event);
@@ -199,9 +202,17 @@ impl LocalCloud {
         for rule_index in matched {
             let rule = &self.topology.rules[rule_index];
             let (rule_id, targets) = (rule.logical_id.clone(), rule.targets.clone());
-            self.deliver_to_targets(&rule_id, &targets, event, &mut routes, &mut doubled);
+            self.deliver_to_targets(
+                &rule_id,
+                &targets,
+                event,
+                trace.header.as_deref(),
+                &mut routes,
+                &mut doubled,
+            );
         }
         self.record(What::Event {
+            trace_id: trace.id,
             event_type: event
                 .get("detail-type")
                 .and_then(Value::as_str)
@@ -222,6 +233,7 @@ impl LocalCloud {
         rule_id: &str,
         targets: &[crate::topology::Target],
         event: &Value,
+        trace_header: Option<&str>,
         routes: &mut Vec<String>,
         doubled: &mut Vec<String>,
     ) {
@@ -249,6 +261,7 @@ impl LocalCloud {
                     target: target.clone(),
                     input: input.clone(),
                     event_id: event.get("id").and_then(Value::as_str).map(str::to_owned),
+                    trace_header: trace_header.map(str::to_owned),
                     first_at: self.now,
                     attempts: 0,
                 };
@@ -294,11 +307,18 @@ impl LocalCloud {
                     body: input,
                     group_id: delivery.target.message_group_id.clone(),
                     deduplication_id: delivery.event_id,
+                    trace_header: delivery.trace_header,
                     ..Outgoing::default()
                 };
                 self.deliver(queue, message, delivery.target.dead_letter.clone());
             }
-            Endpoint::Topic(topic) => self.publish(topic, Outgoing::body(input), &delivery.rule),
+            Endpoint::Topic(topic) => {
+                let message = Outgoing {
+                    trace_header: delivery.trace_header,
+                    ..Outgoing::body(input)
+                };
+                self.publish(topic, message, &delivery.rule);
+            }
             Endpoint::Function(function) => match serde_json::from_str(&input) {
                 Ok(payload) => self.invoke_later(function, payload),
                 Err(err) => self.undeliverable(function.clone(), format!("input is not JSON: {err}")),
@@ -321,7 +341,10 @@ impl LocalCloud {
             return;
         };
         let rule_arn = self.rule_arn(&delivery.rule);
-        let mut parked = Outgoing::body(delivery.input);
+        let mut parked = Outgoing {
+            trace_header: delivery.trace_header.clone(),
+            ..Outgoing::body(delivery.input)
+        };
         for (attribute, value) in [
             ("ERROR_CODE", "ThrottlingException".to_owned()),
             (
@@ -365,8 +388,9 @@ impl LocalCloud {
         }));
         self.emit_event("default", &event);
         let (mut routes, mut doubled) = (Vec::new(), Vec::new());
-        self.deliver_to_targets(&rule.logical_id, &rule.targets, &event, &mut routes, &mut doubled);
+        self.deliver_to_targets(&rule.logical_id, &rule.targets, &event, None, &mut routes, &mut doubled);
         self.record(What::Event {
+            trace_id: None,
             event_type: "Scheduled Event".to_owned(),
             subject: String::new(),
             from: rule.logical_id.clone(),
@@ -393,7 +417,7 @@ impl LocalCloud {
             .and_then(Value::as_str)
             .unwrap_or_default()
             .to_owned();
-        self.route(&bus_id, &event, &subject, "scenario", None);
+        self.route(&bus_id, &event, &subject, "scenario", None, Trace::default());
     }
 
     /// Replays archive `archive` (logical id) as EventBridge's `StartReplay` does: every event
@@ -445,7 +469,15 @@ impl LocalCloud {
                 .and_then(Value::as_str)
                 .unwrap_or_default()
                 .to_owned();
-            self.route(&bus_id, &event, &subject, &format!("replay {name}"), only_rule);
+            // An archive keeps the event, not the entry's trace header: a replay begins no trace.
+            self.route(
+                &bus_id,
+                &event,
+                &subject,
+                &format!("replay {name}"),
+                only_rule,
+                Trace::default(),
+            );
         }
         Ok(count)
     }
@@ -478,6 +510,28 @@ impl LocalCloud {
                 topic: None,
                 event: event.clone(),
             });
+        }
+    }
+}
+
+/// The X-Ray trace an event travels in: its header (handed on to targets) and its id (the
+/// timeline's).
+#[derive(Debug, Default)]
+struct Trace {
+    header: Option<String>,
+    id: Option<String>,
+}
+
+impl Trace {
+    fn of_entry(entry: &envelope::PutEventsEntry) -> Self {
+        let id = entry
+            .trace_header
+            .as_deref()
+            .and_then(envelope::TraceContext::from_xray)
+            .and_then(|t| t.xray_trace_id());
+        Self {
+            header: entry.trace_header.clone(),
+            id,
         }
     }
 }

@@ -15,6 +15,7 @@ fn outgoing(message: LocalMessage) -> Outgoing {
     Outgoing {
         body: message.body,
         attributes: message.attributes.into_iter().collect(),
+        trace_header: message.trace_header,
         ..Outgoing::default()
     }
 }
@@ -57,11 +58,12 @@ impl LocalCloud {
         let request_id = self.next_id("request");
         let Some(deployed) = self.functions.get(logical_id) else {
             let missing = format!("no function {logical_id}");
-            self.settle_invocation(after, Err(missing), None);
+            self.settle_invocation(after, &request_id, Err(missing), None);
             return;
         };
         let function = Rc::clone(&deployed.function);
         let (crate_name, timeout) = (deployed.crate_name.clone(), deployed.timeout);
+        let trace = self.invocation_trace(&request_id);
         self.invocations += 1;
         let id = self.invocations;
         *self.stats.invocations.entry(crate_name.clone()).or_default() += 1;
@@ -72,7 +74,9 @@ impl LocalCloud {
         *peak = (*peak).max(running);
         self.running.push(Box::pin(async move {
             let started = tokio::time::Instant::now();
-            let result = handler_kit::local::in_invocation(id, function.invoke(payload, &request_id, timeout)).await;
+            let result =
+                handler_kit::local::in_invocation(id, function.invoke(payload, &request_id, Some(&trace), timeout))
+                    .await;
             Ended {
                 id,
                 function: crate_name,
@@ -119,12 +123,38 @@ impl LocalCloud {
                 }
             }
         }
-        self.settle_invocation(after, result, Some(inside.faulted));
+        self.settle_invocation(after, &request_id, result, Some(inside.faulted));
+    }
+
+    /// The X-Ray trace header Lambda (with `Tracing: Active`) gives an invocation that arrives
+    /// in none: a new root, whose time part is the run's start and whose random part comes
+    /// from the request id, so a seed replays the same traces.
+    pub(super) fn invocation_trace(&self, request_id: &str) -> String {
+        let digits = uuid::Uuid::new_v5(&uuid::Uuid::NAMESPACE_URL, request_id.as_bytes())
+            .simple()
+            .to_string();
+        format!(
+            "Root=1-{:08x}-{};Parent={};Sampled=1",
+            self.start.timestamp(),
+            &digits[..24],
+            &digits[16..]
+        )
+    }
+
+    /// The trace id (as X-Ray shows it) of the invocation with `request_id`.
+    fn invocation_trace_id(&self, request_id: &str) -> Option<String> {
+        envelope::TraceContext::from_xray(&self.invocation_trace(request_id)).and_then(|t| t.xray_trace_id())
     }
 
     /// What an invocation's end means for its caller; `faulted`: whether it ran, and with a
     /// fault injected into it.
-    fn settle_invocation(&mut self, after: After, result: Result<Value, String>, faulted: Option<bool>) {
+    fn settle_invocation(
+        &mut self,
+        after: After,
+        request_id: &str,
+        result: Result<Value, String>,
+        faulted: Option<bool>,
+    ) {
         match after {
             After::Batch { mapping, batch } => self.settle_batch(mapping, batch, result, faulted),
             After::Async {
@@ -138,7 +168,10 @@ impl LocalCloud {
                 payload,
                 label,
                 attempt,
-            } => self.client_answered(function, payload, label, attempt, result),
+            } => {
+                let trace_id = self.invocation_trace_id(request_id);
+                self.client_answered(function, payload, label, attempt, result, trace_id);
+            }
         }
     }
 
@@ -235,6 +268,7 @@ impl LocalCloud {
         label: String,
         attempt: u32,
         result: Result<Value, String>,
+        trace_id: Option<String>,
     ) {
         let status = result
             .as_ref()
@@ -248,6 +282,7 @@ impl LocalCloud {
                 request: label.clone(),
                 status: status.and_then(|s| u16::try_from(s).ok()).unwrap_or(500),
                 detail: "(the client retries)".into(),
+                trace_id,
             });
             self.schedule(
                 self.now + (100_i64 << attempt.min(6)).min(5_000),
@@ -260,10 +295,10 @@ impl LocalCloud {
                 },
             );
         } else {
-            self.exchanged(&function, label, result);
+            self.exchanged(&function, label, result, trace_id);
         }
     }
-    fn exchanged(&mut self, function: &str, label: String, response: Result<Value, String>) {
+    fn exchanged(&mut self, function: &str, label: String, response: Result<Value, String>, trace_id: Option<String>) {
         let (status, detail) = match &response {
             Ok(response) => {
                 let body: Value = response
@@ -286,6 +321,7 @@ impl LocalCloud {
             request: label.clone(),
             status,
             detail,
+            trace_id,
         });
         self.exchanges.push(Exchange { label, response });
     }
@@ -298,7 +334,10 @@ impl LocalCloud {
             return (Err(format!("no function {logical_id} in the template")), Vec::new());
         };
         let function = Rc::clone(&deployed.function);
-        let result = function.invoke(payload, &request_id, deployed.timeout).await;
+        let trace = self.invocation_trace(&request_id);
+        let result = function
+            .invoke(payload, &request_id, Some(&trace), deployed.timeout)
+            .await;
         (result, self.outbox.drain())
     }
 

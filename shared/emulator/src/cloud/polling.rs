@@ -262,6 +262,9 @@ impl LocalCloud {
                 if let Some(group) = &m.sent.group_id {
                     attributes.insert("MessageGroupId".into(), group.clone());
                 }
+                if let Some(trace) = &m.sent.trace_header {
+                    attributes.insert("AWSTraceHeader".into(), trace.clone());
+                }
                 record.attributes = attributes;
                 record.message_attributes = m.sent.sqs_attributes();
                 record.event_source = Some("aws:sqs".into());

@@ -50,10 +50,14 @@ impl LocalCloud {
             notification.message_attributes = message.sns_attributes();
             match &subscription.endpoint {
                 Endpoint::Queue(queue) => {
+                    // With active tracing SNS hands its trace on to SQS subscribers.
                     let outgoing = if subscription.raw {
                         message.clone()
                     } else {
-                        Outgoing::body(envelope::encode::sns_notification_body(&notification))
+                        Outgoing {
+                            trace_header: message.trace_header.clone(),
+                            ..Outgoing::body(envelope::encode::sns_notification_body(&notification))
+                        }
                     };
                     self.schedule(
                         self.now
@@ -81,6 +85,11 @@ impl LocalCloud {
             }
         }
         self.record(What::Notification {
+            trace_id: message
+                .trace_header
+                .as_deref()
+                .and_then(envelope::TraceContext::from_xray)
+                .and_then(|t| t.xray_trace_id()),
             topic: topic_id.to_owned(),
             subject: message.attributes.get("subject").cloned().unwrap_or_default(),
             from: from.to_owned(),

@@ -24,6 +24,8 @@ pub enum What {
         status: u16,
         /// Where the created resource is (`Location`), or the problem's detail.
         detail: String,
+        /// The X-Ray trace id Lambda gave the invocation that answered.
+        trace_id: Option<String>,
     },
     /// An event on a bus and where it went (`rule -> queue -> function` each).
     Event {
@@ -35,6 +37,8 @@ pub enum What {
         from: String,
         /// Each matching rule's route.
         routes: Vec<String>,
+        /// The X-Ray trace id of its entry's `TraceHeader`.
+        trace_id: Option<String>,
     },
     /// A batch that did not fully succeed.
     Batch {
@@ -100,6 +104,8 @@ pub enum What {
         from: String,
         /// Subscriptions it reached.
         delivered: usize,
+        /// The X-Ray trace id the publish call carried.
+        trace_id: Option<String>,
     },
     /// A fault: Lambda throttled the invocation of a batch; the poller tries again later while
     /// the batch's visibility timeout runs.
@@ -127,6 +133,30 @@ pub enum What {
     },
 }
 
+impl Entry {
+    /// The X-Ray trace id of what it records (a request, an event, a notification), if any.
+    pub fn trace_id(&self) -> Option<&str> {
+        match &self.what {
+            What::Request { trace_id, .. } | What::Event { trace_id, .. } | What::Notification { trace_id, .. } => {
+                trace_id.as_deref()
+            }
+            _ => None,
+        }
+    }
+
+    /// The subject (aggregate id) of an event or a notification, and its kind: the event's
+    /// type, or `(notification)`.
+    pub fn subject_and_kind(&self) -> Option<(&str, &str)> {
+        match &self.what {
+            What::Event {
+                subject, event_type, ..
+            } => Some((subject, event_type)),
+            What::Notification { subject, .. } => Some((subject, "(notification)")),
+            _ => None,
+        }
+    }
+}
+
 /// Formats virtual milliseconds as `+mm:ss.mmm`.
 pub fn clock_text(at: i64) -> String {
     format!("+{:02}:{:02}.{:03}", at / 60_000, (at / 1000) % 60, at % 1000)
@@ -141,12 +171,14 @@ impl fmt::Display for Entry {
                 request,
                 status,
                 detail,
+                ..
             } => write!(f, "HTTP {request} -> {function} -> {status} {detail}"),
             What::Event {
                 event_type,
                 subject,
                 from,
                 routes,
+                ..
             } => {
                 let head = format!("{event_type:<18} {subject:<35} {from:<17}");
                 write!(f, "{head}")?;
@@ -201,6 +233,7 @@ impl fmt::Display for Entry {
                 subject,
                 from,
                 delivered,
+                ..
             } => write!(
                 f,
                 "{:<18} {subject:<35} {from:<17} -> {topic} ({delivered} subscriptions)",
