@@ -23,20 +23,6 @@ fn loaded() -> Template {
     Template::load(&path(), &sam_template::Options::default()).unwrap()
 }
 
-/// The metrics the handler kit emits in namespace `ServerlessEvents` (dimension `function`).
-const KIT_METRICS: [&str; 10] = [
-    "Processed",
-    "Failed",
-    "Parked",
-    "NotStarted",
-    "Duplicates",
-    "Panics",
-    "RecordLatency",
-    "ColdStart",
-    "Requests",
-    "RequestLatency",
-];
-
 /// The alarms of `template` on `namespace`/`metric` whose dimension `dimension` is `value`.
 fn alarms_on<'a>(
     template: &'a Template,
@@ -239,15 +225,11 @@ fn one_dashboard_names_every_function_queue_and_metric_of_the_kit() {
             "{}: not on the dashboard",
             function.logical_id
         );
-        let binary = function
-            .metadata
-            .pointer("/BuildProperties/Binary")
-            .unwrap()
-            .as_str()
-            .unwrap();
+        // The kit names a function in its metrics by its deployed name (AWS_LAMBDA_FUNCTION_NAME).
         assert!(
-            quoted(binary),
-            "{binary}: its kit metrics (dimension function) not on the dashboard"
+            body.contains(&format!("\"function\",\"{}\"", function.physical_name)),
+            "{}: its kit metrics (dimension function) not on the dashboard",
+            function.logical_id
         );
     }
     for queue in template.of_kind("AWS::SQS::Queue") {
@@ -257,7 +239,7 @@ fn one_dashboard_names_every_function_queue_and_metric_of_the_kit() {
             queue.logical_id
         );
     }
-    for metric in KIT_METRICS {
+    for metric in handler_kit::observability::METRICS.iter().map(|m| m.name) {
         assert!(
             quoted(metric) || body.contains(&format!("({metric})")),
             "the kit's {metric} is not on the dashboard"

@@ -17,6 +17,11 @@ use std::collections::BTreeSet;
 use std::fmt::Write as _;
 
 use crate::sqs::QueueConfig;
+use handler_kit::observability::{
+    COLD_START, DUPLICATES, FAILED, Metric, NOT_STARTED, PANICS, PARKED, PROCESSED, RECORD_LATENCY, REQUEST_LATENCY,
+    REQUESTS,
+};
+
 use crate::topology::{Endpoint, Function, Topology};
 
 /// The line before the generated block in the template's `Resources`.
@@ -26,11 +31,13 @@ pub const BEGIN: &str = "  # BEGIN generated operations (alarms, dashboard): `ma
 /// The line after it.
 pub const END: &str = "  # END generated operations";
 
-/// The namespace of the handler kit's metrics (dimension `function`, the function's crate).
-pub const NAMESPACE: &str = "ServerlessEvents";
+/// The namespace of the handler kit's metrics (dimension `function`: the deployed name, as
+/// Lambda sets `AWS_LAMBDA_FUNCTION_NAME`, so `${LogicalId}` in the dashboard's `!Sub`), each
+/// metric declared once in [`handler_kit::observability::METRICS`].
+pub use handler_kit::observability::NAMESPACE;
 
 /// The kit's per-record metrics of a function fed by events, summed on the dashboard.
-const RECORD_METRICS: [&str; 4] = ["Processed", "Failed", "NotStarted", "Duplicates"];
+const RECORD_METRICS: [Metric; 4] = [PROCESSED, FAILED, NOT_STARTED, DUPLICATES];
 
 /// The Metrics Insights query of parked records, one series per reason (the parking kind).
 pub const PARKED_BY_REASON: &str = "SELECT SUM(Parked) FROM SCHEMA(ServerlessEvents, function, reason) GROUP BY reason";
@@ -708,6 +715,8 @@ fn dashboard(out: &mut String, topology: &Topology, shares: &Shares) {
 fn function_widgets(grid: &mut Grid, function: &Function, ceiling: &Ceiling) {
     let id = &function.spec.logical_id;
     let name = function.spec.binary.as_str();
+    // What the kit names the function in its metrics: its deployed name.
+    let deployed = format!("${{{id}}}");
     let lambda = |metric_name: &str, options: &str| {
         metric(
             "AWS/Lambda",
@@ -747,7 +756,7 @@ fn function_widgets(grid: &mut Grid, function: &Function, ceiling: &Ceiling) {
         &[(label, limit)],
     );
     let kit = |metric_name: &str, extra: &[(&str, &str)], options: &str| {
-        let mut dimensions = vec![("function", name)];
+        let mut dimensions = vec![("function", deployed.as_str())];
         dimensions.extend_from_slice(extra);
         metric(NAMESPACE, metric_name, &dimensions, options)
     };
@@ -757,23 +766,26 @@ fn function_widgets(grid: &mut Grid, function: &Function, ceiling: &Ceiling) {
     let title = if function.url {
         for status in ["2xx", "4xx", "5xx"] {
             metrics.push(kit(
-                "Requests",
+                REQUESTS.name,
                 &[("status", status)],
                 &format!("{{\"label\":{}}}", js(status)),
             ));
         }
-        metrics.push(kit("RequestLatency", &[], &right("p99", "latency p99 (ms)")));
+        metrics.push(kit(REQUEST_LATENCY.name, &[], &right("p99", "latency p99 (ms)")));
         format!("{name}: requests by status, latency")
     } else {
-        for metric_name in RECORD_METRICS {
-            metrics.push(kit(metric_name, &[], ""));
+        for record_metric in RECORD_METRICS {
+            metrics.push(kit(record_metric.name, &[], ""));
         }
-        let parked = format!("SELECT SUM(Parked) FROM SCHEMA({NAMESPACE}, function, reason) WHERE function = '{name}'");
+        let parked = format!(
+            "SELECT SUM({}) FROM SCHEMA({NAMESPACE}, function, reason) WHERE function = '{deployed}'",
+            PARKED.name
+        );
         metrics.push(query("parked", &parked, Some("Parked")));
-        metrics.push(kit("RecordLatency", &[], &right("p99", "latency p99 (ms)")));
+        metrics.push(kit(RECORD_LATENCY.name, &[], &right("p99", "latency p99 (ms)")));
         format!("{name}: records, latency")
     };
-    metrics.push(kit("Panics", &[], ""));
-    metrics.push(kit("ColdStart", &[], ""));
+    metrics.push(kit(PANICS.name, &[], ""));
+    metrics.push(kit(COLD_START.name, &[], ""));
     grid.graph(6, &title, "Sum", &metrics, &[]);
 }
