@@ -119,6 +119,7 @@ class Orders(Domain):
             "dead_letters": sum(len(collected.queues.get(q, [])) for q in collected.dead_letter_queues),
             "notifications": notifications,
             "answers": {e.label: e.status for e in collected.exchanges if e.label in labels},
+            "traces": order_traces(collected, topics),
         }
 
     def compare(self, local: dict, e2e: dict) -> list[str]:
@@ -132,13 +133,18 @@ class Orders(Domain):
             differences.append(f"parked: local {masked(local['parked'])}, e2e {masked(e2e['parked'])}")
         if local["dead_letters"] != e2e["dead_letters"]:
             differences.append(f"dead letters: local {local['dead_letters']}, e2e {e2e['dead_letters']}")
+        # Not a comparison: the local cloud checks the same rule as its own invariant.
+        differences.extend(e2e["traces"]["violations"])
         return differences
 
     def summary(self, e2e: dict, local: dict) -> list[str]:
         states = Counter(e2e["orders"].values())
+        traces = e2e["traces"]
         return [
             f"Orders: {len(e2e['orders'])} orders ({', '.join(f'{n} {s}' for s, n in sorted(states.items()))}); "
             f"parked {[p['kind'] for p in e2e['parked']]}; notifications {e2e['notifications']}",
+            f"  traces: {traces['one_trace']} of {len(traces['orders'])} orders one X-Ray trace from POST /orders "
+            f"to their last notification; e.g. {traces['example']}",
             f"  faults: {THROTTLES} throttled view writes; reserve-inventory "
             f"{'killed mid-batch' if self.crashed.is_set() else 'NOT killed'}",
         ]
@@ -280,3 +286,45 @@ def masked(parked: list[dict]) -> list[dict]:
     return [{**p, "reason": re.sub(r"message id '[^']*'", "message id '...'", p["reason"] or "")} for p in parked]
 
 
+def order_traces(collected: Collected, topics: dict[str, str]) -> dict:
+    """Each order's flow as X-Ray sees it, from the trace headers AWS handed on: the `Root` of
+    its POST /orders, of every event of it on the bus and of every notification about it. The
+    rule (the local cloud's invariant too): its OrderPlaced went in the trace of its request,
+    and everything after it in that trace (in one of them, if a retried request put it again)."""
+    orders = {item["orderId"] for item in collected.tables.get("OrdersTable", [])}
+    seen: dict[str, dict[str, set]] = {order: defaultdict(set) for order in orders}
+    hops: dict[str, list[str]] = {order: [] for order in orders}
+    for event, root in zip(collected.bus, collected.bus_traces):
+        subject = event.get("detail", {}).get("metadata", {}).get("subject")
+        if subject in seen:
+            seen[subject][event["detail-type"]].add(root)
+            hops[subject].append(event["detail-type"])
+    for note, root in zip(collected.notifications, collected.notification_traces):
+        if topics.get(note.get("TopicArn")) != "NotificationsTopic":
+            continue
+        subject = json.loads(note["Message"]).get("metadata", {}).get("subject")
+        if subject in seen:
+            seen[subject]["(notification)"].add(root)
+            hops[subject].append("notification")
+    requested: dict[str, set] = defaultdict(set)
+    for exchange in collected.exchanges:
+        order = exchange.body.get("orderId") if isinstance(exchange.body, dict) else None
+        if order:
+            requested[order].update(exchange.traces)
+    violations, one_trace, example = [], 0, ""
+    for order in sorted(orders):
+        began = seen[order].get("OrderPlaced", set())
+        if not began or None in began:
+            violations.append(f"{order}: its OrderPlaced went in no trace ({began})")
+            continue
+        if not began & requested[order]:
+            violations.append(f"{order}: its OrderPlaced went in {began}, not in its POST /orders's {requested[order]}")
+        strays = {kind: roots - began for kind, roots in seen[order].items() if roots - began}
+        if strays:
+            violations.append(f"{order}: not in the trace its request began ({began}): {strays}")
+            continue
+        if len(began) == 1:
+            one_trace += 1
+            if not example and "notification" in hops[order]:
+                example = f"{order} = {next(iter(began))}: POST /orders -> {' -> '.join(hops[order])}"
+    return {"orders": sorted(orders), "one_trace": one_trace, "example": example, "violations": violations}

@@ -178,7 +178,7 @@ class RuntimeApi:
     def invoke(self, event: dict, deadline_ms: int = 0, timeout: float = 30.0) -> tuple[float, str, bytes]:
         """Seconds from handing `event` over to the answer, the answer's kind and body."""
         deadline_ms = deadline_ms or int(time.time() * 1000) + int(timeout * 1000)
-        self.events.put((event, str(uuid.uuid4()), deadline_ms, trace_id()))
+        self.events.put((event, str(uuid.uuid4()), deadline_ms, trace_id(event)))
         kind, answered_at, body = self.answers.get(timeout=timeout)
         return answered_at - self.handed_at, kind, body
 
@@ -188,8 +188,14 @@ class RuntimeApi:
         self.server.server_close()
 
 
-def trace_id() -> str:
-    return f"Root=1-{int(time.time()):08x}-{uuid.uuid4().hex[:24]};Sampled=1"
+def trace_id(event: dict | None = None) -> str:
+    """The `Lambda-Runtime-Trace-Id` of an invocation with `Tracing: Active`: a new root, or
+    for a Function URL request the root of its `x-amzn-trace-id` header, which Lambda continues;
+    the parent is the function's segment."""
+    headers = (event or {}).get("headers") or {}
+    fields = dict(part.split("=", 1) for part in headers.get("x-amzn-trace-id", "").split(";") if "=" in part)
+    root = fields.get("Root") or f"1-{int(time.time()):08x}-{uuid.uuid4().hex[:24]}"
+    return f"Root={root};Parent={uuid.uuid4().hex[:16]};Sampled=1"
 
 
 @dataclass
@@ -225,7 +231,7 @@ class Environment:
     def invoke(self, event: dict, deadline_ms: int, kill_after: float | None = None) -> Result:
         cold = self.invocations == 0
         self.invocations += 1
-        self.api.events.put((event, str(uuid.uuid4()), deadline_ms, trace_id()))
+        self.api.events.put((event, str(uuid.uuid4()), deadline_ms, trace_id(event)))
         started = time.monotonic()
         limit = started + self.function.timeout
         killer = None

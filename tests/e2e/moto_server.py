@@ -14,6 +14,8 @@ unchanged, only how long it takes) and one race fixed. Measured with py-spy on t
   in the table's dict; only an update changes an item in place, so those are copied).
 - werkzeug logs a line per request to the server's log.
 
+And X-Ray's trace headers handed on from hop to hop, which moto drops (`hand_on_traces`).
+
 And one fix: moto's DynamoDB serves requests on many threads with no lock, so a transaction
 that fails restores its tables as they were when it began, over what other requests wrote
 meanwhile (the e2e run lost a reservation this way, and so stock no longer added up). Here a
@@ -257,10 +259,87 @@ def patch_message_move_tasks() -> None:
 
 # --- end of SQS message move tasks ------------------------------------------------------------
 
+# --- X-Ray trace headers, handed on as AWS hands them on -------------------------------------
+
+
+def hand_on_traces() -> None:
+    """moto stores no X-Ray trace header: AWS hands one on at each hop, and one order is one
+    trace only if every hop does. As AWS does it:
+
+    - EventBridge: a PutEvents entry's `TraceHeader` becomes the `AWSTraceHeader` system
+      attribute of the message each SQS target receives (moto drops it);
+    - SNS (a topic with active tracing, as the template declares them): the publish call's
+      `X-Amzn-Trace-Id` HTTP header becomes the `AWSTraceHeader` of what SQS subscribers receive;
+    - SQS: SendMessageBatch's per-entry `MessageSystemAttributes` (moto reads them only on
+      SendMessage).
+    """
+    from moto.events.models import EventsBackend
+    from moto.sns.responses import SNSResponse
+    from moto.sqs.models import SQSBackend
+
+    current = threading.local()
+    send_message = SQSBackend.send_message
+
+    def send_in_trace(self, *args, **kwargs):
+        batch = getattr(current, "batch", None)
+        header = next(batch, None) if batch is not None else getattr(current, "header", None)
+        if header and not kwargs.get("system_attributes"):
+            kwargs["system_attributes"] = {"AWSTraceHeader": {"DataType": "String", "StringValue": header}}
+        return send_message(self, *args, **kwargs)
+
+    send_message_batch = SQSBackend.send_message_batch
+
+    def send_batch_in_traces(self, queue_name, entries):
+        # moto sends the entries in order, each through send_message.
+        current.batch = iter(
+            [
+                (entry.get("MessageSystemAttributes") or {}).get("AWSTraceHeader", {}).get("StringValue")
+                for entry in entries.values()
+            ]
+        )
+        try:
+            return send_message_batch(self, queue_name, entries)
+        finally:
+            current.batch = None
+
+    put_events = EventsBackend.put_events
+
+    def put_events_in_trace(self, events):
+        if len(events) > 10:
+            return put_events(self, events)  # refused whole, as AWS refuses it
+        results = []
+        for entry in events:
+            current.header = entry.get("TraceHeader")
+            try:
+                results.extend(put_events(self, [entry]))
+            finally:
+                current.header = None
+        return results
+
+    def publishing_in_trace(publish):
+        def in_trace(self):
+            current.header = self.headers.get("X-Amzn-Trace-Id")
+            try:
+                return publish(self)
+            finally:
+                current.header = None
+
+        return in_trace
+
+    SQSBackend.send_message = send_in_trace
+    SQSBackend.send_message_batch = send_batch_in_traces
+    EventsBackend.put_events = put_events_in_trace
+    SNSResponse.publish = publishing_in_trace(SNSResponse.publish)
+    SNSResponse.publish_batch = publishing_in_trace(SNSResponse.publish_batch)
+
+
+# --- end of X-Ray trace headers ---------------------------------------------------------------
+
 
 def main() -> None:
     patch()
     patch_message_move_tasks()
+    hand_on_traces()
     from moto.server import main as serve
 
     serve(sys.argv[1:])

@@ -53,6 +53,7 @@ class Tap:
         self.clients = clients
         self.url = url
         self.bodies: list[dict] = []
+        self.traces: list[str | None] = []  # each body's X-Ray trace root (`AWSTraceHeader`)
         self.stopping = threading.Event()
         self.thread = threading.Thread(target=self.run, daemon=True, name=f"tap {url.rsplit('/', 1)[-1]}")
         self.thread.start()
@@ -64,9 +65,11 @@ class Tap:
     def take(self, wait: int) -> int:
         messages = self.clients.sqs.receive_message(
             QueueUrl=self.url, MaxNumberOfMessages=10, WaitTimeSeconds=wait,
+            MessageSystemAttributeNames=["AWSTraceHeader"],
         ).get("Messages", [])
         if messages:
             self.bodies.extend(json.loads(m["Body"]) for m in messages)
+            self.traces.extend(trace_root(m.get("Attributes", {}).get("AWSTraceHeader")) for m in messages)
             self.clients.sqs.delete_message_batch(
                 QueueUrl=self.url,
                 Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(messages)],
@@ -92,6 +95,8 @@ class Collected:
     notifications: list[dict]  # every message the topics published (the harness's tap subscriptions)
     exchanges: list[Exchange]
     dead_letter_queues: list[str]
+    bus_traces: list[str | None]  # the X-Ray trace root each of `bus` arrived in
+    notification_traces: list[str | None]  # and each of `notifications`
 
 
 def collect(stack: Stack, clients, exchanges: list[Exchange], taps: dict[str, Tap]) -> Collected:
@@ -112,7 +117,16 @@ def collect(stack: Stack, clients, exchanges: list[Exchange], taps: dict[str, Ta
             target = policy["deadLetterTargetArn"]
             dead.add(target["Fn::GetAtt"][0] if isinstance(target, dict) else stack.logical_id_of_arn(target))
     dead.add("UndeliveredEventsQueue")
-    return Collected(tables, queues, taps["bus"].stop(), taps["topics"].stop(), exchanges, sorted(dead))
+    bus, notifications = taps["bus"].stop(), taps["topics"].stop()
+    return Collected(
+        tables, queues, bus, notifications, exchanges, sorted(dead), taps["bus"].traces, taps["topics"].traces,
+    )
+
+
+def trace_root(header: str | None) -> str | None:
+    """The `Root` of an X-Ray trace header (`Root=1-...;Parent=...;Sampled=1`)."""
+    fields = dict(part.split("=", 1) for part in (header or "").split(";") if "=" in part)
+    return fields.get("Root")
 
 
 def topic_ids(stack: Stack) -> dict[str, str]:

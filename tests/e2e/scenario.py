@@ -114,6 +114,7 @@ class Exchange:
     status: int | None
     body: Any
     kind: str
+    traces: list[str] = field(default_factory=list)  # the X-Ray trace root of each attempt
 
 
 @dataclass
@@ -165,16 +166,20 @@ class Player:
             raise SystemExit(f"{self.scenario.path}: {label}: no function {request['function']} with a Function URL")
         # The client the local cloud plays: the same request again while it fails or is answered
         # 5xx or 409, backing off from 100 ms (doubling, at most 5 s) of its clock, 20 times.
+        traces = []
         for attempt in range(CLIENT_RETRIES + 1):
-            status, body, kind = self.invoke(function, request)
+            status, body, kind, trace = self.invoke(function, request)
+            traces.append(trace)
             if not (status is None or status >= 500 or status == 409) or attempt == CLIENT_RETRIES:
                 break
             self.retries += 1
             time.sleep(min(100 << min(attempt, 6), 5_000) / 1000 / self.clock.speed)
-        self.exchanges.append(Exchange(label, function.binary, status, body, kind))
+        self.exchanges.append(Exchange(label, function.binary, status, body, kind, traces))
 
-    def invoke(self, function, request: dict) -> tuple[int | None, Any, str]:
-        result = self.host.invoke(function.logical_id, function_url_request(request, self.clock))
+    def invoke(self, function, request: dict) -> tuple[int | None, Any, str, str]:
+        """Status, body, how the invocation ended, and the trace root the request went in."""
+        event = function_url_request(request, self.clock)
+        result = self.host.invoke(function.logical_id, event)
         answer = result.answer()
         status, body = None, None
         if isinstance(answer, dict) and "statusCode" in answer:
@@ -187,7 +192,7 @@ class Player:
             status, body = 200, answer  # a Function URL infers 200 for any other JSON
         else:
             status, body = 502, result.body.decode(errors="replace")  # Lambda answers a failed invocation 502
-        return status, body, result.kind
+        return status, body, result.kind, event["headers"]["x-amzn-trace-id"].split(";")[0].removeprefix("Root=")
 
     def put_event(self, label: str, event: dict) -> None:
         bus = event.get("bus") or next(
