@@ -4,6 +4,7 @@ use std::path::PathBuf;
 
 use clap::builder::PossibleValuesParser;
 use clap::{Parser, Subcommand};
+use repair::cli::{DlqCommand, ParkedCommand};
 
 #[derive(Parser)]
 #[command(version, about = "Run, route and inspect the event-driven backend on this machine")]
@@ -32,6 +33,10 @@ pub(crate) enum Command {
         /// Print only the summary.
         #[arg(long)]
         quiet: bool,
+        /// Print only the timeline's lines of this X-Ray trace id (one flow: a request, the
+        /// events it caused, their notifications); the orders summary names one.
+        #[arg(long, value_name = "TRACE_ID", conflicts_with = "quiet")]
+        trace: Option<String>,
     },
     /// Play a scenario file (JSON Lines of inputs at virtual times) on the local cloud: the
     /// timeline, then what is left in dead-letter queues and parked; with `--domain`, on that
@@ -217,55 +222,6 @@ pub(crate) struct RunFirst {
     /// With `--play`: load a table first (`<LogicalId>=<items.json>`). Repeatable.
     #[arg(long = "table", value_name = "LOGICAL_ID=FILE", requires = "play", global = true)]
     pub(crate) tables: Vec<String>,
-}
-
-/// `localcloud dlq ...`.
-#[derive(Subcommand)]
-pub(crate) enum DlqCommand {
-    /// Every dead-letter queue, with its depth and the age of its oldest message.
-    List,
-    /// A dead-letter queue's messages (not consumed): receive count, the failure recorded, the
-    /// envelopes they carry.
-    Show {
-        /// The queue (logical id).
-        queue: String,
-    },
-    /// Send a dead-letter queue's messages back where they failed, then run until idle.
-    Redrive {
-        /// The queue (logical id).
-        queue: String,
-        /// At most this many messages a second of virtual time.
-        #[arg(long, value_parser = clap::value_parser!(u32).range(1..=500))]
-        rate: Option<u32>,
-    },
-}
-
-/// `localcloud parked ...`.
-#[derive(Subcommand)]
-pub(crate) enum ParkedCommand {
-    /// Every parked message (of a kind), with who parked it, why and from where.
-    List {
-        /// Only those parked for this kind of error (`malformed-json`, `too-late`, ...).
-        #[arg(long = "reason", value_name = "KIND")]
-        reason: Option<String>,
-    },
-    /// One parked message: why, by whom, from where, its body and envelopes.
-    Show {
-        /// Its id (as `parked list` prints it).
-        id: String,
-    },
-    /// Send parked messages back to the queue they came from, once each, then run until idle.
-    Resubmit {
-        /// One parked message's id.
-        #[arg(required_unless_present = "reason", conflicts_with = "reason")]
-        id: Option<String>,
-        /// Every parked message of this kind, unchanged.
-        #[arg(long = "reason", value_name = "KIND")]
-        reason: Option<String>,
-        /// Send this file's content instead of the body it arrived with.
-        #[arg(long, value_name = "FILE", requires = "id", conflicts_with = "reason")]
-        body: Option<PathBuf>,
-    },
 }
 
 /// What `replay` replays.

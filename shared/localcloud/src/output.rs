@@ -11,9 +11,17 @@ pub(crate) fn print(text: &str) {
 
 /// Prints `cloud`'s timeline to stdout, buffered, as it runs; [`stop_timeline`] flushes it.
 pub(crate) fn print_timeline(cloud: &mut LocalCloud) {
+    print_trace(cloud, None);
+}
+
+/// Prints the lines of `cloud`'s timeline in X-Ray trace `only` (its requests, events and
+/// notifications: one flow across functions), or every line without one.
+pub(crate) fn print_trace(cloud: &mut LocalCloud, only: Option<String>) {
     let mut out = std::io::BufWriter::new(std::io::stdout());
     cloud.observe(move |entry| {
-        let _ = writeln!(out, "{entry}");
+        if only.is_none() || entry.trace_id() == only.as_deref() {
+            let _ = writeln!(out, "{entry}");
+        }
     });
 }
 

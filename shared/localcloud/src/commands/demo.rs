@@ -9,9 +9,10 @@ use emulator::faults::Faults;
 use localcloud::{Error, domains};
 use tokio::runtime::Runtime;
 
-use crate::output::{print, print_timeline, stop_timeline};
+use crate::output::{print, print_trace, stop_timeline};
 
-/// Runs each domain's demo of `size` on `seed`; fails when an invariant or the audit does.
+/// Runs each domain's demo of `size` on `seed` (its timeline, or only trace `trace`'s lines);
+/// fails when an invariant or the audit does.
 pub(crate) fn demo(
     runtime: &Runtime,
     template: &Path,
@@ -19,6 +20,7 @@ pub(crate) fn demo(
     seed: u64,
     no_faults: bool,
     quiet: bool,
+    trace: Option<String>,
 ) -> Result<ExitCode, Error> {
     let started = Instant::now();
     let faults = if no_faults { Faults::none() } else { Faults::demo() };
@@ -36,7 +38,7 @@ pub(crate) fn demo(
         let cloud = run.cloud_mut();
         cloud.keep_timeline(false);
         if !quiet {
-            print_timeline(cloud);
+            print_trace(cloud, trace.clone());
             print(&format!(
                 "Local cloud: {} (seed {seed}, faults {}); {} demo, size {size}\n",
                 template.display(),

@@ -28,7 +28,8 @@ pub(crate) fn run(cli: Cli, runtime: &Runtime) -> Result<ExitCode, Error> {
             seed,
             no_faults,
             quiet,
-        } => demo::demo(runtime, template, size, seed, no_faults, quiet),
+            trace,
+        } => demo::demo(runtime, template, size, seed, no_faults, quiet, trace),
         Command::Invoke {
             function,
             event_file,
