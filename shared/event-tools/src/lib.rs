@@ -29,6 +29,19 @@
 //!   whose rebuilt view differs from the live one, field by field, and apart from those, every
 //!   order whose live view is only behind the store (its projection still catching up).
 //! - `history` prints a stream and, for an order, its view as of `--as-of`.
+//!
+//! And the repair tools (the `repair` crate, with its SQS/DynamoDB adapters), on the stack named
+//! by `STACK_NAME` (its queues' name prefix), `EVENT_BUS_NAME` (its rules' targets' DLQs),
+//! `PARKING_QUEUE_URL` and `IDEMPOTENCY_TABLE` (the ledger of resubmits):
+//!
+//! ```sh
+//! events dlq list                         # every DLQ: depth, oldest message, what sends to it
+//! events dlq show <queue>                 # its messages, not consumed: receives, failure, envelopes
+//! events dlq redrive <queue> --rate 10    # StartMessageMoveTask back to the source, watched to the end
+//! events parked list --reason <kind>      # what functions parked, by kind
+//! events parked show <id>
+//! events parked resubmit <id> | --reason <kind> | <id> --body fixed.json
+//! ```
 
 pub mod access;
 #[cfg(feature = "aws")]

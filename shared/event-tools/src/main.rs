@@ -13,6 +13,7 @@ use event_store::replay::Selection;
 use event_store::{DynamoEventStore, EventStore};
 use event_tools::check_range;
 use order_stores::DynamoOrderViews;
+use repair::cli::{DlqCommand, ParkedCommand};
 
 #[derive(Parser)]
 #[command(
@@ -87,6 +88,9 @@ enum Command {
         /// The parking queue (the stack's `ParkingQueueUrl` output).
         #[arg(long, env = "PARKING_QUEUE_URL", global = true)]
         parking_queue: Option<String>,
+        /// Where resubmits are claimed: the stack's idempotency table.
+        #[arg(long, env = "IDEMPOTENCY_TABLE", global = true)]
+        ledger_table: Option<String>,
     },
     /// Print a stream, and for an order its view as of an instant.
     History {
@@ -109,59 +113,6 @@ struct Stack {
     bus: Option<String>,
 }
 
-#[derive(Subcommand)]
-enum DlqCommand {
-    /// Every dead-letter queue, with its depth and the age of its oldest message.
-    List,
-    /// A dead-letter queue's messages (not consumed): receive count, the failure recorded, the
-    /// envelopes they carry.
-    Show {
-        /// The queue: name, URL or ARN.
-        queue: String,
-    },
-    /// Send a dead-letter queue's messages back where they failed (SQS's message move task),
-    /// and watch it until done.
-    Redrive {
-        /// The queue: name, URL or ARN.
-        queue: String,
-        /// At most this many messages a second (default: as fast as SQS goes).
-        #[arg(long, value_parser = clap::value_parser!(u32).range(1..=500))]
-        rate: Option<u32>,
-    },
-}
-
-#[derive(Subcommand)]
-enum ParkedCommand {
-    /// Every parked message (of a kind), with who parked it, why and from where.
-    List {
-        /// Only those parked for this kind of error (`malformed-json`, `too-late`, ...).
-        #[arg(long = "reason", value_name = "KIND")]
-        reason: Option<String>,
-    },
-    /// One parked message: why, by whom, from where, its body and envelopes.
-    Show {
-        /// Its id (the parking queue's message id, as `parked list` prints it).
-        id: String,
-    },
-    /// Send parked messages back to the queue they came from, once each (claimed in the
-    /// idempotency table), then delete them from the parking queue.
-    Resubmit {
-        /// One parked message's id.
-        #[arg(required_unless_present = "reason", conflicts_with = "reason")]
-        id: Option<String>,
-        /// Every parked message of this kind, unchanged.
-        #[arg(long = "reason", value_name = "KIND")]
-        reason: Option<String>,
-        /// Send this file's content instead of the body it arrived with (for a message that
-        /// cannot succeed as it is, e.g. `malformed-json`).
-        #[arg(long, value_name = "FILE", requires = "id", conflicts_with = "reason")]
-        body: Option<std::path::PathBuf>,
-        /// The ledger: the stack's idempotency table.
-        #[arg(long, env = "IDEMPOTENCY_TABLE")]
-        ledger_table: Option<String>,
-    },
-}
-
 /// Prints a line; a closed pipe (`| head`) is not worth a panic.
 fn say(text: &str) {
     use std::io::Write as _;
@@ -178,12 +129,13 @@ fn instant(text: &str, what: &str) -> Result<DateTime<Utc>, String> {
 async fn main() -> ExitCode {
     let cli = Cli::parse();
     let outcome = match cli.command {
-        Command::Dlq { command, stack } => repair::dlq(command, stack).await,
+        Command::Dlq { command, stack } => repair_tools::dlq(command, stack).await,
         Command::Parked {
             command,
             stack,
             parking_queue,
-        } => repair::parked(command, stack, parking_queue).await,
+            ledger_table,
+        } => repair_tools::parked(command, stack, parking_queue, ledger_table).await,
         command => {
             let Some(table) = cli.table.clone() else {
                 eprintln!("error: --table <event store table> (or EVENT_STORE_TABLE) is required");
@@ -291,103 +243,64 @@ async fn run(command: Command, table: &str) -> Result<ExitCode, String> {
 }
 
 /// `dlq` and `parked`, on the stack's queues and idempotency table.
-mod repair {
+mod repair_tools {
     use std::process::ExitCode;
 
-    use ::repair::aws::{DynamoLedger, SqsQueues};
-    use ::repair::parked::{Resubmitted, Selection};
-    use ::repair::{RepairError, dlq as dead_letters, parked as parking};
+    use repair::aws::{DynamoLedger, SqsQueues};
+    use repair::cli::{self, DlqCommand, Done, ParkedCommand};
 
-    use super::{DlqCommand, ParkedCommand, Stack, say};
+    use super::{Stack, say};
 
     /// Every event type the stack's domains define, so envelopes read as consumers read them.
     fn known() -> envelope::Registry {
         orders::events::registry().merge(sensors::events::registry())
     }
 
-    async fn queues(stack: &Stack) -> Result<SqsQueues, String> {
+    async fn queues(stack: &Stack) -> Result<(aws_config::SdkConfig, SqsQueues), String> {
         let name = stack
             .name
             .as_deref()
             .ok_or("--stack <stack name> (or STACK_NAME) is required: the stack's queues are named after it")?;
         let config = handler_kit::lambda::sdk_loader().load().await;
-        Ok(SqsQueues::new(&config, name, stack.bus.as_deref()))
+        let queues = SqsQueues::new(&config, name, stack.bus.as_deref());
+        Ok((config, queues))
     }
 
-    fn lines(lines: Result<Vec<String>, RepairError>) -> Result<ExitCode, String> {
-        for line in lines.map_err(|e| e.to_string())? {
-            say(&line);
-        }
-        Ok(ExitCode::SUCCESS)
+    fn exit(done: Done) -> ExitCode {
+        if done.ok { ExitCode::SUCCESS } else { ExitCode::FAILURE }
     }
 
     pub(super) async fn dlq(command: DlqCommand, stack: Stack) -> Result<ExitCode, String> {
-        let queues = queues(&stack).await?;
-        match command {
-            DlqCommand::List => lines(dead_letters::list(&queues).await),
-            DlqCommand::Show { queue } => lines(dead_letters::show(&queues, &queue, &known()).await),
-            DlqCommand::Redrive { queue, rate } => {
-                let redriven = dead_letters::redrive(&queues, &queue, rate, &mut |line: &str| say(line))
-                    .await
-                    .map_err(|e| e.to_string())?;
-                Ok(if redriven.refused.is_empty() {
-                    ExitCode::SUCCESS
-                } else {
-                    ExitCode::FAILURE
-                })
-            }
-        }
+        let (_, queues) = queues(&stack).await?;
+        let done = cli::dlq(&queues, &command, &known(), &mut |line: &str| say(line))
+            .await
+            .map_err(|e| e.to_string())?;
+        Ok(exit(done))
     }
 
     pub(super) async fn parked(
         command: ParkedCommand,
         stack: Stack,
         parking_queue: Option<String>,
+        ledger_table: Option<String>,
     ) -> Result<ExitCode, String> {
         let parking_queue = parking_queue
             .ok_or("--parking-queue <url> (or PARKING_QUEUE_URL, the stack's ParkingQueueUrl output) is required")?;
-        let queues = queues(&stack).await?;
-        match command {
-            ParkedCommand::List { reason } => lines(parking::list(&queues, &parking_queue, reason.as_deref()).await),
-            ParkedCommand::Show { id } => lines(parking::show(&queues, &parking_queue, &id, &known()).await),
-            ParkedCommand::Resubmit {
-                id,
-                reason,
-                body,
-                ledger_table,
-            } => {
-                let table = ledger_table.ok_or(
-                    "--ledger-table <table> (or IDEMPOTENCY_TABLE, the stack's idempotency table) is required",
-                )?;
-                let selection = match (id, reason) {
-                    (Some(id), _) => Selection::One {
-                        id,
-                        edited: body
-                            .map(|path| {
-                                std::fs::read_to_string(&path)
-                                    .map_err(|e| format!("--body {}: cannot read it ({e})", path.display()))
-                            })
-                            .transpose()?,
-                    },
-                    (None, Some(kind)) => Selection::Kind(kind),
-                    (None, None) => return Err("say what to resubmit: <id>, or --reason <kind>".to_owned()),
-                };
-                let config = handler_kit::lambda::sdk_loader().load().await;
-                let done = parking::resubmit(&queues, &DynamoLedger::new(&config, &table), &parking_queue, &selection)
-                    .await
-                    .map_err(|e| e.to_string())?;
-                if done.is_empty() {
-                    say("nothing parked of that kind");
-                }
-                for outcome in &done {
-                    say(&outcome.to_string());
-                }
-                Ok(if done.iter().any(|d| matches!(d, Resubmitted::Refused(_))) {
-                    ExitCode::FAILURE
-                } else {
-                    ExitCode::SUCCESS
-                })
-            }
-        }
+        let (config, queues) = queues(&stack).await?;
+        let ledger = ledger_table.map(|table| DynamoLedger::new(&config, &table));
+        let ledger = ledger
+            .as_ref()
+            .ok_or("--ledger-table <table> (or IDEMPOTENCY_TABLE, the stack's idempotency table)");
+        let done = cli::parked(
+            &queues,
+            ledger,
+            &parking_queue,
+            &command,
+            &known(),
+            &mut |line: &str| say(line),
+        )
+        .await
+        .map_err(|e| e.to_string())?;
+        Ok(exit(done))
     }
 }

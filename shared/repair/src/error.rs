@@ -43,6 +43,12 @@ pub enum RepairError {
         /// What is wrong with it.
         reason: String,
     },
+    /// Something the command needs was not given.
+    #[error("{what} is required")]
+    Missing {
+        /// What, and where it comes from.
+        what: String,
+    },
     /// The service refused or failed a call.
     #[error("{call}: {message}")]
     Service {

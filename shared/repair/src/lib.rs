@@ -14,10 +14,13 @@
 //! message whose work completed is a duplicate to its consumer, which sends nothing again.
 //!
 //! The ports are [`Queues`] and [`Ledger`]; [`memory`] has in-memory adapters (the tests'), and
-//! the feature `aws` the SQS and DynamoDB ones ([`aws`]). The local cloud's CLI brings its own.
+//! the feature `aws` the SQS and DynamoDB ones (`aws`). The local cloud's CLI brings its own.
+//! The feature `cli` has the commands as both CLIs take them (`cli`).
 
 #[cfg(feature = "aws")]
 pub mod aws;
+#[cfg(feature = "cli")]
+pub mod cli;
 pub mod dlq;
 pub mod error;
 pub mod memory;

@@ -10,15 +10,13 @@ use emulator::cloud::LocalCloud;
 use emulator::domain::{self, DemoRun};
 use localcloud::repair::{LocalQueues, PARKING_QUEUE, what_consumers_did};
 use localcloud::{Error, domains};
+use repair::cli::{self, DlqCommand, Done, ParkedCommand};
 use repair::memory::MemoryLedger;
-use repair::parked::{Resubmitted, Selection};
-use repair::{dlq as dead_letters, parked as parking};
 use tokio::runtime::Runtime;
 
 use super::play::played;
 use super::store::demo_run;
-use crate::args::{DlqCommand, ParkedCommand, RunFirst};
-use crate::input::read;
+use crate::args::RunFirst;
 use crate::output::print;
 
 /// The run the tools work on.
@@ -50,28 +48,21 @@ fn run_first(runtime: &Runtime, template: &Path, first: &RunFirst) -> Result<Ran
     }
 }
 
-fn print_all(lines: Vec<String>) -> ExitCode {
-    for line in lines {
-        print(&line);
+/// Runs `cloud` until idle after a repair that sent `done.sent` messages, says what the
+/// consumers did since `before` (an index into the timeline, kept from the repair on), and
+/// exits 1 when something asked was refused or left.
+fn run_until_idle(runtime: &Runtime, cloud: &mut LocalCloud, before: usize, done: Done) -> ExitCode {
+    if done.sent > 0 {
+        runtime.block_on(cloud.run(i64::MAX));
+        print(&format!(
+            "ran until idle (virtual {}):",
+            emulator::cloud::clock_text(cloud.now())
+        ));
+        for line in what_consumers_did(&cloud.timeline()[before..]) {
+            print(&format!("  {line}"));
+        }
     }
-    ExitCode::SUCCESS
-}
-
-/// Runs `cloud` until idle after a repair and says what the consumers did since `before` (an
-/// index into the timeline, kept from the repair on).
-fn run_until_idle(runtime: &Runtime, cloud: &mut LocalCloud, before: usize, sent: usize) {
-    if sent == 0 {
-        print("nothing was sent back, so nothing ran");
-        return;
-    }
-    runtime.block_on(cloud.run(i64::MAX));
-    print(&format!(
-        "ran until idle (virtual {}):",
-        emulator::cloud::clock_text(cloud.now())
-    ));
-    for line in what_consumers_did(&cloud.timeline()[before..]) {
-        print(&format!("  {line}"));
-    }
+    if done.ok { ExitCode::SUCCESS } else { ExitCode::FAILURE }
 }
 
 /// `localcloud dlq list|show|redrive`.
@@ -83,38 +74,15 @@ pub(crate) fn dlq(
 ) -> Result<ExitCode, Error> {
     let mut ran = run_first(runtime, template, first)?;
     let cloud = ran.cloud();
-    let known = domain::event_types(&domains());
-    match command {
-        DlqCommand::List => Ok(print_all(
-            runtime.block_on(dead_letters::list(&LocalQueues::new(cloud)))?,
-        )),
-        DlqCommand::Show { queue } => Ok(print_all(runtime.block_on(dead_letters::show(
-            &LocalQueues::new(cloud),
-            queue,
-            &known,
-        ))?)),
-        DlqCommand::Redrive { queue, rate } => {
-            cloud.keep_timeline(true);
-            let before = cloud.timeline().len();
-            let redriven = runtime.block_on(dead_letters::redrive(
-                &LocalQueues::new(cloud),
-                queue,
-                *rate,
-                &mut |line: &str| print(line),
-            ))?;
-            run_until_idle(
-                runtime,
-                cloud,
-                before,
-                usize::try_from(redriven.moved).unwrap_or(usize::MAX),
-            );
-            Ok(if redriven.refused.is_empty() {
-                ExitCode::SUCCESS
-            } else {
-                ExitCode::FAILURE
-            })
-        }
-    }
+    cloud.keep_timeline(true);
+    let before = cloud.timeline().len();
+    let done = runtime.block_on(cli::dlq(
+        &LocalQueues::new(cloud),
+        command,
+        &domain::event_types(&domains()),
+        &mut |line: &str| print(line),
+    ))?;
+    Ok(run_until_idle(runtime, cloud, before, done))
 }
 
 /// `localcloud parked list|show|resubmit`. The ledger lives as long as the command: each
@@ -127,60 +95,15 @@ pub(crate) fn parked(
 ) -> Result<ExitCode, Error> {
     let mut ran = run_first(runtime, template, first)?;
     let cloud = ran.cloud();
-    let known = domain::event_types(&domains());
-    match command {
-        ParkedCommand::List { reason } => Ok(print_all(runtime.block_on(parking::list(
-            &LocalQueues::new(cloud),
-            PARKING_QUEUE,
-            reason.as_deref(),
-        ))?)),
-        ParkedCommand::Show { id } => Ok(print_all(runtime.block_on(parking::show(
-            &LocalQueues::new(cloud),
-            PARKING_QUEUE,
-            id,
-            &known,
-        ))?)),
-        ParkedCommand::Resubmit { id, reason, body } => {
-            let selection = match (id, reason) {
-                (Some(id), _) => Selection::One {
-                    id: id.clone(),
-                    edited: body
-                        .as_deref()
-                        .map(|path| {
-                            String::from_utf8(read(path)?)
-                                .map_err(|_| Error::input(format!("--body {}", path.display()), "not UTF-8 text"))
-                        })
-                        .transpose()?,
-                },
-                (None, Some(kind)) => Selection::Kind(kind.clone()),
-                (None, None) => {
-                    return Err(Error::input(
-                        "parked resubmit",
-                        "say what to resubmit: <id>, or --reason <kind>",
-                    ));
-                }
-            };
-            cloud.keep_timeline(true);
-            let before = cloud.timeline().len();
-            let done = runtime.block_on(parking::resubmit(
-                &LocalQueues::new(cloud),
-                &MemoryLedger::new(),
-                PARKING_QUEUE,
-                &selection,
-            ))?;
-            if done.is_empty() {
-                print("nothing parked of that kind");
-            }
-            for outcome in &done {
-                print(&outcome.to_string());
-            }
-            let sent = done.iter().filter(|d| matches!(d, Resubmitted::Sent { .. })).count();
-            run_until_idle(runtime, cloud, before, sent);
-            Ok(if done.iter().any(|d| matches!(d, Resubmitted::Refused(_))) {
-                ExitCode::FAILURE
-            } else {
-                ExitCode::SUCCESS
-            })
-        }
-    }
+    cloud.keep_timeline(true);
+    let before = cloud.timeline().len();
+    let done = runtime.block_on(cli::parked(
+        &LocalQueues::new(cloud),
+        Ok(&MemoryLedger::new()),
+        PARKING_QUEUE,
+        command,
+        &domain::event_types(&domains()),
+        &mut |line: &str| print(line),
+    ))?;
+    Ok(run_until_idle(runtime, cloud, before, done))
 }
