@@ -148,6 +148,7 @@ FAKETIME_LIB := /usr/lib/$(shell gcc -dumpmachine 2>/dev/null || echo x86_64-lin
 e2e: $(TOOLS_STAMP) $(FAKETIME_LIB)
 	$(CARGO) build --quiet --release $(addprefix -p ,$(FUNCTIONS))
 	$(CARGO) build --quiet --release -p sensor-stores --features dynamodb --bin sensor-catalogue
+	$(CARGO) build --quiet --release -p event-tools --bin events
 	$(CARGO) build --quiet --profile tools -p localcloud
 	FAKETIME_LIB=$(FAKETIME_LIB) $(VENV)/bin/python tests/e2e/run.py $(or $(CARGO_TARGET_DIR),target)/release $(LOCALCLOUD_TOOLS) --out $(E2E_OUT)
 	$(MAKE) --no-print-directory sam-build

@@ -15,6 +15,8 @@
 5. Reads the real resources back, checks the stack's invariants, and compares each domain's
    outcome with the local cloud's of the same file (`localcloud play --outcome`): they may
    differ only in timing.
+6. Runs the repair tools (`events dlq ...`, `events parked ...`) on what the run left, while
+   the functions still consume (tests/e2e/repair.py).
 
 Faults on the real wire, besides the scenarios' malformed requests and messages:
 - a throttled table: the first THROTTLES writes (PutItem) to the orders view table are answered
@@ -40,6 +42,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).parent))
 
 import observe  # noqa: E402
+import repair  # noqa: E402
 from domains import DOMAINS, domain_of  # noqa: E402
 import scenario as scenarios  # noqa: E402
 from aws import CallProxy, Clients, Faults, LocalAws  # noqa: E402
@@ -163,13 +166,6 @@ def run(args, playing, aws: LocalAws, local: dict[str, dict], out: Path, began: 
         player.start()
     settled = settle(players, schedulers, mappings, host, clients, stack, proxy)
     play_seconds = time.monotonic() - play_began
-    for mapping in mappings:
-        mapping.stop()
-    for scheduler in schedulers:
-        scheduler.stop()
-    host.close()
-    proxy.close()
-    log.close()
 
     exchanges = [e for p in players for e in p.exchanges]
     collected = observe.collect(stack, clients, exchanges, taps)
@@ -186,12 +182,23 @@ def run(args, playing, aws: LocalAws, local: dict[str, dict], out: Path, began: 
         problems.extend(domain.problems())
     report = summary(playing, stack, host, mappings, schedulers, proxy, collected, e2e, local, differences, problems,
                      provisioned, play_seconds, time.monotonic() - began, aws)
+    # The repair tools on what the run left, while the functions still consume (repair.py).
+    repaired = repair.exercise(stack, clients, collected, Path(args.bin_dir), taps,
+                               lambda: idle(host, mappings, clients), out)
+    report += "\n" + repair.summary(repaired)
+    for mapping in mappings:
+        mapping.stop()
+    for scheduler in schedulers:
+        scheduler.stop()
+    host.close()
+    proxy.close()
+    log.close()
     print(report)
     (out / "report.txt").write_text(report)
     (out / "e2e.json").write_text(json.dumps(e2e, indent=2, sort_keys=True))
     # What the real resources held at the end, to read a difference back from.
     (out / "tables.json").write_text(json.dumps(collected.tables, indent=1, sort_keys=True, default=str))
-    failed = problems or any(differences.values())
+    failed = problems or any(differences.values()) or repaired.problems
     return 1 if failed else 0
 
 
@@ -255,6 +262,13 @@ def settle(players, schedulers, mappings, host, clients, stack, proxy) -> bool:
             last = time.monotonic()
             progress(players, host, proxy, began)
     return False
+
+
+def idle(host, mappings, clients) -> bool:
+    """No function running, no batch in flight, every queue a function reads empty."""
+    return host.busy() == 0 and all(m.idle() for m in mappings) and all(
+        queue_empty(clients, m.mapping.queue_url) for m in mappings
+    )
 
 
 def queue_empty(clients, url: str) -> bool:
