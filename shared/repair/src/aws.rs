@@ -85,9 +85,11 @@ impl SqsQueues {
                     id,
                     body: message.body().unwrap_or_default().to_owned(),
                     attributes,
+                    // The count includes this look's own receive: the message's, before it, is one less.
                     receive_count: system(MessageSystemAttributeName::ApproximateReceiveCount)
-                        .and_then(|c| c.parse().ok())
-                        .unwrap_or_default(),
+                        .and_then(|c| c.parse::<u32>().ok())
+                        .unwrap_or_default()
+                        .saturating_sub(1),
                     sent_at: system(MessageSystemAttributeName::SentTimestamp)
                         .and_then(|t| t.parse::<i64>().ok())
                         .and_then(DateTime::from_timestamp_millis),

@@ -153,7 +153,10 @@ pub async fn show(queues: &impl Queues, name: &str, known: &Registry) -> Result<
         ));
         lines.push(format!(
             "  failure: {}",
-            queues.failure_of(message).unwrap_or_else(|| "none recorded".to_owned())
+            queues.failure_of(message).unwrap_or_else(|| {
+                "none recorded (a queue's redrive keeps no reason: look the message id up in its consumer's logs)"
+                    .to_owned()
+            })
         ));
         lines.extend(decoded_lines(&message.body, known));
     }

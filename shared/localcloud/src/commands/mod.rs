@@ -81,8 +81,10 @@ pub(crate) fn run(cli: Cli, runtime: &Runtime) -> Result<ExitCode, Error> {
             }
             Ok(ExitCode::SUCCESS)
         }
-        Command::Dlq { command, first } => repair::dlq(runtime, template, &command, &first),
-        Command::Parked { command, first } => repair::parked(runtime, template, &command, &first),
+        Command::Dlq { command, first } => repair::repair(runtime, template, repair::Repair::Dlq(&command), &first),
+        Command::Parked { command, first } => {
+            repair::repair(runtime, template, repair::Repair::Parked(&command), &first)
+        }
         Command::Replay { replay, demo } => store::replay(runtime, template, &demo, &replay),
         Command::Rebuild { demo } => store::rebuild(runtime, template, &demo),
         Command::History { stream, as_of, demo } => store::history(runtime, template, &stream, as_of.as_deref(), &demo),

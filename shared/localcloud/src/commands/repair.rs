@@ -65,45 +65,40 @@ fn run_until_idle(runtime: &Runtime, cloud: &mut LocalCloud, before: usize, done
     if done.ok { ExitCode::SUCCESS } else { ExitCode::FAILURE }
 }
 
-/// `localcloud dlq list|show|redrive`.
-pub(crate) fn dlq(
-    runtime: &Runtime,
-    template: &Path,
-    command: &DlqCommand,
-    first: &RunFirst,
-) -> Result<ExitCode, Error> {
-    let mut ran = run_first(runtime, template, first)?;
-    let cloud = ran.cloud();
-    cloud.keep_timeline(true);
-    let before = cloud.timeline().len();
-    let done = runtime.block_on(cli::dlq(
-        &LocalQueues::new(cloud),
-        command,
-        &domain::event_types(&domains()),
-        &mut |line: &str| print(line),
-    ))?;
-    Ok(run_until_idle(runtime, cloud, before, done))
+/// What to repair.
+pub(crate) enum Repair<'a> {
+    /// `localcloud dlq list|show|redrive`.
+    Dlq(&'a DlqCommand),
+    /// `localcloud parked list|show|resubmit`. The ledger lives as long as the command: each
+    /// command runs its demo afresh.
+    Parked(&'a ParkedCommand),
 }
 
-/// `localcloud parked list|show|resubmit`. The ledger lives as long as the command: each
-/// command runs its demo afresh.
-pub(crate) fn parked(
+/// Runs what `first` names, then `command` on the cloud it left.
+pub(crate) fn repair(
     runtime: &Runtime,
     template: &Path,
-    command: &ParkedCommand,
+    command: Repair<'_>,
     first: &RunFirst,
 ) -> Result<ExitCode, Error> {
     let mut ran = run_first(runtime, template, first)?;
     let cloud = ran.cloud();
     cloud.keep_timeline(true);
     let before = cloud.timeline().len();
-    let done = runtime.block_on(cli::parked(
-        &LocalQueues::new(cloud),
-        Ok(&MemoryLedger::new()),
-        PARKING_QUEUE,
-        command,
-        &domain::event_types(&domains()),
-        &mut |line: &str| print(line),
-    ))?;
-    Ok(run_until_idle(runtime, cloud, before, done))
+    let known = domain::event_types(&domains());
+    let queues = LocalQueues::new(cloud);
+    let say = &mut |line: &str| print(line);
+    let done = match command {
+        Repair::Dlq(command) => runtime.block_on(cli::dlq(&queues, command, &known, say)),
+        Repair::Parked(command) => runtime.block_on(cli::parked(
+            &queues,
+            Ok(&MemoryLedger::new()),
+            PARKING_QUEUE,
+            command,
+            &known,
+            say,
+        )),
+    }?;
+    drop(queues);
+    Ok(run_until_idle(runtime, ran.cloud(), before, done))
 }
