@@ -128,9 +128,10 @@ pub async fn list(queues: &impl Queues) -> Result<Vec<String>, RepairError> {
     Ok(lines)
 }
 
-/// `dlq show <queue>`: each message with its receive count, the failure recorded and the
-/// envelopes its body carries (decoded and upcast as a consumer would; sealed fields stay
-/// sealed), without consuming it.
+/// `dlq show <queue>`: each message with its receive count (on SQS, earlier looks by these
+/// tools count too: SQS shows a message only by receiving it; this look does not), the
+/// failure recorded and the envelopes its body carries (decoded and upcast as a consumer
+/// would; sealed fields stay sealed), without consuming it.
 pub async fn show(queues: &impl Queues, name: &str, known: &Registry) -> Result<Vec<String>, RepairError> {
     let dead = dead_letter_queue(queues, name).await?;
     let messages = queues.peek(&dead.queue).await?;
