@@ -61,7 +61,9 @@ MOTO_GAPS = [
     "EventBridge schedules: moto stores rate() rules and never fires them; the harness fires them",
     "EventBridge rule targets' RetryPolicy and DeadLetterConfig, bus policies, IAM roles and KMS key "
     "policies: stored, never evaluated (template.rs proves least privilege from the declarations)",
-    "X-Ray: moto drops PutEvents' TraceHeader and sets no AWSTraceHeader on SQS messages: not emulated",
+    "X-Ray: moto records no traces and drops the headers AWS hands on (PutEvents' TraceHeader, SNS's "
+    "X-Amzn-Trace-Id, SendMessageBatch's AWSTraceHeader); moto_server.py hands them on to SQS's AWSTraceHeader, "
+    "the harness gives each invocation a Lambda-Runtime-Trace-Id",
     "DynamoDB TTL: items never expire; SQS and SNS encryption settings: stored, nothing encrypted",
 ]
 SETTLE_LIMIT_SECONDS = 240
