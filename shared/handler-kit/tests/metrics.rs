@@ -33,9 +33,12 @@ static API: Function<FunctionUrl, Nowhere> = Function {
     idempotent: false,
 };
 
-/// Every data point of the flushed documents: (metric, its dimensions and their values) ->
-/// values, checking each document names its metrics as declared.
-fn flushed(collector: &metrics_cloudwatch_embedded::Collector) -> BTreeMap<(String, Vec<(String, String)>), Vec<f64>> {
+/// A series: a metric's name and its dimensions with their values.
+type Series = (String, Vec<(String, String)>);
+
+/// Every data point of the flushed documents by series, checking each document names its
+/// metrics as declared.
+fn flushed(collector: &metrics_cloudwatch_embedded::Collector) -> BTreeMap<Series, Vec<f64>> {
     let mut out = Vec::new();
     collector.flush(&mut out).unwrap();
     let mut points = BTreeMap::new();
