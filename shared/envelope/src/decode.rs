@@ -96,15 +96,16 @@ pub struct Arrival {
 }
 
 impl Decoded {
-    /// Takes the trace of the carrier's X-Ray header (SQS's `AWSTraceHeader`) for an envelope
-    /// that names none: a producer outside the kit, or a message sent to the queue by hand,
-    /// still joins its trace. An envelope's own trace wins: it is the event's, recorded where
-    /// the flow began, and every hop after it carries the same one.
-    fn adopt_trace(&mut self, header: Option<&str>) {
-        if let (Ok(envelope), Some(header)) = (&mut self.envelope, header)
+    /// Takes the trace its carrier arrived in (SQS's `AWSTraceHeader`; for EventBridge and SNS
+    /// invoking a function, the invocation's) for an envelope that names none: a producer
+    /// outside the kit, or a message sent by hand, still joins its trace. An envelope's own
+    /// trace wins: it is the event's, recorded where the flow began, and every hop after it
+    /// carries the same one.
+    pub fn adopt_trace(&mut self, trace: Option<TraceContext>) {
+        if let (Ok(envelope), Some(trace)) = (&mut self.envelope, trace)
             && envelope.metadata.trace.is_none()
         {
-            envelope.metadata.trace = TraceContext::from_xray(header);
+            envelope.metadata.trace = Some(trace);
         }
     }
 
@@ -260,7 +261,8 @@ impl Decoder {
             .enumerate()
             .map(|(index, message)| {
                 let mut decoded = decode((index, message));
-                decoded.adopt_trace(message.attributes.get("AWSTraceHeader").map(String::as_str));
+                let header = message.attributes.get("AWSTraceHeader");
+                decoded.adopt_trace(header.map(String::as_str).and_then(TraceContext::from_xray));
                 decoded
             })
             .collect()

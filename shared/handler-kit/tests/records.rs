@@ -215,3 +215,43 @@ async fn handlers_run_concurrently_up_to_the_limit() {
     processor.process_sqs(&event, &invocation()).await.unwrap();
     assert_eq!(processor.parts().0.peak.load(Ordering::SeqCst), 4);
 }
+
+#[tokio::test]
+async fn what_a_rule_or_topic_invokes_goes_on_in_the_invocations_trace_unless_it_names_its_own() {
+    let processor = processor();
+    let aws = AwsContext::default();
+    let lambda = "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1";
+    let invocation = invocation().in_trace(Some(lambda));
+    let untraced = Carrier::EventBridge
+        .wrap(&[placed("o-untraced")], &aws)
+        .unwrap()
+        .remove(0);
+    let own = envelope::TraceContext {
+        traceparent: "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01".into(),
+        tracestate: None,
+    };
+    let mut own_traced = placed("o-traced");
+    own_traced.metadata.trace = Some(own.clone());
+    let traced = Carrier::Sns.wrap(&[own_traced], &aws).unwrap().remove(0);
+    processor
+        .process_eventbridge(serde_json::from_value(untraced).unwrap(), &invocation)
+        .await
+        .unwrap();
+    processor
+        .process_sns(&serde_json::from_value(traced).unwrap(), &invocation)
+        .await
+        .unwrap();
+
+    let traces: HashMap<String, String> = processor
+        .parts()
+        .2
+        .published()
+        .into_iter()
+        .map(|e| (e.metadata.subject, e.metadata.trace.unwrap().traceparent))
+        .collect();
+    assert_eq!(
+        traces["o-untraced"],
+        "00-5759e988bd862e3fe1be46a994272793-53995c3f42cd8ad8-01"
+    );
+    assert_eq!(traces["o-traced"], own.traceparent);
+}

@@ -151,12 +151,17 @@ impl<H: RecordHandler, S: Store, P: Publisher, Q: Parking> RecordProcessor<H, S,
             .await
     }
 
+    /// EventBridge and SNS invoke a function in the trace of the put or publish (X-Ray carries
+    /// it to Lambda), so a record without a trace of its own takes the invocation's.
     async fn process_direct(
         &self,
-        decoded: Vec<Decoded>,
+        mut decoded: Vec<Decoded>,
         bodies: Vec<String>,
         invocation: &Invocation,
     ) -> Result<(), KitError> {
+        for record in &mut decoded {
+            record.adopt_trace(invocation.trace.clone());
+        }
         let bodies: Vec<&str> = bodies.iter().map(String::as_str).collect();
         let ids = decoded.iter().map(|d| d.message_id.clone().into()).collect();
         let outcomes = self.run_concurrently(decoded, invocation).await;
