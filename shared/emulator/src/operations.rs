@@ -40,7 +40,13 @@ pub use handler_kit::observability::NAMESPACE;
 const RECORD_METRICS: [Metric; 4] = [PROCESSED, FAILED, NOT_STARTED, DUPLICATES];
 
 /// The Metrics Insights query of parked records, one series per reason (the parking kind).
-pub const PARKED_BY_REASON: &str = "SELECT SUM(Parked) FROM SCHEMA(ServerlessEvents, function, reason) GROUP BY reason";
+pub fn parked_by_reason() -> String {
+    format!(
+        "SELECT SUM({}) FROM SCHEMA({NAMESPACE}, {}) GROUP BY reason",
+        PARKED.name,
+        PARKED.dimensions.join(", ")
+    )
+}
 
 /// The share of a function's timeout its p99 duration may reach before its alarm.
 const DURATION_PERCENT: u64 = 80;
@@ -533,7 +539,7 @@ fn parked_alarm(out: &mut String) {
             "Functions parked records in the last 5 minutes, one contributor per reason (the parking \
              kind, from the kit's Parked metric): fix the cause, then resubmit them by reason."
         ),
-        quoted(PARKED_BY_REASON)
+        quoted(&parked_by_reason())
     );
 }
 
@@ -691,7 +697,7 @@ fn dashboard(out: &mut String, topology: &Topology, shares: &Shares) {
         8,
         "Parked records by reason",
         "Sum",
-        &[query("parked", PARKED_BY_REASON, None)],
+        &[query("parked", &parked_by_reason(), None)],
         &[],
     );
     for function in topology.functions.values() {

@@ -121,10 +121,9 @@ impl Queues for LocalQueues<'_> {
 
     async fn start_move(&self, dead_letter: &QueueInfo, rate: Option<u32>) -> Result<(), RepairError> {
         let to_move = dead_letter.depth;
-        let (status, moved, failure) = match self.cloud.borrow_mut().move_dead_letters(&dead_letter.name, rate) {
-            Ok(moved) => ("COMPLETED", moved as u64, None),
+        let (moved, failure) = match self.cloud.borrow_mut().move_dead_letters(&dead_letter.name, rate) {
+            Ok(moved) => (moved as u64, None),
             Err(why) => (
-                "FAILED",
                 to_move
                     - self
                         .cloud
@@ -134,15 +133,9 @@ impl Queues for LocalQueues<'_> {
                 Some(why),
             ),
         };
-        self.moves.borrow_mut().insert(
-            dead_letter.arn.clone(),
-            MoveProgress {
-                status: status.to_owned(),
-                moved,
-                to_move: Some(to_move),
-                failure,
-            },
-        );
+        self.moves
+            .borrow_mut()
+            .insert(dead_letter.arn.clone(), MoveProgress::done(moved, to_move, failure));
         Ok(())
     }
 

@@ -179,16 +179,9 @@ impl Queues for MemoryQueues {
             }
         }
         let failure = (moved < to_move).then(|| "some messages have no source queue".to_owned());
-        let status = if failure.is_some() { "FAILED" } else { "COMPLETED" };
-        state.moves.insert(
-            dead_letter.arn.clone(),
-            MoveProgress {
-                status: status.to_owned(),
-                moved,
-                to_move: Some(to_move),
-                failure,
-            },
-        );
+        state
+            .moves
+            .insert(dead_letter.arn.clone(), MoveProgress::done(moved, to_move, failure));
         Ok(())
     }
 

@@ -79,6 +79,17 @@ pub struct MoveProgress {
 }
 
 impl MoveProgress {
+    /// A move done at once (in memory, on the local cloud): `COMPLETED`, or `FAILED` with why.
+    pub fn done(moved: u64, to_move: u64, failure: Option<String>) -> Self {
+        let status = if failure.is_some() { "FAILED" } else { "COMPLETED" };
+        Self {
+            status: status.to_owned(),
+            moved,
+            to_move: Some(to_move),
+            failure,
+        }
+    }
+
     /// Whether the task will move nothing more.
     pub fn is_over(&self) -> bool {
         matches!(self.status.as_str(), "COMPLETED" | "CANCELLED" | "FAILED")
