@@ -92,6 +92,9 @@ pub struct DemoReport {
     pub summary: String,
     /// Invariants that do not hold.
     pub violations: Vec<String>,
+    /// The domain's own view of what the run ended with, for the run page (the orders with
+    /// their final states; the sensors' windows against their bands, and the alerts).
+    pub view: Value,
 }
 
 /// What a scenario file came to on a domain's fault-free run, checked by the domain's own
@@ -116,6 +119,29 @@ pub trait DemoRun {
 
     /// The inputs it played, as a scenario file holds them.
     fn scenario(&self) -> Scenario;
+}
+
+/// How a person reads a domain's run in the terminal (`localcloud demo` without `--verbose`):
+/// the lines worth telling of the run record's lines (without steps: see
+/// [`LocalCloud::record_run`]), as they happen, and what is left to tell at the end.
+pub trait Story {
+    /// What to tell of `line`, each a line without its time (the caller puts `+mm:ss.mmm`
+    /// before each).
+    fn tell(&mut self, line: &Value) -> Vec<String>;
+
+    /// What to tell when the run has ended.
+    fn end(&mut self) -> Vec<String> {
+        Vec::new()
+    }
+}
+
+/// The story of a domain with nothing of its own to tell.
+struct Untold;
+
+impl Story for Untold {
+    fn tell(&mut self, _: &Value) -> Vec<String> {
+        Vec::new()
+    }
 }
 
 /// A domain, as the local cloud's CLI bundles it.
@@ -143,6 +169,12 @@ pub trait Domain {
         options: DemoOptions,
         functions: &FunctionCatalogue,
     ) -> Result<Box<dyn DemoRun>, DomainError>;
+
+    /// How a person reads its runs (the platform's own lines, faults and failures, are told
+    /// beside it).
+    fn story(&self) -> Box<dyn Story> {
+        Box::new(Untold)
+    }
 
     /// The invariants its runs check, by name (what a simulation campaign counts).
     fn invariants(&self) -> &'static [&'static str];

@@ -1,7 +1,7 @@
 //! The event graph of a template as a Mermaid flowchart: who publishes where, which rule sends
 //! what to which queue, which function reads it, where failures go.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 
 use serde_json::Value;
@@ -33,15 +33,105 @@ fn selects(pattern: &Value) -> String {
     }
 }
 
+/// An arrow of the event graph: from a node to another (logical ids), what travels it, and
+/// whether it is a failure path (dotted).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Edge {
+    /// Where it starts.
+    pub from: String,
+    /// Where it ends.
+    pub to: String,
+    /// What travels it.
+    pub label: String,
+    /// A failure path: dead letters, parked records.
+    pub dotted: bool,
+}
+
 /// The Mermaid flowchart of `topology`, whose functions publish where their declarations in
 /// `registry` say.
 pub fn mermaid(topology: &Topology, registry: &FunctionCatalogue) -> String {
+    let order = edges(topology, registry);
+    let mut nodes: BTreeSet<&str> = BTreeSet::new();
+    for edge in &order {
+        nodes.insert(&edge.from);
+        nodes.insert(&edge.to);
+    }
+    let mut out = String::from("flowchart LR\n");
+    for id in nodes {
+        let _ = writeln!(out, "    {}", node(topology, id));
+    }
+    for Edge {
+        from,
+        to,
+        label,
+        dotted,
+    } in &order
+    {
+        let arrow = if *dotted { "-.->" } else { "-->" };
+        let _ = writeln!(out, "    {from} {arrow}|\"{label}\"| {to}");
+    }
+    out
+}
+
+/// The event graph as JSON, for the run page: its nodes (`id`, `kind`: function, queue, dlq,
+/// parking, topic, bus or other; `label`) and its edges.
+pub fn json(topology: &Topology, registry: &FunctionCatalogue) -> Value {
+    let order = edges(topology, registry);
+    let mut kinds: BTreeMap<&str, &str> = BTreeMap::new();
+    for edge in &order {
+        for id in [edge.from.as_str(), edge.to.as_str()] {
+            let kind = if topology.functions.contains_key(id) {
+                "function"
+            } else if topology.queues.contains_key(id) {
+                "queue"
+            } else if topology.topics.contains_key(id) {
+                "topic"
+            } else if topology.buses.contains_key(id) {
+                "bus"
+            } else {
+                "other"
+            };
+            kinds.entry(id).or_insert(kind);
+        }
+    }
+    // A queue only failures reach is a dead-letter queue, or the parking queue.
+    for edge in order.iter().filter(|e| e.dotted) {
+        if kinds.get(edge.to.as_str()) == Some(&"queue") {
+            let kind = if edge.label == "park" { "parking" } else { "dlq" };
+            kinds.insert(&edge.to, kind);
+        }
+    }
+    let label = |id: &str| {
+        topology
+            .functions
+            .get(id)
+            .map_or_else(|| id.to_owned(), |f| f.spec.binary.clone())
+    };
+    serde_json::json!({
+        "nodes": kinds
+            .iter()
+            .map(|(id, kind)| serde_json::json!({ "id": id, "kind": kind, "label": label(id) }))
+            .collect::<Vec<_>>(),
+        "edges": order
+            .iter()
+            .map(|e| serde_json::json!({ "from": e.from, "to": e.to, "label": e.label, "dotted": e.dotted }))
+            .collect::<Vec<_>>(),
+    })
+}
+
+/// The event graph's edges, in the order they are first found.
+fn edges(topology: &Topology, registry: &FunctionCatalogue) -> Vec<Edge> {
     let mut edges: BTreeSet<(String, String, String, bool)> = BTreeSet::new();
-    let mut order: Vec<(String, String, String, bool)> = Vec::new();
+    let mut order: Vec<Edge> = Vec::new();
     let mut edge = |from: &str, to: &str, label: String, dotted: bool| {
         let key = (from.to_owned(), to.to_owned(), label, dotted);
         if edges.insert(key.clone()) {
-            order.push(key);
+            order.push(Edge {
+                from: key.0,
+                to: key.1,
+                label: key.2,
+                dotted: key.3,
+            });
         }
     };
     for function in topology.functions.values() {
@@ -119,20 +209,7 @@ pub fn mermaid(topology: &Topology, registry: &FunctionCatalogue) -> String {
             );
         }
     }
-    let mut nodes: BTreeSet<&str> = BTreeSet::new();
-    for (from, to, _, _) in &order {
-        nodes.insert(from);
-        nodes.insert(to);
-    }
-    let mut out = String::from("flowchart LR\n");
-    for id in nodes {
-        let _ = writeln!(out, "    {}", node(topology, id));
-    }
-    for (from, to, label, dotted) in &order {
-        let arrow = if *dotted { "-.->" } else { "-->" };
-        let _ = writeln!(out, "    {from} {arrow}|\"{label}\"| {to}");
-    }
-    out
+    order
 }
 
 /// The line after which a Markdown file embeds the generated graph (in a mermaid block).

@@ -8,7 +8,7 @@ use std::pin::Pin;
 
 use emulator::cloud::{CloudOptions, LocalCloud};
 use emulator::domain::{
-    DemoOptions, DemoReport, DemoRun, Domain, DomainError, DomainFuture, RebuildReport, ScenarioOutcome,
+    DemoOptions, DemoReport, DemoRun, Domain, DomainError, DomainFuture, RebuildReport, ScenarioOutcome, Story,
 };
 use emulator::faults::Faults;
 use emulator::functions::FunctionCatalogue;
@@ -23,7 +23,8 @@ use serde_json::Value;
 use crate::expected::expected_json;
 use crate::mix::place_mix;
 use crate::shop::{SCENARIO_STOCK, Shop};
-use crate::summary::summary;
+use crate::story::OrderStories;
+use crate::summary::{summary, view};
 
 /// The orders domain, as the local cloud's CLI bundles it.
 #[derive(Debug, Clone, Copy, Default)]
@@ -32,6 +33,10 @@ pub struct Orders;
 impl Domain for Orders {
     fn name(&self) -> &'static str {
         "orders"
+    }
+
+    fn story(&self) -> Box<dyn Story> {
+        Box::new(OrderStories::default())
     }
 
     fn sources(&self) -> &'static [&'static str] {
@@ -147,6 +152,7 @@ impl Domain for Orders {
             Ok(ScenarioOutcome {
                 report: DemoReport {
                     summary: summary(&shop, &outcome),
+                    view: view(&outcome),
                     violations: outcome.violations,
                 },
                 json,
@@ -178,6 +184,7 @@ impl DemoRun for Shop {
             let outcome = self.settle().await;
             DemoReport {
                 summary: summary(self, &outcome),
+                view: view(&outcome),
                 violations: outcome.violations,
             }
         })

@@ -4,7 +4,7 @@
 //!
 //! [`shop`] opens the shop and plays orders on it; [`mix`] makes the orders (the demo's mix of
 //! happy, flaky, declined and sold-out ones); [`customers`] the made-up people who place them;
-//! [`invariants`] checks a finished run; [`summary`](mod@summary) reads it out; [`expected`]
+//! [`invariants`] checks a finished run; [`summary`](mod@summary) reads it out; [`story`] tells each order end to end in the terminal; [`expected`]
 //! writes what it ended with as JSON, for comparing with a deployment; [`domain`] is what the
 //! CLI asks of the orders domain (its demo, rebuilding the order views, an order as of an
 //! instant, the outcome of a scenario file).
@@ -23,6 +23,7 @@ pub mod expected;
 pub mod invariants;
 pub mod mix;
 pub mod shop;
+pub mod story;
 pub mod summary;
 
 use handler_kit::local::{self, Registration};

@@ -10,6 +10,22 @@ use orders::lifecycle::OrderStatus;
 use crate::invariants::Outcome;
 use crate::shop::Shop;
 
+/// The orders with their final states, and the stock, as the run page shows them.
+pub fn view(outcome: &Outcome) -> serde_json::Value {
+    serde_json::json!({
+        "orders": outcome
+            .states
+            .iter()
+            .map(|(id, state)| serde_json::json!({ "id": id, "state": format!("{state:?}") }))
+            .collect::<Vec<_>>(),
+        "stock": outcome
+            .stock
+            .iter()
+            .map(|(sku, (available, reserved))| serde_json::json!({ "sku": sku, "available": available, "reserved": reserved }))
+            .collect::<Vec<_>>(),
+    })
+}
+
 /// A readable summary of a run.
 pub fn summary(shop: &Shop, outcome: &Outcome) -> String {
     let cloud = shop.cloud();

@@ -7,7 +7,8 @@
 //! of `events/sensors/catalogue.json` (14 sites in 12 time zones) through sensor-api: 10% out of
 //! order, 5% twice, 2% late, a few beyond the late horizon, across Europe's change to summer
 //! time. It prints per sensor a one-line chart of its windows against its band with the alerts
-//! marked, the alerts with their sites' local times, and the invariants. Its size is fixed:
+//! marked, the alerts with their sites' local times, and the invariants; [`story`] tells its
+//! anomalies, revisions and alerts as they happen. Its size is fixed:
 //! `--size` sizes only the orders demo.
 //!
 //! [`Domain::outcome`] plays the demo's scenario file without faults (`localcloud play
@@ -17,6 +18,7 @@
 pub mod error;
 pub mod expected;
 pub mod generate;
+pub mod story;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt::Write as _;
@@ -26,7 +28,7 @@ use std::pin::Pin;
 
 use chrono::{DateTime, TimeZone, Utc};
 use emulator::cloud::{CloudOptions, LocalCloud, clock_text};
-use emulator::domain::{DemoOptions, DemoReport, DemoRun, Domain, DomainError, DomainFuture, ScenarioOutcome};
+use emulator::domain::{DemoOptions, DemoReport, DemoRun, Domain, DomainError, DomainFuture, ScenarioOutcome, Story};
 use emulator::faults::Faults;
 use emulator::functions::FunctionCatalogue;
 use emulator::scenario::Scenario;
@@ -73,6 +75,14 @@ pub struct Sensors;
 impl Domain for Sensors {
     fn name(&self) -> &'static str {
         "sensors"
+    }
+
+    fn story(&self) -> Box<dyn Story> {
+        let catalogue = serde_json::from_str(CATALOGUE)
+            .ok()
+            .and_then(|file| Catalogue::from_json(&file).ok())
+            .unwrap_or_else(|| Catalogue::new([]));
+        Box::new(story::SensorStories::new(catalogue))
     }
 
     fn sources(&self) -> &'static [&'static str] {
@@ -144,6 +154,7 @@ impl Domain for Sensors {
                 json: expected_json(&checked),
                 report: DemoReport {
                     summary: summary(&site, &checked),
+                    view: view(&site, &checked),
                     violations: checked.violations,
                 },
             })
@@ -456,6 +467,10 @@ impl Site {
         }
         checked.anomalous = verdicts.values().filter(|v| v.direction.is_some()).count();
         checked.revised = published.values().filter(|(revision, _)| *revision > 1).count();
+        checked.revisions = published
+            .iter()
+            .map(|(key, (revision, _))| (key.clone(), *revision))
+            .collect();
         // One alert per period with an anomaly; none told twice.
         let expected = final_alerts(&AlertSettings::default(), &verdicts);
         let expected_ids: BTreeSet<String> = expected.values().map(|a| a.alert_id.to_string()).collect();
@@ -588,6 +603,8 @@ pub struct Checked {
     pub anomalous: usize,
     /// Windows whose verdict was revised by a late reading.
     pub revised: usize,
+    /// The last revision the bus carried of each window with an anomaly event.
+    pub revisions: BTreeMap<WindowKey, u64>,
     /// The final verdict of every window.
     pub verdicts: BTreeMap<WindowKey, Verdict>,
     /// The alerts triggered (their messages).
@@ -613,6 +630,7 @@ impl DemoRun for Site {
             let checked = self.settle().await;
             DemoReport {
                 summary: summary(self, &checked),
+                view: view(self, &checked),
                 violations: checked.violations,
             }
         })
@@ -621,6 +639,66 @@ impl DemoRun for Site {
     fn scenario(&self) -> emulator::scenario::Scenario {
         self.generated.scenario.clone()
     }
+}
+
+/// The run as the run page plots it: each site's time zone; per stream its band and every
+/// window's final figures and verdict, the last revision the bus carried of it, and whether an
+/// alert's period begins there; the alerts.
+pub fn view(site: &Site, checked: &Checked) -> Value {
+    let alerted: BTreeSet<(&str, &str, &str)> = checked
+        .alerts
+        .iter()
+        .filter_map(|a| {
+            let data = &a["data"];
+            Some((
+                data["sensorId"].as_str()?,
+                data["metric"].as_str()?,
+                data["windowStart"].as_str()?,
+            ))
+        })
+        .collect();
+    let mut streams: BTreeMap<(&str, &str), Vec<Value>> = BTreeMap::new();
+    for (key, verdict) in &checked.verdicts {
+        let start = sensors::time::utc(key.start);
+        streams
+            .entry((&key.sensor_id, &key.metric))
+            .or_default()
+            .push(serde_json::json!({
+                "start": start,
+                "mean": verdict.figures.mean,
+                "count": verdict.figures.count,
+                "min": verdict.figures.min,
+                "max": verdict.figures.max,
+                "direction": verdict.direction,
+                "revision": checked.revisions.get(key).copied().unwrap_or(0),
+                "alerted": alerted.contains(&(key.sensor_id.as_str(), key.metric.as_str(), start.as_str())),
+            }));
+    }
+    let mut sites: BTreeMap<&str, &str> = BTreeMap::new();
+    let streams: Vec<Value> = streams
+        .into_iter()
+        .map(|((sensor, metric), windows)| {
+            let found = site.catalogue.sensor(sensor);
+            let band = site.catalogue.band(sensor, metric);
+            if let Some(found) = found {
+                sites.insert(&found.site, found.timezone.name());
+            }
+            serde_json::json!({
+                "sensor": sensor,
+                "site": found.map(|s| s.site.as_str()),
+                "metric": metric,
+                "unit": band.map(|b| b.unit.as_str()),
+                "low": band.map(|b| b.low),
+                "high": band.map(|b| b.high),
+                "windows": windows,
+            })
+        })
+        .collect();
+    serde_json::json!({
+        "sites": sites.iter().map(|(site, zone)| serde_json::json!({ "site": site, "timezone": zone })).collect::<Vec<_>>(),
+        "streams": streams,
+        "alerts": checked.alerts.iter().map(|a| a["data"].clone()).collect::<Vec<_>>(),
+    })
 }
 
 /// The run in a few lines: per stream a chart of its windows against its band (`_` below,
@@ -682,15 +760,15 @@ pub fn summary(site: &Site, checked: &Checked) -> String {
         let data = &alert["data"];
         let _ = writeln!(
             out,
-            "  {} {:<8} {} {} {}: mean {} outside {}..{} (local {})",
+            "  {} {:<8} {} {} {}: mean {:.2} outside {:.2}..{:.2} (local {})",
             data["windowStart"].as_str().unwrap_or_default(),
             data["severity"].as_str().unwrap_or_default(),
             data["site"].as_str().unwrap_or_default(),
             data["sensorId"].as_str().unwrap_or_default(),
             data["metric"].as_str().unwrap_or_default(),
-            data["mean"],
-            data["low"],
-            data["high"],
+            data["mean"].as_f64().unwrap_or(f64::NAN),
+            data["low"].as_f64().unwrap_or(f64::NAN),
+            data["high"].as_f64().unwrap_or(f64::NAN),
             data["localTime"].as_str().unwrap_or_default()
         );
     }

@@ -211,6 +211,7 @@ impl LocalCloud {
                 &mut doubled,
             );
         }
+        self.note_event(bus_id, event, from, &routes, trace.id.as_deref());
         self.record(What::Event {
             trace_id: trace.id,
             event_type: event
@@ -310,7 +311,8 @@ impl LocalCloud {
                     trace_header: delivery.trace_header,
                     ..Outgoing::default()
                 };
-                self.deliver(queue, message, delivery.target.dead_letter.clone());
+                let from = self.sender_of(&delivery.rule);
+                self.deliver(queue, message, delivery.target.dead_letter.clone(), &from);
             }
             Endpoint::Topic(topic) => {
                 let message = Outgoing {
@@ -362,7 +364,18 @@ impl LocalCloud {
             target: name,
             reason: format!("{condition} after {} attempts; kept in {dlq}", delivery.attempts),
         });
-        self.deliver(&dlq, parked, None);
+        let from = self.sender_of(&delivery.rule);
+        self.deliver(&dlq, parked, None, &from);
+    }
+
+    /// Who sends what rule `rule` delivers, as the event graph draws it: its bus (a scheduled
+    /// rule, itself).
+    fn sender_of(&self, rule: &str) -> String {
+        self.topology
+            .rules
+            .iter()
+            .find(|r| r.logical_id == rule)
+            .map_or_else(|| rule.to_owned(), |r| r.bus.clone())
     }
 
     fn rule_arn(&self, rule: &str) -> String {
@@ -389,6 +402,7 @@ impl LocalCloud {
         self.emit_event("default", &event);
         let (mut routes, mut doubled) = (Vec::new(), Vec::new());
         self.deliver_to_targets(&rule.logical_id, &rule.targets, &event, None, &mut routes, &mut doubled);
+        self.note_event("default", &event, &rule.logical_id, &routes, None);
         self.record(What::Event {
             trace_id: None,
             event_type: "Scheduled Event".to_owned(),

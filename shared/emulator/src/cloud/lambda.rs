@@ -35,6 +35,9 @@ pub struct Exchange {
 /// request.
 pub const CLIENT_RETRIES: u32 = 20;
 
+/// The detail of a request's timeline entry whose answer its client retries.
+pub const RETRIED_BY_CLIENT: &str = "(the client retries)";
+
 impl LocalCloud {
     /// An asynchronous invocation (a rule or subscription targeting a function), shortly.
     pub(super) fn invoke_later(&mut self, function: &str, payload: Value) {
@@ -69,6 +72,27 @@ impl LocalCloud {
         *self.stats.invocations.entry(crate_name.clone()).or_default() += 1;
         self.dice.begin_invocation(id, &crate_name);
         self.in_flight.insert(id, crate_name.clone());
+        self.note_step(|cloud| {
+            let (trigger, messages) = match &after {
+                After::Batch { mapping, batch } => (
+                    cloud.topology.mappings[*mapping].queue.as_str(),
+                    batch.iter().map(|m| m.id.as_str()).collect(),
+                ),
+                After::Async { .. } => ("async", Vec::new()),
+                After::Client { .. } => ("http", Vec::new()),
+            };
+            serde_json::json!({
+                "k": "invoked",
+                "at": cloud.now,
+                "invocation": id,
+                "function": crate_name,
+                "request_id": request_id,
+                "trigger": trigger,
+                "records": messages.len(),
+                "messages": messages,
+                "trace": envelope::TraceContext::from_xray(&trace).and_then(|t| t.xray_trace_id()),
+            })
+        });
         let running = self.in_flight.values().filter(|c| **c == crate_name).count();
         let peak = self.stats.peak_concurrency.entry(crate_name.clone()).or_default();
         *peak = (*peak).max(running);
@@ -113,6 +137,15 @@ impl LocalCloud {
             self.record(What::CrashBeforeRecord { function });
             result = Err("Runtime.ExitError: crashed before recording its work (injected)".into());
         }
+        self.note_step(|cloud| {
+            serde_json::json!({
+                "k": "ended",
+                "at": cloud.now,
+                "invocation": id,
+                "ok": result.is_ok(),
+                "error": result.as_ref().err(),
+            })
+        });
         let notified = self.notified_by.remove(&id).unwrap_or_default();
         // A fault in the invocation (a crash, a failed or slow call) may leave what it sent
         // unrecorded as sent (an outbox not cleared, a record not completed): sent again.
@@ -253,7 +286,7 @@ impl LocalCloud {
             reason: format!("{reason}; sent to {}", destination.logical_id()),
         });
         match destination {
-            Endpoint::Queue(queue) => self.deliver(&queue, Outgoing::body(record.to_string()), None),
+            Endpoint::Queue(queue) => self.deliver(&queue, Outgoing::body(record.to_string()), None, &crate_name),
             Endpoint::Topic(topic) => self.publish(&topic, Outgoing::body(record.to_string()), &crate_name),
             Endpoint::Function(target) => self.invoke_later(&target, record),
         }
@@ -281,7 +314,7 @@ impl LocalCloud {
                 function: self.topology.crate_of(&function).to_owned(),
                 request: label.clone(),
                 status: status.and_then(|s| u16::try_from(s).ok()).unwrap_or(500),
-                detail: "(the client retries)".into(),
+                detail: RETRIED_BY_CLIENT.into(),
                 trace_id,
             });
             self.schedule(
@@ -307,10 +340,27 @@ impl LocalCloud {
                     .and_then(|b| serde_json::from_str(b).ok())
                     .unwrap_or(Value::Null);
                 let location = response.pointer("/headers/location").and_then(Value::as_str);
-                let detail = location
+                let mut detail = location
                     .or_else(|| body.get("detail").and_then(Value::as_str))
                     .unwrap_or_default()
                     .to_owned();
+                // A request accepted in part names what it refused, and where.
+                if let Some(refusals) = body.get("refusals").and_then(Value::as_array).filter(|r| !r.is_empty()) {
+                    let named: Vec<String> = refusals
+                        .iter()
+                        .map(|r| {
+                            let field = r.get("field").and_then(Value::as_str).unwrap_or("?");
+                            let message = r.get("message").and_then(Value::as_str).unwrap_or_default();
+                            format!("{field}: {message}")
+                        })
+                        .collect();
+                    let refused = format!("{} refused ({})", refusals.len(), named.join("; "));
+                    detail = if detail.is_empty() {
+                        refused
+                    } else {
+                        format!("{detail}; {refused}")
+                    };
+                }
                 let status = response.get("statusCode").and_then(Value::as_u64).unwrap_or(0);
                 (u16::try_from(status).unwrap_or(0), detail)
             }
@@ -393,7 +443,7 @@ impl LocalCloud {
                             });
                         }
                         match &queue {
-                            Some(queue) => self.deliver(queue, message, None),
+                            Some(queue) => self.deliver(queue, message, None, from),
                             None => self.undeliverable(queue_url.clone(), "no such queue in the template".into()),
                         }
                     }

@@ -19,6 +19,7 @@
 mod eventbridge;
 mod lambda;
 mod polling;
+mod record;
 mod redrive;
 mod sns;
 mod timeline;
@@ -42,7 +43,7 @@ use serde_json::Value;
 
 pub use eventbridge::Emitted;
 pub(crate) use eventbridge::target_input;
-pub use lambda::{CLIENT_RETRIES, Exchange};
+pub use lambda::{CLIENT_RETRIES, Exchange, RETRIED_BY_CLIENT};
 pub use sns::Notification;
 pub use timeline::{Entry, What, clock_text};
 
@@ -50,6 +51,9 @@ use crate::faults::{Choice, Dice, Faults, Injected};
 use crate::functions::{BuildError, FunctionCatalogue, Wiring};
 use crate::sqs::{Message, Outgoing, Queue};
 use crate::topology::Topology;
+
+/// Who sent what came from outside the template (a scenario, a producer), in the run record.
+const OUTSIDE: &str = "outside";
 
 /// The trace ids of a subject's events by type (notifications as `(notification)`); `None` for
 /// one that travelled in no trace.
@@ -149,6 +153,8 @@ enum Task {
         queue: String,
         message: Outgoing,
         dead_letter: Option<String>,
+        /// Who sent it (a node of the event graph, for the run record).
+        from: String,
     },
     Poll {
         mapping: usize,
@@ -247,6 +253,9 @@ type Running = Pin<Box<dyn Future<Output = Ended>>>;
 /// Who sees the timeline as it happens.
 type Observer = Box<dyn FnMut(&Entry)>;
 
+/// Who takes the run record's lines as they happen (see [`LocalCloud::record_run`]).
+type Recorder = Box<dyn FnMut(&Value)>;
+
 /// The local cloud.
 pub struct LocalCloud {
     topology: Topology,
@@ -280,6 +289,9 @@ pub struct LocalCloud {
     seq: u64,
     counter: u64,
     observer: Option<Observer>,
+    recorder: Option<Recorder>,
+    /// Whether the recorder takes every step (messages, invocations), or only the timeline.
+    record_steps: bool,
     timeline: Vec<Entry>,
     keep_timeline: bool,
     failures: HashMap<String, String>,
@@ -393,6 +405,8 @@ impl LocalCloud {
             seq: 0,
             counter: 0,
             observer: None,
+            recorder: None,
+            record_steps: false,
             timeline: Vec::new(),
             keep_timeline: true,
             failures: HashMap::new(),
@@ -439,6 +453,7 @@ impl LocalCloud {
                 queue: logical_id.to_owned(),
                 message,
                 dead_letter: None,
+                from: OUTSIDE.to_owned(),
             },
         );
     }
@@ -465,6 +480,34 @@ impl LocalCloud {
     /// Calls `observer` with every timeline entry as it happens.
     pub fn observe(&mut self, observer: impl FnMut(&Entry) + 'static) {
         self.observer = Some(Box::new(observer));
+    }
+
+    /// Hands `recorder` every line of the run record as it happens, one JSON object each, its
+    /// kind in `k` and its virtual time in `at`: the timeline's entries, each event and
+    /// notification with its envelope, and with `steps` what the timeline leaves out (each
+    /// message sent, received and gone, each invocation's start and end): `localcloud ...
+    /// --record`, the run page; the demo's story reads the lines without steps. Nothing is
+    /// built without a recorder.
+    pub fn record_run(&mut self, steps: bool, recorder: impl FnMut(&Value) + 'static) {
+        self.record_steps = steps;
+        self.recorder = Some(Box::new(recorder));
+    }
+
+    /// Hands the recorder the step `line` builds, if it takes steps.
+    fn note_step(&mut self, line: impl FnOnce(&Self) -> Value) {
+        if self.record_steps {
+            self.note(line);
+        }
+    }
+
+    /// Hands the recorder the line `line` builds, if there is a recorder.
+    fn note(&mut self, line: impl FnOnce(&Self) -> Value) {
+        if self.recorder.is_some() {
+            let line = line(self);
+            if let Some(recorder) = &mut self.recorder {
+                recorder(&line);
+            }
+        }
     }
 
     /// Whether to keep the timeline in memory (on by default; off for long runs).
@@ -584,6 +627,10 @@ impl LocalCloud {
         if let Some(observer) = &mut self.observer {
             observer(&entry);
         }
+        // Events and notifications have lines of their own, with their envelopes.
+        if !matches!(entry.what, What::Event { .. } | What::Notification { .. }) {
+            self.note(|_| record::entry(&entry));
+        }
         if self.keep_timeline {
             self.timeline.push(entry);
         }
@@ -626,6 +673,7 @@ impl LocalCloud {
                 queue: logical_id.to_owned(),
                 message,
                 dead_letter: None,
+                from: OUTSIDE.to_owned(),
             },
         );
     }
@@ -703,7 +751,8 @@ impl LocalCloud {
                 queue,
                 message,
                 dead_letter,
-            } => self.deliver(&queue, message, dead_letter),
+                from,
+            } => self.deliver(&queue, message, dead_letter, &from),
             Task::Poll { mapping } => self.poll(mapping),
             Task::Fire { schedule } => self.fire(schedule),
             Task::Put { bus, event } => self.put_raw(&bus, event),

@@ -12,14 +12,20 @@ use crate::esm::{self, MappingConfig};
 use crate::sqs::{Message, Outgoing};
 
 impl LocalCloud {
-    /// A message arrives in `queue_id`; a refused one goes to `dead_letter` with the reason.
-    pub(super) fn deliver(&mut self, queue_id: &str, message: Outgoing, dead_letter: Option<String>) {
+    /// A message from `from` arrives in `queue_id`; a refused one goes to `dead_letter` with
+    /// the reason.
+    pub(super) fn deliver(&mut self, queue_id: &str, message: Outgoing, dead_letter: Option<String>, from: &str) {
         let Some(queue) = self.queues.get_mut(queue_id) else {
             self.undeliverable(queue_id.to_owned(), "no such queue".into());
             return;
         };
         match queue.send(self.now, message.clone()) {
-            Ok(_) => self.wake(queue_id),
+            Ok(sent) => {
+                if !sent.deduplicated {
+                    self.note_sent(queue_id, &sent.message_id, &message, self.now, from);
+                }
+                self.wake(queue_id);
+            }
             Err(refused) => match dead_letter {
                 Some(dlq) => {
                     let mut parked = message;
@@ -30,7 +36,7 @@ impl LocalCloud {
                         target: queue_id.to_owned(),
                         reason: format!("{refused}; kept in {dlq}"),
                     });
-                    self.deliver(&dlq, parked, None);
+                    self.deliver(&dlq, parked, None, from);
                 }
                 None => self.undeliverable(queue_id.to_owned(), refused.to_string()),
             },
@@ -101,6 +107,7 @@ impl LocalCloud {
                 self.dead_letter(&config, dead);
             }
             for expired in received.expired {
+                self.note_gone(&config.logical_id, &expired.id, "expired");
                 self.record(What::Expired {
                     queue: config.logical_id.clone(),
                     id: expired.id,
@@ -114,6 +121,7 @@ impl LocalCloud {
                 self.dice
                     .shuffle(&format!("queue:{}/order", config.logical_id), &mut batch);
             }
+            self.note_received(&config.logical_id, &batch, self.now + config.visibility_timeout_ms);
             self.batches_in_flight[index] += 1;
             // Lambda may throttle the invocation: the poller retries it while the batch's
             // visibility timeout runs, so its messages can come back to another poller first.
@@ -175,8 +183,14 @@ impl LocalCloud {
         if let Some(queue) = self.queues.get_mut(&mapping.queue) {
             // A receipt from an earlier receive no longer deletes a message received again
             // since (its visibility timeout ran out while this batch was in flight).
-            for message in batch.iter().filter(|m| settlement.delete.contains(&m.id)) {
-                queue.delete(message.receipt.as_deref().unwrap_or_default());
+            let deleted: Vec<&str> = batch
+                .iter()
+                .filter(|m| settlement.delete.contains(&m.id))
+                .filter(|m| queue.delete(m.receipt.as_deref().unwrap_or_default()))
+                .map(|m| m.id.as_str())
+                .collect();
+            for id in deleted {
+                self.note_gone(&mapping.queue, id, "deleted");
             }
         }
         if !settlement.retry.is_empty() {
@@ -217,6 +231,8 @@ impl LocalCloud {
             .map(|q| q.config().logical_id.clone());
         match target {
             Some(target) => {
+                self.note_gone(&from.logical_id, &message.id, "dead-lettered");
+                self.note_sent(&target, &message.id, &message.sent, self.now, &from.logical_id);
                 self.record(What::DeadLetter {
                     queue: from.logical_id.clone(),
                     dead_letter_queue: target.clone(),

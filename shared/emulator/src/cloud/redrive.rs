@@ -20,7 +20,8 @@ impl LocalCloud {
             .queues
             .get_mut(logical_id)
             .ok_or_else(|| format!("no queue {logical_id}"))?;
-        let sent = queue.send(self.now, message).map_err(|e| e.to_string())?;
+        let sent = queue.send(self.now, message.clone()).map_err(|e| e.to_string())?;
+        self.note_sent(logical_id, &sent.message_id, &message, self.now, super::OUTSIDE);
         self.wake(logical_id);
         Ok(sent.message_id)
     }
@@ -28,9 +29,14 @@ impl LocalCloud {
     /// Deletes message `id` from queue `logical_id`, visible or not, as a receive and
     /// DeleteMessage do; false when it is not there.
     pub fn delete_message(&mut self, logical_id: &str, id: &str) -> bool {
-        self.queues
+        let removed = self
+            .queues
             .get_mut(logical_id)
-            .is_some_and(|queue| queue.remove(id).is_some())
+            .is_some_and(|queue| queue.remove(id).is_some());
+        if removed {
+            self.note_gone(logical_id, id, "removed");
+        }
+        removed
     }
 
     /// Moves every message of dead-letter queue `logical_id` back to the queue it was
@@ -73,6 +79,7 @@ impl LocalCloud {
             let Some(message) = self.queues.get_mut(logical_id).and_then(|q| q.remove(&id)) else {
                 continue;
             };
+            self.note_gone(logical_id, &id, "removed");
             let gap = rate.map_or(0, |r| i64::from(1000 / r.max(1)));
             let at = self.now + gap * i64::try_from(moved).unwrap_or(i64::MAX);
             self.schedule(
@@ -81,6 +88,7 @@ impl LocalCloud {
                     queue: source,
                     message: message.sent,
                     dead_letter: None,
+                    from: logical_id.to_owned(),
                 },
             );
             moved += 1;

@@ -70,6 +70,7 @@ impl LocalCloud {
                             queue: queue.clone(),
                             message: outgoing,
                             dead_letter: None,
+                            from: topic_id.to_owned(),
                         },
                     );
                 }
@@ -84,12 +85,14 @@ impl LocalCloud {
                 Endpoint::Topic(_) => delivered -= 1,
             }
         }
+        let trace_id = message
+            .trace_header
+            .as_deref()
+            .and_then(envelope::TraceContext::from_xray)
+            .and_then(|t| t.xray_trace_id());
+        self.note_notification(topic_id, &message, from, delivered, trace_id.as_deref());
         self.record(What::Notification {
-            trace_id: message
-                .trace_header
-                .as_deref()
-                .and_then(envelope::TraceContext::from_xray)
-                .and_then(|t| t.xray_trace_id()),
+            trace_id,
             topic: topic_id.to_owned(),
             subject: message.attributes.get("subject").cloned().unwrap_or_default(),
             from: from.to_owned(),

@@ -2,6 +2,8 @@
 
 use std::fmt;
 
+use serde::Serialize;
+
 /// One line of the timeline.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Entry {
@@ -11,8 +13,9 @@ pub struct Entry {
     pub what: What,
 }
 
-/// What happened.
-#[derive(Debug, Clone, PartialEq)]
+/// What happened (in the run record, its variant is `what`, kebab-case, beside its fields).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "what", rename_all = "kebab-case")]
 pub enum What {
     /// An HTTP request to a function.
     Request {
