@@ -18,25 +18,13 @@ pub(crate) struct Cli {
 
 #[derive(Subcommand)]
 pub(crate) enum Command {
-    /// Run every domain's demo on the local cloud: the timeline, a summary, the invariants.
+    /// Run every domain's demo on the local cloud: its story (orders end to end; the sensors'
+    /// anomalies, revisions and alerts; faults, refusals, parked), a summary, the invariants.
     Demo {
-        /// How much each domain's demo does, in its own unit (orders the shop places; the
-        /// sensors demo always plays its 65 minutes of readings). `--orders` is its old name.
-        #[arg(long, alias = "orders", default_value_t = 12)]
-        size: usize,
-        /// Seed of every random choice (the same seed replays the same run).
-        #[arg(long, default_value_t = 1)]
-        seed: u64,
-        /// Run without injected faults (duplicates, reordering, crashes, table errors).
-        #[arg(long)]
-        no_faults: bool,
-        /// Print only the summary.
-        #[arg(long)]
-        quiet: bool,
-        /// Print only the timeline's lines of this X-Ray trace id (one flow: a request, the
-        /// events it caused, their notifications); the orders summary names one.
-        #[arg(long, value_name = "TRACE_ID", conflicts_with = "quiet")]
-        trace: Option<String>,
+        #[command(flatten)]
+        demo: DemoArgs,
+        #[command(flatten)]
+        keep: Keep,
     },
     /// Play a scenario file (JSON Lines of inputs at virtual times) on the local cloud: the
     /// timeline, then what is left in dead-letter queues and parked; with `--domain`, on that
@@ -75,7 +63,7 @@ pub(crate) enum Command {
         #[arg(
             long,
             value_parser = domain_name(),
-            conflicts_with_all = ["tables", "until", "emitted", "seed", "faults", "faults_file", "start"]
+            conflicts_with_all = ["tables", "until", "emitted", "seed", "faults", "faults_file", "start", "record", "html"]
         )]
         domain: Option<String>,
         /// Write what the domain's run ended with here, as JSON (orders' final states, stock,
@@ -83,6 +71,17 @@ pub(crate) enum Command {
         /// compare a deployment's resources with.
         #[arg(long, value_name = "FILE", requires = "domain")]
         outcome: Option<PathBuf>,
+        #[command(flatten)]
+        keep: Keep,
+    },
+    /// Serve the page of a run record (`--record`) on loopback, for a browser: the event
+    /// graph, the timeline, the state at any instant, every event's causes and effects.
+    View {
+        /// The run record (JSON Lines, as `demo` or `play` wrote it with `--record`).
+        record: PathBuf,
+        /// The loopback port (0: any free one; the address is printed).
+        #[arg(long, default_value_t = 0)]
+        port: u16,
     },
     /// Run every domain's scenario over many seeds with invocations at once and faults above
     /// the demo's, checking every invariant; shrink each failing seed to a minimal scenario and
@@ -188,6 +187,45 @@ pub(crate) enum Command {
         #[arg(long)]
         update: Option<PathBuf>,
     },
+}
+
+/// How `localcloud demo` runs and what it prints.
+#[derive(clap::Args)]
+pub(crate) struct DemoArgs {
+    /// How much each domain's demo does, in its own unit (orders the shop places; the
+    /// sensors demo always plays its 65 minutes of readings). `--orders` is its old name.
+    #[arg(long, alias = "orders", default_value_t = 12)]
+    pub(crate) size: usize,
+    /// Seed of every random choice (the same seed replays the same run).
+    #[arg(long, default_value_t = 1)]
+    pub(crate) seed: u64,
+    /// Run without injected faults (duplicates, reordering, crashes, table errors).
+    #[arg(long)]
+    pub(crate) no_faults: bool,
+    /// Print only the summary.
+    #[arg(long, conflicts_with = "verbose")]
+    pub(crate) quiet: bool,
+    /// Print every step of the timeline (each event with its routes, each request) instead
+    /// of the story.
+    #[arg(long)]
+    pub(crate) verbose: bool,
+    /// Print only the timeline's lines of this X-Ray trace id (one flow: a request, the
+    /// events it caused, their notifications); the orders summary names one.
+    #[arg(long, value_name = "TRACE_ID", conflicts_with_all = ["quiet", "verbose"])]
+    pub(crate) trace: Option<String>,
+}
+
+/// Where a run is kept: its record, its page.
+#[derive(clap::Args)]
+pub(crate) struct Keep {
+    /// Write the run record here: JSON Lines of every step (events with their envelopes,
+    /// messages sent, received and gone, invocations), for `localcloud view` and tests.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) record: Option<PathBuf>,
+    /// Write the run's page here: one self-contained HTML file (no network) replaying the run
+    /// at any virtual instant.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) html: Option<PathBuf>,
 }
 
 /// The demo run first by `replay`, `rebuild`, `history`, `dlq` and `parked`.

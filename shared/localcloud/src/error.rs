@@ -49,6 +49,9 @@ pub enum Error {
     /// A repair tool (`dlq`, `parked`) could not do what it was asked.
     #[error(transparent)]
     Repair(#[from] repair::RepairError),
+    /// `localcloud view` cannot listen on loopback.
+    #[error("cannot serve the run page on 127.0.0.1: {0}")]
+    Serve(#[source] std::io::Error),
     /// The async runtime cannot start.
     #[error("cannot start the async runtime: {0}")]
     Runtime(#[source] std::io::Error),

@@ -7,7 +7,9 @@ mod audit;
 pub mod campaign;
 pub mod error;
 pub mod operations;
+pub mod page;
 pub mod repair;
+pub mod story;
 
 use emulator::domain::Domain;
 use emulator::functions::FunctionCatalogue;

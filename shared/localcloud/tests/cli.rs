@@ -333,7 +333,111 @@ fn demo_places_orders_checks_the_invariants_and_exits_0() {
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{text}");
     assert!(text.contains("Invariants hold"), "{text}");
-    assert!(text.contains("OrderPlaced"), "the timeline is printed: {text}");
+    assert!(text.contains("Orders end to end (5):"), "the story is told: {text}");
+}
+
+/// A number with five or more decimals (`10.905000000000001`): a float printed as it is stored.
+fn unreadable_number(text: &str) -> Option<&str> {
+    text.split(|c: char| !(c.is_ascii_digit() || c == '.')).find(|token| {
+        token.split_once('.').is_some_and(|(whole, decimals)| {
+            !whole.is_empty() && decimals.len() >= 5 && decimals.bytes().all(|b| b.is_ascii_digit())
+        })
+    })
+}
+
+/// What `make demo` prints (seed 1, size 12): the story in under 300 lines, with numbers a person
+/// reads; `--verbose` every step.
+#[test]
+fn demo_tells_its_story_in_under_300_lines_and_every_step_with_verbose() {
+    let story = localcloud_at_root(&["demo", "--size", "12", "--seed", "1"]);
+    let text = String::from_utf8_lossy(&story.stdout);
+    assert!(story.status.success(), "{text}");
+    let lines = text.lines().count();
+    assert!(lines < 300, "{lines} lines:\n{text}");
+    for told in [
+        "Orders end to end (12):",
+        "anomaly ",
+        "ALERT ",
+        "PARKED by ",
+        "refused (",
+        "FAULT ",
+        "Not told above",
+    ] {
+        assert!(text.contains(told), "{told:?} missing:\n{text}");
+    }
+    assert_eq!(unreadable_number(&text), None, "{text}");
+
+    let verbose = localcloud_at_root(&["demo", "--size", "12", "--seed", "1", "--verbose"]);
+    let every = String::from_utf8_lossy(&verbose.stdout);
+    assert!(every.lines().count() > 20 * lines, "{}", every.lines().count());
+    assert!(every.contains("-> ReserveInventoryRule -> ReserveInventoryQueue -> reserve-inventory"));
+}
+
+#[test]
+fn unreadable_numbers_are_found_and_times_and_two_decimals_are_not() {
+    assert_eq!(
+        unreadable_number("mean 10.905000000000001 outside"),
+        Some("10.905000000000001")
+    );
+    assert_eq!(
+        unreadable_number("+01:03.905 mean 10.91 at 2026-03-29T01:10:27.274Z"),
+        None
+    );
+}
+
+/// `--record` and `--html` keep both domains' runs; `view` refuses a file that is not a record,
+/// naming the line.
+#[test]
+fn demo_keeps_its_record_and_page_and_view_refuses_what_is_not_a_record() {
+    let dir = std::env::temp_dir().join(format!("localcloud-record-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (record, page) = (dir.join("run.jsonl"), dir.join("run.html"));
+    let out = localcloud_at_root(&[
+        "demo",
+        "--size",
+        "3",
+        "--record",
+        record.to_str().unwrap(),
+        "--html",
+        page.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let lines: Vec<Value> = std::fs::read_to_string(&record)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let kinds: Vec<&str> = lines.iter().map(|l| l["k"].as_str().unwrap()).collect();
+    let runs: Vec<&Value> = lines.iter().filter(|l| l["k"] == "run").map(|l| &l["domain"]).collect();
+    assert_eq!(runs, ["orders", "sensors"]);
+    assert_eq!(kinds.iter().filter(|k| **k == "summary").count(), 2);
+    for kind in [
+        "graph",
+        "event",
+        "notification",
+        "sent",
+        "received",
+        "gone",
+        "invoked",
+        "ended",
+        "entry",
+        "view",
+    ] {
+        assert!(kinds.contains(&kind), "no {kind} line");
+    }
+    let html = std::fs::read_to_string(&page).unwrap();
+    assert!(html.contains(r#"<script id="run-data" type="application/octet-stream" data-encoding="gzip+base64">"#));
+    for marker in ["/*PAGE_CSS*/", "/*PAGE_JS*/", "<!--RUN_DATA-->"] {
+        assert!(!html.contains(marker), "{marker} left in the page");
+    }
+
+    let bad = dir.join("bad.jsonl");
+    std::fs::write(&bad, "{\"k\": \"run\"}\n{\"at\": 1}\n").unwrap();
+    let out = localcloud_at_root(&["view", bad.to_str().unwrap()]);
+    let error = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{error}");
+    assert!(error.contains("bad.jsonl:2") && error.contains("no `k`"), "{error}");
+    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 #[test]

@@ -23,13 +23,17 @@ use crate::args::{Cli, Command};
 pub(crate) fn run(cli: Cli, runtime: &Runtime) -> Result<ExitCode, Error> {
     let template = cli.template.as_path();
     match cli.command {
-        Command::Demo {
-            size,
-            seed,
-            no_faults,
-            quiet,
-            trace,
-        } => demo::demo(runtime, template, size, seed, no_faults, quiet, trace),
+        Command::Demo { demo, keep } => demo::demo(runtime, template, &demo, &keep),
+        Command::View { record, port } => {
+            let html = localcloud::page::page_of_file(&record)?;
+            localcloud::page::serve(&html, port, |address| {
+                crate::output::print(&format!(
+                    "Serving the page of {} at {address} (Ctrl-C stops it)",
+                    record.display()
+                ));
+            })?;
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Invoke {
             function,
             event_file,
@@ -46,6 +50,7 @@ pub(crate) fn run(cli: Cli, runtime: &Runtime) -> Result<ExitCode, Error> {
             start,
             domain,
             outcome,
+            keep,
         } => play::play(
             runtime,
             template,
@@ -60,6 +65,7 @@ pub(crate) fn run(cli: Cli, runtime: &Runtime) -> Result<ExitCode, Error> {
                 start,
                 domain,
                 outcome,
+                keep,
             },
         ),
         Command::Simulate(options) => simulate::simulate(runtime, template, &options),

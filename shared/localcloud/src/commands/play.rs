@@ -14,8 +14,10 @@ use emulator::scenario::{self, Scenario};
 use emulator::topology::Topology;
 use localcloud::Error;
 use localcloud::campaign::{self, FaultFile};
+use localcloud::page::RunRecord;
 use tokio::runtime::Runtime;
 
+use crate::args::Keep;
 use crate::input::{load_tables, read};
 use crate::output::{print, print_timeline, stop_timeline};
 
@@ -32,6 +34,8 @@ pub(crate) struct Play {
     pub(crate) domain: Option<String>,
     /// Where to write what the domain's run ended with.
     pub(crate) outcome: Option<PathBuf>,
+    /// Where to keep the run: its record, its page.
+    pub(crate) keep: Keep,
 }
 
 /// Plays the scenario in `file` as `options` say.
@@ -51,7 +55,9 @@ pub(crate) fn play(runtime: &Runtime, template: &Path, file: &Path, options: &Pl
     // A domain's fault file replays on its domain's run; one without a domain replays its
     // choices on this scenario alone.
     let (faults, replay) = match fault_file {
-        Some(file) if !file.domain.is_empty() => return replay_fault_file(runtime, template, &scenario, &file),
+        Some(file) if !file.domain.is_empty() => {
+            return replay_fault_file(runtime, template, &scenario, &file, &options.keep);
+        }
         Some(file) => (file.faults, Some(Arc::new(file.choices))),
         None if options.faults => (Faults::demo(), None),
         None => (Faults::none(), None),
@@ -77,14 +83,29 @@ pub(crate) fn play(runtime: &Runtime, template: &Path, file: &Path, options: &Pl
     }
     cloud.keep_timeline(false);
     print_timeline(&mut cloud);
+    let record = RunRecord::open(options.keep.record.as_deref(), options.keep.html.as_deref())?;
+    if let Some(record) = &record {
+        let title = format!("{} played, seed {}", file.display(), options.seed);
+        record.borrow_mut().start_run(&cloud, None, &title, template);
+        RunRecord::attach(record, &mut cloud);
+    }
     scenario.schedule(&mut cloud).map_err(Error::Cloud)?;
     runtime.block_on(cloud.run(i64::MAX));
     stop_timeline(&mut cloud);
-    print(&format!(
-        "\n== After {} of virtual time ==",
-        emulator::cloud::clock_text(cloud.now())
-    ));
-    print_what_is_left(&cloud);
+    let left = format!(
+        "\n== After {} of virtual time ==\n{}",
+        emulator::cloud::clock_text(cloud.now()),
+        what_is_left(&cloud)
+    );
+    print(&left);
+    if let Some(record) = record {
+        record
+            .borrow_mut()
+            .end_run(None, &serde_json::Value::Null, &left, &[], "");
+        for line in RunRecord::finish(record)? {
+            print(&line);
+        }
+    }
     if let Some(path) = &options.emitted {
         let lines: String = cloud
             .emitted()
@@ -178,25 +199,25 @@ fn play_checked(
 }
 
 /// Every message left in a queue with why (parked, or its last failure), and what could not
-/// be delivered.
-fn print_what_is_left(cloud: &LocalCloud) {
-    let mut left = 0;
+/// be delivered, a line each.
+fn what_is_left(cloud: &LocalCloud) -> String {
+    let mut lines = Vec::new();
     for queue in cloud.queues() {
         for message in queue.messages() {
-            left += 1;
             let why = message.sent.attributes.get("parked-reason").map_or_else(
                 || cloud.failure_of(&message.id).unwrap_or("not processed").to_owned(),
                 Clone::clone,
             );
-            print(&format!("{}: {} ({why})", queue.config().logical_id, message.id));
+            lines.push(format!("{}: {} ({why})", queue.config().logical_id, message.id));
         }
     }
     for lost in &cloud.stats().undeliverable {
-        print(&format!("undeliverable: {lost}"));
+        lines.push(format!("undeliverable: {lost}"));
     }
-    if left == 0 && cloud.stats().undeliverable.is_empty() {
-        print("Every queue drained; nothing undeliverable.");
+    if lines.is_empty() {
+        lines.push("Every queue drained; nothing undeliverable.".to_owned());
     }
+    lines.join("\n")
 }
 
 /// Replays `fault`'s choices on its domain's run of `scenario`: the timeline around the break,
@@ -206,6 +227,7 @@ fn replay_fault_file(
     template: &Path,
     scenario: &Scenario,
     fault: &FaultFile,
+    keep: &Keep,
 ) -> Result<ExitCode, Error> {
     let domain = localcloud::domain(&fault.domain).map_err(|_| Error::FaultFileDomain(fault.domain.clone()))?;
     let options = DemoOptions {
@@ -226,9 +248,29 @@ fn replay_fault_file(
     let cloud = run.cloud_mut();
     cloud.keep_timeline(false);
     print_timeline(cloud);
+    let record = RunRecord::open(keep.record.as_deref(), keep.html.as_deref())?;
+    if let Some(record) = &record {
+        let title = format!("{} demo, seed {}, replaying a fault file", fault.domain, fault.seed);
+        record
+            .borrow_mut()
+            .start_run(cloud, Some(&fault.domain), &title, template);
+        RunRecord::attach(record, cloud);
+    }
     let report = runtime.block_on(run.finish());
     stop_timeline(run.cloud_mut());
     print(&report.summary);
+    if let Some(record) = record {
+        record.borrow_mut().end_run(
+            Some(&fault.domain),
+            &report.view,
+            &report.summary,
+            &report.violations,
+            "",
+        );
+        for line in RunRecord::finish(record)? {
+            print(&line);
+        }
+    }
     let class = campaign::invariant_class(&fault.breaks);
     if let Some(found) = report.violations.iter().find(|v| campaign::invariant_class(v) == class) {
         print(&format!("The break reproduces: {found}"));
