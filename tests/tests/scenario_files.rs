@@ -132,7 +132,7 @@ async fn given_the_sensors_scenario_file_when_played_then_every_invariant_holds(
 async fn outcome_of(domain: &dyn Domain, file: &std::path::Path) -> ScenarioOutcome {
     let scenario = Scenario::parse(&std::fs::read_to_string(file).unwrap()).unwrap();
     domain
-        .outcome(&root().join("infra/template.yaml"), &scenario, &registry())
+        .outcome(&root().join("infra/template.yaml"), &scenario, &registry(), &|_| {})
         .await
         .unwrap()
 }
@@ -259,7 +259,7 @@ async fn given_a_sensors_scenario_not_generated_when_its_outcome_is_asked_for_th
     let mut scenario = Scenario::parse(&std::fs::read_to_string(sensors_file()).unwrap()).unwrap();
     scenario.steps.remove(3);
     let Err(error) = sensors_demo::Sensors
-        .outcome(&root().join("infra/template.yaml"), &scenario, &registry())
+        .outcome(&root().join("infra/template.yaml"), &scenario, &registry(), &|_| {})
         .await
     else {
         panic!("a scenario the site did not generate was judged");

@@ -221,13 +221,15 @@ pub trait Domain {
     /// Plays `scenario` on a local cloud with no injected faults, then checks it with the
     /// domain's own invariants (`localcloud play --outcome`): what the local cloud computes
     /// for the scenario, which a deployment playing the same file must come to as well.
+    /// `watch` sees the cloud before it runs (to record the run).
     fn outcome<'a>(
         &'a self,
         template: &'a Path,
         scenario: &'a Scenario,
         functions: &'a FunctionCatalogue,
+        watch: &'a dyn Fn(&mut LocalCloud),
     ) -> DomainFuture<'a, ScenarioOutcome> {
-        let _ = (template, scenario, functions);
+        let _ = (template, scenario, functions, watch);
         Box::pin(std::future::ready(Err(DomainError::Unsupported {
             domain: self.name(),
             what: "the outcome of a scenario file (`localcloud play --outcome`)",
@@ -326,6 +328,7 @@ mod tests {
                 Path::new("template.yaml"),
                 &Scenario::default(),
                 &FunctionCatalogue::default(),
+                &|_| {},
             )
             .await
             .unwrap_err();

@@ -63,7 +63,7 @@ pub(crate) enum Command {
         #[arg(
             long,
             value_parser = domain_name(),
-            conflicts_with_all = ["tables", "until", "emitted", "seed", "faults", "faults_file", "start", "record", "html"]
+            conflicts_with_all = ["tables", "until", "emitted", "seed", "faults", "faults_file", "start"]
         )]
         domain: Option<String>,
         /// Write what the domain's run ended with here, as JSON (orders' final states, stock,

@@ -141,11 +141,13 @@ impl Domain for Orders {
         template: &'a Path,
         scenario: &'a Scenario,
         functions: &'a FunctionCatalogue,
+        watch: &'a dyn Fn(&mut LocalCloud),
     ) -> DomainFuture<'a, ScenarioOutcome> {
         Box::pin(async move {
             let failed = |source: String| DomainError::failed(self.name(), "outcome", source);
             let mut shop = Shop::open(template, 1, Faults::none(), SCENARIO_STOCK, functions)
                 .map_err(|e| DomainError::failed(self.name(), "outcome", e))?;
+            watch(shop.cloud_mut());
             shop.play(scenario).map_err(failed)?;
             let outcome = shop.settle().await;
             let json = expected_json(&shop, &outcome);

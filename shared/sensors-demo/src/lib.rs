@@ -142,10 +142,12 @@ impl Domain for Sensors {
         template: &'a Path,
         scenario: &'a Scenario,
         functions: &'a FunctionCatalogue,
+        watch: &'a dyn Fn(&mut LocalCloud),
     ) -> DomainFuture<'a, ScenarioOutcome> {
         Box::pin(async move {
             let failed = |source: String| DomainError::failed(self.name(), "outcome", source);
             let mut site = Site::new(template, 1, Faults::none(), DEMO_MINUTES, functions).map_err(failed)?;
+            watch(&mut site.cloud);
             site.ensure_generated(scenario)
                 .map_err(|e| DomainError::failed(self.name(), "outcome", e))?;
             site.play(scenario).map_err(failed)?;

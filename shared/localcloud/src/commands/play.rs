@@ -42,7 +42,7 @@ pub(crate) struct Play {
 pub(crate) fn play(runtime: &Runtime, template: &Path, file: &Path, options: &Play) -> Result<ExitCode, Error> {
     let scenario = parse(file)?;
     if let Some(domain) = &options.domain {
-        return play_checked(runtime, template, &scenario, domain, options.outcome.as_deref());
+        return play_checked(runtime, template, (file, &scenario), domain, options);
     }
     let until = scenario::parse_offset(&options.until).map_err(|e| Error::input("--until", e))?;
     let fault_file = match &options.faults_file {
@@ -172,15 +172,42 @@ fn parse(file: &Path) -> Result<Scenario, Error> {
 fn play_checked(
     runtime: &Runtime,
     template: &Path,
-    scenario: &Scenario,
+    (file, scenario): (&Path, &Scenario),
     domain: &str,
-    outcome: Option<&Path>,
+    options: &Play,
 ) -> Result<ExitCode, Error> {
     let domain = localcloud::domain(domain)?;
     let functions = localcloud::catalogue();
-    let played = runtime.block_on(domain.outcome(template, scenario, &functions))?;
+    let record = RunRecord::open(options.keep.record.as_deref(), options.keep.html.as_deref())?;
+    let title = format!(
+        "{} played on the {} domain, seed 1, no faults",
+        file.display(),
+        domain.name()
+    );
+    let watch = |cloud: &mut LocalCloud| {
+        if let Some(record) = &record {
+            record
+                .borrow_mut()
+                .start_run(cloud, Some(domain.name()), &title, template);
+            RunRecord::attach(record, cloud);
+        }
+    };
+    let played = runtime.block_on(domain.outcome(template, scenario, &functions, &watch))?;
     print(&played.report.summary);
-    if let Some(path) = outcome {
+    if let Some(record) = record {
+        let report = &played.report;
+        record.borrow_mut().end_run(
+            Some(domain.name()),
+            &report.view,
+            &report.summary,
+            &report.violations,
+            "",
+        );
+        for line in RunRecord::finish(record)? {
+            print(&line);
+        }
+    }
+    if let Some(path) = options.outcome.as_deref() {
         let text = serde_json::to_string_pretty(&played.json).map_err(|source| Error::Json {
             what: "the outcome",
             source,
