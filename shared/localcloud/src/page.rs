@@ -17,6 +17,7 @@ use std::rc::Rc;
 
 use base64::Engine as _;
 use emulator::cloud::LocalCloud;
+use emulator::domain::DemoReport;
 use flate2::Compression;
 use flate2::write::GzEncoder;
 use serde_json::Value;
@@ -121,9 +122,9 @@ impl RunRecord {
     }
 
     /// Ends a run in the record: the domain's view of it (if any), its summary, the invariants
-    /// that do not hold, and the event store's audit.
-    pub fn end_run(&mut self, domain: Option<&str>, view: &Value, summary: &str, violations: &[String], audit: &str) {
-        if let (Some(domain), Value::Object(fields)) = (domain, view) {
+    /// that do not hold, and the event store's audit (if any).
+    pub fn end_run(&mut self, domain: Option<&str>, report: &DemoReport, audit: &str) {
+        if let (Some(domain), Value::Object(fields)) = (domain, &report.view) {
             let mut line = fields.clone();
             line.insert("k".into(), "view".into());
             line.insert("domain".into(), domain.into());
@@ -131,8 +132,8 @@ impl RunRecord {
         }
         self.line(&serde_json::json!({
             "k": "summary",
-            "text": summary.trim_matches('\n'),
-            "violations": violations,
+            "text": report.summary.trim_matches('\n'),
+            "violations": report.violations,
             "audit": audit,
         }));
     }

@@ -98,13 +98,7 @@ pub(crate) fn demo(runtime: &Runtime, template: &Path, args: &DemoArgs, keep: &K
         };
         print(&audit);
         if let Some(record) = &record {
-            record.borrow_mut().end_run(
-                Some(domain.name()),
-                &report.view,
-                &report.summary,
-                &report.violations,
-                &audit,
-            );
+            record.borrow_mut().end_run(Some(domain.name()), &report, &audit);
         }
     }
     if let Some(record) = record {

@@ -8,13 +8,13 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use emulator::cloud::{CloudOptions, LocalCloud};
-use emulator::domain::DemoOptions;
+use emulator::domain::{DemoOptions, DemoReport};
 use emulator::faults::Faults;
 use emulator::scenario::{self, Scenario};
 use emulator::topology::Topology;
 use localcloud::Error;
 use localcloud::campaign::{self, FaultFile};
-use localcloud::page::RunRecord;
+use localcloud::page::{RunRecord, Shared};
 use tokio::runtime::Runtime;
 
 use crate::args::Keep;
@@ -98,14 +98,11 @@ pub(crate) fn play(runtime: &Runtime, template: &Path, file: &Path, options: &Pl
         what_is_left(&cloud)
     );
     print(&left);
-    if let Some(record) = record {
-        record
-            .borrow_mut()
-            .end_run(None, &serde_json::Value::Null, &left, &[], "");
-        for line in RunRecord::finish(record)? {
-            print(&line);
-        }
-    }
+    let report = DemoReport {
+        summary: left,
+        ..DemoReport::default()
+    };
+    end_record(record, None, &report)?;
     if let Some(path) = &options.emitted {
         let lines: String = cloud
             .emitted()
@@ -123,6 +120,17 @@ pub(crate) fn play(runtime: &Runtime, template: &Path, file: &Path, options: &Pl
         ));
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Ends the run in `record` (if one is kept) with `report`, writes its files and says where.
+fn end_record(record: Option<Shared>, domain: Option<&str>, report: &DemoReport) -> Result<(), Error> {
+    if let Some(record) = record {
+        record.borrow_mut().end_run(domain, report, "");
+        for line in RunRecord::finish(record)? {
+            print(&line);
+        }
+    }
+    Ok(())
 }
 
 /// The cloud of `template` with `options`, its `tables` (`<LogicalId>=<items.json>`) loaded.
@@ -194,19 +202,7 @@ fn play_checked(
     };
     let played = runtime.block_on(domain.outcome(template, scenario, &functions, &watch))?;
     print(&played.report.summary);
-    if let Some(record) = record {
-        let report = &played.report;
-        record.borrow_mut().end_run(
-            Some(domain.name()),
-            &report.view,
-            &report.summary,
-            &report.violations,
-            "",
-        );
-        for line in RunRecord::finish(record)? {
-            print(&line);
-        }
-    }
+    end_record(record, Some(domain.name()), &played.report)?;
     if let Some(path) = options.outcome.as_deref() {
         let text = serde_json::to_string_pretty(&played.json).map_err(|source| Error::Json {
             what: "the outcome",
@@ -286,18 +282,7 @@ fn replay_fault_file(
     let report = runtime.block_on(run.finish());
     stop_timeline(run.cloud_mut());
     print(&report.summary);
-    if let Some(record) = record {
-        record.borrow_mut().end_run(
-            Some(&fault.domain),
-            &report.view,
-            &report.summary,
-            &report.violations,
-            "",
-        );
-        for line in RunRecord::finish(record)? {
-            print(&line);
-        }
-    }
+    end_record(record, Some(&fault.domain), &report)?;
     let class = campaign::invariant_class(&fault.breaks);
     if let Some(found) = report.violations.iter().find(|v| campaign::invariant_class(v) == class) {
         print(&format!("The break reproduces: {found}"));
