@@ -4,7 +4,7 @@
 use std::rc::Rc;
 
 use handler_kit::local::{LocalMessage, Sent};
-use serde_json::Value;
+use serde_json::{Value, json};
 
 use super::{After, Ended, LocalCloud, Task, What};
 use crate::sqs::Outgoing;
@@ -72,27 +72,7 @@ impl LocalCloud {
         *self.stats.invocations.entry(crate_name.clone()).or_default() += 1;
         self.dice.begin_invocation(id, &crate_name);
         self.in_flight.insert(id, crate_name.clone());
-        self.note_step(|cloud| {
-            let (trigger, messages) = match &after {
-                After::Batch { mapping, batch } => (
-                    cloud.topology.mappings[*mapping].queue.as_str(),
-                    batch.iter().map(|m| m.id.as_str()).collect(),
-                ),
-                After::Async { .. } => ("async", Vec::new()),
-                After::Client { .. } => ("http", Vec::new()),
-            };
-            serde_json::json!({
-                "k": "invoked",
-                "at": cloud.now,
-                "invocation": id,
-                "function": crate_name,
-                "request_id": request_id,
-                "trigger": trigger,
-                "records": messages.len(),
-                "messages": messages,
-                "trace": envelope::TraceContext::from_xray(&trace).and_then(|t| t.xray_trace_id()),
-            })
-        });
+        self.note_invoked(id, &crate_name, &request_id, &after, &trace);
         let running = self.in_flight.values().filter(|c| **c == crate_name).count();
         let peak = self.stats.peak_concurrency.entry(crate_name.clone()).or_default();
         *peak = (*peak).max(running);
@@ -137,15 +117,7 @@ impl LocalCloud {
             self.record(What::CrashBeforeRecord { function });
             result = Err("Runtime.ExitError: crashed before recording its work (injected)".into());
         }
-        self.note_step(|cloud| {
-            serde_json::json!({
-                "k": "ended",
-                "at": cloud.now,
-                "invocation": id,
-                "ok": result.is_ok(),
-                "error": result.as_ref().err(),
-            })
-        });
+        self.note_step(|cloud| json!({ "k": "ended", "at": cloud.now, "invocation": id, "ok": result.is_ok(), "error": result.as_ref().err() }));
         let notified = self.notified_by.remove(&id).unwrap_or_default();
         // A fault in the invocation (a crash, a failed or slow call) may leave what it sent
         // unrecorded as sent (an outbox not cleared, a record not completed): sent again.

@@ -5,7 +5,7 @@
 
 use serde_json::{Value, json};
 
-use super::{Entry, LocalCloud, clock_text};
+use super::{After, Entry, LocalCloud, clock_text};
 use crate::sqs::{Message, Outgoing};
 
 /// A timeline entry's line: its fields, its kind in `what`, and the terminal's text for it.
@@ -120,6 +120,32 @@ impl LocalCloud {
                 "queue": queue,
                 "messages": batch.iter().map(|m| m.id.as_str()).collect::<Vec<_>>(),
                 "until": until,
+            })
+        });
+    }
+
+    /// The line of invocation `id` of function `function` starting, as `after` says it was
+    /// asked for: by a poller (its batch), asynchronously, or by an HTTP client.
+    pub(super) fn note_invoked(&mut self, id: u64, function: &str, request_id: &str, after: &After, trace: &str) {
+        self.note_step(|cloud| {
+            let (trigger, messages) = match after {
+                After::Batch { mapping, batch } => (
+                    cloud.topology.mappings[*mapping].queue.as_str(),
+                    batch.iter().map(|m| m.id.as_str()).collect(),
+                ),
+                After::Async { .. } => ("async", Vec::new()),
+                After::Client { .. } => ("http", Vec::new()),
+            };
+            json!({
+                "k": "invoked",
+                "at": cloud.now,
+                "invocation": id,
+                "function": function,
+                "request_id": request_id,
+                "trigger": trigger,
+                "records": messages.len(),
+                "messages": messages,
+                "trace": envelope::TraceContext::from_xray(trace).and_then(|t| t.xray_trace_id()),
             })
         });
     }
