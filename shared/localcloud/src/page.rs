@@ -263,9 +263,7 @@ pub fn serve(html: &str, port: u16, announce: impl FnOnce(String)) -> Result<(),
         let Ok(mut stream) = stream else {
             continue;
         };
-        let mut request = [0_u8; 4096];
-        let read = std::io::Read::read(&mut stream, &mut request).unwrap_or(0);
-        let request = String::from_utf8_lossy(&request[..read]);
+        let request = request_head(&mut stream);
         let path = request.split_whitespace().nth(1).unwrap_or("/");
         let response = if path == "/" || path.starts_with("/?") {
             format!(
@@ -281,6 +279,20 @@ pub fn serve(html: &str, port: u16, announce: impl FnOnce(String)) -> Result<(),
         }
     }
     Ok(())
+}
+
+/// The head of an HTTP request (up to its blank line, at most 8 KB), as the client sends it,
+/// perhaps in pieces.
+fn request_head(stream: &mut std::net::TcpStream) -> String {
+    let mut head = Vec::new();
+    let mut chunk = [0_u8; 1024];
+    while head.len() < 8192 && !head.windows(4).any(|w| w == b"\r\n\r\n") {
+        match std::io::Read::read(stream, &mut chunk) {
+            Ok(0) | Err(_) => break,
+            Ok(read) => head.extend_from_slice(&chunk[..read]),
+        }
+    }
+    String::from_utf8_lossy(&head).into_owned()
 }
 
 /// A size a person reads: `12.3 MB`, `480 KB`.

@@ -730,3 +730,64 @@ fn play_with_a_domain_writes_its_checked_outcome_and_outcome_needs_a_domain() {
     let faults = localcloud_at_root(&["play", scenario, "--domain", "orders", "--faults"]);
     assert_eq!(faults.status.code(), Some(2), "the domain's run is fault-free");
 }
+
+/// `view` serves a record's page on loopback, at the address it prints, and nothing else.
+#[test]
+fn view_serves_the_page_of_a_record_on_loopback() {
+    use std::io::{BufRead, BufReader, Read};
+    use std::net::TcpStream;
+
+    let dir = std::env::temp_dir().join(format!("localcloud-view-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let record = dir.join("run.jsonl");
+    let out = localcloud_at_root(&["demo", "--size", "2", "--record", record.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    /// The server, stopped however the test ends (a panic included).
+    struct Server(std::process::Child);
+    impl Drop for Server {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let mut server = Server(
+        Command::new(env!("CARGO_BIN_EXE_localcloud"))
+            .current_dir(root())
+            .args(["view", record.to_str().unwrap()])
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let mut said = String::new();
+    BufReader::new(server.0.stdout.take().unwrap())
+        .read_line(&mut said)
+        .unwrap();
+    let address = said
+        .split_whitespace()
+        .find_map(|word| word.strip_prefix("http://"))
+        .and_then(|rest| rest.strip_suffix('/'))
+        .unwrap_or_else(|| panic!("no address in {said:?}"))
+        .to_owned();
+    let get = |path: &str| {
+        let mut stream = TcpStream::connect(&address).unwrap();
+        let request = format!("GET {path} HTTP/1.1\r\nHost: {address}\r\n\r\n");
+        stream.write_all(request.as_bytes()).unwrap();
+        let mut response = String::new();
+        stream.read_to_string(&mut response).unwrap();
+        response
+    };
+
+    let page = get("/");
+    let elsewhere = get("/run.jsonl");
+    drop(server);
+    std::fs::remove_dir_all(&dir).unwrap();
+
+    assert!(address.starts_with("127.0.0.1:"), "{address}");
+    assert!(
+        page.starts_with("HTTP/1.1 200 OK\r\n"),
+        "{}",
+        &page[..page.len().min(200)]
+    );
+    assert!(page.contains(r#"<script id="run-data""#));
+    assert!(elsewhere.starts_with("HTTP/1.1 404"), "{elsewhere}");
+}
