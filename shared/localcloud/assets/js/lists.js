@@ -467,7 +467,7 @@ function renderOrderRow(k) {
 }
 
 function buildOrders(M) {
-  const tab = document.querySelector('[data-tab="orders"]');
+  const tab = document.querySelector('#tabs [data-tab="orders"]');
   const show = isOrdersRun(M);
   tab.hidden = !show;
   if (!show) return;

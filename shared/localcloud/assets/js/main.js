@@ -15,6 +15,7 @@ function showError(e) {
 function selectTab(name) {
   const btn = document.querySelector(`#tabs [data-tab="${name}"]`);
   if (!btn || btn.hidden) name = 'graph';
+  if (name !== LC.tab) window.scrollTo(0, 0);  // a tab opens at its top, not where the last one was scrolled to
   for (const b of document.querySelectorAll('#tabs [data-tab]')) b.setAttribute('aria-selected', String(b.dataset.tab === name));
   for (const p of document.querySelectorAll('#panels .panel')) p.hidden = p.dataset.panel !== name;
   LC.tab = name;

@@ -39,7 +39,7 @@ function fmtTick(v, step) { const d = step >= 1 ? 0 : Math.min(3, Math.ceil(-Mat
 const SENS = { onlyAnomalous: false };
 
 function buildSensors(M) {
-  const tab = document.querySelector('[data-tab="sensors"]');
+  const tab = document.querySelector('#tabs [data-tab="sensors"]');
   const V = M.sensorsView;
   const show = !!V && (M.domain === 'sensors' || M.domain == null);
   tab.hidden = !show;
