@@ -1,9 +1,11 @@
 # Short verbs for people and CI alike: CI (.ci/run) runs lint, samples, demo, simulate, a short fuzz, e2e and test.
-#   make demo      every domain's demo on the local cloud from infra/template.yaml (SIZE=12 SEED=1; NO_FAULTS=1)
+#   make demo      every domain's demo on the local cloud from infra/template.yaml (SIZE=12 SEED=1; NO_FAULTS=1;
+#                  VERBOSE=1 every step; HTML=run.html a page replaying the run, RECORD=run.jsonl its record)
 #   make simulate  every domain's scenario over SEEDS=100 seeds, invocations at once, faults above the demo's; shrinks a failing seed
 #   make samples   decode every sample payload in events/ and summarise what is inside
 #   make graph     redraw the README's event graph, and the template's alarms and dashboard, from the template
-#   make test      every test (installs moto, cargo-lambda and zig into .venv first)
+#   make test      every test (installs moto, cargo-lambda, zig and Playwright into .venv, Debian's chromium, first)
+#   make screenshots  the run page's pictures in docs/ (page-*.png), from the seed-1 demo in headless Chromium
 #   make lint      rustfmt, clippy with warnings as errors, cfn-lint, checkov and sam validate --lint of infra/template.yaml
 #   make fuzz      the fuzz targets (decoder, patterns, template, API bodies) under AFL++, FUZZ_SECONDS=60 each
 #   make package   arm64 Lambda zips of every function, via cargo-lambda
@@ -36,14 +38,22 @@ LOCALCLOUD_TOOLS := $(or $(CARGO_TARGET_DIR),target)/tools/localcloud
 SIZE ?= $(or $(ORDERS),12)
 SEED ?= 1
 
-.PHONY: help demo simulate samples graph test lint fuzz package bench bench-peers bench-cold bench-calls e2e sam-validate sam-build clean tools deploy watch
+.PHONY: help demo simulate samples graph test lint fuzz package bench bench-peers bench-cold bench-calls e2e sam-validate sam-build clean tools deploy watch screenshots
+
+# Debian packages the tests need, installed when missing (as root, else with sudo).
+APT_INSTALL = $(if $(filter 0,$(shell id -u)),,sudo) apt-get install -y -q
+APT_UPDATE = $(if $(filter 0,$(shell id -u)),,sudo) apt-get update -q
+# The browser the run page's tests drive (Playwright from .venv, pointed at Debian's Chromium:
+# Playwright's own browser downloads are not used).
+CHROMIUM ?= /usr/bin/chromium
 
 help:
 	@sed -n 's/^#   //p' $(MAKEFILE_LIST)
 
 demo:
 	@$(CARGO) build --quiet --profile tools -p localcloud
-	$(LOCALCLOUD_TOOLS) demo --size $(SIZE) --seed $(SEED) $(if $(NO_FAULTS),--no-faults)
+	$(LOCALCLOUD_TOOLS) demo --size $(SIZE) --seed $(SEED) $(if $(NO_FAULTS),--no-faults) $(if $(VERBOSE),--verbose) \
+	  $(if $(HTML),--html $(HTML)) $(if $(RECORD),--record $(RECORD))
 
 SEEDS ?= 100
 
@@ -77,12 +87,22 @@ samples:
 # Everything but the AWS adapters builds without the AWS SDK (the function crates' `aws`
 # feature is their Lambda binary); then the adapter tests, which start moto from .venv
 # themselves on a free loopback port, and the Lambda glue, with the SDK.
-test: $(TOOLS_STAMP)
+test: $(TOOLS_STAMP) $(CHROMIUM)
 	$(CARGO) test --workspace --no-default-features --doc
 	$(CARGO) test --workspace --no-default-features --all-targets
 	$(CARGO) test -p system-tests --features aws --test idempotency_dynamodb --test order_stores_dynamodb --test sensor_stores_dynamodb --test event_store_dynamodb --test event_tools_dynamodb --test kit_publishers --test field_keys_kms
 	$(CARGO) test -p handler-kit --features aws --lib --test metrics
 	$(CARGO) test -p system-tests --features aws --doc
+	$(CARGO) build --quiet -p localcloud
+	LOCALCLOUD=$(abspath $(LOCALCLOUD)) CHROMIUM=$(CHROMIUM) $(VENV)/bin/python -m unittest discover -s tests/browser -v
+
+screenshots: $(TOOLS_STAMP) $(CHROMIUM)
+	@$(CARGO) build --quiet -p localcloud
+	LOCALCLOUD=$(abspath $(LOCALCLOUD)) CHROMIUM=$(CHROMIUM) $(VENV)/bin/python tests/browser/screenshots.py
+
+$(CHROMIUM):
+	@command -v apt-get >/dev/null || { echo "the run page's browser tests need Chromium: install it, or set CHROMIUM=/path/to/chromium"; exit 1; }
+	$(APT_INSTALL) chromium || { $(APT_UPDATE) && $(APT_INSTALL) chromium; }
 
 lint: $(TOOLS_STAMP)
 	$(CARGO) fmt --all --check
@@ -155,8 +175,7 @@ e2e: $(TOOLS_STAMP) $(FAKETIME_LIB)
 
 $(FAKETIME_LIB):
 	@command -v apt-get >/dev/null || { echo "make e2e needs libfaketime: install your system's faketime package"; exit 1; }
-	$(if $(filter 0,$(shell id -u)),,sudo) apt-get install -y -q faketime || \
-	  { $(if $(filter 0,$(shell id -u)),,sudo) apt-get update -q && $(if $(filter 0,$(shell id -u)),,sudo) apt-get install -y -q faketime; }
+	$(APT_INSTALL) faketime || { $(APT_UPDATE) && $(APT_INSTALL) faketime; }
 
 # aws-sam-cli pins its own versions of boto3 and cfn-lint: it gets a venv of its own.
 SAM_VENV := .venv-sam
