@@ -584,6 +584,15 @@ impl LocalCloud {
         &self.notifications
     }
 
+    /// Invocations in flight now, by function crate.
+    pub fn invocations_in_flight(&self) -> BTreeMap<String, usize> {
+        let mut in_flight = BTreeMap::new();
+        for function in self.in_flight.values() {
+            *in_flight.entry(function.clone()).or_default() += 1;
+        }
+        in_flight
+    }
+
     /// Counts so far.
     pub fn stats(&self) -> &Stats {
         &self.stats
