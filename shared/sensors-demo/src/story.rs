@@ -108,7 +108,7 @@ mod tests {
     use super::*;
 
     fn stories() -> SensorStories {
-        SensorStories::new(Catalogue::from_json(&serde_json::from_str(crate::CATALOGUE).unwrap()).unwrap())
+        SensorStories::new(crate::demo_catalogue().unwrap())
     }
 
     #[test]
