@@ -3,8 +3,8 @@
 //! call [`invoke`]: the layers every entry point shares (the invocation's span; a panic caught
 //! as the invocation's failure, as Lambda's runtime reports it) around the function's
 //! [`Entry`]. Neither platform looks at a payload's shape: a payload Lambda would refuse for a
-//! function is refused locally too. (EMF metrics are flushed after each invocation by the
-//! Lambda runtime's layer, for every entry point; locally no recorder is installed.)
+//! function is refused locally too. (Lambda's glue measures each invocation apart and writes
+//! its EMF metrics as it ends; locally nothing measures.)
 //!
 //! An entry is built once per cold start from the function's declaration, its builder's
 //! handler and the platform's adapters: [`records`], [`batches`] or [`http`], each taking only
@@ -54,7 +54,7 @@ pub trait Entry: Send + Sync + 'static {
         &self,
         payload: PayloadOf<Self>,
         invocation: &Invocation,
-    ) -> impl Future<Output = Result<ResponseOf<Self>, KitError>>;
+    ) -> impl Future<Output = Result<ResponseOf<Self>, KitError>> + Send;
 }
 
 /// Runs one invocation of `entry` inside the shared layers.
@@ -85,7 +85,7 @@ pub trait RecordTrigger: Trigger {
         processor: &RecordProcessor<H, S, P, Q>,
         payload: Self::Payload,
         invocation: &Invocation,
-    ) -> impl Future<Output = Result<Self::Response, KitError>>;
+    ) -> impl Future<Output = Result<Self::Response, KitError>> + Send;
 }
 
 impl RecordTrigger for Sqs {

@@ -2,6 +2,7 @@
 //! [`serve_batches`] or [`serve_http`], whichever the function's trigger takes) wires logging,
 //! the AWS adapters, the function's builder, its entry and the runtime.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -225,9 +226,8 @@ where
 }
 
 /// What every entry point shares on Lambda: logging, the AWS platform and the entry at cold
-/// start (a configuration error stops it with a log line naming the variable), EMF metrics
-/// flushed after each invocation, then each payload read once by the runtime into the
-/// trigger's type and handed to [`dispatch::invoke`].
+/// start (a configuration error stops it with a log line naming the variable), then
+/// [`run_entry`].
 async fn serve<E: Entry>(make: impl FnOnce(&AwsPlatform) -> Result<E, ConfigError>) -> Result<(), Error> {
     observability::init_logging();
     let entry = AwsPlatform::load()
@@ -238,16 +238,49 @@ async fn serve<E: Entry>(make: impl FnOnce(&AwsPlatform) -> Result<E, ConfigErro
             Error::from(err)
         })?;
     tracing::info!(function = entry.name(), trigger = ?<E::Trigger as Trigger>::KIND, "cold start: initialised");
-    let metrics = observability::metrics(entry.name())?;
+    run_entry(entry, write_to_stdout).await
+}
+
+/// Serves `entry`'s invocations from the Runtime API: each payload read once by the runtime
+/// into the trigger's type and handed to [`dispatch::invoke`], its metrics measured apart and
+/// handed to `emf` as it ends (CloudWatch reads them from stdout).
+///
+/// Several at once when Lambda sets `AWS_LAMBDA_MAX_CONCURRENCY` (Lambda Managed Instances:
+/// as many loops polling for work as it says), one at a time otherwise. What invocations share
+/// is the entry, built once: its stores, publishers and caches are safe to share (`Entry` is
+/// `Sync`), and an invocation's logs and metrics are its own (its span and its measuring scope
+/// travel with its future, not with the process). The trace id comes from each invocation's
+/// context: in that mode the runtime does not set `_X_AMZN_TRACE_ID`.
+pub async fn run_entry<E: Entry>(entry: E, emf: fn(&[String])) -> Result<(), Error> {
     let entry = Arc::new(entry);
-    metrics_cloudwatch_embedded::lambda::handler::run(metrics, move |event: LambdaEvent<PayloadOf<E>>| {
+    let cold_start = Arc::new(AtomicBool::new(true));
+    let service = lambda_runtime::service_fn(move |event: LambdaEvent<PayloadOf<E>>| {
         let entry = Arc::clone(&entry);
+        let cold_start = Arc::clone(&cold_start);
         async move {
             let invocation = Invocation::from_context(&event.context);
-            Ok::<_, Error>(dispatch::invoke(&*entry, event.payload, &invocation).await?)
+            let (result, measured) =
+                observability::measure(dispatch::invoke(&*entry, event.payload, &invocation)).await;
+            let now_ms = SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
+            let first = cold_start.swap(false, Ordering::Relaxed);
+            emf(&measured.emf(entry.name(), &invocation.request_id, first, now_ms));
+            Ok::<_, Error>(result?)
         }
-    })
-    .await
+    });
+    lambda_runtime::run_concurrent(service).await
+}
+
+/// Writes an invocation's EMF documents to stdout, whole lines under one lock: the log lines
+/// of invocations running beside it never cut through them.
+fn write_to_stdout(documents: &[String]) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    for document in documents {
+        // Nothing to do if stdout is gone: Lambda would not read the metrics either.
+        let _ = writeln!(out, "{document}");
+    }
 }
 
 #[cfg(test)]

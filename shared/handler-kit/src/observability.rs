@@ -7,6 +7,9 @@
 //!
 //! The metrics are declared once, in [`METRICS`].
 
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use envelope::{Decoded, TraceContext};
@@ -184,7 +187,44 @@ pub fn metrics_table() -> String {
     table
 }
 
-/// Adds one to `metric` (the function's dimension comes from the collector).
+tokio::task_local! {
+    /// What the invocation being polled has measured. Lambda Managed Instances run several
+    /// invocations at once in one process: a process-wide recorder flushed after each one
+    /// hands one invocation's counts, and its request id, to another (Powertools for
+    /// TypeScript and .NET both shipped that bug). Scoped to the invocation's future, the
+    /// counts of its records (polled inside it) land in its own documents.
+    static MEASURING: Arc<Mutex<Measured>>;
+}
+
+/// Runs `work` (one invocation) and returns what it measured. Outside such a scope (the local
+/// cloud, unit tests) counting does nothing.
+pub async fn measure<F: Future>(work: F) -> (F::Output, Measured) {
+    let measured = Arc::new(Mutex::new(Measured::default()));
+    let output = MEASURING.scope(Arc::clone(&measured), work).await;
+    let measured = std::mem::take(&mut *measured.lock().unwrap_or_else(PoisonError::into_inner));
+    (output, measured)
+}
+
+/// Adds `value` to the invocation's series of `metric` with `dimension`: counts add up, a
+/// duration is one more value.
+fn add(metric: &Metric, dimension: Dimension, value: f64) {
+    let _outside_an_invocation = MEASURING.try_with(|measured| {
+        let mut measured = measured.lock().unwrap_or_else(PoisonError::into_inner);
+        let values = measured
+            .series
+            .entry((metric.name, dimension))
+            .or_insert_with(|| Values {
+                unit: metric.unit,
+                values: Vec::new(),
+            });
+        match (metric.unit, values.values.first_mut()) {
+            (Unit::Count, Some(sum)) => *sum += value,
+            _ => values.values.push(value),
+        }
+    });
+}
+
+/// Adds one to `metric` (the function's dimension is added as the invocation's metrics are written).
 pub(crate) fn count(metric: &Metric) {
     debug_assert_eq!(
         metric.dimensions,
@@ -192,17 +232,95 @@ pub(crate) fn count(metric: &Metric) {
         "{} has dimensions of its own",
         metric.name
     );
-    metrics::counter!(metric.name).increment(1);
+    add(metric, None, 1.0);
 }
 
 /// Adds one to `metric` with its own dimension `(name, value)`.
 fn count_by(metric: &Metric, dimension: (&'static str, String)) {
     debug_assert_eq!(metric.dimensions, ["function", dimension.0], "{}", metric.name);
-    metrics::counter!(metric.name, dimension.0 => dimension.1).increment(1);
+    add(metric, Some(dimension), 1.0);
 }
 
 fn record_ms(metric: &Metric, took: Duration) {
-    metrics::histogram!(metric.name).record(took.as_secs_f64() * 1000.0);
+    add(metric, None, took.as_secs_f64() * 1000.0);
+}
+
+/// The values of one series and their unit.
+#[derive(Debug, Clone, PartialEq)]
+struct Values {
+    unit: Unit,
+    values: Vec<f64>,
+}
+
+/// A metric's own dimension and its value, if it has one (`function` is every metric's).
+type Dimension = Option<(&'static str, String)>;
+
+/// What one invocation measured, by metric and its own dimension (if any).
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct Measured {
+    series: BTreeMap<(&'static str, Dimension), Values>,
+}
+
+/// The most values of one metric in one EMF document (CloudWatch's limit).
+const VALUES_PER_DOCUMENT: usize = 100;
+
+impl Measured {
+    /// The CloudWatch EMF documents of one invocation of `function`, one JSON line each: one
+    /// per set of dimension values, a metric's values spread over more documents past
+    /// CloudWatch's 100; each names the invocation's request id. A cold start adds
+    /// [`COLD_START`] to the first.
+    pub fn emf(&self, function: &str, request_id: &str, cold_start: bool, timestamp_ms: i64) -> Vec<String> {
+        let mut groups: BTreeMap<&Dimension, Vec<(&'static str, &Values)>> = BTreeMap::new();
+        let cold = Values {
+            unit: COLD_START.unit,
+            values: vec![1.0],
+        };
+        if cold_start {
+            groups.entry(&None).or_default().push((COLD_START.name, &cold));
+        }
+        for ((name, dimension), values) in &self.series {
+            groups.entry(dimension).or_default().push((name, values));
+        }
+        let mut documents = Vec::new();
+        for (dimension, metrics) in groups {
+            let longest = metrics.iter().map(|(_, v)| v.values.len()).max().unwrap_or(0);
+            for chunk in 0..longest.div_ceil(VALUES_PER_DOCUMENT) {
+                let mut document = serde_json::Map::new();
+                let mut declared = Vec::new();
+                for (name, values) in &metrics {
+                    let Some(part) = values.values.chunks(VALUES_PER_DOCUMENT).nth(chunk) else {
+                        continue;
+                    };
+                    declared.push(serde_json::json!({ "Name": name, "Unit": values.unit.name() }));
+                    let value = match (values.unit, part) {
+                        (Unit::Count, [sum]) => serde_json::json!(sum),
+                        _ => serde_json::json!(part),
+                    };
+                    document.insert((*name).to_owned(), value);
+                }
+                let mut dimensions = vec!["function"];
+                document.insert("function".to_owned(), function.into());
+                if let Some((key, value)) = dimension {
+                    dimensions.push(key);
+                    document.insert((*key).to_owned(), value.as_str().into());
+                }
+                document.insert("RequestId".to_owned(), request_id.into());
+                document.insert(
+                    "_aws".to_owned(),
+                    serde_json::json!({
+                        "Timestamp": timestamp_ms,
+                        "CloudWatchMetrics": [{
+                            "Namespace": NAMESPACE,
+                            "Dimensions": [dimensions],
+                            "Metrics": declared,
+                        }],
+                    }),
+                );
+                documents.push(serde_json::Value::Object(document).to_string());
+            }
+        }
+        documents
+    }
 }
 
 /// The span of one invocation of `function`, in the trace Lambda gave it, if any.
@@ -271,23 +389,4 @@ pub(crate) fn request_done(status: i64, latency: Duration) {
     };
     count_by(&REQUESTS, ("status", class.to_owned()));
     record_ms(&REQUEST_LATENCY, latency);
-}
-
-#[cfg(feature = "aws")]
-/// The EMF metrics collector for `function` in [`NAMESPACE`]: dimension `function`, a
-/// [`COLD_START`] on the first invocation, and the request id on every document. Metrics are
-/// flushed to stdout after each invocation by [`crate::lambda`].
-pub fn metrics(function: &str) -> Result<&'static metrics_cloudwatch_embedded::Collector, String> {
-    let collector = metrics_cloudwatch_embedded::Builder::new()
-        .cloudwatch_namespace(NAMESPACE)
-        .with_dimension("function", function.to_owned())
-        .lambda_cold_start_metric(COLD_START.name)
-        .with_lambda_request_id("RequestId")
-        .init()
-        .map_err(|e| format!("cannot install the metrics collector: {e}"))?;
-    // Units go to the installed recorder, so only after `init`.
-    for metric in METRICS.iter().filter(|m| m.unit == Unit::Milliseconds) {
-        metrics::describe_histogram!(metric.name, metrics::Unit::Milliseconds, metric.meaning);
-    }
-    Ok(collector)
 }
