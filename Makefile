@@ -15,6 +15,7 @@
 #   make bench-peers  the kit's batch path next to Powertools (Python) on the same work, and the ratio
 #   make bench-cold   every function's cold start next to a hello-world lambda_runtime function (COLD_STARTS=10)
 #   make bench-calls  AWS calls and time per batch of each function on moto with LATENCY_MS=20 on every call
+#   make bench-instances  records/s in one environment, one invocation at a time vs 8 at once (Lambda Managed Instances)
 #   make e2e       the whole stack on moto: every resource of the template, the release binaries as Lambda runs them,
 #                  both scenario files played and compared with the local cloud's runs; then sam validate and sam build
 #   make deploy    sam build + sam deploy of infra/template.yaml (needs an AWS account and the SAM CLI)
@@ -38,7 +39,7 @@ LOCALCLOUD_TOOLS := $(or $(CARGO_TARGET_DIR),target)/tools/localcloud
 SIZE ?= $(or $(ORDERS),12)
 SEED ?= 1
 
-.PHONY: help demo simulate samples graph test lint fuzz package bench bench-peers bench-cold bench-calls e2e sam-validate sam-build clean tools deploy watch screenshots
+.PHONY: help demo simulate samples graph test lint fuzz package bench bench-peers bench-cold bench-calls bench-instances e2e sam-validate sam-build clean tools deploy watch screenshots
 
 # Debian packages the tests need, installed when missing (as root, else with sudo).
 APT_INSTALL = $(if $(filter 0,$(shell id -u)),,sudo) apt-get install -y -q
@@ -157,6 +158,11 @@ bench-cold: $(TOOLS_STAMP)
 
 bench-calls: $(TOOLS_STAMP)
 	VENV=$(VENV) bench/coldstart/run.sh calls
+
+# One execution environment's records per second with AWS_LAMBDA_MAX_CONCURRENCY unset and 8,
+# 20 ms on every idempotency store call (STORE_LATENCY_MS), the runs alternating (ROUNDS).
+bench-instances:
+	$(CARGO) bench -p handler-kit --features aws --bench managed-instances
 
 # The whole stack on its production code paths (tests/e2e/run.py says what it does and what it
 # plays for AWS where moto does not). Each function process reads its domain's clock through

@@ -12,20 +12,17 @@
 
 mod common;
 
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::collections::BTreeSet;
+use std::process::Command;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
 
+use common::runtime_api::{Run, play};
 use common::*;
 use envelope::{Envelope, Registry};
 use handler_kit::trigger::Sqs;
 use handler_kit::{Function, HandlerError, Nowhere, RecordHandler};
 use serde_json::Value;
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader as AsyncBufReader};
-use tokio::net::{TcpListener, TcpStream};
 
 /// How long each record's work takes: long enough that invocations at once overlap.
 const WORK: Duration = Duration::from_millis(150);
@@ -71,118 +68,8 @@ async fn function_process() {
     .unwrap();
 }
 
-/// One invocation as the Runtime API hands it out.
-struct Pending {
-    request_id: String,
-    body: String,
-}
-
-/// What the Runtime API saw: invocations waiting, answers by request id, and how many were
-/// out at once (handed out, not yet answered).
-#[derive(Default)]
-struct RuntimeApi {
-    waiting: Mutex<VecDeque<Pending>>,
-    answers: Mutex<BTreeMap<String, (String, String)>>,
-    out: AtomicUsize,
-    most_out: AtomicUsize,
-}
-
-impl RuntimeApi {
-    /// Serves one connection's requests (the runtime keeps its connections alive).
-    async fn serve(self: Arc<Self>, stream: TcpStream) {
-        let mut stream = AsyncBufReader::new(stream);
-        loop {
-            let mut head = Vec::new();
-            loop {
-                let mut line = String::new();
-                if stream.read_line(&mut line).await.unwrap_or(0) == 0 {
-                    return;
-                }
-                if line == "\r\n" {
-                    break;
-                }
-                head.push(line);
-            }
-            let length = head
-                .iter()
-                .find_map(|h| {
-                    h.to_ascii_lowercase()
-                        .strip_prefix("content-length:")
-                        .map(|v| v.trim().parse().unwrap())
-                })
-                .unwrap_or(0);
-            let mut body = vec![0; length];
-            stream.read_exact(&mut body).await.unwrap();
-            let mut request_line = head[0].split_whitespace();
-            let (method, path) = (request_line.next().unwrap(), request_line.next().unwrap().to_owned());
-            let reply = if method == "GET" && path.ends_with("/invocation/next") {
-                self.next().await
-            } else {
-                // POST .../invocation/{id}/response or .../error.
-                let mut parts = path.rsplit('/');
-                let (kind, id) = (parts.next().unwrap().to_owned(), parts.next().unwrap().to_owned());
-                self.out.fetch_sub(1, Ordering::SeqCst);
-                self.answers
-                    .lock()
-                    .unwrap()
-                    .insert(id, (kind, String::from_utf8(body).unwrap()));
-                "HTTP/1.1 202 Accepted\r\ncontent-type: application/json\r\ncontent-length: 16\r\n\r\n{\"status\":\"OK\"}".to_owned()
-            };
-            stream.get_mut().write_all(reply.as_bytes()).await.unwrap();
-        }
-    }
-
-    /// The next invocation, when there is one (a long poll, as Lambda's).
-    async fn next(&self) -> String {
-        let pending = loop {
-            if let Some(pending) = self.waiting.lock().unwrap().pop_front() {
-                break pending;
-            }
-            tokio::time::sleep(Duration::from_millis(5)).await;
-        };
-        let out = self.out.fetch_add(1, Ordering::SeqCst) + 1;
-        self.most_out.fetch_max(out, Ordering::SeqCst);
-        let deadline = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_millis() + 30_000;
-        format!(
-            "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\nlambda-runtime-aws-request-id: {id}\r\n\
-             lambda-runtime-deadline-ms: {deadline}\r\n\
-             lambda-runtime-invoked-function-arn: arn:aws:lambda:eu-west-1:123456789012:function:f\r\n\
-             lambda-runtime-trace-id: Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1\r\n\
-             content-length: {length}\r\n\r\n{body}",
-            id = pending.request_id,
-            length = pending.body.len(),
-            body = pending.body,
-        )
-    }
-}
-
-/// What one run of the function process gave: the Runtime API's view, its stdout, and how long
-/// the invocations took.
-struct Run {
-    api: Arc<RuntimeApi>,
-    stdout: Vec<String>,
-    took: Duration,
-}
-
-/// Plays `invocations` (request id, orders) to a function process with `max_concurrency`.
+/// Plays `invocations` (request id, orders) to this binary's function process.
 async fn run(max_concurrency: Option<&str>, invocations: &[(String, Vec<String>)]) -> Run {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let address = listener.local_addr().unwrap();
-    let api = Arc::new(RuntimeApi::default());
-    for (request_id, orders) in invocations {
-        let orders: Vec<&str> = orders.iter().map(String::as_str).collect();
-        api.waiting.lock().unwrap().push_back(Pending {
-            request_id: request_id.clone(),
-            body: serde_json::to_string(&batch(&orders)).unwrap(),
-        });
-    }
-    let serving = Arc::clone(&api);
-    let server = tokio::spawn(async move {
-        loop {
-            let (stream, _) = listener.accept().await.unwrap();
-            tokio::spawn(Arc::clone(&serving).serve(stream));
-        }
-    });
     let mut process = Command::new(std::env::current_exe().unwrap());
     process
         .args([
@@ -192,37 +79,15 @@ async fn run(max_concurrency: Option<&str>, invocations: &[(String, Vec<String>)
             "--nocapture",
             "--test-threads=1",
         ])
-        .env("AWS_LAMBDA_RUNTIME_API", address.to_string())
-        .env("AWS_LAMBDA_FUNCTION_NAME", "f")
-        .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "2048")
-        .env("AWS_LAMBDA_FUNCTION_VERSION", "1")
-        .env("LOG_LEVEL", "info")
-        .stdout(Stdio::piped());
-    match max_concurrency {
-        Some(value) => process.env("AWS_LAMBDA_MAX_CONCURRENCY", value),
-        None => process.env_remove("AWS_LAMBDA_MAX_CONCURRENCY"),
-    };
-    let started = Instant::now();
-    let mut child = process.spawn().unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let lines = std::thread::spawn(move || BufReader::new(stdout).lines().map_while(Result::ok).collect::<Vec<_>>());
-    while api.answers.lock().unwrap().len() < invocations.len() {
-        assert!(
-            started.elapsed() < Duration::from_secs(60),
-            "the function process answered too few"
-        );
-        assert!(child.try_wait().unwrap().is_none(), "the function process stopped");
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    let took = started.elapsed();
-    child.kill().unwrap();
-    child.wait().unwrap();
-    server.abort();
-    Run {
-        api,
-        stdout: lines.join().unwrap(),
-        took,
-    }
+        .env("LOG_LEVEL", "info");
+    let payloads = invocations
+        .iter()
+        .map(|(request_id, orders)| {
+            let orders: Vec<&str> = orders.iter().map(String::as_str).collect();
+            (request_id.clone(), serde_json::to_string(&batch(&orders)).unwrap())
+        })
+        .collect();
+    play(process, max_concurrency, payloads).await
 }
 
 /// Eight invocations: invocation n has n + 1 orders, and one unreadable order when n is odd.

@@ -3,6 +3,8 @@
 
 #![allow(dead_code, unreachable_pub)] // each test binary uses part of it
 
+pub mod runtime_api;
+
 use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::Duration;
@@ -152,6 +154,11 @@ pub fn invocation() -> Invocation {
 
 /// A local platform for a function named `f` with a parking queue and an idempotency table.
 pub fn local_platform() -> handler_kit::local::LocalPlatform {
+    local_platform_with(std::sync::Arc::new(ports::NoFaults))
+}
+
+/// [`local_platform`] whose port calls meet `faults`.
+pub fn local_platform_with(faults: std::sync::Arc<dyn ports::FaultPlan>) -> handler_kit::local::LocalPlatform {
     use handler_kit::local::{LocalPlatform, Outbox, World, env_of};
     LocalPlatform::new(
         env_of(
@@ -162,7 +169,7 @@ pub fn local_platform() -> handler_kit::local::LocalPlatform {
             ],
         ),
         std::sync::Arc::new(handler_kit::ManualClock::new(chrono::Utc::now())),
-        std::sync::Arc::new(ports::NoFaults),
+        faults,
         std::sync::Arc::default(),
         Outbox::default(),
         std::sync::Arc::new(World {
