@@ -3,7 +3,8 @@
 //! latency on every store call, 10 records against 1: concurrency should keep the batch of
 //! ten close to the time of one (goal: at most 1.5x). And how a payload is read: once into
 //! its trigger's type (what the runtime does now), beside through a `Value` first (what it did
-//! before the one invocation path), on the same batch bytes.
+//! before the one invocation path), on the same batch bytes. And the path's floor: each record's
+//! body read into its envelope and its payload hashed, nothing else.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)] // a panic is how a benchmark reports failure
 
@@ -19,10 +20,10 @@ use aws_lambda_events::event::sqs::SqsEvent;
 use chrono::{TimeZone, Utc};
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
 use envelope::encode::AwsContext;
-use envelope::{Carrier, Envelope, EventType, Registry};
+use envelope::{Carrier, Decoder, Envelope, EventType, Registry};
 use handler_kit::publish::{InMemoryParking, InMemoryPublisher};
 use handler_kit::{HandlerError, Invocation, RecordHandler, RecordProcessor};
-use idempotency::{Idempotency, InMemoryStore, PutOutcome, Record, Store, StoreError};
+use idempotency::{Idempotency, InMemoryStore, PayloadHash, PutOutcome, Record, Store, StoreError};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -132,6 +133,24 @@ fn kit_path(c: &mut Criterion) {
             },
             BatchSize::SmallInput,
         );
+    });
+    group.finish();
+
+    // The floor of that path: each record's body read into its envelope and its payload hashed
+    // (the idempotency key's check), nothing else; `make bench-peers` reports the path as a
+    // multiple of it.
+    let decoder = Decoder::with_registry(Forward.event_types());
+    let mut group = c.benchmark_group("floor-of-10");
+    group.throughput(Throughput::Elements(10));
+    group.bench_function("decode + payload hash", |b| {
+        let event = batch(10);
+        b.iter(|| {
+            for record in decoder.decode_sqs(black_box(&event)) {
+                let envelope = record.envelope.unwrap();
+                let metadata = &envelope.metadata;
+                black_box(PayloadHash::of_event(&metadata.event_type, metadata.version, &envelope.data).unwrap());
+            }
+        });
     });
     group.finish();
 

@@ -24,7 +24,7 @@ impl<H: RecordHandler, S: Store, P: Publisher, Q: Parking> RecordProcessor<H, S,
     /// time: what cannot be finished before the deadline is reported for retry.
     pub(super) async fn settle(
         &self,
-        outcomes: Vec<Outcome>,
+        mut outcomes: Vec<Outcome>,
         bodies: &[&str],
         message_ids: Vec<Origin>,
         fifo_groups: Option<&[String]>,
@@ -33,7 +33,7 @@ impl<H: RecordHandler, S: Store, P: Publisher, Q: Parking> RecordProcessor<H, S,
         let publish_by = self.limits.publish_by(invocation);
         let deliveries = match fifo_groups {
             Some(groups) => self.publish_in_group_order(&outcomes, groups, publish_by).await,
-            None => self.publish_together(&outcomes, publish_by).await,
+            None => self.publish_together(&mut outcomes, publish_by).await,
         };
         let settle_by = self.limits.settle_by(invocation);
         let mut bookkeeping = Vec::new();
@@ -115,25 +115,34 @@ impl<H: RecordHandler, S: Store, P: Publisher, Q: Parking> RecordProcessor<H, S,
         }
     }
 
-    /// Every output in one publish (the publisher chunks and retries), by `publish_by`.
+    /// Every output in one publish (the publisher chunks and retries), by `publish_by`. The
+    /// outputs move into the one list published and back to their records after: no copy.
     pub(super) async fn publish_together(
         &self,
-        outcomes: &[Outcome],
+        outcomes: &mut [Outcome],
         publish_by: Instant,
     ) -> Vec<Option<Result<(), Undelivered>>> {
         let mut deliveries = delivered_until_told_otherwise(outcomes);
         let mut owners = Vec::new();
         let mut outputs = Vec::new();
-        for (index, outcome) in outcomes.iter().enumerate() {
+        for (index, outcome) in outcomes.iter_mut().enumerate() {
             if let Outcome::Produced { outputs: produced, .. } = outcome {
                 owners.extend(std::iter::repeat_n(index, produced.len()));
-                outputs.extend(produced.iter().cloned());
+                outputs.append(produced);
             }
         }
         if outputs.is_empty() {
             return deliveries;
         }
-        match timeout_at(publish_by, self.publisher.publish(&outputs)).await {
+        let published = timeout_at(publish_by, self.publisher.publish(&outputs)).await;
+        // `owners` is in record order: each record takes back its run of outputs.
+        let mut returned = outputs.into_iter();
+        for run in owners.chunk_by(|a, b| a == b) {
+            if let Outcome::Produced { outputs: produced, .. } = &mut outcomes[run[0]] {
+                produced.extend(returned.by_ref().take(run.len()));
+            }
+        }
+        match published {
             Ok(Ok(())) => {}
             Ok(Err(err)) => {
                 tracing::error!(error = %err, "publishing failed for some outputs");
@@ -146,7 +155,7 @@ impl<H: RecordHandler, S: Store, P: Publisher, Q: Parking> RecordProcessor<H, S,
                 }
             }
             Err(_) => {
-                tracing::error!(outputs = outputs.len(), "publishing did not finish before the deadline");
+                tracing::error!(outputs = owners.len(), "publishing did not finish before the deadline");
                 for &owner in &owners {
                     deliveries[owner] = Some(Err(not_in_time()));
                 }
