@@ -595,6 +595,155 @@ fn every_queue_topic_table_and_environment_is_encrypted_and_under_the_customer_k
     }
 }
 
+/// The `Globals.Function` lines infra/README.md tells a deployer to put in place of
+/// `MemorySize: 256` to run every function on Lambda Managed Instances: the template with them.
+fn on_managed_instances(text: &str) -> String {
+    let readme = std::fs::read_to_string(root().join("infra/README.md")).unwrap();
+    let (_, after) = readme
+        .split_once("<!-- managed-instances-globals")
+        .expect("infra/README.md shows the Globals change for managed instances");
+    let lines = after.split_once("```yaml\n").unwrap().1.split_once("```").unwrap().0;
+    assert_eq!(
+        text.matches("    MemorySize: 256\n").count(),
+        1,
+        "one MemorySize in Globals.Function"
+    );
+    text.replace("    MemorySize: 256\n", lines)
+}
+
+/// GIVEN the template as committed, and with the README's change for Lambda Managed Instances
+/// WHEN loaded without and with the parameters of a capacity provider THEN by default nothing of
+/// it exists and every function is on-demand as before; with subnets the stack creates an arm64
+/// provider whose operator role has AWS's operator policy and its own log group's writes, nothing
+/// else, and every function joins it with 2048 MB; with an existing provider's ARN it creates
+/// none and every function joins that one.
+#[test]
+fn managed_instances_are_off_by_default_and_the_documented_change_puts_every_function_on_them() {
+    let text = std::fs::read_to_string(root().join("infra/template.yaml")).unwrap();
+    let ours = [
+        "ManagedInstancesCapacityProvider",
+        "ManagedInstancesOperatorRole",
+        "ManagedInstancesLogGroup",
+    ];
+    let load = |text: &str, options: sam_template::Options| sam_template::Template::from_yaml(text, &options).unwrap();
+    let functions = |t: &sam_template::Template| -> Vec<sam_template::Resource> {
+        let found: Vec<_> = t.of_kind("AWS::Serverless::Function").cloned().collect();
+        assert_eq!(found.len(), declared().len(), "every declared function");
+        found
+    };
+
+    let default = load(&text, sam_template::Options::default());
+    for id in ours {
+        assert!(default.resource(id).is_none(), "{id}: not created by default");
+    }
+    for function in functions(&default) {
+        let id = &function.logical_id;
+        assert_eq!(function.property("MemorySize"), Some(&serde_json::json!(256)), "{id}");
+        assert_eq!(function.property("CapacityProviderConfig"), None, "{id}: on-demand");
+    }
+
+    let changed = on_managed_instances(&text);
+    let subnets = sam_template::Options::default()
+        .with_parameter("ManagedInstancesSubnetIds", "subnet-aaa,subnet-bbb")
+        .with_parameter("ManagedInstancesSecurityGroupIds", "sg-ccc");
+    let created = load(&changed, subnets);
+    let provider = created.resource("ManagedInstancesCapacityProvider").unwrap();
+    let role = created.resource("ManagedInstancesOperatorRole").unwrap();
+    let logs = created.resource("ManagedInstancesLogGroup").unwrap();
+    assert_eq!(
+        provider.property("VpcConfig"),
+        Some(&serde_json::json!({"SubnetIds": ["subnet-aaa", "subnet-bbb"], "SecurityGroupIds": ["sg-ccc"]}))
+    );
+    assert_eq!(
+        provider
+            .property("PermissionsConfig.CapacityProviderOperatorRoleArn")
+            .and_then(|v| v.as_str()),
+        role.arn.as_deref()
+    );
+    assert_eq!(
+        provider.property_str("TelemetryConfig.LoggingConfig.LogGroup"),
+        Some(logs.physical_name.as_str())
+    );
+    assert_eq!(
+        role.property("AssumeRolePolicyDocument.Statement"),
+        Some(&serde_json::json!([{
+            "Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"
+        }])),
+        "only Lambda assumes the operator role"
+    );
+    assert_eq!(
+        role.property("ManagedPolicyArns"),
+        Some(&serde_json::json!([
+            "arn:aws:iam::aws:policy/AWSLambdaManagedEC2ResourceOperator"
+        ]))
+    );
+    let mut allowed = Grants::new();
+    for policy in role.property("Policies").and_then(|p| p.as_array()).unwrap() {
+        for statement in policy["PolicyDocument"]["Statement"].as_array().unwrap() {
+            assert_eq!(statement["Effect"], "Allow");
+            assert!(statement["Condition"].is_null());
+            for action in statement["Action"].as_array().unwrap() {
+                allowed.insert((
+                    action.as_str().unwrap().to_owned(),
+                    statement["Resource"].as_str().unwrap().to_owned(),
+                ));
+            }
+        }
+    }
+    let streams = logs.attribute("Arn").unwrap().to_owned();
+    let declared: Grants = ["logs:CreateLogStream", "logs:PutLogEvents"]
+        .iter()
+        .map(|action| ((*action).to_owned(), streams.clone()))
+        .collect();
+    assert_eq!(
+        allowed, declared,
+        "the operator role writes its log group's streams, nothing else of the stack"
+    );
+    assert_eq!(
+        provider.property("InstanceRequirements.Architectures"),
+        default.resource("OrderApi").unwrap().property("Architectures"),
+        "the instances run the functions' builds"
+    );
+    for function in functions(&created) {
+        let id = &function.logical_id;
+        assert_eq!(
+            function.property_str("CapacityProviderConfig.Arn"),
+            provider.arn.as_deref(),
+            "{id}"
+        );
+        assert_eq!(
+            function.property("MemorySize"),
+            Some(&serde_json::json!(2048)),
+            "{id}: the least LMI runs"
+        );
+        assert_eq!(
+            function.property("PublishToLatestPublished"),
+            Some(&serde_json::json!(true)),
+            "{id}"
+        );
+    }
+
+    let arn = "arn:aws:lambda:us-east-1:000000000000:capacity-provider:shared";
+    let existing = load(
+        &changed,
+        sam_template::Options::default().with_parameter("ManagedInstancesCapacityProviderArn", arn),
+    );
+    for id in ours {
+        assert!(
+            existing.resource(id).is_none(),
+            "{id}: not created beside an existing provider"
+        );
+    }
+    for function in functions(&existing) {
+        assert_eq!(
+            function.property_str("CapacityProviderConfig.Arn"),
+            Some(arn),
+            "{}",
+            function.logical_id
+        );
+    }
+}
+
 #[test]
 fn function_urls_keep_iam_auth_and_every_queue_policy_names_its_sender() {
     let template = template();

@@ -9,7 +9,8 @@ use serde_yaml_ng::Value as Yaml;
 use crate::error::{Site, TemplateError};
 use crate::node::{Node, scalar_text};
 
-/// The properties SAM accepts in `Globals.Function` (the translator's `supported_properties`).
+/// The properties SAM accepts in `Globals.Function` (the translator's `supported_properties`,
+/// aws-sam-translator 1.115).
 /// Everything else, `FunctionName`, `Role`, `Policies` and `Events` above all, is refused there.
 const FUNCTION_PROPERTIES: &[&str] = &[
     "Handler",
@@ -45,6 +46,12 @@ const FUNCTION_PROPERTIES: &[&str] = &[
     "LoggingConfig",
     "RecursiveLoop",
     "SourceKMSKeyArn",
+    "TenancyConfig",
+    "DurableConfig",
+    "CapacityProviderConfig",
+    "FunctionScalingConfig",
+    "PublishToLatestPublished",
+    "VersionDeletionPolicy",
 ];
 
 /// Globals sections SAM knows that the loader does not implement.

@@ -202,6 +202,19 @@ impl Resolver<'_> {
                     &[("FunctionArn", &function_arn), ("FunctionUrl", &url)],
                 )
             }
+            "AWS::Lambda::CapacityProvider" => {
+                // Ref: the schema's primary identifier, the name.
+                let name = prop("CapacityProviderName")?.unwrap_or(generated);
+                let arn = arn("lambda", &format!("capacity-provider:{name}"));
+                Identity::new(name.clone(), Some(arn.clone()), name, &[("Arn", &arn)])
+            }
+            "AWS::Logs::LogGroup" => {
+                let name = prop("LogGroupName")?.unwrap_or(generated);
+                // GetAtt Arn ends in `:*` (it covers the group's streams); the group's own ARN does not.
+                let arn = arn("logs", &format!("log-group:{name}"));
+                let attribute = format!("{arn}:*");
+                Identity::new(name.clone(), Some(arn), name, &[("Arn", &attribute)])
+            }
             "AWS::IAM::Role" => {
                 let name = prop("RoleName")?.unwrap_or(generated);
                 let role_path = prop("Path")?.unwrap_or_else(|| "/".to_owned());

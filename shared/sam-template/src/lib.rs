@@ -3,14 +3,15 @@
 //!
 //! - Intrinsics, short (`!Sub`) and long (`Fn::Sub:`), nested: `Ref`, `Fn::GetAtt`, `Fn::Sub`,
 //!   `Fn::Join`, `Fn::Select`, `Fn::Split`, `Fn::Base64`, `Fn::FindInMap`; pseudo parameters,
-//!   `AWS::NoValue`; `Parameters` with defaults and overrides; `Mappings`.
+//!   `AWS::NoValue`; `Parameters` with defaults and overrides; `Mappings`; `Conditions` with
+//!   `Fn::If`, and a resource's or output's `Condition` (false leaves it out).
 //! - SAM: `Globals.Function` merged into every `AWS::Serverless::Function` as the SAM translator
 //!   does; the implicit `<Function>Role` and `<Function>Url` resources.
 //! - Every resource gets a physical name, an ARN where its type has one, and what `Ref` and
 //!   `Fn::GetAtt` return for it; [`Template::find`] goes back from an ARN, URL or name.
-//! - Anything the loader does not implement (conditions, imports, other transforms, unknown
-//!   tags, references to nothing, unknown attributes) is a [`TemplateError`] naming the resource
-//!   and the property path: nothing is silently ignored.
+//! - Anything the loader does not implement (imports, other transforms, unknown tags,
+//!   references to nothing, unknown attributes) is a [`TemplateError`] naming the resource and
+//!   the property path: nothing is silently ignored.
 //!
 //! ```
 //! use sam_template::{Options, Template};

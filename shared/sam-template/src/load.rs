@@ -29,6 +29,7 @@ const SECTIONS: &[&str] = &[
 
 const RESOURCE_ATTRIBUTES: &[&str] = &[
     "Type",
+    "Condition",
     "Properties",
     "Metadata",
     "DependsOn",
@@ -110,15 +111,29 @@ pub(crate) fn load(text: &str, options: &Options, origin: &str) -> Result<Templa
             format!("'{clash}' is both a parameter and a resource"),
         ));
     }
-    check_cycles(&resources)?;
 
-    let doc = Doc {
+    let mut doc = Doc {
         options: options.clone(),
         params,
         mappings,
         resources,
         conditions,
+        not_created: BTreeMap::new(),
     };
+    doc.not_created = not_created(&doc)?;
+    doc.resources.retain(|id, _| !doc.not_created.contains_key(id));
+    for (id, resource) in &doc.resources {
+        if let Some(dependency) = resource.depends_on.iter().find(|d| doc.not_created.contains_key(*d)) {
+            return Err(Site::Resource(id.clone()).error(
+                "DependsOn",
+                format!(
+                    "'{dependency}' is not created: its Condition {} is false",
+                    doc.not_created[dependency]
+                ),
+            ));
+        }
+    }
+    check_cycles(&doc.resources)?;
     let resolver = Resolver::new(&doc);
     let mut resolved = BTreeMap::new();
     for (id, raw) in &doc.resources {
@@ -153,6 +168,20 @@ pub(crate) fn load(text: &str, options: &Options, origin: &str) -> Result<Templa
         resources: resolved,
         outputs,
     })
+}
+
+/// The resources whose `Condition` is false, with that condition: CloudFormation does not create
+/// them, so they are left out (SAM's implicit resources go with their function).
+fn not_created(doc: &Doc) -> Result<BTreeMap<String, String>, TemplateError> {
+    let resolver = Resolver::new(doc);
+    let mut out = BTreeMap::new();
+    for (id, raw) in &doc.resources {
+        let Some(condition) = &raw.condition else { continue };
+        if !resolver.condition(condition, &Site::Resource(id.clone()), "Condition")? {
+            out.insert(id.clone(), condition.clone());
+        }
+    }
+    Ok(out)
 }
 
 /// Whether the SAM transform applies; any other transform is refused.
@@ -241,12 +270,6 @@ fn resources(
         let is_function = kind == "AWS::Serverless::Function";
         for key in declaration.keys() {
             let key = scalar_text(key).unwrap_or_default();
-            if key == "Condition" {
-                return Err(site.error(
-                    "Condition",
-                    "Condition on a resource or output is not supported by the local loader: choose its properties with !If",
-                ));
-            }
             let sam_attribute = is_function && key == "IgnoreGlobals";
             if !(RESOURCE_ATTRIBUTES.contains(&key.as_str()) || sam_attribute) {
                 return Err(site.error(&key, "not a resource attribute"));
@@ -279,6 +302,11 @@ fn resources(
             .get("Metadata")
             .map(|m| Node::from_yaml(m, &site, "Metadata"))
             .transpose()?;
+        let condition = match declaration.get("Condition") {
+            None => None,
+            Some(Yaml::String(name)) => Some(name.clone()),
+            Some(_) => return Err(site.error("Condition", "must be the name of a condition of the Conditions section")),
+        };
         let depends_on = match declaration.get("DependsOn") {
             None => Vec::new(),
             Some(Yaml::Sequence(items)) => items.iter().filter_map(scalar_text).collect(),
@@ -291,7 +319,7 @@ fn resources(
                 let globals = globals::without_ignored(globals, declaration.get("IgnoreGlobals"), &site)?;
                 properties = globals::merge(&globals, &properties);
             }
-            implicit.extend(sam_function(&id, &properties, &site)?);
+            implicit.extend(sam_function(&id, &properties, condition.as_ref(), &site)?);
         }
         out.insert(
             id,
@@ -300,6 +328,7 @@ fn resources(
                 properties,
                 metadata,
                 depends_on,
+                condition,
                 generated_by: None,
             },
         );
@@ -328,7 +357,12 @@ fn resources(
 /// would create that templates may reference: `<Function>Role` (without a Role property) and
 /// `<Function>Url` (with FunctionUrlConfig). `Events` stay in the properties, resolved, for the
 /// local cloud to wire; the resources SAM generates from them are not added.
-fn sam_function(id: &str, properties: &Node, site: &Site) -> Result<Vec<(String, RawResource)>, TemplateError> {
+fn sam_function(
+    id: &str,
+    properties: &Node,
+    condition: Option<&String>,
+    site: &Site,
+) -> Result<Vec<(String, RawResource)>, TemplateError> {
     const NOT_EXPANDED: &[(&str, &str)] = &[
         (
             "AutoPublishAlias",
@@ -349,6 +383,7 @@ fn sam_function(id: &str, properties: &Node, site: &Site) -> Result<Vec<(String,
         properties: Node::Map(entries),
         metadata: None,
         depends_on: Vec::new(),
+        condition: condition.cloned(),
         generated_by: Some(id.to_owned()),
     };
     let mut out = Vec::new();
@@ -496,15 +531,16 @@ fn outputs(section: Option<&Yaml>, resolver: &Resolver<'_>) -> Result<BTreeMap<S
         };
         for key in declaration.keys() {
             match scalar_text(key).unwrap_or_default().as_str() {
-                "Value" | "Description" | "Export" => {}
-                "Condition" => {
-                    return Err(site.error(
-                        "Condition",
-                        "Condition on a resource or output is not supported by the local loader: choose its properties with !If",
-                    ));
+                "Value" | "Description" | "Export" | "Condition" => {}
+                other => {
+                    return Err(site.error(other, "not an output attribute (Value, Description, Export, Condition)"));
                 }
-                other => return Err(site.error(other, "not an output attribute (Value, Description, Export)")),
             }
+        }
+        match declaration.get("Condition") {
+            Some(Yaml::String(condition)) if !resolver.condition(condition, &site, "Condition")? => continue,
+            None | Some(Yaml::String(_)) => {}
+            Some(_) => return Err(site.error("Condition", "must be the name of a condition of the Conditions section")),
         }
         if let Some(export) = declaration.get("Export") {
             // Resolved to report errors; exports only matter to other stacks.

@@ -25,6 +25,8 @@ pub(crate) struct RawResource {
     pub(crate) properties: Node,
     pub(crate) metadata: Option<Node>,
     pub(crate) depends_on: Vec<String>,
+    /// The `Condition` it is created under (a SAM implicit resource: its function's).
+    pub(crate) condition: Option<String>,
     /// For a SAM implicit resource, the function it was generated from.
     pub(crate) generated_by: Option<String>,
 }
@@ -38,6 +40,8 @@ pub(crate) struct Doc {
     pub(crate) resources: BTreeMap<String, RawResource>,
     /// The `Conditions` section: each name's condition function, evaluated when first used.
     pub(crate) conditions: BTreeMap<String, Node>,
+    /// Declared resources left out because their `Condition` is false, with that condition.
+    pub(crate) not_created: BTreeMap<String, String>,
 }
 
 /// Resolves values against a [`Doc`], computing resource identities on demand.
@@ -352,6 +356,9 @@ impl<'d> Resolver<'d> {
                 )),
             };
         }
+        if let Some(reason) = self.not_created(target) {
+            return Err(site.error(path, format!("Ref: {reason}")));
+        }
         Err(site.error(
             path,
             format!(
@@ -359,6 +366,14 @@ impl<'d> Resolver<'d> {
                 implicit_hint(target)
             ),
         ))
+    }
+
+    /// Why a declared resource is not there to refer to: its condition is false. CloudFormation
+    /// refuses such a reference too, unless an Fn::If under the same condition guards it.
+    fn not_created(&self, id: &str) -> Option<String> {
+        self.doc.not_created.get(id).map(|condition| {
+            format!("'{id}' is not created: its Condition {condition} is false (guard the reference with Fn::If [{condition}, ...])")
+        })
     }
 
     fn get_att(&self, arg: &Node, site: &Site, path: &str, inner: &str) -> Result<Value, TemplateError> {
@@ -387,6 +402,9 @@ impl<'d> Resolver<'d> {
             return Err(site.error(path, format!("Fn::GetAtt: '{resource}' is a parameter, not a resource")));
         }
         let Some(raw) = self.doc.resources.get(resource) else {
+            if let Some(reason) = self.not_created(resource) {
+                return Err(site.error(path, format!("Fn::GetAtt: {reason}")));
+            }
             return Err(site.error(
                 path,
                 format!(

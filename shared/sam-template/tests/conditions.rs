@@ -1,11 +1,12 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 //! `Conditions` and `Fn::If`, as CloudFormation evaluates them: each condition from parameters
 //! (and other conditions), `Fn::If` choosing a value or removing the property with
-//! `AWS::NoValue`; mistakes named by where they are.
+//! `AWS::NoValue`, a resource's or output's `Condition` leaving it out when false; mistakes named
+//! by where they are.
 
 mod common;
 
-use common::{error, load, load_with, prop, resource};
+use common::{SAM, error, load, load_with, prop, resource};
 use sam_template::Options;
 use serde_json::json;
 
@@ -93,5 +94,99 @@ fn given_mistakes_in_conditions_then_each_is_named_where_it_is() {
     assert!(
         few.to_string().contains("Fn::And takes 2 to 10 conditions, found 1"),
         "{few}"
+    );
+}
+
+/// A queue and a function created only under `HasKey`, an output only under it, and a queue
+/// that names the conditional queue only where `HasKey` guards it.
+const CONDITIONAL: &str = r#"
+Parameters:
+  KeyArn:
+    Type: String
+    Default: ""
+Conditions:
+  HasKey: !Not [!Equals [!Ref KeyArn, ""]]
+Resources:
+  Keyed:
+    Type: AWS::SQS::Queue
+    Condition: HasKey
+    Properties:
+      KmsMasterKeyId: !Ref KeyArn
+  Worker:
+    Type: AWS::Serverless::Function
+    Condition: HasKey
+    Properties:
+      FunctionUrlConfig: {AuthType: AWS_IAM}
+  Always:
+    Type: AWS::SQS::Queue
+    Properties:
+      RedrivePolicy:
+        deadLetterTargetArn: !If [HasKey, !GetAtt Keyed.Arn, !Ref AWS::NoValue]
+        maxReceiveCount: 5
+Outputs:
+  KeyedUrl:
+    Condition: HasKey
+    Value: !Ref Keyed
+  AlwaysUrl:
+    Value: !Ref Always
+"#;
+
+#[test]
+fn given_a_false_condition_on_resources_and_an_output_then_they_are_left_out_with_what_sam_generates() {
+    let template = load(&format!("{SAM}{CONDITIONAL}"));
+    for id in ["Keyed", "Worker", "WorkerRole", "WorkerUrl"] {
+        assert!(template.resource(id).is_none(), "{id} is not created");
+    }
+    assert!(template.resource("Always").is_some());
+    assert_eq!(
+        resource(&template, "Always").property("RedrivePolicy.deadLetterTargetArn"),
+        None
+    );
+    assert_eq!(template.outputs.keys().collect::<Vec<_>>(), ["AlwaysUrl"]);
+}
+
+#[test]
+fn given_a_true_condition_on_resources_and_an_output_then_they_are_created_and_referenced() {
+    let key = "arn:aws:kms:us-east-1:000000000000:key/k-1";
+    let template = load_with(
+        &format!("{SAM}{CONDITIONAL}"),
+        &Options::default().with_parameter("KeyArn", key),
+    );
+    for id in ["Keyed", "Worker", "WorkerRole", "WorkerUrl", "Always"] {
+        assert!(template.resource(id).is_some(), "{id} is created");
+    }
+    assert_eq!(
+        prop(&template, "Always", "RedrivePolicy.deadLetterTargetArn"),
+        &json!("arn:aws:sqs:us-east-1:000000000000:local-Keyed")
+    );
+    assert_eq!(
+        template.outputs.get("KeyedUrl"),
+        Some(&json!("https://sqs.us-east-1.amazonaws.com/000000000000/local-Keyed"))
+    );
+}
+
+#[test]
+fn given_a_reference_to_a_resource_its_condition_leaves_out_then_it_is_named_with_the_condition() {
+    let conditional = format!("{SAM}{CONDITIONAL}");
+    let unguarded = error(&conditional.replace(
+        "!If [HasKey, !GetAtt Keyed.Arn, !Ref AWS::NoValue]",
+        "!GetAtt Keyed.Arn",
+    ));
+    assert_eq!(
+        unguarded.to_string(),
+        "Always: Properties.RedrivePolicy.deadLetterTargetArn: Fn::GetAtt: 'Keyed' is not created: its Condition HasKey is false (guard the reference with Fn::If [HasKey, ...])"
+    );
+    let depends = error(&conditional.replace(
+        "  Always:\n    Type: AWS::SQS::Queue\n",
+        "  Always:\n    Type: AWS::SQS::Queue\n    DependsOn: Keyed\n",
+    ));
+    assert_eq!(
+        depends.to_string(),
+        "Always: DependsOn: 'Keyed' is not created: its Condition HasKey is false"
+    );
+    let unknown = error(&conditional.replacen("Condition: HasKey", "Condition: HasKy", 1));
+    assert_eq!(
+        unknown.to_string(),
+        "Keyed: Condition: 'HasKy' is not a condition of this template"
     );
 }

@@ -276,6 +276,32 @@ fn given_a_queue_policy_and_an_alarm_when_referenced_then_refs_follow_the_docs()
 }
 
 #[test]
+fn given_a_capacity_provider_and_a_log_group_when_referenced_then_refs_are_names_and_arns_follow_the_docs() {
+    let t = probe(
+        concat!(
+            "  Provider:\n    Type: AWS::Lambda::CapacityProvider\n    Properties:\n      CapacityProviderName: !Sub '${AWS::StackName}-mi'\n",
+            "  Logs:\n    Type: AWS::Logs::LogGroup\n    Properties:\n      LogGroupName: /aws/lambda/capacity-provider/mi\n",
+        ),
+        &[
+            ("ProviderRef", "!Ref Provider"),
+            ("ProviderArn", "!GetAtt Provider.Arn"),
+            ("LogsRef", "!Ref Logs"),
+            ("LogsArn", "!GetAtt Logs.Arn"),
+        ],
+    );
+    assert_eq!(prop(&t, "Probe", "ProviderRef"), &json!("local-mi"));
+    assert_eq!(
+        prop(&t, "Probe", "ProviderArn"),
+        &json!(format!("arn:aws:lambda:{ACCOUNT}:capacity-provider:local-mi"))
+    );
+    assert_eq!(prop(&t, "Probe", "LogsRef"), &json!("/aws/lambda/capacity-provider/mi"));
+    // GetAtt Arn covers the group's streams (`:*`); the group's own ARN does not end so.
+    let group = format!("arn:aws:logs:{ACCOUNT}:log-group:/aws/lambda/capacity-provider/mi");
+    assert_eq!(prop(&t, "Probe", "LogsArn"), &json!(format!("{group}:*")));
+    assert_eq!(resource(&t, "Logs").arn.as_deref(), Some(group.as_str()));
+}
+
+#[test]
 fn given_a_type_the_loader_does_not_know_when_loaded_then_it_gets_a_generated_name_and_no_arn() {
     let t = probe(
         "  Bucket:\n    Type: AWS::S3::Bucket\n    Properties:\n      Tags: [{Key: a, Value: !Ref AWS::Region}]\n",

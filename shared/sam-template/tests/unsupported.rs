@@ -134,24 +134,6 @@ fn given_ref_or_getatt_on_a_type_the_loader_does_not_know_when_loaded_then_it_is
 }
 
 #[test]
-fn given_a_condition_on_a_resource_or_output_when_loaded_then_it_is_refused() {
-    let err = error("Resources:\n  Q:\n    Type: AWS::SQS::Queue\n    Condition: IsProd\n");
-    assert_eq!(err.resource(), Some("Q"));
-    assert!(
-        err.to_string()
-            .starts_with("Q: Condition: Condition on a resource or output is not supported by the local loader"),
-        "{err}"
-    );
-    let err =
-        error("Resources:\n  Q:\n    Type: AWS::SQS::Queue\nOutputs:\n  O:\n    Value: x\n    Condition: IsProd\n");
-    assert!(
-        err.to_string()
-            .starts_with("Outputs.O: Condition: Condition on a resource or output is not supported"),
-        "{err}"
-    );
-}
-
-#[test]
 fn given_another_transform_when_loaded_then_it_is_refused() {
     let err = error("Transform: AWS::LanguageExtensions\nResources:\n  Q:\n    Type: AWS::SQS::Queue\n");
     assert_eq!(
