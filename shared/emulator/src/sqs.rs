@@ -12,7 +12,6 @@ use aws_lambda_events::event::sns;
 use aws_lambda_events::event::sqs::SqsMessageAttribute;
 use base64::Engine;
 use event_pattern::sns::MessageAttribute;
-use sha2::{Digest, Sha256};
 
 /// The largest message SQS accepts (body and attributes), and the default `MaximumMessageSize`:
 /// 1 MiB since AWS raised it from 256 KiB in 2025.
@@ -340,7 +339,7 @@ impl Queue {
             }
             let key = match (&message.deduplication_id, self.config.content_based_deduplication) {
                 (Some(id), _) => id.clone(),
-                (None, true) => format!("{:x}", Sha256::digest(message.body.as_bytes())),
+                (None, true) => idempotency::sha256_hex(message.body.as_bytes()),
                 (None, false) => {
                     return Err(SendError::MissingDeduplicationId {
                         queue: self.config.logical_id.clone(),

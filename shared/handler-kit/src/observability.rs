@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use envelope::{Decoded, TraceContext};
 use tracing::Span;
-use tracing_subscriber::EnvFilter;
+use tracing_subscriber::filter::LevelFilter;
 use tracing_subscriber::fmt::MakeWriter;
 
 use crate::invocation::Invocation;
@@ -23,24 +23,42 @@ use crate::outcome::Outcome;
 /// Installs the JSON log subscriber writing to stdout (CloudWatch Logs reads it). The level
 /// comes from `LOG_LEVEL` (default `info`). Safe to call twice: the second call does nothing.
 pub fn init_logging() {
-    let _ = subscriber(std::io::stdout).try_init();
+    if subscriber(std::io::stdout).try_init().is_ok()
+        && let Some(refused) = std::env::var("LOG_LEVEL").ok().filter(|v| level_named(v).is_none())
+    {
+        tracing::warn!(
+            LOG_LEVEL = refused,
+            "LOG_LEVEL is not a level (error, warn, info, debug, trace): logging at info"
+        );
+    }
 }
 
-/// The JSON subscriber writing to `writer`; tests capture logs with it.
+/// The level `LOG_LEVEL` names (`error`, `warn`, `info`, `debug` or `trace`, in any case).
+fn level_named(name: &str) -> Option<LevelFilter> {
+    name.trim().parse().ok()
+}
+
+/// The JSON subscriber writing to `writer`; tests capture logs with it. A level, not
+/// per-module directives: the directives' parser (`EnvFilter`) brings a regex engine, about a
+/// tenth of every Lambda zip, and the functions never used more than a level.
 pub fn subscriber<W>(
     writer: W,
 ) -> tracing_subscriber::fmt::SubscriberBuilder<
     tracing_subscriber::fmt::format::JsonFields,
     tracing_subscriber::fmt::format::Format<tracing_subscriber::fmt::format::Json>,
-    EnvFilter,
+    LevelFilter,
     W,
 >
 where
     W: for<'a> MakeWriter<'a> + Send + Sync + 'static,
 {
+    let level = std::env::var("LOG_LEVEL")
+        .ok()
+        .and_then(|name| level_named(&name))
+        .unwrap_or(LevelFilter::INFO);
     tracing_subscriber::fmt()
         .json()
-        .with_env_filter(EnvFilter::try_from_env("LOG_LEVEL").unwrap_or_else(|_| EnvFilter::new("info")))
+        .with_max_level(level)
         .with_current_span(true)
         .with_span_list(true)
         .with_target(false)

@@ -54,5 +54,5 @@ pub use dynamodb::DynamoDbStore;
 pub use error::{Cause, IdempotencyError, StoreError};
 pub use executor::{Claim, Completed, DEFAULT_TTL, Idempotency, KeyExtractor, Outcome, Ticket};
 pub use memory::InMemoryStore;
-pub use record::{Kept, MAX_ITEM_BYTES, PayloadHash, Record, Status};
+pub use record::{Kept, MAX_ITEM_BYTES, PayloadHash, Record, Status, sha256_hex};
 pub use store::{PutOutcome, Store};

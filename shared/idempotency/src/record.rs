@@ -155,25 +155,40 @@ impl PayloadHash {
     /// sorted map writes them, and `data` (a `Value`, whose maps are sorted) as it is, without
     /// copying it into a new tree.
     pub fn of_event(event_type: &str, version: u32, data: &Value) -> Result<Self, serde_json::Error> {
-        let mut hasher = Sha256::new();
-        hasher.update(br#"{"data":"#);
+        let mut hasher = Hashing(Sha256::new());
+        hasher.0.update(br#"{"data":"#);
         // Most events seal nothing: serde_json's own writer is quicker than the wrapper's.
         if holds_sealed(data) {
             serde_json::to_writer(&mut hasher, &Canonical(data))?;
         } else {
             serde_json::to_writer(&mut hasher, data)?;
         }
-        hasher.update(br#","type":"#);
+        hasher.0.update(br#","type":"#);
         serde_json::to_writer(&mut hasher, event_type)?;
-        hasher.update(br#","version":"#);
+        hasher.0.update(br#","version":"#);
         serde_json::to_writer(&mut hasher, &version)?;
-        hasher.update(b"}");
-        Ok(Self(hex(&hasher.finalize())))
+        hasher.0.update(b"}");
+        Ok(Self(hex(&hasher.0.finalize())))
     }
 
     /// Hashes JSON given as text.
     pub fn of_json_text(text: &str) -> Result<Self, serde_json::Error> {
         Self::of(&serde_json::from_str::<Value>(text)?)
+    }
+}
+
+/// serde_json writes into the hash through this: sha2 0.11's hashers are not `io::Write`
+/// (0.11 is the version the SDK's signer links, so the zips carry one SHA-256, not two).
+struct Hashing(Sha256);
+
+impl std::io::Write for Hashing {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.update(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
     }
 }
 
@@ -250,7 +265,8 @@ impl Serialize for Canonical<'_> {
 }
 
 /// SHA-256 of `bytes` in lowercase hex.
-pub(crate) fn sha256_hex(bytes: &[u8]) -> String {
+/// The SHA-256 of `bytes` in lowercase hex (64 characters).
+pub fn sha256_hex(bytes: &[u8]) -> String {
     hex(&Sha256::digest(bytes))
 }
 

@@ -24,7 +24,6 @@
 use std::future::Future;
 
 use futures_util::future::join_all;
-use sha2::{Digest, Sha256};
 
 use super::{FailedEntry, PublishError};
 use crate::backoff::Backoff;
@@ -374,9 +373,7 @@ pub(super) fn fifo_id(text: &str) -> String {
 }
 
 /// The SHA-256 of `bytes` in lowercase hex (64 characters, a valid [`fifo_id`]).
-pub(super) fn sha256_hex(bytes: &[u8]) -> String {
-    format!("{:x}", Sha256::digest(bytes))
-}
+pub(super) use idempotency::sha256_hex;
 
 #[cfg(test)]
 mod tests {
