@@ -16,10 +16,9 @@ use std::process::Command;
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::{OrderPlaced, batch, local_platform_with};
+use common::{OrderPlaced, batch, local_platform_with, runtime_api};
 use envelope::{Envelope, Registry};
-use handler_kit::trigger::Sqs;
-use handler_kit::{Function, HandlerError, Nowhere, RecordHandler};
+use handler_kit::{HandlerError, RecordHandler};
 use ports::{Fault, FaultPlan};
 use serde_json::Value;
 
@@ -38,14 +37,6 @@ impl RecordHandler for Reserve {
         Ok(Vec::new())
     }
 }
-
-static RESERVE: Function<Sqs, Nowhere> = Function {
-    name: "f",
-    trigger: Sqs,
-    outputs: Nowhere,
-    settings: &[],
-    idempotent: true,
-};
 
 /// Every idempotency store call answers after a network round trip's worth of delay.
 struct StoreLatency(Duration);
@@ -68,7 +59,7 @@ async fn main() {
     let latency = Duration::from_millis(setting("STORE_LATENCY_MS", 20));
     if std::env::var_os(FUNCTION_PROCESS).is_some() {
         let platform = local_platform_with(Arc::new(StoreLatency(latency)));
-        let entry = handler_kit::dispatch::records(&platform, &RESERVE, Reserve).unwrap();
+        let entry = handler_kit::dispatch::records(&platform, &runtime_api::FUNCTION, Reserve).unwrap();
         handler_kit::lambda::run_entry(entry, |_| ()).await.unwrap();
         return;
     }
@@ -85,7 +76,7 @@ async fn main() {
                 .collect();
             let mut process = Command::new(std::env::current_exe().unwrap());
             process.env(FUNCTION_PROCESS, "1").env("LOG_LEVEL", "warn");
-            let run = common::runtime_api::play(process, concurrency, payloads).await;
+            let run = runtime_api::play(process, concurrency, payloads).await;
             assert!(
                 run.api
                     .answers

@@ -17,11 +17,10 @@ use std::process::Command;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use common::runtime_api::{Run, play};
+use common::runtime_api::{self, Run, play};
 use common::*;
 use envelope::{Envelope, Registry};
-use handler_kit::trigger::Sqs;
-use handler_kit::{Function, HandlerError, Nowhere, RecordHandler};
+use handler_kit::{HandlerError, RecordHandler};
 use serde_json::Value;
 
 /// How long each record's work takes: long enough that invocations at once overlap.
@@ -44,21 +43,13 @@ impl RecordHandler for Reserve {
     }
 }
 
-static RESERVE: Function<Sqs, Nowhere> = Function {
-    name: "f",
-    trigger: Sqs,
-    outputs: Nowhere,
-    settings: &[],
-    idempotent: true,
-};
-
-/// The function process: serves `RESERVE` from the Runtime API its environment names, until
+/// The function process: serves `runtime_api::FUNCTION` with `Reserve` from the Runtime API its environment names, until
 /// the test that started it kills it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "the function process of `invocations_at_once_each_keep_their_own_answer_logs_and_metrics`"]
 async fn function_process() {
     handler_kit::observability::init_logging();
-    let entry = handler_kit::dispatch::records(&local_platform(), &RESERVE, Reserve).unwrap();
+    let entry = handler_kit::dispatch::records(&local_platform(), &runtime_api::FUNCTION, Reserve).unwrap();
     handler_kit::lambda::run_entry(entry, |documents| {
         for document in documents {
             println!("{document}");

@@ -11,8 +11,20 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use handler_kit::trigger::Sqs;
+use handler_kit::{Function, Nowhere};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader as AsyncBufReader};
 use tokio::net::{TcpListener, TcpStream};
+
+/// The function a function process serves: the one [`ENVIRONMENT`] names, its records taken
+/// from SQS one by one, idempotent, with nowhere to publish.
+pub static FUNCTION: Function<Sqs, Nowhere> = Function {
+    name: "f",
+    trigger: Sqs,
+    outputs: Nowhere,
+    settings: &[],
+    idempotent: true,
+};
 
 /// The environment Lambda gives a function process, beside `AWS_LAMBDA_RUNTIME_API`.
 const ENVIRONMENT: &[(&str, &str)] = &[
